@@ -1,0 +1,31 @@
+"""The knobs of the station's behaviour.
+
+They come from the config file and from the CSMS (OCPP configuration keys, 2.0.1 device model
+variables). The core does not know those names: an adapter maps them onto these fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class StationSettings:
+    #: Installation maximum per connector (A): the CSMS may lower what is offered, never raise it.
+    max_current_a: float = 32.0
+    #: A car in state D needs ventilation; without it state D is treated as a fault.
+    ventilation_available: bool = False
+    #: After the PWM stops, how long to wait for the car to leave state C before opening the
+    #: contactor under load anyway (IEC 61851 gives the car a few seconds).
+    stop_grace_s: float = 3.0
+
+    # OCPP Core behaviour
+    authorize_remote_tx_requests: bool = True
+    connection_timeout_s: float = 60.0
+    stop_transaction_on_ev_side_disconnect: bool = True
+    stop_transaction_on_invalid_id: bool = True
+    allow_offline_tx_for_unknown_id: bool = False
+    meter_value_sample_interval_s: float = 60.0
+    clock_aligned_data_interval_s: float = 0.0
+    #: Upper bound of the samples a transaction keeps for the StopTransaction transactionData.
+    max_transaction_samples: int = 200

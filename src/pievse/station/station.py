@@ -1,0 +1,378 @@
+"""The charge point as a whole: its connectors, who may charge, and the commands of the CSMS.
+
+``Station`` is the one object the daemon and the protocol adapters talk to. It has no I/O: every
+input method takes an event, updates the connectors and returns the effects to carry out (see
+``effects.py``), in order. Time is read from the injected clock; when the station needs to act
+without an input (a timeout, a meter sample), ``next_deadline()`` says when to call ``tick()``.
+
+Commands of the CSMS return an answer in OCPP's words together with their effects, so one
+implementation serves OCPP 1.6 and 2.0.1 alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pievse.drivers.base import FaultKind, MeterReading, PilotState
+from pievse.station.clock import Clock, SystemClock
+from pievse.station.effects import (
+    AuthorizeRequest,
+    Effect,
+    ResetNow,
+    StatusChanged,
+    TokenAnswered,
+)
+from pievse.station.evse import Connector
+from pievse.station.settings import StationSettings
+from pievse.station.transactions import Transaction
+from pievse.station.vocabulary import (
+    AuthorizationStatus,
+    ConnectorStatus,
+    ErrorCode,
+    ReadingContext,
+    StopReason,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The station's answer to a command, and what the command caused."""
+
+    status: str
+    effects: list[Effect]
+
+
+@dataclass(slots=True)
+class _AuthorizationInFlight:
+    connector_id: int | None  # bound to a connector (remote start with connectorId), else chosen
+    remote: bool
+
+
+class Station:
+    def __init__(
+        self,
+        connector_count: int = 1,
+        settings: StationSettings | None = None,
+        clock: Clock | None = None,
+        board_max_current_a: Mapping[int, float] | None = None,
+    ) -> None:
+        if connector_count < 1:
+            raise ValueError("a charge point has at least one connector")
+        self.settings = settings or StationSettings()
+        self.clock: Clock = clock or SystemClock()
+        self._board_max = dict(board_max_current_a or {})
+        self._effects: list[Effect] = []
+        self._next_ref = 1
+        self._authorizing: dict[str, _AuthorizationInFlight] = {}
+        self.reset_pending: bool | None = None  # None, or True for hard / False for soft
+        self.operative = True
+        self._status0: tuple[ConnectorStatus, ErrorCode] | None = None
+        self._next_aligned_at: float | None = None
+        self.connectors: dict[int, Connector] = {
+            n: Connector(n, self) for n in range(1, connector_count + 1)
+        }
+
+    # --- plumbing used by the connectors -------------------------------------------------------
+
+    def emit(self, effect: Effect) -> None:
+        self._effects.append(effect)
+
+    def _take(self) -> list[Effect]:
+        effects, self._effects = self._effects, []
+        return effects
+
+    def new_transaction_ref(self) -> int:
+        ref = self._next_ref
+        self._next_ref += 1
+        return ref
+
+    def board_max_current_a(self, connector_id: int) -> float:
+        return self._board_max.get(connector_id, float("inf"))
+
+    def transaction_ended(self, connector: Connector) -> None:
+        self._report_station_status()
+        if self.reset_pending is not None and not self.transactions():
+            self.emit(ResetNow(hard=self.reset_pending))
+
+    def restore_transaction_refs(self, next_ref: int) -> None:
+        """Continue numbering after the refs already used (persisted across restarts)."""
+        self._next_ref = max(self._next_ref, next_ref)
+
+    # --- queries -------------------------------------------------------------------------------
+
+    def connector(self, connector_id: int) -> Connector:
+        try:
+            return self.connectors[connector_id]
+        except KeyError:
+            raise ValueError(f"no connector {connector_id}") from None
+
+    def transactions(self) -> list[Transaction]:
+        return [c.transaction for c in self.connectors.values() if c.transaction is not None]
+
+    def find_transaction(self, transaction_id: int) -> Transaction | None:
+        for tx in self.transactions():
+            if tx.transaction_id == transaction_id:
+                return tx
+        return None
+
+    def statuses(self) -> list[StatusChanged]:
+        """The current status of connector 0 and of every connector (for a reconnect or a
+        TriggerMessage), without changing anything."""
+        now = self.clock.now()
+        status0, code0 = self._station_status()
+        result = [StatusChanged(0, status0, code0, None, now)]
+        for c in self.connectors.values():
+            status, code, info = c.compute_status()
+            result.append(StatusChanged(c.id, status, code, info, now))
+        return result
+
+    # --- start-up ------------------------------------------------------------------------------
+
+    def start(self) -> list[Effect]:
+        """Report the initial status of the charge point and of every connector."""
+        self._report_station_status()
+        for c in self.connectors.values():
+            c.reconcile()
+        self._schedule_aligned(self.clock.now())
+        return self._take()
+
+    # --- hardware events -----------------------------------------------------------------------
+
+    def pilot_changed(self, connector_id: int, state: PilotState) -> list[Effect]:
+        self.connector(connector_id).set_pilot(state)
+        return self._take()
+
+    def fault_changed(self, connector_id: int, kind: FaultKind, active: bool) -> list[Effect]:
+        self.connector(connector_id).set_fault(kind, active)
+        return self._take()
+
+    def meter_reading(self, connector_id: int, reading: MeterReading) -> list[Effect]:
+        self.connector(connector_id).meter_reading(reading)
+        return self._take()
+
+    def offered_current_confirmed(self, connector_id: int, amps: float) -> None:
+        self.connector(connector_id).confirm_offer(amps)
+
+    # --- id tags -------------------------------------------------------------------------------
+
+    def token_presented(self, id_tag: str) -> list[Effect]:
+        """A card was presented at the station."""
+        for c in self.connectors.values():
+            tx = c.transaction
+            if tx is not None and tx.id_tag == id_tag and tx.stop is None:
+                # The same card ends its own session; no need to ask the CSMS (OCPP 1.6 3.5).
+                c.begin_stop(StopReason.LOCAL, id_tag)
+                self.emit(TokenAnswered(id_tag, True, None, c.id, "session stopped"))
+                return self._take()
+        for c in self.connectors.values():
+            if c.pending is not None and c.pending.id_tag == id_tag:
+                c.pending = None
+                c.reconcile()
+                self.emit(TokenAnswered(id_tag, True, None, c.id, "authorisation cancelled"))
+                return self._take()
+        if id_tag in self._authorizing:
+            return self._take()  # a second tap while the CSMS is deciding: one question only
+        if self._choose_connector() is None:
+            self.emit(
+                TokenAnswered(id_tag, False, None, None, "no connector free for a new session")
+            )
+            return self._take()
+        self._authorizing[id_tag] = _AuthorizationInFlight(None, remote=False)
+        self.emit(AuthorizeRequest(id_tag))
+        return self._take()
+
+    def authorization_result(
+        self, id_tag: str, status: AuthorizationStatus | None
+    ) -> list[Effect]:
+        """The CSMS's verdict on ``id_tag``; ``None`` when it could not be asked (offline)."""
+        request = self._authorizing.pop(id_tag, None)
+        if request is None:
+            return self._take()
+        if status is None:
+            if self.settings.allow_offline_tx_for_unknown_id:
+                status = AuthorizationStatus.ACCEPTED
+            else:
+                self.emit(TokenAnswered(id_tag, False, None, None, "CSMS unreachable"))
+                return self._take()
+        if status is not AuthorizationStatus.ACCEPTED:
+            self.emit(TokenAnswered(id_tag, False, status, None, f"id tag {status.value}"))
+            return self._take()
+        connector = (
+            self.connectors.get(request.connector_id)
+            if request.connector_id is not None
+            else self._choose_connector()
+        )
+        if connector is None or not connector.usable:
+            self.emit(TokenAnswered(id_tag, False, status, None, "no connector free"))
+            return self._take()
+        self.emit(TokenAnswered(id_tag, True, status, connector.id, "authorised"))
+        connector.authorize(id_tag)
+        return self._take()
+
+    def _choose_connector(self) -> Connector | None:
+        """Where a new session goes: a connector with a car waiting, else any free one."""
+        free = [c for c in self.connectors.values() if c.usable and c.pending is None]
+        for c in free:
+            if c.pilot.vehicle_connected:
+                return c
+        return free[0] if free else None
+
+    # --- transactions and the CSMS -------------------------------------------------------------
+
+    def transaction_accepted(
+        self, ref: int, transaction_id: int, status: AuthorizationStatus
+    ) -> list[Effect]:
+        """The CSMS answered StartTransaction: its transactionId, and its verdict on the id tag."""
+        for c in self.connectors.values():
+            tx = c.transaction
+            if tx is None or tx.ref != ref:
+                continue
+            tx.transaction_id = transaction_id
+            if status is not AuthorizationStatus.ACCEPTED and tx.stop is None:
+                if self.settings.stop_transaction_on_invalid_id:
+                    c.begin_stop(StopReason.DE_AUTHORIZED, None)
+                else:
+                    tx.deauthorized = True  # keep the transaction, deliver no more energy
+                    c.reconcile()
+        return self._take()
+
+    def remote_start(self, id_tag: str, connector_id: int | None = None) -> Answer:
+        if self.reset_pending is not None:
+            return Answer("Rejected", self._take())
+        if connector_id is not None:
+            connector = self.connectors.get(connector_id)
+            if connector is None or not connector.usable:
+                return Answer("Rejected", self._take())
+        else:
+            connector = self._choose_connector()
+            if connector is None:
+                return Answer("Rejected", self._take())
+        if self.settings.authorize_remote_tx_requests:
+            self._authorizing[id_tag] = _AuthorizationInFlight(connector.id, remote=True)
+            self.emit(AuthorizeRequest(id_tag))
+        else:
+            connector.authorize(id_tag)
+        return Answer("Accepted", self._take())
+
+    def remote_stop(self, transaction_id: int) -> Answer:
+        tx = self.find_transaction(transaction_id)
+        if tx is None or tx.stop is not None:
+            return Answer("Rejected", self._take())
+        self.connector(tx.connector_id).begin_stop(StopReason.REMOTE, None)
+        return Answer("Accepted", self._take())
+
+    def unlock_connector(self, connector_id: int) -> Answer:
+        """No connector lock on the builds supported so far: a tethered cable has nothing to
+        unlock, so the honest answer is NotSupported (and no session is touched)."""
+        self.connector(connector_id)
+        return Answer("NotSupported", self._take())
+
+    def change_availability(self, connector_id: int, operative: bool) -> Answer:
+        targets = (
+            list(self.connectors.values())
+            if connector_id == 0
+            else [self.connector(connector_id)]
+        )
+        scheduled = False
+        for c in targets:
+            if c.transaction is not None and c.operative != operative:
+                c.scheduled_availability = operative
+                scheduled = True
+            else:
+                c.operative = operative
+                c.scheduled_availability = None
+                c.reconcile()
+        if connector_id == 0:
+            self.operative = operative
+            self._report_station_status()
+        return Answer("Scheduled" if scheduled else "Accepted", self._take())
+
+    def reset(self, hard: bool) -> Answer:
+        """Stop every transaction (reason HardReset/SoftReset), then ask the daemon to restart."""
+        self.reset_pending = hard
+        self._authorizing.clear()
+        reason = StopReason.HARD_RESET if hard else StopReason.SOFT_RESET
+        running = self.transactions()
+        for tx in running:
+            self.connector(tx.connector_id).begin_stop(reason, None)
+        for c in self.connectors.values():
+            if c.pending is not None:
+                c.pending = None
+                c.reconcile()
+        if not self.transactions():
+            self.emit(ResetNow(hard=hard))
+        return Answer("Accepted", self._take())
+
+    def set_current_limit(self, connector_id: int, source: str, amps: float | None) -> list[Effect]:
+        """Limit what a connector offers (e.g. a charging profile); ``None`` lifts the limit.
+        Under 6 A the connector pauses (SuspendedEVSE) without ending the transaction."""
+        c = self.connector(connector_id)
+        if amps is None:
+            c.limits.pop(source, None)
+        else:
+            c.limits[source] = amps
+        c.reconcile()
+        return self._take()
+
+    def update_settings(self, **changes: Any) -> list[Effect]:
+        self.settings = dataclasses.replace(self.settings, **changes)
+        if "clock_aligned_data_interval_s" in changes:
+            self._schedule_aligned(self.clock.now())
+        for c in self.connectors.values():
+            c.reconcile()
+        return self._take()
+
+    # --- reporting on demand -------------------------------------------------------------------
+
+    def sample_now(self, connector_id: int | None = None) -> list[Effect]:
+        """Meter samples with context Trigger (TriggerMessage MeterValues)."""
+        targets = (
+            list(self.connectors.values())
+            if connector_id in (None, 0)
+            else [self.connector(connector_id)]
+        )
+        for c in targets:
+            c.sample(ReadingContext.TRIGGER)
+        return self._take()
+
+    # --- time ----------------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        deadlines = [d for c in self.connectors.values() if (d := c.next_deadline()) is not None]
+        if self._next_aligned_at is not None:
+            deadlines.append(self._next_aligned_at)
+        return min(deadlines) if deadlines else None
+
+    def tick(self) -> list[Effect]:
+        now = self.clock.now()
+        for c in self.connectors.values():
+            c.tick(now)
+        if self._next_aligned_at is not None and now >= self._next_aligned_at:
+            for c in self.connectors.values():
+                c.sample(ReadingContext.SAMPLE_CLOCK)
+            self._schedule_aligned(now)
+        return self._take()
+
+    def _schedule_aligned(self, now: float) -> None:
+        interval = self.settings.clock_aligned_data_interval_s
+        if interval <= 0:
+            self._next_aligned_at = None
+            return
+        # Aligned to midnight UTC: with 900 s the samples fall on :00, :15, :30 and :45.
+        self._next_aligned_at = (now // interval + 1) * interval
+
+    # --- connector 0 ---------------------------------------------------------------------------
+
+    def _station_status(self) -> tuple[ConnectorStatus, ErrorCode]:
+        if not self.operative and not self.transactions():
+            return ConnectorStatus.UNAVAILABLE, ErrorCode.NO_ERROR
+        return ConnectorStatus.AVAILABLE, ErrorCode.NO_ERROR
+
+    def _report_station_status(self) -> None:
+        status = self._station_status()
+        if status != self._status0:
+            self._status0 = status
+            self.emit(StatusChanged(0, status[0], status[1], None, self.clock.now()))
