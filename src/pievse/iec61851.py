@@ -74,13 +74,18 @@ def duty_cycle_for_current(amps: float) -> float:
 
     6–51 A: duty = amps / 0.6; 51–80 A: duty = amps / 2.5 + 64. A value under 6 A cannot be
     offered and raises ValueError: the caller must pause instead (steady +12 V, no PWM).
+
+    The two formulas do not meet: 85 % reads as 51 A, and the upper one only reaches 85 % at
+    52.5 A. Between 51 and 52.5 A the duty cycle stays at 85 % (51 A), the most the car can be
+    offered without reading more than ``amps``; the upper formula would give less (84.8 % for
+    52 A reads as 50.9 A).
     """
     if amps < MIN_CURRENT_A:
         raise ValueError(f"{amps} A is below the 6 A minimum that a pilot can offer")
     amps = min(amps, MAX_CURRENT_A)
     if amps <= 51.0:
         return amps / 0.6
-    return amps / 2.5 + 64.0
+    return max(amps / 2.5 + 64.0, 85.0)
 
 
 def current_for_duty_cycle(duty_percent: float) -> float:

@@ -69,7 +69,9 @@ class Connector:
         self.id = connector_id
         self._station = station
         self.pilot = PilotState.A
+        #: Active faults: the fault inputs of the board, plus PILOT while the pilot reads E/F.
         self.faults: set[FaultKind] = set()
+        self._fault_inputs: set[FaultKind] = set()
         self.operative = True
         #: ChangeAvailability that waits for the running transaction to end (True = operative).
         self.scheduled_availability: bool | None = None
@@ -91,10 +93,7 @@ class Connector:
 
     def set_pilot(self, state: PilotState) -> None:
         self.pilot = state
-        if state.is_error:
-            self.faults.add(FaultKind.PILOT)
-        elif FaultKind.PILOT in self.faults:
-            self.faults.discard(FaultKind.PILOT)
+        self._refresh_faults()
         if state is PilotState.A:
             self.finishing = False
             tx = self.transaction
@@ -105,10 +104,18 @@ class Connector:
 
     def set_fault(self, kind: FaultKind, active: bool) -> None:
         if active:
-            self.faults.add(kind)
+            self._fault_inputs.add(kind)
         else:
-            self.faults.discard(kind)
+            self._fault_inputs.discard(kind)
+        self._refresh_faults()
         self.reconcile()
+
+    def _refresh_faults(self) -> None:
+        # Kept apart so that a pilot leaving E/F cannot clear a fault input the board still
+        # reports (a failed diode check, say), and the input clearing cannot hide a pilot in E/F.
+        self.faults = set(self._fault_inputs)
+        if self.pilot.is_error:
+            self.faults.add(FaultKind.PILOT)
 
     def meter_reading(self, reading: MeterReading) -> None:
         previous = self.last_reading
@@ -138,8 +145,10 @@ class Connector:
         return (
             self.operative
             and not self.faults
+            and not self._ventilation_fault()
             and self.transaction is None
-            and not self._station.reset_pending
+            # None when no reset is under way; False (soft) must block new sessions as well.
+            and self._station.reset_pending is None
         )
 
     @property
