@@ -1,0 +1,536 @@
+"""The configuration file: TOML, read once at start-up, validated against a table of keys.
+
+Every key the daemon understands is one row of ``KEYS``: its section, name, type, default, the
+values it allows and a one-line description. Validation, defaults and error messages all come from
+that table, so a new key (or a new driver for a section) is a new row or a longer ``choices``
+tuple, not new code. The result is a tree of frozen dataclasses::
+
+    config = load_config("/etc/pievse/config.toml")
+    config.charge_point.id, config.ocpp.url, config.api.host, config.api.port
+
+A file with problems raises ``ConfigError`` listing all of them at once, each naming the key, the
+value found and what is allowed, so that one edit fixes everything::
+
+    [charge_point] max_current = 100.0: must be between 6 and 80 (A)
+    [ocpp] ulr: unknown key; did you mean "url"?
+
+Only the standard library is used (``tomllib``), and nothing heavy is imported unless a problem
+has to be explained.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, get_type_hints
+
+__all__ = [
+    "KEYS",
+    "ApiConfig",
+    "BoardConfig",
+    "ChargePointConfig",
+    "Config",
+    "ConfigError",
+    "Key",
+    "LoggingConfig",
+    "MeterConfig",
+    "OcppConfig",
+    "RfidConfig",
+    "SimulationConfig",
+    "StorageConfig",
+    "check_config_main",
+    "default_config",
+    "load_config",
+    "parse_config",
+    "split_host_port",
+    "summary",
+]
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used. ``problems`` lists every problem found, one per line of
+    text, each naming the key (``[ocpp] url``), the value found and what is allowed."""
+
+    def __init__(self, problems: list[str], source: str = "<string>") -> None:
+        self.problems = list(problems)
+        self.source = source
+        super().__init__(self._explain())
+
+    def _explain(self) -> str:
+        # "cannot read the file" already names the file: one line says it all.
+        if len(self.problems) == 1 and self.problems[0].startswith(f"{self.source}:"):
+            return self.problems[0]
+        count = "a problem" if len(self.problems) == 1 else f"{len(self.problems)} problems"
+        return f"{self.source} has {count}:\n" + "\n".join(f"  {p}" for p in self.problems)
+
+
+# --- the table of keys ----------------------------------------------------------------------------
+
+#: The default of a key that the file must set.
+REQUIRED: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """One configuration key: where it lives, what it holds, what it allows.
+
+    ``minimum``/``maximum`` bound a number's value, or a string's length. ``choices`` lists every
+    allowed value; ``planned`` lists values that a later version will accept, so that they are
+    refused with a message saying so rather than as a typo. ``check`` is an extra rule for what a
+    range cannot say: it returns what is wrong with the value, or None. A required key has no
+    default; ``example`` is the value that ``config.example.toml`` and ``default_config()`` use.
+    """
+
+    section: str
+    name: str
+    type: type
+    default: Any
+    description: str
+    unit: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Any, ...] = ()
+    planned: tuple[Any, ...] = ()
+    check: Callable[[Any], str | None] | None = None
+    example: Any = None
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    @property
+    def label(self) -> str:
+        return f"[{self.section}] {self.name}"
+
+    def allowed(self) -> str:
+        """What the key allows, as the end of a sentence starting with the key and its value."""
+        if self.choices:
+            return "must be " + _one_of(self.choices)
+        unit = f" ({self.unit})" if self.unit else ""
+        lo, hi = self.minimum, self.maximum
+        if self.type is str:
+            if lo is not None and hi is not None:
+                return f"must be {_number(lo)} to {_number(hi)} characters long"
+            if hi is not None:
+                return f"must be at most {_number(hi)} characters long"
+            if lo == 1:
+                return "must not be empty"
+            if lo is not None:
+                return f"must be at least {_number(lo)} characters long"
+            return "must be a string"
+        if lo is not None and hi is not None:
+            return f"must be between {_number(lo)} and {_number(hi)}{unit}"
+        if lo is not None:
+            return f"must be at least {_number(lo)}{unit}"
+        if hi is not None:
+            return f"must be at most {_number(hi)}{unit}"
+        return _TYPE_NAMES[self.type]
+
+
+def _check_charge_point_id(value: str) -> str | None:
+    # The identity becomes the last path segment of the websocket URL (OCPP-J), so it must
+    # survive being put in a URL path unchanged.
+    if "/" in value or any(c.isspace() or not c.isprintable() for c in value):
+        return 'must not contain "/", whitespace or control characters (it is part of the URL)'
+    return None
+
+
+def _check_ws_url(value: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    allowed = 'must be a ws:// or wss:// URL with a host, e.g. "ws://csms.example.com:9000/ocpp"'
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
+    except ValueError:
+        return allowed
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        return allowed
+    if any(c.isspace() for c in value):
+        return "must not contain whitespace"
+    return None
+
+
+def _check_listen(value: str) -> str | None:
+    if value == "":
+        return None
+    try:
+        split_host_port(value)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+_DRIVER = "which driver to use"
+
+KEYS: tuple[Key, ...] = (
+    # [charge_point]: what the CSMS knows this charge point as, and the installation's limits.
+    Key("charge_point", "id", str, REQUIRED, "the charge point identity the CSMS knows",
+        minimum=1, maximum=48, check=_check_charge_point_id, example="pievse-001"),
+    Key("charge_point", "vendor", str, "pievse", "chargePointVendor in BootNotification",
+        maximum=20),
+    Key("charge_point", "model", str, "pievse-sim", "chargePointModel in BootNotification",
+        maximum=20),
+    Key("charge_point", "serial_number", str, "",
+        'chargePointSerialNumber in BootNotification ("" = not sent)', maximum=25),
+    Key("charge_point", "connectors", int, 1, "number of connectors", minimum=1, maximum=8),
+    Key("charge_point", "max_current", float, 32.0,
+        "installation maximum per connector, never offered above", unit="A",
+        minimum=6, maximum=80),
+    Key("charge_point", "phases", int, 3, "phases wired to each connector", choices=(1, 3)),
+    Key("charge_point", "voltage", float, 230.0, "nominal phase-to-neutral voltage", unit="V",
+        minimum=100, maximum=480),
+    # [ocpp]: the link to the central system.
+    Key("ocpp", "url", str, REQUIRED, "websocket URL of the CSMS", check=_check_ws_url,
+        example="ws://127.0.0.1:9000/ocpp"),
+    Key("ocpp", "version", str, "1.6", "OCPP version spoken", choices=("1.6",),
+        planned=("2.0.1",)),
+    Key("ocpp", "response_timeout", float, 30.0, "how long to wait for the CSMS to answer a call",
+        unit="s", minimum=1, maximum=300),
+    Key("ocpp", "ping_interval", int, 60, "websocket ping interval (0 = off)", unit="s",
+        minimum=0, maximum=3600),
+    # [meter], [rfid], [board]: the hardware drivers.
+    Key("meter", "driver", str, "simulated", _DRIVER, choices=("simulated",)),
+    Key("meter", "interval", float, 1.0, "how often the meter is read", unit="s",
+        minimum=0.1, maximum=3600),
+    Key("rfid", "driver", str, "simulated", _DRIVER + ' ("none" = no card reader)',
+        choices=("simulated", "none")),
+    Key("board", "driver", str, "simulated", _DRIVER, choices=("simulated",)),
+    # [simulation]: the simulated car behind the simulated board.
+    Key("simulation", "ev_max_current", float, 32.0, "the most the simulated car draws",
+        unit="A", minimum=6, maximum=80),
+    Key("simulation", "ev_phases", int, 3, "phases the simulated car charges on",
+        choices=(1, 3)),
+    Key("simulation", "ev_reaction_delay", float, 2.0,
+        "how long the simulated car takes to follow the pilot", unit="s", minimum=0, maximum=10),
+    Key("simulation", "ev_battery_capacity", float, 0.0,
+        "the simulated car's battery; it stops asking for power when full (0 = never full)",
+        unit="Wh", minimum=0),
+    # [api]: the local HTTP API used by `pievse status` and `pievse sim`.
+    Key("api", "listen", str, "127.0.0.1:8180", 'local HTTP API address, "host:port" ("" = off)',
+        check=_check_listen),
+    # [storage]: what must survive a power cut.
+    Key("storage", "path", str, "/var/lib/pievse/pievse.sqlite3", "SQLite database file",
+        minimum=1),
+    # [logging]
+    Key("logging", "level", str, "info", "least severe level logged",
+        choices=("debug", "info", "warning", "error")),
+)
+
+SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(key.section for key in KEYS))
+
+
+# --- the result ---------------------------------------------------------------------------------
+# The dataclasses carry no defaults on purpose: the defaults live in KEYS only.
+
+
+@dataclass(frozen=True, slots=True)
+class ChargePointConfig:
+    id: str
+    vendor: str
+    model: str
+    serial_number: str
+    connectors: int
+    max_current: float
+    phases: int
+    voltage: float
+
+
+@dataclass(frozen=True, slots=True)
+class OcppConfig:
+    url: str
+    version: str
+    response_timeout: float
+    ping_interval: int
+
+
+@dataclass(frozen=True, slots=True)
+class MeterConfig:
+    driver: str
+    interval: float
+
+
+@dataclass(frozen=True, slots=True)
+class RfidConfig:
+    driver: str
+
+
+@dataclass(frozen=True, slots=True)
+class BoardConfig:
+    driver: str
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationConfig:
+    ev_max_current: float
+    ev_phases: int
+    ev_reaction_delay: float
+    ev_battery_capacity: float
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    listen: str
+
+    @property
+    def enabled(self) -> bool:
+        return self.listen != ""
+
+    @property
+    def host(self) -> str | None:
+        """The address to bind (brackets of an IPv6 address removed); None when the API is off."""
+        return split_host_port(self.listen)[0] if self.listen else None
+
+    @property
+    def port(self) -> int | None:
+        return split_host_port(self.listen)[1] if self.listen else None
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    level: str
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    charge_point: ChargePointConfig
+    ocpp: OcppConfig
+    meter: MeterConfig
+    rfid: RfidConfig
+    board: BoardConfig
+    simulation: SimulationConfig
+    api: ApiConfig
+    storage: StorageConfig
+    logging: LoggingConfig
+
+
+SECTION_CLASSES: dict[str, type] = get_type_hints(Config)
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+def load_config(path: str) -> Config:
+    """Read and validate the TOML file at ``path``; raises ConfigError listing every problem."""
+    try:
+        with open(path, "rb") as file:
+            raw = file.read()
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file"], path) from None
+    except OSError as error:
+        raise ConfigError([f"{path}: cannot read it: {error.strerror or error}"], path) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            [f"{path}: not UTF-8 text (byte {error.start} is {raw[error.start]:#04x})"], path
+        ) from None
+    return parse_config(text, source=path)
+
+
+def parse_config(text: str, source: str = "<string>") -> Config:
+    """Validate TOML ``text``; ``source`` names it in the error (a path, or "<demo>")."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        # The message ends with "(at line L, column C)".
+        raise ConfigError([f"TOML syntax error: {error}"], source) from None
+    return _build(data, source, fill_required=False)
+
+
+def default_config(**overrides: dict[str, Any]) -> Config:
+    """The configuration with every default, overridden section by section and validated like a
+    file: ``default_config(ocpp={"url": "ws://10.0.0.2/ocpp"}, api={"listen": ""})``.
+
+    Required keys that are not overridden take the values of ``config.example.toml``
+    (charge point ``pievse-001``, CSMS at ``ws://127.0.0.1:9000/ocpp``).
+    """
+    return _build(overrides, "<default_config>", fill_required=True)
+
+
+def _build(data: dict[str, Any], source: str, *, fill_required: bool) -> Config:
+    problems: list[str] = []
+    for name, table in data.items():
+        if name not in SECTIONS:
+            problems.append(_unknown_section(name))
+        elif not isinstance(table, dict):
+            problems.append(f"{name} = {_show(table)}: must be a table, [{name}]")
+    sections: dict[str, Any] = {}
+    for section in SECTIONS:
+        table = data.get(section, {})
+        if not isinstance(table, dict):
+            table = {}
+        keys = [key for key in KEYS if key.section == section]
+        known = {key.name for key in keys}
+        problems += [_unknown_key(section, name) for name in table if name not in known]
+        values: dict[str, Any] = {}
+        for key in keys:
+            if key.name in table:
+                value, problem = _validate(key, table[key.name])
+                if problem:
+                    problems.append(problem)
+                values[key.name] = value
+            elif not key.required:
+                values[key.name] = key.default
+            elif fill_required:
+                values[key.name] = key.example
+            else:
+                problems.append(f"{key.label}: missing; it is required ({key.description}), "
+                                f"e.g. {key.name} = {_show(key.example)}")
+        sections[section] = values
+    if problems:
+        raise ConfigError(problems, source)
+    return Config(**{name: SECTION_CLASSES[name](**values) for name, values in sections.items()})
+
+
+_TYPE_NAMES = {
+    str: "must be a string",
+    int: "must be an integer",
+    float: "must be a number",
+    bool: "must be true or false",
+}
+
+
+def _validate(key: Key, value: Any) -> tuple[Any, str | None]:
+    """The value converted to the key's type, and the problem with it (None if it is fine)."""
+    shown = f"{key.label} = {_show(value)}"
+    # In Python a bool is an int: `connectors = true` must not pass as 1.
+    if key.type is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if type(value) is not key.type:
+        hint = ""
+        if key.type is str and isinstance(value, int | float) and not isinstance(value, bool):
+            hint = f' (in quotes: "{value}")'
+        return value, f"{shown}: {_TYPE_NAMES[key.type]}{hint}"
+    if key.type is float and not math.isfinite(value):
+        return value, f"{shown}: must be a finite number, {key.allowed().removeprefix('must be ')}"
+    if key.planned and value in key.planned:
+        return value, (f"{shown}: planned but not supported yet by this version of pievse; "
+                       f"{key.allowed()}")
+    if key.choices and value not in key.choices:
+        return value, f"{shown}: {key.allowed()}"
+    measure = len(value) if key.type is str else value
+    if (key.minimum is not None and measure < key.minimum) or (
+        key.maximum is not None and measure > key.maximum
+    ):
+        return value, f"{shown}: {key.allowed()}"
+    if key.check is not None and (problem := key.check(value)):
+        return value, f"{shown}: {problem}"
+    return value, None
+
+
+def _unknown_section(name: str) -> str:
+    from difflib import get_close_matches
+
+    close = get_close_matches(name, SECTIONS, n=1)
+    if close:
+        return f'[{name}]: unknown section; did you mean "[{close[0]}]"?'
+    return f"[{name}]: unknown section; known sections: " + ", ".join(f"[{s}]" for s in SECTIONS)
+
+
+def _unknown_key(section: str, name: str) -> str:
+    from difflib import get_close_matches
+
+    names = [key.name for key in KEYS if key.section == section]
+    close = get_close_matches(name, names, n=1)
+    # A key put in the wrong section is a likelier mistake than a typo that happens to be close.
+    elsewhere = [f"[{key.section}]" for key in KEYS if key.name == name]
+    if elsewhere:
+        return f"[{section}] {name}: unknown key here; it belongs in " + ", ".join(elsewhere)
+    if close:
+        return f'[{section}] {name}: unknown key; did you mean "{close[0]}"?'
+    return f"[{section}] {name}: unknown key; known keys: " + ", ".join(names)
+
+
+def split_host_port(address: str) -> tuple[str, int]:
+    """Split ``"host:port"`` (``"[::1]:8180"`` for IPv6); ValueError says what is wrong."""
+    host, colon, port = address.rpartition(":")
+    if not colon or not host:
+        raise ValueError('must be "host:port", e.g. "127.0.0.1:8180" (or "" to turn it off)')
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError('must put an IPv6 address in brackets, e.g. "[::1]:8180"')
+    if not port.isascii() or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError("must end with a port number from 0 to 65535")
+    if not host or any(c.isspace() for c in host):
+        raise ValueError('must be "host:port", e.g. "127.0.0.1:8180" (or "" to turn it off)')
+    return host, int(port)
+
+
+# --- showing values in messages -----------------------------------------------------------------
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def _one_of(choices: tuple[Any, ...]) -> str:
+    shown = [_show(c) for c in choices]
+    if len(shown) == 1:
+        return shown[0]
+    if len(shown) == 2:
+        return f"{shown[0]} or {shown[1]}"
+    return "one of " + ", ".join(shown[:-1]) + " or " + shown[-1]
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """A value as it would be written in TOML, so the message matches what the user typed."""
+    import json
+
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+    elif isinstance(value, int | float):
+        text = repr(value)
+    elif isinstance(value, list):
+        text = "[" + ", ".join(_show(v, limit) for v in value) + "]"
+    elif isinstance(value, dict):
+        text = "{ " + ", ".join(f"{k} = {_show(v, limit)}" for k, v in value.items()) + " }"
+    elif hasattr(value, "isoformat"):
+        text = value.isoformat()
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --- `pievse check-config FILE` -----------------------------------------------------------------
+
+
+def summary(config: Config) -> list[str]:
+    """A few lines saying what the configuration will do."""
+    cp, ocpp, api = config.charge_point, config.ocpp, config.api
+    connectors = "1 connector" if cp.connectors == 1 else f"{cp.connectors} connectors"
+    return [
+        f"charge point {cp.id} ({cp.vendor} {cp.model}): {connectors}, "
+        f"{_number(cp.max_current)} A max, {cp.phases} phase{'s' if cp.phases > 1 else ''} "
+        f"at {_number(cp.voltage)} V",
+        f"OCPP {ocpp.version} to {ocpp.url}",
+        f"drivers: board {config.board.driver}, meter {config.meter.driver} "
+        f"(every {_number(config.meter.interval)} s), card reader {config.rfid.driver}",
+        f"local API on {api.listen}" if api.enabled else "local API off",
+        f"storage {config.storage.path}, log level {config.logging.level}",
+    ]
+
+
+def check_config_main(path: str) -> int:
+    """Validate ``path``: print "config OK" and a summary (exit status 0) or every problem on
+    stderr (exit status 2)."""
+    try:
+        config = load_config(path)
+    except ConfigError as error:
+        print(f"pievse: {error}", file=sys.stderr)
+        return 2
+    print(f"config OK: {path}")
+    for line in summary(config):
+        print(f"  {line}")
+    return 0
