@@ -376,6 +376,18 @@ def test_clock_aligned_data_interval_samples_on_the_quarter_hour() -> None:
     ]
 
 
+def test_a_clock_aligned_sample_taken_late_carries_the_aligned_instant() -> None:
+    """A daemon woken late (a busy Pi) still reports the 00:15:00 value as 00:15:00: the
+    CSMS bills quarter-hours from these timestamps."""
+    bench = Bench(start_at=NEW_YEAR + 100, clock_aligned_data_interval_s=900.0,
+                  meter_value_sample_interval_s=0.0)
+    bench.clock.set(NEW_YEAR + 900 + 4.5)
+    aligned = [s for s in only(bench.tick(), MeterSample)]
+    assert [(s.context, s.timestamp) for s in aligned] == [
+        (ReadingContext.SAMPLE_CLOCK, NEW_YEAR + 900)]
+    assert bench.station.next_deadline() == NEW_YEAR + 1800
+
+
 def test_clock_aligned_data_interval_set_by_the_csms_takes_effect_at_once() -> None:
     bench = Bench(start_at=NEW_YEAR + 100, meter_value_sample_interval_s=0.0)
     assert bench.station.next_deadline() is None

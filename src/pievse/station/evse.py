@@ -227,8 +227,10 @@ class Connector:
             self.scheduled_availability = None
         station.transaction_ended(self)
 
-    def sample(self, context: ReadingContext) -> MeterSample | None:
-        """Emit a meter sample of this connector (kept in the transaction's data if one runs)."""
+    def sample(self, context: ReadingContext, at: float | None = None) -> MeterSample | None:
+        """Emit a meter sample of this connector (kept in the transaction's data if one runs).
+
+        ``at`` stamps a clock-aligned sample with the aligned instant it stands for."""
         station = self._station
         if self.last_reading is None:
             return None
@@ -239,7 +241,7 @@ class Connector:
             context=context,
             reading=self.last_reading,
             offered_current_a=self.offered_a,
-            timestamp=station.clock.now(),
+            timestamp=station.clock.now() if at is None else at,
         )
         if tx is not None:
             tx.keep_sample(sample, station.settings.max_transaction_samples)

@@ -352,7 +352,7 @@ class Station:
             c.tick(now)
         if self._next_aligned_at is not None and now >= self._next_aligned_at:
             for c in self.connectors.values():
-                c.sample(ReadingContext.SAMPLE_CLOCK)
+                c.sample(ReadingContext.SAMPLE_CLOCK, at=self._next_aligned_at)
             self._schedule_aligned(now)
         return self._take()
 
