@@ -1,0 +1,5 @@
+import sys
+
+from pievse.cli import main
+
+sys.exit(main())

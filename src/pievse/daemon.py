@@ -1,0 +1,391 @@
+"""The composition root: config -> drivers -> station -> protocol -> local API, and the tasks.
+
+This is the only module that knows every other one. It moves hardware events into the station,
+carries out the station's effects (board commands synchronously, before anything is awaited, so
+that a fault or a car leaving state C opens the contactor within the same event-loop step), wakes
+the station at its next deadline instead of polling, and makes sure the contactor is open whenever
+the daemon stops: normal exit, SIGTERM, a failed task or an unhandled error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from pievse.api import ApiServer, SimulationUnavailable
+from pievse.config import Config
+from pievse.drivers.base import (
+    DriverError,
+    EnergyMeter,
+    EvseBoard,
+    FaultChanged,
+    FaultKind,
+    PilotStateChanged,
+    TokenReader,
+)
+from pievse.station.clock import Clock, SystemClock
+from pievse.station.effects import (
+    Effect,
+    ResetNow,
+    SetContactor,
+    SetPilot,
+    TokenAnswered,
+)
+from pievse.station.settings import StationSettings
+from pievse.station.station import Station
+
+log = logging.getLogger("pievse")
+
+
+class ExitReason(enum.Enum):
+    STOPPED = "stopped"  # asked to stop (SIGTERM, Ctrl-C, stop())
+    SOFT_RESET = "soft reset"  # the CSMS asked for a Reset: the caller restarts the daemon
+    HARD_RESET = "hard reset"
+    FAILED = "failed"  # an unhandled error; the contactors were opened first
+
+
+@dataclass
+class SimulatedHardware:
+    """Handles on the simulated car, board and reader, for the simulation API and the demo."""
+
+    evs: dict[int, Any] = field(default_factory=dict)
+    boards: dict[int, Any] = field(default_factory=dict)
+    reader: Any = None
+
+
+@dataclass
+class Hardware:
+    boards: dict[int, EvseBoard]
+    meters: dict[int, EnergyMeter]
+    reader: TokenReader | None
+    simulated: SimulatedHardware | None
+
+
+def build_hardware(config: Config) -> Hardware:
+    """Create the drivers the config names (one board and one meter per connector)."""
+    from pievse.drivers.base import BoardCapabilities
+    from pievse.drivers.simulated import (
+        SimulatedBoard,
+        SimulatedCardReader,
+        SimulatedEv,
+        SimulatedMeter,
+    )
+
+    cp, simcfg = config.charge_point, config.simulation
+    sim = SimulatedHardware()
+    boards: dict[int, EvseBoard] = {}
+    meters: dict[int, EnergyMeter] = {}
+    for n in range(1, cp.connectors + 1):
+        ev = SimulatedEv(
+            max_current_a=simcfg.ev_max_current,
+            phases=simcfg.ev_phases,
+            voltage_v=cp.voltage,
+            reaction_delay_s=simcfg.ev_reaction_delay,
+            battery_capacity_wh=simcfg.ev_battery_capacity or None,
+        )
+        board = SimulatedBoard(
+            ev, capabilities=BoardCapabilities(max_current_a=cp.max_current, phases=cp.phases)
+        )
+        sim.evs[n], sim.boards[n] = ev, board
+        boards[n] = board
+        meters[n] = SimulatedMeter(ev, board)
+    reader: TokenReader | None = None
+    if config.rfid.driver == "simulated":
+        reader = sim.reader = SimulatedCardReader()
+    return Hardware(boards, meters, reader, sim)
+
+
+def station_settings(config: Config, protocol_settings: dict[str, Any]) -> StationSettings:
+    return StationSettings(max_current_a=config.charge_point.max_current, **protocol_settings)
+
+
+class Daemon:
+    """One charge point: its drivers, its station core, its OCPP link and its local API."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        hardware: Hardware | None = None,
+        configuration_overrides: dict[str, Any] | None = None,
+    ) -> None:
+        from pievse.ocpp.link import OcppLink
+        from pievse.ocpp.v16.charge_point import ChargePoint16
+
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.hardware = hardware or build_hardware(config)
+        cp = config.charge_point
+        self.station = Station(
+            cp.connectors,
+            clock=self.clock,
+            board_max_current_a={
+                n: board.capabilities.max_current_a for n, board in self.hardware.boards.items()
+            },
+        )
+        self.protocol = ChargePoint16(
+            self.station,
+            self.dispatch,
+            vendor=cp.vendor,
+            model=cp.model,
+            serial_number=cp.serial_number or None,
+            response_timeout=config.ocpp.response_timeout,
+            on_ping_interval=self._ping_interval_changed,
+        )
+        keys = self.protocol.configuration
+        keys.set_initial("WebSocketPingInterval", config.ocpp.ping_interval)
+        for name, value in (configuration_overrides or {}).items():
+            keys.set_initial(name, value)
+        self.station.settings = station_settings(config, keys.station_settings())
+        self.link = OcppLink(
+            config.ocpp.url,
+            cp.id,
+            subprotocol="ocpp1.6",
+            session_factory=self.protocol.run_session,
+            ping_interval=config.ocpp.ping_interval,
+            logger=logging.getLogger("pievse.ocpp.link"),
+        )
+        self.api: ApiServer | None = None
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self.exit_reason = ExitReason.STOPPED
+        self._meter_online: dict[int, bool] = {}
+        self._tasks: list[asyncio.Task] = []
+        self.started = asyncio.Event()
+
+    # --- effects -------------------------------------------------------------------------------
+
+    def dispatch(self, effects: list[Effect]) -> None:
+        """Carry out the station's effects in order. Board commands run here and now."""
+        for effect in effects:
+            match effect:
+                case SetContactor(connector_id=n, closed=closed):
+                    self.hardware.boards[n].set_contactor(closed)
+                    log.info("connector %s: contactor %s", n, "closed" if closed else "open")
+                case SetPilot(connector_id=n, amps=amps):
+                    board = self.hardware.boards[n]
+                    if amps > 0:
+                        self.station.offered_current_confirmed(n, board.pilot_offer(amps))
+                    else:
+                        board.pilot_standby()
+                case TokenAnswered():
+                    log.info("id tag %s: %s", effect.id_tag, effect.info)
+                case ResetNow(hard=hard):
+                    asyncio.get_running_loop().create_task(self._reset(hard))
+                case _:
+                    self.protocol.handle(effect)
+        self._wake.set()
+
+    async def _reset(self, hard: bool) -> None:
+        # Give the StopTransaction messages a chance to reach the CSMS before going down.
+        if self.protocol.registered:
+            await self.protocol.outbox.wait_empty(timeout=10.0)
+        self.exit_reason = ExitReason.HARD_RESET if hard else ExitReason.SOFT_RESET
+        self._stopping.set()
+
+    def _ping_interval_changed(self, seconds: int) -> None:
+        self.link.set_ping_interval(seconds)
+
+    # --- running -------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> ExitReason:
+        """Run until stopped, reset or failed; the contactors are open when this returns."""
+        try:
+            await self._start_drivers()
+            self.dispatch(self.station.start())
+            await self._start_api()
+            self._tasks = [asyncio.create_task(self._timer(), name="station-timer")]
+            for n, board in self.hardware.boards.items():
+                self._tasks.append(asyncio.create_task(self._board_events(n, board)))
+            for n, meter in self.hardware.meters.items():
+                self._tasks.append(asyncio.create_task(self._poll_meter(n, meter)))
+            if self.hardware.reader is not None:
+                self._tasks.append(asyncio.create_task(self._tokens(self.hardware.reader)))
+            self._tasks.append(asyncio.create_task(self.link.run(), name="ocpp-link"))
+            stopping = asyncio.create_task(self._stopping.wait())
+            self.started.set()
+            done, _ = await asyncio.wait(
+                [stopping, *self._tasks], return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done:
+                if task is not stopping and not task.cancelled() and task.exception():
+                    raise task.exception()  # type: ignore[misc]
+            stopping.cancel()
+        except asyncio.CancelledError:
+            self.exit_reason = ExitReason.STOPPED
+            raise
+        except Exception:
+            log.critical("unhandled error: opening the contactors and stopping", exc_info=True)
+            self.exit_reason = ExitReason.FAILED
+        finally:
+            await self._shutdown()
+        return self.exit_reason
+
+    async def _start_drivers(self) -> None:
+        for board in self.hardware.boards.values():
+            await board.start()
+        for meter in self.hardware.meters.values():
+            await meter.start()
+        if self.hardware.reader is not None:
+            await self.hardware.reader.start()
+        # A first reading before anything can start, so meterStart is a real value.
+        for n, meter in self.hardware.meters.items():
+            try:
+                self.dispatch(self.station.meter_reading(n, await meter.read()))
+            except DriverError as error:
+                log.error("meter of connector %s: %s", n, error)
+
+    async def _start_api(self) -> None:
+        if not self.config.api.listen:
+            return
+        self.api = ApiServer(self, self.config.api.host, self.config.api.port)
+        await self.api.start()
+        log.info("local API on http://%s:%s/api/status", self.config.api.host, self.api.port)
+
+    async def _shutdown(self) -> None:
+        # Safety first: open every contactor and stop every PWM before anything else.
+        for n, board in self.hardware.boards.items():
+            try:
+                board.set_contactor(False)
+                board.pilot_standby()
+            except Exception:
+                log.critical("connector %s: could not open the contactor", n, exc_info=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.link.close()
+        if self.api is not None:
+            with contextlib.suppress(Exception):
+                await self.api.stop()
+        for closable in [
+            *self.hardware.boards.values(),
+            *self.hardware.meters.values(),
+            *([self.hardware.reader] if self.hardware.reader else []),
+        ]:
+            with contextlib.suppress(Exception):
+                await closable.close()
+
+    async def _timer(self) -> None:
+        """Wake the station at its next deadline; any other input re-arms the timer."""
+        while True:
+            self._wake.clear()
+            deadline = self.station.next_deadline()
+            if deadline is not None and self.clock.now() >= deadline:
+                self.dispatch(self.station.tick())
+                continue
+            timeout = None if deadline is None else deadline - self.clock.now()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                pass
+
+    async def _board_events(self, n: int, board: EvseBoard) -> None:
+        async for event in board.events():
+            match event:
+                case PilotStateChanged(state=state):
+                    self.dispatch(self.station.pilot_changed(n, state))
+                    log.info("connector %s: pilot state %s", n, state.value)
+                case FaultChanged(kind=kind, active=active):
+                    self.dispatch(self.station.fault_changed(n, kind, active))
+                    log.log(logging.ERROR if active else logging.INFO, "connector %s: fault %s %s",
+                            n, kind.value, "active" if active else "cleared")
+
+    async def _poll_meter(self, n: int, meter: EnergyMeter) -> None:
+        interval = self.config.meter.interval
+        while True:
+            try:
+                reading = await meter.read()
+            except DriverError as error:
+                if self._meter_online.get(n, True):
+                    log.error("meter of connector %s offline: %s", n, error)
+                self._meter_online[n] = False
+            else:
+                if not self._meter_online.get(n, True):
+                    log.info("meter of connector %s back online", n)
+                self._meter_online[n] = True
+                self.dispatch(self.station.meter_reading(n, reading))
+            await asyncio.sleep(interval)
+
+    async def _tokens(self, reader: TokenReader) -> None:
+        async for token in reader.tokens():
+            log.info("card presented: %s", token.id_token)
+            self.dispatch(self.station.token_presented(token.id_token))
+
+    # --- the local API's backend ---------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        connectors = []
+        for n, c in self.station.connectors.items():
+            reading = c.last_reading
+            tx = c.transaction
+            status = c.status[0].value if c.status else None
+            connectors.append(
+                {
+                    "id": n,
+                    "status": status,
+                    "error_code": c.status[1].value if c.status else None,
+                    "pilot_state": c.pilot.value,
+                    "contactor_closed": c.contactor_closed,
+                    "offered_current": round(c.offered_a, 2),
+                    "meter": {
+                        "energy_wh": reading.energy_import_wh if reading else None,
+                        "power_w": reading.power_w if reading else None,
+                        "current_a": list(reading.current_a) if reading else [],
+                        "online": self._meter_online.get(n, reading is not None),
+                    },
+                    "transaction": None
+                    if tx is None
+                    else {
+                        "id": tx.transaction_id,
+                        "id_tag": tx.id_tag,
+                        "meter_start_wh": tx.meter_start_wh,
+                        "energy_wh": round(tx.energy_wh, 3),
+                    },
+                }
+            )
+        return {
+            "charge_point_id": self.config.charge_point.id,
+            "ocpp": {
+                "connected": self.protocol.connected,
+                "registered": self.protocol.registered,
+                "version": self.protocol.version,
+                "queued_transaction_messages": len(self.protocol.outbox),
+            },
+            "connectors": connectors,
+        }
+
+    def _simulated(self) -> SimulatedHardware:
+        if self.hardware.simulated is None:
+            raise SimulationUnavailable("this station runs real hardware drivers")
+        return self.hardware.simulated
+
+    def sim_ev(self, connector: int, state: str, max_current: float | None) -> None:
+        sim = self._simulated()
+        ev = sim.evs.get(connector)
+        if ev is None:
+            raise ValueError(f"no simulated car on connector {connector}")
+        if max_current is not None:
+            ev.max_current_a = max_current
+        ev.set_state(state)
+
+    def sim_token(self, id_token: str) -> None:
+        sim = self._simulated()
+        if sim.reader is None:
+            raise SimulationUnavailable("the card reader is not simulated")
+        sim.reader.present(id_token)
+
+    def sim_fault(self, connector: int, fault: str, active: bool) -> None:
+        sim = self._simulated()
+        board = sim.boards.get(connector)
+        if board is None:
+            raise ValueError(f"no simulated board on connector {connector}")
+        board.inject_fault(FaultKind(fault), active)

@@ -1,0 +1,111 @@
+"""Fixtures shared by the end-to-end tests: a CSMS on 127.0.0.1 and charge points that talk to it.
+
+Everything is real: the embedded CSMS listens on a loopback port, the daemon connects to it over
+websockets, the simulated hardware drivers stand in for the board, the meter and the card reader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from pievse.config import parse_config
+from pievse.csms.server import CentralSystem
+from pievse.daemon import Daemon
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
+
+
+def config_text(sections: dict[str, dict[str, Any]]) -> str:
+    lines = []
+    for section, keys in sections.items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {toml_value(value)}" for key, value in keys.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def station_config(url: str, cp_id: str = "CP1", **sections: dict[str, Any]):
+    base: dict[str, dict[str, Any]] = {
+        "charge_point": {"id": cp_id},
+        "ocpp": {"url": url, "response_timeout": 5},
+        "meter": {"interval": 0.2},
+        "simulation": {"ev_reaction_delay": 0.2},
+        "api": {"listen": ""},
+    }
+    for name, keys in sections.items():
+        base.setdefault(name, {}).update(keys)
+    return parse_config(config_text(base), source="<test>")
+
+
+async def eventually(condition: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
+    """Wait until ``condition()`` is truthy; a generous timeout, no timing assertion."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def csms() -> AsyncIterator[CentralSystem]:
+    central = CentralSystem(host="127.0.0.1", port=0, heartbeat_interval=300)
+    await central.start()
+    try:
+        yield central
+    finally:
+        await central.stop()
+
+
+StationFactory = Callable[..., Awaitable[Daemon]]
+
+
+@pytest.fixture
+async def start_station(csms: CentralSystem) -> AsyncIterator[StationFactory]:
+    """Start a daemon with simulated hardware against the ``csms`` fixture.
+
+    Keyword arguments: ``cp_id``, config sections as dicts (``charge_point={...}``), ``keys`` for
+    OCPP configuration keys set before start, and ``wait_registered`` (default True).
+    """
+    running: list[tuple[Daemon, asyncio.Task]] = []
+
+    async def start(
+        cp_id: str = "CP1",
+        keys: dict[str, Any] | None = None,
+        wait_registered: bool = True,
+        **sections: dict[str, Any],
+    ) -> Daemon:
+        config = station_config(csms.url, cp_id, **sections)
+        daemon = Daemon(config, configuration_overrides=keys)
+        task = asyncio.create_task(daemon.run())
+        running.append((daemon, task))
+        await asyncio.wait_for(daemon.started.wait(), 10)
+        if wait_registered:
+            await eventually(lambda: daemon.protocol.registered, what="BootNotification Accepted")
+            # The initial StatusNotifications have reached the CSMS.
+            await eventually(
+                lambda: csms.charge_points.get(cp_id) is not None
+                and 1 in csms.charge_points[cp_id].statuses,
+                what="initial StatusNotification",
+            )
+        return daemon
+
+    yield start
+    for daemon, task in running:
+        daemon.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 10)

@@ -1,0 +1,192 @@
+"""Bad frames, lost connections and failures: the charge point answers and keeps running.
+
+OCPP-J 1.6 section 4.2.3 lists the CALLERROR codes; a 1.6 CSMS must only ever see those.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from pievse.daemon import ExitReason
+from tests.conftest import eventually
+from tests.test_ocpp16_sessions import TAG, charging_session, received, status_now
+
+pytestmark = pytest.mark.asyncio
+
+OCPP16_ERROR_CODES = {
+    "NotImplemented", "NotSupported", "InternalError", "ProtocolError", "SecurityError",
+    "FormationViolation", "PropertyConstraintViolation", "OccurenceConstraintViolation",
+    "TypeConstraintViolation", "GenericError",
+}
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ('[2,"a1","NoSuchAction",{}]', "NotImplemented"),
+        ('[2,"a2","SetChargingProfile",{"connectorId":1,"csChargingProfiles":{}}]',
+         "NotSupported"),
+        ('[2,"a3","RemoteStartTransaction",{}]', "OccurenceConstraintViolation"),
+        ('[2,"a4","RemoteStartTransaction",{"idTag":42}]', "TypeConstraintViolation"),
+        ('[2,"a5","RemoteStartTransaction",{"idTag":"' + "X" * 21 + '"}]',
+         "PropertyConstraintViolation"),
+        ('[2,"a6","Reset",{"type":"Sideways"}]', "PropertyConstraintViolation"),
+        ('[2,"a7","Reset",{"type":"Soft","please":true}]', "FormationViolation"),
+        ('[2,"a8","ChangeAvailability",{"connectorId":"one","type":"Operative"}]',
+         "TypeConstraintViolation"),
+    ],
+)
+async def test_out_of_spec_call_gets_the_ocpp16_callerror_and_the_station_keeps_running(
+    csms, start_station, frame, code
+):
+    await start_station()
+    answer = json.loads(await csms.send_raw("CP1", frame))
+    assert answer[0] == 4 and answer[1] == json.loads(frame)[1]
+    assert answer[2] == code and answer[2] in OCPP16_ERROR_CODES
+    # The connection and the daemon are still there and answer the next good request.
+    assert (await csms.get_configuration("CP1", ["HeartbeatInterval"]))["configurationKey"]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    ["this is not json", "{\"an\": \"object\"}", "[9,\"x\",\"Reset\",{}]", "[2,\"only-two\"]",
+     "[2, 17, \"Reset\", {\"type\": \"Soft\"}]", "[2,\"a\",\"Reset\",[1,2]]"],
+)
+async def test_garbage_frames_get_a_callerror_and_break_nothing(csms, start_station, frame):
+    daemon = await start_station()
+    raw = await csms.send_raw("CP1", frame)
+    answer = json.loads(raw)
+    assert answer[0] == 4 and answer[2] in OCPP16_ERROR_CODES
+    assert daemon.protocol.registered
+    assert (await csms.trigger_message("CP1", "Heartbeat"))["status"] == "Accepted"
+
+
+async def test_reconnect_after_the_csms_drops_the_connection_resends_the_current_status(
+    csms, start_station
+):
+    daemon = await start_station()
+    boots = len(received(csms, "BootNotification"))
+    await csms.drop_connection("CP1")
+    await eventually(lambda: len(received(csms, "BootNotification")) > boots, timeout=20,
+                     what="reconnect and boot again")
+    await eventually(lambda: daemon.protocol.registered, what="registered again")
+    daemon.hardware.simulated.evs[1].set_state("B")
+    await eventually(lambda: status_now(csms) == "Preparing", what="status after reconnect")
+
+
+async def test_transaction_messages_wait_for_the_connection_and_keep_their_order(
+    csms, start_station
+):
+    daemon = await start_station()
+    tx_id = await charging_session(csms, daemon)
+    # The CSMS goes away; the session ends while offline.
+    csms.refuse_connections = True
+    await csms.drop_connection("CP1")
+    await eventually(lambda: not daemon.protocol.connected, what="offline")
+    daemon.hardware.simulated.evs[1].set_state("A")
+    await eventually(lambda: len(daemon.protocol.outbox) >= 1, what="StopTransaction queued")
+    assert received(csms, "StopTransaction") == []
+    csms.refuse_connections = False
+    await eventually(lambda: received(csms, "StopTransaction"), timeout=30,
+                     what="StopTransaction after reconnecting")
+    stop = received(csms, "StopTransaction")
+    assert len(stop) == 1 and stop[0]["transactionId"] == tx_id
+    assert stop[0]["reason"] == "EVDisconnected"
+    await eventually(lambda: len(daemon.protocol.outbox) == 0, what="outbox empty")
+
+
+async def test_transaction_started_offline_gets_its_real_id_when_the_csms_answers(
+    csms, start_station
+):
+    daemon = await start_station(keys={"AllowOfflineTxForUnknownId": True})
+    csms.refuse_connections = True
+    await csms.drop_connection("CP1")
+    await eventually(lambda: not daemon.protocol.connected, what="offline")
+    sim = daemon.hardware.simulated
+    sim.evs[1].set_state("C")
+    sim.reader.present(TAG)
+    await eventually(lambda: daemon.station.connector(1).transaction is not None,
+                     what="offline transaction")
+    await eventually(lambda: sim.boards[1].contactor_closed, what="charging offline")
+    sim.evs[1].set_state("A")
+    await eventually(lambda: len(daemon.protocol.outbox) >= 2, what="start and stop queued")
+    csms.refuse_connections = False
+    await eventually(lambda: received(csms, "StopTransaction"), timeout=30, what="delivered")
+    start = received(csms, "StartTransaction")
+    stop = received(csms, "StopTransaction")
+    assert len(start) == 1 and len(stop) == 1
+    tx_id = next(iter(csms.transactions))
+    assert stop[0]["transactionId"] == tx_id != -1
+
+
+async def test_callerror_on_stop_transaction_is_retried_until_accepted(csms, start_station):
+    failures = {"left": 2}
+
+    async def flaky(cp_id, action, payload):
+        if action == "StopTransaction" and failures["left"] > 0:
+            failures["left"] -= 1
+            from ocpp.exceptions import InternalError
+
+            raise InternalError(description="database busy")
+        return None
+
+    csms.on_call = flaky
+    daemon = await start_station(keys={"TransactionMessageRetryInterval": 1,
+                                       "TransactionMessageAttempts": 5})
+    await charging_session(csms, daemon)
+    daemon.hardware.simulated.evs[1].set_state("A")
+    await eventually(lambda: len(daemon.protocol.outbox) == 0 and failures["left"] == 0,
+                     timeout=20, what="StopTransaction accepted after two CALLERRORs")
+    stops = [m for m in csms.messages
+             if m.direction == "in" and m.action == "StopTransaction" and m.message_type == 2]
+    assert len(stops) == 3  # two refused, one accepted
+    assert len({json.dumps(m.payload, sort_keys=True) for m in stops}) == 1
+
+
+async def test_daemon_stop_opens_the_contactor(csms, start_station):
+    daemon = await start_station()
+    await charging_session(csms, daemon)
+    board = daemon.hardware.simulated.boards[1]
+    assert board.contactor_closed
+    daemon.stop()
+    await eventually(lambda: not board.contactor_closed and not board.pwm_on,
+                     what="contactor open")
+
+
+async def test_an_unhandled_error_opens_the_contactor_and_ends_the_daemon(csms, start_station):
+    daemon = await start_station()
+    await charging_session(csms, daemon)
+    board = daemon.hardware.simulated.boards[1]
+
+    async def broken_read():
+        raise RuntimeError("bug in a driver")
+
+    daemon.hardware.meters[1].read = broken_read
+    await eventually(lambda: daemon.exit_reason is ExitReason.FAILED, what="daemon failed")
+    assert not board.contactor_closed and not board.pwm_on
+
+
+async def test_csms_that_never_answers_does_not_block_the_station(csms, start_station):
+    async def silent(cp_id, action, payload):
+        if action == "Authorize":
+            await asyncio.sleep(3)
+        return None
+
+    csms.on_call = silent
+    daemon = await start_station(ocpp={"response_timeout": 1})
+    sim = daemon.hardware.simulated
+    sim.evs[1].set_state("C")
+    sim.reader.present(TAG)
+    # The Authorize reaches the CSMS, which sits on it past the response timeout: the card is
+    # refused (CSMS unreachable), the car keeps waiting, the late answer changes nothing.
+    await csms.wait_for_message("CP1", "Authorize", timeout=10)
+    await eventually(lambda: TAG not in daemon.station._authorizing, timeout=10,
+                     what="the Authorize timeout handled")
+    await csms.wait_for_message("CP1", "Authorize", "out", timeout=10)
+    await asyncio.sleep(0.3)
+    assert not sim.boards[1].contactor_closed
+    assert daemon.station.connector(1).transaction is None
+    assert status_now(csms) == "Preparing"
