@@ -146,14 +146,18 @@ async def test_callerror_on_stop_transaction_is_retried_until_accepted(csms, sta
     assert len({json.dumps(m.payload, sort_keys=True) for m in stops}) == 1
 
 
-async def test_daemon_stop_opens_the_contactor(csms, start_station):
+async def test_daemon_stop_opens_the_contactor_and_stops_the_transaction(csms, start_station):
     daemon = await start_station()
-    await charging_session(csms, daemon)
+    tx_id = await charging_session(csms, daemon)
     board = daemon.hardware.simulated.boards[1]
     assert board.contactor_closed
     daemon.stop()
     await eventually(lambda: not board.contactor_closed and not board.pwm_on,
                      what="contactor open")
+    # The interrupted session is closed at the CSMS too, not left open for ever.
+    stop = await csms.wait_for_message("CP1", "StopTransaction", timeout=10)
+    assert stop.payload["reason"] == "Reboot"
+    assert stop.payload["transactionId"] == tx_id
 
 
 async def test_an_unhandled_error_opens_the_contactor_and_ends_the_daemon(csms, start_station):
@@ -167,6 +171,7 @@ async def test_an_unhandled_error_opens_the_contactor_and_ends_the_daemon(csms, 
     daemon.hardware.meters[1].read = broken_read
     await eventually(lambda: daemon.exit_reason is ExitReason.FAILED, what="daemon failed")
     assert not board.contactor_closed and not board.pwm_on
+    await csms.wait_for_message("CP1", "StopTransaction", timeout=10)
 
 
 async def test_csms_that_never_answers_does_not_block_the_station(csms, start_station):

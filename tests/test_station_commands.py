@@ -159,6 +159,25 @@ def test_reset_waits_for_every_transaction() -> None:
     assert {s.reason for s in bench.stopped()} == {StopReason.SOFT_RESET}
 
 
+def test_daemon_shutdown_opens_every_contactor_at_once_and_ends_transactions_with_reboot() -> None:
+    """The daemon is exiting (SIGTERM, a fatal error): no grace for the car, it will lose its
+    controller; the sessions end with reason Reboot so the CSMS does not keep them open."""
+    bench = Bench(connectors=2, stop_grace_s=30.0)
+    bench.start_charging(TAG, connector=1)
+    bench.start_charging(OTHER_TAG, connector=2)
+    effects = bench.record(bench.station.shut_down())
+    opened = only(effects, SetContactor)
+    assert {(e.connector_id, e.closed) for e in opened} == {(1, False), (2, False)}
+    for stop in only(effects, TransactionStopped):
+        assert effects.index(stop) > effects.index(SetContactor(stop.connector_id, False))
+    assert [s.reason for s in bench.stopped()] == [StopReason.REBOOT, StopReason.REBOOT]
+    assert bench.station.transactions() == []
+    # Nothing starts again while the daemon goes down.
+    bench.tap(TAG)
+    assert bench.station.remote_start(TAG, 1).status == "Rejected"
+    assert len(bench.started()) == 2
+
+
 def test_no_new_session_once_a_reset_is_under_way() -> None:
     bench = Bench(connectors=2)
     bench.start_charging(TAG, connector=1)

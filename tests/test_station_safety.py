@@ -550,6 +550,14 @@ class StationAfternoon(RuleBasedStateMachine):
             tx.no_more_energy = True
         self.replay(answer.effects)
 
+    @rule()
+    def the_daemon_shuts_down(self) -> None:
+        for tx in self.open.values():
+            tx.no_more_energy = True
+        self.replay(self.bench.station.shut_down())
+        assert not any(board.closed or board.offer for board in self.boards.values())
+        assert self.open == {}, "an exit ends every transaction"
+
     @rule(n=st.integers(1, 2), wh=st.floats(0.0, 5000.0), glitch=st.booleans())
     def the_meter_reports(self, n: int, wh: float, glitch: bool) -> None:
         n = self.connector(n)

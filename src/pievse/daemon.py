@@ -40,6 +40,10 @@ from pievse.station.station import Station
 
 log = logging.getLogger("pievse")
 
+# How long an exit waits for the StopTransaction of an interrupted session: well inside
+# systemd's TimeoutStopSec, and the contactor is already open while it waits.
+SHUTDOWN_DELIVERY_S = 5.0
+
 
 class ExitReason(enum.Enum):
     STOPPED = "stopped"  # asked to stop (SIGTERM, Ctrl-C, stop())
@@ -258,6 +262,7 @@ class Daemon:
                 board.pilot_standby()
             except Exception:
                 log.critical("connector %s: could not open the contactor", n, exc_info=True)
+        await self._end_transactions()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -273,6 +278,22 @@ class Daemon:
         ]:
             with contextlib.suppress(Exception):
                 await closable.close()
+
+    async def _end_transactions(self) -> None:
+        """End the transactions the exit interrupts (reason Reboot) and give their
+        StopTransaction a few seconds to reach the CSMS, so the session is not left open there."""
+        try:
+            self.dispatch(self.station.shut_down())
+        except Exception:
+            log.critical("could not end the transactions in progress", exc_info=True)
+            return
+        if self.protocol.outbox and self.protocol.registered:
+            if not await self.protocol.outbox.wait_empty(timeout=SHUTDOWN_DELIVERY_S):
+                log.error("exiting with %d transaction message(s) not delivered to the CSMS",
+                          len(self.protocol.outbox))
+        elif self.protocol.outbox:
+            log.error("exiting offline: %d transaction message(s) not delivered to the CSMS",
+                      len(self.protocol.outbox))
 
     async def _timer(self) -> None:
         """Wake the station at its next deadline; any other input re-arms the timer."""

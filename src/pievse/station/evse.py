@@ -149,6 +149,7 @@ class Connector:
             and self.transaction is None
             # None when no reset is under way; False (soft) must block new sessions as well.
             and self._station.reset_pending is None
+            and not self._station.shutting_down
         )
 
     @property
@@ -274,6 +275,7 @@ class Connector:
             or self._ventilation_fault()
             or not self._car_asks_for_power()
             or self.transaction is None
+            or station.shutting_down
         )
         if must_open and self.contactor_closed:
             self._command_contactor(False)

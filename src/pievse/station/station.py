@@ -68,6 +68,7 @@ class Station:
         self._next_ref = 1
         self._authorizing: dict[str, _AuthorizationInFlight] = {}
         self.reset_pending: bool | None = None  # None, or True for hard / False for soft
+        self.shutting_down = False
         self.operative = True
         self._status0: tuple[ConnectorStatus, ErrorCode] | None = None
         self._next_aligned_at: float | None = None
@@ -305,6 +306,19 @@ class Station:
         if not self.transactions():
             self.emit(ResetNow(hard=hard))
         return Answer("Accepted", self._take())
+
+    def shut_down(self, reason: StopReason = StopReason.REBOOT) -> list[Effect]:
+        """The daemon is going down: open every contactor now and end every transaction.
+
+        No grace for the car to stop drawing: the process is about to lose control of the
+        board, and a contactor left closed without a controller is the one unsafe outcome."""
+        self.shutting_down = True
+        self._authorizing.clear()
+        for c in self.connectors.values():
+            c.pending = None
+            c.begin_stop(reason, None)
+            c.reconcile()
+        return self._take()
 
     def set_current_limit(self, connector_id: int, source: str, amps: float | None) -> list[Effect]:
         """Limit what a connector offers (e.g. a charging profile); ``None`` lifts the limit.
