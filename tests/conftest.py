@@ -48,7 +48,7 @@ def station_config(url: str, cp_id: str = "CP1", **sections: dict[str, Any]):
     return parse_config(config_text(base), source="<test>")
 
 
-async def eventually(condition: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
+async def eventually(condition: Callable[[], Any], what: str = "", timeout: float = 10.0) -> Any:
     """Wait until ``condition()`` is truthy; a generous timeout, no timing assertion."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -19,18 +19,10 @@ import pytest
 from websockets.asyncio.server import serve
 
 from pievse.ocpp.link import OcppLink, charge_point_url, describe_connect_failure
+from tests.conftest import eventually
 
 WAIT = 10.0
 QUICK = {"backoff_initial": 0.01, "backoff_max": 0.05}
-
-
-async def eventually(condition: Any, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 class CentralSystemServer:

@@ -30,18 +30,10 @@ from pievse.ocpp.rpc import (
     RpcSession,
 )
 from pievse.ocpp.schemas import SchemaValidator
+from tests.conftest import eventually
 
 WAIT = 10.0  # generous: only a broken implementation ever waits this long
 NOW = "2024-05-01T12:00:00Z"
-
-
-async def eventually(condition: Any, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 class ChargePointHandler:
