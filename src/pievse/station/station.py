@@ -21,13 +21,15 @@ from pievse.station.clock import Clock, SystemClock
 from pievse.station.effects import (
     AuthorizeRequest,
     Effect,
+    MeterSample,
     ResetNow,
     StatusChanged,
     TokenAnswered,
+    TransactionStopped,
 )
 from pievse.station.evse import Connector
 from pievse.station.settings import StationSettings
-from pievse.station.transactions import Transaction
+from pievse.station.transactions import InterruptedTransaction, Transaction
 from pievse.station.vocabulary import (
     AuthorizationStatus,
     ConnectorStatus,
@@ -97,6 +99,35 @@ class Station:
         self._report_station_status()
         if self.reset_pending is not None and not self.transactions():
             self.emit(ResetNow(hard=self.reset_pending))
+
+    def end_interrupted(
+        self, interrupted: InterruptedTransaction, reason: StopReason = StopReason.POWER_LOSS
+    ) -> list[Effect]:
+        """End a transaction that a crash or power cut interrupted (PowerLoss; Reboot when a
+        Reset was under way). The contactor has been open since the daemon died, so the last
+        energy the store saw is what was delivered, and its time is when the session ended."""
+        self.restore_transaction_refs(interrupted.ref + 1)
+        end = MeterSample(
+            connector_id=interrupted.connector_id,
+            transaction_ref=interrupted.ref,
+            context=ReadingContext.TRANSACTION_END,
+            reading=MeterReading(interrupted.last_energy_wh, interrupted.last_energy_at),
+            offered_current_a=0.0,
+            timestamp=interrupted.last_energy_at,
+        )
+        self.emit(
+            TransactionStopped(
+                transaction_ref=interrupted.ref,
+                transaction_id=interrupted.transaction_id,
+                connector_id=interrupted.connector_id,
+                id_tag=None,
+                meter_stop_wh=max(interrupted.last_energy_wh, interrupted.meter_start_wh),
+                timestamp=interrupted.last_energy_at,
+                reason=reason,
+                transaction_data=(end,),
+            )
+        )
+        return self._take()
 
     def restore_transaction_refs(self, next_ref: int) -> None:
         """Continue numbering after the refs already used (persisted across restarts)."""

@@ -52,3 +52,19 @@ class Transaction:
         self.samples.append(sample)
         if len(self.samples) > max(limit, 2):
             del self.samples[1]
+
+
+@dataclass(frozen=True, slots=True)
+class InterruptedTransaction:
+    """A transaction that was running when the daemon died (kill -9, power cut, crash), as the
+    store last saw it: what a restart needs to end it with the right energy."""
+
+    ref: int
+    connector_id: int
+    id_tag: str
+    meter_start_wh: float
+    started_at: float
+    transaction_id: int | None
+    last_energy_wh: float
+    last_energy_at: float
+

@@ -1,0 +1,56 @@
+"""OCPP 1.6 after a power cut or a crash (the core's part): a transaction that was running when
+the daemon died is stopped with reason PowerLoss and the last energy the store saw, and the
+station numbers its new transactions after the old ones."""
+
+from __future__ import annotations
+
+from pievse.station.effects import TransactionStarted, TransactionStopped
+from pievse.station.transactions import InterruptedTransaction
+from pievse.station.vocabulary import ReadingContext, StopReason
+from tests.test_station_rig import NEW_YEAR, TAG, Bench, only
+
+INTERRUPTED = InterruptedTransaction(
+    ref=7,
+    connector_id=1,
+    id_tag=TAG,
+    meter_start_wh=1000.0,
+    started_at=NEW_YEAR - 3600,
+    transaction_id=4711,
+    last_energy_wh=5400.0,
+    last_energy_at=NEW_YEAR - 60,
+)
+
+
+def test_power_loss_during_a_transaction_stops_it_with_the_last_persisted_energy() -> None:
+    bench = Bench()
+    effects = bench.record(bench.station.end_interrupted(INTERRUPTED))
+    [stop] = only(effects, TransactionStopped)
+    assert (stop.transaction_ref, stop.transaction_id, stop.connector_id) == (7, 4711, 1)
+    assert stop.reason is StopReason.POWER_LOSS
+    assert stop.meter_stop_wh == 5400.0
+    # The session ended when the station lost power, not when it came back.
+    assert stop.timestamp == NEW_YEAR - 60
+    assert [s.context for s in stop.transaction_data] == [ReadingContext.TRANSACTION_END]
+    assert only(effects, TransactionStarted) == []
+
+
+def test_a_crash_during_a_reset_stops_the_transaction_with_reason_reboot() -> None:
+    bench = Bench()
+    effects = bench.station.end_interrupted(INTERRUPTED, StopReason.REBOOT)
+    assert [s.reason for s in only(effects, TransactionStopped)] == [StopReason.REBOOT]
+
+
+def test_a_transaction_whose_start_the_csms_never_answered_is_stopped_without_an_id() -> None:
+    """The outbox still holds its StartTransaction: the stop follows it and gets the id then."""
+    bench = Bench()
+    unanswered = InterruptedTransaction(7, 1, TAG, 1000.0, NEW_YEAR - 10, None, 1000.0,
+                                        NEW_YEAR - 10)
+    [stop] = only(bench.station.end_interrupted(unanswered), TransactionStopped)
+    assert stop.transaction_id is None and stop.meter_stop_wh == 1000.0
+
+
+def test_new_transactions_are_numbered_after_the_interrupted_ones() -> None:
+    bench = Bench()
+    bench.record(bench.station.end_interrupted(INTERRUPTED))
+    started = bench.start_charging(TAG)
+    assert started.transaction_ref == 8
