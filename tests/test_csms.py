@@ -241,6 +241,18 @@ async def test_transaction_ids_increase_across_charge_points_and_the_ledger_keep
         assert csms.transactions[2].cp_id == "CP2" and not csms.transactions[2].stopped
 
 
+async def test_a_repeated_start_transaction_gets_the_same_transaction_id():
+    """A charge point that lost our answer (crash, dropped link) sends the same start again: a
+    CSMS that bills must not open a second session for it."""
+    async with running() as csms, charge_point(csms, "CP1") as cp1:
+        first = await cp1.result("StartTransaction", start_transaction(meter_start=1000))
+        again = await cp1.result("StartTransaction", start_transaction(meter_start=1000))
+        other = await cp1.result("StartTransaction", start_transaction(meter_start=1200))
+        assert first["transactionId"] == again["transactionId"] != other["transactionId"]
+        assert csms.repeated_starts == 1
+        assert len(csms.transactions) == 2
+
+
 async def test_data_transfer_and_firmware_and_diagnostics_notifications_are_answered():
     async with running() as csms, charge_point(csms) as cp:
         assert await cp.result("DataTransfer", {"vendorId": "com.example"}) == \

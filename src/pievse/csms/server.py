@@ -110,6 +110,8 @@ class CentralSystem:
         self._handlers: set[asyncio.Task] = set()
         self._background: set[asyncio.Task] = set()
         self._transaction_ids = itertools.count(1)
+        self._started: dict[tuple, int] = {}
+        self.repeated_starts = 0  # StartTransactions seen twice (answered with the same id)
         self._server: Server | None = None
         self._control: Any = None
 
@@ -283,6 +285,20 @@ class CentralSystem:
 
     def next_transaction_id(self) -> int:
         return next(self._transaction_ids)
+
+    def transaction_id_for(self, cp_id: str, connector_id: int, id_tag: str, meter_start: int,
+                           timestamp: str) -> int:
+        """The transactionId for a StartTransaction: a new one, or the same one again when the
+        charge point repeats a start it already sent (it lost our answer in a crash or a
+        connection drop), as a CSMS that bills must do to avoid a duplicate session."""
+        key = (cp_id, connector_id, id_tag, meter_start, timestamp)
+        known = self._started.get(key)
+        if known is not None:
+            self.log.warning("%s: StartTransaction repeated; same transactionId %s", cp_id, known)
+            self.repeated_starts += 1
+            return known
+        transaction_id = self._started[key] = self.next_transaction_id()
+        return transaction_id
 
     # -- the ledger -----------------------------------------------------------------------
 

@@ -390,9 +390,11 @@ class ChargePointSession(ChargePoint):
         return call_result.Authorize(id_tag_info={"status": self.central.id_tag_status(id_tag)})
 
     @on(Action.start_transaction, skip_schema_validation=True)
-    def on_start_transaction(self, id_tag: str, **_: Any) -> call_result.StartTransaction:
+    def on_start_transaction(self, connector_id: int, id_tag: str, meter_start: int,
+                             timestamp: str, **_: Any) -> call_result.StartTransaction:
         return call_result.StartTransaction(
-            transaction_id=self.central.next_transaction_id(),
+            transaction_id=self.central.transaction_id_for(self.id, connector_id, id_tag,
+                                                           meter_start, timestamp),
             id_tag_info={"status": self.central.id_tag_status(id_tag)},
         )
 
