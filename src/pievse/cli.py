@@ -18,13 +18,6 @@ import sys
 
 DEFAULT_CONFIG = "/etc/pievse/config.toml"
 
-LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper()), format=LOG_FORMAT, stream=sys.stderr)
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from pievse.config import ConfigError, load_config
 
@@ -35,7 +28,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         for problem in error.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
-    _setup_logging(config.logging.level)
+    from pievse.service import setup_logging
+
+    setup_logging(config.logging.level, config.charge_point.id)
 
     import asyncio
     import signal

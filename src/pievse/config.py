@@ -222,6 +222,10 @@ KEYS: tuple[Key, ...] = (
 
 SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(key.section for key in KEYS))
 
+#: Rules between keys: each takes the validated sections ({section: {key: value}}) and returns
+#: its problems, worded like the others ("[section] key = value: what is allowed").
+CROSS_CHECKS: list[Callable[[dict[str, dict[str, Any]]], list[str]]] = []
+
 
 # --- the result ---------------------------------------------------------------------------------
 # The dataclasses carry no defaults on purpose: the defaults live in KEYS only.
@@ -386,6 +390,10 @@ def _build(data: dict[str, Any], source: str, *, fill_required: bool) -> Config:
                 problems.append(f"{key.label}: missing; it is required ({key.description}), "
                                 f"e.g. {key.name} = {_show(key.example)}")
         sections[section] = values
+    if not problems:
+        # Rules between keys, checked once every key is right on its own.
+        for rule in CROSS_CHECKS:
+            problems += rule(sections)
     if problems:
         raise ConfigError(problems, source)
     return Config(**{name: SECTION_CLASSES[name](**values) for name, values in sections.items()})
@@ -396,6 +404,7 @@ _TYPE_NAMES = {
     int: "must be an integer",
     float: "must be a number",
     bool: "must be true or false",
+    dict: "must be a table",
 }
 
 

@@ -28,11 +28,13 @@ from pievse.drivers.base import (
     TokenReader,
 )
 from pievse.station.clock import Clock, SystemClock
+from pievse.service import Notifier, ServiceReporter
 from pievse.station.effects import (
     Effect,
     ResetNow,
     SetContactor,
     SetPilot,
+    StatusChanged,
     TokenAnswered,
 )
 from pievse.station.settings import StationSettings
@@ -117,6 +119,7 @@ class Daemon:
         clock: Clock | None = None,
         hardware: Hardware | None = None,
         configuration_overrides: dict[str, Any] | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         from pievse.ocpp.link import OcppLink
         from pievse.ocpp.v16.charge_point import ChargePoint16
@@ -140,6 +143,7 @@ class Daemon:
             serial_number=cp.serial_number or None,
             response_timeout=config.ocpp.response_timeout,
             on_ping_interval=self._ping_interval_changed,
+            on_connection_change=self._connection_changed,
         )
         keys = self.protocol.configuration
         keys.set_initial("WebSocketPingInterval", config.ocpp.ping_interval)
@@ -161,6 +165,7 @@ class Daemon:
         self._meter_online: dict[int, bool] = {}
         self._tasks: list[asyncio.Task] = []
         self.started = asyncio.Event()
+        self.service = ServiceReporter(notifier or Notifier(), self.describe)
 
     # --- effects -------------------------------------------------------------------------------
 
@@ -181,6 +186,9 @@ class Daemon:
                     log.info("id tag %s: %s", effect.id_tag, effect.info)
                 case ResetNow(hard=hard):
                     asyncio.get_running_loop().create_task(self._reset(hard))
+                case StatusChanged():
+                    self.service.changed()
+                    self.protocol.handle(effect)
                 case _:
                     self.protocol.handle(effect)
         self._wake.set()
@@ -194,6 +202,26 @@ class Daemon:
 
     def _ping_interval_changed(self, seconds: int) -> None:
         self.link.set_ping_interval(seconds)
+
+    def _connection_changed(self) -> None:
+        self.service.changed()
+
+    def describe(self) -> str:
+        """One line for ``systemctl status``: the CSMS link and what each connector does."""
+        if self.protocol.registered:
+            link = "online"
+        elif self.protocol.connected:
+            link = "connected, not yet accepted by the CSMS"
+        else:
+            link = "offline"
+        parts = [f"{self.config.charge_point.id} {link}"]
+        for n, c in self.station.connectors.items():
+            status = c.status[0].value if c.status else "?"
+            power = c.last_reading.power_w if c.last_reading else None
+            if c.transaction is not None and power:
+                status += f" {power / 1000:.1f} kW"
+            parts.append(f"connector {n} {status}")
+        return ", ".join(parts)
 
     # --- running -------------------------------------------------------------------------------
 
@@ -214,8 +242,11 @@ class Daemon:
             if self.hardware.reader is not None:
                 self._tasks.append(asyncio.create_task(self._tokens(self.hardware.reader)))
             self._tasks.append(asyncio.create_task(self.link.run(), name="ocpp-link"))
+            if self.service.notifier.enabled:
+                self._tasks.append(asyncio.create_task(self.service.run(), name="systemd"))
             stopping = asyncio.create_task(self._stopping.wait())
             self.started.set()
+            self.service.ready()
             done, _ = await asyncio.wait(
                 [stopping, *self._tasks], return_when=asyncio.FIRST_COMPLETED
             )
@@ -255,6 +286,7 @@ class Daemon:
         log.info("local API on http://%s:%s/api/status", self.config.api.host, self.api.port)
 
     async def _shutdown(self) -> None:
+        self.service.stopping(f"stopping ({self.exit_reason.value})")
         # Safety first: open every contactor and stop every PWM before anything else.
         for n, board in self.hardware.boards.items():
             try:

@@ -70,6 +70,7 @@ class ChargePoint16:
         response_timeout: float = 30.0,
         configuration: Configuration | None = None,
         on_ping_interval: Callable[[int], None] | None = None,
+        on_connection_change: Callable[[], None] | None = None,
     ) -> None:
         self.station = station
         self._dispatch = dispatch
@@ -83,6 +84,7 @@ class ChargePoint16:
         self.configuration = configuration or Configuration(core_keys(len(station.connectors)))
         self.configuration.on_change(self._configuration_changed)
         self._on_ping_interval = on_ping_interval
+        self._on_connection_change = on_connection_change or (lambda: None)
         self.outbox = Outbox()
         self._session: RpcSession | None = None
         self._registered = False
@@ -176,12 +178,14 @@ class ChargePoint16:
         tasks: list[asyncio.Task] = []
         self._session = session
         self._registered = False
+        self._on_connection_change()
         self._fail_pending_authorizations()
         try:
             booting = asyncio.create_task(self._register(session))
             done, _ = await asyncio.wait({reader, booting}, return_when=asyncio.FIRST_COMPLETED)
             if booting in done and booting.result():
                 self._registered = True
+                self._on_connection_change()
                 for status in self.station.statuses():
                     self._send(messages.status_notification(status))
                 tasks = [
@@ -195,6 +199,7 @@ class ChargePoint16:
         finally:
             self._session = None
             self._registered = False
+            self._on_connection_change()
             for task in tasks:
                 task.cancel()
             reader.cancel()
