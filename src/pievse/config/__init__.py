@@ -23,12 +23,24 @@ from __future__ import annotations
 import math
 import sys
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, get_type_hints
 
+from pievse.config.keys import (
+    _TYPE_NAMES,
+    CROSS_CHECKS,
+    KEYS,
+    REQUIRED,
+    SECTIONS,
+    Key,
+    _number,
+    _show,
+    split_host_port,
+)
+
 __all__ = [
     "KEYS",
+    "REQUIRED",
     "ApiConfig",
     "BoardConfig",
     "ChargePointConfig",
@@ -65,166 +77,6 @@ class ConfigError(Exception):
             return self.problems[0]
         count = "a problem" if len(self.problems) == 1 else f"{len(self.problems)} problems"
         return f"{self.source} has {count}:\n" + "\n".join(f"  {p}" for p in self.problems)
-
-
-# --- the table of keys ----------------------------------------------------------------------------
-
-#: The default of a key that the file must set.
-REQUIRED: Any = object()
-
-
-@dataclass(frozen=True, slots=True)
-class Key:
-    """One configuration key: where it lives, what it holds, what it allows.
-
-    ``minimum``/``maximum`` bound a number's value, or a string's length. ``choices`` lists every
-    allowed value; ``planned`` lists values that a later version will accept, so that they are
-    refused with a message saying so rather than as a typo. ``check`` is an extra rule for what a
-    range cannot say: it returns what is wrong with the value, or None. A required key has no
-    default; ``example`` is the value that ``config.example.toml`` and ``default_config()`` use.
-    """
-
-    section: str
-    name: str
-    type: type
-    default: Any
-    description: str
-    unit: str = ""
-    minimum: float | None = None
-    maximum: float | None = None
-    choices: tuple[Any, ...] = ()
-    planned: tuple[Any, ...] = ()
-    check: Callable[[Any], str | None] | None = None
-    example: Any = None
-
-    @property
-    def required(self) -> bool:
-        return self.default is REQUIRED
-
-    @property
-    def label(self) -> str:
-        return f"[{self.section}] {self.name}"
-
-    def allowed(self) -> str:
-        """What the key allows, as the end of a sentence starting with the key and its value."""
-        if self.choices:
-            return "must be " + _one_of(self.choices)
-        unit = f" ({self.unit})" if self.unit else ""
-        lo, hi = self.minimum, self.maximum
-        if self.type is str:
-            if lo is not None and hi is not None:
-                return f"must be {_number(lo)} to {_number(hi)} characters long"
-            if hi is not None:
-                return f"must be at most {_number(hi)} characters long"
-            if lo == 1:
-                return "must not be empty"
-            if lo is not None:
-                return f"must be at least {_number(lo)} characters long"
-            return "must be a string"
-        if lo is not None and hi is not None:
-            return f"must be between {_number(lo)} and {_number(hi)}{unit}"
-        if lo is not None:
-            return f"must be at least {_number(lo)}{unit}"
-        if hi is not None:
-            return f"must be at most {_number(hi)}{unit}"
-        return _TYPE_NAMES[self.type]
-
-
-def _check_charge_point_id(value: str) -> str | None:
-    # The identity becomes the last path segment of the websocket URL (OCPP-J), so it must
-    # survive being put in a URL path unchanged.
-    if "/" in value or any(c.isspace() or not c.isprintable() for c in value):
-        return 'must not contain "/", whitespace or control characters (it is part of the URL)'
-    return None
-
-
-def _check_ws_url(value: str) -> str | None:
-    from urllib.parse import urlsplit
-
-    allowed = 'must be a ws:// or wss:// URL with a host, e.g. "ws://csms.example.com:9000/ocpp"'
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
-    except ValueError:
-        return allowed
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        return allowed
-    if any(c.isspace() for c in value):
-        return "must not contain whitespace"
-    return None
-
-
-def _check_listen(value: str) -> str | None:
-    if value == "":
-        return None
-    try:
-        split_host_port(value)
-    except ValueError as error:
-        return str(error)
-    return None
-
-
-_DRIVER = "which driver to use"
-
-KEYS: tuple[Key, ...] = (
-    # [charge_point]: what the CSMS knows this charge point as, and the installation's limits.
-    Key("charge_point", "id", str, REQUIRED, "the charge point identity the CSMS knows",
-        minimum=1, maximum=48, check=_check_charge_point_id, example="pievse-001"),
-    Key("charge_point", "vendor", str, "pievse", "chargePointVendor in BootNotification",
-        maximum=20),
-    Key("charge_point", "model", str, "pievse-sim", "chargePointModel in BootNotification",
-        maximum=20),
-    Key("charge_point", "serial_number", str, "",
-        'chargePointSerialNumber in BootNotification ("" = not sent)', maximum=25),
-    Key("charge_point", "connectors", int, 1, "number of connectors", minimum=1, maximum=8),
-    Key("charge_point", "max_current", float, 32.0,
-        "installation maximum per connector, never offered above", unit="A",
-        minimum=6, maximum=80),
-    Key("charge_point", "phases", int, 3, "phases wired to each connector", choices=(1, 3)),
-    Key("charge_point", "voltage", float, 230.0, "nominal phase-to-neutral voltage", unit="V",
-        minimum=100, maximum=480),
-    # [ocpp]: the link to the central system.
-    Key("ocpp", "url", str, REQUIRED, "websocket URL of the CSMS", check=_check_ws_url,
-        example="ws://127.0.0.1:9000/ocpp"),
-    Key("ocpp", "version", str, "1.6", "OCPP version spoken", choices=("1.6",),
-        planned=("2.0.1",)),
-    Key("ocpp", "response_timeout", float, 30.0, "how long to wait for the CSMS to answer a call",
-        unit="s", minimum=1, maximum=300),
-    Key("ocpp", "ping_interval", int, 60, "websocket ping interval (0 = off)", unit="s",
-        minimum=0, maximum=3600),
-    # [meter], [rfid], [board]: the hardware drivers.
-    Key("meter", "driver", str, "simulated", _DRIVER, choices=("simulated",)),
-    Key("meter", "interval", float, 1.0, "how often the meter is read", unit="s",
-        minimum=0.1, maximum=3600),
-    Key("rfid", "driver", str, "simulated", _DRIVER + ' ("none" = no card reader)',
-        choices=("simulated", "none")),
-    Key("board", "driver", str, "simulated", _DRIVER, choices=("simulated",)),
-    # [simulation]: the simulated car behind the simulated board.
-    Key("simulation", "ev_max_current", float, 32.0, "the most the simulated car draws",
-        unit="A", minimum=6, maximum=80),
-    Key("simulation", "ev_phases", int, 3, "phases the simulated car charges on",
-        choices=(1, 3)),
-    Key("simulation", "ev_reaction_delay", float, 2.0,
-        "how long the simulated car takes to follow the pilot", unit="s", minimum=0, maximum=10),
-    Key("simulation", "ev_battery_capacity", float, 0.0,
-        "the simulated car's battery; it stops asking for power when full (0 = never full)",
-        unit="Wh", minimum=0),
-    # [api]: the local HTTP API used by `pievse status` and `pievse sim`.
-    Key("api", "listen", str, "127.0.0.1:8180", 'local HTTP API address, "host:port" ("" = off)',
-        check=_check_listen),
-    # [storage]: what must survive a power cut.
-    Key("storage", "path", str, "/var/lib/pievse/pievse.sqlite3", "SQLite database file",
-        minimum=1),
-    # [logging]
-    Key("logging", "level", str, "info", "least severe level logged",
-        choices=("debug", "info", "warning", "error")),
-)
-
-SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(key.section for key in KEYS))
-
-#: Rules between keys: each takes the validated sections ({section: {key: value}}) and returns
-#: its problems, worded like the others ("[section] key = value: what is allowed").
-CROSS_CHECKS: list[Callable[[dict[str, dict[str, Any]]], list[str]]] = []
 
 
 # --- the result ---------------------------------------------------------------------------------
@@ -399,15 +251,6 @@ def _build(data: dict[str, Any], source: str, *, fill_required: bool) -> Config:
     return Config(**{name: SECTION_CLASSES[name](**values) for name, values in sections.items()})
 
 
-_TYPE_NAMES = {
-    str: "must be a string",
-    int: "must be an integer",
-    float: "must be a number",
-    bool: "must be true or false",
-    dict: "must be a table",
-}
-
-
 def _validate(key: Key, value: Any) -> tuple[Any, str | None]:
     """The value converted to the key's type, and the problem with it (None if it is fine)."""
     shown = f"{key.label} = {_show(value)}"
@@ -457,59 +300,6 @@ def _unknown_key(section: str, name: str) -> str:
     if close:
         return f'[{section}] {name}: unknown key; did you mean "{close[0]}"?'
     return f"[{section}] {name}: unknown key; known keys: " + ", ".join(names)
-
-
-def split_host_port(address: str) -> tuple[str, int]:
-    """Split ``"host:port"`` (``"[::1]:8180"`` for IPv6); ValueError says what is wrong."""
-    host, colon, port = address.rpartition(":")
-    if not colon or not host:
-        raise ValueError('must be "host:port", e.g. "127.0.0.1:8180" (or "" to turn it off)')
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    elif ":" in host:
-        raise ValueError('must put an IPv6 address in brackets, e.g. "[::1]:8180"')
-    if not port.isascii() or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError("must end with a port number from 0 to 65535")
-    if not host or any(c.isspace() for c in host):
-        raise ValueError('must be "host:port", e.g. "127.0.0.1:8180" (or "" to turn it off)')
-    return host, int(port)
-
-
-# --- showing values in messages -----------------------------------------------------------------
-
-
-def _number(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
-
-
-def _one_of(choices: tuple[Any, ...]) -> str:
-    shown = [_show(c) for c in choices]
-    if len(shown) == 1:
-        return shown[0]
-    if len(shown) == 2:
-        return f"{shown[0]} or {shown[1]}"
-    return "one of " + ", ".join(shown[:-1]) + " or " + shown[-1]
-
-
-def _show(value: Any, limit: int = 60) -> str:
-    """A value as it would be written in TOML, so the message matches what the user typed."""
-    import json
-
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, str):
-        text = json.dumps(value, ensure_ascii=False)
-    elif isinstance(value, int | float):
-        text = repr(value)
-    elif isinstance(value, list):
-        text = "[" + ", ".join(_show(v, limit) for v in value) + "]"
-    elif isinstance(value, dict):
-        text = "{ " + ", ".join(f"{k} = {_show(v, limit)}" for k, v in value.items()) + " }"
-    elif hasattr(value, "isoformat"):
-        text = value.isoformat()
-    else:
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # --- `pievse check-config FILE` -----------------------------------------------------------------
