@@ -1,12 +1,13 @@
-"""OCPP 1.6 after a power cut or a crash (the core's part): a transaction that was running when
+"""OCPP 1.6 after a power cut, a crash or a failed meter (the core's part): a transaction that was running when
 the daemon died is stopped with reason PowerLoss and the last energy the store saw, and the
 station numbers its new transactions after the old ones."""
 
 from __future__ import annotations
 
-from pievse.station.effects import TransactionStarted, TransactionStopped
+from pievse.drivers.base import FaultKind
+from pievse.station.effects import StatusChanged, TransactionStarted, TransactionStopped
 from pievse.station.transactions import InterruptedTransaction
-from pievse.station.vocabulary import ReadingContext, StopReason
+from pievse.station.vocabulary import ConnectorStatus, ErrorCode, ReadingContext, StopReason
 from tests.test_station_rig import NEW_YEAR, TAG, Bench, only
 
 INTERRUPTED = InterruptedTransaction(
@@ -54,3 +55,29 @@ def test_new_transactions_are_numbered_after_the_interrupted_ones() -> None:
     bench.record(bench.station.end_interrupted(INTERRUPTED))
     started = bench.start_charging(TAG)
     assert started.transaction_ref == 8
+
+
+# --- a meter that stops answering -------------------------------------------------------------
+
+
+def test_a_meter_failure_while_charging_is_reported_as_power_meter_failure_not_faulted() -> None:
+
+    bench = Bench()
+    bench.start_charging(TAG)
+    bench.deliver(500)
+    [failed] = only(bench.record(bench.station.meter_failed(1, "no answer within 1 s")),
+                    StatusChanged)
+    assert (failed.status, failed.error_code) == (ConnectorStatus.CHARGING,
+                                                  ErrorCode.POWER_METER_FAILURE)
+    assert bench.contactor_closed(), "a silent meter is no reason to cut the car off"
+    [back] = only(bench.record(bench.station.meter_failed(1, None)), StatusChanged)
+    assert (back.status, back.error_code) == (ConnectorStatus.CHARGING, ErrorCode.NO_ERROR)
+
+
+def test_a_fault_outranks_a_meter_failure_in_the_status() -> None:
+
+    bench = Bench()
+    bench.record(bench.station.meter_failed(1, "adapter unplugged"))
+    bench.fault(FaultKind.RCD)
+    assert bench.status() is ConnectorStatus.FAULTED
+    assert bench.station.connector(1).compute_status()[1] is ErrorCode.GROUND_FAILURE

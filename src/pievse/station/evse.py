@@ -53,6 +53,7 @@ FAULT_REPORT: dict[FaultKind, tuple[ErrorCode, StopReason, str]] = {
     FaultKind.PILOT: (ErrorCode.EV_COMMUNICATION_ERROR, StopReason.OTHER, "control pilot error"),
 }
 
+METER_FAILURE_INFO = "meter not answering; last good energy kept"
 VENTILATION_INFO = "vehicle asks for ventilation (state D), which this station does not provide"
 
 
@@ -87,6 +88,8 @@ class Connector:
         #: When the PWM stopped while the contactor was closed: open it by then regardless.
         self.open_deadline: float | None = None
         self.last_reading: MeterReading | None = None
+        #: Why the meter gives no readings now; None while it does.
+        self.meter_problem: str | None = None
         self.status: tuple[ConnectorStatus, ErrorCode, str | None] | None = None
 
     # --- facts in ------------------------------------------------------------------------------
@@ -132,6 +135,10 @@ class Connector:
         self.last_reading = reading
         if self.transaction is not None:
             self.transaction.last_energy_wh = reading.energy_import_wh
+
+    def set_meter_problem(self, problem: str | None) -> None:
+        self.meter_problem = problem
+        self.reconcile()
 
     @property
     def energy_wh(self) -> float:
@@ -193,7 +200,8 @@ class Connector:
         self.finishing = False
         self.transaction = tx
         station.emit(
-            TransactionStarted(tx.ref, self.id, tx.id_tag, tx.meter_start_wh, now, tx.reservation_id)
+            TransactionStarted(tx.ref, self.id, tx.id_tag, tx.meter_start_wh, now,
+                               tx.reservation_id)
         )
         self.sample(ReadingContext.TRANSACTION_BEGIN)
 
@@ -344,26 +352,34 @@ class Connector:
             return ConnectorStatus.FAULTED, code, info
         if self._ventilation_fault():
             return ConnectorStatus.FAULTED, ErrorCode.OTHER_ERROR, VENTILATION_INFO
+        status = self._operational_status()
+        if self.meter_problem is not None:
+            # Not Faulted: energy can still be delivered; the error code tells the CSMS that
+            # the energy figures of this connector are frozen at the last good reading.
+            return status, ErrorCode.POWER_METER_FAILURE, METER_FAILURE_INFO
+        return status, ErrorCode.NO_ERROR, None
+
+    def _operational_status(self) -> ConnectorStatus:
         tx = self.transaction
         if tx is not None:
             if tx.stop is not None:
-                return ConnectorStatus.FINISHING, ErrorCode.NO_ERROR, None
+                return ConnectorStatus.FINISHING
             if not self.pilot.vehicle_connected:
                 # Unplugged with StopTransactionOnEVSideDisconnect false: the session waits for
                 # the same car to come back.
-                return ConnectorStatus.SUSPENDED_EV, ErrorCode.NO_ERROR, None
+                return ConnectorStatus.SUSPENDED_EV
             if self._commanded_offer_a <= 0:
-                return ConnectorStatus.SUSPENDED_EVSE, ErrorCode.NO_ERROR, None
+                return ConnectorStatus.SUSPENDED_EVSE
             if self.contactor_closed:
-                return ConnectorStatus.CHARGING, ErrorCode.NO_ERROR, None
-            return ConnectorStatus.SUSPENDED_EV, ErrorCode.NO_ERROR, None
+                return ConnectorStatus.CHARGING
+            return ConnectorStatus.SUSPENDED_EV
         if not self.operative:
-            return ConnectorStatus.UNAVAILABLE, ErrorCode.NO_ERROR, None
+            return ConnectorStatus.UNAVAILABLE
         if self.finishing:
-            return ConnectorStatus.FINISHING, ErrorCode.NO_ERROR, None
+            return ConnectorStatus.FINISHING
         if self.pending is not None or self.pilot.vehicle_connected:
-            return ConnectorStatus.PREPARING, ErrorCode.NO_ERROR, None
-        return ConnectorStatus.AVAILABLE, ErrorCode.NO_ERROR, None
+            return ConnectorStatus.PREPARING
+        return ConnectorStatus.AVAILABLE
 
     def _report_status(self, now: float) -> None:
         status = self.compute_status()

@@ -185,6 +185,13 @@ class Station:
         self.connector(connector_id).meter_reading(reading)
         return self._take()
 
+    def meter_failed(self, connector_id: int, problem: str | None) -> list[Effect]:
+        """The connector's meter stopped giving readings (``problem`` says why), or gives them
+        again (None). Charging goes on with the last good energy value: a meter that fell silent
+        is no danger to anyone, and the CSMS learns of it from the PowerMeterFailure error code."""
+        self.connector(connector_id).set_meter_problem(problem)
+        return self._take()
+
     def offered_current_confirmed(self, connector_id: int, amps: float) -> None:
         self.connector(connector_id).confirm_offer(amps)
 
