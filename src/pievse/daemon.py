@@ -13,11 +13,11 @@ import asyncio
 import contextlib
 import enum
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 from pievse.api import ApiServer, SimulationUnavailable
 from pievse.config import Config
+from pievse.hardware import Hardware, SimulatedHardware, build_hardware
 from pievse.drivers.base import (
     DriverError,
     EnergyMeter,
@@ -52,57 +52,6 @@ class ExitReason(enum.Enum):
     SOFT_RESET = "soft reset"  # the CSMS asked for a Reset: the caller restarts the daemon
     HARD_RESET = "hard reset"
     FAILED = "failed"  # an unhandled error; the contactors were opened first
-
-
-@dataclass
-class SimulatedHardware:
-    """Handles on the simulated car, board and reader, for the simulation API and the demo."""
-
-    evs: dict[int, Any] = field(default_factory=dict)
-    boards: dict[int, Any] = field(default_factory=dict)
-    reader: Any = None
-
-
-@dataclass
-class Hardware:
-    boards: dict[int, EvseBoard]
-    meters: dict[int, EnergyMeter]
-    reader: TokenReader | None
-    simulated: SimulatedHardware | None
-
-
-def build_hardware(config: Config) -> Hardware:
-    """Create the drivers the config names (one board and one meter per connector)."""
-    from pievse.drivers.base import BoardCapabilities
-    from pievse.drivers.simulated import (
-        SimulatedBoard,
-        SimulatedCardReader,
-        SimulatedEv,
-        SimulatedMeter,
-    )
-
-    cp, simcfg = config.charge_point, config.simulation
-    sim = SimulatedHardware()
-    boards: dict[int, EvseBoard] = {}
-    meters: dict[int, EnergyMeter] = {}
-    for n in range(1, cp.connectors + 1):
-        ev = SimulatedEv(
-            max_current_a=simcfg.ev_max_current,
-            phases=simcfg.ev_phases,
-            voltage_v=cp.voltage,
-            reaction_delay_s=simcfg.ev_reaction_delay,
-            battery_capacity_wh=simcfg.ev_battery_capacity or None,
-        )
-        board = SimulatedBoard(
-            ev, capabilities=BoardCapabilities(max_current_a=cp.max_current, phases=cp.phases)
-        )
-        sim.evs[n], sim.boards[n] = ev, board
-        boards[n] = board
-        meters[n] = SimulatedMeter(ev, board)
-    reader: TokenReader | None = None
-    if config.rfid.driver == "simulated":
-        reader = sim.reader = SimulatedCardReader()
-    return Hardware(boards, meters, reader, sim)
 
 
 def station_settings(config: Config, protocol_settings: dict[str, Any]) -> StationSettings:
@@ -273,10 +222,7 @@ class Daemon:
             await self.hardware.reader.start()
         # A first reading before anything can start, so meterStart is a real value.
         for n, meter in self.hardware.meters.items():
-            try:
-                self.dispatch(self.station.meter_reading(n, await meter.read()))
-            except DriverError as error:
-                log.error("meter of connector %s: %s", n, error)
+            await self._read_meter(n, meter)
 
     async def _start_api(self) -> None:
         if not self.config.api.listen:
@@ -355,18 +301,27 @@ class Daemon:
     async def _poll_meter(self, n: int, meter: EnergyMeter) -> None:
         interval = self.config.meter.interval
         while True:
-            try:
-                reading = await meter.read()
-            except DriverError as error:
-                if self._meter_online.get(n, True):
-                    log.error("meter of connector %s offline: %s", n, error)
-                self._meter_online[n] = False
-            else:
-                if not self._meter_online.get(n, True):
-                    log.info("meter of connector %s back online", n)
-                self._meter_online[n] = True
-                self.dispatch(self.station.meter_reading(n, reading))
+            await self._read_meter(n, meter)
             await asyncio.sleep(interval)
+
+    async def _read_meter(self, n: int, meter: EnergyMeter) -> None:
+        try:
+            reading = await meter.read()
+        except DriverError as error:
+            if self._meter_online.get(n, True):
+                # Once per outage; the CSMS hears PowerMeterFailure through the connector's
+                # status, and charging goes on with the last good energy value.
+                log.error("connector %s: meter offline, reported as PowerMeterFailure: %s", n,
+                          error)
+                problem = getattr(meter, "problem", None) or str(error)
+                self.dispatch(self.station.meter_failed(n, problem))
+            self._meter_online[n] = False
+        else:
+            if not self._meter_online.get(n, True):
+                log.info("connector %s: meter back online", n)
+                self.dispatch(self.station.meter_failed(n, None))
+            self._meter_online[n] = True
+            self.dispatch(self.station.meter_reading(n, reading))
 
     async def _tokens(self, reader: TokenReader) -> None:
         async for token in reader.tokens():

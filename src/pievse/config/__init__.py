@@ -26,17 +26,8 @@ import tomllib
 from dataclasses import dataclass
 from typing import Any, get_type_hints
 
-from pievse.config.keys import (
-    _TYPE_NAMES,
-    CROSS_CHECKS,
-    KEYS,
-    REQUIRED,
-    SECTIONS,
-    Key,
-    _number,
-    _show,
-    split_host_port,
-)
+from pievse.config.key import _TYPE_NAMES, REQUIRED, Key, _number, _show
+from pievse.config.keys import CROSS_CHECKS, KEYS, SECTIONS, split_host_port
 
 __all__ = [
     "KEYS",
@@ -107,6 +98,17 @@ class OcppConfig:
 class MeterConfig:
     driver: str
     interval: float
+    model: str
+    transport: str
+    device: str
+    baudrate: int
+    parity: str
+    stopbits: int
+    host: str
+    port: int
+    unit_id: int
+    timeout: float
+    registers: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)

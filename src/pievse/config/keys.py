@@ -8,71 +8,12 @@ The keys of the hardware drivers live in :mod:`pievse.config.hardware_keys`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from pievse.config.hardware_keys import HARDWARE_CROSS_CHECKS, METER_KEYS
+from pievse.config.key import REQUIRED, Key
+
 # --- the table of keys ----------------------------------------------------------------------------
-
-#: The default of a key that the file must set.
-REQUIRED: Any = object()
-
-
-@dataclass(frozen=True, slots=True)
-class Key:
-    """One configuration key: where it lives, what it holds, what it allows.
-
-    ``minimum``/``maximum`` bound a number's value, or a string's length. ``choices`` lists every
-    allowed value; ``planned`` lists values that a later version will accept, so that they are
-    refused with a message saying so rather than as a typo. ``check`` is an extra rule for what a
-    range cannot say: it returns what is wrong with the value, or None. A required key has no
-    default; ``example`` is the value that ``config.example.toml`` and ``default_config()`` use.
-    """
-
-    section: str
-    name: str
-    type: type
-    default: Any
-    description: str
-    unit: str = ""
-    minimum: float | None = None
-    maximum: float | None = None
-    choices: tuple[Any, ...] = ()
-    planned: tuple[Any, ...] = ()
-    check: Callable[[Any], str | None] | None = None
-    example: Any = None
-
-    @property
-    def required(self) -> bool:
-        return self.default is REQUIRED
-
-    @property
-    def label(self) -> str:
-        return f"[{self.section}] {self.name}"
-
-    def allowed(self) -> str:
-        """What the key allows, as the end of a sentence starting with the key and its value."""
-        if self.choices:
-            return "must be " + _one_of(self.choices)
-        unit = f" ({self.unit})" if self.unit else ""
-        lo, hi = self.minimum, self.maximum
-        if self.type is str:
-            if lo is not None and hi is not None:
-                return f"must be {_number(lo)} to {_number(hi)} characters long"
-            if hi is not None:
-                return f"must be at most {_number(hi)} characters long"
-            if lo == 1:
-                return "must not be empty"
-            if lo is not None:
-                return f"must be at least {_number(lo)} characters long"
-            return "must be a string"
-        if lo is not None and hi is not None:
-            return f"must be between {_number(lo)} and {_number(hi)}{unit}"
-        if lo is not None:
-            return f"must be at least {_number(lo)}{unit}"
-        if hi is not None:
-            return f"must be at most {_number(hi)}{unit}"
-        return _TYPE_NAMES[self.type]
-
 
 def _check_charge_point_id(value: str) -> str | None:
     # The identity becomes the last path segment of the websocket URL (OCPP-J), so it must
@@ -137,9 +78,7 @@ KEYS: tuple[Key, ...] = (
     Key("ocpp", "ping_interval", int, 60, "websocket ping interval (0 = off)", unit="s",
         minimum=0, maximum=3600),
     # [meter], [rfid], [board]: the hardware drivers.
-    Key("meter", "driver", str, "simulated", _DRIVER, choices=("simulated",)),
-    Key("meter", "interval", float, 1.0, "how often the meter is read", unit="s",
-        minimum=0.1, maximum=3600),
+    *METER_KEYS,
     Key("rfid", "driver", str, "simulated", _DRIVER + ' ("none" = no card reader)',
         choices=("simulated", "none")),
     Key("board", "driver", str, "simulated", _DRIVER, choices=("simulated",)),
@@ -168,15 +107,7 @@ SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(key.section for key in KEYS))
 
 #: Rules between keys: each takes the validated sections ({section: {key: value}}) and returns
 #: its problems, worded like the others ("[section] key = value: what is allowed").
-CROSS_CHECKS: list[Callable[[dict[str, dict[str, Any]]], list[str]]] = []
-
-_TYPE_NAMES = {
-    str: "must be a string",
-    int: "must be an integer",
-    float: "must be a number",
-    bool: "must be true or false",
-    dict: "must be a table",
-}
+CROSS_CHECKS: list[Callable[[dict[str, dict[str, Any]]], list[str]]] = [*HARDWARE_CROSS_CHECKS]
 
 def split_host_port(address: str) -> tuple[str, int]:
     """Split ``"host:port"`` (``"[::1]:8180"`` for IPv6); ValueError says what is wrong."""
@@ -192,40 +123,3 @@ def split_host_port(address: str) -> tuple[str, int]:
     if not host or any(c.isspace() for c in host):
         raise ValueError('must be "host:port", e.g. "127.0.0.1:8180" (or "" to turn it off)')
     return host, int(port)
-
-
-# --- showing values in messages -----------------------------------------------------------------
-
-
-def _number(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
-
-
-def _one_of(choices: tuple[Any, ...]) -> str:
-    shown = [_show(c) for c in choices]
-    if len(shown) == 1:
-        return shown[0]
-    if len(shown) == 2:
-        return f"{shown[0]} or {shown[1]}"
-    return "one of " + ", ".join(shown[:-1]) + " or " + shown[-1]
-
-
-def _show(value: Any, limit: int = 60) -> str:
-    """A value as it would be written in TOML, so the message matches what the user typed."""
-    import json
-
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, str):
-        text = json.dumps(value, ensure_ascii=False)
-    elif isinstance(value, int | float):
-        text = repr(value)
-    elif isinstance(value, list):
-        text = "[" + ", ".join(_show(v, limit) for v in value) + "]"
-    elif isinstance(value, dict):
-        text = "{ " + ", ".join(f"{k} = {_show(v, limit)}" for k, v in value.items()) + " }"
-    elif hasattr(value, "isoformat"):
-        text = value.isoformat()
-    else:
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
