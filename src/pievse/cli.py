@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the charge point daemon")
-    run.add_argument("--config", default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})")
+    run.add_argument("--config", default=DEFAULT_CONFIG,
+                     help=f"config file (default {DEFAULT_CONFIG})")
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="play a whole charging session with simulated hardware")

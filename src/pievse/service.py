@@ -64,7 +64,8 @@ class Notifier:
             address = "\0" + address[1:]
         try:
             if self._socket is None:
-                self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                self._socket = socket.socket(socket.AF_UNIX,
+                                             socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
             self._socket.sendto(message.encode(), address)
         except OSError as error:
             # systemd gone or the socket path wrong: say it once, then keep quiet.

@@ -75,7 +75,8 @@ def stop_transaction(
 ) -> call.StopTransaction:
     data = []
     for sample in effect.transaction_data:
-        chosen = aligned_measurands if sample.context.value == "Sample.Clock" else sampled_measurands
+        clock_aligned = sample.context.value == "Sample.Clock"
+        chosen = aligned_measurands if clock_aligned else sampled_measurands
         value = meter_value(sample, chosen)
         if value["sampledValue"]:
             data.append(value)
