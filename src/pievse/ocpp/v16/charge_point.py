@@ -71,6 +71,7 @@ class ChargePoint16:
         configuration: Configuration | None = None,
         on_ping_interval: Callable[[int], None] | None = None,
         on_connection_change: Callable[[], None] | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self.station = station
         self._dispatch = dispatch
@@ -85,7 +86,7 @@ class ChargePoint16:
         self.configuration.on_change(self._configuration_changed)
         self._on_ping_interval = on_ping_interval
         self._on_connection_change = on_connection_change or (lambda: None)
-        self.outbox = Outbox()
+        self.outbox = outbox if outbox is not None else Outbox()
         self._session: RpcSession | None = None
         self._registered = False
         self._messages: asyncio.Queue[tuple[Any, Callable[[Any], None] | None]] = asyncio.Queue()
@@ -298,6 +299,7 @@ class ChargePoint16:
 
     def _retry_later(self, entry: OutboxEntry, error: Exception) -> None:
         entry.attempts += 1
+        self.outbox.attempted(entry)
         attempts = int(self.configuration["TransactionMessageAttempts"])
         interval = float(self.configuration["TransactionMessageRetryInterval"])
         name = {"start": "StartTransaction", "stop": "StopTransaction", "meter": "MeterValues"}
@@ -319,10 +321,9 @@ class ChargePoint16:
         if entry.kind == "start":
             transaction_id = int(response.transaction_id)
             status = AuthorizationStatus(response.id_tag_info["status"])
-            self.outbox.remember_transaction_id(entry.transaction_ref, transaction_id)
+            self.outbox.start_answered(entry, transaction_id)
             log.info("transaction %s has transactionId %s (id tag %s)", entry.transaction_ref,
                      transaction_id, status.value)
-            self.outbox.ack(entry)
             self._dispatch(
                 self.station.transaction_accepted(entry.transaction_ref, transaction_id, status)
             )
