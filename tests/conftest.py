@@ -62,6 +62,8 @@ def station_config(url: str, cp_id: str = "CP1", **sections: dict[str, Any]):
         "meter": {"interval": 0.2},
         "simulation": {"ev_reaction_delay": 0.2},
         "api": {"listen": ""},
+        # In memory unless a test is about what survives a restart (it passes a file).
+        "storage": {"path": ":memory:"},
     }
     for name, keys in sections.items():
         base.setdefault(name, {}).update(keys)

@@ -36,9 +36,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     import signal
 
     from pievse.daemon import Daemon, ExitReason
+    from pievse.store import Store, StoreError
+
+    try:
+        store = Store(config.storage.path).open()
+    except StoreError as error:
+        print(f"pievse: refusing to start: {error}", file=sys.stderr)
+        return 2
 
     async def main() -> ExitReason:
-        daemon = Daemon(config)
+        daemon = Daemon(config, store=store)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, daemon.stop)

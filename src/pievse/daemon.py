@@ -27,7 +27,9 @@ from pievse.drivers.base import (
     PilotStateChanged,
     TokenReader,
 )
+from pievse.recorder import TransactionRecorder
 from pievse.station.clock import Clock, SystemClock
+from pievse.store import Store, StoredOutboxJournal
 from pievse.service import Notifier, ServiceReporter
 from pievse.station.effects import (
     Effect,
@@ -69,14 +71,21 @@ class Daemon:
         hardware: Hardware | None = None,
         configuration_overrides: dict[str, Any] | None = None,
         notifier: Notifier | None = None,
+        store: Store | None = None,
     ) -> None:
         from pievse.ocpp.link import OcppLink
+        from pievse.ocpp.outbox import Outbox
         from pievse.ocpp.v16.charge_point import ChargePoint16
 
         self.config = config
         self.clock = clock or SystemClock()
-        self.hardware = hardware or build_hardware(config)
+        # The store first: the transactions and messages a crash left behind shape everything
+        # else (the simulated meters start from the energy they had reached).
+        self.store = store or Store(config.storage.path).open()
         cp = config.charge_point
+        self.hardware = hardware or build_hardware(config, initial_energy_wh={
+            n: self.store.state(f"meter_energy_wh/{n}", 0.0)
+            for n in range(1, cp.connectors + 1)})
         self.station = Station(
             cp.connectors,
             clock=self.clock,
@@ -93,11 +102,17 @@ class Daemon:
             response_timeout=config.ocpp.response_timeout,
             on_ping_interval=self._ping_interval_changed,
             on_connection_change=self._connection_changed,
+            outbox=Outbox(StoredOutboxJournal(self.store)),
         )
+        self.recorder = TransactionRecorder(self.store, self.station)
         keys = self.protocol.configuration
         keys.set_initial("WebSocketPingInterval", config.ocpp.ping_interval)
-        for name, value in (configuration_overrides or {}).items():
-            keys.set_initial(name, value)
+        # What the CSMS changed survives a restart; the caller's overrides (tests) come last.
+        for name, value in {**self.store.configuration(),
+                            **(configuration_overrides or {})}.items():
+            if name in keys:
+                keys.set_initial(name, value)
+        keys.on_change(self.store.configuration_changed)
         self.station.settings = station_settings(config, keys.station_settings())
         self.link = OcppLink(
             config.ocpp.url,
@@ -119,28 +134,43 @@ class Daemon:
     # --- effects -------------------------------------------------------------------------------
 
     def dispatch(self, effects: list[Effect]) -> None:
-        """Carry out the station's effects in order. Board commands run here and now."""
+        """Carry out the station's effects in order. Board commands run first, here and now,
+        so that nothing (not even a failing disk) stands between a decision to open a contactor
+        and the pin; what the rest changes in the store is committed in one write."""
         for effect in effects:
-            match effect:
-                case SetContactor(connector_id=n, closed=closed):
-                    self.hardware.boards[n].set_contactor(closed)
-                    log.info("connector %s: contactor %s", n, "closed" if closed else "open")
-                case SetPilot(connector_id=n, amps=amps):
-                    board = self.hardware.boards[n]
-                    if amps > 0:
-                        self.station.offered_current_confirmed(n, board.pilot_offer(amps))
-                    else:
-                        board.pilot_standby()
-                case TokenAnswered():
-                    log.info("id tag %s: %s", effect.id_tag, effect.info)
-                case ResetNow(hard=hard):
-                    asyncio.get_running_loop().create_task(self._reset(hard))
-                case StatusChanged():
-                    self.service.changed()
-                    self.protocol.handle(effect)
-                case _:
-                    self.protocol.handle(effect)
+            if isinstance(effect, SetContactor | SetPilot):
+                self._command_board(effect)
+        with self.store.batch():
+            for effect in effects:
+                if not isinstance(effect, SetContactor | SetPilot):
+                    self._carry_out(effect)
+            self.recorder.settled()
         self._wake.set()
+
+    def _command_board(self, effect: SetContactor | SetPilot) -> None:
+        board = self.hardware.boards[effect.connector_id]
+        if isinstance(effect, SetContactor):
+            board.set_contactor(effect.closed)
+            log.info("connector %s: contactor %s", effect.connector_id,
+                     "closed" if effect.closed else "open")
+        elif effect.amps > 0:
+            self.station.offered_current_confirmed(effect.connector_id,
+                                                   board.pilot_offer(effect.amps))
+        else:
+            board.pilot_standby()
+
+    def _carry_out(self, effect: Effect) -> None:
+        match effect:
+            case TokenAnswered():
+                log.info("id tag %s: %s", effect.id_tag, effect.info)
+            case ResetNow(hard=hard):
+                asyncio.get_running_loop().create_task(self._reset(hard))
+            case StatusChanged():
+                self.service.changed()
+                self.protocol.handle(effect)
+            case _:
+                self.recorder.record(effect)
+                self.protocol.handle(effect)
 
     async def _reset(self, hard: bool) -> None:
         # Give the StopTransaction messages a chance to reach the CSMS before going down.
@@ -180,6 +210,7 @@ class Daemon:
     async def run(self) -> ExitReason:
         """Run until stopped, reset or failed; the contactors are open when this returns."""
         try:
+            self.dispatch(self.recorder.recover())
             await self._start_drivers()
             self.dispatch(self.station.start())
             await self._start_api()
@@ -256,6 +287,7 @@ class Daemon:
         ]:
             with contextlib.suppress(Exception):
                 await closable.close()
+        self.store.close()
 
     async def _end_transactions(self) -> None:
         """End the transactions the exit interrupts (reason Reboot) and give their
@@ -322,6 +354,7 @@ class Daemon:
                 self.dispatch(self.station.meter_failed(n, None))
             self._meter_online[n] = True
             self.dispatch(self.station.meter_reading(n, reading))
+            self.recorder.reading_taken(n)
 
     async def _tokens(self, reader: TokenReader) -> None:
         async for token in reader.tokens():

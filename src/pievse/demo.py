@@ -101,6 +101,7 @@ async def play(out: TextIO) -> None:
     from pievse.config import parse_config
     from pievse.csms.server import CentralSystem
     from pievse.daemon import Daemon
+    from pievse.store import Store
 
     t = Timeline(out)
     print("pievse demo: a whole OCPP 1.6J charging session with simulated hardware", file=out)
@@ -108,7 +109,9 @@ async def play(out: TextIO) -> None:
     await csms.start()
     t.step(f"embedded CSMS listening on {csms.url}")
     config = parse_config(DEMO_CONFIG.format(port=csms.port), source="<demo>")
-    daemon = Daemon(config, configuration_overrides={"MeterValueSampleInterval": 2})
+    # The demo leaves nothing behind: its store lives in memory.
+    daemon = Daemon(config, configuration_overrides={"MeterValueSampleInterval": 2},
+                    store=Store(":memory:").open())
     running = asyncio.create_task(daemon.run())
     try:
         await _session(t, csms, daemon, running)

@@ -34,8 +34,11 @@ class Hardware:
     simulated: SimulatedHardware | None
 
 
-def build_hardware(config: Config) -> Hardware:
-    """Create the drivers the config names (one board and one meter per connector)."""
+def build_hardware(config: Config, initial_energy_wh: dict[int, float] | None = None) -> Hardware:
+    """Create the drivers the config names (one board and one meter per connector).
+
+    ``initial_energy_wh`` is where each simulated meter's register starts: the value the store
+    last saw, so that a restarted simulation never runs its meter backwards."""
     from pievse.drivers.base import BoardCapabilities
     from pievse.drivers.simulated import (
         SimulatedBoard,
@@ -61,7 +64,8 @@ def build_hardware(config: Config) -> Hardware:
         )
         sim.evs[n], sim.boards[n] = ev, board
         boards[n] = board
-        meters[n] = SimulatedMeter(ev, board)
+        meters[n] = SimulatedMeter(ev, board,
+                                   initial_energy_wh=(initial_energy_wh or {}).get(n, 0.0))
     if config.meter.driver == "modbus":
         # The config allows a Modbus meter with one connector only.
         meters[1] = modbus_meter(config.meter)

@@ -1,0 +1,92 @@
+"""Keeps the store in step with the station: open transactions, their energy, the last run.
+
+The daemon hands every effect to ``record()`` inside the same store batch that queues the
+effect's OCPP message, so "transaction started" and "StartTransaction queued" (or "stopped" and
+"StopTransaction queued") reach the disk together or not at all. ``recover()`` runs once at
+start-up, before anything else: the transactions the store still holds as open were cut off by a
+crash or a power cut, and are stopped now with the last energy written (reason PowerLoss, or
+Reboot when a Reset was under way), their StopTransaction queued behind whatever of theirs the
+outbox still holds.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pievse.station.effects import Effect, MeterSample, TransactionStarted, TransactionStopped
+from pievse.station.station import Station
+from pievse.station.vocabulary import ReadingContext, StopReason
+from pievse.store import ENERGY_WRITE_INTERVAL_S, Store
+
+__all__ = ["TransactionRecorder"]
+
+log = logging.getLogger(__name__)
+
+
+class TransactionRecorder:
+    def __init__(self, store: Store, station: Station) -> None:
+        self.store = store
+        self.station = station
+        self._energy_written_at: dict[int, float] = {}  # transaction ref -> station time
+        self._reset_recorded: bool | None = None
+
+    def recover(self) -> list[Effect]:
+        """Stop the transactions a crash or power cut left open; number new ones after them."""
+        self.station.restore_transaction_refs(self.store.state("next_transaction_ref", 1))
+        hard = self.store.state("reset_pending")
+        reason = StopReason.POWER_LOSS if hard is None else StopReason.REBOOT
+        effects: list[Effect] = []
+        for interrupted in self.store.open_transactions():
+            log.warning("transaction %s (connector %s, id tag %s) was cut off by a %s: stopping "
+                        "it with reason %s at %.1f Wh", interrupted.ref,
+                        interrupted.connector_id, interrupted.id_tag,
+                        "power cut or crash" if hard is None else "reset", reason.value,
+                        interrupted.last_energy_wh)
+            effects += self.station.end_interrupted(interrupted, reason)
+        self.store.set_state("reset_pending", None)
+        return effects
+
+    def meter_energy(self, connector_id: int) -> float | None:
+        """The connector's meter register as last written: a simulated meter starts there."""
+        return self.store.state(f"meter_energy_wh/{connector_id}")
+
+    def record(self, effect: Effect) -> None:
+        match effect:
+            case TransactionStarted():
+                self.store.transaction_started(effect.transaction_ref, effect.connector_id,
+                                               effect.id_tag, effect.meter_start_wh,
+                                               effect.timestamp)
+                self._energy_written_at[effect.transaction_ref] = effect.timestamp
+            case TransactionStopped():
+                self.store.transaction_ended(effect.transaction_ref)
+                self.store.set_state(f"meter_energy_wh/{effect.connector_id}",
+                                     effect.meter_stop_wh)
+                self._energy_written_at.pop(effect.transaction_ref, None)
+            case MeterSample(transaction_ref=int(ref)) if effect.context in (
+                    ReadingContext.SAMPLE_PERIODIC, ReadingContext.SAMPLE_CLOCK):
+                self._write_energy(ref, effect.connector_id, effect.reading.energy_import_wh,
+                                   effect.timestamp)
+
+    def reading_taken(self, connector_id: int) -> None:
+        """A meter reading reached the station: write its energy if the last write is old."""
+        connector = self.station.connector(connector_id)
+        tx, reading = connector.transaction, connector.last_reading
+        if tx is None or tx.stop is not None or reading is None:
+            return
+        now = self.station.clock.now()
+        if now - self._energy_written_at.get(tx.ref, 0.0) >= ENERGY_WRITE_INTERVAL_S:
+            self._write_energy(tx.ref, connector_id, reading.energy_import_wh, now)
+
+    def settled(self) -> None:
+        """After each dispatch: note a Reset being carried out, so that a crash during it ends
+        the transactions with reason Reboot rather than PowerLoss."""
+        pending = self.station.reset_pending
+        if pending != self._reset_recorded:
+            self.store.set_state("reset_pending", pending)
+            self._reset_recorded = pending
+
+    def _write_energy(self, ref: int, connector_id: int, energy_wh: float, at: float) -> None:
+        with self.store.batch():
+            self.store.transaction_energy(ref, energy_wh, at)
+            self.store.set_state(f"meter_energy_wh/{connector_id}", energy_wh)
+        self._energy_written_at[ref] = at
