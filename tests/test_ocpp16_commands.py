@@ -28,7 +28,7 @@ async def test_get_configuration_returns_every_core_key_with_its_access(csms, st
         assert required in keys, required
     assert keys["NumberOfConnectors"] == {"key": "NumberOfConnectors", "readonly": True,
                                           "value": "1"}
-    assert keys["SupportedFeatureProfiles"]["value"] == "Core,RemoteTrigger"
+    assert keys["SupportedFeatureProfiles"]["value"] == "Core,RemoteTrigger,SmartCharging"
 
 
 async def test_get_configuration_names_unknown_keys(csms, start_station):

@@ -27,8 +27,9 @@ OCPP16_ERROR_CODES = {
     ("frame", "code"),
     [
         ('[2,"a1","NoSuchAction",{}]', "NotImplemented"),
-        ('[2,"a2","SetChargingProfile",{"connectorId":1,"csChargingProfiles":{}}]',
-         "NotSupported"),
+        ('[2,"a2","GetLocalListVersion",{}]', "NotSupported"),
+        ('[2,"a9","SetChargingProfile",{"connectorId":1,"csChargingProfiles":{}}]',
+         "OccurenceConstraintViolation"),
         ('[2,"a3","RemoteStartTransaction",{}]', "OccurenceConstraintViolation"),
         ('[2,"a4","RemoteStartTransaction",{"idTag":42}]', "TypeConstraintViolation"),
         ('[2,"a5","RemoteStartTransaction",{"idTag":"' + "X" * 21 + '"}]',

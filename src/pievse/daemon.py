@@ -57,7 +57,9 @@ class ExitReason(enum.Enum):
 
 
 def station_settings(config: Config, protocol_settings: dict[str, Any]) -> StationSettings:
-    return StationSettings(max_current_a=config.charge_point.max_current, **protocol_settings)
+    cp = config.charge_point
+    return StationSettings(max_current_a=cp.max_current, nominal_voltage_v=cp.voltage,
+                           phases=cp.phases, **protocol_settings)
 
 
 class Daemon:
@@ -84,7 +86,7 @@ class Daemon:
         self.store = store or Store(config.storage.path).open()
         cp = config.charge_point
         self.hardware = hardware or build_hardware(config, initial_energy_wh={
-            n: self.store.state(f"meter_energy_wh/{n}", 0.0)
+            n: TransactionRecorder.last_meter_energy(self.store, n)
             for n in range(1, cp.connectors + 1)})
         self.station = Station(
             cp.connectors,
@@ -377,6 +379,7 @@ class Daemon:
                     "pilot_state": c.pilot.value,
                     "contactor_closed": c.contactor_closed,
                     "offered_current": round(c.offered_a, 2),
+                    "offered_current_reason": c.current_limit_reason,
                     "meter": {
                         "energy_wh": reading.energy_import_wh if reading else None,
                         "power_w": reading.power_w if reading else None,

@@ -1,4 +1,5 @@
-"""Keeps the store in step with the station: open transactions, their energy, the last run.
+"""Keeps the store in step with the station: open transactions, their energy, the charging
+profiles, the last run.
 
 The daemon hands every effect to ``record()`` inside the same store batch that queues the
 effect's OCPP message, so "transaction started" and "StartTransaction queued" (or "stopped" and
@@ -13,7 +14,13 @@ from __future__ import annotations
 
 import logging
 
-from pievse.station.effects import Effect, MeterSample, TransactionStarted, TransactionStopped
+from pievse.station.effects import (
+    ChargingProfilesChanged,
+    Effect,
+    MeterSample,
+    TransactionStarted,
+    TransactionStopped,
+)
 from pievse.station.station import Station
 from pievse.station.vocabulary import ReadingContext, StopReason
 from pievse.store import ENERGY_WRITE_INTERVAL_S, Store
@@ -44,11 +51,19 @@ class TransactionRecorder:
                         interrupted.last_energy_wh)
             effects += self.station.end_interrupted(interrupted, reason)
         self.store.set_state("reset_pending", None)
+        # Charging profiles come back after the transactions they might have belonged to ended.
+        effects += self.station.restore_charging_profiles(
+            self.store.state("charging_profiles", []))
         return effects
 
-    def meter_energy(self, connector_id: int) -> float | None:
-        """The connector's meter register as last written: a simulated meter starts there."""
-        return self.store.state(f"meter_energy_wh/{connector_id}")
+    @staticmethod
+    def last_meter_energy(store: Store, connector_id: int) -> float:
+        """The highest the connector's meter register was known to reach, from the last run:
+        a simulated meter resumes there, so a new meterStart is never below an old meterStop."""
+        known = [store.state(f"meter_energy_wh/{connector_id}", 0.0)]
+        known += [t.last_energy_wh for t in store.open_transactions()
+                  if t.connector_id == connector_id]
+        return max(known)
 
     def record(self, effect: Effect) -> None:
         match effect:
@@ -56,12 +71,16 @@ class TransactionRecorder:
                 self.store.transaction_started(effect.transaction_ref, effect.connector_id,
                                                effect.id_tag, effect.meter_start_wh,
                                                effect.timestamp)
+                self.store.set_state(f"meter_energy_wh/{effect.connector_id}",
+                                     effect.meter_start_wh)
                 self._energy_written_at[effect.transaction_ref] = effect.timestamp
             case TransactionStopped():
                 self.store.transaction_ended(effect.transaction_ref)
                 self.store.set_state(f"meter_energy_wh/{effect.connector_id}",
                                      effect.meter_stop_wh)
                 self._energy_written_at.pop(effect.transaction_ref, None)
+            case ChargingProfilesChanged(profiles=profiles):
+                self.store.set_state("charging_profiles", list(profiles))
             case MeterSample(transaction_ref=int(ref)) if effect.context in (
                     ReadingContext.SAMPLE_PERIODIC, ReadingContext.SAMPLE_CLOCK):
                 self._write_energy(ref, effect.connector_id, effect.reading.energy_import_wh,

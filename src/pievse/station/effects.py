@@ -89,6 +89,14 @@ class TransactionStopped:
     transaction_data: tuple[MeterSample, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class ChargingProfilesChanged:
+    """The charging profiles that must survive a restart changed: the SetChargingProfile
+    payloads that install them again (TxProfiles end with their transaction and are left out)."""
+
+    profiles: tuple[dict, ...]
+
+
 # --- to the person at the station ----------------------------------------------------------------
 
 
@@ -123,4 +131,5 @@ Effect = (
     | TransactionStopped
     | TokenAnswered
     | ResetNow
+    | ChargingProfilesChanged
 )

@@ -168,6 +168,22 @@ class Connector:
             limit = min(limit, value)
         return limit
 
+    @property
+    def current_limit_reason(self) -> str:
+        """What caps the offered current now, in words, for the person at the station."""
+        station = self._station
+        candidates = [
+            (station.settings.max_current_a, "installation maximum"),
+            (station.board_max_current_a(self.id), "board capability"),
+            *((amps, source) for source, amps in self.limits.items()),
+        ]
+        amps, why = min(candidates, key=lambda c: c[0])
+        if why == "charging_profile":
+            why = station.charging.reasons.get(self.id, "charging profile")
+        if amps < MIN_CURRENT_A:
+            return f"paused: {why} allows {amps:g} A, under the 6 A minimum"
+        return f"{why}: {amps:g} A"
+
     def _car_asks_for_power(self) -> bool:
         if self.pilot is PilotState.D:
             return self._station.settings.ventilation_available
@@ -204,6 +220,7 @@ class Connector:
                                tx.reservation_id)
         )
         self.sample(ReadingContext.TRANSACTION_BEGIN)
+        station.charging.transaction_started(self)
 
     def begin_stop(self, reason: StopReason, id_tag: str | None) -> None:
         tx = self.transaction

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 class StationSettings:
     #: Installation maximum per connector (A): the CSMS may lower what is offered, never raise it.
     max_current_a: float = 32.0
+    #: Nominal phase-to-neutral voltage and the phases wired: they turn limits in watts into amps.
+    nominal_voltage_v: float = 230.0
+    phases: int = 3
     #: A car in state D needs ventilation; without it state D is treated as a fault.
     ventilation_available: bool = False
     #: After the PWM stops, how long to wait for the car to leave state C before opening the

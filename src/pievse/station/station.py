@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pievse.drivers.base import FaultKind, MeterReading, PilotState
+from pievse.station.charging_limits import ChargingLimits
 from pievse.station.clock import Clock, SystemClock
 from pievse.station.effects import (
     AuthorizeRequest,
@@ -77,6 +78,7 @@ class Station:
         self.connectors: dict[int, Connector] = {
             n: Connector(n, self) for n in range(1, connector_count + 1)
         }
+        self.charging = ChargingLimits(self)
 
     # --- plumbing used by the connectors -------------------------------------------------------
 
@@ -96,6 +98,7 @@ class Station:
         return self._board_max.get(connector_id, float("inf"))
 
     def transaction_ended(self, connector: Connector) -> None:
+        self.charging.transaction_ended(connector)
         self._report_station_status()
         if self.reset_pending is not None and not self.transactions():
             self.emit(ResetNow(hard=self.reset_pending))
@@ -278,8 +281,14 @@ class Station:
                     c.reconcile()
         return self._take()
 
-    def remote_start(self, id_tag: str, connector_id: int | None = None) -> Answer:
+    def remote_start(self, id_tag: str, connector_id: int | None = None,
+                     charging_profile: Any = None) -> Answer:
+        """RemoteStartTransaction; ``charging_profile`` (a TxProfile, OCPP's camelCase object)
+        is installed when the transaction starts."""
         if self.reset_pending is not None:
+            return Answer("Rejected", self._take())
+        if charging_profile is not None and not self.charging.remote_start_profile(
+                id_tag, charging_profile):
             return Answer("Rejected", self._take())
         if connector_id is not None:
             connector = self.connectors.get(connector_id)
@@ -369,6 +378,28 @@ class Station:
         c.reconcile()
         return self._take()
 
+    # --- smart charging --------------------------------------------------------------------------
+
+    def set_charging_profile(self, connector_id: int, profile: Any) -> Answer:
+        """SetChargingProfile (``profile`` as OCPP's camelCase object)."""
+        status, _ = self.charging.set_profile(connector_id, profile)
+        return Answer(status, self._take())
+
+    def clear_charging_profile(self, profile_id: int | None = None,
+                               connector_id: int | None = None, purpose: str | None = None,
+                               stack_level: int | None = None) -> Answer:
+        return Answer(self.charging.clear(profile_id, connector_id, purpose, stack_level),
+                      self._take())
+
+    def composite_schedule(self, connector_id: int, duration: int,
+                           unit: str | None = None) -> dict[str, Any]:
+        """The GetCompositeSchedule answer, from now on for ``duration`` seconds."""
+        return self.charging.composite_schedule(connector_id, duration, unit)
+
+    def restore_charging_profiles(self, payloads: list[dict[str, Any]]) -> list[Effect]:
+        self.charging.restore(payloads)
+        return self._take()
+
     def update_settings(self, **changes: Any) -> list[Effect]:
         self.settings = dataclasses.replace(self.settings, **changes)
         if "clock_aligned_data_interval_s" in changes:
@@ -396,10 +427,14 @@ class Station:
         deadlines = [d for c in self.connectors.values() if (d := c.next_deadline()) is not None]
         if self._next_aligned_at is not None:
             deadlines.append(self._next_aligned_at)
+        if self.charging.next_change_at is not None:
+            deadlines.append(self.charging.next_change_at)
         return min(deadlines) if deadlines else None
 
     def tick(self) -> list[Effect]:
         now = self.clock.now()
+        if self.charging.due(now):
+            self.charging.apply()
         for c in self.connectors.values():
             c.tick(now)
         if self._next_aligned_at is not None and now >= self._next_aligned_at:

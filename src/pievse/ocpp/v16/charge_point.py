@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ocpp.charge_point import snake_to_camel_case
 from ocpp.routing import after, on
 from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action
@@ -34,6 +35,7 @@ from pievse.ocpp.rpc import CallErrorReceived, ConnectionLost, InvalidResponse, 
 from pievse.ocpp.rpc import RpcSession
 from pievse.ocpp.v16 import messages
 from pievse.ocpp.v16.configuration import Configuration, core_keys
+from pievse.ocpp.v16.smart_charging import SmartChargingHandlers, smart_charging_keys
 from pievse.station.effects import (
     AuthorizeRequest,
     Effect,
@@ -54,7 +56,7 @@ Dispatch = Callable[[list[Effect]], None]
 SLOW_RETRY_S = 600.0
 
 
-class ChargePoint16:
+class ChargePoint16(SmartChargingHandlers):
     """One charge point on OCPP 1.6J. ``run_session`` is given to the websocket link."""
 
     version = "1.6"
@@ -82,7 +84,9 @@ class ChargePoint16:
             firmware_version=f"pievse {__version__}",
         )
         self._response_timeout = response_timeout
-        self.configuration = configuration or Configuration(core_keys(len(station.connectors)))
+        self.configuration = configuration or Configuration(
+            core_keys(len(station.connectors))
+            + smart_charging_keys(station.charging.capabilities))
         self.configuration.on_change(self._configuration_changed)
         self._on_ping_interval = on_ping_interval
         self._on_connection_change = on_connection_change or (lambda: None)
@@ -368,12 +372,14 @@ class ChargePoint16:
 
     @on(Action.remote_start_transaction)
     def on_remote_start_transaction(self, id_tag: str, connector_id: int | None = None,
+                                    charging_profile: dict | None = None,
                                     **_: Any) -> call_result.RemoteStartTransaction:
         if not self._registered:
             return call_result.RemoteStartTransaction(status="Rejected")
         if connector_id is not None and connector_id not in self.station.connectors:
             return call_result.RemoteStartTransaction(status="Rejected")
-        answer = self.station.remote_start(id_tag, connector_id)
+        profile = snake_to_camel_case(charging_profile) if charging_profile else None
+        answer = self.station.remote_start(id_tag, connector_id, profile)
         return call_result.RemoteStartTransaction(status=self._answer(answer))
 
     @on(Action.remote_stop_transaction)

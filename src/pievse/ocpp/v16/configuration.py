@@ -23,7 +23,7 @@ SUPPORTED_MEASURANDS = (
     "Frequency",
 )
 
-SUPPORTED_FEATURE_PROFILES = ("Core", "RemoteTrigger")
+SUPPORTED_FEATURE_PROFILES = ("Core", "RemoteTrigger", "SmartCharging")
 
 MAX_CSL_ITEMS = 8
 
