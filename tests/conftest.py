@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -16,6 +16,7 @@ import pytest
 from pievse.config import parse_config
 from pievse.csms.server import CentralSystem
 from pievse.daemon import Daemon
+from tests.vpcd_card import PcscDaemon, VirtualCard
 
 # --- stand-ins that need system programs (pcscd, socat, ...) --------------------------------------
 # The README's test command (and so .ci/run) passes --standins=required: there a missing stand-in
@@ -132,3 +133,56 @@ async def start_station(csms: CentralSystem) -> AsyncIterator[StationFactory]:
         daemon.stop()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 10)
+
+
+# --- pcscd with vsmartcard's virtual reader: one per machine, so one fixture for the session ---
+
+
+@pytest.fixture(scope="session")
+def pcscd(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[PcscDaemon]:
+    why = PcscDaemon.missing()
+    if why is not None:
+        standin_missing(request, why)
+    try:
+        import smartcard  # noqa: F401
+    except ImportError:
+        standin_missing(request, "pyscard not installed: pip install -e '.[pi]'")
+    daemon = PcscDaemon(tmp_path_factory.mktemp("pcscd"))
+    if not daemon.acquire(timeout=90):
+        standin_missing(request, "another test session kept pcscd's virtual readers for 90 s")
+    try:
+        daemon.ensure_running()
+        yield daemon
+        daemon.shutdown()
+    finally:
+        daemon.release()
+
+
+@pytest.fixture
+def own_pcscd(request: pytest.FixtureRequest, pcscd: PcscDaemon) -> Iterator[PcscDaemon]:
+    """The session's pcscd, for a test that stops or renames it; put back as it was after."""
+    if not pcscd.owned:
+        standin_missing(request, f"pcscd (pid {pcscd.running_pid()}) was started outside the "
+                                 "tests, which cannot stop it: stop it to run these")
+    yield pcscd
+    if not pcscd.running:
+        pcscd.start()
+    elif pcscd.reader_name != PcscDaemon.READER_NAME:
+        pcscd.restart()
+
+
+@pytest.fixture
+def card(pcscd: PcscDaemon) -> Iterator[Callable[[], VirtualCard]]:
+    """Make cards; every one is lifted off its reader at the end, and the next test begins
+    once pcscd has seen them go."""
+    made: list[VirtualCard] = []
+
+    def make() -> VirtualCard:
+        made.append(VirtualCard())
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.remove()
+    if pcscd.running:
+        pcscd.wait_empty()
