@@ -233,7 +233,7 @@ async def test_a_status_that_is_not_json_answers_500(server, station, monkeypatc
         ("/api/sim/token", {"id_token": "04 A1"}, '"id_token" = "04 A1"', "1 to 20 characters"),
         ("/api/sim/token", {"id_token": 4}, '"id_token" = 4', "a string"),
         ("/api/sim/fault", {"fault": "smoke", "active": True}, '"fault" = "smoke"',
-         '"rcd", "emergency_stop", "welded", "pilot"'),
+         '"rcd", "emergency_stop", "welded", "contactor_open", "pilot"'),
         ("/api/sim/fault", {"fault": "rcd", "active": "yes"}, '"active" = "yes"', "true or false"),
         ("/api/sim/fault", {"fault": "rcd", "active": 1}, '"active" = 1', "true or false"),
         ("/api/sim/fault", {"fault": "rcd"}, '"active" is missing', "true or false"),

@@ -8,7 +8,9 @@ Conventions shared by all drivers:
 
 * ``start()`` acquires the hardware (opens ports, claims pins) and may raise ``DriverError`` with a
   message a person can act on; ``close()`` releases it and never raises. A board's ``close()``
-  leaves the contactor open and the pilot at steady +12 V, whatever state it was in.
+  leaves the contactor open and the pilot at steady +12 V, whatever state it was in; a GPIO board
+  then releases its pins, and the wiring's pull-downs hold the relays open and the pilot at
+  -12 V (state F: "EVSE not available"), as they do when the process dies.
 * Events are delivered through an async iterator; iterating after ``close()`` ends the iteration.
 * Commands to a board are plain synchronous calls: they must be quick (a pin write), because the
   safety reactions (opening the contactor when the car leaves state C or a fault input trips) go
@@ -112,6 +114,9 @@ class FaultKind(str, enum.Enum):
     # Contactor commanded open but its auxiliary contact reads closed. The board compares command
     # and feedback itself (it knows the contactor's switching time) and reports the result here.
     WELDED = "welded"
+    # Contactor commanded closed but its auxiliary contact stays open: coil, coil supply or the
+    # contact itself failed. No current flows, but the station must not pretend it charges.
+    CONTACTOR_OPEN = "contactor_open"
     PILOT = "pilot"  # pilot in state E/F, or the car's diode check failed
 
 

@@ -45,6 +45,11 @@ FAULT_REPORT: dict[FaultKind, tuple[ErrorCode, StopReason, str]] = {
         StopReason.EMERGENCY_STOP,
         "emergency stop pressed",
     ),
+    FaultKind.CONTACTOR_OPEN: (
+        ErrorCode.POWER_SWITCH_FAILURE,
+        StopReason.OTHER,
+        "contactor commanded closed but reads open",
+    ),
     FaultKind.WELDED: (
         ErrorCode.POWER_SWITCH_FAILURE,
         StopReason.OTHER,
