@@ -110,7 +110,7 @@ def pilot_states(events: list) -> list[PilotState]:
     return [e.state for e in events if isinstance(e, PilotStateChanged)]
 
 
-# --- the drivers are what the station expects ------------------------------------------------------
+# --- the drivers are what the station expects -----------------------------------------------------
 
 
 async def test_simulated_drivers_implement_the_driver_protocols():
@@ -121,7 +121,7 @@ async def test_simulated_drivers_implement_the_driver_protocols():
     assert not isinstance(r.ev, EvseBoard)
 
 
-# --- IEC 61851 pilot states ------------------------------------------------------------------------
+# --- IEC 61851 pilot states -----------------------------------------------------------------------
 
 
 async def test_the_first_event_after_start_is_the_current_pilot_state():
@@ -187,7 +187,7 @@ async def test_an_unknown_car_state_is_refused_by_name(rig: Rig):
         rig.ev.set_state("X")
 
 
-# --- duty cycle ------------------------------------------------------------------------------------
+# --- duty cycle -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -239,7 +239,7 @@ async def test_a_relay_board_offers_the_highest_step_not_above_the_request():
     assert not steps_above.pwm_on
 
 
-# --- how the car draws -----------------------------------------------------------------------------
+# --- how the car draws ----------------------------------------------------------------------------
 
 
 async def test_the_car_starts_drawing_a_reaction_delay_after_the_contactor_closes(rig: Rig):
@@ -304,7 +304,7 @@ async def test_the_board_keeps_a_timestamped_log_of_its_commands(rig: Rig):
     ]
 
 
-# --- energy ----------------------------------------------------------------------------------------
+# --- energy ---------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("read_every_s", [3600.0, 60.0, 1.0, 0.7, 7.3])
@@ -388,7 +388,7 @@ async def test_the_energy_register_never_goes_backwards(actions):
     assert r.ev.energy_charged_wh() <= 5000.0
 
 
-# --- the battery -----------------------------------------------------------------------------------
+# --- the battery ----------------------------------------------------------------------------------
 
 
 async def test_a_full_car_stops_asking_and_goes_to_b_at_the_instant_it_is_full():
@@ -425,7 +425,7 @@ async def test_a_full_car_goes_to_b_by_itself_even_when_nobody_reads_the_meter()
     await board.close()
 
 
-# --- faults ----------------------------------------------------------------------------------------
+# --- faults ---------------------------------------------------------------------------------------
 
 
 async def test_a_welded_contactor_keeps_the_car_drawing_after_it_was_commanded_open(rig: Rig):
@@ -482,7 +482,7 @@ async def test_a_fault_active_at_start_is_reported_right_after_the_pilot_state()
     ]
 
 
-# --- meter -----------------------------------------------------------------------------------------
+# --- meter ----------------------------------------------------------------------------------------
 
 
 async def test_a_meter_that_stops_answering_raises_driver_error_and_keeps_counting(rig: Rig):
@@ -502,7 +502,7 @@ async def test_a_meter_reading_carries_the_wall_clock_time():
     assert (await meter.read()).timestamp == 1_767_225_600.0
 
 
-# --- card reader -----------------------------------------------------------------------------------
+# --- card reader ----------------------------------------------------------------------------------
 
 
 async def test_each_card_presented_is_one_event_in_upper_case_hex():
@@ -526,7 +526,7 @@ async def test_a_card_uid_that_is_not_hex_is_refused_by_name(bad):
     assert repr(bad) in str(refused.value)
 
 
-# --- closing ---------------------------------------------------------------------------------------
+# --- closing --------------------------------------------------------------------------------------
 
 
 async def test_close_ends_the_event_streams_of_a_waiting_consumer():

@@ -1,6 +1,7 @@
-"""OCPP 1.6 after a power cut, a crash or a failed meter (the core's part): a transaction that was running when
-the daemon died is stopped with reason PowerLoss and the last energy the store saw, and the
-station numbers its new transactions after the old ones."""
+"""OCPP 1.6 after a power cut, a crash or a failed meter (the core's part): a transaction that
+was running when the daemon died is stopped with reason PowerLoss and the last energy the store
+saw, the station numbers its new transactions after the old ones, and a silent meter is reported
+as PowerMeterFailure."""
 
 from __future__ import annotations
 

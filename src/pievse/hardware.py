@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pievse.config import Config, MeterConfig
+from pievse.config import BoardConfig, Config, MeterConfig
 from pievse.drivers.base import EnergyMeter, EvseBoard, TokenReader
 
 __all__ = ["Hardware", "SimulatedHardware", "build_hardware"]
@@ -66,13 +66,51 @@ def build_hardware(config: Config, initial_energy_wh: dict[int, float] | None = 
         boards[n] = board
         meters[n] = SimulatedMeter(ev, board,
                                    initial_energy_wh=(initial_energy_wh or {}).get(n, 0.0))
+    # The config allows a real board or meter with one connector only.
+    if config.board.driver == "gpio":
+        boards[1] = gpio_board(config.board, config)
+        del sim.evs[1], sim.boards[1], meters[1]  # no simulated car behind a real board
     if config.meter.driver == "modbus":
-        # The config allows a Modbus meter with one connector only.
         meters[1] = modbus_meter(config.meter)
     reader: TokenReader | None = None
     if config.rfid.driver == "simulated":
         reader = sim.reader = SimulatedCardReader()
+    elif config.rfid.driver == "pcsc":
+        from pievse.drivers.pcsc_reader import PcscReader
+
+        reader = PcscReader(config.rfid.reader or None, uid_format=config.rfid.uid_format,
+                            feedback=config.rfid.feedback)
     return Hardware(boards, meters, reader, sim)
+
+
+def gpio_board(board: BoardConfig, config: Config) -> EvseBoard:
+    def pin(number: int) -> int | None:
+        return None if number == -1 else number
+
+    cp = config.charge_point
+    if board.kind == "retrofit":
+        from pievse.drivers.gpio_retrofit import RetrofitBoard, RetrofitPins, parse_step_table
+
+        pins = RetrofitPins(enable=board.contactor_pin, vehicle_charging=board.feedback_pin,
+                            vehicle_connected=pin(board.vehicle_connected_pin),
+                            rcd=pin(board.rcd_pin), emergency_stop=pin(board.emergency_stop_pin),
+                            green_led=pin(board.green_led_pin), red_led=pin(board.red_led_pin))
+        return RetrofitBoard(pins=pins, step_table=parse_step_table(board.current_steps),
+                             phases=cp.phases,
+                             contactor_switching_time_s=board.contactor_switching_time or 3.0)
+    from pievse.drivers.gpio_board import NativeBoard, NativePins
+    from pievse.drivers.pilot_adc import Mcp3008PilotAdc, PilotDivider
+
+    pins = NativePins(pilot_pwm=board.pilot_pin, contactor=board.contactor_pin,
+                      contactor_feedback=pin(board.feedback_pin), rcd=pin(board.rcd_pin),
+                      emergency_stop=pin(board.emergency_stop_pin),
+                      green_led=pin(board.green_led_pin), red_led=pin(board.red_led_pin))
+    adc = Mcp3008PilotAdc(board.adc_channel, spi_device=board.adc_spi_device,
+                          divider=PilotDivider(board.pilot_adc_at_minus_12v,
+                                               board.pilot_adc_at_plus_12v))
+    return NativeBoard(pins=pins, pilot_adc=adc, max_current_a=cp.max_current, phases=cp.phases,
+                       feedback_mirror_contact=board.feedback_contact == "mirror",
+                       contactor_switching_time_s=board.contactor_switching_time or 0.1)
 
 
 def modbus_meter(config: MeterConfig) -> EnergyMeter:

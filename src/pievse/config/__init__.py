@@ -114,11 +114,30 @@ class MeterConfig:
 @dataclass(frozen=True, slots=True)
 class RfidConfig:
     driver: str
+    reader: str
+    uid_format: str
+    feedback: bool
 
 
 @dataclass(frozen=True, slots=True)
 class BoardConfig:
     driver: str
+    kind: str
+    pilot_pin: int
+    contactor_pin: int
+    feedback_pin: int
+    feedback_contact: str
+    vehicle_connected_pin: int
+    rcd_pin: int
+    emergency_stop_pin: int
+    green_led_pin: int
+    red_led_pin: int
+    adc_channel: int
+    adc_spi_device: int
+    pilot_adc_at_minus_12v: float
+    pilot_adc_at_plus_12v: float
+    current_steps: str
+    contactor_switching_time: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pievse.config.hardware_keys import HARDWARE_CROSS_CHECKS, METER_KEYS
+from pievse.config.hardware_keys import BOARD_KEYS, HARDWARE_CROSS_CHECKS, METER_KEYS, RFID_KEYS
 from pievse.config.key import REQUIRED, Key
 
 # --- the table of keys ----------------------------------------------------------------------------
@@ -49,7 +49,6 @@ def _check_listen(value: str) -> str | None:
     return None
 
 
-_DRIVER = "which driver to use"
 
 KEYS: tuple[Key, ...] = (
     # [charge_point]: what the CSMS knows this charge point as, and the installation's limits.
@@ -79,9 +78,8 @@ KEYS: tuple[Key, ...] = (
         minimum=0, maximum=3600),
     # [meter], [rfid], [board]: the hardware drivers.
     *METER_KEYS,
-    Key("rfid", "driver", str, "simulated", _DRIVER + ' ("none" = no card reader)',
-        choices=("simulated", "none")),
-    Key("board", "driver", str, "simulated", _DRIVER, choices=("simulated",)),
+    *RFID_KEYS,
+    *BOARD_KEYS,
     # [simulation]: the simulated car behind the simulated board.
     Key("simulation", "ev_max_current", float, 32.0, "the most the simulated car draws",
         unit="A", minimum=6, maximum=80),

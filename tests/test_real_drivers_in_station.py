@@ -1,0 +1,100 @@
+"""A whole OCPP 1.6 charging session with every real driver, chosen in the config as a wallbox
+owner would: the native GPIO board on gpiozero's mock pins (the pilot read back through the real
+MCP3008 class), an Eastron SDM630 served by pymodbus over TCP, and a card tapped on pcscd's
+virtual reader. Only the car, the meter's registers and the card are stand-ins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from pievse.config import ConfigError, parse_config
+from tests.conftest import eventually
+from tests.modbus_standin import MeterServer, words
+from tests.test_gpio_board import NativeRig, factory  # noqa: F401 - the mock pins fixture
+from tests.test_meter_in_station import modbus_section, serve_sdm630
+from tests.test_ocpp16_sessions import received, status_now
+from tests.test_pcsc_reader import on_reader
+
+UID = "04A1B2C3D4E5F6"
+
+
+@pytest.fixture
+async def sdm630() -> AsyncIterator[MeterServer]:
+    server = MeterServer(unit_id=7)
+    serve_sdm630(server, 100.0)
+    await server.start_tcp()
+    yield server
+    await server.stop()
+
+
+async def test_a_session_with_the_gpio_board_a_modbus_meter_and_a_pcsc_reader(
+        csms, start_station, factory, sdm630, pcscd, card):  # noqa: F811 - fixtures
+    rig = NativeRig(factory)
+    daemon = await start_station(board={"driver": "gpio", "kind": "native"},
+                                 meter=modbus_section(sdm630),
+                                 rfid={"driver": "pcsc", "reader": "Virtual PCD"})
+    assert status_now(csms) == "Available"
+
+    rig.pilot.car = "B"  # plugged in
+    await eventually(lambda: status_now(csms) == "Preparing", what="Preparing")
+    tapped = card()
+    tapped.insert(UID)
+    await on_reader(pcscd)
+    await eventually(lambda: received(csms, "StartTransaction"), what="StartTransaction")
+    [start] = received(csms, "StartTransaction")
+    assert start["idTag"] == UID and start["meterStart"] == 100_000
+    assert 0 < rig.pilot.pwm.state < 1, "the pilot PWM offers current"
+
+    rig.pilot.car = "C"  # the car asks for power
+    await eventually(lambda: rig.contactor.state == 1, what="the contactor relay pulled in")
+    await eventually(lambda: status_now(csms) == "Charging", what="Charging")
+
+    await sdm630.update("input", 0x0048, words(101.5, "float32"))
+    await eventually(lambda: daemon.status()["connectors"][0]["transaction"]["energy_wh"]
+                     == pytest.approx(1500), what="1.5 kWh counted by the meter")
+    rig.pilot.car = "B"  # the car is full and stops asking: contactor opens at once
+    await eventually(lambda: rig.contactor.state == 0, what="the contactor relay dropped")
+    rig.pilot.car = "A"  # unplugged
+    await eventually(lambda: received(csms, "StopTransaction"), what="StopTransaction")
+    [stop] = received(csms, "StopTransaction")
+    assert stop["reason"] == "EVDisconnected" and stop["meterStop"] == 101_500
+    assert daemon.status()["connectors"][0]["meter"]["online"] is True
+
+
+async def test_the_daemon_releases_the_gpio_board_when_it_stops(
+        csms, start_station, factory, sdm630):  # noqa: F811
+    rig = NativeRig(factory)
+    daemon = await start_station(board={"driver": "gpio"}, meter=modbus_section(sdm630),
+                                 rfid={"driver": "none"})
+    rig.pilot.car = "B"
+    await eventually(lambda: status_now(csms) == "Preparing", what="Preparing")
+    daemon.stop()
+    await eventually(lambda: not csms.connected("CP1"), what="daemon stopped")
+    assert rig.contactor.state == 0 and rig.pilot.pwm.state == 0, \
+        "relays dropped and the pilot driver's input low: -12 V, state F"
+
+
+BASE = '[charge_point]\nid = "CP1"\n[ocpp]\nurl = "ws://127.0.0.1:9000/ocpp"\n'
+
+
+@pytest.mark.parametrize(("extra", "problem"), [
+    ('[board]\ndriver = "gpio"\n',
+     '[meter] driver = "simulated": a simulated meter measures the simulated car'),
+    ('[board]\ndriver = "gpio"\nrcd_pin = 17\n[meter]\ndriver = "modbus"\nmodel = "sdm630"\n'
+     'device = "/dev/ttyUSB0"\n',
+     "[board] rcd_pin = 17: GPIO17 is already contactor_pin"),
+    ('[board]\ndriver = "gpio"\nkind = "retrofit"\nfeedback_pin = -1\n[meter]\n'
+     'driver = "modbus"\nmodel = "sdm630"\ndevice = "/dev/ttyUSB0"\n',
+     "[board] feedback_pin = -1: a retrofit board learns that the car charges"),
+    ('[board]\ndriver = "gpio"\nkind = "retrofit"\ncurrent_steps = "6:none,10:5,10:6"\n'
+     '[meter]\ndriver = "modbus"\nmodel = "sdm630"\ndevice = "/dev/ttyUSB0"\n',
+     '[board] current_steps = "6:none,10:5,10:6": step \'10:6\''),
+    ('[board]\ndriver = "gpio"\npilot_pin = 40\n', "[board] pilot_pin = 40: must be between -1"),
+])
+def test_a_wrong_board_config_names_the_key_the_value_and_what_is_allowed(extra, problem):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(BASE + extra)
+    assert any(line.startswith(problem) for line in caught.value.problems), caught.value.problems
