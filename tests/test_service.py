@@ -7,6 +7,7 @@ NOTIFY_SOCKET (and WATCHDOG_USEC, as a unit with WatchdogSec= does) and reads wh
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import socket
@@ -167,3 +168,15 @@ def test_journald_is_recognised_by_the_device_and_inode_of_stderr(tmp_path):
                                  env={**os.environ, "JOURNAL_STREAM": journal_stream}, check=True)
         assert out.stdout.strip() == expected, journal_stream
     assert under_journald({}) is False
+
+
+async def test_log_lines_carry_the_journal_fields_of_their_connector_and_ocpp_action(
+        csms, start_station, caplog):
+    """journalctl CONNECTOR_ID=1 (or OCPP_ACTION=BootNotification) finds one story."""
+    caplog.set_level(logging.DEBUG)
+    daemon = await start_station()
+    daemon.hardware.simulated.evs[1].set_state("B")
+    await eventually(lambda: any(getattr(r, "CONNECTOR_ID", None) == 1
+                                 and "pilot state B" in r.getMessage() for r in caplog.records),
+                     what="a pilot line with CONNECTOR_ID 1")
+    assert any(getattr(r, "OCPP_ACTION", None) == "BootNotification" for r in caplog.records)

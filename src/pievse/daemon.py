@@ -154,7 +154,8 @@ class Daemon:
         if isinstance(effect, SetContactor):
             board.set_contactor(effect.closed)
             log.info("connector %s: contactor %s", effect.connector_id,
-                     "closed" if effect.closed else "open")
+                     "closed" if effect.closed else "open",
+                     extra={"CONNECTOR_ID": effect.connector_id})
         elif effect.amps > 0:
             self.station.offered_current_confirmed(effect.connector_id,
                                                    board.pilot_offer(effect.amps))
@@ -326,11 +327,13 @@ class Daemon:
             match event:
                 case PilotStateChanged(state=state):
                     self.dispatch(self.station.pilot_changed(n, state))
-                    log.info("connector %s: pilot state %s", n, state.value)
+                    log.info("connector %s: pilot state %s", n, state.value,
+                             extra={"CONNECTOR_ID": n})
                 case FaultChanged(kind=kind, active=active):
                     self.dispatch(self.station.fault_changed(n, kind, active))
                     log.log(logging.ERROR if active else logging.INFO, "connector %s: fault %s %s",
-                            n, kind.value, "active" if active else "cleared")
+                            n, kind.value, "active" if active else "cleared",
+                            extra={"CONNECTOR_ID": n})
 
     async def _poll_meter(self, n: int, meter: EnergyMeter) -> None:
         interval = self.config.meter.interval
@@ -346,13 +349,13 @@ class Daemon:
                 # Once per outage; the CSMS hears PowerMeterFailure through the connector's
                 # status, and charging goes on with the last good energy value.
                 log.error("connector %s: meter offline, reported as PowerMeterFailure: %s", n,
-                          error)
+                          error, extra={"CONNECTOR_ID": n})
                 problem = getattr(meter, "problem", None) or str(error)
                 self.dispatch(self.station.meter_failed(n, problem))
             self._meter_online[n] = False
         else:
             if not self._meter_online.get(n, True):
-                log.info("connector %s: meter back online", n)
+                log.info("connector %s: meter back online", n, extra={"CONNECTOR_ID": n})
                 self.dispatch(self.station.meter_failed(n, None))
             self._meter_online[n] = True
             self.dispatch(self.station.meter_reading(n, reading))

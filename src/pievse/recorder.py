@@ -48,7 +48,9 @@ class TransactionRecorder:
                         "it with reason %s at %.1f Wh", interrupted.ref,
                         interrupted.connector_id, interrupted.id_tag,
                         "power cut or crash" if hard is None else "reset", reason.value,
-                        interrupted.last_energy_wh)
+                        interrupted.last_energy_wh,
+                        extra={"CONNECTOR_ID": interrupted.connector_id,
+                               "TRANSACTION_ID": interrupted.transaction_id or ""})
             effects += self.station.end_interrupted(interrupted, reason)
         self.store.set_state("reset_pending", None)
         # Charging profiles come back after the transactions they might have belonged to ended.

@@ -420,7 +420,7 @@ class RpcSession:
             self._pending = pending
             try:
                 frame = Call(unique_id, action, payload).to_json()
-                self.log.debug("send %s", frame)
+                self.log.debug("send %s", frame, extra={"OCPP_ACTION": action})
                 try:
                     await self.connection.send(frame)
                 except _CLOSED as closed:
