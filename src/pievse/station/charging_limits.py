@@ -13,6 +13,7 @@ draw on (currents above ``DRAWING_A``), else the station's configured phases.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from pievse.station.charging_profiles import (
@@ -83,10 +84,15 @@ class ChargingLimits:
             if connector.transaction is not None:
                 tx_start = connector.transaction.started_at
             phases = self._phases(connector)
-        return self.profiles.composite_schedule(
+        settings = self._station.settings
+        result = self.profiles.composite_schedule(
             connector_id, self._now(), duration, unit,
-            no_limit_a=self._station.settings.max_current_a, transaction_start=tx_start,
-            voltage=self._station.settings.nominal_voltage_v, phases=phases)
+            no_limit_a=settings.max_current_a, transaction_start=tx_start,
+            voltage=settings.nominal_voltage_v, phases=phases)
+        if result.get("status") == "Accepted":
+            _cap(result["chargingSchedule"], settings.max_current_a, settings.nominal_voltage_v,
+                 phases)
+        return result
 
     def remote_start_profile(self, id_tag: str, payload: Any) -> bool:
         """The chargingProfile of RemoteStartTransaction: kept until the transaction starts.
@@ -180,3 +186,20 @@ class ChargingLimits:
 
     def _now(self) -> float:
         return self._station.clock.now()
+
+
+def _cap(schedule: dict[str, Any], max_current_a: float, voltage: float, phases: int) -> None:
+    """The station's own maximum applies on top of every profile: the CSMS can lower what is
+    offered, never raise it, and the composite schedule says what the car will really be
+    offered. Periods that become equal are merged."""
+    in_watts = schedule.get("chargingRateUnit") == "W"
+    merged: list[dict[str, Any]] = []
+    for period in schedule["chargingSchedulePeriod"]:
+        cap = max_current_a * voltage * period.get("numberPhases", phases) if in_watts \
+            else max_current_a
+        period = {**period, "limit": min(period["limit"], math.floor(cap * 10) / 10)}
+        if merged and {k: v for k, v in merged[-1].items() if k != "startPeriod"} == \
+                {k: v for k, v in period.items() if k != "startPeriod"}:
+            continue
+        merged.append(period)
+    schedule["chargingSchedulePeriod"] = merged
