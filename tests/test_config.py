@@ -106,9 +106,32 @@ def test_an_ipv6_api_address_is_written_in_brackets():
     assert (config.api.host, config.api.port) == ("::1", 8181)
 
 
-def test_a_wss_url_is_accepted():
-    config = parse_config(MINIMAL.replace("ws://", "wss://"))
+def test_a_wss_url_is_accepted_with_a_tls_security_profile():
+    config = parse_config(MINIMAL.replace("ws://", "wss://")
+                          + 'security_profile = 2\npassword = "0123456789abcdef"\n')
     assert config.ocpp.url == "wss://csms.example.com/ocpp"
+
+
+@pytest.mark.parametrize(("lines", "problem"), [
+    ('url = "wss://csms.example.com/ocpp"\n',
+     '[ocpp] security_profile = 0 with url = "wss://csms.example.com/ocpp": security profile 0 '
+     "is plain ws://, but the URL is wss://"),
+    ('url = "ws://csms.example.com/ocpp"\nsecurity_profile = 2\npassword = "0123456789abcdef"\n',
+     "security profile 2 needs TLS, but the URL is ws://"),
+    ('url = "ws://csms.example.com/ocpp"\nsecurity_profile = 1\npassword = "tooshort"\n',
+     "[ocpp] password = (hidden): must be 16 to 40 characters long"),
+    ('url = "wss://csms.example.com/ocpp"\nsecurity_profile = 3\n',
+     "security profile 3 needs the charge point certificate: set [ocpp] cert_file and key_file"),
+    ('url = "wss://csms.example.com/ocpp"\nsecurity_profile = 2\npassword = "0123456789abcdef"\n'
+     'ca_file = "/nonexistent/ca.pem"\n', '[ocpp] ca_file = "/nonexistent/ca.pem": '),
+])
+def test_a_security_profile_that_contradicts_the_url_or_lacks_its_secrets_is_refused(
+        lines, problem):
+    text = '[charge_point]\nid = "CP1"\n[ocpp]\n' + lines
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    assert any(problem in line for line in caught.value.problems), caught.value.problems
+    assert "tooshort" not in str(caught.value), "a password is never repeated"
 
 
 # --- the example file ---------------------------------------------------------------------------

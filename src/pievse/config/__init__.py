@@ -92,6 +92,14 @@ class OcppConfig:
     version: str
     response_timeout: float
     ping_interval: int
+    security_profile: int
+    password: str
+    ca_file: str
+    cert_file: str
+    key_file: str
+    certificate_dir: str
+    cpo_name: str
+    csr_key_type: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +282,7 @@ def _build(data: dict[str, Any], source: str, *, fill_required: bool) -> Config:
 
 def _validate(key: Key, value: Any) -> tuple[Any, str | None]:
     """The value converted to the key's type, and the problem with it (None if it is fine)."""
-    shown = f"{key.label} = {_show(value)}"
+    shown = f"{key.label} = (hidden)" if key.secret else f"{key.label} = {_show(value)}"
     # In Python a bool is an int: `connectors = true` must not pass as 1.
     if key.type is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)

@@ -23,6 +23,7 @@ class Key:
     refused with a message saying so rather than as a typo. ``check`` is an extra rule for what a
     range cannot say: it returns what is wrong with the value, or None. A required key has no
     default; ``example`` is the value that ``config.example.toml`` and ``default_config()`` use.
+    The value of a ``secret`` key is never repeated in a message.
     """
 
     section: str
@@ -37,6 +38,8 @@ class Key:
     planned: tuple[Any, ...] = ()
     check: Callable[[Any], str | None] | None = None
     example: Any = None
+    #: A secret (a password): never shown in a message, whatever is wrong with it.
+    secret: bool = False
 
     @property
     def required(self) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 
 from pievse.config.hardware_keys import BOARD_KEYS, HARDWARE_CROSS_CHECKS, METER_KEYS, RFID_KEYS
 from pievse.config.key import REQUIRED, Key
+from pievse.config.security_keys import SECURITY_CROSS_CHECKS, SECURITY_KEYS
 
 # --- the table of keys ----------------------------------------------------------------------------
 
@@ -76,6 +77,7 @@ KEYS: tuple[Key, ...] = (
         unit="s", minimum=1, maximum=300),
     Key("ocpp", "ping_interval", int, 60, "websocket ping interval (0 = off)", unit="s",
         minimum=0, maximum=3600),
+    *SECURITY_KEYS,
     # [meter], [rfid], [board]: the hardware drivers.
     *METER_KEYS,
     *RFID_KEYS,
@@ -105,7 +107,8 @@ SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(key.section for key in KEYS))
 
 #: Rules between keys: each takes the validated sections ({section: {key: value}}) and returns
 #: its problems, worded like the others ("[section] key = value: what is allowed").
-CROSS_CHECKS: list[Callable[[dict[str, dict[str, Any]]], list[str]]] = [*HARDWARE_CROSS_CHECKS]
+CROSS_CHECKS: list[Callable[[dict[str, dict[str, Any]]], list[str]]] = [*HARDWARE_CROSS_CHECKS,
+                                                                    *SECURITY_CROSS_CHECKS]
 
 def split_host_port(address: str) -> tuple[str, int]:
     """Split ``"host:port"`` (``"[::1]:8180"`` for IPv6); ValueError says what is wrong."""

@@ -98,6 +98,12 @@ class OcppLink:
     ``extra_headers`` are sent with the opening handshake (e.g. ``Authorization`` for Basic
     authentication; a ``user:password@`` in the URL works too). ``proxy`` is passed to websockets
     (None: connect directly, True: use the proxy of the environment).
+
+    Where the security settings can change while running (the CSMS raises the security profile,
+    sets a new AuthorizationKey, installs a certificate), ``transport()`` is asked before each
+    attempt for ``(ssl, extra_headers)``, ``describe_failure(error)`` words a refused attempt
+    (401, certificate problems) and ``on_attempt(succeeded)`` learns how each attempt went.
+    :meth:`reconnect` closes the current connection and connects again at once.
     """
 
     def __init__(
@@ -116,6 +122,10 @@ class OcppLink:
         open_timeout: float = 10.0,
         stable_after: float = 30.0,
         proxy: str | bool | None = None,
+        transport: Callable[[], tuple[ssl_module.SSLContext | None, Mapping[str, str]]]
+        | None = None,
+        describe_failure: Callable[[BaseException], str] | None = None,
+        on_attempt: Callable[[bool], None] | None = None,
     ) -> None:
         if backoff_initial <= 0 or backoff_max < backoff_initial:
             raise ValueError("need 0 < backoff_initial <= backoff_max")
@@ -134,6 +144,10 @@ class OcppLink:
         self._ssl = ssl
         self._extra_headers = dict(extra_headers or {})
         self._proxy = proxy
+        self._transport = transport
+        self._describe_failure = describe_failure
+        self._on_attempt = on_attempt or (lambda succeeded: None)
+        self._reconnect_now = False
         self._attempt = 0
         self._connection: Any = None
         self._connected = asyncio.Event()
@@ -201,25 +215,39 @@ class OcppLink:
         """One attempt; the open connection, or None (already logged) if it failed."""
         from websockets.asyncio.client import connect
 
+        ssl_context, headers = self._ssl, self._extra_headers
+        if self._transport is not None:
+            try:
+                ssl_context, extra = self._transport()
+            except Exception as error:  # unreadable certificate files, say
+                self._delay = self._next_delay()
+                self.log.error("cannot prepare the connection to %s: %s; retrying in %.1f s",
+                               self.url, error, self._delay)
+                self._on_attempt(False)
+                return None
+            headers = {**self._extra_headers, **extra}
         options: dict[str, Any] = {
             "subprotocols": [self.subprotocol],
-            "additional_headers": self._extra_headers or None,
+            "additional_headers": headers or None,
             "user_agent_header": f"pievse/{__version__}",
             "open_timeout": self.open_timeout,
             "ping_interval": self._ping_interval or None,
             "ping_timeout": 20 if self._ping_interval else None,
             "proxy": self._proxy,
         }
-        if self._ssl is not None:
-            options["ssl"] = self._ssl
+        if ssl_context is not None:
+            options["ssl"] = ssl_context
         try:
             connection = await connect(self.url, **options)
         except asyncio.CancelledError:
             raise
         except Exception as error:
             self._delay = self._next_delay()
-            self.log.warning("cannot connect to %s: %s; retrying in %.1f s", self.url,
-                             describe_connect_failure(error, self.open_timeout), self._delay)
+            why = (self._describe_failure(error) if self._describe_failure is not None
+                   else describe_connect_failure(error, self.open_timeout))
+            self.log.warning("cannot connect to %s: %s; retrying in %.1f s", self.url, why,
+                             self._delay)
+            self._on_attempt(False)
             return None
         if connection.subprotocol != self.subprotocol:
             self._delay = self._next_delay()
@@ -230,6 +258,7 @@ class OcppLink:
             )
             await connection.close(1002, "subprotocol required")
             return None
+        self._on_attempt(True)
         return connection
 
     async def _serve(self, connection: Any) -> None:
@@ -253,6 +282,8 @@ class OcppLink:
         if loop.time() - opened >= self.stable_after:
             self._attempt = 0
         self._delay = self._next_delay()
+        if self._reconnect_now:
+            self._reconnect_now, self._delay = False, 0.0
         if not self._closing:
             self.log.warning("connection to %s closed (code %s%s); reconnecting in %.1f s",
                              self.url, connection.close_code,
@@ -264,6 +295,17 @@ class OcppLink:
         if ceiling < self.backoff_max:
             self._attempt += 1
         return random.uniform(0.0, ceiling)
+
+    async def reconnect(self, reason: str = "reconnecting") -> None:
+        """Close the current connection (with a close frame) and connect again at once, with
+        whatever ``transport()`` gives then."""
+        connection = self._connection
+        if connection is None:
+            self._delay = 0.0
+            return
+        self._reconnect_now = True
+        with contextlib.suppress(Exception):
+            await connection.close(1000, reason)
 
     async def close(self) -> None:
         """Stop :meth:`run`: close the connection (with a close frame) and end the loop."""
