@@ -79,7 +79,7 @@ async def test_profiles_past_what_the_station_holds_are_rejected(csms, start_sta
     tx_without_transaction = profile(2, "TxProfile", 10)
     assert await csms.set_charging_profile("CP1", 1, tx_without_transaction) == \
         {"status": "Rejected"}
-    keys = {k["key"]: k["value"] for k in
+    keys = {k["key"]: k.get("value") for k in
             (await csms.get_configuration("CP1"))["configurationKey"]}
     assert keys["ChargeProfileMaxStackLevel"] == "10"
     assert keys["ChargingScheduleAllowedChargingRateUnit"] == "Current,Power"

@@ -77,7 +77,8 @@ class Daemon:
     ) -> None:
         from pievse.ocpp.link import OcppLink
         from pievse.ocpp.outbox import Outbox
-        from pievse.ocpp.v16.charge_point import ChargePoint16
+        from pievse.link_security import LinkSecurity
+        from pievse.ocpp.v16.security_ext import SecuredChargePoint16
 
         self.config = config
         self.clock = clock or SystemClock()
@@ -95,9 +96,16 @@ class Daemon:
                 n: board.capabilities.max_current_a for n, board in self.hardware.boards.items()
             },
         )
-        self.protocol = ChargePoint16(
+        self.security = LinkSecurity(config)
+        self.protocol = SecuredChargePoint16(
             self.station,
             self.dispatch,
+            charge_point_id=cp.id,
+            certificates=self.security.certificates,
+            security_state=self.security.state,
+            cpo_name=self.security.cpo_name,
+            key_type=self.security.key_type,
+            on_security_change=self._security_changed,
             vendor=cp.vendor,
             model=cp.model,
             serial_number=cp.serial_number or None,
@@ -106,6 +114,7 @@ class Daemon:
             on_connection_change=self._connection_changed,
             outbox=Outbox(StoredOutboxJournal(self.store)),
         )
+        self.security.protocol = self.protocol
         self.recorder = TransactionRecorder(self.store, self.station)
         keys = self.protocol.configuration
         keys.set_initial("WebSocketPingInterval", config.ocpp.ping_interval)
@@ -123,6 +132,9 @@ class Daemon:
             session_factory=self.protocol.run_session,
             ping_interval=config.ocpp.ping_interval,
             logger=logging.getLogger("pievse.ocpp.link"),
+            transport=self.security.transport,
+            describe_failure=self.security.describe_failure,
+            on_attempt=self.security.attempt,
         )
         self.api: ApiServer | None = None
         self._wake = asyncio.Event()
@@ -185,6 +197,11 @@ class Daemon:
     def _ping_interval_changed(self, seconds: int) -> None:
         self.link.set_ping_interval(seconds)
 
+    def _security_changed(self, what: str) -> None:
+        reason = self.security.changed(what)
+        log.warning("security settings changed (%s): reconnecting", reason)
+        asyncio.get_running_loop().create_task(self.link.reconnect(reason))
+
     def _connection_changed(self) -> None:
         self.service.changed()
 
@@ -213,6 +230,7 @@ class Daemon:
     async def run(self) -> ExitReason:
         """Run until stopped, reset or failed; the contactors are open when this returns."""
         try:
+            self.protocol.report_security_event("StartupOfTheDevice")
             self.dispatch(self.recorder.recover())
             await self._start_drivers()
             self.dispatch(self.station.start())
