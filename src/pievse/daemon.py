@@ -423,6 +423,7 @@ class Daemon:
                 "connected": self.protocol.connected,
                 "registered": self.protocol.registered,
                 "version": self.protocol.version,
+                "security_profile": int(self.security.state.profile),
                 "queued_transaction_messages": len(self.protocol.outbox),
             },
             "connectors": connectors,

@@ -342,12 +342,24 @@ def summary(config: Config) -> list[str]:
         f"charge point {cp.id} ({cp.vendor} {cp.model}): {connectors}, "
         f"{_number(cp.max_current)} A max, {cp.phases} phase{'s' if cp.phases > 1 else ''} "
         f"at {_number(cp.voltage)} V",
-        f"OCPP {ocpp.version} to {ocpp.url}",
-        f"drivers: board {config.board.driver}, meter {config.meter.driver} "
+        f"OCPP {ocpp.version} to {ocpp.url}, security profile {ocpp.security_profile}",
+        f"drivers: board {_board(config.board)}, meter {_meter(config.meter)} "
         f"(every {_number(config.meter.interval)} s), card reader {config.rfid.driver}",
         f"local API on {api.listen}" if api.enabled else "local API off",
         f"storage {config.storage.path}, log level {config.logging.level}",
     ]
+
+
+def _board(board: BoardConfig) -> str:
+    return f"gpio ({board.kind})" if board.driver == "gpio" else board.driver
+
+
+def _meter(meter: MeterConfig) -> str:
+    if meter.driver != "modbus":
+        return meter.driver
+    where = (f"{meter.host}:{meter.port}" if meter.transport == "tcp"
+             else f"{meter.device} at {meter.baudrate} baud")
+    return f"modbus {meter.model or 'custom map'} (unit {meter.unit_id}, {where})"
 
 
 def check_config_main(path: str) -> int:
