@@ -258,7 +258,7 @@ async def test_a_body_that_is_not_a_json_object_answers_400(server, station, raw
 
 
 async def test_an_unknown_path_answers_404(server):
-    for path in ("/", "/api", "/api/statuss", "/api/sim/ev/1"):
+    for path in ("/index.html", "/api", "/api/statuss", "/api/sim/ev/1"):
         response = await request(server.port, "GET", path)
         assert response.status == 404, path
         assert path in response.json["error"]

@@ -33,6 +33,7 @@ from http import HTTPStatus
 from typing import Any, Protocol
 
 from pievse.drivers.base import FaultKind
+from pievse.status_page import STATUS_PAGE_PATH, handle_status_page
 
 __all__ = ["ApiBackend", "ApiServer", "SimulationUnavailable"]
 
@@ -304,6 +305,10 @@ class ApiServer:
             except TimeoutError:
                 await self._respond(writer, HTTPStatus.REQUEST_TIMEOUT,
                                     {"error": "the request was not sent in time"})
+                return
+            if request.path == STATUS_PAGE_PATH:
+                writer.write(handle_status_page(request.method))
+                await writer.drain()
                 return
             status, body, headers = self.answer(request)
             try:

@@ -15,9 +15,9 @@ import enum
 import logging
 from typing import Any
 
+from pievse.aio import wait_event
 from pievse.api import ApiServer, SimulationUnavailable
 from pievse.config import Config
-from pievse.hardware import Hardware, SimulatedHardware, build_hardware
 from pievse.drivers.base import (
     DriverError,
     EnergyMeter,
@@ -27,10 +27,10 @@ from pievse.drivers.base import (
     PilotStateChanged,
     TokenReader,
 )
+from pievse.hardware import Hardware, SimulatedHardware, build_hardware
 from pievse.recorder import TransactionRecorder
-from pievse.station.clock import Clock, SystemClock
-from pievse.store import Store, StoredOutboxJournal
 from pievse.service import Notifier, ServiceReporter
+from pievse.station.clock import Clock, SystemClock
 from pievse.station.effects import (
     Effect,
     ResetNow,
@@ -41,6 +41,8 @@ from pievse.station.effects import (
 )
 from pievse.station.settings import StationSettings
 from pievse.station.station import Station
+from pievse.status_page import RecentErrors
+from pievse.store import Store, StoredOutboxJournal
 
 log = logging.getLogger("pievse")
 
@@ -75,9 +77,9 @@ class Daemon:
         notifier: Notifier | None = None,
         store: Store | None = None,
     ) -> None:
+        from pievse.link_security import LinkSecurity
         from pievse.ocpp.link import OcppLink
         from pievse.ocpp.outbox import Outbox
-        from pievse.link_security import LinkSecurity
         from pievse.ocpp.v16.security_ext import SecuredChargePoint16
 
         self.config = config
@@ -143,6 +145,8 @@ class Daemon:
         self._meter_online: dict[int, bool] = {}
         self._tasks: list[asyncio.Task] = []
         self.started = asyncio.Event()
+        #: The last errors logged, for the status page.
+        self.recent_errors = RecentErrors()
         self.service = ServiceReporter(notifier or Notifier(), self.describe)
 
     # --- effects -------------------------------------------------------------------------------
@@ -229,6 +233,7 @@ class Daemon:
 
     async def run(self) -> ExitReason:
         """Run until stopped, reset or failed; the contactors are open when this returns."""
+        logging.getLogger("pievse").addHandler(self.recent_errors)
         try:
             self.protocol.report_security_event("StartupOfTheDevice")
             self.dispatch(self.recorder.recover())
@@ -309,6 +314,7 @@ class Daemon:
             with contextlib.suppress(Exception):
                 await closable.close()
         self.store.close()
+        logging.getLogger("pievse").removeHandler(self.recent_errors)
 
     async def _end_transactions(self) -> None:
         """End the transactions the exit interrupts (reason Reboot) and give their
@@ -335,10 +341,7 @@ class Daemon:
                 self.dispatch(self.station.tick())
                 continue
             timeout = None if deadline is None else deadline - self.clock.now()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                pass
+            await wait_event(self._wake, timeout)
 
     async def _board_events(self, n: int, board: EvseBoard) -> None:
         async for event in board.events():
@@ -397,6 +400,7 @@ class Daemon:
                     "id": n,
                     "status": status,
                     "error_code": c.status[1].value if c.status else None,
+                    "error_info": c.status[2] if c.status else None,
                     "pilot_state": c.pilot.value,
                     "contactor_closed": c.contactor_closed,
                     "offered_current": round(c.offered_a, 2),
@@ -427,6 +431,7 @@ class Daemon:
                 "queued_transaction_messages": len(self.protocol.outbox),
             },
             "connectors": connectors,
+            "recent_errors": self.recent_errors.as_json(),
         }
 
     def _simulated(self) -> SimulatedHardware:

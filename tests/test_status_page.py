@@ -1,0 +1,340 @@
+"""The status page at GET /, rendered by a real headless Chromium against a running station.
+
+The daemon runs with simulated hardware against the embedded CSMS and serves its local API on a
+loopback port; Chromium (Debian's ``chromium``) loads the page from there and polls
+/api/status by itself. The test speaks the Chrome DevTools Protocol over ``websockets`` to
+navigate, to read what the page shows (``innerText``, as a person would read it) and to take a
+phone-sized screenshot. Nothing in the page is stubbed: if it renders the charging session,
+its inline script ran under the Content-Security-Policy the station sends with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import json
+import logging
+import os
+import struct
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from pievse.drivers.base import FaultKind
+from pievse.status_page import RecentErrors, status_page
+from tests.conftest import eventually, standin_missing
+from tests.test_ocpp16_sessions import TAG, charging_session
+
+CHROMIUM = "/usr/bin/chromium"
+PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
+
+# Read in the page each time the test looks: all its text, each connector card's text, whether
+# markup became elements, and a marker that only survives as long as the page is not reloaded.
+SNAPSHOT_JS = """JSON.stringify({
+  text: document.body.innerText,
+  connectors: Object.fromEntries([...document.querySelectorAll("[data-connector]")]
+                                 .map((card) => [card.dataset.connector, card.innerText])),
+  csms: document.getElementById("csms").innerText,
+  banner: document.getElementById("banner").hidden ? "" : document.getElementById("banner")
+          .innerText,
+  errors: document.getElementById("errors").hidden ? ""
+          : document.getElementById("error-list").innerText,
+  stale: document.body.classList.contains("stale"),
+  images: document.querySelectorAll("img").length,
+  sameDocument: window.loadedOnce === true,
+})"""
+
+
+class DevToolsError(Exception):
+    """Chromium answered a DevTools command with an error."""
+
+
+class DevTools:
+    """One websocket to the browser; pages are attached to it as flat sessions."""
+
+    def __init__(self, socket: ClientConnection) -> None:
+        self.socket = socket
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future] = {}
+        self.events: list[dict[str, Any]] = []
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for raw in self.socket:
+            message = json.loads(raw)
+            future = self._pending.pop(message.get("id"), None)
+            if future is None:
+                self.events.append(message)
+            elif "error" in message:
+                future.set_exception(DevToolsError(message["error"].get("message")))
+            else:
+                future.set_result(message.get("result", {}))
+
+    async def call(self, method: str, session: str | None = None, **params: Any) -> dict:
+        ident = next(self._ids)
+        future = asyncio.get_running_loop().create_future()
+        self._pending[ident] = future
+        message = {"id": ident, "method": method, "params": params}
+        if session is not None:
+            message["sessionId"] = session
+        await self.socket.send(json.dumps(message))
+        return await asyncio.wait_for(future, 30)
+
+    async def close(self) -> None:
+        self._reader.cancel()
+        await self.socket.close()
+
+
+class Page:
+    """A browser tab. While open, ``snapshot`` holds what it shows, re-read every 100 ms."""
+
+    def __init__(self, devtools: DevTools, session: str) -> None:
+        self.devtools = devtools
+        self.session = session
+        self.snapshot: dict[str, Any] = {}
+        self._watcher: asyncio.Task | None = None
+
+    async def goto(self, url: str) -> None:
+        await self.devtools.call("Page.navigate", self.session, url=url)
+        self._watcher = self._watcher or asyncio.create_task(self._watch())
+
+    async def evaluate(self, expression: str) -> Any:
+        answer = await self.devtools.call("Runtime.evaluate", self.session,
+                                          expression=expression, returnByValue=True)
+        if "exceptionDetails" in answer:
+            raise DevToolsError(answer["exceptionDetails"].get("text"))
+        return answer["result"].get("value")
+
+    async def _watch(self) -> None:
+        while True:
+            with contextlib.suppress(DevToolsError, TypeError):
+                self.snapshot = json.loads(await self.evaluate(SNAPSHOT_JS))
+            await asyncio.sleep(0.1)
+
+    def connector(self, n: int) -> str:
+        return self.snapshot.get("connectors", {}).get(str(n), "")
+
+    def problems(self) -> list[str]:
+        """Uncaught exceptions and console errors (a CSP violation is one) of this tab."""
+        found = []
+        for event in self.devtools.events:
+            if event.get("sessionId") != self.session:
+                continue
+            params = event.get("params", {})
+            if event["method"] == "Runtime.exceptionThrown":
+                found.append(params["exceptionDetails"].get("text", "exception"))
+            elif event["method"] == "Log.entryAdded" and params["entry"]["level"] == "error":
+                found.append(params["entry"]["text"])
+        return found
+
+    async def screenshot(self, path: Path) -> bytes:
+        answer = await self.devtools.call("Page.captureScreenshot", self.session, format="png")
+        png = base64.b64decode(answer["data"])
+        path.write_bytes(png)
+        return png
+
+    async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
+
+
+@pytest.fixture
+async def browser(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[DevTools]:
+    """A headless Chromium of our own, on a free DevTools port, closed after the test."""
+    if not os.access(CHROMIUM, os.X_OK):
+        standin_missing(request, f"{CHROMIUM} is missing: apt-get install chromium")
+    profile = tmp_path / "chromium-profile"
+    log = (tmp_path / "chromium.log").open("wb")
+    process = await asyncio.create_subprocess_exec(
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--remote-debugging-port=0", f"--user-data-dir={profile}",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--no-first-run", "--no-default-browser-check", "--mute-audio", "about:blank",
+        stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+    )
+    devtools = None
+    try:
+        # Chromium writes the port it chose, and the browser's websocket path, to this file.
+        active_port = profile / "DevToolsActivePort"
+        await eventually(lambda: active_port.exists() and len(active_port.read_text().split()) == 2
+                         or process.returncode is not None, "Chromium's DevTools port", 30)
+        assert process.returncode is None, f"Chromium exited, see {tmp_path / 'chromium.log'}"
+        port, path = active_port.read_text().split()
+        devtools = DevTools(await connect(f"ws://127.0.0.1:{port}{path}", max_size=None))
+        yield devtools
+    finally:
+        if devtools is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(devtools.call("Browser.close"), 5)
+            await devtools.close()
+        try:
+            await asyncio.wait_for(process.wait(), 10)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+        log.close()
+
+
+@pytest.fixture
+async def open_page(browser: DevTools) -> AsyncIterator:
+    """Open a phone-sized tab on a URL; its watcher stops after the test, and the tab goes
+    with the browser."""
+    pages: list[Page] = []
+
+    async def open_(url: str) -> Page:
+        target = await browser.call("Target.createTarget", url="about:blank")
+        attached = await browser.call("Target.attachToTarget", targetId=target["targetId"],
+                                      flatten=True)
+        page = Page(browser, attached["sessionId"])
+        pages.append(page)
+        for domain in ("Page", "Runtime", "Log"):
+            await browser.call(f"{domain}.enable", page.session)
+        await browser.call("Emulation.setDeviceMetricsOverride", page.session, **PHONE)
+        await page.goto(url)
+        await eventually(lambda: page.snapshot.get("text"), "the page to render", 30)
+        # Only this document has the marker: a reload would drop it.
+        await page.evaluate("window.loadedOnce = true")
+        return page
+
+    yield open_
+    for page in pages:
+        await page.close()
+
+
+async def station_with_page(start_station, open_page, **sections: dict[str, Any]):
+    daemon = await start_station(api={"listen": "127.0.0.1:0"}, **sections)
+    status, _, _ = await http(daemon.api.port, "GET")
+    assert status == "HTTP/1.1 200 OK", "api.py does not route GET / to pievse.status_page"
+    page = await open_page(f"http://127.0.0.1:{daemon.api.port}/")
+    return daemon, page
+
+
+def kilowatts(daemon) -> str:
+    """The power of connector 1 as the page writes it."""
+    return f"{daemon.status()['connectors'][0]['meter']['power_w'] / 1000:.1f} kW"
+
+
+async def test_page_shows_available_then_charging_with_offered_current_and_power_live(
+    csms, start_station, open_page, tmp_path
+):
+    daemon, page = await station_with_page(start_station, open_page,
+                                           charge_point={"max_current": 16})
+    await eventually(lambda: "Available" in page.connector(1), "Available")
+    assert "CSMS online" in page.snapshot["csms"]
+    assert "Limit: installation maximum: 16 A" in page.connector(1)
+
+    await charging_session(csms, daemon)
+    await eventually(lambda: "Charging" in page.connector(1), "Charging")
+    await eventually(lambda: kilowatts(daemon) != "0.0 kW" and kilowatts(daemon) in
+                     page.connector(1), "the power the meter reads")
+    shown = page.connector(1)
+    assert "Offered\n16 A" in shown
+    assert "installation maximum: 16 A" in shown
+    assert TAG in shown and "Contactor\nclosed" in shown and "asking for power (C)" in shown
+    png = await page.screenshot(tmp_path / "status_page_charging.png")
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert struct.unpack(">I", png[16:20])[0] == PHONE["width"] * PHONE["deviceScaleFactor"]
+
+    daemon.hardware.simulated.evs[1].set_state("A")
+    await eventually(lambda: "Available" in page.connector(1), "Available after unplugging")
+    assert "Contactor\nopen" in page.connector(1)
+    assert page.snapshot["sameDocument"], "the page was reloaded instead of updating itself"
+    assert page.problems() == []
+
+
+async def test_page_shows_a_tripped_rcd_and_the_error_the_station_logged(start_station,
+                                                                         open_page):
+    daemon, page = await station_with_page(start_station, open_page)
+    await eventually(lambda: "Available" in page.connector(1), "Available")
+    assert page.snapshot["errors"] == ""  # nothing has gone wrong yet: no error list
+
+    daemon.hardware.simulated.boards[1].inject_fault(FaultKind.RCD, True)
+    await eventually(lambda: "Faulted" in page.connector(1), "Faulted")
+    shown = page.connector(1)
+    assert "residual current device" in shown and "GroundFailure" in shown
+    await eventually(lambda: "fault rcd active" in page.snapshot["errors"],
+                     "the logged error in the page (Daemon.status() gives recent_errors)")
+    assert page.snapshot["sameDocument"]
+
+
+async def test_page_shows_an_id_tag_full_of_markup_from_the_csms_as_text(
+    csms, start_station, open_page
+):
+    daemon, page = await station_with_page(start_station, open_page)
+    # A card reader only yields hex UIDs, but a CSMS may start a session for any CiString20.
+    hostile = "<img src=x>"
+    daemon.hardware.simulated.evs[1].set_state("C")
+    assert (await csms.remote_start("CP1", hostile, connector_id=1))["status"] == "Accepted"
+    await eventually(lambda: "Charging" in page.connector(1), "Charging")
+    assert f"Card\n{hostile}" in page.connector(1)
+    assert page.snapshot["images"] == 0
+
+
+async def test_page_says_when_the_charger_stops_answering(start_station, open_page):
+    daemon, page = await station_with_page(start_station, open_page)
+    await eventually(lambda: "Available" in page.connector(1), "Available")
+    daemon.stop()
+    await eventually(lambda: "No answer from the charger since" in page.snapshot["banner"],
+                     "the no-answer banner", 30)
+    assert page.snapshot["stale"]
+    assert "Available" in page.connector(1)  # the last known state stays, faded
+
+
+# --- the HTTP side, without a browser -------------------------------------------------------------
+
+
+async def http(port: int, method: str, path: str = "/") -> tuple[str, dict[str, str], bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    raw = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status, *lines = head.decode("ascii").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in
+               (line.partition(":") for line in lines)}
+    return status, headers, body
+
+
+async def test_station_serves_the_page_with_a_policy_that_allows_only_its_own_code(
+    start_station
+):
+    daemon = await start_station(api={"listen": "127.0.0.1:0"})
+    status, headers, body = await http(daemon.api.port, "GET")
+    assert status == "HTTP/1.1 200 OK", "api.py does not route GET / to pievse.status_page"
+    assert headers["content-type"] == "text/html; charset=utf-8"
+    assert body == status_page().html and int(headers["content-length"]) == len(body)
+    policy = headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "connect-src 'self'" in policy
+    assert policy.count("'sha256-") == 2 and "unsafe-inline" not in policy
+
+    status, headers, body = await http(daemon.api.port, "HEAD")
+    assert status == "HTTP/1.1 200 OK" and body == b""
+    assert int(headers["content-length"]) == len(status_page().html)
+
+    status, headers, body = await http(daemon.api.port, "POST")
+    assert status.startswith("HTTP/1.1 405") and headers["allow"] == "GET, HEAD"
+    assert json.loads(body) == {"error": "/ allows GET, HEAD, not POST"}
+
+
+def test_recent_errors_keep_the_newest_first_lines_of_errors_only():
+    recent = RecentErrors(size=2, max_chars=20)
+    logger = logging.getLogger("pievse.test_status_page")
+    logger.addHandler(recent)
+    try:
+        logger.warning("a warning is not an error")
+        logger.error("connector 1: fault rcd active")
+        logger.critical("could not open the contactor\nTraceback (most recent call last): ...")
+        logger.error("meter offline, reported as PowerMeterFailure")
+    finally:
+        logger.removeHandler(recent)
+    errors = recent.as_json()
+    assert [e["message"] for e in errors] == ["meter offline, repo…",
+                                              "could not open the …"]
+    assert [e["level"] for e in errors] == ["ERROR", "CRITICAL"]
+    assert all(e["time"].endswith("Z") for e in errors)
