@@ -23,6 +23,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from pievse.aio import wait_event
+
 log = logging.getLogger("pievse")
 
 
@@ -116,10 +118,7 @@ class ServiceReporter:
         if interval is not None:
             self.notifier.watchdog()
         while True:
-            try:
-                await asyncio.wait_for(self._changed.wait(), interval)
-            except TimeoutError:
-                pass
+            await wait_event(self._changed, interval)
             self._changed.clear()
             if interval is not None:
                 self.notifier.watchdog()

@@ -26,6 +26,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from pievse.aio import wait_event
+
 log = logging.getLogger(__name__)
 
 #: Queued MeterValues kept at most, by default: ~10 days of 1-minute samples, a few MB on disk.
@@ -165,10 +167,7 @@ class Outbox:
             if delay <= 0:
                 return entry
             self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), delay)
-            except TimeoutError:
-                pass
+            await wait_event(self._changed, delay)
 
     async def wait_empty(self, timeout: float) -> bool:
         """Wait until everything was delivered (before a reset); False on timeout."""
@@ -178,8 +177,6 @@ class Outbox:
             if remaining <= 0:
                 return False
             self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
-            except TimeoutError:
+            if not await wait_event(self._changed, remaining):
                 return not self._entries
         return True
