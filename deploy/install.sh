@@ -255,6 +255,18 @@ install_venv() {
     changed "pievse $version installed in $VENV ($("$VENV/bin/pievse" --version))"
 }
 
+# UpdateFirmware installs the new version into this venv from the daemon, which runs as the
+# pievse user: the venv is theirs (the unit lets it write there and nowhere else under /opt). To
+# lock updates out, set [firmware] allow_updates = false and chown -R root:root the venv.
+give_venv_to_daemon() {
+    if [ -z "$(find "$VENV" ! -user "$SERVICE_USER" -print -quit 2>/dev/null)" ]; then
+        unchanged "$VENV belongs to $SERVICE_USER (firmware updates can install into it)"
+        return 0
+    fi
+    chown -R "$SERVICE_USER:$SERVICE_USER" "$VENV"
+    changed "$VENV given to $SERVICE_USER, so that firmware updates can install into it"
+}
+
 install_command_link() {
     if [ "$(readlink "$COMMAND_LINK" 2>/dev/null)" = "$VENV/bin/pievse" ]; then
         unchanged "command: $COMMAND_LINK -> $VENV/bin/pievse"
@@ -420,6 +432,7 @@ do_install() {
     check_python
     create_user
     install_venv
+    give_venv_to_daemon
     install_command_link
     install_config
     install_units

@@ -56,7 +56,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         # A Reset from the CSMS: start afresh in a new process with the same arguments (under
         # systemd this is the same process id, so the unit stays active).
         logging.getLogger("pievse").warning("%s: restarting", reason.value)
-        os.execv(sys.executable, [sys.executable, "-m", "pievse", *sys.argv[1:]])
+        from pievse.firmware_rollback import restart_argv
+
+        # Through the kept rollback check while a new firmware version has not proven itself.
+        state = os.path.dirname(os.path.abspath(config.storage.path))
+        argv = restart_argv(state, [sys.executable, "-m", "pievse", *sys.argv[1:]])
+        os.execv(argv[0], argv)
     return 1 if reason is ExitReason.FAILED else 0
 
 

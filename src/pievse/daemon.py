@@ -78,6 +78,7 @@ class Daemon:
         store: Store | None = None,
     ) -> None:
         from pievse.link_security import LinkSecurity
+        from pievse.maintenance import updater_and_uploader
         from pievse.ocpp.link import OcppLink
         from pievse.ocpp.outbox import Outbox
         from pievse.ocpp.v16.security_ext import SecuredChargePoint16
@@ -117,6 +118,8 @@ class Daemon:
             outbox=Outbox(StoredOutboxJournal(self.store)),
         )
         self.security.protocol = self.protocol
+        self.firmware, self.diagnostics = updater_and_uploader(config, self.store, self.security)
+        self.protocol.use_firmware_management(self.firmware, self.diagnostics)
         self.recorder = TransactionRecorder(self.store, self.station)
         keys = self.protocol.configuration
         keys.set_initial("WebSocketPingInterval", config.ocpp.ping_interval)
@@ -207,6 +210,7 @@ class Daemon:
         asyncio.get_running_loop().create_task(self.link.reconnect(reason))
 
     def _connection_changed(self) -> None:
+        self.protocol.send_pending_firmware_statuses()
         self.service.changed()
 
     def describe(self) -> str:
@@ -252,6 +256,9 @@ class Daemon:
                 self._tasks.append(asyncio.create_task(self.service.run(), name="systemd"))
             stopping = asyncio.create_task(self._stopping.wait())
             self.started.set()
+            if self.firmware is not None:
+                # How the last update ended, or one scheduled before the restart.
+                self.firmware.resume()
             self.service.ready()
             done, _ = await asyncio.wait(
                 [stopping, *self._tasks], return_when=asyncio.FIRST_COMPLETED
@@ -298,6 +305,9 @@ class Daemon:
             except Exception:
                 log.critical("connector %s: could not open the contactor", n, exc_info=True)
         await self._end_transactions()
+        for job in (self.firmware, self.diagnostics):
+            if job is not None:
+                job.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -37,6 +37,8 @@ __all__ = [
     "ChargePointConfig",
     "Config",
     "ConfigError",
+    "DiagnosticsConfig",
+    "FirmwareConfig",
     "Key",
     "LoggingConfig",
     "MeterConfig",
@@ -180,6 +182,20 @@ class StorageConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class FirmwareConfig:
+    allow_updates: bool
+    python: str
+    max_download: int
+    transfer_timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnosticsConfig:
+    journal_unit: str
+    log_file: str
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingConfig:
     level: str
 
@@ -194,6 +210,8 @@ class Config:
     simulation: SimulationConfig
     api: ApiConfig
     storage: StorageConfig
+    firmware: FirmwareConfig
+    diagnostics: DiagnosticsConfig
     logging: LoggingConfig
 
 

@@ -98,6 +98,19 @@ KEYS: tuple[Key, ...] = (
     # [storage]: what must survive a power cut.
     Key("storage", "path", str, "/var/lib/pievse/pievse.sqlite3", "SQLite database file",
         minimum=1),
+    # [firmware], [diagnostics]: the Firmware Management profile.
+    Key("firmware", "allow_updates", bool, True,
+        "install the pievse versions the CSMS sends with UpdateFirmware (false: NotSupported)"),
+    Key("firmware", "python", str, "",
+        'interpreter of the venv updates go into ("" = the one running pievse)'),
+    Key("firmware", "max_download", int, 64, "largest firmware download accepted", unit="MiB",
+        minimum=1, maximum=1024),
+    Key("firmware", "transfer_timeout", float, 60.0,
+        "timeout of one download or upload attempt", unit="s", minimum=5, maximum=600),
+    Key("diagnostics", "journal_unit", str, "pievse",
+        'systemd unit whose journal GetDiagnostics uploads ("" = none)'),
+    Key("diagnostics", "log_file", str, "",
+        'a log file whose tail GetDiagnostics uploads too ("" = none)'),
     # [logging]
     Key("logging", "level", str, "info", "least severe level logged",
         choices=("debug", "info", "warning", "error")),

@@ -45,6 +45,7 @@ from pievse.ocpp.security import (
 )
 from pievse.ocpp.v16 import messages
 from pievse.ocpp.v16.charge_point import ChargePoint16
+from pievse.ocpp.v16.firmware_mgmt import FirmwareManagementHandlers
 from pievse.ocpp.v16.configuration import Configuration, KeyDefinition, KeyType as ConfigType
 from pievse.ocpp.v16.configuration import core_keys
 from pievse.ocpp.v16.smart_charging import smart_charging_keys
@@ -441,7 +442,7 @@ class SecurityExtensionHandlers:
             self._on_security_change(changed)
 
 
-class SecuredChargePoint16(SecurityExtensionHandlers, ChargePoint16):
+class SecuredChargePoint16(FirmwareManagementHandlers, SecurityExtensionHandlers, ChargePoint16):
     """The OCPP 1.6J charge point with the security extension.
 
     ``on_security_change(what)`` is called once the CSMS's answer has gone out, with
