@@ -28,7 +28,8 @@ async def test_get_configuration_returns_every_core_key_with_its_access(csms, st
         assert required in keys, required
     assert keys["NumberOfConnectors"] == {"key": "NumberOfConnectors", "readonly": True,
                                           "value": "1"}
-    assert keys["SupportedFeatureProfiles"]["value"] == "Core,RemoteTrigger,SmartCharging"
+    assert keys["SupportedFeatureProfiles"]["value"] == (
+        "Core,FirmwareManagement,LocalAuthListManagement,RemoteTrigger,Reservation,SmartCharging")
 
 
 async def test_get_configuration_names_unknown_keys(csms, start_station):

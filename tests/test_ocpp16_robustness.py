@@ -27,7 +27,8 @@ OCPP16_ERROR_CODES = {
     ("frame", "code"),
     [
         ('[2,"a1","NoSuchAction",{}]', "NotImplemented"),
-        ('[2,"a2","GetLocalListVersion",{}]', "NotSupported"),
+        ('[2,"a2","GetLog",{"logType":"DiagnosticsLog","requestId":1,'
+         '"log":{"remoteLocation":"ftp://example.org/"}}]', "NotSupported"),
         ('[2,"a9","SetChargingProfile",{"connectorId":1,"csChargingProfiles":{}}]',
          "OccurenceConstraintViolation"),
         ('[2,"a3","RemoteStartTransaction",{}]', "OccurenceConstraintViolation"),

@@ -1,5 +1,5 @@
 """Keeps the store in step with the station: open transactions, their energy, the charging
-profiles, the last run.
+profiles, the Local Authorization List, the Authorization Cache, the reservations, the last run.
 
 The daemon hands every effect to ``record()`` inside the same store batch that queues the
 effect's OCPP message, so "transaction started" and "StartTransaction queued" (or "stopped" and
@@ -7,20 +7,25 @@ effect's OCPP message, so "transaction started" and "StartTransaction queued" (o
 start-up, before anything else: the transactions the store still holds as open were cut off by a
 crash or a power cut, and are stopped now with the last energy written (reason PowerLoss, or
 Reboot when a Reset was under way), their StopTransaction queued behind whatever of theirs the
-outbox still holds.
+outbox still holds. The list, the cache and the reservations come back too, so a charge point
+that restarts offline still knows its cards, and the CSMS sees the list version it sent.
 """
 
 from __future__ import annotations
 
 import logging
 
+from pievse.station.authorization import IdTagInfoError
 from pievse.station.effects import (
     ChargingProfilesChanged,
     Effect,
+    LocalAuthListChanged,
     MeterSample,
+    ReservationsChanged,
     TransactionStarted,
     TransactionStopped,
 )
+from pievse.station.reservations import ReservationError
 from pievse.station.station import Station
 from pievse.station.vocabulary import ReadingContext, StopReason
 from pievse.store import ENERGY_WRITE_INTERVAL_S, Store
@@ -36,6 +41,7 @@ class TransactionRecorder:
         self.station = station
         self._energy_written_at: dict[int, float] = {}  # transaction ref -> station time
         self._reset_recorded: bool | None = None
+        self._cache_recorded = station.access.cache_revision
 
     def recover(self) -> list[Effect]:
         """Stop the transactions a crash or power cut left open; number new ones after them."""
@@ -56,7 +62,30 @@ class TransactionRecorder:
         # Charging profiles come back after the transactions they might have belonged to ended.
         effects += self.station.restore_charging_profiles(
             self.store.state("charging_profiles", []))
+        self._recover_access()
         return effects
+
+    def _recover_access(self) -> None:
+        access = self.station.access
+        try:
+            access.restore_authorization(self.store.state("local_auth_list"),
+                                         self.store.state("authorization_cache"))
+        except IdTagInfoError as error:
+            log.error("the stored local authorization list or cache is unreadable (%s): "
+                      "starting with empty ones; the CSMS will see list version 0", error)
+        try:
+            lapsed = access.restore_reservations(self.store.state("reservations"))
+        except ReservationError as error:
+            log.error("the stored reservations are unreadable (%s): starting without any",
+                      error)
+            lapsed = []
+        for reservation in lapsed:
+            log.info("reservation %s (connector %s, id tag %s) lapsed while the daemon was down",
+                     reservation.reservation_id, reservation.connector_id, reservation.id_tag)
+        if lapsed:
+            self.store.set_state("reservations", access.reservations.snapshot()["reservations"])
+        # What was just read back needs no writing.
+        self._cache_recorded = access.cache_revision
 
     @staticmethod
     def last_meter_energy(store: Store, connector_id: int) -> float:
@@ -83,6 +112,12 @@ class TransactionRecorder:
                 self._energy_written_at.pop(effect.transaction_ref, None)
             case ChargingProfilesChanged(profiles=profiles):
                 self.store.set_state("charging_profiles", list(profiles))
+            case LocalAuthListChanged():
+                self.store.set_state("local_auth_list", {
+                    "listVersion": effect.list_version,
+                    "localAuthorizationList": list(effect.entries)})
+            case ReservationsChanged(reservations=reservations):
+                self.store.set_state("reservations", list(reservations))
             case MeterSample(transaction_ref=int(ref)) if effect.context in (
                     ReadingContext.SAMPLE_PERIODIC, ReadingContext.SAMPLE_CLOCK):
                 self._write_energy(ref, effect.connector_id, effect.reading.energy_import_wh,
@@ -100,11 +135,16 @@ class TransactionRecorder:
 
     def settled(self) -> None:
         """After each dispatch: note a Reset being carried out, so that a crash during it ends
-        the transactions with reason Reboot rather than PowerLoss."""
+        the transactions with reason Reboot rather than PowerLoss; write the Authorization
+        Cache if a verdict in it changed (once, however many changed in the batch)."""
         pending = self.station.reset_pending
         if pending != self._reset_recorded:
             self.store.set_state("reset_pending", pending)
             self._reset_recorded = pending
+        access = self.station.access
+        if access.cache_revision != self._cache_recorded:
+            self.store.set_state("authorization_cache", access.cache_entries())
+            self._cache_recorded = access.cache_revision
 
     def _write_energy(self, ref: int, connector_id: int, energy_wh: float, at: float) -> None:
         with self.store.batch():

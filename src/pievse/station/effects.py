@@ -97,6 +97,26 @@ class ChargingProfilesChanged:
     profiles: tuple[dict, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class LocalAuthListChanged:
+    """SendLocalList changed the Local Authorization List: its version and every entry, as
+    OCPP's camelCase AuthorizationData. Written whole, but only when the CSMS sends a list: the
+    list can hold thousands of cards and must not be rewritten for every card tapped. (The
+    Authorization Cache, which changes with the CSMS's answers, is no effect: the recorder
+    writes it when ``Access.cache_revision`` moved, see ``access.py``.)"""
+
+    list_version: int
+    entries: tuple[dict, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationsChanged:
+    """A reservation was made, used, cancelled or ended: the ones held now, as the ReserveNow
+    requests that made them (OCPP's camelCase)."""
+
+    reservations: tuple[dict, ...]
+
+
 # --- to the person at the station ----------------------------------------------------------------
 
 
@@ -132,4 +152,6 @@ Effect = (
     | TokenAnswered
     | ResetNow
     | ChargingProfilesChanged
+    | LocalAuthListChanged
+    | ReservationsChanged
 )

@@ -68,6 +68,9 @@ class PendingAuthorization:
 
     id_tag: str
     since: float
+    #: The card's group, as the CSMS or the local stores gave it: a reservation made for the
+    #: group is used by the transaction this starts.
+    parent_id_tag: str | None = None
 
 
 class Connector:
@@ -138,8 +141,13 @@ class Connector:
                 frequency_hz=reading.frequency_hz,
             )
         self.last_reading = reading
-        if self.transaction is not None:
-            self.transaction.last_energy_wh = reading.energy_import_wh
+        tx = self.transaction
+        if tx is not None:
+            tx.last_energy_wh = reading.energy_import_wh
+            if tx.deauthorized and self._commanded_offer_a > 0:
+                # Still drawing on the MaxEnergyOnInvalidId allowance: this reading may be the
+                # one that uses it up.
+                self.reconcile()
 
     def set_meter_problem(self, problem: str | None) -> None:
         self.meter_problem = problem
@@ -199,21 +207,25 @@ class Connector:
 
     # --- transactions --------------------------------------------------------------------------
 
-    def authorize(self, id_tag: str) -> None:
+    def authorize(self, id_tag: str, parent_id_tag: str | None = None) -> None:
         """An id tag was accepted for this connector: start now if the car is here, else wait."""
-        self.pending = PendingAuthorization(id_tag, self._station.clock.now())
+        self.pending = PendingAuthorization(id_tag, self._station.clock.now(), parent_id_tag)
         self.reconcile()
 
     def _start_transaction(self) -> None:
         assert self.pending is not None
         station = self._station
         now = station.clock.now()
+        pending = self.pending
         tx = Transaction(
             ref=station.new_transaction_ref(),
             connector_id=self.id,
-            id_tag=self.pending.id_tag,
+            id_tag=pending.id_tag,
             meter_start_wh=self.energy_wh,
             started_at=now,
+            # The reservation this card holds here (or on connector 0) ends with this start,
+            # and the CSMS learns which one from the StartTransaction.
+            reservation_id=station.access.claim(self.id, pending.id_tag, pending.parent_id_tag),
         )
         interval = station.settings.meter_value_sample_interval_s
         tx.next_sample_at = now + interval if interval > 0 else None
@@ -281,12 +293,18 @@ class Connector:
 
     # --- the decisions -------------------------------------------------------------------------
 
+    def _allowance_used_up(self, tx: Transaction) -> bool:
+        """A transaction whose id tag the CSMS refused after the start (with
+        StopTransactionOnInvalidId false) may take MaxEnergyOnInvalidId Wh in all, then no more."""
+        return tx.deauthorized and (
+            tx.energy_wh >= self._station.settings.max_energy_on_invalid_id_wh)
+
     def _target_offer(self) -> float:
         tx = self.transaction
         if (
             tx is None
             or tx.stop is not None
-            or tx.deauthorized
+            or self._allowance_used_up(tx)
             or self.faults
             or self._ventilation_fault()
             or not self.pilot.vehicle_connected
@@ -354,7 +372,7 @@ class Connector:
             if not self.usable and self.transaction is None:
                 self.pending = None
 
-        self._report_status(now)
+        self.report_status(now)
 
     def _command_contactor(self, closed: bool) -> None:
         self.contactor_closed = closed
@@ -367,7 +385,10 @@ class Connector:
 
     # --- status --------------------------------------------------------------------------------
 
-    def compute_status(self) -> tuple[ConnectorStatus, ErrorCode, str | None]:
+    def compute_status(self, reserved: bool = True
+                       ) -> tuple[ConnectorStatus, ErrorCode, str | None]:
+        """The status, error code and info the CSMS sees. ``reserved=False``: as it would be
+        without any reservation (what reservations are themselves checked against)."""
         if self.faults:
             kind = sorted(self.faults, key=lambda k: k.value)[0]
             code, _, info = FAULT_REPORT[kind]
@@ -375,6 +396,9 @@ class Connector:
         if self._ventilation_fault():
             return ConnectorStatus.FAULTED, ErrorCode.OTHER_ERROR, VENTILATION_INFO
         status = self._operational_status()
+        if (reserved and status is ConnectorStatus.AVAILABLE
+                and self._station.access.shows_reserved(self.id)):
+            status = ConnectorStatus.RESERVED
         if self.meter_problem is not None:
             # Not Faulted: energy can still be delivered; the error code tells the CSMS that
             # the energy figures of this connector are frozen at the last good reading.
@@ -403,7 +427,10 @@ class Connector:
             return ConnectorStatus.PREPARING
         return ConnectorStatus.AVAILABLE
 
-    def _report_status(self, now: float) -> None:
+    def report_status(self, now: float | None = None) -> None:
+        """Tell the CSMS the status if it changed since it was last told."""
+        if now is None:
+            now = self._station.clock.now()
         status = self.compute_status()
         if status != self.status:
             self.status = status

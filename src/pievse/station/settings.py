@@ -32,3 +32,23 @@ class StationSettings:
     clock_aligned_data_interval_s: float = 0.0
     #: Upper bound of the samples a transaction keeps for the StopTransaction transactionData.
     max_transaction_samples: int = 200
+    #: MaxEnergyOnInvalidId: with StopTransactionOnInvalidId false, the energy (Wh, counted from
+    #: the transaction's start) a transaction whose id tag the CSMS refused may still take
+    #: before the station suspends it. 0: none at all once the refusal is known.
+    max_energy_on_invalid_id_wh: float = 0.0
+
+    # Local authorisation (OCPP 1.6 section 3.5): the names are the ones ``AuthorizationRules``
+    # of ``authorization.py`` reads, so the settings are passed to its decisions as they are.
+    #: LocalAuthorizeOffline: offline, a card the list or cache hold as valid starts at once.
+    local_authorize_offline: bool = True
+    #: LocalPreAuthorize: online, a card the list or cache hold as Accepted starts without
+    #: waiting for the CSMS's Authorize answer.
+    local_pre_authorize: bool = False
+    #: AuthorizationCacheEnabled: keep the CSMS's verdicts on id tags (disabled: emptied).
+    authorization_cache_enabled: bool = True
+    #: LocalAuthListEnabled: consult the list the CSMS sends with SendLocalList.
+    local_auth_list_enabled: bool = True
+
+    # Reservation profile
+    #: ReserveConnectorZeroSupported: ReserveNow for connector 0 holds *some* connector free.
+    reserve_connector_zero_supported: bool = True

@@ -7,6 +7,10 @@ without an input (a timeout, a meter sample), ``next_deadline()`` says when to c
 
 Commands of the CSMS return an answer in OCPP's words together with their effects, so one
 implementation serves OCPP 1.6 and 2.0.1 alike.
+
+Two helpers own a part of the charge point each: ``charging`` (smart charging: profiles to the
+current each connector offers) and ``access`` (who may start where: the Local Authorization
+List, the Authorization Cache and the reservations).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pievse.drivers.base import FaultKind, MeterReading, PilotState
+from pievse.station.access import Access, AccessLimits
+from pievse.station.authorization import IdTagInfo, id_tag_key
 from pievse.station.charging_limits import ChargingLimits
 from pievse.station.clock import Clock, SystemClock
 from pievse.station.effects import (
@@ -61,10 +67,11 @@ class Station:
         settings: StationSettings | None = None,
         clock: Clock | None = None,
         board_max_current_a: Mapping[int, float] | None = None,
+        access_limits: AccessLimits | None = None,
     ) -> None:
         if connector_count < 1:
             raise ValueError("a charge point has at least one connector")
-        self.settings = settings or StationSettings()
+        self._settings = settings or StationSettings()
         self.clock: Clock = clock or SystemClock()
         self._board_max = dict(board_max_current_a or {})
         self._effects: list[Effect] = []
@@ -75,10 +82,25 @@ class Station:
         self.operative = True
         self._status0: tuple[ConnectorStatus, ErrorCode] | None = None
         self._next_aligned_at: float | None = None
+        #: Whether the CSMS can be asked now (connected and registered): LocalPreAuthorize
+        #: applies only then. The protocol adapter says so (``csms_connection_changed``).
+        self.csms_online = False
         self.connectors: dict[int, Connector] = {
             n: Connector(n, self) for n in range(1, connector_count + 1)
         }
         self.charging = ChargingLimits(self)
+        self.access = Access(self, access_limits)
+
+    @property
+    def settings(self) -> StationSettings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: StationSettings) -> None:
+        # The daemon sets the settings from the configuration keys before it starts; the
+        # authorisation stores and the reservations follow them at once.
+        self._settings = settings
+        self.access.settings_changed()
 
     # --- plumbing used by the connectors -------------------------------------------------------
 
@@ -86,6 +108,9 @@ class Station:
         self._effects.append(effect)
 
     def _take(self) -> list[Effect]:
+        # Every input ends here: bring the Reserved statuses up to date first, as one
+        # connector's state can decide whether another shows Reserved (connector 0).
+        self.access.settle()
         effects, self._effects = self._effects, []
         return effects
 
@@ -200,17 +225,23 @@ class Station:
 
     # --- id tags -------------------------------------------------------------------------------
 
+    def csms_connection_changed(self, online: bool) -> list[Effect]:
+        """The CSMS can be asked from now on (registered), or no longer (connection lost)."""
+        self.csms_online = online
+        return self._take()
+
     def token_presented(self, id_tag: str) -> list[Effect]:
         """A card was presented at the station."""
+        key = id_tag_key(id_tag)
         for c in self.connectors.values():
             tx = c.transaction
-            if tx is not None and tx.id_tag == id_tag and tx.stop is None:
+            if tx is not None and id_tag_key(tx.id_tag) == key and tx.stop is None:
                 # The same card ends its own session; no need to ask the CSMS (OCPP 1.6 3.5).
                 c.begin_stop(StopReason.LOCAL, id_tag)
                 self.emit(TokenAnswered(id_tag, True, None, c.id, "session stopped"))
                 return self._take()
         for c in self.connectors.values():
-            if c.pending is not None and c.pending.id_tag == id_tag:
+            if c.pending is not None and id_tag_key(c.pending.id_tag) == key:
                 c.pending = None
                 c.reconcile()
                 self.emit(TokenAnswered(id_tag, True, None, c.id, "authorisation cancelled"))
@@ -222,43 +253,91 @@ class Station:
                 TokenAnswered(id_tag, False, None, None, "no connector free for a new session")
             )
             return self._take()
+        if self.csms_online:
+            known = self.access.pre_authorized(id_tag)
+            # A card held locally as Accepted starts at once (LocalPreAuthorize); the CSMS
+            # still hears of it in the StartTransaction and may refuse it there. Where a
+            # reservation refuses it on what is known locally, the CSMS is asked after all:
+            # its answer may name the card's group (OCPP 1.6 5.13).
+            connector = (self._connector_for(id_tag, known.parent_id_tag, None)
+                         if known is not None else None)
+            if known is not None and connector is not None:
+                self.emit(TokenAnswered(id_tag, True, known.status, connector.id,
+                                        "authorised locally"))
+                connector.authorize(id_tag, known.parent_id_tag)
+                return self._take()
         self._authorizing[id_tag] = _AuthorizationInFlight(None, remote=False)
         self.emit(AuthorizeRequest(id_tag))
         return self._take()
 
     def authorization_result(
-        self, id_tag: str, status: AuthorizationStatus | None
+        self, id_tag: str, verdict: IdTagInfo | AuthorizationStatus | None
     ) -> list[Effect]:
-        """The CSMS's verdict on ``id_tag``; ``None`` when it could not be asked (offline)."""
+        """The CSMS's verdict on ``id_tag`` (its idTagInfo, or only the status); ``None`` when
+        it could not be asked (offline), and the local stores decide."""
+        info = IdTagInfo(verdict) if isinstance(verdict, AuthorizationStatus) else verdict
+        if info is not None:
+            self.access.remember(id_tag, info)
         request = self._authorizing.pop(id_tag, None)
         if request is None:
             return self._take()
-        if status is None:
-            if self.settings.allow_offline_tx_for_unknown_id:
-                status = AuthorizationStatus.ACCEPTED
-            else:
+        how = "authorised"
+        if info is None:
+            info = self.access.decide_offline(id_tag)
+            if info is None:
                 self.emit(TokenAnswered(id_tag, False, None, None, "CSMS unreachable"))
                 return self._take()
-        if status is not AuthorizationStatus.ACCEPTED:
-            self.emit(TokenAnswered(id_tag, False, status, None, f"id tag {status.value}"))
+            how = "authorised offline"
+        if info.status is not AuthorizationStatus.ACCEPTED:
+            self.emit(TokenAnswered(id_tag, False, info.status, None,
+                                    f"id tag {info.status.value}"))
             return self._take()
-        connector = (
-            self.connectors.get(request.connector_id)
-            if request.connector_id is not None
-            else self._choose_connector()
-        )
-        if connector is None or not connector.usable:
-            self.emit(TokenAnswered(id_tag, False, status, None, "no connector free"))
+        connector = self._connector_for(id_tag, info.parent_id_tag, request.connector_id)
+        if connector is None:
+            why = ("connector reserved for another id tag"
+                   if self._choose_connector(request.connector_id) is not None
+                   else "no connector free")
+            self.emit(TokenAnswered(id_tag, False, info.status, None, why))
             return self._take()
-        self.emit(TokenAnswered(id_tag, True, status, connector.id, "authorised"))
-        connector.authorize(id_tag)
+        self.emit(TokenAnswered(id_tag, True, info.status, connector.id, how))
+        connector.authorize(id_tag, info.parent_id_tag)
         return self._take()
 
-    def _choose_connector(self) -> Connector | None:
-        """Where a new session goes: a connector with a car waiting, else any free one."""
+    def id_tag_info_received(self, id_tag: str, info: IdTagInfo) -> list[Effect]:
+        """The CSMS's verdict on ``id_tag`` came with a StartTransaction or StopTransaction
+        answer: the cache keeps it (OCPP 1.6 3.5.1)."""
+        self.access.remember(id_tag, info)
+        return self._take()
+
+    def _choose_connector(self, bound: int | None = None) -> Connector | None:
+        """Where a new session goes, reservations aside: a connector with a car waiting, else
+        any free one (or ``bound``, if usable)."""
+        if bound is not None:
+            connector = self.connectors.get(bound)
+            return connector if connector is not None and connector.usable else None
         free = [c for c in self.connectors.values() if c.usable and c.pending is None]
         for c in free:
             if c.pilot.vehicle_connected:
+                return c
+        return free[0] if free else None
+
+    def _connector_for(self, id_tag: str, parent_id_tag: str | None,
+                       bound: int | None) -> Connector | None:
+        """Where this card's session goes, reservations included: a connector where a car
+        waits, else one reserved for this card, else any free one that no reservation keeps."""
+        access = self.access
+        if bound is not None:
+            connector = self._choose_connector(bound)
+            if connector is None or not access.admits(bound, id_tag, parent_id_tag):
+                return None
+            return connector
+        free = [c for c in self.connectors.values() if c.usable and c.pending is None
+                and access.admits(c.id, id_tag, parent_id_tag)]
+        for c in free:
+            if c.pilot.vehicle_connected:
+                return c
+        for c in free:
+            if access.holds_for(c.id, id_tag, parent_id_tag):
                 return c
         return free[0] if free else None
 
@@ -267,7 +346,10 @@ class Station:
     def transaction_accepted(
         self, ref: int, transaction_id: int, status: AuthorizationStatus
     ) -> list[Effect]:
-        """The CSMS answered StartTransaction: its transactionId, and its verdict on the id tag."""
+        """The CSMS answered StartTransaction: its transactionId, and its verdict on the id tag.
+
+        A refused id tag ends the transaction (StopTransactionOnInvalidId), or else leaves it
+        running on what is left of MaxEnergyOnInvalidId, then suspended."""
         for c in self.connectors.values():
             tx = c.transaction
             if tx is None or tx.ref != ref:
@@ -290,19 +372,17 @@ class Station:
         if charging_profile is not None and not self.charging.remote_start_profile(
                 id_tag, charging_profile):
             return Answer("Rejected", self._take())
-        if connector_id is not None:
-            connector = self.connectors.get(connector_id)
-            if connector is None or not connector.usable:
-                return Answer("Rejected", self._take())
-        else:
-            connector = self._choose_connector()
-            if connector is None:
-                return Answer("Rejected", self._take())
+        # A reservation is checked with the card's group as the local stores know it; with
+        # AuthorizeRemoteTxRequests the CSMS's answer, which may name the group, decides again.
+        parent = self.access.known_parent(id_tag)
+        connector = self._connector_for(id_tag, parent, connector_id)
+        if connector is None:
+            return Answer("Rejected", self._take())
         if self.settings.authorize_remote_tx_requests:
             self._authorizing[id_tag] = _AuthorizationInFlight(connector.id, remote=True)
             self.emit(AuthorizeRequest(id_tag))
         else:
-            connector.authorize(id_tag)
+            connector.authorize(id_tag, parent)
         return Answer("Accepted", self._take())
 
     def remote_stop(self, transaction_id: int) -> Answer:
@@ -400,6 +480,34 @@ class Station:
         self.charging.restore(payloads)
         return self._take()
 
+    # --- local authorisation and reservations -----------------------------------------------------
+
+    def send_local_list(self, list_version: int, update_type: str,
+                        entries: list[Any] | None = None) -> Answer:
+        """SendLocalList (``entries`` as OCPP's camelCase AuthorizationData): Accepted, Failed,
+        NotSupported or VersionMismatch."""
+        status, _ = self.access.send_local_list(list_version, update_type, entries)
+        return Answer(status.value, self._take())
+
+    def local_list_version(self) -> int:
+        """GetLocalListVersion: -1 while the list is disabled, 0 while it is empty."""
+        return self.access.authorization.list_version
+
+    def clear_cache(self) -> Answer:
+        return Answer(self.access.clear_cache(), self._take())
+
+    def reserve_now(self, request: Any) -> Answer:
+        """ReserveNow (OCPP's camelCase request): Accepted, Faulted, Occupied, Rejected or
+        Unavailable. Rejected while a reset or a shutdown is under way: the connectors are
+        about to go away."""
+        if self.reset_pending is not None or self.shutting_down:
+            return Answer("Rejected", self._take())
+        status, _ = self.access.reserve(request)
+        return Answer(status.value, self._take())
+
+    def cancel_reservation(self, reservation_id: int) -> Answer:
+        return Answer(self.access.cancel(reservation_id).value, self._take())
+
     def update_settings(self, **changes: Any) -> list[Effect]:
         self.settings = dataclasses.replace(self.settings, **changes)
         if "clock_aligned_data_interval_s" in changes:
@@ -429,12 +537,15 @@ class Station:
             deadlines.append(self._next_aligned_at)
         if self.charging.next_change_at is not None:
             deadlines.append(self.charging.next_change_at)
+        if (expiry := self.access.next_deadline()) is not None:
+            deadlines.append(expiry)
         return min(deadlines) if deadlines else None
 
     def tick(self) -> list[Effect]:
         now = self.clock.now()
         if self.charging.due(now):
             self.charging.apply()
+        self.access.tick(now)
         for c in self.connectors.values():
             c.tick(now)
         if self._next_aligned_at is not None and now >= self._next_aligned_at:

@@ -35,7 +35,9 @@ from pievse.ocpp.rpc import CallErrorReceived, ConnectionLost, InvalidResponse, 
 from pievse.ocpp.rpc import RpcSession
 from pievse.ocpp.v16 import messages
 from pievse.ocpp.v16.configuration import Configuration, core_keys
+from pievse.ocpp.v16.local_auth import LocalAuthHandlers, local_auth_keys, reservation_keys
 from pievse.ocpp.v16.smart_charging import SmartChargingHandlers, smart_charging_keys
+from pievse.station.authorization import IdTagInfo, IdTagInfoError
 from pievse.station.effects import (
     AuthorizeRequest,
     Effect,
@@ -56,7 +58,7 @@ Dispatch = Callable[[list[Effect]], None]
 SLOW_RETRY_S = 600.0
 
 
-class ChargePoint16(SmartChargingHandlers):
+class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
     """One charge point on OCPP 1.6J. ``run_session`` is given to the websocket link."""
 
     version = "1.6"
@@ -87,6 +89,9 @@ class ChargePoint16(SmartChargingHandlers):
         self.configuration = configuration or Configuration(
             core_keys(len(station.connectors))
             + smart_charging_keys(station.charging.capabilities))
+        # This adapter implements Local Auth List Management and Reservation itself, so their
+        # keys are there whichever configuration it was given.
+        self.configuration.declare(local_auth_keys(station.access) + reservation_keys())
         self.configuration.on_change(self._configuration_changed)
         self._on_ping_interval = on_ping_interval
         self._on_connection_change = on_connection_change or (lambda: None)
@@ -160,8 +165,8 @@ class ChargePoint16(SmartChargingHandlers):
             if response is None:
                 self._later(lambda: self.station.authorization_result(id_tag, None))
                 return
-            status = AuthorizationStatus(response.id_tag_info["status"])
-            self._later(lambda: self.station.authorization_result(id_tag, status))
+            info = _id_tag_info(response.id_tag_info)
+            self._later(lambda: self.station.authorization_result(id_tag, info))
 
         self._send(call.Authorize(id_tag=id_tag), answered)
 
@@ -183,14 +188,14 @@ class ChargePoint16(SmartChargingHandlers):
         tasks: list[asyncio.Task] = []
         self._session = session
         self._registered = False
-        self._on_connection_change()
+        self._link_changed()
         self._fail_pending_authorizations()
         try:
             booting = asyncio.create_task(self._register(session))
             done, _ = await asyncio.wait({reader, booting}, return_when=asyncio.FIRST_COMPLETED)
             if booting in done and booting.result():
                 self._registered = True
-                self._on_connection_change()
+                self._link_changed()
                 for status in self.station.statuses():
                     self._send(messages.status_notification(status))
                 tasks = [
@@ -204,12 +209,22 @@ class ChargePoint16(SmartChargingHandlers):
         finally:
             self._session = None
             self._registered = False
-            self._on_connection_change()
+            self._link_changed()
             for task in tasks:
                 task.cancel()
             reader.cancel()
             await asyncio.gather(reader, *tasks, return_exceptions=True)
             self._fail_pending_authorizations()
+
+    def _link_changed(self) -> None:
+        # The station pre-authorises cards locally (LocalPreAuthorize) only while the CSMS is
+        # there to hear of the start. This runs in the session's clean-up as well, while the
+        # daemon may be cancelling its tasks: an empty batch is not dispatched, as dispatching
+        # wakes the daemon's timer, and a wake-up racing its cancellation can swallow it.
+        effects = self.station.csms_connection_changed(self.registered)
+        if effects:
+            self._dispatch(effects)
+        self._on_connection_change()
 
     def _fail_pending_authorizations(self) -> None:
         """Non-transaction messages do not outlive a connection; an Authorize that never got
@@ -324,15 +339,22 @@ class ChargePoint16(SmartChargingHandlers):
     def _delivered(self, entry: OutboxEntry, response: Any) -> None:
         if entry.kind == "start":
             transaction_id = int(response.transaction_id)
-            status = AuthorizationStatus(response.id_tag_info["status"])
+            info = _id_tag_info(response.id_tag_info)
             self.outbox.start_answered(entry, transaction_id)
             log.info("transaction %s has transactionId %s (id tag %s)", entry.transaction_ref,
-                     transaction_id, status.value)
+                     transaction_id, info.status.value)
+            self._dispatch(self.station.id_tag_info_received(entry.data.id_tag, info))
             self._dispatch(
-                self.station.transaction_accepted(entry.transaction_ref, transaction_id, status)
+                self.station.transaction_accepted(entry.transaction_ref, transaction_id,
+                                                  info.status)
             )
             return
         self.outbox.ack(entry)
+        stopped_by = entry.data.id_tag if entry.kind == "stop" else None
+        if stopped_by is not None and getattr(response, "id_tag_info", None):
+            # The verdict on the card that ended the session: the cache keeps it too.
+            self._dispatch(self.station.id_tag_info_received(
+                stopped_by, _id_tag_info(response.id_tag_info)))
 
     async def _heartbeat(self, session: RpcSession) -> None:
         while True:
@@ -423,11 +445,6 @@ class ChargePoint16(SmartChargingHandlers):
         log.info("ChangeConfiguration %s = %r: %s (%s)", key, value, result.value, why)
         return call_result.ChangeConfiguration(status=result.value)
 
-    @on(Action.clear_cache)
-    def on_clear_cache(self, **_: Any) -> call_result.ClearCache:
-        # No authorisation cache is kept yet, so it is empty already.
-        return call_result.ClearCache(status="Accepted")
-
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:
         return call_result.DataTransfer(status="UnknownVendorId")
@@ -465,3 +482,14 @@ class ChargePoint16(SmartChargingHandlers):
         elif requested_message == "FirmwareStatusNotification":
             self._send(call.FirmwareStatusNotification(status="Idle"))
 
+
+def _id_tag_info(obj: Any) -> IdTagInfo:
+    """An idTagInfo from the ``ocpp`` package (snake_case) as the core's IdTagInfo. The schema
+    has checked its shape already; an expiryDate the core cannot read costs only the expiry
+    (the status still counts), and is logged."""
+    camel = snake_to_camel_case(obj)
+    try:
+        return IdTagInfo.from_ocpp(camel)
+    except IdTagInfoError as error:
+        log.warning("idTagInfo %s: %s; keeping its status only", camel, error)
+        return IdTagInfo(AuthorizationStatus(camel["status"]))

@@ -23,7 +23,8 @@ SUPPORTED_MEASURANDS = (
     "Frequency",
 )
 
-SUPPORTED_FEATURE_PROFILES = ("Core", "RemoteTrigger", "SmartCharging")
+SUPPORTED_FEATURE_PROFILES = ("Core", "FirmwareManagement", "LocalAuthListManagement",
+                              "RemoteTrigger", "Reservation", "SmartCharging")
 
 MAX_CSL_ITEMS = 8
 
@@ -69,6 +70,8 @@ def core_keys(number_of_connectors: int) -> list[KeyDefinition]:
     return [
         KeyDefinition("AllowOfflineTxForUnknownId", KeyType.BOOL, False,
                       setting="allow_offline_tx_for_unknown_id"),
+        KeyDefinition("AuthorizationCacheEnabled", KeyType.BOOL, True,
+                      setting="authorization_cache_enabled"),
         KeyDefinition("AuthorizeRemoteTxRequests", KeyType.BOOL, True,
                       setting="authorize_remote_tx_requests"),
         KeyDefinition("ClockAlignedDataInterval", KeyType.INT, 0, minimum=0, maximum=86400,
@@ -82,8 +85,14 @@ def core_keys(number_of_connectors: int) -> list[KeyDefinition]:
                       readonly=True),
         KeyDefinition("GetConfigurationMaxKeys", KeyType.INT, 50, readonly=True),
         KeyDefinition("HeartbeatInterval", KeyType.INT, 300, minimum=0, maximum=86400),
-        KeyDefinition("LocalAuthorizeOffline", KeyType.BOOL, True),
-        KeyDefinition("LocalPreAuthorize", KeyType.BOOL, False),
+        KeyDefinition("LocalAuthorizeOffline", KeyType.BOOL, True,
+                      setting="local_authorize_offline"),
+        KeyDefinition("LocalPreAuthorize", KeyType.BOOL, False,
+                      setting="local_pre_authorize"),
+        # Wh a transaction may still take once the CSMS refused its id tag (when
+        # StopTransactionOnInvalidId is false); 0: the station suspends it at once.
+        KeyDefinition("MaxEnergyOnInvalidId", KeyType.INT, 0, minimum=0, maximum=1_000_000,
+                      setting="max_energy_on_invalid_id_wh", to_setting=float),
         KeyDefinition("MeterValuesAlignedData", KeyType.CSL,
                       "Energy.Active.Import.Register",
                       choices=SUPPORTED_MEASURANDS, max_items=MAX_CSL_ITEMS),
@@ -172,6 +181,14 @@ class Configuration:
 
     def definition(self, name: str) -> KeyDefinition:
         return self._definitions[name]
+
+    def declare(self, definitions: Iterable[KeyDefinition]) -> None:
+        """Add the keys not declared yet, at their defaults (a feature profile's keys, added by
+        the adapter that implements the profile to whatever configuration it was given)."""
+        for d in definitions:
+            if d.name not in self._definitions:
+                self._definitions[d.name] = d
+                self._values[d.name] = d.default
 
     def on_change(self, listener: Callable[[str, Any], None]) -> None:
         self._listeners.append(listener)

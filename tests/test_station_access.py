@@ -1,0 +1,490 @@
+"""Who may charge, and where, as the station core decides it: the Local Authorization List and
+the Authorization Cache at work in sessions (offline starts, LocalPreAuthorize, ClearCache,
+MaxEnergyOnInvalidId), and reservations (ReserveNow, CancelReservation, expiry, connector 0).
+
+Everything runs on the Bench: a real ``Station`` with a manual clock; the CSMS's answers are fed
+in by hand, ``None`` standing for "the CSMS could not be asked".
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from pievse.drivers.base import FaultKind
+from pievse.recorder import TransactionRecorder
+from pievse.station.access import AccessLimits
+from pievse.station.authorization import IdTagInfo
+from pievse.station.clock import ManualClock
+from pievse.station.effects import (
+    AuthorizeRequest,
+    LocalAuthListChanged,
+    ReservationsChanged,
+    TokenAnswered,
+    TransactionStarted,
+)
+from pievse.station.station import Station
+from pievse.station.vocabulary import AuthorizationStatus, ConnectorStatus
+from pievse.store import Store
+from tests.test_station_rig import NEW_YEAR, OTHER_TAG, TAG, Bench, only
+
+S = ConnectorStatus
+A = AuthorizationStatus
+HOUR = 3600.0
+FLEET = "FLEET7"
+THIRD_TAG = "04C0FFEE"
+
+
+def entry(id_tag: str, status: str = "Accepted", **info: Any) -> dict[str, Any]:
+    return {"idTag": id_tag, "idTagInfo": {"status": status, **info}}
+
+
+def send_list(bench: Bench, version: int, *entries: dict[str, Any],
+              update: str = "Full") -> str:
+    return bench.command(bench.station.send_local_list(version, update, list(entries))).status
+
+
+def reserve(bench: Bench, reservation_id: int = 1, connector: int = 1, id_tag: str = TAG,
+            lasts: float = HOUR, parent: str | None = None) -> str:
+    request: dict[str, Any] = {
+        "reservationId": reservation_id, "connectorId": connector, "idTag": id_tag,
+        "expiryDate": _iso(bench.clock.now() + lasts)}
+    if parent is not None:
+        request["parentIdTag"] = parent
+    return bench.command(bench.station.reserve_now(request)).status
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def answered(bench: Bench) -> TokenAnswered:
+    return only(bench.log, TokenAnswered)[-1]
+
+
+def offline_tap(bench: Bench, id_tag: str) -> TokenAnswered:
+    """Present a card while the CSMS cannot be asked: the adapter answers None at once."""
+    bench.tap(id_tag)
+    bench.answer(id_tag, None)
+    return answered(bench)
+
+
+# --- offline: the list and the cache decide -------------------------------------------------------
+
+
+def test_offline_a_card_on_the_local_list_starts_a_session() -> None:
+    bench = Bench(allow_offline_tx_for_unknown_id=False)
+    assert send_list(bench, 1, entry(TAG)) == "Accepted"
+    bench.pilot("B")
+    verdict = offline_tap(bench, TAG)
+    assert verdict.accepted and verdict.info == "authorised offline"
+    assert [s.id_tag for s in bench.started()] == [TAG]
+
+
+@pytest.mark.parametrize("listed", [entry(TAG, "Blocked"),
+                                    entry(TAG, expiryDate="2025-12-31T23:00:00Z")],
+                         ids=["blocked", "past its expiry date"])
+def test_offline_a_card_the_list_refuses_stays_out_even_if_unknown_cards_may_charge(
+        listed: dict[str, Any]) -> None:
+    bench = Bench(allow_offline_tx_for_unknown_id=True)
+    send_list(bench, 1, listed)
+    bench.pilot("B")
+    verdict = offline_tap(bench, TAG)
+    assert not verdict.accepted and verdict.status in (A.BLOCKED, A.EXPIRED)
+    assert bench.started() == []
+    assert offline_tap(bench, OTHER_TAG).accepted, "an unknown card may, by the same rule"
+
+
+def test_id_tags_on_the_list_match_without_regard_to_case() -> None:
+    bench = Bench()
+    send_list(bench, 1, entry("04A1B2C3"))
+    bench.pilot("B")
+    assert offline_tap(bench, "04a1b2c3").accepted
+    bench.pilot("C")
+    bench.tap("04A1B2C3")  # the same card as the reader of another make reports it
+    assert bench.status() is S.FINISHING, "the same card ends its own session"
+
+
+def test_a_card_cached_from_an_authorize_answer_is_accepted_offline_later() -> None:
+    bench = Bench(allow_offline_tx_for_unknown_id=False)
+    bench.tap(TAG)
+    bench.answer(TAG, IdTagInfo(A.ACCEPTED, NEW_YEAR + 24 * HOUR))
+    bench.tap(TAG)  # changed their mind before plugging in
+    assert bench.station.access.authorization.cached(TAG).status is A.ACCEPTED
+
+    bench.clock.advance(HOUR)
+    bench.pilot("B")
+    assert offline_tap(bench, TAG).accepted
+    assert len(bench.started()) == 1
+
+
+def test_a_cached_card_whose_validity_ran_out_is_refused_offline() -> None:
+    bench = Bench()
+    bench.answer(TAG, IdTagInfo(A.ACCEPTED, NEW_YEAR + HOUR))
+    bench.clock.advance(2 * HOUR)
+    bench.pilot("B")
+    verdict = offline_tap(bench, TAG)
+    assert not verdict.accepted and verdict.status is A.EXPIRED
+
+
+def test_the_verdicts_of_start_and_stop_transaction_answers_are_cached_too() -> None:
+    bench = Bench(allow_offline_tx_for_unknown_id=True)
+    bench.record(bench.station.id_tag_info_received(TAG, IdTagInfo(A.BLOCKED)))
+    bench.pilot("B")
+    assert not offline_tap(bench, TAG).accepted, "blocked by the CSMS's last word on it"
+
+
+def test_clear_cache_empties_the_cache_and_a_cached_card_is_refused_offline_after() -> None:
+    bench = Bench(allow_offline_tx_for_unknown_id=False)
+    access = bench.station.access
+    bench.answer(TAG, A.ACCEPTED)
+    revision = access.cache_revision
+    assert bench.command(bench.station.clear_cache()).status == "Accepted"
+    assert access.authorization.cache_size == 0
+    assert access.cache_revision > revision, "the store must forget it too"
+    bench.pilot("B")
+    verdict = offline_tap(bench, TAG)
+    assert not verdict.accepted and verdict.info == "CSMS unreachable"
+
+
+def test_the_cache_is_written_only_when_a_verdict_changes() -> None:
+    bench = Bench()
+    access = bench.station.access
+    bench.answer(TAG, A.ACCEPTED)
+    revision = access.cache_revision
+    bench.answer(TAG, A.ACCEPTED)
+    assert access.cache_revision == revision, "the same verdict again is nothing new"
+    bench.answer(TAG, A.BLOCKED)
+    assert access.cache_revision == revision + 1
+    assert access.cache_entries() == [entry(TAG, "Blocked")]
+
+
+def test_authorization_cache_disabled_forgets_and_learns_nothing() -> None:
+    bench = Bench()
+    access = bench.station.access
+    bench.answer(TAG, A.ACCEPTED)
+    revision = access.cache_revision
+    bench.record(bench.station.update_settings(authorization_cache_enabled=False))
+    assert access.authorization.cache_size == 0 and access.cache_revision > revision
+    bench.answer(OTHER_TAG, A.ACCEPTED)
+    assert access.authorization.cache_size == 0
+
+
+def test_a_card_sent_in_the_local_list_leaves_the_cache() -> None:
+    bench = Bench()
+    access = bench.station.access
+    bench.answer(TAG, A.ACCEPTED)
+    revision = access.cache_revision
+    send_list(bench, 3, entry(TAG, "Blocked"))
+    (changed,) = only(bench.log, LocalAuthListChanged)
+    assert changed == LocalAuthListChanged(3, (entry(TAG, "Blocked"),))
+    assert access.authorization.cache_size == 0 and access.cache_revision > revision
+
+
+def test_send_local_list_full_then_differential_then_a_stale_differential() -> None:
+    bench = Bench()
+    assert send_list(bench, 1, entry(TAG), entry(OTHER_TAG)) == "Accepted"
+    assert send_list(bench, 2, {"idTag": OTHER_TAG}, entry(THIRD_TAG),
+                     update="Differential") == "Accepted"
+    assert bench.station.local_list_version() == 2
+    assert send_list(bench, 2, entry(OTHER_TAG), update="Differential") == "VersionMismatch"
+    assert [dict(e)["idTag"] for e in only(bench.log, LocalAuthListChanged)[-1].entries] == [
+        TAG, THIRD_TAG]
+
+
+def test_local_auth_list_disabled_reports_version_minus_1_and_its_cards_are_unknown() -> None:
+    bench = Bench(allow_offline_tx_for_unknown_id=False)
+    send_list(bench, 4, entry(TAG))
+    bench.record(bench.station.update_settings(local_auth_list_enabled=False))
+    assert bench.station.local_list_version() == -1
+    assert send_list(bench, 5, entry(OTHER_TAG)) == "NotSupported"
+    bench.pilot("B")
+    assert not offline_tap(bench, TAG).accepted
+
+
+def test_the_stores_are_sized_as_the_station_was_built() -> None:
+    station = Station(1, clock=ManualClock(NEW_YEAR), access_limits=AccessLimits(
+        list_max_length=2, send_list_max_length=3, cache_max_entries=1))
+    three = [entry(TAG), entry(OTHER_TAG), entry(THIRD_TAG)]
+    assert station.send_local_list(1, "Full", three).status == "Failed", "more than the list holds"
+    assert station.send_local_list(1, "Full", [*three, entry("04000004")]).status == "Failed"
+    station.authorization_result(TAG, A.ACCEPTED)
+    station.authorization_result(OTHER_TAG, A.ACCEPTED)
+    assert station.access.authorization.cached(TAG) is None, "the oldest verdict made room"
+
+
+# --- LocalPreAuthorize ----------------------------------------------------------------------------
+
+
+def test_local_pre_authorize_starts_a_listed_card_without_asking_the_csms() -> None:
+    bench = Bench(local_pre_authorize=True)
+    bench.record(bench.station.csms_connection_changed(True))
+    send_list(bench, 1, entry(TAG))
+    bench.pilot("B")
+    effects = bench.tap(TAG)
+    assert bench.questions() == []
+    (started,) = only(effects, TransactionStarted)
+    assert started.id_tag == TAG
+    assert answered(bench).info == "authorised locally"
+
+
+def test_local_pre_authorize_asks_the_csms_about_a_card_held_as_blocked() -> None:
+    bench = Bench(local_pre_authorize=True)
+    bench.record(bench.station.csms_connection_changed(True))
+    send_list(bench, 1, entry(TAG, "Blocked"))
+    assert bench.tap(TAG) == [AuthorizeRequest(TAG)], "the CSMS may have changed its mind"
+
+
+def test_local_pre_authorize_does_not_apply_while_the_csms_is_unreachable() -> None:
+    """Offline, LocalAuthorizeOffline decides; here it is false, so the listed card is refused."""
+    bench = Bench(local_pre_authorize=True, local_authorize_offline=False)
+    send_list(bench, 1, entry(TAG))
+    bench.pilot("B")
+    assert bench.tap(TAG) == [AuthorizeRequest(TAG)]
+    bench.answer(TAG, None)
+    assert bench.started() == []
+
+
+# --- MaxEnergyOnInvalidId -------------------------------------------------------------------------
+
+
+def test_a_refused_transaction_takes_max_energy_on_invalid_id_then_suspends() -> None:
+    bench = Bench(stop_transaction_on_invalid_id=False, max_energy_on_invalid_id_wh=500.0)
+    started = bench.start_charging(TAG)
+    bench.deliver(200)
+    bench.record(bench.station.transaction_accepted(started.transaction_ref, 7, A.INVALID))
+    assert bench.offered_a() == 32.0 and bench.status() is S.CHARGING, "300 Wh left"
+
+    bench.deliver(250)
+    assert bench.offered_a() == 32.0
+    bench.deliver(60)  # 510 Wh since the start: the allowance is used up
+    assert bench.offered_a() == 0.0 and bench.status() is S.SUSPENDED_EVSE
+    bench.pilot("B")
+    assert not bench.contactor_closed()
+    assert bench.stopped() == [], "suspended, not stopped: the driver ends it"
+
+
+def test_max_energy_on_invalid_id_already_used_up_suspends_at_the_answer() -> None:
+    bench = Bench(stop_transaction_on_invalid_id=False, max_energy_on_invalid_id_wh=100.0)
+    started = bench.start_charging(TAG)
+    bench.deliver(150)
+    bench.record(bench.station.transaction_accepted(started.transaction_ref, 7, A.BLOCKED))
+    assert bench.offered_a() == 0.0 and bench.status() is S.SUSPENDED_EVSE
+
+
+# --- reservations ---------------------------------------------------------------------------------
+
+
+def test_reserve_now_shows_reserved_and_only_the_reserved_card_starts_there() -> None:
+    bench = Bench()
+    assert reserve(bench, reservation_id=42) == "Accepted"
+    assert bench.status() is S.RESERVED
+    assert only(bench.log, ReservationsChanged)[-1].reservations[0]["reservationId"] == 42
+
+    bench.pilot("B")
+    assert bench.status() is S.PREPARING
+    bench.tap(OTHER_TAG)
+    bench.answer(OTHER_TAG, A.ACCEPTED)
+    verdict = answered(bench)
+    assert not verdict.accepted and verdict.info == "connector reserved for another id tag"
+    assert bench.started() == []
+
+    bench.tap(TAG)
+    (started,) = only(bench.answer(TAG, A.ACCEPTED), TransactionStarted)
+    assert started.reservation_id == 42
+    assert only(bench.log, ReservationsChanged)[-1].reservations == ()
+    bench.pilot("C")
+    assert bench.status() is S.CHARGING
+
+
+def test_a_reservation_for_a_group_admits_any_card_of_that_group() -> None:
+    bench = Bench()
+    reserve(bench, reservation_id=5, id_tag=THIRD_TAG, parent=FLEET)
+    bench.pilot("B")
+    bench.tap(OTHER_TAG)
+    (started,) = only(bench.answer(OTHER_TAG, IdTagInfo(A.ACCEPTED, parent_id_tag=FLEET)),
+                      TransactionStarted)
+    assert started.reservation_id == 5
+
+
+def test_a_pre_authorized_card_whose_group_is_unknown_is_shown_to_the_csms() -> None:
+    """The cache knows the card but not its group, and the connector is reserved for a group:
+    only the CSMS's answer can tell (OCPP 1.6 5.13)."""
+    bench = Bench(local_pre_authorize=True)
+    bench.record(bench.station.csms_connection_changed(True))
+    bench.answer(OTHER_TAG, A.ACCEPTED)  # cached, without a parent id tag
+    reserve(bench, id_tag=THIRD_TAG, parent=FLEET)
+    bench.pilot("B")
+    assert bench.tap(OTHER_TAG) == [AuthorizeRequest(OTHER_TAG)]
+    started = only(bench.answer(OTHER_TAG, IdTagInfo(A.ACCEPTED, parent_id_tag=FLEET)),
+                   TransactionStarted)
+    assert [s.reservation_id for s in started] == [1]
+
+
+def test_a_reservation_lapses_at_its_expiry_date_and_the_connector_is_available_again() -> None:
+    bench = Bench()
+    reserve(bench, lasts=600)
+    assert bench.station.next_deadline() == NEW_YEAR + 600
+    bench.run_for(599)
+    assert bench.status() is S.RESERVED
+    bench.run_for(2)
+    assert bench.status() is S.AVAILABLE
+    assert only(bench.log, ReservationsChanged)[-1].reservations == ()
+    bench.pilot("B")
+    bench.tap(OTHER_TAG)
+    assert len(only(bench.answer(OTHER_TAG), TransactionStarted)) == 1
+
+
+def test_cancel_reservation_frees_the_connector_and_an_unknown_one_is_rejected() -> None:
+    bench = Bench()
+    reserve(bench, reservation_id=3)
+    assert bench.command(bench.station.cancel_reservation(3)).status == "Accepted"
+    assert bench.status() is S.AVAILABLE
+    assert bench.command(bench.station.cancel_reservation(3)).status == "Rejected"
+
+
+@pytest.mark.parametrize(("prepare", "expected"), [
+    (lambda b: b.start_charging(OTHER_TAG), "Occupied"),
+    (lambda b: b.fault(FaultKind.RCD), "Faulted"),
+    (lambda b: b.command(b.station.change_availability(1, operative=False)), "Unavailable"),
+    (lambda b: b.command(b.station.reset(hard=False)), "Rejected"),
+], ids=["charging", "faulted", "unavailable", "resetting"])
+def test_reserve_now_answers_why_a_connector_cannot_be_reserved(prepare, expected) -> None:
+    bench = Bench()
+    prepare(bench)
+    assert reserve(bench) == expected
+
+
+def test_a_reservation_ends_when_its_connector_faults() -> None:
+    bench = Bench()
+    reserve(bench)
+    bench.fault(FaultKind.EMERGENCY_STOP)
+    assert bench.status() is S.FAULTED
+    assert only(bench.log, ReservationsChanged)[-1].reservations == ()
+    bench.fault(FaultKind.EMERGENCY_STOP, active=False)
+    assert bench.status() is S.AVAILABLE
+
+
+def test_a_connector_0_reservation_holds_the_last_free_connector() -> None:
+    bench = Bench(connectors=2)
+    assert reserve(bench, reservation_id=9, connector=0) == "Accepted"
+    assert [bench.status(n) for n in (1, 2)] == [S.AVAILABLE, S.AVAILABLE], "two free, one held"
+
+    bench.start_charging(OTHER_TAG, connector=1)
+    assert bench.status(2) is S.RESERVED, "the one left is the one the reservation needs"
+    bench.pilot("B", connector=2)
+    bench.tap(THIRD_TAG)
+    bench.answer(THIRD_TAG)
+    assert answered(bench).info == "connector reserved for another id tag"
+    assert len(bench.started()) == 1
+
+    bench.tap(TAG)
+    (started,) = only(bench.answer(TAG), TransactionStarted)
+    assert (started.connector_id, started.reservation_id) == (2, 9)
+
+
+def test_connector_0_reservations_are_rejected_when_not_supported() -> None:
+    bench = Bench(reserve_connector_zero_supported=False)
+    assert reserve(bench, connector=0) == "Rejected"
+
+
+def test_remote_start_respects_the_reservation_of_the_connector() -> None:
+    bench = Bench(authorize_remote_tx_requests=False)
+    reserve(bench, reservation_id=8)
+    assert bench.command(bench.station.remote_start(OTHER_TAG, 1)).status == "Rejected"
+    assert bench.command(bench.station.remote_start(TAG, 1)).status == "Accepted"
+    bench.pilot("B")
+    assert [s.reservation_id for s in bench.started()] == [8]
+
+
+# --- after a restart ------------------------------------------------------------------------------
+
+
+def test_the_list_the_cache_and_the_reservations_come_back_after_a_restart() -> None:
+    before = Bench(connectors=2)
+    send_list(before, 6, entry(TAG, parentIdTag=FLEET))
+    before.answer(OTHER_TAG, IdTagInfo(A.BLOCKED))
+    reserve(before, reservation_id=11, id_tag=THIRD_TAG, lasts=2 * HOUR)
+    assert reserve(before, reservation_id=12, connector=0, id_tag=THIRD_TAG,
+                   lasts=HOUR / 2) == "Accepted"
+    listed = only(before.log, LocalAuthListChanged)[-1]
+    reservations = only(before.log, ReservationsChanged)[-1].reservations
+
+    # Down for an hour: reservation 12 lapsed meanwhile.
+    after = Bench(connectors=2, start_at=NEW_YEAR + HOUR)
+    access = after.station.access
+    access.restore_authorization(
+        {"listVersion": listed.list_version, "localAuthorizationList": list(listed.entries)},
+        before.station.access.cache_entries())
+    lapsed = access.restore_reservations(list(reservations))
+    after.record(after.station.start())
+    assert [r.reservation_id for r in lapsed] == [12]
+    assert after.station.local_list_version() == 6
+    assert access.authorization.cached(OTHER_TAG) == IdTagInfo(A.BLOCKED)
+    assert [after.status(n) for n in (1, 2)] == [S.RESERVED, S.AVAILABLE]
+
+
+# --- through the recorder and a real SQLite file --------------------------------------------------
+
+
+class Recorded:
+    """A Bench whose effects go to the store as the daemon sends them: each batch through
+    ``TransactionRecorder.record`` and then ``settled``, in one store batch."""
+
+    def __init__(self, path: str, start_at: float = NEW_YEAR, **settings: Any) -> None:
+        self.store = Store(path).open()
+        self.bench = Bench(start_at=start_at, **settings)
+        self.recorder = TransactionRecorder(self.store, self.bench.station)
+
+    def recover(self) -> None:
+        self.save(self.bench.record(self.recorder.recover()))
+        self.save(self.bench.record(self.bench.station.start()))
+
+    def save(self, effects: list[Any]) -> None:
+        with self.store.batch():
+            for effect in effects:
+                self.recorder.record(effect)
+            self.recorder.settled()
+
+
+def test_the_recorder_keeps_the_list_the_cache_and_the_reservations_across_a_restart(
+        tmp_path) -> None:
+    path = str(tmp_path / "pievse.sqlite3")
+    first = Recorded(path)
+    station = first.bench.station
+    first.save(station.send_local_list(9, "Full", [entry(TAG)]).effects)
+    first.save(station.authorization_result(OTHER_TAG, IdTagInfo(A.BLOCKED)))
+    first.save(station.reserve_now({"reservationId": 4, "connectorId": 1, "idTag": THIRD_TAG,
+                                    "expiryDate": _iso(NEW_YEAR + 2 * HOUR)}).effects)
+    first.store.close()
+
+    second = Recorded(path, start_at=NEW_YEAR + HOUR, allow_offline_tx_for_unknown_id=True)
+    second.recover()
+    bench = second.bench
+    assert bench.station.local_list_version() == 9
+    assert bench.status() is S.RESERVED
+    since = len(bench.log)
+    bench.pilot("B")
+    verdict = offline_tap(bench, OTHER_TAG)
+    assert not verdict.accepted and verdict.status is A.BLOCKED, "still blocked, from the cache"
+    assert offline_tap(bench, THIRD_TAG).accepted
+    assert [s.reservation_id for s in bench.started()] == [4]
+    second.save(bench.log[since:])
+    second.store.close()
+
+    third = Recorded(path, start_at=NEW_YEAR + HOUR)
+    third.recover()
+    assert third.bench.status() is S.AVAILABLE, "the reservation was used up, and the store knows"
+
+
+def test_a_clear_cache_reaches_the_store(tmp_path) -> None:
+    path = str(tmp_path / "pievse.sqlite3")
+    first = Recorded(path)
+    first.save(first.bench.station.authorization_result(TAG, A.ACCEPTED))
+    first.save(first.bench.station.clear_cache().effects)
+    first.store.close()
+    second = Recorded(path)
+    second.recover()
+    assert second.bench.station.access.authorization.cache_size == 0
