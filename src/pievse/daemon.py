@@ -40,6 +40,7 @@ from pievse.station.effects import (
     TokenAnswered,
 )
 from pievse.station.settings import StationSettings
+from pievse.station.access import AccessLimits
 from pievse.station.station import Station
 from pievse.status_page import RecentErrors
 from pievse.store import Store, StoredOutboxJournal
@@ -92,9 +93,15 @@ class Daemon:
         self.hardware = hardware or build_hardware(config, initial_energy_wh={
             n: TransactionRecorder.last_meter_energy(self.store, n)
             for n in range(1, cp.connectors + 1)})
+        auth = config.authorization
         self.station = Station(
             cp.connectors,
             clock=self.clock,
+            access_limits=AccessLimits(
+                list_max_length=auth.local_list_max_length,
+                send_list_max_length=min(auth.send_local_list_max_length,
+                                         auth.local_list_max_length),
+                cache_max_entries=auth.cache_max_entries),
             board_max_current_a={
                 n: board.capabilities.max_current_a for n, board in self.hardware.boards.items()
             },
@@ -123,6 +130,7 @@ class Daemon:
         self.recorder = TransactionRecorder(self.store, self.station)
         keys = self.protocol.configuration
         keys.set_initial("WebSocketPingInterval", config.ocpp.ping_interval)
+        keys.set_initial("ReserveConnectorZeroSupported", config.reservations.connector_zero)
         # What the CSMS changed survives a restart; the caller's overrides (tests) come last.
         for name, value in {**self.store.configuration(),
                             **(configuration_overrides or {})}.items():

@@ -33,6 +33,7 @@ __all__ = [
     "KEYS",
     "REQUIRED",
     "ApiConfig",
+    "AuthorizationConfig",
     "BoardConfig",
     "ChargePointConfig",
     "Config",
@@ -43,6 +44,7 @@ __all__ = [
     "LoggingConfig",
     "MeterConfig",
     "OcppConfig",
+    "ReservationsConfig",
     "RfidConfig",
     "SimulationConfig",
     "StorageConfig",
@@ -182,6 +184,18 @@ class StorageConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthorizationConfig:
+    local_list_max_length: int
+    send_local_list_max_length: int
+    cache_max_entries: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationsConfig:
+    connector_zero: bool
+
+
+@dataclass(frozen=True, slots=True)
 class FirmwareConfig:
     allow_updates: bool
     python: str
@@ -210,6 +224,8 @@ class Config:
     simulation: SimulationConfig
     api: ApiConfig
     storage: StorageConfig
+    authorization: AuthorizationConfig
+    reservations: ReservationsConfig
     firmware: FirmwareConfig
     diagnostics: DiagnosticsConfig
     logging: LoggingConfig

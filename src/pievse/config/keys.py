@@ -98,6 +98,18 @@ KEYS: tuple[Key, ...] = (
     # [storage]: what must survive a power cut.
     Key("storage", "path", str, "/var/lib/pievse/pievse.sqlite3", "SQLite database file",
         minimum=1),
+    # [authorization], [reservations]: who may charge without asking the CSMS.
+    Key("authorization", "local_list_max_length", int, 10_000,
+        "the most id tags the local authorization list holds (LocalAuthListMaxLength)",
+        minimum=1, maximum=100_000),
+    Key("authorization", "send_local_list_max_length", int, 1_000,
+        "the most id tags one SendLocalList may carry (SendLocalListMaxLength)",
+        minimum=1, maximum=100_000),
+    Key("authorization", "cache_max_entries", int, 1_000,
+        "the authorization cache's size; the least recently used entries give way",
+        minimum=1, maximum=100_000),
+    Key("reservations", "connector_zero", bool, True,
+        "accept ReserveNow for connector 0 (any free connector; ReserveConnectorZeroSupported)"),
     # [firmware], [diagnostics]: the Firmware Management profile.
     Key("firmware", "allow_updates", bool, True,
         "install the pievse versions the CSMS sends with UpdateFirmware (false: NotSupported)"),
