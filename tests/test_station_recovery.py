@@ -82,3 +82,40 @@ def test_a_fault_outranks_a_meter_failure_in_the_status() -> None:
     bench.fault(FaultKind.RCD)
     assert bench.status() is ConnectorStatus.FAULTED
     assert bench.station.connector(1).compute_status()[1] is ErrorCode.GROUND_FAILURE
+
+
+# --- resuming a session whose car is still plugged in (resume_interrupted_transactions) ------
+
+
+def test_a_session_whose_car_is_still_plugged_in_goes_on_without_a_second_start() -> None:
+    bench = Bench(resume_interrupted_transactions=True, meter_wh=5400.0)
+    effects = bench.record(bench.station.hold_interrupted(INTERRUPTED))
+    assert only(effects, TransactionStopped) == [], "nothing decided before the pilot is known"
+    bench.pilot("C")  # the board's first word after the restart: the car asks for power
+    assert bench.started() == [] and bench.stopped() == []
+    tx = bench.station.connector(1).transaction
+    assert (tx.ref, tx.transaction_id, tx.meter_start_wh) == (7, 4711, 1000.0)
+    assert bench.contactor_closed() and bench.status() is ConnectorStatus.CHARGING
+    bench.deliver(600)
+    bench.pilot("A")
+    [stop] = bench.stopped()
+    assert (stop.transaction_id, stop.reason, stop.meter_stop_wh) == (
+        4711, StopReason.EV_DISCONNECTED, 6000.0)
+
+
+def test_a_car_gone_by_the_restart_ends_the_session_with_power_loss_even_with_resume_on() -> None:
+    bench = Bench(resume_interrupted_transactions=True)
+    bench.record(bench.station.hold_interrupted(INTERRUPTED))
+    bench.pilot("A")
+    [stop] = bench.stopped()
+    assert stop.reason is StopReason.POWER_LOSS and stop.meter_stop_wh == 5400.0
+    assert not bench.contactor_closed()
+
+
+def test_a_board_that_never_tells_its_pilot_state_ends_the_session_after_a_while() -> None:
+    bench = Bench(resume_interrupted_transactions=True)
+    bench.record(bench.station.hold_interrupted(INTERRUPTED))
+    bench.run_for(5)
+    assert bench.stopped() == []
+    bench.run_for(10)
+    assert [s.reason for s in bench.stopped()] == [StopReason.POWER_LOSS]

@@ -62,7 +62,9 @@ class ExitReason(enum.Enum):
 def station_settings(config: Config, protocol_settings: dict[str, Any]) -> StationSettings:
     cp = config.charge_point
     return StationSettings(max_current_a=cp.max_current, nominal_voltage_v=cp.voltage,
-                           phases=cp.phases, **protocol_settings)
+                           phases=cp.phases,
+                           resume_interrupted_transactions=cp.resume_interrupted_sessions,
+                           **protocol_settings)
 
 
 class Daemon:

@@ -50,14 +50,20 @@ class TransactionRecorder:
         reason = StopReason.POWER_LOSS if hard is None else StopReason.REBOOT
         effects: list[Effect] = []
         for interrupted in self.store.open_transactions():
-            log.warning("transaction %s (connector %s, id tag %s) was cut off by a %s: stopping "
-                        "it with reason %s at %.1f Wh", interrupted.ref,
+            log.warning("transaction %s (connector %s, id tag %s) was cut off by a %s: %s "
+                        "reason %s at %.1f Wh", interrupted.ref,
                         interrupted.connector_id, interrupted.id_tag,
-                        "power cut or crash" if hard is None else "reset", reason.value,
+                        "power cut or crash" if hard is None else "reset",
+                        "resuming it if its car is still plugged in, else stopping it with"
+                        if self.station.settings.resume_interrupted_transactions
+                        else "stopping it with", reason.value,
                         interrupted.last_energy_wh,
                         extra={"CONNECTOR_ID": interrupted.connector_id,
                                "TRANSACTION_ID": interrupted.transaction_id or ""})
-            effects += self.station.end_interrupted(interrupted, reason)
+            if self.station.settings.resume_interrupted_transactions:
+                effects += self.station.hold_interrupted(interrupted, reason)
+            else:
+                effects += self.station.end_interrupted(interrupted, reason)
         self.store.set_state("reset_pending", None)
         # Charging profiles come back after the transactions they might have belonged to ended.
         effects += self.station.restore_charging_profiles(

@@ -88,6 +88,7 @@ class ChargePointConfig:
     max_current: float
     phases: int
     voltage: float
+    resume_interrupted_sessions: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,9 @@ KEYS: tuple[Key, ...] = (
     Key("charge_point", "phases", int, 3, "phases wired to each connector", choices=(1, 3)),
     Key("charge_point", "voltage", float, 230.0, "nominal phase-to-neutral voltage", unit="V",
         minimum=100, maximum=480),
+    Key("charge_point", "resume_interrupted_sessions", bool, False,
+        "after a power cut or crash, go on with a session whose car is still plugged in "
+        "(false: stop it with reason PowerLoss)"),
     # [ocpp]: the link to the central system.
     Key("ocpp", "url", str, REQUIRED, "websocket URL of the CSMS", check=_check_ws_url,
         example="ws://127.0.0.1:9000/ocpp"),

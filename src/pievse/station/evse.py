@@ -78,6 +78,8 @@ class Connector:
         self.id = connector_id
         self._station = station
         self.pilot = PilotState.A
+        #: False until the board has told the pilot state for the first time.
+        self.pilot_known = False
         #: Active faults: the fault inputs of the board, plus PILOT while the pilot reads E/F.
         self.faults: set[FaultKind] = set()
         self._fault_inputs: set[FaultKind] = set()
@@ -104,7 +106,10 @@ class Connector:
 
     def set_pilot(self, state: PilotState) -> None:
         self.pilot = state
+        self.pilot_known = True
         self._refresh_faults()
+        if self._station.interrupted.waiting(self.id):
+            self._station.interrupted.pilot_known(self)
         if state is PilotState.A:
             self.finishing = False
             tx = self.transaction
@@ -238,6 +243,16 @@ class Connector:
         )
         self.sample(ReadingContext.TRANSACTION_BEGIN)
         station.charging.transaction_started(self)
+
+    def resume(self, tx: Transaction) -> None:
+        """Go on with a transaction from before a restart (its car is still plugged in): no new
+        StartTransaction; the contactor closes again only when the car asks, as always."""
+        interval = self._station.settings.meter_value_sample_interval_s
+        now = self._station.clock.now()
+        tx.next_sample_at = now + interval if interval > 0 else None
+        self.pending = None
+        self.transaction = tx
+        self._station.charging.transaction_started(self)
 
     def begin_stop(self, reason: StopReason, id_tag: str | None) -> None:
         tx = self.transaction

@@ -21,6 +21,9 @@ class StationSettings:
     #: After the PWM stops, how long to wait for the car to leave state C before opening the
     #: contactor under load anyway (IEC 61851 gives the car a few seconds).
     stop_grace_s: float = 3.0
+    #: After a crash or power cut, go on with a transaction whose car is still plugged in
+    #: (instead of stopping it with reason PowerLoss).
+    resume_interrupted_transactions: bool = False
 
     # OCPP Core behaviour
     authorize_remote_tx_requests: bool = True

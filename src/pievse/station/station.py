@@ -28,13 +28,12 @@ from pievse.station.clock import Clock, SystemClock
 from pievse.station.effects import (
     AuthorizeRequest,
     Effect,
-    MeterSample,
     ResetNow,
     StatusChanged,
     TokenAnswered,
-    TransactionStopped,
 )
 from pievse.station.evse import Connector
+from pievse.station.interrupted import InterruptedTransactions
 from pievse.station.settings import StationSettings
 from pievse.station.transactions import InterruptedTransaction, Transaction
 from pievse.station.vocabulary import (
@@ -89,6 +88,7 @@ class Station:
             n: Connector(n, self) for n in range(1, connector_count + 1)
         }
         self.charging = ChargingLimits(self)
+        self.interrupted = InterruptedTransactions(self)
         self.access = Access(self, access_limits)
 
     @property
@@ -134,27 +134,15 @@ class Station:
         """End a transaction that a crash or power cut interrupted (PowerLoss; Reboot when a
         Reset was under way). The contactor has been open since the daemon died, so the last
         energy the store saw is what was delivered, and its time is when the session ended."""
-        self.restore_transaction_refs(interrupted.ref + 1)
-        end = MeterSample(
-            connector_id=interrupted.connector_id,
-            transaction_ref=interrupted.ref,
-            context=ReadingContext.TRANSACTION_END,
-            reading=MeterReading(interrupted.last_energy_wh, interrupted.last_energy_at),
-            offered_current_a=0.0,
-            timestamp=interrupted.last_energy_at,
-        )
-        self.emit(
-            TransactionStopped(
-                transaction_ref=interrupted.ref,
-                transaction_id=interrupted.transaction_id,
-                connector_id=interrupted.connector_id,
-                id_tag=None,
-                meter_stop_wh=max(interrupted.last_energy_wh, interrupted.meter_start_wh),
-                timestamp=interrupted.last_energy_at,
-                reason=reason,
-                transaction_data=(end,),
-            )
-        )
+        self.interrupted.end(interrupted, reason)
+        return self._take()
+
+    def hold_interrupted(
+        self, interrupted: InterruptedTransaction, reason: StopReason = StopReason.POWER_LOSS
+    ) -> list[Effect]:
+        """Resume an interrupted transaction if its car is still plugged in (known from the
+        first pilot state), else end it as ``end_interrupted`` does."""
+        self.interrupted.hold(interrupted, reason)
         return self._take()
 
     def restore_transaction_refs(self, next_ref: int) -> None:
@@ -539,6 +527,8 @@ class Station:
             deadlines.append(self.charging.next_change_at)
         if (expiry := self.access.next_deadline()) is not None:
             deadlines.append(expiry)
+        if (decide := self.interrupted.next_deadline()) is not None:
+            deadlines.append(decide)
         return min(deadlines) if deadlines else None
 
     def tick(self) -> list[Effect]:
@@ -546,6 +536,7 @@ class Station:
         if self.charging.due(now):
             self.charging.apply()
         self.access.tick(now)
+        self.interrupted.tick(now)
         for c in self.connectors.values():
             c.tick(now)
         if self._next_aligned_at is not None and now >= self._next_aligned_at:
