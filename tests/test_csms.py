@@ -35,6 +35,7 @@ from pievse.csms.server import (
     InvalidRequest,
     InvalidResponse,
 )
+from tests.conftest import eventually
 
 TAG = "04A1B2C3"
 BOOT = {"chargePointVendor": "pievse-tests", "chargePointModel": "bare-bones"}
@@ -687,3 +688,15 @@ async def test_pievse_csms_serves_logs_to_stderr_and_exits_cleanly_on_ctrl_c():
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_the_security_extension_messages_of_a_charge_point_are_acknowledged(
+        csms, start_station):
+    """A station on the 1.6 security extension reports its start (SecurityEventNotification):
+    the embedded CSMS takes it, and refuses to sign certificates, having no CA."""
+    await start_station()
+    await eventually(lambda: [m for m in csms.messages if m.action == "SecurityEventNotification"
+                              and m.message_type == 3], what="SecurityEventNotification answered")
+    answer = [m for m in csms.messages if m.action == "SecurityEventNotification"
+              and m.message_type == 3][0]
+    assert answer.payload == {}

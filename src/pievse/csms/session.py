@@ -421,3 +421,24 @@ class ChargePointSession(ChargePoint):
     @on(Action.firmware_status_notification, skip_schema_validation=True)
     def on_firmware_status_notification(self, **_: Any) -> call_result.FirmwareStatusNotification:
         return call_result.FirmwareStatusNotification()
+
+    # The 1.6 security extension's messages from the charge point: noted in the ledger and
+    # acknowledged. This CSMS holds no CA, so it signs no certificate.
+
+    @on(Action.security_event_notification, skip_schema_validation=True)
+    def on_security_event_notification(self, **_: Any) -> call_result.SecurityEventNotification:
+        return call_result.SecurityEventNotification()
+
+    @on(Action.log_status_notification, skip_schema_validation=True)
+    def on_log_status_notification(self, **_: Any) -> call_result.LogStatusNotification:
+        return call_result.LogStatusNotification()
+
+    @on(Action.signed_firmware_status_notification, skip_schema_validation=True)
+    def on_signed_firmware_status_notification(
+        self, **_: Any
+    ) -> call_result.SignedFirmwareStatusNotification:
+        return call_result.SignedFirmwareStatusNotification()
+
+    @on(Action.sign_certificate, skip_schema_validation=True)
+    def on_sign_certificate(self, **_: Any) -> call_result.SignCertificate:
+        return call_result.SignCertificate(status="Rejected")
