@@ -33,12 +33,14 @@ ID_TAG = "04A1B2C3D4E5F6"
 
 class UploadServer:
     """Takes HTTP PUTs on 127.0.0.1: ``received[path]`` is the body. The first ``failures``
-    uploads are answered 500; while ``gate`` is clear, an upload waits before it is answered."""
+    uploads are answered ``failure_status`` (500); while ``gate`` is clear, an upload waits
+    before it is answered."""
 
     def __init__(self) -> None:
         self.received: dict[str, bytes] = {}
         self.attempts = 0
         self.failures = 0
+        self.failure_status = 500
         self.gate = threading.Event()
         self.gate.set()
         server = self
@@ -50,7 +52,7 @@ class UploadServer:
                 server.gate.wait(30)
                 if server.failures > 0:
                     server.failures -= 1
-                    self.send_error(500, "disk full")
+                    self.send_error(server.failure_status, "refused")
                     return
                 server.received[self.path] = body
                 self.send_response(201)

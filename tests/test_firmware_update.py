@@ -417,10 +417,10 @@ async def test_installing_waits_until_the_transaction_has_ended(
                      "Downloaded")
     # Several idle checks later, the car is still charging: nothing has been touched.
     await asyncio.sleep(20 * updater.idle_poll)
-    assert updater.status is FirmwareStatus.DOWNLOADED
+    assert updater.status is FirmwareStatus.INSTALL_SCHEDULED
     await csms.trigger_message("CP1", "FirmwareStatusNotification")
     await eventually(lambda: firmware_statuses(csms, "CP1")[2:] == ["Downloaded"],
-                     "the trigger reports the step under way")
+                     "the trigger reports the step under way, in OCPP 1.6's words")
     assert target.version() == f"pievse {OLD}" and cp.restarts == 0
 
     cp.dispatch(cp.station.pilot_changed(1, PilotState.A))  # the car leaves: the session ends
@@ -464,7 +464,7 @@ async def test_a_wheel_that_is_not_an_intact_installable_pievse_is_refused(
 
     statuses, restarts = await update(updater, server.serve(wheel, "/pievse-1.1.0.whl"))
 
-    assert statuses == ["Downloading", "Downloaded", "InstallationFailed"]
+    assert statuses == ["Downloading", "Downloaded", "InstallVerificationFailed"]
     assert restarts == 0
     assert untouched_target.version() == f"pievse {OLD}"
     assert updater.status is FirmwareStatus.IDLE
@@ -497,7 +497,8 @@ async def test_a_new_version_that_never_comes_up_is_rolled_back_by_the_start_up_
     state = tmp_path / "state"
     statuses, restarts = await update(updater_for(state, target),
                                       server.serve(build_wheel(tmp_path, NEW)))
-    assert statuses == ["Downloading", "Downloaded", "Installing"] and restarts == 1
+    assert statuses == ["Downloading", "Downloaded", "Installing", "InstallRebooting"]
+    assert restarts == 1
     check = [target.python, str(state / "firmware" / ROLLBACK_SCRIPT)]
 
     # The new version starts and dies before confirming, again and again (under systemd,
@@ -569,7 +570,7 @@ async def test_download_failures_are_retried_and_the_retrieve_date_is_respected(
     await eventually(lambda: "Downloaded" in statuses or "DownloadFailed" in statuses,
                      "the download's end", 30)
 
-    assert statuses == ["Downloading", "Downloaded"]
+    assert statuses == ["DownloadScheduled", "Downloading", "Downloaded"]
     assert server.gets(path) == 3, "two failures, then the file"
     assert min(at for p, at in server.requests if p == path) >= retrieve
     await asyncio.wait_for(updater.wait(), UPDATE_TIMEOUT)
@@ -583,7 +584,8 @@ async def test_firmware_is_fetched_over_ftp_with_the_credentials_in_the_location
 
     statuses, restarts = await update(updater, ftp_server.url(f"/firmware/{wheel.name}"))
 
-    assert statuses == ["Downloading", "Downloaded", "Installing"] and restarts == 1
+    assert statuses == ["Downloading", "Downloaded", "Installing", "InstallRebooting"]
+    assert restarts == 1
     assert target.version() == f"pievse {NEW}"
 
 
@@ -604,7 +606,10 @@ async def test_an_update_scheduled_for_later_is_taken_up_again_after_a_restart(
     after.resume(running_version=OLD)
     await asyncio.wait_for(after.wait(), UPDATE_TIMEOUT)
 
-    assert statuses == ["Downloading", "Downloaded", "Installing"] and restarts == [True]
+    # DownloadScheduled first if the restart came before retrieveDate.
+    assert [s for s in statuses if s != "DownloadScheduled"] == [
+        "Downloading", "Downloaded", "Installing", "InstallRebooting"]
+    assert restarts == [True]
     assert len(server.requests) == 1 and server.requests[0][1] >= retrieve
     assert target.version() == f"pievse {NEW}"
 

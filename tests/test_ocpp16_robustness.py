@@ -27,8 +27,7 @@ OCPP16_ERROR_CODES = {
     ("frame", "code"),
     [
         ('[2,"a1","NoSuchAction",{}]', "NotImplemented"),
-        ('[2,"a2","GetLog",{"logType":"DiagnosticsLog","requestId":1,'
-         '"log":{"remoteLocation":"ftp://example.org/"}}]', "NotSupported"),
+        ('[2,"a2","SignCertificate",{"csr":"x"}]', "NotSupported"),
         ('[2,"a9","SetChargingProfile",{"connectorId":1,"csChargingProfiles":{}}]',
          "OccurenceConstraintViolation"),
         ('[2,"a3","RemoteStartTransaction",{}]', "OccurenceConstraintViolation"),

@@ -81,7 +81,7 @@ class Daemon:
         store: Store | None = None,
     ) -> None:
         from pievse.link_security import LinkSecurity
-        from pievse.maintenance import updater_and_uploader
+        from pievse.maintenance import log_uploader, updater_and_uploader
         from pievse.ocpp.link import OcppLink
         from pievse.ocpp.outbox import Outbox
         from pievse.ocpp.v16.security_ext import SecuredChargePoint16
@@ -129,6 +129,8 @@ class Daemon:
         self.security.protocol = self.protocol
         self.firmware, self.diagnostics = updater_and_uploader(config, self.store, self.security)
         self.protocol.use_firmware_management(self.firmware, self.diagnostics)
+        self.logs = log_uploader(config, self.diagnostics, self.security)
+        self.protocol.use_logs(self.logs)
         self.recorder = TransactionRecorder(self.store, self.station)
         keys = self.protocol.configuration
         keys.set_initial("WebSocketPingInterval", config.ocpp.ping_interval)
@@ -315,7 +317,7 @@ class Daemon:
             except Exception:
                 log.critical("connector %s: could not open the contactor", n, exc_info=True)
         await self._end_transactions()
-        for job in (self.firmware, self.diagnostics):
+        for job in (self.firmware, self.diagnostics, self.logs):
             if job is not None:
                 job.stop()
         for task in self._tasks:

@@ -19,7 +19,8 @@ The upload is an HTTP(S) ``PUT`` or an FTP ``STOR`` to ``location``, tried ``ret
 ``retryInterval`` apart. A location whose path ends with ``/`` is a directory: the bundle goes
 into it under its file name; any other location is the exact target (a pre-signed URL, say).
 DiagnosticsStatusNotification tells the CSMS: Uploading, then Uploaded or UploadFailed (Idle
-answers a TriggerMessage when no upload is under way).
+answers a TriggerMessage when no upload is under way). The security extension's
+GetLog(DiagnosticsLog) uploads the same bundle (:mod:`pievse.log_upload`).
 """
 
 from __future__ import annotations
@@ -27,13 +28,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
-import ftplib
 import io
 import json
 import logging
 import os
 import platform
-import posixpath
 import re
 import subprocess
 import sys
@@ -43,19 +42,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from pievse.firmware import (
-    DEFAULT_RETRIES,
-    DEFAULT_RETRY_INTERVAL_S,
-    FirmwareError,
-    open_url,
-    redact_url,
-    retrying,
-)
+from pievse.firmware import DEFAULT_RETRIES, DEFAULT_RETRY_INTERVAL_S, FirmwareError
+from pievse.transfer import Job, build_and_upload, redact_url, upload, upload_url
 
-__all__ = ["DiagnosticsRequest", "DiagnosticsStatus", "DiagnosticsUploader", "redacted_config",
-           "store_summary", "upload", "upload_url"]
+__all__ = ["DiagnosticsRequest", "DiagnosticsStatus", "DiagnosticsUploader",
+           "redacted_config", "store_summary", "upload", "upload_file_name", "upload_url"]
 
 log = logging.getLogger("pievse.diagnostics")
 
@@ -81,48 +73,6 @@ class DiagnosticsRequest:
     retry_interval: float = DEFAULT_RETRY_INTERVAL_S
     start_time: float | None = None
     stop_time: float | None = None
-
-
-# --- the upload -------------------------------------------------------------------------------
-
-
-def upload_url(location: str, file_name: str) -> str:
-    """Where the bundle goes: into ``location`` if it names a directory (its path ends with
-    ``/`` or is empty), else ``location`` itself."""
-    parts = urlsplit(location)
-    if parts.path and not parts.path.endswith("/"):
-        return location
-    return urlunsplit(parts._replace(path=(parts.path or "/") + quote(file_name)))
-
-
-def upload(url: str, path: Path, *, timeout: float) -> None:
-    """Send the file at ``path`` to ``url``: HTTP(S) PUT (any 2xx is success) or FTP STOR."""
-    scheme = urlsplit(url).scheme
-    if scheme == "ftp":
-        _ftp_store(url, path, timeout)
-        return
-    size = path.stat().st_size
-    with open(path, "rb") as body, open_url(
-            url, timeout=timeout, method="PUT", data=body,
-            headers={"Content-Type": "application/gzip", "Content-Length": str(size)}) as answer:
-        answer.read()
-
-
-def _ftp_store(url: str, path: Path, timeout: float) -> None:
-    parts = urlsplit(url)
-    folder, name = posixpath.split(unquote(parts.path))
-    if not name:
-        raise FirmwareError(f"{redact_url(url)} names no file to store")
-    try:
-        with ftplib.FTP(timeout=timeout) as ftp:
-            ftp.connect(parts.hostname or "", parts.port or 21)
-            ftp.login(unquote(parts.username or "anonymous"), unquote(parts.password or ""))
-            if folder not in ("", "/"):
-                ftp.cwd(folder)
-            with open(path, "rb") as body:
-                ftp.storbinary(f"STOR {name}", body)
-    except ftplib.Error as error:  # the server's refusals; socket errors are OSErrors
-        raise FirmwareError(f"FTP: {error}") from None
 
 
 # --- what goes into the bundle ----------------------------------------------------------------
@@ -182,6 +132,15 @@ def store_summary(store: Any, connectors: Iterable[int] = (1,)) -> dict[str, Any
     }
 
 
+def upload_file_name(charge_point_id: str, at: float | None = None, kind: str = "diagnostics",
+                     suffix: str = ".tar.gz") -> str:
+    """``<kind>-<charge point>-<UTC time><suffix>``: who made the file and when, safe in a
+    URL path and on any file system."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if at is None else at))
+    who = re.sub(r"[^A-Za-z0-9._-]", "_", charge_point_id)
+    return f"{kind}-{who}-{stamp}{suffix}"
+
+
 def _tail(data: bytes, limit: int) -> bytes:
     if len(data) <= limit:
         return data
@@ -216,7 +175,7 @@ class DiagnosticsUploader:
         self.version_command = version_command or [sys.executable, "-m", "pievse", "--version"]
         self.notify: Callable[[DiagnosticsStatus], None] = lambda status: None
         self._current: DiagnosticsStatus | None = None
-        self._job: asyncio.Task | None = None
+        self._job = Job("diagnostics")
 
     @property
     def status(self) -> DiagnosticsStatus:
@@ -230,41 +189,28 @@ class DiagnosticsUploader:
 
     def file_name(self, at: float | None = None) -> str:
         """The name of a bundle made now: what GetDiagnostics.conf answers."""
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if at is None else at))
-        who = re.sub(r"[^A-Za-z0-9._-]", "_", self.charge_point_id)
-        return f"diagnostics-{who}-{stamp}.tar.gz"
+        return upload_file_name(self.charge_point_id, at)
 
     def start(self, request: DiagnosticsRequest, file_name: str) -> None:
         """Build and upload ``file_name`` (an upload still under way is abandoned)."""
-        if self._job is not None:
-            self._job.cancel()
-        self._job = asyncio.get_running_loop().create_task(self._run(request, file_name),
-                                                           name="diagnostics")
+        self._job.start(self._run(request, file_name))
 
     def stop(self) -> None:
         """The daemon is going down: the upload under way is abandoned (its file removed)."""
-        if self._job is not None:
-            self._job.cancel()
+        self._job.cancel()
 
     async def wait(self) -> None:
         """Until the upload under way (if any) has ended."""
-        if self._job is not None:
-            await asyncio.gather(self._job, return_exceptions=True)
+        await self._job.wait()
 
     async def _run(self, request: DiagnosticsRequest, file_name: str) -> None:
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        for left in self.work_dir.iterdir():  # by an upload cut short
-            left.unlink(missing_ok=True)
-        bundle = self.work_dir / file_name
-        target = upload_url(request.location, file_name)
         try:
-            summary = store_summary(self.store, self._connectors()) if self.store else None
-            await asyncio.to_thread(self.build_bundle, bundle, summary, request.start_time,
-                                    request.stop_time)
-            self._report(DiagnosticsStatus.UPLOADING)
-            await retrying(lambda: upload(target, bundle, timeout=self.timeout),
-                           retries=request.retries, interval=request.retry_interval,
-                           what=f"uploading {file_name} to {redact_url(target)}")
+            target = await build_and_upload(
+                self.work_dir, file_name,
+                lambda path: self.make_bundle(path, request.start_time, request.stop_time),
+                request.location, retries=request.retries, retry_interval=request.retry_interval,
+                timeout=self.timeout, content_type="application/gzip",
+                uploading=lambda: self._report(DiagnosticsStatus.UPLOADING))
         except (FirmwareError, OSError) as error:
             log.error("diagnostics not uploaded: %s", error)
             self._report(DiagnosticsStatus.UPLOAD_FAILED)
@@ -274,8 +220,13 @@ class DiagnosticsUploader:
         else:
             log.info("diagnostics %s uploaded to %s", file_name, redact_url(target))
             self._report(DiagnosticsStatus.UPLOADED)
-        finally:
-            bundle.unlink(missing_ok=True)  # the SD card keeps no copy
+
+    async def make_bundle(self, path: Path, start_time: float | None = None,
+                          stop_time: float | None = None) -> None:
+        """Write the bundle at ``path``: the store is read here, on the event loop's thread
+        (its SQLite connection's), the rest in a worker thread."""
+        summary = store_summary(self.store, self._connectors()) if self.store else None
+        await asyncio.to_thread(self.build_bundle, path, summary, start_time, stop_time)
 
     def _connectors(self) -> range:
         count = getattr(getattr(self.config, "charge_point", None), "connectors", 1)

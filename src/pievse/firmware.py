@@ -1,24 +1,34 @@
-"""Firmware updates (OCPP 1.6 Firmware Management, UpdateFirmware): pievse replaces itself.
+"""Firmware updates (OCPP 1.6 UpdateFirmware, and SignedUpdateFirmware of the security
+extension): pievse replaces itself.
 
 The firmware of a pievse charge point is the ``pievse`` Python distribution in its virtualenv.
-An update, as the CSMS asks for it, goes:
+An update, as the CSMS asks for it, goes (the steps are :class:`FirmwareStatus`):
 
-1. wait for ``retrieveDate``;
+1. wait for ``retrieveDate`` (**DownloadScheduled** while waiting);
 2. **Downloading**: fetch the wheel (or sdist) from ``location`` (http, https or ftp), trying
    ``retries`` more times ``retryInterval`` apart; a ``#sha256=<hex>`` fragment on the URL is
    checked. **Downloaded**, or **DownloadFailed** when every attempt failed;
-3. check it is pievse: a wheel's ``*.dist-info/METADATA`` (an sdist's ``PKG-INFO``) must name
+3. a signed update only: verify the signature over the file with the signing certificate
+   (:mod:`pievse.firmware_signature`): **SignatureVerified**, or **InvalidSignature** and the
+   file is deleted;
+4. check it is pievse: a wheel's ``*.dist-info/METADATA`` (an sdist's ``PKG-INFO``) must name
    pievse, every file must match its RECORD hash, and each ``Requires-Dist`` must already be met
-   in the target venv (the install runs ``--no-deps``: a Pi in a garage may have no index);
-4. wait until no transaction is active: code is never swapped under a charging car;
-5. **Installing**: keep a copy of the installed version to roll back to, write a marker, then
+   in the target venv (the install runs ``--no-deps``: a Pi in a garage may have no index).
+   **InstallVerificationFailed** if not;
+5. wait for ``installDateTime`` (signed updates) and until no transaction is active: code is
+   never swapped under a charging car (**InstallScheduled** while waiting);
+6. **Installing**: keep a copy of the installed version to roll back to, write a marker, then
    ``python -m pip install --no-deps <file>`` and import the new version in a fresh interpreter.
    Any failure reinstalls the kept copy: **InstallationFailed**, and the old version goes on;
-6. ask for a restart (again only while idle). The new version, once it runs, reports
-   **Installed** (OCPP 1.6 sends it after the reboot); ``Idle`` answers a TriggerMessage when no
-   update is under way.
+7. **InstallRebooting**: ask for a restart (again only while idle). The new version, once it
+   runs, reports **Installed**; ``Idle`` answers a trigger when no update is under way.
 
-**Rollback.** The copy kept in step 5 is the wheel of the last update when pievse came from one,
+One pipeline serves both messages: the signed update only adds step 3. Each protocol message
+says the steps in its own words (OCPP 1.6's FirmwareStatusNotification has no word for
+SignatureVerified, say): that translation is the protocol adapter's
+(:mod:`pievse.ocpp.v16.firmware_mgmt`).
+
+**Rollback.** The copy kept in step 6 is the wheel of the last update when pievse came from one,
 otherwise a wheel repacked from the installed files listed in the distribution's RECORD (an
 editable install repacks to its ``.pth``, which points at the same checkout). After the restart,
 :mod:`pievse.firmware_rollback` (copied into the state directory, so that it runs when the new
@@ -27,41 +37,29 @@ version cannot even be imported) reinstalls that copy if the new version does no
 Limits: files installed outside site-packages other than console scripts (``.data/data``) are
 not kept in a repacked copy; an sdist needs its build backend (pip fetches it from the index);
 the venv must be writable by the daemon's user; without systemd nothing restarts a version that
-dies, and the check then runs only on the next start. The update is not signed (OCPP 1.6J's
-SignedUpdateFirmware is not implemented): whoever controls the CSMS controls the code.
+dies, and the check then runs only on the next start. An unsigned update is trusted as it
+comes: whoever controls the CSMS controls the code (the security extension adapter refuses
+unsigned updates once a ManufacturerRootCertificate is installed).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import csv
-import email.parser
 import enum
-import hashlib
-import io
 import logging
-import os
-import re
 import shutil
 import sys
-import tarfile
 import time
-import urllib.request
-import zipfile
-import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from http.client import HTTPException
 from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from pievse import firmware_rollback
+from pievse.distribution import NAME, Distribution, inspect_distribution
 from pievse.firmware_rollback import (
     ROLLBACK_SCRIPT,
     FirmwareError,
-    escaped,
     load_record,
     pip_install,
     probe,
@@ -70,6 +68,8 @@ from pievse.firmware_rollback import (
     roll_back,
     save_record,
 )
+from pievse.firmware_signature import verify_file_signature
+from pievse.transfer import SCHEMES, download, open_url, redact_url, retrying
 
 __all__ = ["Distribution", "FirmwareError", "FirmwareStatus", "FirmwareUpdater",
            "UpdateRequest", "download", "inspect_distribution", "open_url", "redact_url",
@@ -77,225 +77,70 @@ __all__ = ["Distribution", "FirmwareError", "FirmwareStatus", "FirmwareUpdater",
 
 log = logging.getLogger("pievse.firmware")
 
-NAME = "pievse"
-DEFAULT_RETRIES = 3  # when UpdateFirmware leaves it to the charge point
+DEFAULT_RETRIES = 3  # when the CSMS leaves it to the charge point
 DEFAULT_RETRY_INTERVAL_S = 60.0
-_RETRYABLE = (OSError, HTTPException, ValueError)
-T = TypeVar("T")
 
 
 class FirmwareStatus(str, enum.Enum):
-    """The ``status`` of FirmwareStatusNotification (OCPP 1.6 FirmwareStatus)."""
+    """The steps of an update, named as the security extension's SignedFirmwareStatusNotification
+    (and OCPP 2.0.1) name them: a superset of OCPP 1.6's FirmwareStatus."""
 
+    DOWNLOAD_SCHEDULED = "DownloadScheduled"
+    DOWNLOADING = "Downloading"
     DOWNLOADED = "Downloaded"
     DOWNLOAD_FAILED = "DownloadFailed"
-    DOWNLOADING = "Downloading"
-    IDLE = "Idle"
-    INSTALLATION_FAILED = "InstallationFailed"
+    SIGNATURE_VERIFIED = "SignatureVerified"
+    INVALID_SIGNATURE = "InvalidSignature"
+    INSTALL_VERIFICATION_FAILED = "InstallVerificationFailed"
+    INSTALL_SCHEDULED = "InstallScheduled"
     INSTALLING = "Installing"
+    INSTALLATION_FAILED = "InstallationFailed"
+    INSTALL_REBOOTING = "InstallRebooting"
     INSTALLED = "Installed"
+    IDLE = "Idle"
 
 
-#: Statuses that end an update: after them a TriggerMessage hears Idle.
-_FINAL = {FirmwareStatus.DOWNLOAD_FAILED, FirmwareStatus.INSTALLATION_FAILED,
-          FirmwareStatus.INSTALLED}
+#: Statuses that end an update: after them OCPP 1.6's TriggerMessage hears Idle.
+FINAL_STATUSES = frozenset({
+    FirmwareStatus.DOWNLOAD_FAILED, FirmwareStatus.INVALID_SIGNATURE,
+    FirmwareStatus.INSTALL_VERIFICATION_FAILED, FirmwareStatus.INSTALLATION_FAILED,
+    FirmwareStatus.INSTALLED})
 
 
 @dataclass(frozen=True, slots=True)
 class UpdateRequest:
-    """An UpdateFirmware.req: ``retrieve_date`` in epoch seconds."""
+    """An UpdateFirmware.req or a SignedUpdateFirmware.req; times in epoch seconds.
+
+    A signed request carries the ``signature`` (base64) and the ``signing_certificate`` (PEM)
+    that step 3 verifies the file with, and the CSMS's ``request_id``, which every status
+    notification of the update repeats.
+    """
 
     location: str
     retrieve_date: float
     retries: int = DEFAULT_RETRIES
     retry_interval: float = DEFAULT_RETRY_INTERVAL_S
+    install_date: float | None = None
+    signing_certificate: str | None = None
+    signature: str | None = None
+    request_id: int | None = None
 
-
-@dataclass(frozen=True, slots=True)
-class Distribution:
-    """What a downloaded file says it is."""
-
-    name: str
-    version: str
-    filename: str  # the name pip needs to recognise it: pievse-1.2.0-py3-none-any.whl
-    requires: tuple[str, ...] = ()
-
-
-# --- URLs: credentials travel in them (ftp://user:pass@host/), and never reach a log ----------
-
-
-def redact_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
-
-
-def open_url(url: str, *, timeout: float, method: str = "GET", data: Any = None,
-             headers: dict[str, str] | None = None) -> Any:
-    """urllib's ``urlopen`` for http, https and ftp, with user:password in an http(s) URL sent
-    as Basic authentication (urllib's own FTP handler reads them from the URL)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https", "ftp"):
-        raise ValueError(f"unsupported URL scheme {parts.scheme!r} (http, https or ftp)")
-    request_headers = dict(headers or {})
-    if parts.scheme != "ftp" and parts.username is not None:
-        token = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
-        request_headers["Authorization"] = "Basic " + base64.b64encode(token).decode()
-        url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-    request = urllib.request.Request(urlunsplit(urlsplit(url)._replace(fragment="")), data=data,
-                                     headers=request_headers, method=method)
-    return urllib.request.urlopen(request, timeout=timeout)
-
-
-async def retrying(action: Callable[[], T], *, retries: int, interval: float, what: str) -> T:
-    """Run the blocking ``action`` in a worker thread, ``1 + retries`` times at most,
-    ``interval`` seconds apart; raise FirmwareError when the last attempt failed."""
-    attempts = max(1, retries + 1)
-    attempt = 1
-    while True:
-        try:
-            return await asyncio.to_thread(action)
-        except (*_RETRYABLE, FirmwareError) as error:
-            log.warning("%s: attempt %d of %d failed: %s", what, attempt, attempts, error)
-            if attempt >= attempts:
-                raise FirmwareError(f"{what}: gave up after {attempts} attempts: {error}") \
-                    from error
-        attempt += 1
-        await asyncio.sleep(max(0.0, interval))
-
-
-def download(url: str, destination: Path, *, timeout: float, max_bytes: int) -> None:
-    """Stream ``url`` into ``destination`` (written to a ``.part`` file and renamed only when
-    complete, length and optional ``#sha256=`` fragment checked)."""
-    wanted = re.fullmatch(r"sha256=([0-9a-fA-F]{64})", urlsplit(url).fragment)
-    digest, size = hashlib.sha256(), 0
-    partial = destination.with_name(destination.name + ".part")
-    try:
-        with open_url(url, timeout=timeout) as response, open(partial, "wb") as out:
-            announced = response.headers.get("Content-Length")
-            while chunk := response.read(1 << 16):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise FirmwareError(f"larger than the {max_bytes} bytes allowed")
-                digest.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        if announced is not None and announced.isdigit() and int(announced) != size:
-            raise FirmwareError(f"cut short: {size} of {announced} bytes")
-        if wanted and digest.hexdigest() != wanted.group(1).lower():
-            raise FirmwareError(f"sha256 {digest.hexdigest()} is not the {wanted.group(1)} "
-                                "announced")
-        os.replace(partial, destination)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
-# --- what a file is -------------------------------------------------------------------------
-
-
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _metadata(text: str, where: str) -> tuple[str, str, tuple[str, ...]]:
-    message = email.parser.Parser().parsestr(text, headersonly=True)
-    name, version = message.get("Name"), message.get("Version")
-    if not name or not version:
-        raise FirmwareError(f"{where} has no Name or no Version")
-    if _canonical(name) != NAME:
-        raise FirmwareError(f"it is {name} {version}, not {NAME}")
-    return name, version, tuple(message.get_all("Requires-Dist") or ())
-
-
-def inspect_distribution(path: Path) -> Distribution:
-    """Check that ``path`` is an intact pievse wheel or sdist; FirmwareError says why not."""
-    if zipfile.is_zipfile(path):
-        return _inspect_wheel(path)
-    try:
-        if tarfile.is_tarfile(path):
-            return _inspect_sdist(path)
-    except OSError:
-        pass  # a truncated gzip stream
-    raise FirmwareError("neither a wheel (zip) nor an sdist (tar.gz)")
-
-
-def _inspect_wheel(path: Path) -> Distribution:
-    try:
-        with zipfile.ZipFile(path) as wheel:
-            damaged = wheel.testzip()
-            if damaged is not None:
-                raise FirmwareError(f"damaged wheel: {damaged} fails its CRC")
-            members = set(wheel.namelist())
-            infos = sorted(n[:-len("/METADATA")] for n in members
-                           if n.count("/") == 1 and n.endswith(".dist-info/METADATA"))
-            if len(infos) != 1:
-                raise FirmwareError(f"a wheel has one *.dist-info/METADATA, this one {len(infos)}")
-            info = infos[0]
-            name, version, requires = _metadata(wheel.read(f"{info}/METADATA").decode(), info)
-            if _canonical(info[:-len(".dist-info")]) != _canonical(f"{name}-{version}"):
-                raise FirmwareError(f"{info} does not match {name} {version}")
-            tags = [line.split(":", 1)[1].strip()
-                    for line in wheel.read(f"{info}/WHEEL").decode().splitlines()
-                    if line.startswith("Tag:")]
-            _check_record(wheel, f"{info}/RECORD", members)
-    except (zipfile.BadZipFile, zlib.error, KeyError, UnicodeDecodeError, EOFError,
-            OSError) as error:
-        raise FirmwareError(f"not a valid wheel: {error}") from None
-    if not tags:
-        raise FirmwareError(f"{info}/WHEEL names no tag")
-    tag = "-".join(".".join(dict.fromkeys(part)) for part in zip(*(t.split("-") for t in tags)))
-    return Distribution(name, version, f"{escaped(name)}-{version.replace('-', '_')}-{tag}.whl",
-                        requires)
-
-
-def _check_record(wheel: zipfile.ZipFile, record: str, members: set[str]) -> None:
-    """Every file of the wheel is in its RECORD with the right sha256 (pip does not check)."""
-    listed = set()
-    for row in csv.reader(io.StringIO(wheel.read(record).decode())):
-        if not row:
-            continue
-        path, hashed = row[0], row[1] if len(row) > 1 else ""
-        listed.add(path)
-        algorithm, _, expected = hashed.partition("=")
-        if expected:
-            if algorithm != "sha256":
-                raise FirmwareError(f"RECORD uses {algorithm}, not sha256")
-            actual = base64.urlsafe_b64encode(hashlib.sha256(wheel.read(path)).digest())
-            if actual.rstrip(b"=").decode() != expected:
-                raise FirmwareError(f"{path} does not match its RECORD hash")
-    unlisted = {m for m in members - listed if not m.endswith("/")
-                and not m.endswith((".dist-info/RECORD.jws", ".dist-info/RECORD.p7s"))}
-    if unlisted:
-        raise FirmwareError(f"files missing from RECORD: {', '.join(sorted(unlisted)[:3])}")
-
-
-def _inspect_sdist(path: Path) -> Distribution:
-    try:
-        with tarfile.open(path, "r:*") as sdist:
-            infos = [m for m in sdist.getmembers()
-                     if m.isfile() and m.name.count("/") == 1 and m.name.endswith("/PKG-INFO")]
-            if len(infos) != 1:
-                raise FirmwareError("an sdist has one <name>-<version>/PKG-INFO")
-            text = sdist.extractfile(infos[0]).read().decode()  # type: ignore[union-attr]
-    except (tarfile.TarError, OSError, EOFError, UnicodeDecodeError) as error:
-        raise FirmwareError(f"not a valid sdist: {error}") from None
-    name, version, requires = _metadata(text, infos[0].name)
-    return Distribution(name, version, f"{escaped(name)}-{version}.tar.gz", requires)
+    @property
+    def signed(self) -> bool:
+        return self.signature is not None
 
 
 # --- the updater ----------------------------------------------------------------------------
 
 
 class FirmwareUpdater:
-    """Carries out UpdateFirmware for the venv of ``python`` (default: this interpreter),
+    """Carries out firmware updates for the venv of ``python`` (default: this interpreter),
     keeping its files in ``state_dir/firmware``.
 
-    The protocol adapter that owns it sets three hooks: ``notify(status)`` reports each step,
-    ``is_idle()`` says no transaction is active, ``restart()`` restarts the daemon.
-    ``probe_modules`` must import for a new version to count as installed.
+    The protocol adapter that owns it sets three hooks: ``notify(status)`` reports each step
+    (``request`` is then the update it belongs to), ``is_idle()`` says no transaction is
+    active, ``restart()`` restarts the daemon. ``probe_modules`` must import for a new version
+    to count as installed.
     """
 
     def __init__(self, state_dir: Path | str, *, python: str | None = None,
@@ -312,18 +157,39 @@ class FirmwareUpdater:
         self.notify: Callable[[FirmwareStatus], None] = lambda status: None
         self.is_idle: Callable[[], bool] = lambda: True
         self.restart: Callable[[], None] = lambda: None
+        #: The update under way, or the last one (across the restart that ends it).
+        self.request: UpdateRequest | None = None
         self._current: FirmwareStatus | None = None
+        self._last: FirmwareStatus | None = None
         self._job: asyncio.Task | None = None
         self._installing = False  # from Installing until the restart: not to be cut short
         self._running: str | None = None  # the version this process runs, once resumed
 
     @property
     def status(self) -> FirmwareStatus:
-        """What a triggered FirmwareStatusNotification says: the step under way, or Idle."""
+        """The step under way, or Idle (what OCPP 1.6's triggered notification says)."""
         return self._current or FirmwareStatus.IDLE
 
+    @property
+    def last_status(self) -> FirmwareStatus:
+        """The last step reported, final ones included, or Idle if none (what a triggered
+        SignedFirmwareStatusNotification says; Installed is followed by Idle there too)."""
+        last = self._last or FirmwareStatus.IDLE
+        return FirmwareStatus.IDLE if last is FirmwareStatus.INSTALLED else last
+
+    @property
+    def busy(self) -> bool:
+        """An update is scheduled or under way (a new request would cancel it)."""
+        return self._job is not None and not self._job.done()
+
+    @property
+    def installing(self) -> bool:
+        """An installation is under way or awaits its restart: it cannot be cancelled."""
+        return self._installing
+
     def _report(self, status: FirmwareStatus) -> None:
-        self._current = None if status in _FINAL else status
+        self._current = None if status in FINAL_STATUSES else status
+        self._last = status
         log.info("firmware update: %s", status.value)
         self.notify(status)
 
@@ -331,11 +197,13 @@ class FirmwareUpdater:
         """Start an update (replacing one not yet installing); False while one is installing
         or installed and waiting for its restart."""
         if self._installing:
-            log.warning("UpdateFirmware %s ignored: an installation is under way",
+            log.warning("firmware update from %s ignored: an installation is under way",
                         redact_url(request.location))
             return False
         if self._job is not None:
             self._job.cancel()
+        self.request = request
+        self._current = None
         # A new request supersedes the report of the last update, if still undelivered.
         save_record(self.folder, {**load_record(self.folder), "phase": "scheduled",
                                   "request": asdict(request), "report": None})
@@ -365,15 +233,12 @@ class FirmwareUpdater:
             self._give_up(failed)
 
     async def _steps(self, request: UpdateRequest) -> None:
-        delay = request.retrieve_date - time.time()
-        if delay > 0:
-            log.info("firmware from %s will be fetched in %.0f s", redact_url(request.location),
-                     delay)
-            await asyncio.sleep(delay)
+        where = redact_url(request.location)
+        await self._until(request.retrieve_date, FirmwareStatus.DOWNLOAD_SCHEDULED,
+                          f"firmware from {where} will be fetched")
         self._report(FirmwareStatus.DOWNLOADING)
-        if urlsplit(request.location).scheme not in ("http", "https", "ftp"):
-            log.error("firmware location %s: only http, https and ftp are supported",
-                      redact_url(request.location))
+        if urlsplit(request.location).scheme not in SCHEMES:
+            log.error("firmware location %s: only http, https and ftp are supported", where)
             return self._give_up(FirmwareStatus.DOWNLOAD_FAILED)
         downloads = self.folder / "downloads"
         downloads.mkdir(parents=True, exist_ok=True)
@@ -384,31 +249,51 @@ class FirmwareUpdater:
             await retrying(lambda: download(request.location, file, timeout=self.download_timeout,
                                             max_bytes=self.max_download_bytes),
                            retries=request.retries, interval=request.retry_interval,
-                           what=f"downloading {redact_url(request.location)}")
+                           what=f"downloading {where}")
         except FirmwareError as error:
             log.error("firmware update: %s", error)
             return self._give_up(FirmwareStatus.DOWNLOAD_FAILED)
         self._report(FirmwareStatus.DOWNLOADED)
+        if request.signed:
+            try:
+                await asyncio.to_thread(verify_file_signature, file, request.signature or "",
+                                        request.signing_certificate or "")
+            except FirmwareError as error:
+                log.error("firmware from %s refused: %s", where, error)
+                file.unlink(missing_ok=True)  # whoever made it, it is not the manufacturer
+                return self._give_up(FirmwareStatus.INVALID_SIGNATURE)
+            self._report(FirmwareStatus.SIGNATURE_VERIFIED)
         try:
             distribution = await asyncio.to_thread(inspect_distribution, file)
             unmet = (await asyncio.to_thread(query, self.python, distribution.requires))["unmet"]
             if unmet:
                 raise FirmwareError(f"{distribution.version} needs {', '.join(unmet)}")
         except FirmwareError as error:
-            log.error("firmware from %s refused: %s", redact_url(request.location), error)
-            return self._give_up(FirmwareStatus.INSTALLATION_FAILED)
-        await self._until_idle("installing")
+            log.error("firmware from %s refused: %s", where, error)
+            return self._give_up(FirmwareStatus.INSTALL_VERIFICATION_FAILED)
+        if request.install_date is not None:
+            await self._until(request.install_date, FirmwareStatus.INSTALL_SCHEDULED,
+                              f"firmware {distribution.version} will be installed")
+        await self._until_idle("installing", FirmwareStatus.INSTALL_SCHEDULED)
         self._installing = True
         self._report(FirmwareStatus.INSTALLING)
         try:
-            await asyncio.to_thread(self._install, file, distribution)
+            await asyncio.to_thread(self._install, file, distribution, request)
         except FirmwareError as error:
             log.error("firmware %s not installed: %s", distribution.version, error)
             self._installing = False
             return self._give_up(FirmwareStatus.INSTALLATION_FAILED)
         await self._until_idle("restarting")
         log.warning("firmware %s installed: restarting to run it", distribution.version)
+        self._report(FirmwareStatus.INSTALL_REBOOTING)
         self.restart()
+
+    async def _until(self, moment: float, waiting: FirmwareStatus, what: str) -> None:
+        delay = moment - time.time()
+        if delay > 0:
+            log.info("%s in %.0f s", what, delay)
+            self._report(waiting)
+            await asyncio.sleep(delay)
 
     def _give_up(self, status: FirmwareStatus) -> None:
         record = load_record(self.folder)
@@ -417,13 +302,16 @@ class FirmwareUpdater:
             save_record(self.folder, record)
         self._report(status)
 
-    async def _until_idle(self, before: str) -> None:
+    async def _until_idle(self, before: str, waiting: FirmwareStatus | None = None) -> None:
         if not self.is_idle():
             log.info("firmware update: waiting for the transactions to end before %s", before)
+            if waiting is not None and self.status is not waiting:
+                self._report(waiting)
         while not self.is_idle():
             await asyncio.sleep(self.idle_poll)
 
-    def _install(self, downloaded: Path, distribution: Distribution) -> None:
+    def _install(self, downloaded: Path, distribution: Distribution,
+                 request: UpdateRequest) -> None:
         kept = self.folder / "kept"
         kept.mkdir(exist_ok=True)
         installed = query(self.python)["installed"]
@@ -443,9 +331,11 @@ class FirmwareUpdater:
             if stale not in (previous, new):
                 stale.unlink()
         shutil.copyfile(firmware_rollback.__file__, self.folder / ROLLBACK_SCRIPT)
+        # The request goes along: the new version reports Installed with its requestId.
         record = {"phase": "installing", "target": distribution.version, "target_file": str(new),
                   "previous": installed["version"], "previous_file": str(previous), "starts": 0,
-                  "probe_modules": self.probe_modules, "at": time.time()}
+                  "probe_modules": self.probe_modules, "at": time.time(),
+                  "request": asdict(request)}
         save_record(self.folder, record)
         try:
             pip_install(self.python, new, force=distribution.version == installed["version"])
@@ -471,9 +361,10 @@ class FirmwareUpdater:
             running_version = pievse.__version__
         self._running = running_version
         record = load_record(self.folder)
+        self.request = _stored_request(record)
         phase = record.get("phase")
-        if phase == "scheduled" and record.get("request"):
-            self.update(UpdateRequest(**record["request"]))
+        if phase == "scheduled" and self.request is not None:
+            self.update(self.request)
             return
         if phase == "installed":
             if running_version == record.get("target"):
@@ -491,11 +382,12 @@ class FirmwareUpdater:
         if record:
             save_record(self.folder, record)
         if record.get("report"):
+            self._last = FirmwareStatus(record["report"])
             log.info("firmware update of %s ended: %s", record.get("target"), record["report"])
 
     def pending_report(self) -> FirmwareStatus | None:
         """How the last update ended, when the CSMS has not heard it yet (kept across the
-        restart, sent after the next registration)."""
+        restart, sent after the next registration; :attr:`request` is that update's)."""
         report = load_record(self.folder).get("report")
         return FirmwareStatus(report) if report else None
 
@@ -516,3 +408,11 @@ class FirmwareUpdater:
             save_record(self.folder, record)
         if status is FirmwareStatus.INSTALLED:
             self.confirm()  # it runs and talks to the CSMS: it came up
+
+
+def _stored_request(record: dict) -> UpdateRequest | None:
+    """The request kept in the marker (None when there is none, or it is unreadable)."""
+    try:
+        return UpdateRequest(**record["request"])
+    except (KeyError, TypeError):
+        return None

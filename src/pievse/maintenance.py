@@ -1,8 +1,10 @@
-"""Firmware updates and diagnostics uploads, put together from the configuration.
+"""Firmware updates, diagnostics uploads and the security log, put together from the
+configuration.
 
-Both keep their files in the state directory, beside the store: updates need a store on disk
+All keep their files in the state directory, beside the store: updates need a store on disk
 (a store in memory, as in tests and the demo, cannot carry an update across the restart, so
-UpdateFirmware is then answered NotSupported); diagnostics work either way.
+UpdateFirmware is then answered NotSupported); diagnostics and logs work either way, in a
+private temporary folder when the store is in memory.
 """
 
 from __future__ import annotations
@@ -14,12 +16,17 @@ from typing import TYPE_CHECKING
 from pievse.config import Config
 from pievse.diagnostics import DiagnosticsUploader
 from pievse.firmware import FirmwareUpdater
+from pievse.log_upload import LogUploader
+from pievse.security_log import SecurityLog
 
 if TYPE_CHECKING:
     from pievse.link_security import LinkSecurity
     from pievse.store import Store
 
-__all__ = ["state_directory", "updater_and_uploader"]
+__all__ = ["log_uploader", "state_directory", "updater_and_uploader"]
+
+#: The security log's bound: a few thousand events, a few years of a charge point's normal life.
+SECURITY_LOG_BYTES = 256 << 10
 
 
 def state_directory(config: Config) -> Path | None:
@@ -27,6 +34,17 @@ def state_directory(config: Config) -> Path | None:
     if config.storage.path == ":memory:":
         return None
     return Path(config.storage.path).resolve().parent
+
+
+def _folder(config: Config, name: str) -> Path:
+    state = state_directory(config)
+    return state / name if state is not None else Path(tempfile.mkdtemp(prefix=f"pievse-{name}-"))
+
+
+def _secrets(config: Config, security: LinkSecurity) -> list[str]:
+    """The secret values in force, to be blanked from whatever leaves the charge point."""
+    return [value for value in (config.ocpp.password, security.state.authorization_key)
+            if value]
 
 
 def updater_and_uploader(config: Config, store: Store, security: LinkSecurity,
@@ -37,16 +55,21 @@ def updater_and_uploader(config: Config, store: Store, security: LinkSecurity,
         firmware = FirmwareUpdater(state, python=config.firmware.python or None,
                                    download_timeout=config.firmware.transfer_timeout,
                                    max_download_bytes=config.firmware.max_download << 20)
-    work = (state / "diagnostics" if state is not None
-            else Path(tempfile.mkdtemp(prefix="pievse-diagnostics-")))
-
-    def secrets() -> list[str]:
-        return [value for value in (config.ocpp.password, security.state.authorization_key)
-                if value]
-
     diagnostics = DiagnosticsUploader(
-        work, charge_point_id=config.charge_point.id, config=config, store=store,
-        journal_unit=config.diagnostics.journal_unit or None,
-        log_file=config.diagnostics.log_file or None, secrets=secrets,
-        timeout=config.firmware.transfer_timeout)
+        _folder(config, "diagnostics"), charge_point_id=config.charge_point.id, config=config,
+        store=store, journal_unit=config.diagnostics.journal_unit or None,
+        log_file=config.diagnostics.log_file or None,
+        secrets=lambda: _secrets(config, security), timeout=config.firmware.transfer_timeout)
     return firmware, diagnostics
+
+
+def log_uploader(config: Config, diagnostics: DiagnosticsUploader | None,
+                 security: LinkSecurity, *,
+                 security_log_bytes: int = SECURITY_LOG_BYTES) -> LogUploader:
+    """GetLog's uploader, with the security log (``<state>/security-log``, owner-only) and the
+    diagnostics bundle it serves."""
+    security_log = SecurityLog(_folder(config, "security-log"), max_bytes=security_log_bytes,
+                               secrets=lambda: _secrets(config, security))
+    return LogUploader(_folder(config, "log-uploads"), charge_point_id=config.charge_point.id,
+                       security_log=security_log, diagnostics=diagnostics,
+                       timeout=config.firmware.transfer_timeout)

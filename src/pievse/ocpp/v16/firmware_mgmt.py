@@ -11,10 +11,16 @@ each kind is kept and sent after the next registration (:meth:`send_pending_firm
 the CSMS needs to know where an update ended, not every step it missed. The Installed (or
 InstallationFailed) that a new version reports after its restart is also kept in the updater's
 marker on disk until the CSMS has answered it.
+
+The updater names its steps as the security extension does (:class:`FirmwareStatus`). An update
+started by SignedUpdateFirmware is reported in those words, in SignedFirmwareStatusNotification
+with its requestId; one started by UpdateFirmware in OCPP 1.6's FirmwareStatusNotification,
+whose words are fewer (:data:`STATUS_16`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +33,7 @@ from pievse.diagnostics import DiagnosticsRequest, DiagnosticsStatus, Diagnostic
 from pievse.firmware import (
     DEFAULT_RETRIES,
     DEFAULT_RETRY_INTERVAL_S,
+    FINAL_STATUSES,
     FirmwareStatus,
     FirmwareUpdater,
     UpdateRequest,
@@ -34,13 +41,36 @@ from pievse.firmware import (
 from pievse.ocpp.v16 import messages
 from pievse.station.station import Station
 
-__all__ = ["FIRMWARE_MANAGEMENT", "FirmwareManagementHandlers"]
+__all__ = ["FIRMWARE_MANAGEMENT", "STATUS_16", "FirmwareManagementHandlers", "request_time",
+           "status_16"]
+
+log = logging.getLogger("pievse.ocpp")
 
 #: The feature profile's name in SupportedFeatureProfiles.
 FIRMWARE_MANAGEMENT = "FirmwareManagement"
 
+_S = FirmwareStatus
+#: How OCPP 1.6's FirmwareStatus says the state an update is in, step by step.
+STATUS_16: dict[FirmwareStatus, str] = {
+    _S.IDLE: "Idle", _S.DOWNLOAD_SCHEDULED: "Idle", _S.DOWNLOADING: "Downloading",
+    _S.DOWNLOADED: "Downloaded", _S.DOWNLOAD_FAILED: "DownloadFailed",
+    _S.SIGNATURE_VERIFIED: "Downloaded", _S.INVALID_SIGNATURE: "InstallationFailed",
+    _S.INSTALL_VERIFICATION_FAILED: "InstallationFailed", _S.INSTALL_SCHEDULED: "Downloaded",
+    _S.INSTALLING: "Installing", _S.INSTALLATION_FAILED: "InstallationFailed",
+    _S.INSTALL_REBOOTING: "Installing", _S.INSTALLED: "Installed",
+}
 
-def _time(text: str | None, field: str) -> float | None:
+
+def status_16(step: FirmwareStatus) -> str | None:
+    """The FirmwareStatusNotification a step sends: a step 1.6 has its own word for, or the
+    end of an update; a step 1.6 cannot tell from the one before sends nothing."""
+    word = STATUS_16[step]
+    return word if word == step.value or step in FINAL_STATUSES else None
+
+
+def request_time(text: str | None, field: str) -> float | None:
+    """A date-time of a request in epoch seconds (None stays None); an unreadable one is the
+    CSMS's TypeConstraintViolation."""
     if text is None:
         return None
     try:
@@ -62,7 +92,7 @@ class FirmwareManagementHandlers:
 
     firmware: FirmwareUpdater | None = None
     diagnostics: DiagnosticsUploader | None = None
-    _firmware_unsent: FirmwareStatus | None = None
+    _firmware_unsent: tuple[FirmwareStatus, UpdateRequest | None] | None = None
     _diagnostics_unsent: DiagnosticsStatus | None = None
     _diagnostics_asked: tuple[DiagnosticsRequest, str] | None = None
 
@@ -87,14 +117,18 @@ class FirmwareManagementHandlers:
                            **_: Any) -> call_result.UpdateFirmware:
         if self.firmware is None:
             raise NotSupportedError("firmware updates are not set up on this charge point")
-        _time(retrieve_date, "retrieveDate")
+        refused = self._unsigned_firmware_refusal()
+        if refused:
+            log.warning("UpdateFirmware refused: %s", refused)
+            raise NotSupportedError(refused)
+        request_time(retrieve_date, "retrieveDate")
         return call_result.UpdateFirmware()
 
     @after(Action.update_firmware)
     def after_update_firmware(self, location: str, retrieve_date: str,
                               retries: int | None = None, retry_interval: int | None = None,
                               **_: Any) -> None:
-        if self.firmware is None:
+        if self.firmware is None or self._unsigned_firmware_refusal():
             return
         self.firmware.update(UpdateRequest(
             location, messages.parse_timestamp(retrieve_date),
@@ -114,7 +148,7 @@ class FirmwareManagementHandlers:
             location,
             DEFAULT_RETRIES if retries is None else max(0, retries),
             DEFAULT_RETRY_INTERVAL_S if retry_interval is None else max(0, retry_interval),
-            _time(start_time, "startTime"), _time(stop_time, "stopTime"))
+            request_time(start_time, "startTime"), request_time(stop_time, "stopTime"))
         file_name = self.diagnostics.file_name()
         self._diagnostics_asked = (request, file_name)
         return call_result.GetDiagnostics(file_name=file_name)
@@ -131,7 +165,17 @@ class FirmwareManagementHandlers:
         """What a TriggerMessage(FirmwareStatusNotification) sends: the step under way, or
         Idle (OCPP 1.6 uses Idle only in answer to a trigger)."""
         status = self.firmware.status if self.firmware is not None else FirmwareStatus.IDLE
-        return call.FirmwareStatusNotification(status=status.value)
+        return call.FirmwareStatusNotification(status=STATUS_16[status])
+
+    def _unsigned_firmware_refusal(self) -> str | None:
+        """Why UpdateFirmware (unsigned) is refused here, or None: for the adapter of the
+        security extension to say."""
+        return None
+
+    def _firmware_status_noted(self, status: FirmwareStatus,
+                               request: UpdateRequest | None) -> None:
+        """A step of an update was reported (live, or after the restart that ended it): for
+        the adapter of the security extension to raise its security events."""
 
     def diagnostics_status_notification(self) -> call.DiagnosticsStatusNotification:
         status = (self.diagnostics.status if self.diagnostics is not None
@@ -157,30 +201,43 @@ class FirmwareManagementHandlers:
         if not self.registered:
             return
         if self.firmware is not None and self._firmware_unsent is None:
-            self._firmware_unsent = self.firmware.pending_report()
+            report = self.firmware.pending_report()
+            if report is not None:
+                self._firmware_unsent = (report, self.firmware.request)
+                self._firmware_status_noted(report, self.firmware.request)
         self._deliver_firmware_status()
         self._deliver_diagnostics_status()
         if self.firmware is not None:
             self.firmware.confirm()
 
     def _firmware_status_changed(self, status: FirmwareStatus) -> None:
-        self._firmware_unsent = status
+        request = self.firmware.request if self.firmware is not None else None
+        self._firmware_unsent = (status, request)
+        self._firmware_status_noted(status, request)
         self._deliver_firmware_status()
 
     def _deliver_firmware_status(self) -> None:
-        status = self._firmware_unsent
-        if status is None or not self.registered:
+        unsent = self._firmware_unsent
+        if unsent is None or not self.registered:
             return
         self._firmware_unsent = None
+        status, request = unsent
+        if request is not None and request.signed:
+            message: Any = call.SignedFirmwareStatusNotification(status=status.value,
+                                                                 request_id=request.request_id)
+        elif (word := status_16(status)) is not None:
+            message = call.FirmwareStatusNotification(status=word)
+        else:
+            return
 
         def answered(response: Any) -> None:
             if response is None:
                 if self._firmware_unsent is None:  # nothing newer: send it after reconnecting
-                    self._firmware_unsent = status
+                    self._firmware_unsent = unsent
             elif self.firmware is not None:
                 self.firmware.delivered(status)
 
-        self._send(call.FirmwareStatusNotification(status=status.value), answered)
+        self._send(message, answered)
 
     def _diagnostics_status_changed(self, status: DiagnosticsStatus) -> None:
         self._diagnostics_unsent = status

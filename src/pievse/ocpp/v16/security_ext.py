@@ -12,8 +12,8 @@ The white paper "Improved security for OCPP 1.6-J" adds messages to OCPP 1.6:
 * configuration keys: SecurityProfile (only ever raised), AuthorizationKey (write-only, never
   shown), CpoName (the O of the CSR), and read-only limits of the certificate store.
 
-GetLog / LogStatusNotification and the signed firmware update are not implemented:
-ExtendedTriggerMessage(LogStatusNotification) is answered NotImplemented.
+GetLog and SignedUpdateFirmware are :mod:`~pievse.ocpp.v16.secure_maintenance`'s; every
+security event is also written to the security log (:mod:`pievse.security_log`) when one is kept.
 
 :class:`SecurityExtensionHandlers` holds the handlers, in the style of the smart charging mixin;
 :class:`SecuredChargePoint16` is the 1.6 charge point with them. The mixin overrides the 1.6
@@ -46,9 +46,11 @@ from pievse.ocpp.security import (
 from pievse.ocpp.v16 import messages
 from pievse.ocpp.v16.charge_point import ChargePoint16
 from pievse.ocpp.v16.firmware_mgmt import FirmwareManagementHandlers
+from pievse.ocpp.v16.secure_maintenance import SecureMaintenanceHandlers
 from pievse.ocpp.v16.configuration import Configuration, KeyDefinition, KeyType as ConfigType
 from pievse.ocpp.v16.configuration import core_keys
 from pievse.ocpp.v16.smart_charging import smart_charging_keys
+from pievse.security_log import SecurityLog
 from pievse.station.station import Station
 
 __all__ = [
@@ -64,8 +66,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("pievse.ocpp")
-#: The security log the white paper asks for: every security event, critical or not.
-security_log = logging.getLogger("pievse.ocpp.security_events")
+#: Every security event, critical or not, also goes to the system log (journal).
+event_log = logging.getLogger("pievse.ocpp.security_events")
 
 #: The most events kept while the CSMS cannot be reached.
 MAX_QUEUED_EVENTS = 100
@@ -216,11 +218,17 @@ class SecurityExtensionHandlers:
     _queued_events: list[call.SecurityEventNotification]
     _changed: str | None
 
-    # Provided by the charge point, which comes after this mixin in the bases: annotations
-    # only, since a method here would shadow the real one.
+    #: Where every security event is also written, if the charge point keeps a security log.
+    security_log: SecurityLog | None = None
+
+    # Provided by the charge point and the other mixins: annotations only, since a method here
+    # would shadow the real one.
     registered: bool
+    logs: Any
     _send: Callable[..., None]
     after_trigger_message: Callable[..., None]
+    send_log_status: Callable[[], None]
+    send_signed_firmware_status: Callable[[], None]
 
     # --- security events -----------------------------------------------------------------------
 
@@ -228,10 +236,13 @@ class SecurityExtensionHandlers:
                               tech_info: str | None = None) -> None:
         """Log a security event and tell the CSMS; offline, it waits for the next registration
         (the oldest non-critical events give way first when too many wait)."""
-        event = SecurityEvent(event)
-        security_log.log(logging.INFO if event in _ROUTINE_EVENTS else logging.WARNING,
-                         "security event %s%s", event.value, f": {tech_info}" if tech_info else "")
-        notification = security_event_notification(event, tech_info)
+        event, at = SecurityEvent(event), time.time()
+        if self.security_log is not None:  # on the SD card first, secrets blanked
+            tech_info = self.security_log.scrub(tech_info)
+            self.security_log.record(event.value, at, tech_info, event.critical)
+        event_log.log(logging.INFO if event in _ROUTINE_EVENTS else logging.WARNING,
+                      "security event %s%s", event.value, f": {tech_info}" if tech_info else "")
+        notification = security_event_notification(event, tech_info, at)
         if self.registered:
             self._send_security_event(notification)
         else:
@@ -343,7 +354,7 @@ class SecurityExtensionHandlers:
                                     **_: Any) -> call_result.ExtendedTriggerMessage:
         if connector_id not in (None, 0) and connector_id not in self.station.connectors:
             return call_result.ExtendedTriggerMessage(status="Rejected")
-        if requested_message == "LogStatusNotification":
+        if requested_message == "LogStatusNotification" and self.logs is None:
             return call_result.ExtendedTriggerMessage(status="NotImplemented")
         if requested_message == "SignChargePointCertificate" and not self.configuration["CpoName"]:
             log.warning("SignChargePointCertificate refused: CpoName is not set")
@@ -359,7 +370,12 @@ class SecurityExtensionHandlers:
         if requested_message == "SignChargePointCertificate":
             if self.configuration["CpoName"]:
                 await self.request_charge_point_certificate()
-        elif requested_message != "LogStatusNotification":
+        elif requested_message == "LogStatusNotification":
+            if self.logs is not None:
+                self.send_log_status()
+        elif requested_message == "FirmwareStatusNotification":
+            self.send_signed_firmware_status()  # the white paper: SignedFirmwareStatusNotification
+        else:
             # The messages TriggerMessage also knows: one way to send each, the core adapter's.
             self.after_trigger_message(requested_message, connector_id)
 
@@ -442,7 +458,8 @@ class SecurityExtensionHandlers:
             self._on_security_change(changed)
 
 
-class SecuredChargePoint16(FirmwareManagementHandlers, SecurityExtensionHandlers, ChargePoint16):
+class SecuredChargePoint16(SecureMaintenanceHandlers, FirmwareManagementHandlers,
+                           SecurityExtensionHandlers, ChargePoint16):
     """The OCPP 1.6J charge point with the security extension.
 
     ``on_security_change(what)`` is called once the CSMS's answer has gone out, with
@@ -493,4 +510,5 @@ class SecuredChargePoint16(FirmwareManagementHandlers, SecurityExtensionHandlers
 
     def _connection_changed(self) -> None:
         self.send_queued_security_events()
+        self._deliver_log_status()
         self._owner_connection_change()
