@@ -32,10 +32,10 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
-from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from pievse.firmware_rollback import FirmwareError
+from pievse.ocpp.certificates import chain_error
 
 __all__ = ["SignatureError", "check_signing_certificate", "verify_file_signature"]
 
@@ -80,19 +80,9 @@ def check_signing_certificate(pem: str, roots: list[x509.Certificate],
             return "its extendedKeyUsage does not allow code signing"
     if not isinstance(leaf.public_key(), rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
         return "its key is neither RSA nor EC"
-    verifier = (
-        verification.PolicyBuilder()
-        .store(verification.Store(roots))
-        .time(now)
-        # The CAs are held to the web PKI's rules (basicConstraints, keyUsage keyCertSign); the
-        # leaf was checked above, for what a signer needs rather than what a TLS client needs.
-        .extension_policies(ca_policy=verification.ExtensionPolicy.webpki_defaults_ca(),
-                            ee_policy=verification.ExtensionPolicy.permit_all())
-        .build_client_verifier()
-    )
-    try:
-        verifier.verify(leaf, intermediates)
-    except verification.VerificationError as error:
+    # The leaf was checked above, for what a signer needs rather than what a TLS client needs.
+    error = chain_error(leaf, intermediates, list(roots), now)
+    if error is not None:
         return f"it does not chain to an installed ManufacturerRootCertificate ({error})"
     return None
 

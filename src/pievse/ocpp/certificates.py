@@ -441,20 +441,8 @@ class CertificateStore:
         if not roots:
             return "no root certificate is installed to verify it against"
         # A certificate whose validity starts later is checked as of its first valid moment.
-        moment = max(now, leaf.not_valid_before_utc)
-        verifier = (
-            verification.PolicyBuilder()
-            .store(verification.Store(roots))
-            .time(moment)
-            # CAs are held to the web PKI's rules (basicConstraints, keyUsage keyCertSign);
-            # the leaf's extensions were checked above, in OCPP's terms.
-            .extension_policies(ca_policy=verification.ExtensionPolicy.webpki_defaults_ca(),
-                                ee_policy=verification.ExtensionPolicy.permit_all())
-            .build_client_verifier()
-        )
-        try:
-            verifier.verify(leaf, intermediates)
-        except verification.VerificationError as error:
+        error = chain_error(leaf, intermediates, roots, max(now, leaf.not_valid_before_utc))
+        if error is not None:
             return f"it does not chain to an installed root certificate ({error})"
         return None
 
@@ -519,3 +507,24 @@ class CertificateStore:
         write_private_file(self.client_certificate_path,
                            pem + b"".join(c.public_bytes(PEM) for c in chain))
         return []
+
+
+def chain_error(leaf: x509.Certificate, intermediates: list[x509.Certificate],
+                roots: list[x509.Certificate], at: dt.datetime) -> str | None:
+    """RFC 5280 path validation of ``leaf`` through ``intermediates`` to one of ``roots`` as of
+    ``at``; what failed, or None. The CAs are held to the web PKI's rules (basicConstraints,
+    keyUsage keyCertSign); the leaf's own extensions are the caller's to check, in the terms of
+    what it is for (a charge point certificate, a firmware signer)."""
+    verifier = (
+        verification.PolicyBuilder()
+        .store(verification.Store(roots))
+        .time(at)
+        .extension_policies(ca_policy=verification.ExtensionPolicy.webpki_defaults_ca(),
+                            ee_policy=verification.ExtensionPolicy.permit_all())
+        .build_client_verifier()
+    )
+    try:
+        verifier.verify(leaf, intermediates)
+    except verification.VerificationError as error:
+        return str(error)
+    return None
