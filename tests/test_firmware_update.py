@@ -25,6 +25,7 @@ import zipfile
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -309,13 +310,16 @@ class Bench:
                  diagnostics: DiagnosticsUploader | None = None) -> None:
         self.station = Station(1)
         self.restarts = 0
-        self.protocol = FirmwareChargePoint16(
-            self.station, self.dispatch, vendor="pievse", model="bench", response_timeout=5,
-            on_connection_change=lambda: self.protocol.send_pending_firmware_statuses())
+        self.protocol = self.make_protocol(cp_id)
         self.protocol.use_firmware_management(updater, diagnostics)
         self.link = OcppLink(csms.url, cp_id, session_factory=self.protocol.run_session,
                              backoff_initial=0.1, backoff_max=1.0)
         self.task: asyncio.Task | None = None
+
+    def make_protocol(self, cp_id: str) -> Any:
+        return FirmwareChargePoint16(
+            self.station, self.dispatch, vendor="pievse", model="bench", response_timeout=5,
+            on_connection_change=lambda: self.protocol.send_pending_firmware_statuses())
 
     def dispatch(self, effects: list[Effect]) -> None:
         for effect in effects:

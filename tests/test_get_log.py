@@ -11,7 +11,6 @@ looked for in every copy.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 import stat
@@ -26,21 +25,17 @@ import pytest
 
 from pievse.csms.server import CentralSystem
 from pievse.diagnostics import DiagnosticsUploader
-from pievse.drivers.base import MeterReading
 from pievse.firmware import FirmwareUpdater
 from pievse.link_security import LinkSecurity
 from pievse.log_upload import LogType, LogUploader
 from pievse.maintenance import log_uploader
 from pievse.ocpp.certificates import CertificateStore
-from pievse.ocpp.link import OcppLink
 from pievse.ocpp.security import SecurityProfile, SecurityState
 from pievse.ocpp.v16.security_ext import SecuredChargePoint16
 from pievse.security_log import SecurityLog
-from pievse.station.effects import Effect, ResetNow, SetContactor, SetPilot
-from pievse.station.station import Station
 from tests.conftest import eventually, station_config
 from tests.test_diagnostics import UploadServer
-from tests.test_firmware_update import FtpServer, now_iso
+from tests.test_firmware_update import Bench, FtpServer, now_iso
 
 AUTHORIZATION_KEY = "AuthorizationKey-in-force-0042"
 FTP_PASSWORD = "ftp-s3cret-in-a-url"
@@ -52,49 +47,26 @@ SECURITY_MESSAGES = ("SecurityEventNotification", "LogStatusNotification",
 # --- a charge point with the security extension on the bench ------------------------------------
 
 
-class SecureBench:
+class SecureBench(Bench):
     """The 1.6 charge point with the security extension, as the daemon composes it, on one
     connector without hardware; its certificates and security state live in ``folder``."""
 
     def __init__(self, csms: CentralSystem, folder: Path, *,
                  firmware: FirmwareUpdater | None = None, logs: LogUploader | None = None,
                  cp_id: str = "CP1") -> None:
-        self.station = Station(1)
-        self.restarts = 0
-        certificates = CertificateStore(folder / "certificates")
-        state = SecurityState(folder / "certificates" / "security.json",
+        self.folder = folder
+        super().__init__(csms, cp_id, firmware)
+        if logs is not None:
+            self.protocol.use_logs(logs)
+
+    def make_protocol(self, cp_id: str) -> Any:
+        certificates = CertificateStore(self.folder / "certificates")
+        state = SecurityState(self.folder / "certificates" / "security.json",
                               profile=SecurityProfile(0), authorization_key=AUTHORIZATION_KEY)
-        self.protocol = SecuredChargePoint16(
+        return SecuredChargePoint16(
             self.station, self.dispatch, charge_point_id=cp_id, certificates=certificates,
             security_state=state, vendor="pievse", model="bench", response_timeout=5,
             on_connection_change=lambda: self.protocol.send_pending_firmware_statuses())
-        self.protocol.use_firmware_management(firmware, None)
-        if logs is not None:
-            self.protocol.use_logs(logs)
-        self.link = OcppLink(csms.url, cp_id, session_factory=self.protocol.run_session,
-                             backoff_initial=0.1, backoff_max=1.0)
-        self.task: asyncio.Task | None = None
-
-    def dispatch(self, effects: list[Effect]) -> None:
-        for effect in effects:
-            if isinstance(effect, ResetNow):
-                self.restarts += 1
-            elif not isinstance(effect, SetContactor | SetPilot):
-                self.protocol.handle(effect)
-
-    async def start(self) -> SecureBench:
-        self.dispatch(self.station.meter_reading(1, MeterReading(1000.0, time.time())))
-        self.dispatch(self.station.start())
-        self.task = asyncio.create_task(self.link.run())
-        await eventually(lambda: self.protocol.registered, "BootNotification Accepted")
-        return self
-
-    async def stop(self) -> None:
-        await self.link.close()
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(BaseException):
-                await self.task
 
 
 def answer_security_messages(csms: CentralSystem) -> None:
