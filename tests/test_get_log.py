@@ -39,9 +39,6 @@ from tests.test_firmware_update import Bench, FtpServer, now_iso
 
 AUTHORIZATION_KEY = "AuthorizationKey-in-force-0042"
 FTP_PASSWORD = "ftp-s3cret-in-a-url"
-#: The security extension's CALLs that the embedded CSMS leaves to its on_call hook.
-SECURITY_MESSAGES = ("SecurityEventNotification", "LogStatusNotification",
-                     "SignedFirmwareStatusNotification")
 
 
 # --- a charge point with the security extension on the bench ------------------------------------
@@ -69,12 +66,6 @@ class SecureBench(Bench):
             on_connection_change=lambda: self.protocol.send_pending_firmware_statuses())
 
 
-def answer_security_messages(csms: CentralSystem) -> None:
-    """Let the embedded CSMS accept the security extension's notifications (a 1.6 CSMS without
-    the extension would answer them NotSupported)."""
-    csms.on_call = lambda cp_id, action, payload: {} if action in SECURITY_MESSAGES else None
-
-
 def sent(csms: CentralSystem, action: str) -> list[dict[str, Any]]:
     """The payloads of the ``action`` CALLs the charge point sent, in order."""
     return [m.payload for m in csms.messages
@@ -83,7 +74,6 @@ def sent(csms: CentralSystem, action: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 async def secure_bench(csms: CentralSystem, tmp_path: Path) -> AsyncIterator:
-    answer_security_messages(csms)
     started: list[SecureBench] = []
 
     async def start(**options: Any) -> SecureBench:

@@ -42,7 +42,7 @@ from tests.test_firmware_update import (
     now_iso,
     updater_for,
 )
-from tests.test_get_log import SecureBench, answer_security_messages, sent
+from tests.test_get_log import SecureBench, sent
 
 UTC = dt.timezone.utc
 DAY = dt.timedelta(days=1)
@@ -140,7 +140,6 @@ def pki() -> ManufacturerPki:
 @pytest.fixture
 async def secure_bench(csms: CentralSystem, tmp_path: Path) -> AsyncIterator:
     """Start secured charge points (certificates in ``tmp_path``, kept across restarts)."""
-    answer_security_messages(csms)
     started: list[SecureBench] = []
 
     async def start(**options: Any) -> SecureBench:
