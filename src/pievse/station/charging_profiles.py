@@ -33,9 +33,11 @@ import enum
 import math
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+
+from pievse.station import datetimes
+from pievse.station.datetimes import format_datetime
 
 DAY_S = 86_400
 WEEK_S = 7 * DAY_S
@@ -416,22 +418,12 @@ def schedule_problem(profile: ChargingProfile) -> str | None:
 
 
 def parse_datetime(text: str) -> float:
-    """ISO 8601 to epoch seconds. A time without an offset is taken as UTC, which OCPP requires
-    anyway (some central systems leave the ``Z`` off)."""
+    """ISO 8601 to epoch seconds (UTC when no offset is given); ProfileFormatError if it is not
+    one."""
     try:
-        when = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise ProfileFormatError(f"{text!r} is not an ISO 8601 date-time") from exc
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.timestamp()
-
-
-def format_datetime(timestamp: float) -> str:
-    """Epoch seconds to ISO 8601 in UTC with a ``Z``; milliseconds only when there are any."""
-    when = datetime.fromtimestamp(timestamp, tz=UTC)
-    spec = "seconds" if when.microsecond == 0 else "milliseconds"
-    return when.isoformat(timespec=spec).replace("+00:00", "Z")
+        return datetimes.parse_datetime(text)
+    except ValueError as error:
+        raise ProfileFormatError(str(error)) from None
 
 
 # --- strict field readers ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from ocpp.v16 import call
 
 from pievse.ocpp.measurands import format_value, measurements
+from pievse.station.datetimes import parse_datetime
 from pievse.station.effects import (
     MeterSample,
     StatusChanged,
@@ -25,7 +26,7 @@ def timestamp(epoch_seconds: float) -> str:
 
 
 def parse_timestamp(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    return parse_datetime(text)
 
 
 def meter_value(sample: MeterSample, measurands: list[str]) -> dict:
