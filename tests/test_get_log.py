@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - tests take the shared `server` fixture imported from test_diagnostics
 """GetLog of the OCPP 1.6 security extension, end to end, and the security log it serves.
 
 A real 1.6 charge point with the security extension registers with the embedded CSMS, which
@@ -34,7 +35,7 @@ from pievse.ocpp.security import SecurityProfile, SecurityState
 from pievse.ocpp.v16.security_ext import SecuredChargePoint16
 from pievse.security_log import SecurityLog
 from tests.conftest import eventually, station_config
-from tests.test_diagnostics import UploadServer
+from tests.test_diagnostics import UploadServer, server  # noqa: F401 - the fixture, shared
 from tests.test_firmware_update import Bench, FtpServer, now_iso
 
 AUTHORIZATION_KEY = "AuthorizationKey-in-force-0042"
@@ -108,15 +109,6 @@ def logs(tmp_path: Path, security_log: SecurityLog,
                            security_log=security_log, diagnostics=diagnostics, timeout=10)
     yield uploader
     uploader.stop()
-
-
-@pytest.fixture
-def server() -> Iterator[UploadServer]:
-    uploads = UploadServer()
-    yield uploads
-    uploads.gate.set()
-    uploads.http.shutdown()
-    uploads.http.server_close()
 
 
 def get_log(log_type: str, request_id: int, location: str, **options: Any) -> dict[str, Any]:

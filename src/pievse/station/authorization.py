@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pievse.station.charging_profiles import ProfileFormatError, format_datetime, parse_datetime
+from pievse.station.datetimes import format_datetime, parse_datetime
 from pievse.station.vocabulary import AuthorizationStatus
 
 __all__ = [
@@ -107,7 +107,7 @@ class IdTagInfo:
                 raise IdTagInfoError("idTagInfo.expiryDate must be an ISO 8601 string")
             try:
                 expiry = parse_datetime(expiry)
-            except ProfileFormatError as error:
+            except ValueError as error:
                 raise IdTagInfoError(f"idTagInfo.expiryDate: {error}") from None
         parent = obj.get("parentIdTag")
         if parent is not None:

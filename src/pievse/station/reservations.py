@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pievse.station.authorization import IdTagInfoError, id_tag_key, parse_id_tag
-from pievse.station.charging_profiles import ProfileFormatError, format_datetime, parse_datetime
+from pievse.station.authorization import id_tag_key, parse_id_tag
+from pievse.station.datetimes import format_datetime, parse_datetime
 from pievse.station.vocabulary import ConnectorStatus
 
 __all__ = [
@@ -91,7 +91,7 @@ class Reservation:
             parent = request.get("parentIdTag")
             if parent is not None:
                 parent = parse_id_tag(parent, "parentIdTag")
-        except (ProfileFormatError, IdTagInfoError) as error:
+        except ValueError as error:  # a date-time, or an IdTagInfoError
             raise ReservationError(str(error)) from None
         return cls(numbers["reservationId"], numbers["connectorId"], id_tag, expires_at, parent)
 
