@@ -25,13 +25,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from pievse.drivers.base import MeterReading, PilotState  # noqa: E402
-from pievse.station.authorization import IdTagInfo  # noqa: E402
-from pievse.station.clock import ManualClock  # noqa: E402
-from pievse.station.settings import StationSettings  # noqa: E402
-from pievse.station.station import Station  # noqa: E402
-from pievse.station.vocabulary import AuthorizationStatus  # noqa: E402
-from pievse.store import Store  # noqa: E402
+from pievse.drivers.contracts import MeterReading, PilotState  # noqa: E402
+from pievse.core.authorization import IdTagInfo  # noqa: E402
+from pievse.core.clock import ManualClock  # noqa: E402
+from pievse.core.settings import StationSettings  # noqa: E402
+from pievse.core.station import Station  # noqa: E402
+from pievse.core.vocabulary import AuthorizationStatus  # noqa: E402
+from pievse.persistence.store import Store  # noqa: E402
 
 NOW = 1_767_225_600.0
 LIST_LENGTH = 10_000

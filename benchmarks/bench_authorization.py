@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from pievse.station.authorization import IdTagInfo, LocalAuthorization  # noqa: E402
-from pievse.station.vocabulary import AuthorizationStatus  # noqa: E402
+from pievse.core.authorization import IdTagInfo, LocalAuthorization  # noqa: E402
+from pievse.core.vocabulary import AuthorizationStatus  # noqa: E402
 
 NOW = 1_767_225_600.0
 LIST_LENGTH = 10_000

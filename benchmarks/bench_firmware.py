@@ -29,16 +29,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from pievse.diagnostics import DiagnosticsUploader, store_summary  # noqa: E402
-from pievse.firmware import FirmwareUpdater, UpdateRequest, inspect_distribution  # noqa: E402
-from pievse.firmware_rollback import (  # noqa: E402
+from pievse.services.diagnostics import DiagnosticsUploader, store_summary  # noqa: E402
+from pievse.services.firmware import FirmwareUpdater, UpdateRequest, inspect_distribution  # noqa: E402
+from pievse.services.firmware_rollback import (  # noqa: E402
     ROLLBACK_SCRIPT,
     pip_install,
     probe,
     query,
     repack_installed,
 )
-from pievse.store import Store  # noqa: E402
+from pievse.persistence.store import Store  # noqa: E402
 from tests.conftest import station_config  # noqa: E402
 from tests.test_firmware_update import FileServer, build_wheel, make_target  # noqa: E402
 
@@ -63,7 +63,7 @@ async def whole_update(folder: Path) -> float:
     try:
         url = server.serve(build_wheel(folder, "9.0.0"))
         updater = FirmwareUpdater(folder / "state", python=target.python,
-                                  probe_modules=("pievse.cli",))
+                                  probe_modules=("pievse.app.cli",))
         restarted = asyncio.Event()
         updater.restart = restarted.set
         t0 = time.perf_counter()
@@ -95,10 +95,10 @@ def main() -> None:
         print(f"repack the installed version as the rollback copy: {ms(seconds)}")
         seconds, _ = timed(lambda: pip_install(target.python, wheel, force=True), args.rounds)
         print(f"pip install --no-deps (force-reinstall): {seconds:.2f} s")
-        seconds, _ = timed(lambda: probe(target.python, ["pievse.cli"]), args.rounds)
-        print(f"probe: import pievse.cli in a fresh interpreter: {ms(seconds)}")
-        seconds, _ = timed(lambda: probe(sys.executable, ["pievse.daemon"]), args.rounds)
-        print(f"probe: import pievse.daemon (all dependencies) in a fresh interpreter: "
+        seconds, _ = timed(lambda: probe(target.python, ["pievse.app.cli"]), args.rounds)
+        print(f"probe: import pievse.app.cli in a fresh interpreter: {ms(seconds)}")
+        seconds, _ = timed(lambda: probe(sys.executable, ["pievse.app.daemon"]), args.rounds)
+        print(f"probe: import pievse.app.daemon (all dependencies) in a fresh interpreter: "
               f"{ms(seconds)}")
 
         print(f"whole update over loopback HTTP, to the restart request: "

@@ -31,8 +31,8 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 from gpiozero import Device  # noqa: E402
 from gpiozero.pins.mock import MockFactory, MockPWMPin  # noqa: E402
 
-from pievse.drivers.base import FaultChanged, FaultKind, PilotState, PilotStateChanged  # noqa: E402
-from pievse.drivers.gpio_board import NativeBoard  # noqa: E402
+from pievse.drivers.contracts import FaultChanged, FaultKind, PilotState, PilotStateChanged  # noqa: E402
+from pievse.drivers.gpio.board import NativeBoard  # noqa: E402
 from tests.test_gpio_board import NativeRig, RelayOutput  # noqa: E402  (the test stand-ins)
 
 

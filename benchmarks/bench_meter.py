@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from pievse.drivers.meter_maps import available_models, load_register_map  # noqa: E402
-from pievse.drivers.modbus_meter import ModbusMeter, ModbusRtu, ModbusTcp  # noqa: E402
+from pievse.drivers.modbus.register_maps import available_models, load_register_map  # noqa: E402
+from pievse.drivers.modbus.meter import ModbusMeter, ModbusRtu, ModbusTcp  # noqa: E402
 from tests.modbus_standin import MeterServer, PtyPair  # noqa: E402
 
 BAUD = 9600

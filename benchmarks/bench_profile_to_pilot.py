@@ -23,10 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from pievse.config import parse_config  # noqa: E402
+from pievse.app.config import parse_config  # noqa: E402
 from pievse.csms.server import CentralSystem  # noqa: E402
-from pievse.daemon import Daemon  # noqa: E402
-from pievse.store import Store  # noqa: E402
+from pievse.app.daemon import Daemon  # noqa: E402
+from pievse.persistence.store import Store  # noqa: E402
 
 
 def tx_profile(limit: float) -> dict:

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from pievse.drivers.pcsc_reader import PcscReader  # noqa: E402
+from pievse.drivers.pcsc import PcscReader  # noqa: E402
 from tests.vpcd_card import PcscDaemon, VirtualCard  # noqa: E402  (the test stand-ins)
 
 READER = "Virtual PCD 00 00"

@@ -27,11 +27,11 @@ sys.path.insert(0, str(ROOT))
 from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa  # noqa: E402
 
-from pievse.firmware_signature import (  # noqa: E402
+from pievse.services.firmware_signature import (  # noqa: E402
     check_signing_certificate,
     verify_file_signature,
 )
-from pievse.security_log import SecurityLog  # noqa: E402
+from pievse.services.security_log import SecurityLog  # noqa: E402
 from tests.test_firmware_update import build_wheel  # noqa: E402
 from tests.test_signed_firmware import make_root, make_signer  # noqa: E402
 

@@ -25,12 +25,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from pievse.station.charging_profiles import (  # noqa: E402
+from pievse.core.charging_profiles import (  # noqa: E402
     ChargingProfile,
     format_datetime,
     parse_datetime,
 )
-from pievse.station.smart_charging import ChargingProfiles, SmartChargingLimits  # noqa: E402
+from pievse.core.smart_charging import ChargingProfiles, SmartChargingLimits  # noqa: E402
 
 MONDAY = parse_datetime("2026-01-05T00:00:00Z")
 DAY = 86_400

@@ -135,9 +135,9 @@ async def process_figures(runs: int, idle_s: float) -> None:
 
 
 async def latency_figures(cycles: int) -> None:
-    from pievse.config import parse_config
-    from pievse.daemon import Daemon
-    from pievse.drivers.base import FaultKind
+    from pievse.app.config import parse_config
+    from pievse.app.daemon import Daemon
+    from pievse.drivers.contracts import FaultKind
 
     csms = CentralSystem(host="127.0.0.1", port=0)
     await csms.start()
@@ -197,11 +197,11 @@ async def latency_figures(cycles: int) -> None:
 
 
 def core_figure(iterations: int) -> None:
-    from pievse.drivers.base import MeterReading, PilotState
-    from pievse.station.clock import ManualClock
-    from pievse.station.effects import SetContactor
-    from pievse.station.station import Station
-    from pievse.station.vocabulary import AuthorizationStatus
+    from pievse.drivers.contracts import MeterReading, PilotState
+    from pievse.core.clock import ManualClock
+    from pievse.core.effects import SetContactor
+    from pievse.core.station import Station
+    from pievse.core.vocabulary import AuthorizationStatus
 
     clock = ManualClock()
     station = Station(1, clock=clock)

@@ -23,14 +23,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from pievse.config import parse_config  # noqa: E402
+from pievse.app.config import parse_config  # noqa: E402
 from pievse.csms.server import CentralSystem  # noqa: E402
-from pievse.daemon import Daemon  # noqa: E402
-from pievse.drivers.base import MeterReading  # noqa: E402
-from pievse.ocpp.outbox import Outbox  # noqa: E402
-from pievse.station.effects import MeterSample, TransactionStarted  # noqa: E402
-from pievse.station.vocabulary import ReadingContext  # noqa: E402
-from pievse.store import Store, StoredOutboxJournal  # noqa: E402
+from pievse.app.daemon import Daemon  # noqa: E402
+from pievse.drivers.contracts import MeterReading  # noqa: E402
+from pievse.protocol.common.outbox import Outbox  # noqa: E402
+from pievse.core.effects import MeterSample, TransactionStarted  # noqa: E402
+from pievse.core.vocabulary import ReadingContext  # noqa: E402
+from pievse.persistence.store import Store, StoredOutboxJournal  # noqa: E402
 
 T0 = time.time() - 86_400
 

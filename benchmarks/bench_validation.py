@@ -7,7 +7,8 @@ Compares, in µs per validated payload:
 - the ``ocpp`` package: ``ocpp.messages._validate_payload`` (pure-Python ``jsonschema``, run
   inline: the best case; by default the package also hops to a thread pool per message, which is
   measured too as "ocpp async");
-- ours: ``pievse.ocpp.schemas.SchemaValidator`` (the same schema files compiled by fastjsonschema),
+- ours: ``pievse.protocol.common.schemas.SchemaValidator`` (the same schema files compiled by
+fastjsonschema),
   plus the one-off cost of compiling a schema the first time its action is seen.
 
 Payloads: a MeterValues with 5 sampled values, and a SetChargingProfile with 24 hourly periods.
@@ -29,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from ocpp import messages  # noqa: E402
 
-from pievse.ocpp.schemas import SchemaValidator  # noqa: E402
+from pievse.protocol.common.schemas import SchemaValidator  # noqa: E402
 
 
 def meter_values() -> dict[str, Any]:
@@ -49,7 +50,8 @@ def meter_values() -> dict[str, Any]:
 
 
 def set_charging_profile() -> dict[str, Any]:
-    # Rounded: the package refuses a computed 29.400000000000002 (see pievse.ocpp.schemas).
+    # Rounded: the package refuses a computed 29.400000000000002 (see
+    # pievse.protocol.common.schemas).
     periods = [{"startPeriod": hour * 3600, "limit": round(6.0 + (hour % 10) * 2.6, 1),
                 "numberPhases": 3}
                for hour in range(24)]

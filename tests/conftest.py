@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from pievse.config import parse_config
+from pievse.app.config import parse_config
 from pievse.csms.server import CentralSystem
-from pievse.daemon import Daemon
+from pievse.app.daemon import Daemon
 from tests.vpcd_card import PcscDaemon, VirtualCard
 
 # --- stand-ins that need system programs (pcscd, socat, ...) --------------------------------------

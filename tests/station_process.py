@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pievse.apiclient import call_api
+from pievse.local_api.client import call_api
 from tests.conftest import config_text, eventually
 
 PIEVSE = [sys.executable, "-m", "pievse"]

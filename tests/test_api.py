@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from pievse.api import ApiServer, SimulationUnavailable
-from pievse.apiclient import add_api_commands, api_address, format_status
+from pievse.local_api.server import ApiServer, SimulationUnavailable
+from pievse.app.api_commands import add_api_commands, api_address
+from pievse.local_api.client import format_status
 
 STATUS: dict[str, Any] = {
     "charge_point_id": "CP1",

@@ -22,8 +22,8 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from ocpp.v16 import call, call_result
 
-from pievse.ocpp.certificates import CertificateHashData, CertificateStore, CertificateUse
-from pievse.ocpp.certificates import KeyType
+from pievse.services.certificates import CertificateHashData, CertificateStore, CertificateUse
+from pievse.services.certificates import KeyType
 from tests.conftest import eventually
 from tests.tls_standins import (
     CPO_NAME,

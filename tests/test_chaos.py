@@ -152,7 +152,7 @@ async def test_chaos_every_session_billed_exactly_once_through_kills_drops_and_e
 
 
 def _status(station: StationProcess) -> dict | None:
-    from pievse.apiclient import call_api
+    from pievse.local_api.client import call_api
 
     try:
         return call_api(f"127.0.0.1:{station.api_port}", "GET", "/api/status")

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pievse.config import (
+from pievse.app.config import (
     KEYS,
     REQUIRED,
     SECTION_CLASSES,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pievse.daemon import Daemon
+from pievse.app.daemon import Daemon
 from tests.conftest import config_text, eventually
 from tests.tls_standins import SecureCentralSystem, TestPki
 
@@ -26,7 +26,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
 
 
 def daemon_for(url: str, tmp_path: Path, **ocpp) -> Daemon:
-    from pievse.config import parse_config
+    from pievse.app.config import parse_config
 
     sections = {
         "charge_point": {"id": "CP1"},

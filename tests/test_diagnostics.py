@@ -20,9 +20,9 @@ import pytest
 
 import pievse
 from pievse.csms.server import CallErrorResponse, CentralSystem
-from pievse.diagnostics import DiagnosticsRequest, DiagnosticsStatus, DiagnosticsUploader
-from pievse.diagnostics import upload_url
-from pievse.store import Store
+from pievse.services.diagnostics import DiagnosticsRequest, DiagnosticsStatus, DiagnosticsUploader
+from pievse.services.diagnostics import upload_url
+from pievse.persistence.store import Store
 from tests.conftest import eventually, station_config
 from tests.test_firmware_update import Bench, FtpServer, now_iso
 
@@ -95,8 +95,8 @@ def uploader(csms: CentralSystem, store: Store, tmp_path: Path) -> DiagnosticsUp
     config = station_config(csms.url, ocpp={"security_profile": 1, "password": PASSWORD})
     log_file = tmp_path / "pievse.log"
     log_file.write_text(
-        "2024-05-01 10:00:00 INFO pievse.ocpp: registered with the CSMS\n"
-        f"2024-05-01 10:05:00 DEBUG pievse.ocpp: recv ChangeConfiguration AuthorizationKey "
+        "2024-05-01 10:00:00 INFO pievse.protocol: registered with the CSMS\n"
+        f"2024-05-01 10:05:00 DEBUG pievse.protocol: recv ChangeConfiguration AuthorizationKey "
         f"{AUTHORIZATION_KEY}\n"
         f"2024-05-01 10:06:00 DEBUG websockets: Authorization: Basic CP1:{PASSWORD}\n")
     return DiagnosticsUploader(

@@ -30,24 +30,24 @@ from typing import Any
 import pytest
 
 from pievse.csms.server import CallErrorResponse, CentralSystem
-from pievse.diagnostics import DiagnosticsUploader
-from pievse.drivers.base import MeterReading
-from pievse.firmware import FirmwareStatus, FirmwareUpdater, UpdateRequest
-from pievse.firmware_rollback import MAX_UNCONFIRMED_STARTS, ROLLBACK_SCRIPT, load_record
-from pievse.firmware_rollback import restart_argv, save_record
-from pievse.iec61851 import PilotState
-from pievse.ocpp.link import OcppLink
-from pievse.ocpp.v16.charge_point import ChargePoint16
-from pievse.ocpp.v16.firmware_mgmt import FirmwareManagementHandlers
-from pievse.station.effects import Effect, ResetNow, SetContactor, SetPilot
-from pievse.station.station import Station
+from pievse.services.diagnostics import DiagnosticsUploader
+from pievse.drivers.contracts import MeterReading
+from pievse.services.firmware import FirmwareStatus, FirmwareUpdater, UpdateRequest
+from pievse.services.firmware_rollback import MAX_UNCONFIRMED_STARTS, ROLLBACK_SCRIPT, load_record
+from pievse.services.firmware_rollback import restart_argv, save_record
+from pievse.core.iec61851 import PilotState
+from pievse.protocol.common.link import OcppLink
+from pievse.protocol.v16.charge_point import ChargePoint16
+from pievse.protocol.v16.firmware_mgmt import FirmwareManagementHandlers
+from pievse.core.effects import Effect, ResetNow, SetContactor, SetPilot
+from pievse.core.station import Station
 from tests.conftest import eventually
 
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "pievse"
 OLD, NEW = "1.0.0", "1.1.0"
 #: The throwaway venv has none of pievse's dependencies: the daemon cannot import there, the CLI
 #: can (it imports lazily), so the CLI is what the updater checks before it calls a version good.
-PROBE = ("pievse.cli",)
+PROBE = ("pievse.app.cli",)
 UPDATE_TIMEOUT = 90.0  # pip on a slow 2-core machine
 ENVIRONMENT = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
 
@@ -75,7 +75,7 @@ def build_wheel(folder: Path, version: str, *, name: str = "pievse", requires: t
             data = file.read_bytes()
             if path == "pievse/__init__.py":
                 data = f'__version__ = "{version}"\n'.encode()
-            elif path == "pievse/cli.py" and broken_import:
+            elif path == "pievse/app/cli.py" and broken_import:
                 data += b"\nimport pievse_module_that_is_not_there\n"
             add(path, data)
         metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
@@ -83,7 +83,7 @@ def build_wheel(folder: Path, version: str, *, name: str = "pievse", requires: t
         add(f"{info}/METADATA", metadata.encode())
         add(f"{info}/WHEEL", b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\n"
                              b"Tag: py3-none-any\n")
-        add(f"{info}/entry_points.txt", b"[console_scripts]\npievse = pievse.cli:main\n")
+        add(f"{info}/entry_points.txt", b"[console_scripts]\npievse = pievse.app.cli:main\n")
         rows.append(f"{info}/RECORD,,")
         wheel.writestr(f"{info}/RECORD", "\n".join(rows) + "\n")
     return wheel_path
@@ -448,7 +448,7 @@ def tampered(wheel: Path) -> Path:
         items = [(i, source.read(i)) for i in source.infolist()]
     with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as out:
         for item, data in items:
-            if item.filename == "pievse/daemon.py":
+            if item.filename == "pievse/app/daemon.py":
                 data += b"\nimport os; os.system('echo owned')\n"
             out.writestr(item, data)
     return wheel
@@ -531,7 +531,7 @@ async def test_an_installation_cut_short_by_a_power_cut_is_undone_at_the_next_st
     # What the disk holds when the power fails while pip is writing: the marker still says
     # "installing", and the venv holds who knows what of either version.
     save_record(folder, {**load_record(folder), "phase": "installing"})
-    half_written = next(target.folder.glob("lib/python*/site-packages/pievse/cli.py"))
+    half_written = next(target.folder.glob("lib/python*/site-packages/pievse/app/cli.py"))
     half_written.write_bytes(half_written.read_bytes()[:1000])
     assert target.version().startswith("(fails")
 

@@ -25,15 +25,15 @@ from typing import Any
 import pytest
 
 from pievse.csms.server import CentralSystem
-from pievse.diagnostics import DiagnosticsUploader
-from pievse.firmware import FirmwareUpdater
-from pievse.link_security import LinkSecurity
-from pievse.log_upload import LogType, LogUploader
-from pievse.maintenance import log_uploader
-from pievse.ocpp.certificates import CertificateStore
-from pievse.ocpp.security import SecurityProfile, SecurityState
-from pievse.ocpp.v16.security_ext import SecuredChargePoint16
-from pievse.security_log import SecurityLog
+from pievse.services.diagnostics import DiagnosticsUploader
+from pievse.services.firmware import FirmwareUpdater
+from pievse.app.link_security import LinkSecurity
+from pievse.services.log_upload import LogType, LogUploader
+from pievse.app.maintenance import log_uploader
+from pievse.services.certificates import CertificateStore
+from pievse.protocol.common.transport_security import SecurityProfile, SecurityState
+from pievse.protocol.v16.security_ext import SecuredChargePoint16
+from pievse.services.security_log import SecurityLog
 from tests.conftest import eventually, station_config
 from tests.test_diagnostics import UploadServer, server  # noqa: F401 - the fixture, shared
 from tests.test_firmware_update import Bench, FtpServer, now_iso

@@ -25,7 +25,7 @@ import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from pievse.drivers.base import (
+from pievse.drivers.contracts import (
     DriverError,
     EvseBoard,
     FaultChanged,
@@ -33,8 +33,8 @@ from pievse.drivers.base import (
     PilotState,
     PilotStateChanged,
 )
-from pievse.drivers.gpio_board import NativeBoard, NativePins
-from pievse.drivers.gpio_retrofit import RetrofitBoard, RetrofitPins, parse_step_table
+from pievse.drivers.gpio.board import NativeBoard, NativePins
+from pievse.drivers.gpio.retrofit import RetrofitBoard, RetrofitPins, parse_step_table
 from tests.conftest import eventually
 
 A, B, C, D, E, F = (PilotState(s) for s in "ABCDEF")

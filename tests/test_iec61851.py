@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pievse.iec61851 import (
+from pievse.core.iec61851 import (
     MAX_CURRENT_A,
     MIN_CURRENT_A,
     PilotState,

@@ -130,7 +130,7 @@ def first_install(bookworm: DebianRoot) -> FirstInstall:
         groups=run_inside(bookworm, "id", "-nG", "pievse").output.split(),
         verify=run_inside(bookworm, "systemd-analyze", "verify", UNIT),
         imports=run_inside(bookworm, "/opt/pievse/bin/python", "-c",
-                           "import smartcard, systemd.daemon, spidev, gpiozero, pievse.daemon"),
+                           "import smartcard, systemd.daemon, spidev, gpiozero, pievse.app.daemon"),
     )
 
 

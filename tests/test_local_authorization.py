@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from pievse.station.authorization import (
+from pievse.core.authorization import (
     IdTagInfo,
     IdTagInfoError,
     LocalAuthorization,
     UpdateStatus,
 )
-from pievse.station.vocabulary import AuthorizationStatus
+from pievse.core.vocabulary import AuthorizationStatus
 
 A = AuthorizationStatus
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from pievse.config import ConfigError, parse_config
+from pievse.app.config import ConfigError, parse_config
 from tests.conftest import eventually
 from tests.modbus_standin import MeterServer, words
 from tests.test_ocpp16_sessions import charging_session, received, status_now
@@ -140,7 +140,7 @@ def test_a_wrong_modbus_meter_config_names_the_key_the_value_and_what_is_allowed
 
 
 def test_a_meter_described_in_the_config_is_built_into_a_register_map():
-    from pievse.hardware import modbus_meter
+    from pievse.app.driver_factory import modbus_meter
 
     config = parse_config(BASE + '[meter]\ndriver = "modbus"\ntransport = "tcp"\n'
                           'host = "meter.local"\n[meter.registers]\nregister = "input"\n'

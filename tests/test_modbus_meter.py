@@ -13,18 +13,18 @@ from dataclasses import dataclass
 import pytest
 from pymodbus.constants import ExcCodes
 
-from pievse.drivers.base import DriverError, EnergyMeter
-from pievse.drivers.meter_maps import (
+from pievse.drivers.contracts import DriverError, EnergyMeter
+from pievse.drivers.modbus.register_maps import (
     RegisterMapError,
     available_models,
     load_register_map,
     register_map_from_dict,
 )
-from pievse.drivers.modbus_meter import ModbusMeter, ModbusRtu, ModbusTcp
+from pievse.drivers.modbus.meter import ModbusMeter, ModbusRtu, ModbusTcp
 from tests.conftest import standin_missing
 from tests.modbus_standin import MeterServer, PtyPair, words
 
-LOGGER = "pievse.drivers.modbus_meter"
+LOGGER = "pievse.drivers.modbus.meter"
 
 # Short backoffs; a timeout generous enough for a slow machine, whose cost is paid only by the
 # tests that make the meter fall silent (and those try once: retrying has its own test).

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from pievse.apiclient import call_api
+from pievse.local_api.client import call_api
 from tests.conftest import eventually
 from tests.station_process import StationProcess
 from tests.test_ocpp16_sessions import received, status_now
@@ -193,8 +193,8 @@ async def test_with_resume_on_a_session_whose_car_stayed_plugged_in_goes_on_afte
         csms, tmp_path):
     """In process, so that the simulated car can stay plugged in across the "crash": the first
     daemon's tasks are torn down without its shutdown (no Reboot stop), as a kill -9 would."""
-    from pievse.daemon import Daemon
-    from pievse.hardware import build_hardware
+    from pievse.app.daemon import Daemon
+    from pievse.app.driver_factory import build_hardware
     from tests.conftest import station_config
 
     config = station_config(csms.url, charge_point={"resume_interrupted_sessions": True},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pievse.daemon import ExitReason
+from pievse.app.daemon import ExitReason
 from tests.conftest import eventually
 from tests.test_ocpp16_sessions import charging_session, received, status_now
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from pievse.daemon import Daemon
+from pievse.app.daemon import Daemon
 from tests.conftest import eventually, station_config
 from tests.test_ocpp16_sessions import received, status_now
 

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from pievse.daemon import ExitReason
+from pievse.app.daemon import ExitReason
 from tests.conftest import eventually
 from tests.test_ocpp16_sessions import TAG, charging_session, received, status_now
 

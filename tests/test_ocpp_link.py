@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.server import serve
 
-from pievse.ocpp.link import OcppLink, charge_point_url, describe_connect_failure
+from pievse.protocol.common.link import OcppLink, charge_point_url, describe_connect_failure
 from tests.conftest import eventually
 
 WAIT = 10.0

@@ -21,7 +21,7 @@ from ocpp.v16.enums import Action
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 
-from pievse.ocpp.rpc import (
+from pievse.protocol.common.rpc import (
     CallErrorReceived,
     ConnectionLost,
     InvalidRequest,
@@ -29,7 +29,7 @@ from pievse.ocpp.rpc import (
     ResponseTimeout,
     RpcSession,
 )
-from pievse.ocpp.schemas import SchemaValidator
+from pievse.protocol.common.schemas import SchemaValidator
 from tests.conftest import eventually
 
 WAIT = 10.0  # generous: only a broken implementation ever waits this long

@@ -16,12 +16,12 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from pievse.drivers.base import DriverError, TokenPresented, TokenReader
-from pievse.drivers.pcsc_reader import FEEDBACK_APDU, PcscReader, format_uid
+from pievse.drivers.contracts import DriverError, TokenPresented, TokenReader
+from pievse.drivers.pcsc import FEEDBACK_APDU, PcscReader, format_uid
 from tests.conftest import eventually
 from tests.vpcd_card import GET_UID, ISO15693_TAG_ATR, PcscDaemon, VirtualCard
 
-LOGGER = "pievse.drivers.pcsc_reader"
+LOGGER = "pievse.drivers.pcsc"
 READER_0, READER_1 = "Virtual PCD 00 00", "Virtual PCD 00 01"
 ACR122U = "ACS ACR122U PICC Interface"
 UID = "04A224B2C15E80"  # a 7-byte ISO 14443 A UID, as NXP cards have
@@ -330,6 +330,6 @@ async def test_without_pyscard_start_says_what_to_install(monkeypatch):
 
 
 def test_importing_the_driver_does_not_load_pyscard():
-    code = "import sys, pievse.drivers.pcsc_reader; print('smartcard' in sys.modules)"
+    code = "import sys, pievse.drivers.pcsc; print('smartcard' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from pievse.config import ConfigError, parse_config
+from pievse.app.config import ConfigError, parse_config
 from tests.conftest import eventually
 from tests.modbus_standin import MeterServer, words
 from tests.test_gpio_board import NativeRig, factory  # noqa: F401 - the mock pins fixture

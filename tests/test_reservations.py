@@ -10,15 +10,15 @@ import json
 
 import pytest
 
-from pievse.station.authorization import IdTagInfo, LocalAuthorization
-from pievse.station.reservations import (
+from pievse.core.authorization import IdTagInfo, LocalAuthorization
+from pievse.core.reservations import (
     CancelReservationStatus,
     Reservation,
     ReservationError,
     Reservations,
     ReservationStatus,
 )
-from pievse.station.vocabulary import AuthorizationStatus, ConnectorStatus
+from pievse.core.vocabulary import AuthorizationStatus, ConnectorStatus
 
 S = ConnectorStatus
 R = ReservationStatus

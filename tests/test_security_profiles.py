@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from ocpp.v16 import call
 
-from pievse.ocpp.certificates import CertificateUse
-from pievse.ocpp.security import (
+from pievse.services.certificates import CertificateUse
+from pievse.protocol.common.transport_security import (
     SecurityProfile,
     SecurityState,
     TransportSecurity,

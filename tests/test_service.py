@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from pievse.service import Notifier, under_journald
+from pievse.app.systemd import Notifier, under_journald
 from tests.conftest import config_text, eventually
 
 
@@ -159,7 +159,7 @@ def test_journald_is_recognised_by_the_device_and_inode_of_stderr(tmp_path):
     stream = tmp_path / "journal-stream"
     stream.touch()
     stat = stream.stat()
-    probe = "from pievse.service import under_journald; print(under_journald())"
+    probe = "from pievse.app.systemd import under_journald; print(under_journald())"
     for journal_stream, expected in [(f"{stat.st_dev}:{stat.st_ino}", "True"),
                                      (f"{stat.st_dev}:{stat.st_ino + 1}", "False"), ("", "False")]:
         with stream.open("w") as stderr:

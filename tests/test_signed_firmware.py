@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from pievse.csms.server import CallErrorResponse, CentralSystem
-from pievse.firmware_rollback import load_record
-from pievse.firmware_signature import (
+from pievse.services.firmware_rollback import load_record
+from pievse.services.firmware_signature import (
     SignatureError,
     check_signing_certificate,
     verify_file_signature,

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pievse.drivers.base import (
+from pievse.drivers.contracts import (
     BoardCapabilities,
     DriverError,
     EnergyMeter,
@@ -27,14 +27,14 @@ from pievse.drivers.base import (
     TokenPresented,
     TokenReader,
 )
-from pievse.drivers.simulated import (
+from pievse.drivers.simulated.devices import (
     SimulatedBoard,
     SimulatedCardReader,
     SimulatedEv,
     SimulatedMeter,
 )
-from pievse.iec61851 import current_for_duty_cycle
-from pievse.station.clock import ManualClock
+from pievse.core.iec61851 import current_for_duty_cycle
+from pievse.core.clock import ManualClock
 
 A, B, C, D, E = (PilotState.A, PilotState.B, PilotState.C, PilotState.D, PilotState.E)
 WAIT_S = 10.0  # generous: only a broken driver ever waits this long

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pievse.station.charging_profiles import (
+from pievse.core.charging_profiles import (
     ChargingProfile,
     ChargingProfilePurpose,
     ChargingProfileStatus,
@@ -25,7 +25,7 @@ from pievse.station.charging_profiles import (
     format_datetime,
     parse_datetime,
 )
-from pievse.station.smart_charging import ChargingProfiles, SmartChargingLimits
+from pievse.core.smart_charging import ChargingProfiles, SmartChargingLimits
 
 MONDAY = parse_datetime("2026-01-05T00:00:00Z")
 HOUR = 3600

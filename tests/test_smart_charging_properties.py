@@ -19,7 +19,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pievse.station.charging_profiles import (
+from pievse.core.charging_profiles import (
     ChargingProfile,
     ChargingProfileKind,
     ChargingProfilePurpose,
@@ -27,7 +27,7 @@ from pievse.station.charging_profiles import (
     format_datetime,
     parse_datetime,
 )
-from pievse.station.smart_charging import ChargingProfiles, ProfileLimit
+from pievse.core.smart_charging import ChargingProfiles, ProfileLimit
 
 MONDAY = parse_datetime("2026-01-05T00:00:00Z")
 HOUR = 3600

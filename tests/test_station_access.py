@@ -13,21 +13,21 @@ from typing import Any
 
 import pytest
 
-from pievse.drivers.base import FaultKind
-from pievse.recorder import TransactionRecorder
-from pievse.station.access import AccessLimits
-from pievse.station.authorization import IdTagInfo
-from pievse.station.clock import ManualClock
-from pievse.station.effects import (
+from pievse.drivers.contracts import FaultKind
+from pievse.persistence.recorder import TransactionRecorder
+from pievse.core.access import AccessLimits
+from pievse.core.authorization import IdTagInfo
+from pievse.core.clock import ManualClock
+from pievse.core.effects import (
     AuthorizeRequest,
     LocalAuthListChanged,
     ReservationsChanged,
     TokenAnswered,
     TransactionStarted,
 )
-from pievse.station.station import Station
-from pievse.station.vocabulary import AuthorizationStatus, ConnectorStatus
-from pievse.store import Store
+from pievse.core.station import Station
+from pievse.core.vocabulary import AuthorizationStatus, ConnectorStatus
+from pievse.persistence.store import Store
 from tests.test_station_rig import NEW_YEAR, OTHER_TAG, TAG, Bench, only
 
 S = ConnectorStatus

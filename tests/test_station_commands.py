@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from pievse.drivers.base import FaultKind
-from pievse.station.effects import (
+from pievse.drivers.contracts import FaultKind
+from pievse.core.effects import (
     AuthorizeRequest,
     ResetNow,
     SetContactor,
@@ -20,7 +20,7 @@ from pievse.station.effects import (
     TransactionStarted,
     TransactionStopped,
 )
-from pievse.station.vocabulary import AuthorizationStatus, ConnectorStatus, StopReason
+from pievse.core.vocabulary import AuthorizationStatus, ConnectorStatus, StopReason
 from tests.test_station_rig import OTHER_TAG, TAG, Bench, kinds, only
 
 S = ConnectorStatus

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from pievse.station.effects import MeterSample, SetContactor, SetPilot
-from pievse.station.vocabulary import ConnectorStatus
+from pievse.core.effects import MeterSample, SetContactor, SetPilot
+from pievse.core.vocabulary import ConnectorStatus
 from tests.test_station_rig import TAG, Bench, kinds, only
 
 S = ConnectorStatus

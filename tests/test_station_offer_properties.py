@@ -62,7 +62,7 @@ def test_the_pilot_offers_what_the_profiles_allow_at_every_instant(profiles, ste
 
 
 def _composite_at(composite: dict, now: float) -> float:
-    from pievse.station.charging_profiles import parse_datetime
+    from pievse.core.charging_profiles import parse_datetime
 
     start = parse_datetime(composite["scheduleStart"])
     limit = None

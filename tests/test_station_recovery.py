@@ -5,10 +5,10 @@ as PowerMeterFailure."""
 
 from __future__ import annotations
 
-from pievse.drivers.base import FaultKind
-from pievse.station.effects import StatusChanged, TransactionStarted, TransactionStopped
-from pievse.station.transactions import InterruptedTransaction
-from pievse.station.vocabulary import ConnectorStatus, ErrorCode, ReadingContext, StopReason
+from pievse.drivers.contracts import FaultKind
+from pievse.core.effects import StatusChanged, TransactionStarted, TransactionStopped
+from pievse.core.transactions import InterruptedTransaction
+from pievse.core.vocabulary import ConnectorStatus, ErrorCode, ReadingContext, StopReason
 from tests.test_station_rig import NEW_YEAR, TAG, Bench, only
 
 INTERRUPTED = InterruptedTransaction(

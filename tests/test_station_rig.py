@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from pievse.drivers.base import FaultKind, MeterReading, PilotState
-from pievse.station.clock import ManualClock
-from pievse.station.effects import (
+from pievse.drivers.contracts import FaultKind, MeterReading, PilotState
+from pievse.core.clock import ManualClock
+from pievse.core.effects import (
     AuthorizeRequest,
     Effect,
     MeterSample,
@@ -23,9 +23,9 @@ from pievse.station.effects import (
     TransactionStarted,
     TransactionStopped,
 )
-from pievse.station.settings import StationSettings
-from pievse.station.station import Answer, Station
-from pievse.station.vocabulary import AuthorizationStatus, ConnectorStatus
+from pievse.core.settings import StationSettings
+from pievse.core.station import Answer, Station
+from pievse.core.vocabulary import AuthorizationStatus, ConnectorStatus
 
 E = TypeVar("E")
 

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from pievse.drivers.base import FaultKind, PilotState
-from pievse.station.effects import (
+from pievse.drivers.contracts import FaultKind, PilotState
+from pievse.core.effects import (
     Effect,
     MeterSample,
     SetContactor,
@@ -27,7 +27,7 @@ from pievse.station.effects import (
     TransactionStarted,
     TransactionStopped,
 )
-from pievse.station.vocabulary import (
+from pievse.core.vocabulary import (
     AuthorizationStatus,
     ConnectorStatus,
     ErrorCode,

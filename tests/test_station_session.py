@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from pievse.station.effects import (
+from pievse.core.effects import (
     AuthorizeRequest,
     MeterSample,
     SetContactor,
@@ -19,7 +19,7 @@ from pievse.station.effects import (
     TransactionStarted,
     TransactionStopped,
 )
-from pievse.station.vocabulary import (
+from pievse.core.vocabulary import (
     AuthorizationStatus,
     ConnectorStatus,
     ErrorCode,

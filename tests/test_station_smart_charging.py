@@ -4,9 +4,9 @@ transaction (IEC 61851-1: PWM off, then the contactor opens)."""
 
 from __future__ import annotations
 
-from pievse.drivers.base import MeterReading
-from pievse.station.effects import ChargingProfilesChanged
-from pievse.station.vocabulary import ConnectorStatus as S
+from pievse.drivers.contracts import MeterReading
+from pievse.core.effects import ChargingProfilesChanged
+from pievse.core.vocabulary import ConnectorStatus as S
 from tests.test_station_rig import NEW_YEAR, TAG, Bench, only
 
 HOUR = 3600

@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from pievse.drivers.base import FaultKind
-from pievse.status_page import RecentErrors, status_page
+from pievse.drivers.contracts import FaultKind
+from pievse.local_api.status_page import RecentErrors, status_page
 from tests.conftest import eventually, standin_missing
 from tests.test_ocpp16_sessions import TAG, charging_session
 
@@ -210,7 +210,7 @@ async def open_page(browser: DevTools) -> AsyncIterator:
 async def station_with_page(start_station, open_page, **sections: dict[str, Any]):
     daemon = await start_station(api={"listen": "127.0.0.1:0"}, **sections)
     status, _, _ = await http(daemon.api.port, "GET")
-    assert status == "HTTP/1.1 200 OK", "api.py does not route GET / to pievse.status_page"
+    assert status == "HTTP/1.1 200 OK", "the local API does not route GET / to the status page"
     page = await open_page(f"http://127.0.0.1:{daemon.api.port}/")
     return daemon, page
 
@@ -306,7 +306,7 @@ async def test_station_serves_the_page_with_a_policy_that_allows_only_its_own_co
 ):
     daemon = await start_station(api={"listen": "127.0.0.1:0"})
     status, headers, body = await http(daemon.api.port, "GET")
-    assert status == "HTTP/1.1 200 OK", "api.py does not route GET / to pievse.status_page"
+    assert status == "HTTP/1.1 200 OK", "the local API does not route GET / to the status page"
     assert headers["content-type"] == "text/html; charset=utf-8"
     assert body == status_page().html and int(headers["content-length"]) == len(body)
     policy = headers["content-security-policy"]

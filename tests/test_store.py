@@ -9,12 +9,12 @@ import stat
 
 import pytest
 
-from pievse.drivers.base import MeterReading
-from pievse.effect_codec import decode_effect, encode_effect
-from pievse.ocpp.outbox import Outbox
-from pievse.station.effects import MeterSample, TransactionStarted, TransactionStopped
-from pievse.station.vocabulary import ReadingContext, StopReason
-from pievse.store import SCHEMA_VERSION, Store, StoredOutboxJournal, StoreError
+from pievse.drivers.contracts import MeterReading
+from pievse.persistence.effect_codec import decode_effect, encode_effect
+from pievse.protocol.common.outbox import Outbox
+from pievse.core.effects import MeterSample, TransactionStarted, TransactionStopped
+from pievse.core.vocabulary import ReadingContext, StopReason
+from pievse.persistence.store import SCHEMA_VERSION, Store, StoredOutboxJournal, StoreError
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 

@@ -45,16 +45,16 @@ from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action
 from websockets.asyncio.server import ServerConnection, serve
 
-from pievse.ocpp.certificates import CertificateStore
-from pievse.ocpp.link import OcppLink
-from pievse.ocpp.rpc import RpcSession
-from pievse.ocpp.security import (
+from pievse.services.certificates import CertificateStore
+from pievse.protocol.common.link import OcppLink
+from pievse.protocol.common.rpc import RpcSession
+from pievse.protocol.common.transport_security import (
     SecurityProfile,
     SecurityState,
     TransportSecurity,
 )
-from pievse.ocpp.v16.security_ext import SecuredChargePoint16, redact_authorization_keys
-from pievse.station.station import Station
+from pievse.protocol.v16.security_ext import SecuredChargePoint16, redact_authorization_keys
+from pievse.core.station import Station
 
 UTC = dt.timezone.utc
 DAY = dt.timedelta(days=1)

@@ -1,5 +1,5 @@
 import sys
 
-from pievse.cli import main
+from pievse.app.cli import main
 
 sys.exit(main())

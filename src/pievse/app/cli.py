@@ -1,0 +1,114 @@
+"""The `pievse` command.
+
+    pievse run --config FILE      the charge point daemon
+    pievse demo                   a whole charging session against an embedded CSMS, simulated
+    pievse csms                   the embedded OCPP 1.6J central system for bench tests
+    pievse check-config FILE      validate a config file (exit 2 on any problem)
+    pievse status | sim ...       talk to a running daemon through its local API
+
+Start-up cost matters on a Pi Zero 2 W, so each command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+DEFAULT_CONFIG = "/etc/pievse/config.toml"
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pievse.app.config import ConfigError, load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(f"pievse: refusing to start, {args.config} has problems:", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    from pievse.app.systemd import setup_logging
+
+    setup_logging(config.logging.level, config.charge_point.id)
+
+    import asyncio
+    import signal
+
+    from pievse.app.daemon import Daemon, ExitReason
+    from pievse.persistence.store import Store, StoreError
+
+    try:
+        store = Store(config.storage.path).open()
+    except StoreError as error:
+        print(f"pievse: refusing to start: {error}", file=sys.stderr)
+        return 2
+
+    async def main() -> ExitReason:
+        daemon = Daemon(config, store=store)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, daemon.stop)
+        return await daemon.run()
+
+    reason = asyncio.run(main())
+    if reason in (ExitReason.SOFT_RESET, ExitReason.HARD_RESET):
+        # A Reset from the CSMS: start afresh in a new process with the same arguments (under
+        # systemd this is the same process id, so the unit stays active).
+        logging.getLogger("pievse").warning("%s: restarting", reason.value)
+        from pievse.services.firmware_rollback import restart_argv
+
+        # Through the kept rollback check while a new firmware version has not proven itself.
+        state = os.path.dirname(os.path.abspath(config.storage.path))
+        argv = restart_argv(state, [sys.executable, "-m", "pievse", *sys.argv[1:]])
+        os.execv(argv[0], argv)
+    return 1 if reason is ExitReason.FAILED else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pievse.app.demo import run_demo
+
+    return run_demo(verbose=args.verbose)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from pievse.app.config import check_config_main
+
+    return check_config_main(args.file)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from pievse import __version__
+    from pievse.app.api_commands import add_api_commands
+    from pievse.csms.cli import add_csms_command
+
+    parser = argparse.ArgumentParser(
+        prog="pievse", description="OCPP charge point controller for the Raspberry Pi"
+    )
+    parser.add_argument("--version", action="version", version=f"pievse {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the charge point daemon")
+    run.add_argument("--config", default=DEFAULT_CONFIG,
+                     help=f"config file (default {DEFAULT_CONFIG})")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="play a whole charging session with simulated hardware")
+    demo.add_argument("-v", "--verbose", action="store_true", help="also show the daemon's log")
+    demo.set_defaults(func=cmd_demo)
+
+    check = sub.add_parser("check-config", help="validate a config file")
+    check.add_argument("file")
+    check.set_defaults(func=cmd_check_config)
+
+    add_csms_command(sub)
+    add_api_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,415 @@
+"""The configuration file: TOML, read once at start-up, validated against a table of keys.
+
+Every key the daemon understands is one row of ``KEYS``: its section, name, type, default, the
+values it allows and a one-line description. Validation, defaults and error messages all come from
+that table, so a new key (or a new driver for a section) is a new row or a longer ``choices``
+tuple, not new code. The result is a tree of frozen dataclasses::
+
+    config = load_config("/etc/pievse/config.toml")
+    config.charge_point.id, config.ocpp.url, config.api.host, config.api.port
+
+A file with problems raises ``ConfigError`` listing all of them at once, each naming the key, the
+value found and what is allowed, so that one edit fixes everything::
+
+    [charge_point] max_current = 100.0: must be between 6 and 80 (A)
+    [ocpp] ulr: unknown key; did you mean "url"?
+
+Only the standard library is used (``tomllib``), and nothing heavy is imported unless a problem
+has to be explained.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import tomllib
+from dataclasses import dataclass
+from typing import Any, get_type_hints
+
+from pievse.app.config.key import _TYPE_NAMES, REQUIRED, Key, _number, _show
+from pievse.app.config.keys import CROSS_CHECKS, KEYS, SECTIONS, split_host_port
+
+__all__ = [
+    "KEYS",
+    "REQUIRED",
+    "ApiConfig",
+    "AuthorizationConfig",
+    "BoardConfig",
+    "ChargePointConfig",
+    "Config",
+    "ConfigError",
+    "DiagnosticsConfig",
+    "FirmwareConfig",
+    "Key",
+    "LoggingConfig",
+    "MeterConfig",
+    "OcppConfig",
+    "ReservationsConfig",
+    "RfidConfig",
+    "SimulationConfig",
+    "StorageConfig",
+    "check_config_main",
+    "default_config",
+    "load_config",
+    "parse_config",
+    "split_host_port",
+    "summary",
+]
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used. ``problems`` lists every problem found, one per line of
+    text, each naming the key (``[ocpp] url``), the value found and what is allowed."""
+
+    def __init__(self, problems: list[str], source: str = "<string>") -> None:
+        self.problems = list(problems)
+        self.source = source
+        super().__init__(self._explain())
+
+    def _explain(self) -> str:
+        # "cannot read the file" already names the file: one line says it all.
+        if len(self.problems) == 1 and self.problems[0].startswith(f"{self.source}:"):
+            return self.problems[0]
+        count = "a problem" if len(self.problems) == 1 else f"{len(self.problems)} problems"
+        return f"{self.source} has {count}:\n" + "\n".join(f"  {p}" for p in self.problems)
+
+
+# --- the result ---------------------------------------------------------------------------------
+# The dataclasses carry no defaults on purpose: the defaults live in KEYS only.
+
+
+@dataclass(frozen=True, slots=True)
+class ChargePointConfig:
+    id: str
+    vendor: str
+    model: str
+    serial_number: str
+    connectors: int
+    max_current: float
+    phases: int
+    voltage: float
+    resume_interrupted_sessions: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OcppConfig:
+    url: str
+    version: str
+    response_timeout: float
+    ping_interval: int
+    security_profile: int
+    password: str
+    ca_file: str
+    cert_file: str
+    key_file: str
+    certificate_dir: str
+    cpo_name: str
+    csr_key_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class MeterConfig:
+    driver: str
+    interval: float
+    model: str
+    transport: str
+    device: str
+    baudrate: int
+    parity: str
+    stopbits: int
+    host: str
+    port: int
+    unit_id: int
+    timeout: float
+    registers: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RfidConfig:
+    driver: str
+    reader: str
+    uid_format: str
+    feedback: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BoardConfig:
+    driver: str
+    kind: str
+    pilot_pin: int
+    contactor_pin: int
+    feedback_pin: int
+    feedback_contact: str
+    vehicle_connected_pin: int
+    rcd_pin: int
+    emergency_stop_pin: int
+    green_led_pin: int
+    red_led_pin: int
+    adc_channel: int
+    adc_spi_device: int
+    pilot_adc_at_minus_12v: float
+    pilot_adc_at_plus_12v: float
+    current_steps: str
+    contactor_switching_time: float
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationConfig:
+    ev_max_current: float
+    ev_phases: int
+    ev_reaction_delay: float
+    ev_battery_capacity: float
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    listen: str
+
+    @property
+    def enabled(self) -> bool:
+        return self.listen != ""
+
+    @property
+    def host(self) -> str | None:
+        """The address to bind (brackets of an IPv6 address removed); None when the API is off."""
+        return split_host_port(self.listen)[0] if self.listen else None
+
+    @property
+    def port(self) -> int | None:
+        return split_host_port(self.listen)[1] if self.listen else None
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationConfig:
+    local_list_max_length: int
+    send_local_list_max_length: int
+    cache_max_entries: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationsConfig:
+    connector_zero: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareConfig:
+    allow_updates: bool
+    python: str
+    max_download: int
+    transfer_timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnosticsConfig:
+    journal_unit: str
+    log_file: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    level: str
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    charge_point: ChargePointConfig
+    ocpp: OcppConfig
+    meter: MeterConfig
+    rfid: RfidConfig
+    board: BoardConfig
+    simulation: SimulationConfig
+    api: ApiConfig
+    storage: StorageConfig
+    authorization: AuthorizationConfig
+    reservations: ReservationsConfig
+    firmware: FirmwareConfig
+    diagnostics: DiagnosticsConfig
+    logging: LoggingConfig
+
+    def secret_keys(self) -> frozenset[tuple[str, str]]:
+        """(section, name) of every key whose value must never be shown (diagnostics, logs)."""
+        return frozenset((key.section, key.name) for key in KEYS if key.secret)
+
+
+SECTION_CLASSES: dict[str, type] = get_type_hints(Config)
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+def load_config(path: str) -> Config:
+    """Read and validate the TOML file at ``path``; raises ConfigError listing every problem."""
+    try:
+        with open(path, "rb") as file:
+            raw = file.read()
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file"], path) from None
+    except OSError as error:
+        raise ConfigError([f"{path}: cannot read it: {error.strerror or error}"], path) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            [f"{path}: not UTF-8 text (byte {error.start} is {raw[error.start]:#04x})"], path
+        ) from None
+    return parse_config(text, source=path)
+
+
+def parse_config(text: str, source: str = "<string>") -> Config:
+    """Validate TOML ``text``; ``source`` names it in the error (a path, or "<demo>")."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        # The message ends with "(at line L, column C)".
+        raise ConfigError([f"TOML syntax error: {error}"], source) from None
+    return _build(data, source, fill_required=False)
+
+
+def default_config(**overrides: dict[str, Any]) -> Config:
+    """The configuration with every default, overridden section by section and validated like a
+    file: ``default_config(ocpp={"url": "ws://10.0.0.2/ocpp"}, api={"listen": ""})``.
+
+    Required keys that are not overridden take the values of ``config.example.toml``
+    (charge point ``pievse-001``, CSMS at ``ws://127.0.0.1:9000/ocpp``).
+    """
+    return _build(overrides, "<default_config>", fill_required=True)
+
+
+def _build(data: dict[str, Any], source: str, *, fill_required: bool) -> Config:
+    problems: list[str] = []
+    for name, table in data.items():
+        if name not in SECTIONS:
+            problems.append(_unknown_section(name))
+        elif not isinstance(table, dict):
+            problems.append(f"{name} = {_show(table)}: must be a table, [{name}]")
+    sections: dict[str, Any] = {}
+    for section in SECTIONS:
+        table = data.get(section, {})
+        if not isinstance(table, dict):
+            table = {}
+        keys = [key for key in KEYS if key.section == section]
+        known = {key.name for key in keys}
+        problems += [_unknown_key(section, name) for name in table if name not in known]
+        values: dict[str, Any] = {}
+        for key in keys:
+            if key.name in table:
+                value, problem = _validate(key, table[key.name])
+                if problem:
+                    problems.append(problem)
+                values[key.name] = value
+            elif not key.required:
+                values[key.name] = key.default
+            elif fill_required:
+                values[key.name] = key.example
+            else:
+                problems.append(f"{key.label}: missing; it is required ({key.description}), "
+                                f"e.g. {key.name} = {_show(key.example)}")
+        sections[section] = values
+    if not problems:
+        # Rules between keys, checked once every key is right on its own.
+        for rule in CROSS_CHECKS:
+            problems += rule(sections)
+    if problems:
+        raise ConfigError(problems, source)
+    return Config(**{name: SECTION_CLASSES[name](**values) for name, values in sections.items()})
+
+
+def _validate(key: Key, value: Any) -> tuple[Any, str | None]:
+    """The value converted to the key's type, and the problem with it (None if it is fine)."""
+    shown = f"{key.label} = (hidden)" if key.secret else f"{key.label} = {_show(value)}"
+    # In Python a bool is an int: `connectors = true` must not pass as 1.
+    if key.type is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if type(value) is not key.type:
+        hint = ""
+        if key.type is str and isinstance(value, int | float) and not isinstance(value, bool):
+            hint = f' (in quotes: "{value}")'
+        return value, f"{shown}: {_TYPE_NAMES[key.type]}{hint}"
+    if key.type is float and not math.isfinite(value):
+        return value, f"{shown}: must be a finite number, {key.allowed().removeprefix('must be ')}"
+    if key.planned and value in key.planned:
+        return value, (f"{shown}: planned but not supported yet by this version of pievse; "
+                       f"{key.allowed()}")
+    if key.choices and value not in key.choices:
+        return value, f"{shown}: {key.allowed()}"
+    measure = len(value) if key.type is str else value
+    if (key.minimum is not None and measure < key.minimum) or (
+        key.maximum is not None and measure > key.maximum
+    ):
+        return value, f"{shown}: {key.allowed()}"
+    if key.check is not None and (problem := key.check(value)):
+        return value, f"{shown}: {problem}"
+    return value, None
+
+
+def _unknown_section(name: str) -> str:
+    from difflib import get_close_matches
+
+    close = get_close_matches(name, SECTIONS, n=1)
+    if close:
+        return f'[{name}]: unknown section; did you mean "[{close[0]}]"?'
+    return f"[{name}]: unknown section; known sections: " + ", ".join(f"[{s}]" for s in SECTIONS)
+
+
+def _unknown_key(section: str, name: str) -> str:
+    from difflib import get_close_matches
+
+    names = [key.name for key in KEYS if key.section == section]
+    close = get_close_matches(name, names, n=1)
+    # A key put in the wrong section is a likelier mistake than a typo that happens to be close.
+    elsewhere = [f"[{key.section}]" for key in KEYS if key.name == name]
+    if elsewhere:
+        return f"[{section}] {name}: unknown key here; it belongs in " + ", ".join(elsewhere)
+    if close:
+        return f'[{section}] {name}: unknown key; did you mean "{close[0]}"?'
+    return f"[{section}] {name}: unknown key; known keys: " + ", ".join(names)
+
+
+# --- `pievse check-config FILE` -----------------------------------------------------------------
+
+
+def summary(config: Config) -> list[str]:
+    """A few lines saying what the configuration will do."""
+    cp, ocpp, api = config.charge_point, config.ocpp, config.api
+    connectors = "1 connector" if cp.connectors == 1 else f"{cp.connectors} connectors"
+    return [
+        f"charge point {cp.id} ({cp.vendor} {cp.model}): {connectors}, "
+        f"{_number(cp.max_current)} A max, {cp.phases} phase{'s' if cp.phases > 1 else ''} "
+        f"at {_number(cp.voltage)} V",
+        f"OCPP {ocpp.version} to {ocpp.url}, security profile {ocpp.security_profile}",
+        f"drivers: board {_board(config.board)}, meter {_meter(config.meter)} "
+        f"(every {_number(config.meter.interval)} s), card reader {config.rfid.driver}",
+        f"local API on {api.listen}" if api.enabled else "local API off",
+        f"storage {config.storage.path}, log level {config.logging.level}",
+    ]
+
+
+def _board(board: BoardConfig) -> str:
+    return f"gpio ({board.kind})" if board.driver == "gpio" else board.driver
+
+
+def _meter(meter: MeterConfig) -> str:
+    if meter.driver != "modbus":
+        return meter.driver
+    where = (f"{meter.host}:{meter.port}" if meter.transport == "tcp"
+             else f"{meter.device} at {meter.baudrate} baud")
+    return f"modbus {meter.model or 'custom map'} (unit {meter.unit_id}, {where})"
+
+
+def check_config_main(path: str) -> int:
+    """Validate ``path``: print "config OK" and a summary (exit status 0) or every problem on
+    stderr (exit status 2)."""
+    try:
+        config = load_config(path)
+    except ConfigError as error:
+        print(f"pievse: {error}", file=sys.stderr)
+        return 2
+    print(f"config OK: {path}")
+    for line in summary(config):
+        print(f"  {line}")
+    return 0

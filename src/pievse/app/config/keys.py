@@ -1,0 +1,140 @@
+"""The table of configuration keys: every key pievse understands, one row each.
+
+A row says where a key lives, what type it holds, its default, what it allows and what it is for;
+validation, defaults, ``config.example.toml``'s test and every error message come from these rows.
+The keys of the hardware drivers live in :mod:`pievse.app.config.hardware_keys`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pievse.app.config.hardware_keys import BOARD_KEYS, HARDWARE_CROSS_CHECKS, METER_KEYS, RFID_KEYS
+from pievse.app.config.key import REQUIRED, Key
+from pievse.local_api.client import split_host_port
+from pievse.app.config.security_keys import SECURITY_CROSS_CHECKS, SECURITY_KEYS
+
+# --- the table of keys ----------------------------------------------------------------------------
+
+def _check_charge_point_id(value: str) -> str | None:
+    # The identity becomes the last path segment of the websocket URL (OCPP-J), so it must
+    # survive being put in a URL path unchanged.
+    if "/" in value or any(c.isspace() or not c.isprintable() for c in value):
+        return 'must not contain "/", whitespace or control characters (it is part of the URL)'
+    return None
+
+
+def _check_ws_url(value: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    allowed = 'must be a ws:// or wss:// URL with a host, e.g. "ws://csms.example.com:9000/ocpp"'
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
+    except ValueError:
+        return allowed
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        return allowed
+    if any(c.isspace() for c in value):
+        return "must not contain whitespace"
+    return None
+
+
+def _check_listen(value: str) -> str | None:
+    if value == "":
+        return None
+    try:
+        split_host_port(value)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+
+KEYS: tuple[Key, ...] = (
+    # [charge_point]: what the CSMS knows this charge point as, and the installation's limits.
+    Key("charge_point", "id", str, REQUIRED, "the charge point identity the CSMS knows",
+        minimum=1, maximum=48, check=_check_charge_point_id, example="pievse-001"),
+    Key("charge_point", "vendor", str, "pievse", "chargePointVendor in BootNotification",
+        maximum=20),
+    Key("charge_point", "model", str, "pievse-sim", "chargePointModel in BootNotification",
+        maximum=20),
+    Key("charge_point", "serial_number", str, "",
+        'chargePointSerialNumber in BootNotification ("" = not sent)', maximum=25),
+    Key("charge_point", "connectors", int, 1, "number of connectors", minimum=1, maximum=8),
+    Key("charge_point", "max_current", float, 32.0,
+        "installation maximum per connector, never offered above", unit="A",
+        minimum=6, maximum=80),
+    Key("charge_point", "phases", int, 3, "phases wired to each connector", choices=(1, 3)),
+    Key("charge_point", "voltage", float, 230.0, "nominal phase-to-neutral voltage", unit="V",
+        minimum=100, maximum=480),
+    Key("charge_point", "resume_interrupted_sessions", bool, False,
+        "after a power cut or crash, go on with a session whose car is still plugged in "
+        "(false: stop it with reason PowerLoss)"),
+    # [ocpp]: the link to the central system.
+    Key("ocpp", "url", str, REQUIRED, "websocket URL of the CSMS", check=_check_ws_url,
+        example="ws://127.0.0.1:9000/ocpp"),
+    Key("ocpp", "version", str, "1.6", "OCPP version spoken", choices=("1.6",),
+        planned=("2.0.1",)),
+    Key("ocpp", "response_timeout", float, 30.0, "how long to wait for the CSMS to answer a call",
+        unit="s", minimum=1, maximum=300),
+    Key("ocpp", "ping_interval", int, 60, "websocket ping interval (0 = off)", unit="s",
+        minimum=0, maximum=3600),
+    *SECURITY_KEYS,
+    # [meter], [rfid], [board]: the hardware drivers.
+    *METER_KEYS,
+    *RFID_KEYS,
+    *BOARD_KEYS,
+    # [simulation]: the simulated car behind the simulated board.
+    Key("simulation", "ev_max_current", float, 32.0, "the most the simulated car draws",
+        unit="A", minimum=6, maximum=80),
+    Key("simulation", "ev_phases", int, 3, "phases the simulated car charges on",
+        choices=(1, 3)),
+    Key("simulation", "ev_reaction_delay", float, 2.0,
+        "how long the simulated car takes to follow the pilot", unit="s", minimum=0, maximum=10),
+    Key("simulation", "ev_battery_capacity", float, 0.0,
+        "the simulated car's battery; it stops asking for power when full (0 = never full)",
+        unit="Wh", minimum=0),
+    # [api]: the local HTTP API used by `pievse status` and `pievse sim`.
+    Key("api", "listen", str, "127.0.0.1:8180", 'local HTTP API address, "host:port" ("" = off)',
+        check=_check_listen),
+    # [storage]: what must survive a power cut.
+    Key("storage", "path", str, "/var/lib/pievse/pievse.sqlite3", "SQLite database file",
+        minimum=1),
+    # [authorization], [reservations]: who may charge without asking the CSMS.
+    Key("authorization", "local_list_max_length", int, 10_000,
+        "the most id tags the local authorization list holds (LocalAuthListMaxLength)",
+        minimum=1, maximum=100_000),
+    Key("authorization", "send_local_list_max_length", int, 1_000,
+        "the most id tags one SendLocalList may carry (SendLocalListMaxLength)",
+        minimum=1, maximum=100_000),
+    Key("authorization", "cache_max_entries", int, 1_000,
+        "the authorization cache's size; the least recently used entries give way",
+        minimum=1, maximum=100_000),
+    Key("reservations", "connector_zero", bool, True,
+        "accept ReserveNow for connector 0 (any free connector; ReserveConnectorZeroSupported)"),
+    # [firmware], [diagnostics]: the Firmware Management profile.
+    Key("firmware", "allow_updates", bool, True,
+        "install the pievse versions the CSMS sends with UpdateFirmware (false: NotSupported)"),
+    Key("firmware", "python", str, "",
+        'interpreter of the venv updates go into ("" = the one running pievse)'),
+    Key("firmware", "max_download", int, 64, "largest firmware download accepted", unit="MiB",
+        minimum=1, maximum=1024),
+    Key("firmware", "transfer_timeout", float, 60.0,
+        "timeout of one download or upload attempt", unit="s", minimum=5, maximum=600),
+    Key("diagnostics", "journal_unit", str, "pievse",
+        'systemd unit whose journal GetDiagnostics uploads ("" = none)'),
+    Key("diagnostics", "log_file", str, "",
+        'a log file whose tail GetDiagnostics uploads too ("" = none)'),
+    # [logging]
+    Key("logging", "level", str, "info", "least severe level logged",
+        choices=("debug", "info", "warning", "error")),
+)
+
+SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(key.section for key in KEYS))
+
+#: Rules between keys: each takes the validated sections ({section: {key: value}}) and returns
+#: its problems, worded like the others ("[section] key = value: what is allowed").
+CROSS_CHECKS: list[Callable[[dict[str, dict[str, Any]]], list[str]]] = [*HARDWARE_CROSS_CHECKS,
+                                                                    *SECURITY_CROSS_CHECKS]

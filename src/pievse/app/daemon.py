@@ -1,0 +1,484 @@
+"""The composition root: config -> drivers -> station -> protocol -> local API, and the tasks.
+
+This is the only module that knows every other one. It moves hardware events into the station,
+carries out the station's effects (board commands synchronously, before anything is awaited, so
+that a fault or a car leaving state C opens the contactor within the same event-loop step), wakes
+the station at its next deadline instead of polling, and makes sure the contactor is open whenever
+the daemon stops: normal exit, SIGTERM, a failed task or an unhandled error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from typing import Any
+
+from pievse.aio import wait_event
+from pievse.local_api.server import ApiServer, SimulationUnavailable
+from pievse.app.config import Config
+from pievse.drivers.contracts import (
+    DriverError,
+    EnergyMeter,
+    EvseBoard,
+    FaultChanged,
+    FaultKind,
+    PilotStateChanged,
+    TokenReader,
+)
+from pievse.app.driver_factory import Hardware, SimulatedHardware, build_hardware
+from pievse.persistence.recorder import TransactionRecorder
+from pievse.app.systemd import Notifier, ServiceReporter
+from pievse.core.clock import Clock, SystemClock
+from pievse.core.effects import (
+    Effect,
+    ResetNow,
+    SetContactor,
+    SetPilot,
+    StatusChanged,
+    TokenAnswered,
+)
+from pievse.core.settings import StationSettings
+from pievse.core.access import AccessLimits
+from pievse.core.station import Station
+from pievse.local_api.status_page import RecentErrors
+from pievse.persistence.store import Store, StoredOutboxJournal
+
+log = logging.getLogger("pievse")
+
+# How long an exit waits for the StopTransaction of an interrupted session: well inside
+# systemd's TimeoutStopSec, and the contactor is already open while it waits.
+SHUTDOWN_DELIVERY_S = 5.0
+
+
+class ExitReason(enum.Enum):
+    STOPPED = "stopped"  # asked to stop (SIGTERM, Ctrl-C, stop())
+    SOFT_RESET = "soft reset"  # the CSMS asked for a Reset: the caller restarts the daemon
+    HARD_RESET = "hard reset"
+    FAILED = "failed"  # an unhandled error; the contactors were opened first
+
+
+def station_settings(config: Config, protocol_settings: dict[str, Any]) -> StationSettings:
+    cp = config.charge_point
+    return StationSettings(max_current_a=cp.max_current, nominal_voltage_v=cp.voltage,
+                           phases=cp.phases,
+                           resume_interrupted_transactions=cp.resume_interrupted_sessions,
+                           **protocol_settings)
+
+
+class Daemon:
+    """One charge point: its drivers, its station core, its OCPP link and its local API."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        hardware: Hardware | None = None,
+        configuration_overrides: dict[str, Any] | None = None,
+        notifier: Notifier | None = None,
+        store: Store | None = None,
+    ) -> None:
+        from pievse.app.link_security import LinkSecurity
+        from pievse.app.maintenance import log_uploader, updater_and_uploader
+        from pievse.protocol.common.link import OcppLink
+        from pievse.protocol.common.outbox import Outbox
+        from pievse.protocol.v16.security_ext import SecuredChargePoint16
+
+        self.config = config
+        self.clock = clock or SystemClock()
+        # The store first: the transactions and messages a crash left behind shape everything
+        # else (the simulated meters start from the energy they had reached).
+        self.store = store or Store(config.storage.path).open()
+        cp = config.charge_point
+        self.hardware = hardware or build_hardware(config, initial_energy_wh={
+            n: TransactionRecorder.last_meter_energy(self.store, n)
+            for n in range(1, cp.connectors + 1)})
+        auth = config.authorization
+        self.station = Station(
+            cp.connectors,
+            clock=self.clock,
+            access_limits=AccessLimits(
+                list_max_length=auth.local_list_max_length,
+                send_list_max_length=min(auth.send_local_list_max_length,
+                                         auth.local_list_max_length),
+                cache_max_entries=auth.cache_max_entries),
+            board_max_current_a={
+                n: board.capabilities.max_current_a for n, board in self.hardware.boards.items()
+            },
+        )
+        self.security = LinkSecurity(config)
+        self.protocol = SecuredChargePoint16(
+            self.station,
+            self.dispatch,
+            charge_point_id=cp.id,
+            certificates=self.security.certificates,
+            security_state=self.security.state,
+            cpo_name=self.security.cpo_name,
+            key_type=self.security.key_type,
+            on_security_change=self._security_changed,
+            vendor=cp.vendor,
+            model=cp.model,
+            serial_number=cp.serial_number or None,
+            response_timeout=config.ocpp.response_timeout,
+            on_ping_interval=self._ping_interval_changed,
+            on_connection_change=self._connection_changed,
+            outbox=Outbox(StoredOutboxJournal(self.store)),
+        )
+        self.security.protocol = self.protocol
+        self.firmware, self.diagnostics = updater_and_uploader(config, self.store, self.security)
+        self.protocol.use_firmware_management(self.firmware, self.diagnostics)
+        self.logs = log_uploader(config, self.diagnostics, self.security)
+        self.protocol.use_logs(self.logs)
+        self.recorder = TransactionRecorder(self.store, self.station)
+        keys = self.protocol.configuration
+        keys.set_initial("WebSocketPingInterval", config.ocpp.ping_interval)
+        keys.set_initial("ReserveConnectorZeroSupported", config.reservations.connector_zero)
+        # What the CSMS changed survives a restart; the caller's overrides (tests) come last.
+        for name, value in {**self.store.configuration(),
+                            **(configuration_overrides or {})}.items():
+            if name in keys:
+                keys.set_initial(name, value)
+        keys.on_change(self.store.configuration_changed)
+        self.station.settings = station_settings(config, keys.station_settings())
+        self.link = OcppLink(
+            config.ocpp.url,
+            cp.id,
+            subprotocol="ocpp1.6",
+            session_factory=self.protocol.run_session,
+            ping_interval=config.ocpp.ping_interval,
+            logger=logging.getLogger("pievse.ocpp.link"),
+            transport=self.security.transport,
+            describe_failure=self.security.describe_failure,
+            on_attempt=self.security.attempt,
+        )
+        self.api: ApiServer | None = None
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self.exit_reason = ExitReason.STOPPED
+        self._meter_online: dict[int, bool] = {}
+        self._tasks: list[asyncio.Task] = []
+        self.started = asyncio.Event()
+        #: The last errors logged, for the status page.
+        self.recent_errors = RecentErrors()
+        self.service = ServiceReporter(notifier or Notifier(), self.describe)
+
+    # --- effects -------------------------------------------------------------------------------
+
+    def dispatch(self, effects: list[Effect]) -> None:
+        """Carry out the station's effects in order. Board commands run first, here and now,
+        so that nothing (not even a failing disk) stands between a decision to open a contactor
+        and the pin; what the rest changes in the store is committed in one write."""
+        for effect in effects:
+            if isinstance(effect, SetContactor | SetPilot):
+                self._command_board(effect)
+        with self.store.batch():
+            for effect in effects:
+                if not isinstance(effect, SetContactor | SetPilot):
+                    self._carry_out(effect)
+            self.recorder.settled()
+        self._wake.set()
+
+    def _command_board(self, effect: SetContactor | SetPilot) -> None:
+        board = self.hardware.boards[effect.connector_id]
+        if isinstance(effect, SetContactor):
+            board.set_contactor(effect.closed)
+            log.info("connector %s: contactor %s", effect.connector_id,
+                     "closed" if effect.closed else "open",
+                     extra={"CONNECTOR_ID": effect.connector_id})
+        elif effect.amps > 0:
+            self.station.offered_current_confirmed(effect.connector_id,
+                                                   board.pilot_offer(effect.amps))
+        else:
+            board.pilot_standby()
+
+    def _carry_out(self, effect: Effect) -> None:
+        match effect:
+            case TokenAnswered():
+                log.info("id tag %s: %s", effect.id_tag, effect.info)
+            case ResetNow(hard=hard):
+                asyncio.get_running_loop().create_task(self._reset(hard))
+            case StatusChanged():
+                self.service.changed()
+                self.protocol.handle(effect)
+            case _:
+                self.recorder.record(effect)
+                self.protocol.handle(effect)
+
+    async def _reset(self, hard: bool) -> None:
+        # Give the StopTransaction messages a chance to reach the CSMS before going down.
+        if self.protocol.registered:
+            await self.protocol.outbox.wait_empty(timeout=10.0)
+        self.exit_reason = ExitReason.HARD_RESET if hard else ExitReason.SOFT_RESET
+        self._stopping.set()
+
+    def _ping_interval_changed(self, seconds: int) -> None:
+        self.link.set_ping_interval(seconds)
+
+    def _security_changed(self, what: str) -> None:
+        reason = self.security.changed(what)
+        log.warning("security settings changed (%s): reconnecting", reason)
+        asyncio.get_running_loop().create_task(self.link.reconnect(reason))
+
+    def _connection_changed(self) -> None:
+        self.protocol.send_pending_firmware_statuses()
+        self.service.changed()
+
+    def describe(self) -> str:
+        """One line for ``systemctl status``: the CSMS link and what each connector does."""
+        if self.protocol.registered:
+            link = "online"
+        elif self.protocol.connected:
+            link = "connected, not yet accepted by the CSMS"
+        else:
+            link = "offline"
+        parts = [f"{self.config.charge_point.id} {link}"]
+        for n, c in self.station.connectors.items():
+            status = c.status[0].value if c.status else "?"
+            power = c.last_reading.power_w if c.last_reading else None
+            if c.transaction is not None and power:
+                status += f" {power / 1000:.1f} kW"
+            parts.append(f"connector {n} {status}")
+        return ", ".join(parts)
+
+    # --- running -------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> ExitReason:
+        """Run until stopped, reset or failed; the contactors are open when this returns."""
+        logging.getLogger("pievse").addHandler(self.recent_errors)
+        try:
+            self.protocol.report_security_event("StartupOfTheDevice")
+            self.dispatch(self.recorder.recover())
+            await self._start_drivers()
+            self.dispatch(self.station.start())
+            await self._start_api()
+            self._tasks = [asyncio.create_task(self._timer(), name="station-timer")]
+            for n, board in self.hardware.boards.items():
+                self._tasks.append(asyncio.create_task(self._board_events(n, board)))
+            for n, meter in self.hardware.meters.items():
+                self._tasks.append(asyncio.create_task(self._poll_meter(n, meter)))
+            if self.hardware.reader is not None:
+                self._tasks.append(asyncio.create_task(self._tokens(self.hardware.reader)))
+            self._tasks.append(asyncio.create_task(self.link.run(), name="ocpp-link"))
+            if self.service.notifier.enabled:
+                self._tasks.append(asyncio.create_task(self.service.run(), name="systemd"))
+            stopping = asyncio.create_task(self._stopping.wait())
+            self.started.set()
+            if self.firmware is not None:
+                # How the last update ended, or one scheduled before the restart.
+                self.firmware.resume()
+            self.service.ready()
+            done, _ = await asyncio.wait(
+                [stopping, *self._tasks], return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done:
+                if task is not stopping and not task.cancelled() and task.exception():
+                    raise task.exception()  # type: ignore[misc]
+            stopping.cancel()
+        except asyncio.CancelledError:
+            self.exit_reason = ExitReason.STOPPED
+            raise
+        except Exception:
+            log.critical("unhandled error: opening the contactors and stopping", exc_info=True)
+            self.exit_reason = ExitReason.FAILED
+        finally:
+            await self._shutdown()
+        return self.exit_reason
+
+    async def _start_drivers(self) -> None:
+        for board in self.hardware.boards.values():
+            await board.start()
+        for meter in self.hardware.meters.values():
+            await meter.start()
+        if self.hardware.reader is not None:
+            await self.hardware.reader.start()
+        # A first reading before anything can start, so meterStart is a real value.
+        for n, meter in self.hardware.meters.items():
+            await self._read_meter(n, meter)
+
+    async def _start_api(self) -> None:
+        if not self.config.api.listen:
+            return
+        self.api = ApiServer(self, self.config.api.host, self.config.api.port)
+        await self.api.start()
+        log.info("local API on http://%s:%s/api/status", self.config.api.host, self.api.port)
+
+    async def _shutdown(self) -> None:
+        self.service.stopping(f"stopping ({self.exit_reason.value})")
+        # Safety first: open every contactor and stop every PWM before anything else.
+        for n, board in self.hardware.boards.items():
+            try:
+                board.set_contactor(False)
+                board.pilot_standby()
+            except Exception:
+                log.critical("connector %s: could not open the contactor", n, exc_info=True)
+        await self._end_transactions()
+        for job in (self.firmware, self.diagnostics, self.logs):
+            if job is not None:
+                job.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.link.close()
+        if self.api is not None:
+            with contextlib.suppress(Exception):
+                await self.api.stop()
+        for closable in [
+            *self.hardware.boards.values(),
+            *self.hardware.meters.values(),
+            *([self.hardware.reader] if self.hardware.reader else []),
+        ]:
+            with contextlib.suppress(Exception):
+                await closable.close()
+        self.store.close()
+        logging.getLogger("pievse").removeHandler(self.recent_errors)
+
+    async def _end_transactions(self) -> None:
+        """End the transactions the exit interrupts (reason Reboot) and give their
+        StopTransaction a few seconds to reach the CSMS, so the session is not left open there."""
+        try:
+            self.dispatch(self.station.shut_down())
+        except Exception:
+            log.critical("could not end the transactions in progress", exc_info=True)
+            return
+        if self.protocol.outbox and self.protocol.registered:
+            if not await self.protocol.outbox.wait_empty(timeout=SHUTDOWN_DELIVERY_S):
+                log.error("exiting with %d transaction message(s) not delivered to the CSMS",
+                          len(self.protocol.outbox))
+        elif self.protocol.outbox:
+            log.error("exiting offline: %d transaction message(s) not delivered to the CSMS",
+                      len(self.protocol.outbox))
+
+    async def _timer(self) -> None:
+        """Wake the station at its next deadline; any other input re-arms the timer."""
+        while True:
+            self._wake.clear()
+            deadline = self.station.next_deadline()
+            if deadline is not None and self.clock.now() >= deadline:
+                self.dispatch(self.station.tick())
+                continue
+            timeout = None if deadline is None else deadline - self.clock.now()
+            await wait_event(self._wake, timeout)
+
+    async def _board_events(self, n: int, board: EvseBoard) -> None:
+        async for event in board.events():
+            match event:
+                case PilotStateChanged(state=state):
+                    self.dispatch(self.station.pilot_changed(n, state))
+                    log.info("connector %s: pilot state %s", n, state.value,
+                             extra={"CONNECTOR_ID": n})
+                case FaultChanged(kind=kind, active=active):
+                    self.dispatch(self.station.fault_changed(n, kind, active))
+                    log.log(logging.ERROR if active else logging.INFO, "connector %s: fault %s %s",
+                            n, kind.value, "active" if active else "cleared",
+                            extra={"CONNECTOR_ID": n})
+
+    async def _poll_meter(self, n: int, meter: EnergyMeter) -> None:
+        interval = self.config.meter.interval
+        while True:
+            await self._read_meter(n, meter)
+            await asyncio.sleep(interval)
+
+    async def _read_meter(self, n: int, meter: EnergyMeter) -> None:
+        try:
+            reading = await meter.read()
+        except DriverError as error:
+            if self._meter_online.get(n, True):
+                # Once per outage; the CSMS hears PowerMeterFailure through the connector's
+                # status, and charging goes on with the last good energy value.
+                log.error("connector %s: meter offline, reported as PowerMeterFailure: %s", n,
+                          error, extra={"CONNECTOR_ID": n})
+                problem = getattr(meter, "problem", None) or str(error)
+                self.dispatch(self.station.meter_failed(n, problem))
+            self._meter_online[n] = False
+        else:
+            if not self._meter_online.get(n, True):
+                log.info("connector %s: meter back online", n, extra={"CONNECTOR_ID": n})
+                self.dispatch(self.station.meter_failed(n, None))
+            self._meter_online[n] = True
+            self.dispatch(self.station.meter_reading(n, reading))
+            self.recorder.reading_taken(n)
+
+    async def _tokens(self, reader: TokenReader) -> None:
+        async for token in reader.tokens():
+            log.info("card presented: %s", token.id_token)
+            self.dispatch(self.station.token_presented(token.id_token))
+
+    # --- the local API's backend ---------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        connectors = []
+        for n, c in self.station.connectors.items():
+            reading = c.last_reading
+            tx = c.transaction
+            status = c.status[0].value if c.status else None
+            connectors.append(
+                {
+                    "id": n,
+                    "status": status,
+                    "error_code": c.status[1].value if c.status else None,
+                    "error_info": c.status[2] if c.status else None,
+                    "pilot_state": c.pilot.value,
+                    "contactor_closed": c.contactor_closed,
+                    "offered_current": round(c.offered_a, 2),
+                    "offered_current_reason": c.current_limit_reason,
+                    "meter": {
+                        "energy_wh": reading.energy_import_wh if reading else None,
+                        "power_w": reading.power_w if reading else None,
+                        "current_a": list(reading.current_a) if reading else [],
+                        "online": self._meter_online.get(n, reading is not None),
+                    },
+                    "transaction": None
+                    if tx is None
+                    else {
+                        "id": tx.transaction_id,
+                        "id_tag": tx.id_tag,
+                        "meter_start_wh": tx.meter_start_wh,
+                        "energy_wh": round(tx.energy_wh, 3),
+                    },
+                }
+            )
+        return {
+            "charge_point_id": self.config.charge_point.id,
+            "ocpp": {
+                "connected": self.protocol.connected,
+                "registered": self.protocol.registered,
+                "version": self.protocol.version,
+                "security_profile": int(self.security.state.profile),
+                "queued_transaction_messages": len(self.protocol.outbox),
+            },
+            "connectors": connectors,
+            "recent_errors": self.recent_errors.as_json(),
+        }
+
+    def _simulated(self) -> SimulatedHardware:
+        if self.hardware.simulated is None:
+            raise SimulationUnavailable("this station runs real hardware drivers")
+        return self.hardware.simulated
+
+    def sim_ev(self, connector: int, state: str, max_current: float | None) -> None:
+        sim = self._simulated()
+        ev = sim.evs.get(connector)
+        if ev is None:
+            raise ValueError(f"no simulated car on connector {connector}")
+        if max_current is not None:
+            ev.max_current_a = max_current
+        ev.set_state(state)
+
+    def sim_token(self, id_token: str) -> None:
+        sim = self._simulated()
+        if sim.reader is None:
+            raise SimulationUnavailable("the card reader is not simulated")
+        sim.reader.present(id_token)
+
+    def sim_fault(self, connector: int, fault: str, active: bool) -> None:
+        sim = self._simulated()
+        board = sim.boards.get(connector)
+        if board is None:
+            raise ValueError(f"no simulated board on connector {connector}")
+        board.inject_fault(FaultKind(fault), active)

@@ -1,0 +1,222 @@
+"""`pievse demo`: one whole charging session, on this machine, with nothing to set up.
+
+It starts the embedded CSMS and a charge point with simulated hardware on loopback, then plays
+the part of the driver: plug the car in, present a card, let the car charge, unplug. Each step
+is checked against what the CSMS really received, and the demo exits 0 only if every step
+happened, within the time limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TextIO
+
+CHARGE_POINT_ID = "pievse-demo"
+ID_TAG = "04A1B2C3"
+CHARGING_SECONDS = 10.0
+TIME_LIMIT_S = 60.0
+
+DEMO_CONFIG = f"""
+[charge_point]
+id = "{CHARGE_POINT_ID}"
+model = "pievse-demo"
+
+[ocpp]
+url = "ws://127.0.0.1:{{port}}/ocpp"
+response_timeout = 10
+
+[meter]
+interval = 0.5
+
+[simulation]
+ev_max_current = 32
+ev_phases = 3
+ev_reaction_delay = 1.0
+
+[api]
+listen = ""
+"""
+
+
+class DemoFailed(Exception):
+    pass
+
+
+class Timeline:
+    """Prints what happens, with the time since the demo started."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.started = time.monotonic()
+        self.tty = out.isatty()
+        self._progress_shown = False
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def step(self, text: str) -> None:
+        self._end_progress()
+        print(f"  {self.elapsed():5.1f} s  {text}", file=self.out, flush=True)
+
+    def progress(self, text: str) -> None:
+        if self.tty:
+            print(f"\r  {self.elapsed():5.1f} s  {text}\033[K", end="", file=self.out, flush=True)
+            self._progress_shown = True
+        else:
+            self.step(text)
+
+    def _end_progress(self) -> None:
+        if self._progress_shown:
+            print(file=self.out)
+            self._progress_shown = False
+
+
+def _bar(fraction: float, width: int = 20) -> str:
+    filled = max(0, min(width, round(fraction * width)))
+    return "█" * filled + "░" * (width - filled)
+
+
+async def _until(
+    what: str, condition: Callable[[], bool], timeout: float, poll: float = 0.05
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise DemoFailed(f"timed out waiting for: {what}")
+        await asyncio.sleep(poll)
+
+
+async def _expect(what: str, awaitable: Awaitable[Any]) -> Any:
+    try:
+        return await awaitable
+    except TimeoutError as error:
+        raise DemoFailed(f"timed out waiting for: {what}") from error
+
+
+async def play(out: TextIO) -> None:
+    from pievse.app.config import parse_config
+    from pievse.csms.server import CentralSystem
+    from pievse.app.daemon import Daemon
+    from pievse.persistence.store import Store
+
+    t = Timeline(out)
+    print("pievse demo: a whole OCPP 1.6J charging session with simulated hardware", file=out)
+    csms = CentralSystem(host="127.0.0.1", port=0, accept_id_tags={ID_TAG}, heartbeat_interval=60)
+    await csms.start()
+    t.step(f"embedded CSMS listening on {csms.url}")
+    config = parse_config(DEMO_CONFIG.format(port=csms.port), source="<demo>")
+    # The demo leaves nothing behind: its store lives in memory.
+    daemon = Daemon(config, configuration_overrides={"MeterValueSampleInterval": 2},
+                    store=Store(":memory:").open())
+    running = asyncio.create_task(daemon.run())
+    try:
+        await _session(t, csms, daemon, running)
+    finally:
+        daemon.stop()
+        await asyncio.wait_for(running, 10)
+        await csms.stop()
+
+
+async def _session(t: Timeline, csms: Any, daemon: Any, running: asyncio.Task) -> None:
+    connector = daemon.station.connector(1)
+    sim = daemon.hardware.simulated
+    ev, reader = sim.evs[1], sim.reader
+
+    boot = await _expect(
+        "BootNotification",
+        csms.wait_for_message(CHARGE_POINT_ID, "BootNotification", "out", timeout=15),
+    )
+    t.step(
+        f"charge point {CHARGE_POINT_ID} connected: BootNotification {boot.payload['status']}"
+    )
+    await _until("connector 1 Available", lambda: _status(csms) == "Available", 10)
+    t.step("connector 1 Available, status reported to the CSMS")
+
+    ev.set_state("B")
+    await _until("Preparing", lambda: _status(csms) == "Preparing", 10)
+    t.step("car plugged in (pilot state B): connector Preparing")
+
+    reader.present(ID_TAG)
+    t.step(f"card {ID_TAG} presented")
+    auth = await _expect(
+        "Authorize", csms.wait_for_message(CHARGE_POINT_ID, "Authorize", "out", timeout=10)
+    )
+    t.step(f"Authorize: id tag {auth.payload['idTagInfo']['status']}")
+    await _until("a transaction", lambda: bool(csms.transactions), 10)
+    tx_id, tx = next(iter(csms.transactions.items()))
+    t.step(f"StartTransaction: transactionId {tx_id}, meter start {tx.meter_start} Wh")
+
+    ev.set_state("C")
+    await _until("Charging", lambda: _status(csms) == "Charging", 10)
+    t.step(
+        f"car asks for power (state C): contactor closed, {connector.offered_a:.0f} A offered, "
+        "Charging"
+    )
+    start = time.monotonic()
+    peak = 0.0
+    while (elapsed := time.monotonic() - start) < CHARGING_SECONDS:
+        if running.done():
+            raise DemoFailed("the charge point stopped unexpectedly")
+        reading = connector.last_reading
+        power = (reading.power_w or 0.0) if reading else 0.0
+        peak = max(peak, power)
+        energy = connector.transaction.energy_wh if connector.transaction else 0.0
+        t.progress(
+            f"charging {_bar(elapsed / CHARGING_SECONDS)} {power / 1000:5.1f} kW "
+            f"{energy:7.1f} Wh"
+        )
+        await asyncio.sleep(0.25)
+    if peak <= 0:
+        raise DemoFailed("the car never drew any power")
+    samples = sum(
+        1 for m in csms.messages if m.action == "MeterValues" and m.direction == "in"
+    )
+    t.step(f"{samples} MeterValues received by the CSMS during the session")
+
+    ev.set_state("A")
+    t.step("car unplugged (pilot state A): contactor open")
+    stop = await _expect(
+        "StopTransaction",
+        csms.wait_for_message(CHARGE_POINT_ID, "StopTransaction", timeout=10),
+    )
+    payload = stop.payload
+    delivered = payload["meterStop"] - tx.meter_start
+    t.step(
+        f"StopTransaction: reason {payload.get('reason', 'Local')}, meter stop "
+        f"{payload['meterStop']} Wh ({delivered} Wh delivered)"
+    )
+    if delivered <= 0:
+        raise DemoFailed("the transaction delivered no energy")
+    await _until("Available", lambda: _status(csms) == "Available", 10)
+    t.step("connector 1 Available again")
+    t.step(f"session complete: {delivered} Wh, peak {peak / 1000:.1f} kW")
+
+
+def _status(csms: Any) -> str | None:
+    cp = csms.charge_points.get(CHARGE_POINT_ID)
+    if cp is None:
+        return None
+    return cp.statuses.get(1)
+
+
+def run_demo(*, verbose: bool = False, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.CRITICAL,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        asyncio.run(asyncio.wait_for(play(out), TIME_LIMIT_S))
+    except DemoFailed as failure:
+        print(f"demo FAILED: {failure}", file=out)
+        return 1
+    except TimeoutError:
+        print(f"demo FAILED: not done within {TIME_LIMIT_S:.0f} s", file=out)
+        return 1
+    print("demo OK: every step of the session happened", file=out)
+    return 0

@@ -1,0 +1,258 @@
+"""Who may start a session, and where: local authorisation and reservations, wired into the station.
+
+Two pure models decide the rules: :class:`~pievse.core.authorization.LocalAuthorization` (the
+Local Authorization List the CSMS sends, the Authorization Cache the station fills from the
+CSMS's answers, the offline and pre-authorisation decisions) and
+:class:`~pievse.core.reservations.Reservations` (ReserveNow, CancelReservation, connector 0).
+``Access`` is the station's side of them, owned by ``Station`` as ``station.access`` the way
+``ChargingLimits`` is ``station.charging``. It adds what the models cannot know alone:
+
+* the connectors' states, which a reservation is checked against. A connector's status as the
+  CSMS sees it depends on the reservations (a free connector that is held shows ``Reserved``),
+  so the models are given the status each connector would have *without* reservations;
+* the settings: LocalAuthorizeOffline, LocalPreAuthorize, AllowOfflineTxForUnknownId,
+  AuthorizationCacheEnabled, LocalAuthListEnabled and ReserveConnectorZeroSupported follow
+  ``station.settings`` whenever they change;
+* what makes them survive a power cut. The list and the cache are persisted apart: the list
+  can hold thousands of cards and changes only with SendLocalList (a ``LocalAuthListChanged``
+  effect), while the cache changes with every new card the CSMS answers for. The cache is a
+  by-product of those answers rather than a decision, so it is no effect: ``cache_revision``
+  moves when a verdict in it changed, and the recorder, which looks after every batch of
+  effects, writes ``cache_entries()`` then (several changes in one batch: one write). A card
+  merely used again moves nothing: the order of use is not worth a disk write (after a restart
+  it only decides which entry is evicted first). Reservations change with ``ReservationsChanged``.
+
+Pure: no I/O; the time comes from the station's clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pievse.core.authorization import IdTagInfo, LocalAuthorization, UpdateStatus, UpdateType
+from pievse.core.effects import LocalAuthListChanged, ReservationsChanged
+from pievse.core.reservations import (
+    CancelReservationStatus,
+    Reservation,
+    ReservationError,
+    Reservations,
+    ReservationStatus,
+)
+from pievse.core.vocabulary import ConnectorStatus
+
+if TYPE_CHECKING:
+    from pievse.core.station import Station
+
+__all__ = ["Access", "AccessLimits"]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessLimits:
+    """How many cards the stores hold. A Pi has room for far more, but every entry is kept in
+    memory and the list is written whole with each SendLocalList, so they stay bounded; the
+    CSMS reads them as the read-only keys LocalAuthListMaxLength and SendLocalListMaxLength."""
+
+    #: LocalAuthListMaxLength: the most id tags the Local Authorization List holds.
+    list_max_length: int = 10_000
+    #: SendLocalListMaxLength: the most id tags one SendLocalList may carry.
+    send_list_max_length: int = 1_000
+    #: The most verdicts the Authorization Cache keeps (no OCPP key).
+    cache_max_entries: int = 1_000
+
+
+class Access:
+    """The local authorisation stores and the reservations of one charge point."""
+
+    def __init__(self, station: Station, limits: AccessLimits | None = None) -> None:
+        self._station = station
+        settings = station.settings
+        limits = limits or AccessLimits()
+        self.authorization = LocalAuthorization(
+            list_max_length=limits.list_max_length,
+            send_list_max_length=limits.send_list_max_length,
+            cache_max_entries=limits.cache_max_entries,
+            list_enabled=settings.local_auth_list_enabled,
+            cache_enabled=settings.authorization_cache_enabled,
+        )
+        self.reservations = Reservations(
+            reserve_connector_zero_supported=settings.reserve_connector_zero_supported)
+        #: Moves whenever a verdict in the cache changed (learnt, replaced, dropped, cleared).
+        self.cache_revision = 0
+
+    # --- settings ---------------------------------------------------------------------------------
+
+    def settings_changed(self) -> None:
+        """Follow ``station.settings``. A cache switched off forgets what it held (it must not
+        answer with verdicts the CSMS may revoke meanwhile), and the store forgets it too."""
+        settings = self._station.settings
+        authorization = self.authorization
+        authorization.list_enabled = settings.local_auth_list_enabled
+        forgetting = authorization.cache_size > 0 and not settings.authorization_cache_enabled
+        authorization.cache_enabled = settings.authorization_cache_enabled
+        if forgetting:
+            self._cache_changed()
+        self.reservations.reserve_connector_zero_supported = (
+            settings.reserve_connector_zero_supported)
+
+    # --- verdicts on id tags ----------------------------------------------------------------------
+
+    def remember(self, id_tag: str, info: IdTagInfo) -> None:
+        """The CSMS said ``info`` about ``id_tag`` (an Authorize, StartTransaction or
+        StopTransaction answer): keep it in the cache, unless the list has the card."""
+        authorization = self.authorization
+        before = authorization.cached(id_tag)
+        authorization.remember(id_tag, info, self._now())
+        after = authorization.cached(id_tag)
+        if after is not None and after != before:
+            self._cache_changed()
+
+    def pre_authorized(self, id_tag: str) -> IdTagInfo | None:
+        """LocalPreAuthorize while online: the Accepted entry that starts ``id_tag`` at once."""
+        return self.authorization.decide_pre_authorize(id_tag, self._now(),
+                                                       self._station.settings)
+
+    def decide_offline(self, id_tag: str) -> IdTagInfo | None:
+        """The CSMS cannot be asked: Accepted to start, a stored refusal, or None to refuse."""
+        return self.authorization.decide_offline(id_tag, self._now(), self._station.settings)
+
+    def known_parent(self, id_tag: str) -> str | None:
+        """The card's group (parent id tag) as the list or the cache know it, without counting
+        it as a use of the card."""
+        authorization = self.authorization
+        known = authorization.list_entry(id_tag) if authorization.list_enabled else None
+        if known is None and authorization.cache_enabled:
+            known = authorization.cached(id_tag)
+        return known.parent_id_tag if known is not None else None
+
+    # --- SendLocalList, GetLocalListVersion, ClearCache -------------------------------------------
+
+    def send_local_list(self, list_version: int, update_type: UpdateType | str,
+                        entries: Iterable[Any] | None) -> tuple[UpdateStatus, str]:
+        authorization = self.authorization
+        cached_before = authorization.cache_size
+        status, why = authorization.send_local_list(list_version, update_type, entries)
+        if status is UpdateStatus.ACCEPTED:
+            snapshot = authorization.snapshot()
+            self._station.emit(LocalAuthListChanged(
+                snapshot["listVersion"], tuple(snapshot["localAuthorizationList"])))
+            if authorization.cache_size != cached_before:
+                # Cards now on the list left the cache: the list speaks for them from now on.
+                self._cache_changed()
+        return status, why
+
+    def clear_cache(self) -> str:
+        had_entries = self.authorization.cache_size > 0
+        status = self.authorization.clear_cache()
+        if had_entries:
+            self._cache_changed()
+        return status
+
+    def cache_entries(self) -> list[dict[str, Any]]:
+        """The cache as the store keeps it: OCPP's camelCase AuthorizationData, least recently
+        used first. (``LocalAuthorization`` snapshots the list and the cache together, so this
+        costs a pass over the list as well; writing the list is what is avoided.)"""
+        return self.authorization.snapshot()["authorizationCache"]
+
+    def _cache_changed(self) -> None:
+        self.cache_revision += 1
+
+    # --- reservations -----------------------------------------------------------------------------
+
+    def unreserved_statuses(self) -> dict[int, ConnectorStatus]:
+        """Each connector's status as it would be without any reservation: what ReserveNow
+        and the connector-0 arithmetic are checked against."""
+        return {cid: c.compute_status(reserved=False)[0]
+                for cid, c in self._station.connectors.items()}
+
+    def reserve(self, request: Any) -> tuple[ReservationStatus, str]:
+        """ReserveNow, ``request`` in OCPP's camelCase."""
+        try:
+            reservation = Reservation.from_ocpp(request)
+        except ReservationError as error:
+            return ReservationStatus.REJECTED, str(error)
+        status, why = self.reservations.reserve(reservation, self._now(),
+                                                self.unreserved_statuses())
+        if status is ReservationStatus.ACCEPTED:
+            self._reservations_changed()
+        return status, why
+
+    def cancel(self, reservation_id: int) -> CancelReservationStatus:
+        status = self.reservations.cancel(reservation_id)
+        if status is CancelReservationStatus.ACCEPTED:
+            self._reservations_changed()
+        return status
+
+    def admits(self, connector_id: int, id_tag: str, parent_id_tag: str | None) -> bool:
+        """May this card start on ``connector_id`` as far as the reservations go?"""
+        if not self.reservations.all:
+            return True
+        return self.reservations.admits(connector_id, id_tag, parent_id_tag,
+                                        self.unreserved_statuses())
+
+    def holds_for(self, connector_id: int, id_tag: str, parent_id_tag: str | None) -> bool:
+        """Is ``connector_id`` itself reserved for this card (or its group)?"""
+        reservation = self.reservations.on_connector(connector_id)
+        return reservation is not None and reservation.admits(id_tag, parent_id_tag)
+
+    def claim(self, connector_id: int, id_tag: str, parent_id_tag: str | None) -> int | None:
+        """A transaction starts: end the reservation it uses and return its id (for the
+        StartTransaction's reservationId), or None."""
+        reservation = self.reservations.claim(connector_id, id_tag, parent_id_tag)
+        if reservation is None:
+            return None
+        self._reservations_changed()
+        return reservation.reservation_id
+
+    def shows_reserved(self, connector_id: int) -> bool:
+        """Should this connector, free otherwise, show Reserved to the CSMS?"""
+        if not self.reservations.all:
+            return False
+        return self.reservations.held(connector_id, self.unreserved_statuses())
+
+    def next_deadline(self) -> float | None:
+        return self.reservations.next_expiry()
+
+    def tick(self, now: float) -> None:
+        """Reservations whose expiry date has come end; their connectors show Available."""
+        if self.reservations.expire(now):
+            self._reservations_changed()
+
+    def settle(self) -> None:
+        """After every input: a reservation whose connector went out of service ends, and every
+        connector shows Reserved, or no longer does, as the reservations now say. A connector-0
+        reservation makes one connector's status depend on the others', so all are looked at."""
+        connectors = self._station.connectors.values()
+        if not self.reservations.all and not any(
+                c.status is not None and c.status[0] is ConnectorStatus.RESERVED
+                for c in connectors):
+            return
+        if self.reservations.all and self.reservations.end_where_out_of_service(
+                self.unreserved_statuses()):
+            self._reservations_changed()
+        for connector in connectors:
+            if connector.status is not None:  # not before the station has started
+                connector.report_status()
+
+    def _reservations_changed(self) -> None:
+        snapshot = self.reservations.snapshot()["reservations"]
+        self._station.emit(ReservationsChanged(tuple(snapshot)))
+
+    # --- after a restart --------------------------------------------------------------------------
+
+    def restore_authorization(self, local_list: Mapping[str, Any] | None,
+                              cache: Iterable[Any] | None) -> None:
+        """Take back the list (``{"listVersion", "localAuthorizationList"}``) and the cache
+        entries the store kept. All or nothing: IdTagInfoError if either is malformed, and the
+        stores stay empty (the CSMS, seeing version 0, sends its list again)."""
+        snapshot = {**(local_list or {}), "authorizationCache": list(cache or ())}
+        self.authorization.restore(snapshot)
+
+    def restore_reservations(self, stored: Iterable[Any] | None) -> list[Reservation]:
+        """Take back the reservations the store kept; returns those that lapsed while the
+        daemon was down (dropped). ReservationError if malformed (none are restored)."""
+        return self.reservations.restore({"reservations": list(stored or ())}, self._now())
+
+    def _now(self) -> float:
+        return self._station.clock.now()

@@ -1,0 +1,205 @@
+"""From charging profiles to the current each connector offers: the station's side of smart
+charging.
+
+``ChargingLimits`` owns the installed profiles (:class:`ChargingProfiles`) and, whenever they or
+the transactions change, or time reaches the next instant a schedule moves, computes each
+connector's profile limit and hands it to the connector as one of its limits (``"profile"``),
+with the words that explain it. The connector takes the lowest of all its limits (installation
+maximum, board, cable, profile) and, below 6 A, pauses the car without ending the transaction.
+
+Phases for a limit in watts: the period's numberPhases, else the phases the car is measured to
+draw on (currents above ``DRAWING_A``), else the station's configured phases.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from pievse.core.charging_profiles import (
+    ChargingProfile,
+    ChargingProfilePurpose,
+    ProfileFormatError,
+    SmartChargingLimits,
+)
+from pievse.core.effects import ChargingProfilesChanged
+from pievse.core.smart_charging import ChargingProfiles
+
+if TYPE_CHECKING:
+    from pievse.core.connector import Connector
+    from pievse.core.station import Station
+
+__all__ = ["ChargingLimits"]
+
+#: A phase drawing more than this counts as in use.
+DRAWING_A = 1.0
+SOURCE = "charging_profile"
+
+
+class ChargingLimits:
+    def __init__(self, station: Station, capabilities: SmartChargingLimits | None = None) -> None:
+        self._station = station
+        self.capabilities = capabilities or SmartChargingLimits()
+        self.profiles = ChargingProfiles(len(station.connectors), self.capabilities)
+        #: When the limit of some connector can next change; the station wakes then.
+        self.next_change_at: float | None = None
+        #: Why each connector's profile limit is what it is, for the status API.
+        self.reasons: dict[int, str] = {}
+        # TxProfiles that came with RemoteStartTransaction, by id tag, until the start.
+        self._remote_start_profiles: dict[str, ChargingProfile] = {}
+
+    # --- the CSMS's messages --------------------------------------------------------------------
+
+    def set_profile(self, connector_id: int, payload: Any) -> tuple[str, str]:
+        """SetChargingProfile: (status, why)."""
+        try:
+            profile = ChargingProfile.from_ocpp(payload)
+        except ProfileFormatError as error:
+            return "Rejected", str(error)
+        transaction_id, active = None, False
+        if connector_id in self._station.connectors:
+            tx = self._station.connectors[connector_id].transaction
+            if tx is not None and tx.stop is None:
+                transaction_id, active = tx.transaction_id, True
+        result = self.profiles.install(connector_id, profile, self._now(), transaction_id,
+                                       transaction_active=active)
+        if result.accepted:
+            self._changed()
+        return result.status.value, result.reason
+
+    def clear(self, profile_id: int | None = None, connector_id: int | None = None,
+              purpose: str | None = None, stack_level: int | None = None) -> str:
+        status = self.profiles.clear(
+            profile_id, connector_id,
+            ChargingProfilePurpose(purpose) if purpose is not None else None, stack_level)
+        if status.value == "Accepted":
+            self._changed()
+        return status.value
+
+    def composite_schedule(self, connector_id: int, duration: int,
+                           unit: str | None) -> dict[str, Any]:
+        tx_start, phases = None, self._station.settings.phases
+        if connector_id in self._station.connectors:
+            connector = self._station.connectors[connector_id]
+            if connector.transaction is not None:
+                tx_start = connector.transaction.started_at
+            phases = self._phases(connector)
+        settings = self._station.settings
+        result = self.profiles.composite_schedule(
+            connector_id, self._now(), duration, unit,
+            no_limit_a=settings.max_current_a, transaction_start=tx_start,
+            voltage=settings.nominal_voltage_v, phases=phases)
+        if result.get("status") == "Accepted":
+            _cap(result["chargingSchedule"], settings.max_current_a, settings.nominal_voltage_v,
+                 phases)
+        return result
+
+    def remote_start_profile(self, id_tag: str, payload: Any) -> bool:
+        """The chargingProfile of RemoteStartTransaction: kept until the transaction starts.
+        False (reject the remote start) when it is malformed or not a TxProfile."""
+        try:
+            profile = ChargingProfile.from_ocpp(payload)
+        except ProfileFormatError:
+            return False
+        if profile.purpose is not ChargingProfilePurpose.TX_PROFILE:
+            return False
+        self._remote_start_profiles[id_tag] = profile
+        return True
+
+    # --- transactions and time ------------------------------------------------------------------
+
+    # The two hooks below run inside the connector's own reconcile(), which goes on to offer
+    # the current with the limits set here: they must not reconcile again.
+
+    def transaction_started(self, connector: Connector) -> None:
+        tx = connector.transaction
+        assert tx is not None
+        profile = self._remote_start_profiles.pop(tx.id_tag, None)
+        if profile is not None:
+            self.profiles.install(connector.id, profile, self._now(), None,
+                                  transaction_active=True)
+        self.apply(reconcile=False)
+
+    def transaction_ended(self, connector: Connector) -> None:
+        if self.profiles.transaction_ended(connector.id):
+            self._station.emit(self._saved())
+        self.apply(reconcile=False)
+
+    def restore(self, payloads: list[dict[str, Any]]) -> None:
+        """Install again the profiles saved before a restart (TxProfiles died with their
+        transactions and are not saved)."""
+        now = self._now()
+        for payload in payloads:
+            try:
+                profile = ChargingProfile.from_ocpp(payload["csChargingProfiles"])
+            except (ProfileFormatError, KeyError, TypeError):
+                continue
+            self.profiles.install(payload["connectorId"], profile, now)
+        self.apply()
+
+    def due(self, now: float) -> bool:
+        return self.next_change_at is not None and now >= self.next_change_at
+
+    def apply(self, reconcile: bool = True) -> None:
+        """Give each connector its profile limit now, and find the next instant one moves."""
+        station = self._station
+        now = self._now()
+        if self.profiles.purge_expired(now):
+            station.emit(self._saved())
+        next_change: float | None = None
+        for connector in station.connectors.values():
+            tx = connector.transaction
+            limit = self.profiles.limit_at(
+                connector.id, now,
+                transaction_start=tx.started_at if tx is not None else None,
+                voltage=station.settings.nominal_voltage_v, phases=self._phases(connector))
+            if limit.amps is None:
+                connector.limits.pop(SOURCE, None)
+            else:
+                connector.limits[SOURCE] = limit.amps
+            self.reasons[connector.id] = limit.reason
+            if limit.next_change_at is not None:
+                next_change = limit.next_change_at if next_change is None else min(
+                    next_change, limit.next_change_at)
+            if reconcile:
+                connector.reconcile()
+        self.next_change_at = next_change
+
+    # --- inside -----------------------------------------------------------------------------------
+
+    def _changed(self) -> None:
+        self._station.emit(self._saved())
+        self.apply()
+
+    def _saved(self) -> ChargingProfilesChanged:
+        kept = tuple(entry.to_ocpp() for entry in self.profiles.installed
+                     if entry.profile.purpose is not ChargingProfilePurpose.TX_PROFILE)
+        return ChargingProfilesChanged(kept)
+
+    def _phases(self, connector: Connector) -> int:
+        reading = connector.last_reading
+        if connector.contactor_closed and reading is not None and reading.current_a:
+            drawing = sum(1 for amps in reading.current_a if amps > DRAWING_A)
+            if drawing:
+                return drawing
+        return self._station.settings.phases
+
+    def _now(self) -> float:
+        return self._station.clock.now()
+
+
+def _cap(schedule: dict[str, Any], max_current_a: float, voltage: float, phases: int) -> None:
+    """The station's own maximum applies on top of every profile: the CSMS can lower what is
+    offered, never raise it, and the composite schedule says what the car will really be
+    offered. Periods that become equal are merged."""
+    in_watts = schedule.get("chargingRateUnit") == "W"
+    merged: list[dict[str, Any]] = []
+    for period in schedule["chargingSchedulePeriod"]:
+        cap = max_current_a * voltage * period.get("numberPhases", phases) if in_watts \
+            else max_current_a
+        period = {**period, "limit": min(period["limit"], math.floor(cap * 10) / 10)}
+        if merged and {k: v for k, v in merged[-1].items() if k != "startPeriod"} == \
+                {k: v for k, v in period.items() if k != "startPeriod"}:
+            continue
+        merged.append(period)
+    schedule["chargingSchedulePeriod"] = merged

@@ -1,0 +1,488 @@
+"""OCPP 1.6 charging profiles: the data model, its wire form, and what makes a schedule malformed.
+
+A *charging profile* is how a CSMS limits what a charge point may draw over time (OCPP 1.6
+edition 2, section 3.13 "Smart Charging"). It has
+
+* a **purpose**: ``ChargePointMaxProfile`` caps the whole charge point (connector 0 only),
+  ``TxDefaultProfile`` is the limit for any transaction on a connector (or on every connector when
+  installed on connector 0), ``TxProfile`` limits one running transaction and dies with it;
+* a **stack level**: within one purpose, the highest level that has a limit at an instant wins;
+* a **kind** that says where its schedule starts: ``Absolute`` at ``startSchedule``, ``Recurring``
+  at ``startSchedule`` and again every day or week, ``Relative`` at the start of the transaction;
+* a validity window (``validFrom`` inclusive, ``validTo`` exclusive);
+* a **charging schedule**: a rate unit (A per phase, or W in total), an optional ``duration`` after
+  which the schedule says nothing, and periods ``(startPeriod, limit, numberPhases)`` where each
+  ``startPeriod`` (seconds from the schedule's start) also ends the period before it.
+
+Times are epoch seconds (float, UTC), as everywhere in the station core. ``from_ocpp`` turns the
+JSON object of SetChargingProfile (camelCase keys, ISO 8601 datetimes, numbers that the ``ocpp``
+package may hand over as ``Decimal``) into frozen dataclasses and ``to_ocpp`` turns them back. A
+structural fault (missing key, wrong type, unknown enum value) raises ``ProfileFormatError``;
+whether a well-formed profile makes sense is ``schedule_problem``'s question, asked when it is
+installed. ``InstalledProfile`` is a profile placed on a connector, and knows where its schedule
+stands at any instant: which period is in force, and when that can next change.
+
+A Recurring schedule longer than its day or week is cut off where the next recurrence starts; one
+without a duration keeps its last period until then. Before its first ``startSchedule`` a
+Recurring profile has no limit (it does not recur backwards).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from pievse.core import datetimes
+from pievse.core.datetimes import format_datetime
+
+DAY_S = 86_400
+WEEK_S = 7 * DAY_S
+
+
+class ChargingProfilePurpose(str, enum.Enum):
+    CHARGE_POINT_MAX_PROFILE = "ChargePointMaxProfile"
+    TX_DEFAULT_PROFILE = "TxDefaultProfile"
+    TX_PROFILE = "TxProfile"
+
+
+class ChargingProfileKind(str, enum.Enum):
+    ABSOLUTE = "Absolute"
+    RECURRING = "Recurring"
+    RELATIVE = "Relative"
+
+
+class RecurrencyKind(str, enum.Enum):
+    DAILY = "Daily"
+    WEEKLY = "Weekly"
+
+    @property
+    def seconds(self) -> int:
+        """How often the schedule restarts. UTC days: OCPP times carry no time zone, so a
+        "daily at 18:00 local" profile moves by an hour across a daylight-saving change."""
+        return DAY_S if self is RecurrencyKind.DAILY else WEEK_S
+
+
+class ChargingRateUnit(str, enum.Enum):
+    AMPS = "A"  # current per phase
+    WATTS = "W"  # power over all phases together
+
+
+class ChargingProfileStatus(str, enum.Enum):
+    """The answer to SetChargingProfile."""
+
+    ACCEPTED = "Accepted"
+    REJECTED = "Rejected"
+    NOT_SUPPORTED = "NotSupported"
+
+
+class ClearChargingProfileStatus(str, enum.Enum):
+    """The answer to ClearChargingProfile: Unknown when nothing matched."""
+
+    ACCEPTED = "Accepted"
+    UNKNOWN = "Unknown"
+
+
+class ProfileFormatError(ValueError):
+    """The charging profile object is not shaped as OCPP 1.6 says (missing key, wrong type)."""
+
+
+#: OCPP's rate-unit names in the ChargingScheduleAllowedChargingRateUnit key.
+_UNIT_KEY_NAMES = {ChargingRateUnit.AMPS: "Current", ChargingRateUnit.WATTS: "Power"}
+
+
+@dataclass(frozen=True, slots=True)
+class SmartChargingLimits:
+    """What this charge point can hold, reported to the CSMS as read-only configuration keys."""
+
+    #: ChargeProfileMaxStackLevel: the highest stackLevel accepted.
+    max_stack_level: int = 10
+    #: ChargingScheduleMaxPeriods: periods per schedule (48 = a day in half hours).
+    max_schedule_periods: int = 48
+    #: MaxChargingProfilesInstalled: profiles held at once, over all connectors.
+    max_profiles_installed: int = 20
+    #: ChargingScheduleAllowedChargingRateUnit.
+    allowed_rate_units: frozenset[ChargingRateUnit] = frozenset(ChargingRateUnit)
+
+    @property
+    def allowed_rate_units_key(self) -> str:
+        """The key's value: "Current", "Power" or "Current,Power"."""
+        units = self.allowed_rate_units
+        return ",".join(_UNIT_KEY_NAMES[u] for u in ChargingRateUnit if u in units)
+
+    @staticmethod
+    def parse_allowed_rate_units(value: str) -> frozenset[ChargingRateUnit]:
+        """"Current,Power" -> {A, W}. Raises ValueError on an unknown or empty list."""
+        by_name = {name.lower(): unit for unit, name in _UNIT_KEY_NAMES.items()}
+        units = set()
+        for item in value.split(","):
+            unit = by_name.get(item.strip().lower())
+            if unit is None:
+                raise ValueError(f"{item.strip()!r} is not Current or Power")
+            units.add(unit)
+        return frozenset(units)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingSchedulePeriod:
+    #: Seconds from the start of the schedule; it also ends the period before this one.
+    start_period: int
+    #: In the schedule's rate unit: amps per phase, or watts over all phases.
+    limit: float
+    #: Phases the car may use; OCPP assumes 3 when absent (here: the station's phase count).
+    number_phases: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingSchedule:
+    charging_rate_unit: ChargingRateUnit
+    periods: tuple[ChargingSchedulePeriod, ...]
+    #: Seconds after the start when the schedule stops limiting; None = the last period lasts.
+    duration: int | None = None
+    #: Epoch seconds; required for Recurring, forbidden for Relative.
+    start_schedule: float | None = None
+    #: The lowest rate the car charges efficiently at: advice to the CSMS, never a limit here.
+    min_charging_rate: float | None = None
+
+    @property
+    def period_starts(self) -> tuple[int, ...]:
+        return tuple(p.start_period for p in self.periods)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingProfile:
+    charging_profile_id: int
+    stack_level: int
+    purpose: ChargingProfilePurpose
+    kind: ChargingProfileKind
+    schedule: ChargingSchedule
+    #: TxProfile only: the transaction it belongs to.
+    transaction_id: int | None = None
+    recurrency_kind: RecurrencyKind | None = None
+    valid_from: float | None = None
+    valid_to: float | None = None
+
+    def is_valid_at(self, t: float) -> bool:
+        """Inside the validity window: ``validFrom`` counts, ``validTo`` does not."""
+        if self.valid_from is not None and t < self.valid_from:
+            return False
+        return self.valid_to is None or t < self.valid_to
+
+    @property
+    def label(self) -> str:
+        """How a log line or a reason names it: "TxProfile #12 (stack level 1)"."""
+        return f"{self.purpose.value} #{self.charging_profile_id} (stack level {self.stack_level})"
+
+    # --- the wire form -------------------------------------------------------------------------
+
+    @classmethod
+    def from_ocpp(cls, data: Any) -> ChargingProfile:
+        """Parse the ``csChargingProfiles`` object of SetChargingProfile (or the
+        ``chargingProfile`` of RemoteStartTransaction). Raises ``ProfileFormatError``."""
+        obj = _require_object(data, "chargingProfile")
+        sched = _require_object(obj.get("chargingSchedule"), "chargingSchedule")
+        raw_periods = sched.get("chargingSchedulePeriod")
+        if not isinstance(raw_periods, list):
+            raise ProfileFormatError("chargingSchedulePeriod must be a list")
+        periods = []
+        for i, raw in enumerate(raw_periods):
+            item = _require_object(raw, f"chargingSchedulePeriod[{i}]")
+            periods.append(
+                ChargingSchedulePeriod(
+                    start_period=_integer(item, "startPeriod", required=True),
+                    limit=_number(item, "limit", required=True),
+                    number_phases=_integer(item, "numberPhases"),
+                )
+            )
+        schedule = ChargingSchedule(
+            charging_rate_unit=_enum(ChargingRateUnit, sched, "chargingRateUnit", required=True),
+            periods=tuple(periods),
+            duration=_integer(sched, "duration"),
+            start_schedule=_datetime(sched, "startSchedule"),
+            min_charging_rate=_number(sched, "minChargingRate"),
+        )
+        return cls(
+            charging_profile_id=_integer(obj, "chargingProfileId", required=True),
+            stack_level=_integer(obj, "stackLevel", required=True),
+            purpose=_enum(ChargingProfilePurpose, obj, "chargingProfilePurpose", required=True),
+            kind=_enum(ChargingProfileKind, obj, "chargingProfileKind", required=True),
+            schedule=schedule,
+            transaction_id=_integer(obj, "transactionId"),
+            recurrency_kind=_enum(RecurrencyKind, obj, "recurrencyKind"),
+            valid_from=_datetime(obj, "validFrom"),
+            valid_to=_datetime(obj, "validTo"),
+        )
+
+    def to_ocpp(self) -> dict[str, Any]:
+        """The camelCase object as SetChargingProfile carries it (absent fields left out)."""
+        s = self.schedule
+        schedule: dict[str, Any] = {
+            "chargingRateUnit": s.charging_rate_unit.value,
+            "chargingSchedulePeriod": [period_to_ocpp(p) for p in s.periods],
+        }
+        if s.duration is not None:
+            schedule["duration"] = s.duration
+        if s.start_schedule is not None:
+            schedule["startSchedule"] = format_datetime(s.start_schedule)
+        if s.min_charging_rate is not None:
+            schedule["minChargingRate"] = s.min_charging_rate
+        out: dict[str, Any] = {
+            "chargingProfileId": self.charging_profile_id,
+            "stackLevel": self.stack_level,
+            "chargingProfilePurpose": self.purpose.value,
+            "chargingProfileKind": self.kind.value,
+            "chargingSchedule": schedule,
+        }
+        if self.transaction_id is not None:
+            out["transactionId"] = self.transaction_id
+        if self.recurrency_kind is not None:
+            out["recurrencyKind"] = self.recurrency_kind.value
+        if self.valid_from is not None:
+            out["validFrom"] = format_datetime(self.valid_from)
+        if self.valid_to is not None:
+            out["validTo"] = format_datetime(self.valid_to)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class InstalledProfile:
+    """A profile as installed on a connector (0 = the charge point), with the arithmetic of its
+    schedule: ``period_at`` and ``next_boundary_after`` work on absolute instants
+    (origin + startPeriod) computed the same way in both, so a boundary found by one is exactly
+    where the other changes its answer."""
+
+    connector_id: int
+    profile: ChargingProfile
+    _starts: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_starts", self.profile.schedule.period_starts)
+
+    def to_ocpp(self) -> dict[str, Any]:
+        """The SetChargingProfile payload that installs it again (for persistence)."""
+        return {"connectorId": self.connector_id, "csChargingProfiles": self.profile.to_ocpp()}
+
+    def amps(self, period: ChargingSchedulePeriod, voltage: float, phases: int) -> float:
+        """A period's limit in amps per phase: watts over ``voltage`` times the period's
+        numberPhases, else ``phases`` (the station's)."""
+        if self.profile.schedule.charging_rate_unit is ChargingRateUnit.AMPS:
+            return period.limit
+        return period.limit / (voltage * (period.number_phases or phases))
+
+    def _cycle(
+        self, t: float, transaction_start: float | None
+    ) -> tuple[float, float | None, float | None]:
+        """For the schedule that matters at ``t``: its start, the instant it stops limiting
+        (None: never) and the start of its next recurrence (None: it does not recur). For a
+        Recurring profile that is the latest recurrence at or before ``t``, or the first one
+        when ``t`` comes before it. Raises LookupError when no schedule can run: a Relative
+        profile without a transaction."""
+        p = self.profile
+        s = p.schedule
+        if p.kind is ChargingProfileKind.RELATIVE:
+            if transaction_start is None:
+                raise LookupError("no transaction to be relative to")
+            first = transaction_start
+        else:
+            if s.start_schedule is None:
+                # Only a profile built by hand gets here: install() gives every Absolute one a
+                # start.
+                raise LookupError("no startSchedule")
+            first = s.start_schedule
+        if p.kind is not ChargingProfileKind.RECURRING or p.recurrency_kind is None:
+            return first, None if s.duration is None else first + s.duration, None
+        cycle = p.recurrency_kind.seconds
+        k = 0
+        if t >= first:
+            k = math.floor((t - first) / cycle)
+            # Float division can land one recurrence off: settle k against the instants
+            # themselves, always computed as first + k * cycle.
+            while k > 0 and first + k * cycle > t:
+                k -= 1
+            while first + (k + 1) * cycle <= t:
+                k += 1
+        origin, next_origin = first + k * cycle, first + (k + 1) * cycle
+        # A schedule as long as its recurrence (or longer, or open-ended) runs until the next
+        # one starts: the same instant, not origin + cycle rounded differently.
+        if s.duration is None or s.duration >= cycle:
+            return origin, next_origin, next_origin
+        return origin, origin + s.duration, next_origin
+
+    def period_at(self, t: float, transaction_start: float | None) -> ChargingSchedulePeriod | None:
+        """The schedule period in force at ``t``, or None when this profile has no limit then."""
+        if not self.profile.is_valid_at(t):
+            return None
+        try:
+            origin, end, _ = self._cycle(t, transaction_start)
+        except LookupError:
+            return None
+        if t < origin or (end is not None and t >= end):
+            return None
+        # Compare absolute instants (origin + startPeriod), exactly as next_boundary_after
+        # computes them, so that a boundary is never on different sides of t in the two.
+        i = bisect_right(self._starts, t, key=lambda start: origin + start) - 1
+        return self.profile.schedule.periods[i]
+
+    def next_boundary_after(self, t: float, transaction_start: float | None) -> float | None:
+        """The first instant after ``t`` at which this profile's period (or its having none)
+        can change: validFrom, validTo, the schedule's start, a period's start, the end of the
+        duration, the next recurrence. None when it never changes again."""
+        p = self.profile
+        if p.valid_to is not None and t >= p.valid_to:
+            return None
+        if p.valid_from is not None and t < p.valid_from:
+            return p.valid_from
+        try:
+            origin, end, next_origin = self._cycle(t, transaction_start)
+        except LookupError:
+            return p.valid_to
+        nxt: float | None
+        if t < origin:
+            nxt = origin
+        elif end is not None and t >= end:
+            # Past the duration: only the next recurrence (when it recurs) brings a limit back.
+            nxt = next_origin
+        else:
+            # The next period's start, else the end of the duration (for a recurring schedule
+            # that fills its whole day or week, that end is the wrap to its first period).
+            nxt = end
+            i = bisect_right(self._starts, t, key=lambda start: origin + start)
+            if i < len(self._starts):
+                period_start = origin + self._starts[i]
+                if end is None or period_start < end:
+                    nxt = period_start
+        if p.valid_to is not None and (nxt is None or p.valid_to < nxt):
+            nxt = p.valid_to
+        return nxt
+
+
+def period_to_ocpp(period: ChargingSchedulePeriod) -> dict[str, Any]:
+    out: dict[str, Any] = {"startPeriod": period.start_period, "limit": period.limit}
+    if period.number_phases is not None:
+        out["numberPhases"] = period.number_phases
+    return out
+
+
+def schedule_problem(profile: ChargingProfile) -> str | None:
+    """Why this profile cannot be obeyed as written, or None when it can.
+
+    These are the rules of the profile on its own; the limits of the charge point (stack levels,
+    periods, rate units) and where it may be installed are checked by the store."""
+    s = profile.schedule
+    if not s.periods:
+        return "chargingSchedulePeriod is empty"
+    if s.periods[0].start_period != 0:
+        return "the first chargingSchedulePeriod must start at startPeriod 0"
+    for before, after in zip(s.periods, s.periods[1:], strict=False):
+        if after.start_period <= before.start_period:
+            return (
+                f"startPeriod {after.start_period} does not come after {before.start_period}: "
+                "periods must be in ascending order"
+            )
+    for p in s.periods:
+        if not math.isfinite(p.limit) or p.limit < 0:
+            return f"limit {p.limit} at startPeriod {p.start_period} is negative"
+        if p.number_phases is not None and p.number_phases not in (1, 2, 3):
+            return f"numberPhases {p.number_phases} is not 1, 2 or 3"
+    if s.duration is not None and s.duration <= 0:
+        return f"duration {s.duration} is not positive"
+    if s.min_charging_rate is not None and s.min_charging_rate < 0:
+        return "minChargingRate is negative"
+    if profile.stack_level < 0:
+        return f"stackLevel {profile.stack_level} is negative"
+    if profile.kind is ChargingProfileKind.RECURRING:
+        if profile.recurrency_kind is None:
+            return "a Recurring profile needs a recurrencyKind (Daily or Weekly)"
+        if s.start_schedule is None:
+            return "a Recurring profile needs a startSchedule to recur from"
+    if profile.kind is ChargingProfileKind.RELATIVE and s.start_schedule is not None:
+        return "a Relative profile starts with the transaction and cannot have a startSchedule"
+    if (
+        profile.transaction_id is not None
+        and profile.purpose is not ChargingProfilePurpose.TX_PROFILE
+    ):
+        return "transactionId is only allowed in a TxProfile"
+    if (
+        profile.valid_from is not None
+        and profile.valid_to is not None
+        and profile.valid_to <= profile.valid_from
+    ):
+        return "validTo is not after validFrom"
+    return None
+
+
+# --- datetimes -----------------------------------------------------------------------------------
+
+
+def parse_datetime(text: str) -> float:
+    """ISO 8601 to epoch seconds (UTC when no offset is given); ProfileFormatError if it is not
+    one."""
+    try:
+        return datetimes.parse_datetime(text)
+    except ValueError as error:
+        raise ProfileFormatError(str(error)) from None
+
+
+# --- strict field readers ------------------------------------------------------------------------
+
+
+def _require_object(value: Any, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ProfileFormatError(f"{name} must be an object")
+    return value
+
+
+def _integer(obj: dict[str, Any], key: str, *, required: bool = False) -> Any:
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise ProfileFormatError(f"{key} is required")
+        return None
+    # bool is an int in Python but never an integer on the wire; an integral Decimal or float
+    # (1.0) is what some JSON layers make of an integer.
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ProfileFormatError(f"{key} must be an integer")
+    if isinstance(value, int):
+        return value
+    if not math.isfinite(value) or value != int(value):
+        raise ProfileFormatError(f"{key} must be an integer, not {value}")
+    return int(value)
+
+
+def _number(obj: dict[str, Any], key: str, *, required: bool = False) -> Any:
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise ProfileFormatError(f"{key} is required")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ProfileFormatError(f"{key} must be a number")
+    result = float(value)
+    if not math.isfinite(result):
+        raise ProfileFormatError(f"{key} must be a finite number")
+    return result
+
+
+def _enum(cls: type[enum.Enum], obj: dict[str, Any], key: str, *, required: bool = False) -> Any:
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise ProfileFormatError(f"{key} is required")
+        return None
+    try:
+        return cls(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in cls)
+        raise ProfileFormatError(f"{key} {value!r} is not one of {allowed}") from None
+
+
+def _datetime(obj: dict[str, Any], key: str) -> float | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ProfileFormatError(f"{key} must be an ISO 8601 string")
+    return parse_datetime(value)

@@ -1,0 +1,486 @@
+"""One connector: the IEC 61851 state machine, the contactor decision and the OCPP status.
+
+The connector keeps the facts (pilot state, active faults, availability, the authorisation waiting
+for a car, the transaction) and derives everything else from them in ``reconcile()``: what the
+pilot offers, whether the contactor is closed, which status the CSMS sees and whether a
+transaction that is being stopped can now be closed. Every input updates a fact and reconciles, so
+there is one place where the contactor can close, and it checks every condition each time.
+
+Safety rules enforced here (see shared/reference/control-pilot.md):
+
+* the contactor closes only when the car asks for power (state C, or D with ventilation), a
+  transaction is running and authorised, energy is offered and no fault is active;
+* it opens at once on any fault and when the car stops asking (C -> B, unplug);
+* a station-side stop or pause switches the PWM off first and opens the contactor once the car
+  has left state C, or after ``stop_grace_s`` if it does not, so the contactor never breaks the
+  load unless it has to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pievse.core.hardware import FaultKind, MeterReading, PilotState
+from pievse.core.iec61851 import MIN_CURRENT_A
+from pievse.core.effects import (
+    MeterSample,
+    SetContactor,
+    SetPilot,
+    StatusChanged,
+    TransactionStarted,
+    TransactionStopped,
+)
+from pievse.core.transactions import StopRequest, Transaction
+from pievse.core.vocabulary import ConnectorStatus, ErrorCode, ReadingContext, StopReason
+
+if TYPE_CHECKING:
+    from pievse.core.station import Station
+
+# Why a fault stops a transaction, and the error code the CSMS sees for it.
+FAULT_REPORT: dict[FaultKind, tuple[ErrorCode, StopReason, str]] = {
+    FaultKind.RCD: (ErrorCode.GROUND_FAILURE, StopReason.OTHER, "residual current device tripped"),
+    FaultKind.EMERGENCY_STOP: (
+        ErrorCode.OTHER_ERROR,
+        StopReason.EMERGENCY_STOP,
+        "emergency stop pressed",
+    ),
+    FaultKind.CONTACTOR_OPEN: (
+        ErrorCode.POWER_SWITCH_FAILURE,
+        StopReason.OTHER,
+        "contactor commanded closed but reads open",
+    ),
+    FaultKind.WELDED: (
+        ErrorCode.POWER_SWITCH_FAILURE,
+        StopReason.OTHER,
+        "contactor welded: commanded open but reads closed",
+    ),
+    FaultKind.PILOT: (ErrorCode.EV_COMMUNICATION_ERROR, StopReason.OTHER, "control pilot error"),
+}
+
+METER_FAILURE_INFO = "meter not answering; last good energy kept"
+VENTILATION_INFO = "vehicle asks for ventilation (state D), which this station does not provide"
+
+
+@dataclass(slots=True)
+class PendingAuthorization:
+    """An id tag accepted for this connector, waiting for the car (ConnectionTimeOut runs)."""
+
+    id_tag: str
+    since: float
+    #: The card's group, as the CSMS or the local stores gave it: a reservation made for the
+    #: group is used by the transaction this starts.
+    parent_id_tag: str | None = None
+
+
+class Connector:
+    def __init__(self, connector_id: int, station: Station) -> None:
+        self.id = connector_id
+        self._station = station
+        self.pilot = PilotState.A
+        #: False until the board has told the pilot state for the first time.
+        self.pilot_known = False
+        #: Active faults: the fault inputs of the board, plus PILOT while the pilot reads E/F.
+        self.faults: set[FaultKind] = set()
+        self._fault_inputs: set[FaultKind] = set()
+        self.operative = True
+        #: ChangeAvailability that waits for the running transaction to end (True = operative).
+        self.scheduled_availability: bool | None = None
+        self.pending: PendingAuthorization | None = None
+        self.transaction: Transaction | None = None
+        #: The transaction ended while the car stayed plugged: Finishing until it leaves.
+        self.finishing = False
+        self.contactor_closed = False
+        self.offered_a = 0.0  # what the board really offers (after its quantisation)
+        self._commanded_offer_a = 0.0
+        #: Limits on the offered current by source (e.g. a charging profile); None = no limit.
+        self.limits: dict[str, float] = {}
+        #: When the PWM stopped while the contactor was closed: open it by then regardless.
+        self.open_deadline: float | None = None
+        self.last_reading: MeterReading | None = None
+        #: Why the meter gives no readings now; None while it does.
+        self.meter_problem: str | None = None
+        self.status: tuple[ConnectorStatus, ErrorCode, str | None] | None = None
+
+    # --- facts in ------------------------------------------------------------------------------
+
+    def set_pilot(self, state: PilotState) -> None:
+        self.pilot = state
+        self.pilot_known = True
+        self._refresh_faults()
+        if self._station.interrupted.waiting(self.id):
+            self._station.interrupted.pilot_known(self)
+        if state is PilotState.A:
+            self.finishing = False
+            tx = self.transaction
+            if tx is not None and tx.stop is None:
+                if self._station.settings.stop_transaction_on_ev_side_disconnect:
+                    self.begin_stop(StopReason.EV_DISCONNECTED, None)
+        self.reconcile()
+
+    def set_fault(self, kind: FaultKind, active: bool) -> None:
+        if active:
+            self._fault_inputs.add(kind)
+        else:
+            self._fault_inputs.discard(kind)
+        self._refresh_faults()
+        self.reconcile()
+
+    def _refresh_faults(self) -> None:
+        # Kept apart so that a pilot leaving E/F cannot clear a fault input the board still
+        # reports (a failed diode check, say), and the input clearing cannot hide a pilot in E/F.
+        self.faults = set(self._fault_inputs)
+        if self.pilot.is_error:
+            self.faults.add(FaultKind.PILOT)
+
+    def meter_reading(self, reading: MeterReading) -> None:
+        previous = self.last_reading
+        if previous is not None and reading.energy_import_wh < previous.energy_import_wh:
+            # A meter register never runs backwards; keep the last good value.
+            reading = MeterReading(
+                energy_import_wh=previous.energy_import_wh,
+                timestamp=reading.timestamp,
+                power_w=reading.power_w,
+                current_a=reading.current_a,
+                voltage_v=reading.voltage_v,
+                frequency_hz=reading.frequency_hz,
+            )
+        self.last_reading = reading
+        tx = self.transaction
+        if tx is not None:
+            tx.last_energy_wh = reading.energy_import_wh
+            if tx.deauthorized and self._commanded_offer_a > 0:
+                # Still drawing on the MaxEnergyOnInvalidId allowance: this reading may be the
+                # one that uses it up.
+                self.reconcile()
+
+    def set_meter_problem(self, problem: str | None) -> None:
+        self.meter_problem = problem
+        self.reconcile()
+
+    @property
+    def energy_wh(self) -> float:
+        return self.last_reading.energy_import_wh if self.last_reading else 0.0
+
+    # --- questions -----------------------------------------------------------------------------
+
+    @property
+    def usable(self) -> bool:
+        """Can a new session be started here now?"""
+        return (
+            self.operative
+            and not self.faults
+            and not self._ventilation_fault()
+            and self.transaction is None
+            # None when no reset is under way; False (soft) must block new sessions as well.
+            and self._station.reset_pending is None
+            and not self._station.shutting_down
+        )
+
+    @property
+    def current_limit_a(self) -> float:
+        """The most this connector may offer now, from every limit that applies."""
+        station = self._station
+        limit = min(station.settings.max_current_a, station.board_max_current_a(self.id))
+        for value in self.limits.values():
+            limit = min(limit, value)
+        return limit
+
+    @property
+    def current_limit_reason(self) -> str:
+        """What caps the offered current now, in words, for the person at the station."""
+        station = self._station
+        candidates = [
+            (station.settings.max_current_a, "installation maximum"),
+            (station.board_max_current_a(self.id), "board capability"),
+            *((amps, source) for source, amps in self.limits.items()),
+        ]
+        amps, why = min(candidates, key=lambda c: c[0])
+        if why == "charging_profile":
+            why = station.charging.reasons.get(self.id, "charging profile")
+        if amps < MIN_CURRENT_A:
+            return f"paused: {why} allows {amps:g} A, under the 6 A minimum"
+        return f"{why}: {amps:g} A"
+
+    def _car_asks_for_power(self) -> bool:
+        if self.pilot is PilotState.D:
+            return self._station.settings.ventilation_available
+        return self.pilot is PilotState.C
+
+    def _ventilation_fault(self) -> bool:
+        return self.pilot is PilotState.D and not self._station.settings.ventilation_available
+
+    # --- transactions --------------------------------------------------------------------------
+
+    def authorize(self, id_tag: str, parent_id_tag: str | None = None) -> None:
+        """An id tag was accepted for this connector: start now if the car is here, else wait."""
+        self.pending = PendingAuthorization(id_tag, self._station.clock.now(), parent_id_tag)
+        self.reconcile()
+
+    def _start_transaction(self) -> None:
+        assert self.pending is not None
+        station = self._station
+        now = station.clock.now()
+        pending = self.pending
+        tx = Transaction(
+            ref=station.new_transaction_ref(),
+            connector_id=self.id,
+            id_tag=pending.id_tag,
+            meter_start_wh=self.energy_wh,
+            started_at=now,
+            # The reservation this card holds here (or on connector 0) ends with this start,
+            # and the CSMS learns which one from the StartTransaction.
+            reservation_id=station.access.claim(self.id, pending.id_tag, pending.parent_id_tag),
+        )
+        interval = station.settings.meter_value_sample_interval_s
+        tx.next_sample_at = now + interval if interval > 0 else None
+        self.pending = None
+        self.finishing = False
+        self.transaction = tx
+        station.emit(
+            TransactionStarted(tx.ref, self.id, tx.id_tag, tx.meter_start_wh, now,
+                               tx.reservation_id)
+        )
+        self.sample(ReadingContext.TRANSACTION_BEGIN)
+        station.charging.transaction_started(self)
+
+    def resume(self, tx: Transaction) -> None:
+        """Go on with a transaction from before a restart (its car is still plugged in): no new
+        StartTransaction; the contactor closes again only when the car asks, as always."""
+        interval = self._station.settings.meter_value_sample_interval_s
+        now = self._station.clock.now()
+        tx.next_sample_at = now + interval if interval > 0 else None
+        self.pending = None
+        self.transaction = tx
+        self._station.charging.transaction_started(self)
+
+    def begin_stop(self, reason: StopReason, id_tag: str | None) -> None:
+        tx = self.transaction
+        if tx is None or tx.stop is not None:
+            return
+        tx.stop = StopRequest(reason, id_tag, self._station.clock.now())
+        self.reconcile()
+
+    def _finish_transaction(self) -> None:
+        tx = self.transaction
+        assert tx is not None and tx.stop is not None
+        station = self._station
+        self.sample(ReadingContext.TRANSACTION_END)
+        self.transaction = None
+        self.finishing = self.pilot.vehicle_connected
+        station.emit(
+            TransactionStopped(
+                transaction_ref=tx.ref,
+                transaction_id=tx.transaction_id,
+                connector_id=self.id,
+                id_tag=tx.stop.id_tag,
+                meter_stop_wh=tx.last_energy_wh,
+                timestamp=station.clock.now(),
+                reason=tx.stop.reason,
+                transaction_data=tuple(tx.samples),
+            )
+        )
+        if self.scheduled_availability is not None:
+            self.operative = self.scheduled_availability
+            self.scheduled_availability = None
+        station.transaction_ended(self)
+
+    def sample(self, context: ReadingContext, at: float | None = None) -> MeterSample | None:
+        """Emit a meter sample of this connector (kept in the transaction's data if one runs).
+
+        ``at`` stamps a clock-aligned sample with the aligned instant it stands for."""
+        station = self._station
+        if self.last_reading is None:
+            return None
+        tx = self.transaction
+        sample = MeterSample(
+            connector_id=self.id,
+            transaction_ref=tx.ref if tx else None,
+            context=context,
+            reading=self.last_reading,
+            offered_current_a=self.offered_a,
+            timestamp=station.clock.now() if at is None else at,
+        )
+        if tx is not None:
+            tx.keep_sample(sample, station.settings.max_transaction_samples)
+        station.emit(sample)
+        return sample
+
+    # --- the decisions -------------------------------------------------------------------------
+
+    def _allowance_used_up(self, tx: Transaction) -> bool:
+        """A transaction whose id tag the CSMS refused after the start (with
+        StopTransactionOnInvalidId false) may take MaxEnergyOnInvalidId Wh in all, then no more."""
+        return tx.deauthorized and (
+            tx.energy_wh >= self._station.settings.max_energy_on_invalid_id_wh)
+
+    def _target_offer(self) -> float:
+        tx = self.transaction
+        if (
+            tx is None
+            or tx.stop is not None
+            or self._allowance_used_up(tx)
+            or self.faults
+            or self._ventilation_fault()
+            or not self.pilot.vehicle_connected
+        ):
+            return 0.0
+        limit = self.current_limit_a
+        return limit if limit >= MIN_CURRENT_A else 0.0
+
+    def reconcile(self) -> None:
+        station = self._station
+        now = station.clock.now()
+
+        # 1. Hard opening first: a fault or a car that stopped asking opens the contactor now.
+        must_open = (
+            bool(self.faults)
+            or self._ventilation_fault()
+            or not self._car_asks_for_power()
+            or self.transaction is None
+            or station.shutting_down
+        )
+        if must_open and self.contactor_closed:
+            self._command_contactor(False)
+
+        # Faults end the transaction (the reason names the fault).
+        tx = self.transaction
+        if tx is not None and tx.stop is None:
+            if self.faults:
+                kind = sorted(self.faults, key=lambda k: k.value)[0]
+                tx.stop = StopRequest(FAULT_REPORT[kind][1], None, now)
+            elif self._ventilation_fault():
+                tx.stop = StopRequest(StopReason.OTHER, None, now)
+
+        # 2. The pilot offer.
+        offer = self._target_offer()
+        if offer != self._commanded_offer_a:
+            self._commanded_offer_a = offer
+            self.offered_a = offer
+            station.emit(SetPilot(self.id, offer))
+
+        # 3. Closing, and soft opening after the PWM stopped under load.
+        if not must_open:
+            if offer > 0:
+                self.open_deadline = None
+                if not self.contactor_closed:
+                    self._command_contactor(True)
+            elif self.contactor_closed:
+                if self.open_deadline is None:
+                    self.open_deadline = now + station.settings.stop_grace_s
+                elif now >= self.open_deadline:
+                    self._command_contactor(False)
+        if not self.contactor_closed:
+            self.open_deadline = None
+
+        # 4. A stopping transaction ends once no current can flow.
+        tx = self.transaction
+        if tx is not None and tx.stop is not None and not self.contactor_closed:
+            self._finish_transaction()
+
+        # 5. An authorisation that found its car starts the transaction.
+        if self.pending is not None:
+            if self.transaction is None and self.pilot.vehicle_connected and self.usable:
+                self._start_transaction()
+                self.reconcile()
+                return
+            if not self.usable and self.transaction is None:
+                self.pending = None
+
+        self.report_status(now)
+
+    def _command_contactor(self, closed: bool) -> None:
+        self.contactor_closed = closed
+        self._station.emit(SetContactor(self.id, closed))
+
+    def confirm_offer(self, amps: float) -> None:
+        """The board reports what it really offers after quantisation."""
+        if self._commanded_offer_a > 0:
+            self.offered_a = amps
+
+    # --- status --------------------------------------------------------------------------------
+
+    def compute_status(self, reserved: bool = True
+                       ) -> tuple[ConnectorStatus, ErrorCode, str | None]:
+        """The status, error code and info the CSMS sees. ``reserved=False``: as it would be
+        without any reservation (what reservations are themselves checked against)."""
+        if self.faults:
+            kind = sorted(self.faults, key=lambda k: k.value)[0]
+            code, _, info = FAULT_REPORT[kind]
+            return ConnectorStatus.FAULTED, code, info
+        if self._ventilation_fault():
+            return ConnectorStatus.FAULTED, ErrorCode.OTHER_ERROR, VENTILATION_INFO
+        status = self._operational_status()
+        if (reserved and status is ConnectorStatus.AVAILABLE
+                and self._station.access.shows_reserved(self.id)):
+            status = ConnectorStatus.RESERVED
+        if self.meter_problem is not None:
+            # Not Faulted: energy can still be delivered; the error code tells the CSMS that
+            # the energy figures of this connector are frozen at the last good reading.
+            return status, ErrorCode.POWER_METER_FAILURE, METER_FAILURE_INFO
+        return status, ErrorCode.NO_ERROR, None
+
+    def _operational_status(self) -> ConnectorStatus:
+        tx = self.transaction
+        if tx is not None:
+            if tx.stop is not None:
+                return ConnectorStatus.FINISHING
+            if not self.pilot.vehicle_connected:
+                # Unplugged with StopTransactionOnEVSideDisconnect false: the session waits for
+                # the same car to come back.
+                return ConnectorStatus.SUSPENDED_EV
+            if self._commanded_offer_a <= 0:
+                return ConnectorStatus.SUSPENDED_EVSE
+            if self.contactor_closed:
+                return ConnectorStatus.CHARGING
+            return ConnectorStatus.SUSPENDED_EV
+        if not self.operative:
+            return ConnectorStatus.UNAVAILABLE
+        if self.finishing:
+            return ConnectorStatus.FINISHING
+        if self.pending is not None or self.pilot.vehicle_connected:
+            return ConnectorStatus.PREPARING
+        return ConnectorStatus.AVAILABLE
+
+    def report_status(self, now: float | None = None) -> None:
+        """Tell the CSMS the status if it changed since it was last told."""
+        if now is None:
+            now = self._station.clock.now()
+        status = self.compute_status()
+        if status != self.status:
+            self.status = status
+            self._station.emit(StatusChanged(self.id, status[0], status[1], status[2], now))
+
+    # --- time ----------------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        candidates = []
+        if self.open_deadline is not None:
+            candidates.append(self.open_deadline)
+        if self.pending is not None and not self.pilot.vehicle_connected:
+            candidates.append(self.pending.since + self._station.settings.connection_timeout_s)
+        tx = self.transaction
+        if tx is not None and tx.stop is None and tx.next_sample_at is not None:
+            candidates.append(tx.next_sample_at)
+        return min(candidates) if candidates else None
+
+    def tick(self, now: float) -> None:
+        pending = self.pending
+        if (
+            pending is not None
+            and not self.pilot.vehicle_connected
+            and now >= pending.since + self._station.settings.connection_timeout_s
+        ):
+            # ConnectionTimeOut: the driver never plugged in; the incipient session is cancelled.
+            self.pending = None
+        tx = self.transaction
+        if tx is not None and tx.stop is None and tx.next_sample_at is not None:
+            if now >= tx.next_sample_at:
+                self.sample(ReadingContext.SAMPLE_PERIODIC)
+                interval = self._station.settings.meter_value_sample_interval_s
+                if interval > 0:
+                    missed = (now - tx.next_sample_at) // interval
+                    tx.next_sample_at += (missed + 1) * interval
+                else:
+                    tx.next_sample_at = None
+        self.reconcile()

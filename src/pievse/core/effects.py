@@ -1,0 +1,157 @@
+"""What the core decides: the effects it hands to the daemon.
+
+Every input method of ``Station`` returns the list of effects it caused, in the order they must be
+carried out. Board commands come first in that list whenever safety is at stake (the contactor
+opens before anything is reported), and the daemon executes them synchronously, before it awaits
+anything else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pievse.core.hardware import MeterReading
+from pievse.core.vocabulary import (
+    AuthorizationStatus,
+    ConnectorStatus,
+    ErrorCode,
+    ReadingContext,
+    StopReason,
+)
+
+# --- to the board --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SetContactor:
+    connector_id: int
+    closed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SetPilot:
+    """Offer ``amps`` on the pilot PWM, or ``0`` for steady +12 V (nothing offered)."""
+
+    connector_id: int
+    amps: float
+
+
+# --- to the protocol -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChanged:
+    connector_id: int  # 0 = the charge point as a whole
+    status: ConnectorStatus
+    error_code: ErrorCode
+    info: str | None
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizeRequest:
+    """Ask the CSMS whether ``id_tag`` may charge; answer with ``Station.authorization_result``."""
+
+    id_tag: str
+
+
+@dataclass(frozen=True, slots=True)
+class MeterSample:
+    """A reading to report: periodic or clock-aligned, or the begin/end of a transaction."""
+
+    connector_id: int
+    transaction_ref: int | None
+    context: ReadingContext
+    reading: MeterReading
+    offered_current_a: float
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionStarted:
+    transaction_ref: int  # the station's own number; the CSMS's transactionId comes later
+    connector_id: int
+    id_tag: str
+    meter_start_wh: float
+    timestamp: float
+    reservation_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionStopped:
+    transaction_ref: int
+    transaction_id: int | None  # as assigned by the CSMS, if it has answered already
+    connector_id: int
+    id_tag: str | None  # the id tag that stopped it, if one did
+    meter_stop_wh: float
+    timestamp: float
+    reason: StopReason
+    transaction_data: tuple[MeterSample, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingProfilesChanged:
+    """The charging profiles that must survive a restart changed: the SetChargingProfile
+    payloads that install them again (TxProfiles end with their transaction and are left out)."""
+
+    profiles: tuple[dict, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LocalAuthListChanged:
+    """SendLocalList changed the Local Authorization List: its version and every entry, as
+    OCPP's camelCase AuthorizationData. Written whole, but only when the CSMS sends a list: the
+    list can hold thousands of cards and must not be rewritten for every card tapped. (The
+    Authorization Cache, which changes with the CSMS's answers, is no effect: the recorder
+    writes it when ``Access.cache_revision`` moved, see ``access.py``.)"""
+
+    list_version: int
+    entries: tuple[dict, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationsChanged:
+    """A reservation was made, used, cancelled or ended: the ones held now, as the ReserveNow
+    requests that made them (OCPP's camelCase)."""
+
+    reservations: tuple[dict, ...]
+
+
+# --- to the person at the station ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TokenAnswered:
+    """The verdict on a presented card, for a buzzer, an LED or a log line."""
+
+    id_tag: str
+    accepted: bool
+    status: AuthorizationStatus | None
+    connector_id: int | None
+    info: str
+
+
+# --- to the daemon -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ResetNow:
+    """Every transaction is stopped: the daemon may now restart (soft) or reboot (hard)."""
+
+    hard: bool
+
+
+Effect = (
+    SetContactor
+    | SetPilot
+    | StatusChanged
+    | AuthorizeRequest
+    | MeterSample
+    | TransactionStarted
+    | TransactionStopped
+    | TokenAnswered
+    | ResetNow
+    | ChargingProfilesChanged
+    | LocalAuthListChanged
+    | ReservationsChanged
+)

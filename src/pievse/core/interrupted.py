@@ -1,0 +1,106 @@
+"""Transactions that a crash or a power cut cut off, and what becomes of them at the restart.
+
+The store hands back every transaction that was still open when the daemon died. By default each
+is stopped at once: reason PowerLoss (Reboot when a Reset was under way), the last energy the
+store saw, and the time of that reading, since the contactor has been open ever since.
+
+Where the configuration asks for it (``resume_interrupted_transactions``), a transaction whose
+car is still plugged in goes on instead: the same transaction (same transactionId, same meter
+start, no second StartTransaction), the energy counted from the meter as it reads now. Whether
+the car is still there is only known once the board has told the pilot state, which it does
+first thing after starting; until then the transaction waits, at most ``DECIDE_WITHIN_S``.
+The contactor closes again only as it would for any transaction: the car asks (state C), no
+fault, current offered.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pievse.core.hardware import MeterReading
+from pievse.core.effects import MeterSample, TransactionStopped
+from pievse.core.transactions import InterruptedTransaction, Transaction
+from pievse.core.vocabulary import ReadingContext, StopReason
+
+if TYPE_CHECKING:
+    from pievse.core.connector import Connector
+    from pievse.core.station import Station
+
+__all__ = ["InterruptedTransactions"]
+
+#: How long an interrupted transaction waits for its connector's pilot state before it is
+#: stopped as if it could not be resumed.
+DECIDE_WITHIN_S = 10.0
+
+
+class InterruptedTransactions:
+    def __init__(self, station: Station) -> None:
+        self._station = station
+        # connector id -> (the transaction, the reason to stop it with, decide by)
+        self._waiting: dict[int, tuple[InterruptedTransaction, StopReason, float]] = {}
+
+    def end(self, interrupted: InterruptedTransaction, reason: StopReason) -> None:
+        station = self._station
+        station.restore_transaction_refs(interrupted.ref + 1)
+        end = MeterSample(
+            connector_id=interrupted.connector_id,
+            transaction_ref=interrupted.ref,
+            context=ReadingContext.TRANSACTION_END,
+            reading=MeterReading(interrupted.last_energy_wh, interrupted.last_energy_at),
+            offered_current_a=0.0,
+            timestamp=interrupted.last_energy_at,
+        )
+        station.emit(
+            TransactionStopped(
+                transaction_ref=interrupted.ref,
+                transaction_id=interrupted.transaction_id,
+                connector_id=interrupted.connector_id,
+                id_tag=None,
+                meter_stop_wh=max(interrupted.last_energy_wh, interrupted.meter_start_wh),
+                timestamp=interrupted.last_energy_at,
+                reason=reason,
+                transaction_data=(end,),
+            )
+        )
+
+    def hold(self, interrupted: InterruptedTransaction, reason: StopReason) -> None:
+        """Resume it if its car turns out to be plugged in, else stop it with ``reason``."""
+        station = self._station
+        station.restore_transaction_refs(interrupted.ref + 1)
+        connector = station.connector(interrupted.connector_id)
+        self._waiting[connector.id] = (interrupted, reason,
+                                       station.clock.now() + DECIDE_WITHIN_S)
+        if connector.pilot_known:
+            self.pilot_known(connector)
+
+    def waiting(self, connector_id: int) -> bool:
+        return connector_id in self._waiting
+
+    def pilot_known(self, connector: Connector) -> None:
+        """The connector's pilot state is known: resume or stop what waits there."""
+        waiting = self._waiting.pop(connector.id, None)
+        if waiting is None:
+            return
+        interrupted, reason, _ = waiting
+        if not connector.pilot.vehicle_connected or connector.transaction is not None:
+            self.end(interrupted, reason)
+            return
+        tx = Transaction(
+            ref=interrupted.ref,
+            connector_id=connector.id,
+            id_tag=interrupted.id_tag,
+            meter_start_wh=interrupted.meter_start_wh,
+            started_at=interrupted.started_at,
+            transaction_id=interrupted.transaction_id,
+        )
+        tx.last_energy_wh = max(interrupted.last_energy_wh, connector.energy_wh)
+        connector.resume(tx)
+
+    def next_deadline(self) -> float | None:
+        return min((until for _, _, until in self._waiting.values()), default=None)
+
+    def tick(self, now: float) -> None:
+        for connector_id, (interrupted, reason, until) in list(self._waiting.items()):
+            if now >= until:
+                del self._waiting[connector_id]
+                self.end(interrupted, reason)

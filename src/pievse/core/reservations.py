@@ -1,0 +1,304 @@
+"""Reservations (OCPP 1.6 Reservation profile: ReserveNow, CancelReservation).
+
+A driver books a connector from an app; the CSMS sends ReserveNow with an id tag, an expiry
+date and maybe a parent id tag. Until the reservation ends, that connector shows ``Reserved``
+and refuses every card except the reserved one, or one of the same group: a card whose id tag
+or parent id tag equals the reservation's id tag or parent id tag (OCPP 1.6 5.13). A reservation
+ends when the reserved card starts a transaction there (the StartTransaction carries its
+reservationId), when its expiry date passes (the connector shows Available again), when the CSMS
+cancels it, or when its connector becomes Faulted or Unavailable.
+
+Connector 0, where ``ReserveConnectorZeroSupported`` is true, reserves *some* connector rather
+than a given one: no connector shows Reserved while more are free than such reservations hold,
+but a walk-in card may not take the last free connector one of them needs, and the connectors
+left free then show Reserved.
+
+The station tells this module what state each connector is in as a mapping from connector id to
+the connector's :class:`ConnectorStatus` (Available and Reserved are both "free" here; Preparing,
+Charging, SuspendedEV/EVSE and Finishing "occupied"), so it stays apart from ``Connector``.
+Pure: no I/O, time passed in as epoch seconds.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pievse.core.authorization import id_tag_key, parse_id_tag
+from pievse.core.datetimes import format_datetime, parse_datetime
+from pievse.core.vocabulary import ConnectorStatus
+
+__all__ = [
+    "CancelReservationStatus",
+    "Reservation",
+    "ReservationError",
+    "ReservationStatus",
+    "Reservations",
+]
+
+_FREE = frozenset({ConnectorStatus.AVAILABLE, ConnectorStatus.RESERVED})
+_OUT_OF_SERVICE = frozenset({ConnectorStatus.FAULTED, ConnectorStatus.UNAVAILABLE})
+
+
+class ReservationError(ValueError):
+    """A ReserveNow request (or a stored reservation) that is not shaped as OCPP 1.6 says."""
+
+
+class ReservationStatus(str, enum.Enum):
+    """The ReserveNow answer."""
+
+    ACCEPTED = "Accepted"
+    FAULTED = "Faulted"
+    OCCUPIED = "Occupied"
+    REJECTED = "Rejected"
+    UNAVAILABLE = "Unavailable"
+
+
+class CancelReservationStatus(str, enum.Enum):
+    ACCEPTED = "Accepted"
+    REJECTED = "Rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    reservation_id: int
+    #: The reserved connector; 0 = any connector of the charge point.
+    connector_id: int
+    id_tag: str
+    #: Epoch seconds at which the reservation lapses.
+    expires_at: float
+    parent_id_tag: str | None = None
+
+    @classmethod
+    def from_ocpp(cls, request: Any) -> Reservation:
+        """From a ReserveNow request in OCPP's camelCase."""
+        if not isinstance(request, Mapping):
+            raise ReservationError("a ReserveNow request must be an object")
+        numbers = {}
+        for name in ("reservationId", "connectorId"):
+            value = request.get(name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ReservationError(f"{name} {value!r} is not a non-negative integer")
+            numbers[name] = value
+        expiry = request.get("expiryDate")
+        if not isinstance(expiry, str):
+            raise ReservationError("expiryDate must be an ISO 8601 string")
+        try:
+            expires_at = parse_datetime(expiry)
+            id_tag = parse_id_tag(request.get("idTag"))
+            parent = request.get("parentIdTag")
+            if parent is not None:
+                parent = parse_id_tag(parent, "parentIdTag")
+        except ValueError as error:  # a date-time, or an IdTagInfoError
+            raise ReservationError(str(error)) from None
+        return cls(numbers["reservationId"], numbers["connectorId"], id_tag, expires_at, parent)
+
+    def to_ocpp(self) -> dict[str, Any]:
+        obj: dict[str, Any] = {
+            "reservationId": self.reservation_id,
+            "connectorId": self.connector_id,
+            "idTag": self.id_tag,
+            "expiryDate": format_datetime(self.expires_at),
+        }
+        if self.parent_id_tag is not None:
+            obj["parentIdTag"] = self.parent_id_tag
+        return obj
+
+    def admits(self, id_tag: str, parent_id_tag: str | None) -> bool:
+        """May this card use the reservation? Yes when its id tag or its parent id tag equals
+        the reservation's id tag or parent id tag (OCPP 1.6 5.13): the reserved card, a card of
+        the same group, the group's own tag, or any card of a group the reservation was made for."""
+        theirs = {id_tag_key(t) for t in (self.id_tag, self.parent_id_tag) if t is not None}
+        ours = {id_tag_key(t) for t in (id_tag, parent_id_tag) if t is not None}
+        return not theirs.isdisjoint(ours)
+
+    def lapsed(self, now: float) -> bool:
+        return now >= self.expires_at
+
+
+class Reservations:
+    """The reservations of one charge point.
+
+    ``enabled`` says whether the charge point takes reservations at all (the Reservation
+    feature profile); ``reserve_connector_zero_supported`` is the ReserveConnectorZeroSupported
+    key.
+    """
+
+    def __init__(self, *, enabled: bool = True,
+                 reserve_connector_zero_supported: bool = False) -> None:
+        self.enabled = enabled
+        self.reserve_connector_zero_supported = reserve_connector_zero_supported
+        self._by_id: dict[int, Reservation] = {}
+
+    # --- the CSMS's commands ---------------------------------------------------------------------
+
+    def reserve(self, reservation: Reservation, now: float,
+                statuses: Mapping[int, ConnectorStatus]) -> tuple[ReservationStatus, str]:
+        """ReserveNow: (status, why). ``statuses`` holds every connector's current status.
+
+        A reservation with the id of one already held replaces it; refused, the old one stays."""
+        if not self.enabled:
+            return ReservationStatus.REJECTED, "this charge point takes no reservations"
+        if reservation.lapsed(now):
+            return ReservationStatus.REJECTED, "expiryDate has passed already"
+        others = {rid: r for rid, r in self._by_id.items() if rid != reservation.reservation_id}
+        if reservation.connector_id == 0:
+            status, why = self._check_any_connector(others, statuses)
+        else:
+            status, why = self._check_connector(reservation.connector_id, others, statuses)
+        if status is ReservationStatus.ACCEPTED:
+            self._by_id = others
+            self._by_id[reservation.reservation_id] = reservation
+        return status, why
+
+    def _check_connector(self, connector_id: int, others: Mapping[int, Reservation],
+                         statuses: Mapping[int, ConnectorStatus]) -> tuple[ReservationStatus, str]:
+        status = statuses.get(connector_id)
+        if status is None:
+            return ReservationStatus.REJECTED, f"no connector {connector_id}"
+        if status is ConnectorStatus.FAULTED:
+            return ReservationStatus.FAULTED, f"connector {connector_id} is faulted"
+        if status is ConnectorStatus.UNAVAILABLE:
+            return ReservationStatus.UNAVAILABLE, f"connector {connector_id} is unavailable"
+        if status not in _FREE:
+            return ReservationStatus.OCCUPIED, f"connector {connector_id} is {status.value}"
+        if any(r.connector_id == connector_id for r in others.values()):
+            return ReservationStatus.OCCUPIED, f"connector {connector_id} is reserved already"
+        held_for_any = sum(1 for r in others.values() if r.connector_id == 0)
+        if self._free_unreserved(others, statuses) <= held_for_any:
+            return (ReservationStatus.OCCUPIED,
+                    f"connector {connector_id} is the last one free for a reservation of any "
+                    "connector")
+        return ReservationStatus.ACCEPTED, f"connector {connector_id} reserved"
+
+    def _check_any_connector(self, others: Mapping[int, Reservation],
+                             statuses: Mapping[int, ConnectorStatus]
+                             ) -> tuple[ReservationStatus, str]:
+        if not self.reserve_connector_zero_supported:
+            return ReservationStatus.REJECTED, "ReserveConnectorZeroSupported is false"
+        held_for_any = sum(1 for r in others.values() if r.connector_id == 0)
+        if self._free_unreserved(others, statuses) > held_for_any:
+            return ReservationStatus.ACCEPTED, "a connector is held for this id tag"
+        if statuses and all(s is ConnectorStatus.FAULTED for s in statuses.values()):
+            return ReservationStatus.FAULTED, "every connector is faulted"
+        if statuses and all(s in _OUT_OF_SERVICE for s in statuses.values()):
+            return ReservationStatus.UNAVAILABLE, "no connector is in service"
+        return ReservationStatus.OCCUPIED, "no connector is free to hold"
+
+    def cancel(self, reservation_id: int) -> CancelReservationStatus:
+        """CancelReservation: Accepted when a reservation with that id was held."""
+        if self._by_id.pop(reservation_id, None) is None:
+            return CancelReservationStatus.REJECTED
+        return CancelReservationStatus.ACCEPTED
+
+    # --- what a card may do ----------------------------------------------------------------------
+
+    def admits(self, connector_id: int, id_tag: str, parent_id_tag: str | None,
+               statuses: Mapping[int, ConnectorStatus]) -> bool:
+        """May this card start a session on ``connector_id``, as far as reservations go?
+
+        A connector reserved for someone else refuses it. A card that holds no reservation of
+        any connector may not take a connector that a connector-0 reservation needs: after it
+        starts, at least as many free connectors must remain as such reservations are held.
+        (``parent_id_tag`` as the list, the cache or the CSMS gave it; when a reservation has a
+        parent and the card's parent is unknown, ask the CSMS for it first.)"""
+        own = self.on_connector(connector_id)
+        if own is not None:
+            return own.admits(id_tag, parent_id_tag)
+        any_connector = [r for r in self._by_id.values() if r.connector_id == 0]
+        if not any_connector or any(r.admits(id_tag, parent_id_tag) for r in any_connector):
+            return True
+        left_free = sum(
+            1 for cid, status in statuses.items()
+            if cid != connector_id and status in _FREE and self.on_connector(cid) is None
+        )
+        return left_free >= len(any_connector)
+
+    def claim(self, connector_id: int, id_tag: str,
+              parent_id_tag: str | None) -> Reservation | None:
+        """A transaction starts on ``connector_id`` for this card: end and return the
+        reservation it uses (its id goes into StartTransaction), or None. The connector's own
+        reservation first, else a connector-0 reservation of the card (the one made first)."""
+        own = self.on_connector(connector_id)
+        if own is not None and own.admits(id_tag, parent_id_tag):
+            return self._by_id.pop(own.reservation_id)
+        for reservation in self._by_id.values():
+            if reservation.connector_id == 0 and reservation.admits(id_tag, parent_id_tag):
+                return self._by_id.pop(reservation.reservation_id)
+        return None
+
+    # --- what the connectors show ----------------------------------------------------------------
+
+    def held(self, connector_id: int, statuses: Mapping[int, ConnectorStatus]) -> bool:
+        """Should ``connector_id``, free otherwise, show Reserved? Yes when it is reserved, or
+        when connector-0 reservations need every free connector that is left."""
+        if self.on_connector(connector_id) is not None:
+            return True
+        if statuses.get(connector_id) not in _FREE:
+            return False
+        held_for_any = sum(1 for r in self._by_id.values() if r.connector_id == 0)
+        return held_for_any > 0 and self._free_unreserved(self._by_id, statuses) <= held_for_any
+
+    def on_connector(self, connector_id: int) -> Reservation | None:
+        """The reservation of this very connector (not counting connector-0 reservations)."""
+        for reservation in self._by_id.values():
+            if reservation.connector_id == connector_id:
+                return reservation
+        return None
+
+    def get(self, reservation_id: int) -> Reservation | None:
+        return self._by_id.get(reservation_id)
+
+    @property
+    def all(self) -> list[Reservation]:
+        return sorted(self._by_id.values(), key=lambda r: (r.expires_at, r.reservation_id))
+
+    # --- ends that come by themselves ------------------------------------------------------------
+
+    def next_expiry(self) -> float | None:
+        """When the next reservation lapses: the daemon wakes then and calls ``expire``."""
+        return min((r.expires_at for r in self._by_id.values()), default=None)
+
+    def expire(self, now: float) -> list[Reservation]:
+        """End and return the reservations whose expiry date has come."""
+        return self._end([r for r in self._by_id.values() if r.lapsed(now)])
+
+    def end_where_out_of_service(
+            self, statuses: Mapping[int, ConnectorStatus]) -> list[Reservation]:
+        """End and return the reservations whose connector is Faulted or Unavailable (or gone),
+        and the connector-0 reservations once no connector at all is in service."""
+        none_in_service = all(s in _OUT_OF_SERVICE for s in statuses.values())
+        ended = [
+            r for r in self._by_id.values()
+            if (none_in_service if r.connector_id == 0
+                else statuses.get(r.connector_id, ConnectorStatus.UNAVAILABLE) in _OUT_OF_SERVICE)
+        ]
+        return self._end(ended)
+
+    def _end(self, ended: list[Reservation]) -> list[Reservation]:
+        for reservation in ended:
+            del self._by_id[reservation.reservation_id]
+        return ended
+
+    def _free_unreserved(self, held: Mapping[int, Reservation],
+                         statuses: Mapping[int, ConnectorStatus]) -> int:
+        reserved = {r.connector_id for r in held.values()}
+        return sum(1 for cid, s in statuses.items() if s in _FREE and cid not in reserved)
+
+    # --- persistence -----------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The reservations held, as ReserveNow requests (JSON-able, OCPP's camelCase)."""
+        return {"reservations": [r.to_ocpp() for r in self.all]}
+
+    def restore(self, snapshot: Mapping[str, Any], now: float) -> list[Reservation]:
+        """Take back what ``snapshot()`` gave, all or nothing (ReservationError if malformed).
+        Returns the reservations that lapsed while the daemon was down, which are dropped (for
+        the log: the connectors report their status afresh at start-up anyway)."""
+        if not isinstance(snapshot, Mapping):
+            raise ReservationError("a reservations snapshot must be an object")
+        restored = [Reservation.from_ocpp(item) for item in snapshot.get("reservations") or ()]
+        self._by_id = {r.reservation_id: r for r in restored if not r.lapsed(now)}
+        return [r for r in restored if r.lapsed(now)]

@@ -1,0 +1,567 @@
+"""The charge point as a whole: its connectors, who may charge, and the commands of the CSMS.
+
+``Station`` is the one object the daemon and the protocol adapters talk to. It has no I/O: every
+input method takes an event, updates the connectors and returns the effects to carry out (see
+``effects.py``), in order. Time is read from the injected clock; when the station needs to act
+without an input (a timeout, a meter sample), ``next_deadline()`` says when to call ``tick()``.
+
+Commands of the CSMS return an answer in OCPP's words together with their effects, so one
+implementation serves OCPP 1.6 and 2.0.1 alike.
+
+Two helpers own a part of the charge point each: ``charging`` (smart charging: profiles to the
+current each connector offers) and ``access`` (who may start where: the Local Authorization
+List, the Authorization Cache and the reservations).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pievse.core.hardware import FaultKind, MeterReading, PilotState
+from pievse.core.access import Access, AccessLimits
+from pievse.core.authorization import IdTagInfo, id_tag_key
+from pievse.core.charging_limits import ChargingLimits
+from pievse.core.clock import Clock, SystemClock
+from pievse.core.effects import (
+    AuthorizeRequest,
+    Effect,
+    ResetNow,
+    StatusChanged,
+    TokenAnswered,
+)
+from pievse.core.connector import Connector
+from pievse.core.interrupted import InterruptedTransactions
+from pievse.core.settings import StationSettings
+from pievse.core.transactions import InterruptedTransaction, Transaction
+from pievse.core.vocabulary import (
+    AuthorizationStatus,
+    ConnectorStatus,
+    ErrorCode,
+    ReadingContext,
+    StopReason,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The station's answer to a command, and what the command caused."""
+
+    status: str
+    effects: list[Effect]
+
+
+@dataclass(slots=True)
+class _AuthorizationInFlight:
+    connector_id: int | None  # bound to a connector (remote start with connectorId), else chosen
+    remote: bool
+
+
+class Station:
+    def __init__(
+        self,
+        connector_count: int = 1,
+        settings: StationSettings | None = None,
+        clock: Clock | None = None,
+        board_max_current_a: Mapping[int, float] | None = None,
+        access_limits: AccessLimits | None = None,
+    ) -> None:
+        if connector_count < 1:
+            raise ValueError("a charge point has at least one connector")
+        self._settings = settings or StationSettings()
+        self.clock: Clock = clock or SystemClock()
+        self._board_max = dict(board_max_current_a or {})
+        self._effects: list[Effect] = []
+        self._next_ref = 1
+        self._authorizing: dict[str, _AuthorizationInFlight] = {}
+        self.reset_pending: bool | None = None  # None, or True for hard / False for soft
+        self.shutting_down = False
+        self.operative = True
+        self._status0: tuple[ConnectorStatus, ErrorCode] | None = None
+        self._next_aligned_at: float | None = None
+        #: Whether the CSMS can be asked now (connected and registered): LocalPreAuthorize
+        #: applies only then. The protocol adapter says so (``csms_connection_changed``).
+        self.csms_online = False
+        self.connectors: dict[int, Connector] = {
+            n: Connector(n, self) for n in range(1, connector_count + 1)
+        }
+        self.charging = ChargingLimits(self)
+        self.interrupted = InterruptedTransactions(self)
+        self.access = Access(self, access_limits)
+
+    @property
+    def settings(self) -> StationSettings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: StationSettings) -> None:
+        # The daemon sets the settings from the configuration keys before it starts; the
+        # authorisation stores and the reservations follow them at once.
+        self._settings = settings
+        self.access.settings_changed()
+
+    # --- plumbing used by the connectors -------------------------------------------------------
+
+    def emit(self, effect: Effect) -> None:
+        self._effects.append(effect)
+
+    def _take(self) -> list[Effect]:
+        # Every input ends here: bring the Reserved statuses up to date first, as one
+        # connector's state can decide whether another shows Reserved (connector 0).
+        self.access.settle()
+        effects, self._effects = self._effects, []
+        return effects
+
+    def new_transaction_ref(self) -> int:
+        ref = self._next_ref
+        self._next_ref += 1
+        return ref
+
+    def board_max_current_a(self, connector_id: int) -> float:
+        return self._board_max.get(connector_id, float("inf"))
+
+    def transaction_ended(self, connector: Connector) -> None:
+        self.charging.transaction_ended(connector)
+        self._report_station_status()
+        if self.reset_pending is not None and not self.transactions():
+            self.emit(ResetNow(hard=self.reset_pending))
+
+    def end_interrupted(
+        self, interrupted: InterruptedTransaction, reason: StopReason = StopReason.POWER_LOSS
+    ) -> list[Effect]:
+        """End a transaction that a crash or power cut interrupted (PowerLoss; Reboot when a
+        Reset was under way). The contactor has been open since the daemon died, so the last
+        energy the store saw is what was delivered, and its time is when the session ended."""
+        self.interrupted.end(interrupted, reason)
+        return self._take()
+
+    def hold_interrupted(
+        self, interrupted: InterruptedTransaction, reason: StopReason = StopReason.POWER_LOSS
+    ) -> list[Effect]:
+        """Resume an interrupted transaction if its car is still plugged in (known from the
+        first pilot state), else end it as ``end_interrupted`` does."""
+        self.interrupted.hold(interrupted, reason)
+        return self._take()
+
+    def restore_transaction_refs(self, next_ref: int) -> None:
+        """Continue numbering after the refs already used (persisted across restarts)."""
+        self._next_ref = max(self._next_ref, next_ref)
+
+    # --- queries -------------------------------------------------------------------------------
+
+    def connector(self, connector_id: int) -> Connector:
+        try:
+            return self.connectors[connector_id]
+        except KeyError:
+            raise ValueError(f"no connector {connector_id}") from None
+
+    def transactions(self) -> list[Transaction]:
+        return [c.transaction for c in self.connectors.values() if c.transaction is not None]
+
+    def find_transaction(self, transaction_id: int) -> Transaction | None:
+        for tx in self.transactions():
+            if tx.transaction_id == transaction_id:
+                return tx
+        return None
+
+    def statuses(self) -> list[StatusChanged]:
+        """The current status of connector 0 and of every connector (for a reconnect or a
+        TriggerMessage), without changing anything."""
+        now = self.clock.now()
+        status0, code0 = self._station_status()
+        result = [StatusChanged(0, status0, code0, None, now)]
+        for c in self.connectors.values():
+            status, code, info = c.compute_status()
+            result.append(StatusChanged(c.id, status, code, info, now))
+        return result
+
+    # --- start-up ------------------------------------------------------------------------------
+
+    def start(self) -> list[Effect]:
+        """Report the initial status of the charge point and of every connector."""
+        self._report_station_status()
+        for c in self.connectors.values():
+            c.reconcile()
+        self._schedule_aligned(self.clock.now())
+        return self._take()
+
+    # --- hardware events -----------------------------------------------------------------------
+
+    def pilot_changed(self, connector_id: int, state: PilotState) -> list[Effect]:
+        self.connector(connector_id).set_pilot(state)
+        return self._take()
+
+    def fault_changed(self, connector_id: int, kind: FaultKind, active: bool) -> list[Effect]:
+        self.connector(connector_id).set_fault(kind, active)
+        return self._take()
+
+    def meter_reading(self, connector_id: int, reading: MeterReading) -> list[Effect]:
+        self.connector(connector_id).meter_reading(reading)
+        return self._take()
+
+    def meter_failed(self, connector_id: int, problem: str | None) -> list[Effect]:
+        """The connector's meter stopped giving readings (``problem`` says why), or gives them
+        again (None). Charging goes on with the last good energy value: a meter that fell silent
+        is no danger to anyone, and the CSMS learns of it from the PowerMeterFailure error code."""
+        self.connector(connector_id).set_meter_problem(problem)
+        return self._take()
+
+    def offered_current_confirmed(self, connector_id: int, amps: float) -> None:
+        self.connector(connector_id).confirm_offer(amps)
+
+    # --- id tags -------------------------------------------------------------------------------
+
+    def csms_connection_changed(self, online: bool) -> list[Effect]:
+        """The CSMS can be asked from now on (registered), or no longer (connection lost)."""
+        self.csms_online = online
+        return self._take()
+
+    def token_presented(self, id_tag: str) -> list[Effect]:
+        """A card was presented at the station."""
+        key = id_tag_key(id_tag)
+        for c in self.connectors.values():
+            tx = c.transaction
+            if tx is not None and id_tag_key(tx.id_tag) == key and tx.stop is None:
+                # The same card ends its own session; no need to ask the CSMS (OCPP 1.6 3.5).
+                c.begin_stop(StopReason.LOCAL, id_tag)
+                self.emit(TokenAnswered(id_tag, True, None, c.id, "session stopped"))
+                return self._take()
+        for c in self.connectors.values():
+            if c.pending is not None and id_tag_key(c.pending.id_tag) == key:
+                c.pending = None
+                c.reconcile()
+                self.emit(TokenAnswered(id_tag, True, None, c.id, "authorisation cancelled"))
+                return self._take()
+        if id_tag in self._authorizing:
+            return self._take()  # a second tap while the CSMS is deciding: one question only
+        if self._choose_connector() is None:
+            self.emit(
+                TokenAnswered(id_tag, False, None, None, "no connector free for a new session")
+            )
+            return self._take()
+        if self.csms_online:
+            known = self.access.pre_authorized(id_tag)
+            # A card held locally as Accepted starts at once (LocalPreAuthorize); the CSMS
+            # still hears of it in the StartTransaction and may refuse it there. Where a
+            # reservation refuses it on what is known locally, the CSMS is asked after all:
+            # its answer may name the card's group (OCPP 1.6 5.13).
+            connector = (self._connector_for(id_tag, known.parent_id_tag, None)
+                         if known is not None else None)
+            if known is not None and connector is not None:
+                self.emit(TokenAnswered(id_tag, True, known.status, connector.id,
+                                        "authorised locally"))
+                connector.authorize(id_tag, known.parent_id_tag)
+                return self._take()
+        self._authorizing[id_tag] = _AuthorizationInFlight(None, remote=False)
+        self.emit(AuthorizeRequest(id_tag))
+        return self._take()
+
+    def authorization_result(
+        self, id_tag: str, verdict: IdTagInfo | AuthorizationStatus | None
+    ) -> list[Effect]:
+        """The CSMS's verdict on ``id_tag`` (its idTagInfo, or only the status); ``None`` when
+        it could not be asked (offline), and the local stores decide."""
+        info = IdTagInfo(verdict) if isinstance(verdict, AuthorizationStatus) else verdict
+        if info is not None:
+            self.access.remember(id_tag, info)
+        request = self._authorizing.pop(id_tag, None)
+        if request is None:
+            return self._take()
+        how = "authorised"
+        if info is None:
+            info = self.access.decide_offline(id_tag)
+            if info is None:
+                self.emit(TokenAnswered(id_tag, False, None, None, "CSMS unreachable"))
+                return self._take()
+            how = "authorised offline"
+        if info.status is not AuthorizationStatus.ACCEPTED:
+            self.emit(TokenAnswered(id_tag, False, info.status, None,
+                                    f"id tag {info.status.value}"))
+            return self._take()
+        connector = self._connector_for(id_tag, info.parent_id_tag, request.connector_id)
+        if connector is None:
+            why = ("connector reserved for another id tag"
+                   if self._choose_connector(request.connector_id) is not None
+                   else "no connector free")
+            self.emit(TokenAnswered(id_tag, False, info.status, None, why))
+            return self._take()
+        self.emit(TokenAnswered(id_tag, True, info.status, connector.id, how))
+        connector.authorize(id_tag, info.parent_id_tag)
+        return self._take()
+
+    def id_tag_info_received(self, id_tag: str, info: IdTagInfo) -> list[Effect]:
+        """The CSMS's verdict on ``id_tag`` came with a StartTransaction or StopTransaction
+        answer: the cache keeps it (OCPP 1.6 3.5.1)."""
+        self.access.remember(id_tag, info)
+        return self._take()
+
+    def _choose_connector(self, bound: int | None = None) -> Connector | None:
+        """Where a new session goes, reservations aside: a connector with a car waiting, else
+        any free one (or ``bound``, if usable)."""
+        if bound is not None:
+            connector = self.connectors.get(bound)
+            return connector if connector is not None and connector.usable else None
+        free = [c for c in self.connectors.values() if c.usable and c.pending is None]
+        for c in free:
+            if c.pilot.vehicle_connected:
+                return c
+        return free[0] if free else None
+
+    def _connector_for(self, id_tag: str, parent_id_tag: str | None,
+                       bound: int | None) -> Connector | None:
+        """Where this card's session goes, reservations included: a connector where a car
+        waits, else one reserved for this card, else any free one that no reservation keeps."""
+        access = self.access
+        if bound is not None:
+            connector = self._choose_connector(bound)
+            if connector is None or not access.admits(bound, id_tag, parent_id_tag):
+                return None
+            return connector
+        free = [c for c in self.connectors.values() if c.usable and c.pending is None
+                and access.admits(c.id, id_tag, parent_id_tag)]
+        for c in free:
+            if c.pilot.vehicle_connected:
+                return c
+        for c in free:
+            if access.holds_for(c.id, id_tag, parent_id_tag):
+                return c
+        return free[0] if free else None
+
+    # --- transactions and the CSMS -------------------------------------------------------------
+
+    def transaction_accepted(
+        self, ref: int, transaction_id: int, status: AuthorizationStatus
+    ) -> list[Effect]:
+        """The CSMS answered StartTransaction: its transactionId, and its verdict on the id tag.
+
+        A refused id tag ends the transaction (StopTransactionOnInvalidId), or else leaves it
+        running on what is left of MaxEnergyOnInvalidId, then suspended."""
+        for c in self.connectors.values():
+            tx = c.transaction
+            if tx is None or tx.ref != ref:
+                continue
+            tx.transaction_id = transaction_id
+            if status is not AuthorizationStatus.ACCEPTED and tx.stop is None:
+                if self.settings.stop_transaction_on_invalid_id:
+                    c.begin_stop(StopReason.DE_AUTHORIZED, None)
+                else:
+                    tx.deauthorized = True  # keep the transaction, deliver no more energy
+                    c.reconcile()
+        return self._take()
+
+    def remote_start(self, id_tag: str, connector_id: int | None = None,
+                     charging_profile: Any = None) -> Answer:
+        """RemoteStartTransaction; ``charging_profile`` (a TxProfile, OCPP's camelCase object)
+        is installed when the transaction starts."""
+        if self.reset_pending is not None:
+            return Answer("Rejected", self._take())
+        if charging_profile is not None and not self.charging.remote_start_profile(
+                id_tag, charging_profile):
+            return Answer("Rejected", self._take())
+        # A reservation is checked with the card's group as the local stores know it; with
+        # AuthorizeRemoteTxRequests the CSMS's answer, which may name the group, decides again.
+        parent = self.access.known_parent(id_tag)
+        connector = self._connector_for(id_tag, parent, connector_id)
+        if connector is None:
+            return Answer("Rejected", self._take())
+        if self.settings.authorize_remote_tx_requests:
+            self._authorizing[id_tag] = _AuthorizationInFlight(connector.id, remote=True)
+            self.emit(AuthorizeRequest(id_tag))
+        else:
+            connector.authorize(id_tag, parent)
+        return Answer("Accepted", self._take())
+
+    def remote_stop(self, transaction_id: int) -> Answer:
+        tx = self.find_transaction(transaction_id)
+        if tx is None or tx.stop is not None:
+            return Answer("Rejected", self._take())
+        self.connector(tx.connector_id).begin_stop(StopReason.REMOTE, None)
+        return Answer("Accepted", self._take())
+
+    def unlock_connector(self, connector_id: int) -> Answer:
+        """No connector lock on the builds supported so far: a tethered cable has nothing to
+        unlock, so the honest answer is NotSupported (and no session is touched)."""
+        self.connector(connector_id)
+        return Answer("NotSupported", self._take())
+
+    def change_availability(self, connector_id: int, operative: bool) -> Answer:
+        targets = (
+            list(self.connectors.values())
+            if connector_id == 0
+            else [self.connector(connector_id)]
+        )
+        scheduled = False
+        for c in targets:
+            if c.transaction is not None and c.operative != operative:
+                c.scheduled_availability = operative
+                scheduled = True
+            else:
+                c.operative = operative
+                c.scheduled_availability = None
+                c.reconcile()
+        if connector_id == 0:
+            self.operative = operative
+            self._report_station_status()
+        return Answer("Scheduled" if scheduled else "Accepted", self._take())
+
+    def reset(self, hard: bool) -> Answer:
+        """Stop every transaction (reason HardReset/SoftReset), then ask the daemon to restart."""
+        self.reset_pending = hard
+        self._authorizing.clear()
+        reason = StopReason.HARD_RESET if hard else StopReason.SOFT_RESET
+        running = self.transactions()
+        for tx in running:
+            self.connector(tx.connector_id).begin_stop(reason, None)
+        for c in self.connectors.values():
+            if c.pending is not None:
+                c.pending = None
+                c.reconcile()
+        if not self.transactions():
+            self.emit(ResetNow(hard=hard))
+        return Answer("Accepted", self._take())
+
+    def shut_down(self, reason: StopReason = StopReason.REBOOT) -> list[Effect]:
+        """The daemon is going down: open every contactor now and end every transaction.
+
+        No grace for the car to stop drawing: the process is about to lose control of the
+        board, and a contactor left closed without a controller is the one unsafe outcome."""
+        self.shutting_down = True
+        self._authorizing.clear()
+        for c in self.connectors.values():
+            c.pending = None
+            c.begin_stop(reason, None)
+            c.reconcile()
+        return self._take()
+
+    def set_current_limit(self, connector_id: int, source: str, amps: float | None) -> list[Effect]:
+        """Limit what a connector offers (e.g. a charging profile); ``None`` lifts the limit.
+        Under 6 A the connector pauses (SuspendedEVSE) without ending the transaction."""
+        c = self.connector(connector_id)
+        if amps is None:
+            c.limits.pop(source, None)
+        else:
+            c.limits[source] = amps
+        c.reconcile()
+        return self._take()
+
+    # --- smart charging --------------------------------------------------------------------------
+
+    def set_charging_profile(self, connector_id: int, profile: Any) -> Answer:
+        """SetChargingProfile (``profile`` as OCPP's camelCase object)."""
+        status, _ = self.charging.set_profile(connector_id, profile)
+        return Answer(status, self._take())
+
+    def clear_charging_profile(self, profile_id: int | None = None,
+                               connector_id: int | None = None, purpose: str | None = None,
+                               stack_level: int | None = None) -> Answer:
+        return Answer(self.charging.clear(profile_id, connector_id, purpose, stack_level),
+                      self._take())
+
+    def composite_schedule(self, connector_id: int, duration: int,
+                           unit: str | None = None) -> dict[str, Any]:
+        """The GetCompositeSchedule answer, from now on for ``duration`` seconds."""
+        return self.charging.composite_schedule(connector_id, duration, unit)
+
+    def restore_charging_profiles(self, payloads: list[dict[str, Any]]) -> list[Effect]:
+        self.charging.restore(payloads)
+        return self._take()
+
+    # --- local authorisation and reservations -----------------------------------------------------
+
+    def send_local_list(self, list_version: int, update_type: str,
+                        entries: list[Any] | None = None) -> Answer:
+        """SendLocalList (``entries`` as OCPP's camelCase AuthorizationData): Accepted, Failed,
+        NotSupported or VersionMismatch."""
+        status, _ = self.access.send_local_list(list_version, update_type, entries)
+        return Answer(status.value, self._take())
+
+    def local_list_version(self) -> int:
+        """GetLocalListVersion: -1 while the list is disabled, 0 while it is empty."""
+        return self.access.authorization.list_version
+
+    def clear_cache(self) -> Answer:
+        return Answer(self.access.clear_cache(), self._take())
+
+    def reserve_now(self, request: Any) -> Answer:
+        """ReserveNow (OCPP's camelCase request): Accepted, Faulted, Occupied, Rejected or
+        Unavailable. Rejected while a reset or a shutdown is under way: the connectors are
+        about to go away."""
+        if self.reset_pending is not None or self.shutting_down:
+            return Answer("Rejected", self._take())
+        status, _ = self.access.reserve(request)
+        return Answer(status.value, self._take())
+
+    def cancel_reservation(self, reservation_id: int) -> Answer:
+        return Answer(self.access.cancel(reservation_id).value, self._take())
+
+    def update_settings(self, **changes: Any) -> list[Effect]:
+        self.settings = dataclasses.replace(self.settings, **changes)
+        if "clock_aligned_data_interval_s" in changes:
+            self._schedule_aligned(self.clock.now())
+        for c in self.connectors.values():
+            c.reconcile()
+        return self._take()
+
+    # --- reporting on demand -------------------------------------------------------------------
+
+    def sample_now(self, connector_id: int | None = None) -> list[Effect]:
+        """Meter samples with context Trigger (TriggerMessage MeterValues)."""
+        targets = (
+            list(self.connectors.values())
+            if connector_id in (None, 0)
+            else [self.connector(connector_id)]
+        )
+        for c in targets:
+            c.sample(ReadingContext.TRIGGER)
+        return self._take()
+
+    # --- time ----------------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        deadlines = [d for c in self.connectors.values() if (d := c.next_deadline()) is not None]
+        if self._next_aligned_at is not None:
+            deadlines.append(self._next_aligned_at)
+        if self.charging.next_change_at is not None:
+            deadlines.append(self.charging.next_change_at)
+        if (expiry := self.access.next_deadline()) is not None:
+            deadlines.append(expiry)
+        if (decide := self.interrupted.next_deadline()) is not None:
+            deadlines.append(decide)
+        return min(deadlines) if deadlines else None
+
+    def tick(self) -> list[Effect]:
+        now = self.clock.now()
+        if self.charging.due(now):
+            self.charging.apply()
+        self.access.tick(now)
+        self.interrupted.tick(now)
+        for c in self.connectors.values():
+            c.tick(now)
+        if self._next_aligned_at is not None and now >= self._next_aligned_at:
+            for c in self.connectors.values():
+                c.sample(ReadingContext.SAMPLE_CLOCK, at=self._next_aligned_at)
+            self._schedule_aligned(now)
+        return self._take()
+
+    def _schedule_aligned(self, now: float) -> None:
+        interval = self.settings.clock_aligned_data_interval_s
+        if interval <= 0:
+            self._next_aligned_at = None
+            return
+        # Aligned to midnight UTC: with 900 s the samples fall on :00, :15, :30 and :45.
+        self._next_aligned_at = (now // interval + 1) * interval
+
+    # --- connector 0 ---------------------------------------------------------------------------
+
+    def _station_status(self) -> tuple[ConnectorStatus, ErrorCode]:
+        if not self.operative and not self.transactions():
+            return ConnectorStatus.UNAVAILABLE, ErrorCode.NO_ERROR
+        return ConnectorStatus.AVAILABLE, ErrorCode.NO_ERROR
+
+    def _report_station_status(self) -> None:
+        status = self._station_status()
+        if status != self._status0:
+            self._status0 = status
+            self.emit(StatusChanged(0, status[0], status[1], None, self.clock.now()))

@@ -1,0 +1,70 @@
+"""A charging transaction and the energy it accounts for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pievse.core.effects import MeterSample
+from pievse.core.vocabulary import StopReason
+
+
+@dataclass(slots=True)
+class StopRequest:
+    """A transaction the station is ending: PWM already off, waiting for the contactor to open."""
+
+    reason: StopReason
+    id_tag: str | None
+    requested_at: float
+
+
+@dataclass(slots=True)
+class Transaction:
+    ref: int
+    connector_id: int
+    id_tag: str
+    meter_start_wh: float
+    started_at: float
+    reservation_id: int | None = None
+    #: transactionId assigned by the CSMS in its StartTransaction answer (None until then).
+    transaction_id: int | None = None
+    #: The CSMS refused the id tag after the start and StopTransactionOnInvalidId is false:
+    #: the transaction goes on but no energy is offered.
+    deauthorized: bool = False
+    last_energy_wh: float = 0.0
+    next_sample_at: float | None = None
+    samples: list[MeterSample] = field(default_factory=list)
+    stop: StopRequest | None = None
+
+    def __post_init__(self) -> None:
+        self.last_energy_wh = self.meter_start_wh
+
+    @property
+    def energy_wh(self) -> float:
+        """Energy delivered so far in this transaction."""
+        return self.last_energy_wh - self.meter_start_wh
+
+    def keep_sample(self, sample: MeterSample, limit: int) -> None:
+        """Keep a sample for the transactionData of the stop message, within ``limit`` samples.
+
+        When full, the oldest periodic sample after the begin sample goes first, so the begin and
+        the most recent readings always survive.
+        """
+        self.samples.append(sample)
+        if len(self.samples) > max(limit, 2):
+            del self.samples[1]
+
+
+@dataclass(frozen=True, slots=True)
+class InterruptedTransaction:
+    """A transaction that was running when the daemon died (kill -9, power cut, crash), as the
+    store last saw it: what a restart needs to end it with the right energy."""
+
+    ref: int
+    connector_id: int
+    id_tag: str
+    meter_start_wh: float
+    started_at: float
+    transaction_id: int | None
+    last_energy_wh: float
+    last_energy_at: float
+

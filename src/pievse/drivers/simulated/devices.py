@@ -1,0 +1,429 @@
+"""Simulated hardware: a board, a meter and a card reader around a simulated car.
+
+These are first-class drivers, not test doubles: they implement the protocols of
+:mod:`pievse.drivers.contracts` exactly, so the station cannot tell them from real hardware, and the
+whole charge point runs on a laptop or in CI. The physics stays consistent across the three:
+
+* the **board** runs the pilot PWM (quantised to 0.1 % duty steps like a real PWM generator, or to
+  relay steps for a retrofitted dumb charger), switches the contactor and reports the pilot state
+  it derives from the car and its own PWM: A unplugged, B plugged (or asking without an offer),
+  C asking with the PWM on, D the same with ventilation, E while the pilot is shorted;
+* the **meter** reads the energy the car really drew through the contactor, exactly, whatever the
+  interval between readings;
+* the **card reader** reports one event per card presented.
+
+Faults behave like the hardware they stand for: a welded contactor keeps conducting after it was
+commanded open (the car goes on drawing if it asks), an RCD trip cuts the supply by itself (that is
+its job) while still reporting to the station, and a pilot fault makes the pilot read E and
+removes the offer from the car.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from pievse.drivers.contracts import (
+    BoardCapabilities,
+    BoardEvent,
+    DriverError,
+    FaultChanged,
+    FaultKind,
+    MeterReading,
+    PilotStateChanged,
+    TokenPresented,
+)
+from pievse.drivers.simulated.ev import SimulatedEv
+from pievse.core.iec61851 import (
+    MIN_CURRENT_A,
+    PilotState,
+    current_for_duty_cycle,
+    duty_cycle_for_current,
+)
+
+__all__ = ["SimulatedBoard", "SimulatedCardReader", "SimulatedEv", "SimulatedMeter"]
+
+#: Marks the end of an event stream in its queue.
+_END: Any = object()
+
+#: When a timer fired before a manual clock reached the due instant, look again after this long
+#: instead of spinning on a clock that only a test moves.
+_RECHECK_S = 0.05
+
+
+async def _drain(queue: asyncio.Queue) -> AsyncIterator[Any]:
+    """Yield what the queue holds until the end mark; leave the mark for any other reader."""
+    while True:
+        item = await queue.get()
+        if item is _END:
+            queue.put_nowait(_END)
+            return
+        yield item
+
+
+class SimulatedBoard:
+    """The pilot, the contactor and the fault inputs of one connector, with ``ev`` plugged into it.
+
+    ``history`` keeps the last commands as ``(t, what, value)`` with ``what`` one of
+    ``"start"``, ``"pilot_offer"`` (value: the current really offered), ``"pilot_standby"``,
+    ``"contactor"`` (value: closed), ``"fault"`` (value: ``(kind, active)``) and ``"close"``, so
+    that tests can check orderings such as "the PWM stopped before the contactor opened".
+    ``openings_under_load`` counts contactor openings while the car was drawing current: a
+    well-behaved station only does that when a fault forces it.
+    """
+
+    def __init__(
+        self,
+        ev: SimulatedEv,
+        *,
+        capabilities: BoardCapabilities = BoardCapabilities(),
+        clock: Callable[[], float] | None = None,
+        history_size: int = 1000,
+    ) -> None:
+        if capabilities.phases not in (1, 2, 3):
+            raise ValueError(f"a board supplies 1, 2 or 3 phases, not {capabilities.phases!r}")
+        self.ev = ev
+        self.capabilities = capabilities
+        self._clock = clock or ev.clock
+        self._contactor = False
+        self._duty = 0.0  # 0: no PWM, steady +12 V
+        self._offered = 0.0
+        self._faults: set[FaultKind] = set()
+        self._queue: asyncio.Queue = asyncio.Queue()
+        self._ended = False  # the queue holds the end mark: a restart needs a fresh one
+        self._running = False
+        self._reported: PilotState | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self.openings_under_load = 0
+        self.history: deque[tuple[float, str, Any]] = deque(maxlen=history_size)
+        ev._attach(self._car_changed)
+        self._supply(self._clock())
+
+    # --- EvseBoard -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Begin reporting: the current pilot state first, then every fault that is active."""
+        if self._running:
+            return
+        if self._ended:
+            self._queue, self._ended = asyncio.Queue(), False
+        self._running = True
+        self._log("start", None)
+        self._reported = None
+        self._check_pilot()
+        for kind in sorted(self._faults, key=lambda k: k.value):
+            self._queue.put_nowait(FaultChanged(kind, True))
+        self._arm_timer()
+
+    def pilot_offer(self, amps: float) -> float:
+        """Run the PWM offering ``amps`` (at least 6 A), capped at the board's maximum.
+
+        A PWM board sets the duty cycle in 0.1 % steps, rounded down so that the car never reads
+        more than was asked; a relay board (``current_steps_a``) selects the highest step not
+        above the request and, when every step is above it, offers nothing (PWM off, returns 0).
+        Returns the current the car will read.
+        """
+        if not amps >= MIN_CURRENT_A:  # also refuses NaN
+            raise ValueError(f"{amps} A is below the 6 A minimum that a pilot can offer")
+        now = self._begin()
+        offered, duty = self._quantise(min(amps, self.capabilities.max_current_a))
+        self._duty, self._offered = duty, offered
+        self._log("pilot_offer", offered)
+        self._after_command(now)
+        return offered
+
+    def pilot_standby(self) -> None:
+        """Stop the PWM (steady +12 V): the car reads no offer and stops drawing at once."""
+        now = self._begin()
+        self._duty, self._offered = 0.0, 0.0
+        self._log("pilot_standby", None)
+        self._after_command(now)
+
+    def set_contactor(self, closed: bool) -> None:
+        now = self._begin()
+        if self._contactor and not closed and self.ev.drawn_current_a(now) > 0:
+            self.openings_under_load += 1
+        self._contactor = bool(closed)
+        self._log("contactor", self._contactor)
+        self._after_command(now)
+
+    async def events(self) -> AsyncIterator[BoardEvent]:
+        """Pilot changes and fault inputs, in the order they happened; ends after ``close()``."""
+        async for event in _drain(self._queue):
+            yield event
+
+    async def close(self) -> None:
+        """Stop the PWM, open the contactor and end the event stream. Never raises."""
+        # PWM first, as a station stops a session: the car stops drawing before the contacts part.
+        self.pilot_standby()
+        self.set_contactor(False)
+        self._log("close", None)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._running = False
+        if not self._ended:
+            self._ended = True
+            self._queue.put_nowait(_END)
+
+    # --- fault inputs ----------------------------------------------------------------------------
+
+    def inject_fault(self, kind: FaultKind, active: bool) -> None:
+        """Raise or clear a fault input; the board reports each change as ``FaultChanged``.
+
+        WELDED: the contactor conducts whatever it is commanded until cleared. RCD: the supply is
+        cut (the car's draw drops to 0) until cleared. PILOT: the pilot reads E and the car sees
+        no offer until cleared. EMERGENCY_STOP: reported only; the station must act.
+        """
+        kind = FaultKind(kind)
+        if (kind in self._faults) == active:
+            return  # an input that does not change makes no edge to report
+        now = self._begin()
+        if active:
+            self._faults.add(kind)
+        else:
+            self._faults.discard(kind)
+        self._log("fault", (kind, active))
+        if self._running:
+            self._queue.put_nowait(FaultChanged(kind, active))
+        self._after_command(now)
+
+    # --- read-only state, for tests and the status API -------------------------------------------
+
+    @property
+    def contactor_closed(self) -> bool:
+        """What the contactor was last commanded to do (see ``contactor_conducting``)."""
+        return self._contactor
+
+    @property
+    def contactor_conducting(self) -> bool:
+        """Whether current can flow: commanded closed or welded, and the RCD not tripped."""
+        closed = self._contactor or FaultKind.WELDED in self._faults
+        return closed and FaultKind.RCD not in self._faults
+
+    @property
+    def pwm_on(self) -> bool:
+        return self._duty > 0
+
+    @property
+    def offered_current_a(self) -> float:
+        """The current the PWM codes for (0 when the PWM is off)."""
+        return self._offered
+
+    @property
+    def duty_cycle_percent(self) -> float:
+        """The PWM duty cycle (0 when the PWM is off and the pilot is a steady +12 V)."""
+        return self._duty
+
+    @property
+    def faults(self) -> frozenset[FaultKind]:
+        return frozenset(self._faults)
+
+    @property
+    def pilot_state(self) -> PilotState:
+        self.ev._advance(self._clock())
+        return self._derive_pilot()
+
+    # --- inside ----------------------------------------------------------------------------------
+
+    def _quantise(self, limit: float) -> tuple[float, float]:
+        """(current the car will read, duty cycle %) for an offer of at most ``limit`` amps."""
+        steps = [s for s in self.capabilities.current_steps_a if s <= limit]
+        if self.capabilities.current_steps_a:
+            if not steps:
+                return 0.0, 0.0
+            return max(steps), round(duty_cycle_for_current(max(steps)), 1)
+        # Work in whole tenths of a percent, the generator's resolution. Start from the formula
+        # (the margin keeps an exact step, say 15.96 A = 26.6 %, from being floored one step down
+        # when the division lands an ulp under it), then settle on the highest step the car reads
+        # as no more than the limit: the two formulas of IEC 61851 leave a gap at 85 % (51 A,
+        # then 52.5 A) where the formula alone would land on a step the car reads lower.
+        tenths = math.floor(duty_cycle_for_current(limit) * 10 + 1e-6)
+
+        def reads(t: int) -> float:
+            return current_for_duty_cycle(t / 10)
+
+        while tenths > 100 and reads(tenths) > limit + 1e-9:
+            tenths -= 1
+        while tenths < 960 and reads(tenths + 1) <= limit + 1e-9:
+            tenths += 1
+        return round(reads(tenths), 2), tenths / 10
+
+    def _begin(self) -> float:
+        """Bring the car up to now before the board changes anything."""
+        now = self._clock()
+        self.ev._advance(now)
+        return now
+
+    def _after_command(self, now: float) -> None:
+        self._supply(now)
+        self._check_pilot()
+        self._arm_timer()
+
+    def _supply(self, now: float) -> None:
+        # A shorted pilot carries no PWM: the car sees no offer.
+        reaches_car = self._offered if FaultKind.PILOT not in self._faults else 0.0
+        self.ev._set_supply(
+            now,
+            conducting=self.contactor_conducting,
+            offered_a=reaches_car,
+            phases=self.capabilities.phases,
+        )
+
+    def _derive_pilot(self) -> PilotState:
+        if FaultKind.PILOT in self._faults:
+            return PilotState.E
+        ev = self.ev
+        if not ev._plugged:
+            return PilotState.A
+        if ev._asks() and self.pwm_on:
+            return PilotState.D if ev._ventilation else PilotState.C
+        return PilotState.B
+
+    def _check_pilot(self) -> None:
+        if not self._running:
+            return
+        state = self._derive_pilot()
+        if state != self._reported:
+            self._reported = state
+            self._queue.put_nowait(PilotStateChanged(state))
+
+    def _car_changed(self) -> None:
+        self._check_pilot()
+        self._arm_timer()
+
+    def _arm_timer(self, minimum_s: float = 0.0) -> None:
+        """Wake up when the battery will be full, so the car goes to B at that instant even if
+        nobody reads the meter. The energy is exact either way; only the event's timing hangs on
+        this."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._running:
+            return
+        due = self.ev._next_full_at()
+        if due is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # commanded from outside the loop: the next command or reading catches up
+        self._timer = loop.call_later(max(due - self._clock(), minimum_s), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.ev._advance(self._clock())  # tells us through _car_changed if the car became full
+        if self._timer is None:
+            self._arm_timer(minimum_s=_RECHECK_S)
+
+    def _log(self, what: str, value: Any) -> None:
+        self.history.append((self._clock(), what, value))
+
+    def __repr__(self) -> str:
+        return (
+            f"SimulatedBoard(pilot={self._derive_pilot().value}, pwm={self._duty}%, "
+            f"contactor={'closed' if self._contactor else 'open'}, "
+            f"faults={sorted(k.value for k in self._faults)})"
+        )
+
+
+class SimulatedMeter:
+    """An energy meter in the supply of ``board``'s connector, measuring what ``ev`` draws.
+
+    The import register starts at ``initial_energy_wh`` and counts V × I × phases × time exactly.
+    Voltage is the car's nominal voltage and the power factor 1, so the readings agree with each
+    other: ``power_w`` is the sum over the phases of voltage times current.
+    """
+
+    def __init__(
+        self,
+        ev: SimulatedEv,
+        board: SimulatedBoard,
+        *,
+        initial_energy_wh: float = 0.0,
+        clock: Callable[[], float] | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not initial_energy_wh >= 0:
+            raise ValueError(f"initial_energy_wh must be 0 or more, not {initial_energy_wh!r}")
+        self.ev = ev
+        self.board = board
+        self._clock = clock or ev.clock
+        self._wall_clock = wall_clock
+        self._initial_wh = float(initial_energy_wh)
+        self._drawn_before_wh = ev.energy_drawn_wh(self._clock())
+        self._failing = False
+        self._closed = False
+
+    async def start(self) -> None:
+        self._closed = False
+
+    def fail(self, failing: bool) -> None:
+        """Make the meter stop answering (True) or answer again (False). The register keeps
+        counting meanwhile, as a real meter's does when only its bus is down."""
+        self._failing = failing
+
+    async def read(self) -> MeterReading:
+        if self._closed:
+            raise DriverError("the simulated meter is closed")
+        if self._failing:
+            raise DriverError("the simulated meter does not answer (failure injected)")
+        now = self._clock()
+        amps = self.ev.drawn_current_a(now)
+        drawing = self.ev.phases_drawing
+        volts = self.ev.voltage_v
+        phases = self.board.capabilities.phases
+        return MeterReading(
+            energy_import_wh=self._initial_wh + self.ev.energy_drawn_wh(now)
+            - self._drawn_before_wh,
+            timestamp=self._wall_clock(),
+            power_w=volts * amps * drawing,
+            current_a=tuple(amps if phase < drawing else 0.0 for phase in range(phases)),
+            voltage_v=(volts,) * phases,
+            frequency_hz=50.0,
+        )
+
+    async def close(self) -> None:
+        self._closed = True
+
+
+_HEX = re.compile(r"[0-9A-Fa-f]+")
+
+
+class SimulatedCardReader:
+    """A card reader whose cards are presented by calling ``present()``."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue = asyncio.Queue()
+        self._closed = False
+
+    async def start(self) -> None:
+        if self._closed:
+            self._queue, self._closed = asyncio.Queue(), False
+
+    def present(self, id_token: str, kind: str = "ISO14443") -> TokenPresented:
+        """Tap a card: one ``TokenPresented`` with the UID in upper-case hex (returned too).
+
+        A closed reader reads no cards: the tap is dropped.
+        """
+        uid = id_token.strip() if isinstance(id_token, str) else ""
+        if not _HEX.fullmatch(uid):
+            raise ValueError(f"a card UID is hexadecimal, not {id_token!r}")
+        token = TokenPresented(uid.upper(), kind)
+        if not self._closed:
+            self._queue.put_nowait(token)
+        return token
+
+    async def tokens(self) -> AsyncIterator[TokenPresented]:
+        async for token in _drain(self._queue):
+            yield token
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._queue.put_nowait(_END)

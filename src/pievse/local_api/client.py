@@ -1,0 +1,149 @@
+"""A client of the local API: one request, its JSON answer, and a status as a person reads it.
+
+The ``pievse status`` and ``pievse sim`` commands built on it are in :mod:`pievse.app.api_commands`.
+
+
+    pievse status [--json]                         what each connector is doing
+    pievse sim ev STATE [--connector N] [--max-current A]
+                                                   plug in (B), ask for power (C), unplug (A)
+    pievse sim tap ID_TOKEN                        present a card to the simulated reader
+    pievse sim fault KIND on|off [--connector N]   trip or clear a fault input
+
+Each command finds the API at ``--api HOST:PORT``, else at the ``[api] listen`` of
+``--config FILE``, else at 127.0.0.1:8180. Exit status: 0 done, 1 the daemon could not be reached
+or refused, 2 a problem with the command line or the config file.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+__all__ = ["DEFAULT_API", "ApiCallFailed", "call_api", "format_status", "split_host_port"]
+
+DEFAULT_API = "127.0.0.1:8180"
+TIMEOUT_S = 10.0
+
+
+class ApiCallFailed(Exception):
+    """The API could not be reached or answered with an error; the message is for the user."""
+
+
+# --- talking to the API -------------------------------------------------------------------------
+
+
+def call_api(address: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """Send one request to the API at ``address`` ("host:port") and return its JSON answer."""
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    host, port = split_host_port(address)
+    # A daemon listening on every address is reached on loopback.
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}{path}"
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    # The local API is never behind a proxy, whatever http_proxy says.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=TIMEOUT_S) as response:
+            raw = response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            text = _error_text(error.read()) or f"{error.code} {error.reason}"
+        raise ApiCallFailed(text) from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+        reason = getattr(error, "reason", error)
+        if isinstance(reason, ConnectionRefusedError):
+            why = "is the daemon running?"
+        else:
+            why = str(reason)
+        raise ApiCallFailed(f"cannot reach the local API at {address} ({why})") from None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ApiCallFailed(
+            f"the local API at {address} did not answer JSON (is it a pievse daemon?)"
+        ) from None
+
+
+def _error_text(raw: bytes) -> str | None:
+    try:
+        answer = json.loads(raw)
+    except ValueError:
+        return None
+    return answer.get("error") if isinstance(answer, dict) else None
+
+
+# --- the commands -------------------------------------------------------------------------------
+
+
+# --- the status, for people ---------------------------------------------------------------------
+
+
+def format_status(status: dict[str, Any]) -> str:
+    """A few lines per connector from the JSON of GET /api/status; missing values show as "?"."""
+    ocpp = status.get("ocpp") or {}
+    link = "connected" if ocpp.get("connected") else "not connected"
+    if ocpp.get("connected") and ocpp.get("registered") is False:
+        link += ", not yet accepted"
+    queued = ocpp.get("queued_transaction_messages")
+    if queued:
+        link += f", {queued} transaction message{'s' if queued != 1 else ''} queued"
+    lines = [f"charge point {status.get('charge_point_id', '?')}: "
+             f"OCPP {ocpp.get('version', '?')} {link}"]
+    for c in status.get("connectors") or []:
+        state = c.get("status") or "unknown"
+        if c.get("error_code") not in (None, "NoError"):
+            state += f" ({c['error_code']})"
+        lines.append(f"connector {c.get('id', '?')}: {state}")
+        contactor = {True: "closed", False: "open"}.get(c.get("contactor_closed"), "?")
+        offered = c.get("offered_current")
+        offer = f"offering {offered:g} A" if offered else "offering nothing"
+        lines.append(f"  pilot {c.get('pilot_state', '?')}, contactor {contactor}, {offer}")
+        meter = c.get("meter") or {}
+        if meter.get("online") is False:
+            lines.append("  meter offline")
+        else:
+            lines.append(f"  meter {_kw(meter.get('power_w'))}, {_kwh(meter.get('energy_wh'))}")
+        tx = c.get("transaction")
+        if tx:
+            delivered = tx.get("energy_wh")
+            if delivered is None and None not in (meter.get("energy_wh"), tx.get("meter_start_wh")):
+                delivered = meter["energy_wh"] - tx["meter_start_wh"]
+            lines.append(f"  transaction {tx.get('id', '?')} for id tag {tx.get('id_tag', '?')}, "
+                         f"{_kwh(delivered)} delivered")
+        else:
+            lines.append("  no transaction")
+    return "\n".join(lines)
+
+
+def _kw(watts: float | None) -> str:
+    return "? kW" if watts is None else f"{watts / 1000:.2f} kW"
+
+
+def _kwh(watt_hours: float | None) -> str:
+    return "? kWh" if watt_hours is None else f"{watt_hours / 1000:.3f} kWh"
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def split_host_port(address: str) -> tuple[str, int]:
+    """Split ``"host:port"`` (``"[::1]:8180"`` for IPv6); ValueError says what is wrong."""
+    host, colon, port = address.rpartition(":")
+    if not colon or not host:
+        raise ValueError('must be "host:port", e.g. "127.0.0.1:8180" (or "" to turn it off)')
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError('must put an IPv6 address in brackets, e.g. "[::1]:8180"')
+    if not port.isascii() or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError("must end with a port number from 0 to 65535")
+    if not host or any(c.isspace() for c in host):
+        raise ValueError('must be "host:port", e.g. "127.0.0.1:8180" (or "" to turn it off)')
+    return host, int(port)

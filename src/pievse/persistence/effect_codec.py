@@ -1,0 +1,109 @@
+"""Station effects as JSON, for the outbox on disk.
+
+The outbox keeps the station's own effects (TransactionStarted, TransactionStopped, MeterSample),
+not OCPP frames: a StopTransaction's transactionId is only known once the CSMS has answered the
+StartTransaction, and the frame is built then, in whichever OCPP version is spoken. What is
+written here must read back equal after any restart, so every field is spelled out and enums
+are stored by their OCPP value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pievse.core.hardware import MeterReading
+from pievse.core.effects import MeterSample, TransactionStarted, TransactionStopped
+from pievse.core.vocabulary import ReadingContext, StopReason
+
+__all__ = ["decode_effect", "encode_effect"]
+
+TransactionEffect = TransactionStarted | TransactionStopped | MeterSample
+
+
+def encode_effect(effect: TransactionEffect) -> dict[str, Any]:
+    match effect:
+        case TransactionStarted():
+            return {
+                "type": "started",
+                "ref": effect.transaction_ref,
+                "connector": effect.connector_id,
+                "id_tag": effect.id_tag,
+                "meter_start_wh": effect.meter_start_wh,
+                "at": effect.timestamp,
+                "reservation_id": effect.reservation_id,
+            }
+        case TransactionStopped():
+            return {
+                "type": "stopped",
+                "ref": effect.transaction_ref,
+                "transaction_id": effect.transaction_id,
+                "connector": effect.connector_id,
+                "id_tag": effect.id_tag,
+                "meter_stop_wh": effect.meter_stop_wh,
+                "at": effect.timestamp,
+                "reason": effect.reason.value,
+                "data": [encode_effect(sample) for sample in effect.transaction_data],
+            }
+        case MeterSample():
+            reading = effect.reading
+            return {
+                "type": "sample",
+                "ref": effect.transaction_ref,
+                "connector": effect.connector_id,
+                "context": effect.context.value,
+                "offered_a": effect.offered_current_a,
+                "at": effect.timestamp,
+                "reading": {
+                    "energy_wh": reading.energy_import_wh,
+                    "at": reading.timestamp,
+                    "power_w": reading.power_w,
+                    "current_a": list(reading.current_a),
+                    "voltage_v": list(reading.voltage_v),
+                    "frequency_hz": reading.frequency_hz,
+                },
+            }
+    raise TypeError(f"not a transaction effect: {effect!r}")
+
+
+def decode_effect(data: dict[str, Any]) -> TransactionEffect:
+    kind = data["type"]
+    if kind == "started":
+        return TransactionStarted(
+            transaction_ref=data["ref"],
+            connector_id=data["connector"],
+            id_tag=data["id_tag"],
+            meter_start_wh=data["meter_start_wh"],
+            timestamp=data["at"],
+            reservation_id=data["reservation_id"],
+        )
+    if kind == "stopped":
+        samples = tuple(decode_effect(sample) for sample in data["data"])
+        return TransactionStopped(
+            transaction_ref=data["ref"],
+            transaction_id=data["transaction_id"],
+            connector_id=data["connector"],
+            id_tag=data["id_tag"],
+            meter_stop_wh=data["meter_stop_wh"],
+            timestamp=data["at"],
+            reason=StopReason(data["reason"]),
+            transaction_data=samples,  # type: ignore[arg-type]
+        )
+    if kind == "sample":
+        r = data["reading"]
+        reading = MeterReading(
+            energy_import_wh=r["energy_wh"],
+            timestamp=r["at"],
+            power_w=r["power_w"],
+            current_a=tuple(r["current_a"]),
+            voltage_v=tuple(r["voltage_v"]),
+            frequency_hz=r["frequency_hz"],
+        )
+        return MeterSample(
+            connector_id=data["connector"],
+            transaction_ref=data["ref"],
+            context=ReadingContext(data["context"]),
+            reading=reading,
+            offered_current_a=data["offered_a"],
+            timestamp=data["at"],
+        )
+    raise ValueError(f"unknown effect type {kind!r}")

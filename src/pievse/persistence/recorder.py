@@ -1,0 +1,159 @@
+"""Keeps the store in step with the station: open transactions, their energy, the charging
+profiles, the Local Authorization List, the Authorization Cache, the reservations, the last run.
+
+The daemon hands every effect to ``record()`` inside the same store batch that queues the
+effect's OCPP message, so "transaction started" and "StartTransaction queued" (or "stopped" and
+"StopTransaction queued") reach the disk together or not at all. ``recover()`` runs once at
+start-up, before anything else: the transactions the store still holds as open were cut off by a
+crash or a power cut, and are stopped now with the last energy written (reason PowerLoss, or
+Reboot when a Reset was under way), their StopTransaction queued behind whatever of theirs the
+outbox still holds. The list, the cache and the reservations come back too, so a charge point
+that restarts offline still knows its cards, and the CSMS sees the list version it sent.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pievse.core.authorization import IdTagInfoError
+from pievse.core.effects import (
+    ChargingProfilesChanged,
+    Effect,
+    LocalAuthListChanged,
+    MeterSample,
+    ReservationsChanged,
+    TransactionStarted,
+    TransactionStopped,
+)
+from pievse.core.reservations import ReservationError
+from pievse.core.station import Station
+from pievse.core.vocabulary import ReadingContext, StopReason
+from pievse.persistence.store import ENERGY_WRITE_INTERVAL_S, Store
+
+__all__ = ["TransactionRecorder"]
+
+log = logging.getLogger(__name__)
+
+
+class TransactionRecorder:
+    def __init__(self, store: Store, station: Station) -> None:
+        self.store = store
+        self.station = station
+        self._energy_written_at: dict[int, float] = {}  # transaction ref -> station time
+        self._reset_recorded: bool | None = None
+        self._cache_recorded = station.access.cache_revision
+
+    def recover(self) -> list[Effect]:
+        """Stop the transactions a crash or power cut left open; number new ones after them."""
+        self.station.restore_transaction_refs(self.store.state("next_transaction_ref", 1))
+        hard = self.store.state("reset_pending")
+        reason = StopReason.POWER_LOSS if hard is None else StopReason.REBOOT
+        effects: list[Effect] = []
+        for interrupted in self.store.open_transactions():
+            log.warning("transaction %s (connector %s, id tag %s) was cut off by a %s: %s "
+                        "reason %s at %.1f Wh", interrupted.ref,
+                        interrupted.connector_id, interrupted.id_tag,
+                        "power cut or crash" if hard is None else "reset",
+                        "resuming it if its car is still plugged in, else stopping it with"
+                        if self.station.settings.resume_interrupted_transactions
+                        else "stopping it with", reason.value,
+                        interrupted.last_energy_wh,
+                        extra={"CONNECTOR_ID": interrupted.connector_id,
+                               "TRANSACTION_ID": interrupted.transaction_id or ""})
+            if self.station.settings.resume_interrupted_transactions:
+                effects += self.station.hold_interrupted(interrupted, reason)
+            else:
+                effects += self.station.end_interrupted(interrupted, reason)
+        self.store.set_state("reset_pending", None)
+        # Charging profiles come back after the transactions they might have belonged to ended.
+        effects += self.station.restore_charging_profiles(
+            self.store.state("charging_profiles", []))
+        self._recover_access()
+        return effects
+
+    def _recover_access(self) -> None:
+        access = self.station.access
+        try:
+            access.restore_authorization(self.store.state("local_auth_list"),
+                                         self.store.state("authorization_cache"))
+        except IdTagInfoError as error:
+            log.error("the stored local authorization list or cache is unreadable (%s): "
+                      "starting with empty ones; the CSMS will see list version 0", error)
+        try:
+            lapsed = access.restore_reservations(self.store.state("reservations"))
+        except ReservationError as error:
+            log.error("the stored reservations are unreadable (%s): starting without any",
+                      error)
+            lapsed = []
+        for reservation in lapsed:
+            log.info("reservation %s (connector %s, id tag %s) lapsed while the daemon was down",
+                     reservation.reservation_id, reservation.connector_id, reservation.id_tag)
+        if lapsed:
+            self.store.set_state("reservations", access.reservations.snapshot()["reservations"])
+        # What was just read back needs no writing.
+        self._cache_recorded = access.cache_revision
+
+    @staticmethod
+    def last_meter_energy(store: Store, connector_id: int) -> float:
+        """The highest the connector's meter register was known to reach, from the last run:
+        a simulated meter resumes there, so a new meterStart is never below an old meterStop."""
+        known = [store.state(f"meter_energy_wh/{connector_id}", 0.0)]
+        known += [t.last_energy_wh for t in store.open_transactions()
+                  if t.connector_id == connector_id]
+        return max(known)
+
+    def record(self, effect: Effect) -> None:
+        match effect:
+            case TransactionStarted():
+                self.store.transaction_started(effect.transaction_ref, effect.connector_id,
+                                               effect.id_tag, effect.meter_start_wh,
+                                               effect.timestamp)
+                self.store.set_state(f"meter_energy_wh/{effect.connector_id}",
+                                     effect.meter_start_wh)
+                self._energy_written_at[effect.transaction_ref] = effect.timestamp
+            case TransactionStopped():
+                self.store.transaction_ended(effect.transaction_ref)
+                self.store.set_state(f"meter_energy_wh/{effect.connector_id}",
+                                     effect.meter_stop_wh)
+                self._energy_written_at.pop(effect.transaction_ref, None)
+            case ChargingProfilesChanged(profiles=profiles):
+                self.store.set_state("charging_profiles", list(profiles))
+            case LocalAuthListChanged():
+                self.store.set_state("local_auth_list", {
+                    "listVersion": effect.list_version,
+                    "localAuthorizationList": list(effect.entries)})
+            case ReservationsChanged(reservations=reservations):
+                self.store.set_state("reservations", list(reservations))
+            case MeterSample(transaction_ref=int(ref)) if effect.context in (
+                    ReadingContext.SAMPLE_PERIODIC, ReadingContext.SAMPLE_CLOCK):
+                self._write_energy(ref, effect.connector_id, effect.reading.energy_import_wh,
+                                   effect.timestamp)
+
+    def reading_taken(self, connector_id: int) -> None:
+        """A meter reading reached the station: write its energy if the last write is old."""
+        connector = self.station.connector(connector_id)
+        tx, reading = connector.transaction, connector.last_reading
+        if tx is None or tx.stop is not None or reading is None:
+            return
+        now = self.station.clock.now()
+        if now - self._energy_written_at.get(tx.ref, 0.0) >= ENERGY_WRITE_INTERVAL_S:
+            self._write_energy(tx.ref, connector_id, reading.energy_import_wh, now)
+
+    def settled(self) -> None:
+        """After each dispatch: note a Reset being carried out, so that a crash during it ends
+        the transactions with reason Reboot rather than PowerLoss; write the Authorization
+        Cache if a verdict in it changed (once, however many changed in the batch)."""
+        pending = self.station.reset_pending
+        if pending != self._reset_recorded:
+            self.store.set_state("reset_pending", pending)
+            self._reset_recorded = pending
+        access = self.station.access
+        if access.cache_revision != self._cache_recorded:
+            self.store.set_state("authorization_cache", access.cache_entries())
+            self._cache_recorded = access.cache_revision
+
+    def _write_energy(self, ref: int, connector_id: int, energy_wh: float, at: float) -> None:
+        with self.store.batch():
+            self.store.transaction_energy(ref, energy_wh, at)
+            self.store.set_state(f"meter_energy_wh/{connector_id}", energy_wh)
+        self._energy_written_at[ref] = at

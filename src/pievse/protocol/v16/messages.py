@@ -1,0 +1,102 @@
+"""Station effects as OCPP 1.6 requests: the only place that knows 1.6's field names."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from ocpp.v16 import call
+
+from pievse.protocol.common.measurands import format_value, measurements
+from pievse.core.datetimes import parse_datetime
+from pievse.core.effects import (
+    MeterSample,
+    StatusChanged,
+    TransactionStarted,
+    TransactionStopped,
+)
+
+# SampledValue.unit in 1.6 has no unit for frequency: leave it out there.
+_UNITS_16 = {"Wh", "kWh", "W", "kW", "A", "V", "VA", "kVA", "var", "kvar", "varh", "kvarh"}
+
+
+def timestamp(epoch_seconds: float) -> str:
+    """OCPP date-time: UTC, milliseconds, 'Z'."""
+    moment = datetime.fromtimestamp(epoch_seconds, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_timestamp(text: str) -> float:
+    return parse_datetime(text)
+
+
+def meter_value(sample: MeterSample, measurands: list[str]) -> dict:
+    sampled = []
+    for m in measurements(sample, measurands):
+        value = {
+            "value": format_value(m.value),
+            "context": sample.context.value,
+            "measurand": m.measurand,
+            "location": "Outlet",
+        }
+        if m.unit in _UNITS_16:
+            value["unit"] = m.unit
+        if m.phase is not None:
+            value["phase"] = m.phase
+        sampled.append(value)
+    # The sample's own instant, not the meter read's: a clock-aligned value belongs to :15, not
+    # to whenever the meter happened to be polled just before it.
+    return {"timestamp": timestamp(sample.timestamp), "sampledValue": sampled}
+
+
+def status_notification(effect: StatusChanged) -> call.StatusNotification:
+    return call.StatusNotification(
+        connector_id=effect.connector_id,
+        error_code=effect.error_code.value,
+        status=effect.status.value,
+        info=effect.info[:50] if effect.info else None,
+        timestamp=timestamp(effect.timestamp),
+    )
+
+
+def start_transaction(effect: TransactionStarted) -> call.StartTransaction:
+    return call.StartTransaction(
+        connector_id=effect.connector_id,
+        id_tag=effect.id_tag,
+        meter_start=round(effect.meter_start_wh),
+        timestamp=timestamp(effect.timestamp),
+        reservation_id=effect.reservation_id,
+    )
+
+
+def stop_transaction(
+    effect: TransactionStopped,
+    transaction_id: int,
+    sampled_measurands: list[str],
+    aligned_measurands: list[str],
+) -> call.StopTransaction:
+    data = []
+    for sample in effect.transaction_data:
+        clock_aligned = sample.context.value == "Sample.Clock"
+        chosen = aligned_measurands if clock_aligned else sampled_measurands
+        value = meter_value(sample, chosen)
+        if value["sampledValue"]:
+            data.append(value)
+    return call.StopTransaction(
+        meter_stop=round(effect.meter_stop_wh),
+        timestamp=timestamp(effect.timestamp),
+        transaction_id=transaction_id,
+        reason=effect.reason.value,
+        id_tag=effect.id_tag,
+        transaction_data=data or None,
+    )
+
+
+def meter_values(
+    sample: MeterSample, measurands: list[str], transaction_id: int | None
+) -> call.MeterValues | None:
+    value = meter_value(sample, measurands)
+    if not value["sampledValue"]:
+        return None
+    return call.MeterValues(
+        connector_id=sample.connector_id, meter_value=[value], transaction_id=transaction_id
+    )
