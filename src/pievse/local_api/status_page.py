@@ -124,8 +124,8 @@ def _http(
 @functools.cache
 def status_page() -> StatusPage:
     """The page from the package data, read and hashed once per process."""
-    return
-    StatusPage.from_html(resources.files("pievse.local_api").joinpath(_RESOURCE).read_bytes())
+    page = resources.files("pievse.local_api").joinpath(_RESOURCE).read_bytes()
+    return StatusPage.from_html(page)
 
 
 def handle_status_page(method: str) -> bytes:
