@@ -7,7 +7,8 @@ ChargingScheduleMaxPeriods (48) half-hour periods, spread over every purpose and
 bears on connector 1 (ChargePointMaxProfile, TxDefaultProfile on connector 0 and on connector 1,
 TxProfile), in amps and in watts, absolute and daily recurring. Printed:
 
-- SetChargingProfile: parse the JSON object and install it (ms per profile);
+- SetChargingProfile: read the JSON object with the OCPP 1.6 codec and install it (ms per
+  profile);
 - GetCompositeSchedule for connector 1 and for connector 0 over 24 h, and over 7 days;
 - limit_at at random instants (what the daemon calls at each wake-up), including its search for
   the next instant the limit changes.
@@ -25,12 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from pievse.core.charging_profiles import (  # noqa: E402
-    ChargingProfile,
-    format_datetime,
-    parse_datetime,
-)
+from pievse.core.charging_profiles import ChargingRateUnit, CompositeSchedule  # noqa: E402
+from pievse.core.datetimes import format_datetime, parse_datetime  # noqa: E402
 from pievse.core.smart_charging import ChargingProfiles, SmartChargingLimits  # noqa: E402
+from pievse.protocol.v16.codec.charging_profiles import decode_charging_profile  # noqa: E402
 
 MONDAY = parse_datetime("2026-01-05T00:00:00Z")
 DAY = 86_400
@@ -99,7 +98,7 @@ def main() -> None:
     def fill() -> ChargingProfiles:
         store = ChargingProfiles(connector_count=2, limits=limits)
         for connector_id, obj in objects:
-            result = store.install(connector_id, ChargingProfile.from_ocpp(obj), MONDAY,
+            result = store.install(connector_id, decode_charging_profile(obj), MONDAY,
                                    7 if connector_id == 1 else None)
             if not result.accepted:
                 raise SystemExit(f"benchmark profile rejected: {result.reason}")
@@ -113,18 +112,19 @@ def main() -> None:
 
     store = fill()
     tx_start = MONDAY - 1800
+    amps, watts = ChargingRateUnit.AMPS, ChargingRateUnit.WATTS
     for label, connector_id, duration, unit in (
-        ("GetCompositeSchedule connector 1, 24 h, A", 1, DAY, "A"),
-        ("GetCompositeSchedule connector 1, 24 h, W", 1, DAY, "W"),
-        ("GetCompositeSchedule connector 0, 24 h, A", 0, DAY, "A"),
-        ("GetCompositeSchedule connector 1, 7 days, A", 1, 7 * DAY, "A"),
+        ("GetCompositeSchedule connector 1, 24 h, A", 1, DAY, amps),
+        ("GetCompositeSchedule connector 1, 24 h, W", 1, DAY, watts),
+        ("GetCompositeSchedule connector 0, 24 h, A", 0, DAY, amps),
+        ("GetCompositeSchedule connector 1, 7 days, A", 1, 7 * DAY, amps),
     ):
         def composite(connector_id: int = connector_id, duration: int = duration,
-                      unit: str = unit) -> dict:
+                      unit: ChargingRateUnit = unit) -> CompositeSchedule:
             return store.composite_schedule(connector_id, MONDAY + 600, duration, unit,
                                             no_limit_a=32.0, transaction_start=tx_start)
 
-        periods = len(composite()["chargingSchedule"]["chargingSchedulePeriod"])
+        periods = len(composite().schedule.periods)
         median, worst = timed(composite, repeat)
         print(f"  {label}: {median:8.2f} ms (worst {worst:.2f}), {periods} periods")
 

@@ -18,3 +18,16 @@ def test_the_import_contracts_hold() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 broken" in done.stdout
 
+
+
+#: The core's smart charging, and what of OCPP's wire form must not be found in it.
+WIRE_NEUTRAL_SMART_CHARGING = ("charging_profiles.py", "smart_charging.py", "charging_limits.py")
+WIRE_FORM_OF_PROFILES = ("from_ocpp", "to_ocpp", '"chargingProfileId"', '"chargingSchedule"',
+                         '"startPeriod"')
+
+
+def test_the_cores_smart_charging_speaks_no_wire_format() -> None:
+    for name in WIRE_NEUTRAL_SMART_CHARGING:
+        text = (ROOT / "src" / "pievse" / "core" / name).read_text()
+        found = [word for word in WIRE_FORM_OF_PROFILES if word in text]
+        assert not found, f"core/{name} holds OCPP's wire form: {found}"

@@ -72,6 +72,23 @@ async def test_get_composite_schedule_reports_the_limit_in_amps_and_watts(csms, 
         pytest.approx(16 * 230 * 3)
 
 
+async def test_clear_by_purpose_and_a_composite_schedule_for_no_such_connector(
+        csms, start_station):
+    """The 1.6 names of purposes and statuses reach the core and come back: a clear that matches
+    nothing is Unknown, one that matches is Accepted; connector 3 of a one-connector station has
+    no schedule to give."""
+    await start_station()
+    await csms.set_charging_profile("CP1", 0, profile(1, "ChargePointMaxProfile", 16))
+    assert await csms.clear_charging_profile(
+        "CP1", chargingProfilePurpose="TxDefaultProfile") == {"status": "Unknown"}
+    assert await csms.clear_charging_profile(
+        "CP1", connectorId=0, chargingProfilePurpose="ChargePointMaxProfile") == {
+        "status": "Accepted"}
+    assert await csms.get_composite_schedule("CP1", 3, 600) == {"status": "Rejected"}
+    assert await csms.set_charging_profile("CP1", 3, profile(2, "TxDefaultProfile", 8)) == {
+        "status": "Rejected"}
+
+
 async def test_profiles_past_what_the_station_holds_are_rejected(csms, start_station):
     await start_station()
     too_high = profile(1, "TxDefaultProfile", 10, stack_level=11)  # ChargeProfileMaxStackLevel 10

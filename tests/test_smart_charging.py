@@ -10,83 +10,74 @@ TxDefaultProfile for one transaction and leaves with it.
 
 from __future__ import annotations
 
-from decimal import Decimal
+import dataclasses
+import json
 from typing import Any
 
 import pytest
 
 from pievse.core.charging_profiles import (
     ChargingProfile,
+    ChargingProfileKind,
     ChargingProfilePurpose,
     ChargingProfileStatus,
     ChargingRateUnit,
+    ChargingSchedule,
+    ChargingSchedulePeriod,
     ClearChargingProfileStatus,
-    ProfileFormatError,
-    format_datetime,
-    parse_datetime,
+    CompositeSchedule,
+    CompositeScheduleStatus,
+    RecurrencyKind,
 )
+from pievse.core.datetimes import format_datetime, parse_datetime
 from pievse.core.smart_charging import ChargingProfiles, SmartChargingLimits
+from pievse.persistence.profile_codec import decode_installed_profile, encode_installed_profile
 
 MONDAY = parse_datetime("2026-01-05T00:00:00Z")
 HOUR = 3600
 DAY = 86_400
-TXD = "TxDefaultProfile"
-CPMAX = "ChargePointMaxProfile"
-TXP = "TxProfile"
+TXD = ChargingProfilePurpose.TX_DEFAULT_PROFILE
+CPMAX = ChargingProfilePurpose.CHARGE_POINT_MAX_PROFILE
+TXP = ChargingProfilePurpose.TX_PROFILE
+ABSOLUTE = ChargingProfileKind.ABSOLUTE
+RECURRING = ChargingProfileKind.RECURRING
+RELATIVE = ChargingProfileKind.RELATIVE
+DAILY = RecurrencyKind.DAILY
+WEEKLY = RecurrencyKind.WEEKLY
+A = ChargingRateUnit.AMPS
+W = ChargingRateUnit.WATTS
 
 
 def at(text: str) -> float:
     return parse_datetime(text)
 
 
-def profile_json(
+def profile(
     profile_id: int,
-    purpose: str,
+    purpose: ChargingProfilePurpose,
     periods: list[tuple],
     *,
     stack: int = 0,
-    kind: str = "Absolute",
-    unit: str = "A",
+    kind: ChargingProfileKind = ABSOLUTE,
+    unit: ChargingRateUnit = A,
     start: float | None = MONDAY,
     duration: int | None = None,
-    recurrency: str | None = None,
+    recurrency: RecurrencyKind | None = None,
     valid_from: float | None = None,
     valid_to: float | None = None,
     transaction_id: int | None = None,
-) -> dict[str, Any]:
-    """A ``csChargingProfiles`` object as a CSMS sends it. ``periods``: (startPeriod, limit) or
-    (startPeriod, limit, numberPhases)."""
-    schedule: dict[str, Any] = {
-        "chargingRateUnit": unit,
-        "chargingSchedulePeriod": [
-            {"startPeriod": p[0], "limit": p[1], **({"numberPhases": p[2]} if len(p) > 2 else {})}
-            for p in periods
-        ],
-    }
-    if duration is not None:
-        schedule["duration"] = duration
-    if start is not None and kind != "Relative":
-        schedule["startSchedule"] = format_datetime(start)
-    obj: dict[str, Any] = {
-        "chargingProfileId": profile_id,
-        "stackLevel": stack,
-        "chargingProfilePurpose": purpose,
-        "chargingProfileKind": kind,
-        "chargingSchedule": schedule,
-    }
-    for key, value in (
-        ("recurrencyKind", recurrency),
-        ("transactionId", transaction_id),
-        ("validFrom", None if valid_from is None else format_datetime(valid_from)),
-        ("validTo", None if valid_to is None else format_datetime(valid_to)),
-    ):
-        if value is not None:
-            obj[key] = value
-    return obj
-
-
-def profile(profile_id: int, purpose: str, periods: list[tuple], **kw: Any) -> ChargingProfile:
-    return ChargingProfile.from_ocpp(profile_json(profile_id, purpose, periods, **kw))
+) -> ChargingProfile:
+    """A profile as a CSMS sets it. ``periods``: (startPeriod, limit) or (startPeriod, limit,
+    numberPhases)."""
+    schedule = ChargingSchedule(
+        unit,
+        tuple(ChargingSchedulePeriod(p[0], float(p[1]), *p[2:]) for p in periods),
+        duration=duration,
+        start_schedule=start if kind is not RELATIVE else None,
+    )
+    return ChargingProfile(profile_id, stack, purpose, kind, schedule,
+                           transaction_id=transaction_id, recurrency_kind=recurrency,
+                           valid_from=valid_from, valid_to=valid_to)
 
 
 def install(store: ChargingProfiles, connector_id: int, prof: ChargingProfile, now: float = MONDAY,
@@ -99,11 +90,17 @@ def amps(store: ChargingProfiles, t: float, connector_id: int = 1, **kw: Any) ->
     return store.limit_at(connector_id, t, **kw).amps
 
 
-def periods_of(composite: dict[str, Any]) -> list[tuple]:
+def periods_of(composite: CompositeSchedule) -> list[tuple]:
+    assert composite.schedule is not None
     return [
-        (p["startPeriod"], p["limit"], *([p["numberPhases"]] if "numberPhases" in p else []))
-        for p in composite["chargingSchedule"]["chargingSchedulePeriod"]
+        (p.start_period, p.limit, *([p.number_phases] if p.number_phases is not None else []))
+        for p in composite.schedule.periods
     ]
+
+
+def start_of(composite: CompositeSchedule) -> str:
+    assert composite.schedule is not None and composite.schedule.start_schedule is not None
+    return format_datetime(composite.schedule.start_schedule)
 
 
 # --- the specification's worked examples ---------------------------------------------------------
@@ -125,10 +122,10 @@ def test_stacking_a_short_higher_stack_level_falls_back_to_the_lower_one_when_it
     assert amps(store, MONDAY + 399) == 10.0
     assert store.limit_at(1, MONDAY + 400) == (None, "no charging profile in effect", None)
 
-    composite = store.composite_schedule(1, MONDAY, 400, "A", no_limit_a=32.0)
-    assert composite["status"] == "Accepted" and composite["connectorId"] == 1
-    assert composite["scheduleStart"] == "2026-01-05T00:00:00Z"
-    assert composite["chargingSchedule"]["duration"] == 400
+    composite = store.composite_schedule(1, MONDAY, 400, A, no_limit_a=32.0)
+    assert composite.status is CompositeScheduleStatus.ACCEPTED and composite.connector_id == 1
+    assert start_of(composite) == "2026-01-05T00:00:00Z"
+    assert composite.schedule.duration == 400
     assert periods_of(composite) == [(0, 10.0), (100, 12.0), (150, 8.0), (200, 10.0)]
 
 
@@ -137,7 +134,7 @@ def test_stacking_a_holiday_exception_overrides_the_weekly_default_only_while_it
     day, a higher stack level bounded by validFrom and validTo."""
     store = ChargingProfiles()
     install(store, 0, profile(1, TXD, [(0, 32), (8 * HOUR, 16), (18 * HOUR, 32)],
-                              kind="Recurring", recurrency="Daily"))
+                              kind=RECURRING, recurrency=DAILY))
     wednesday, thursday = MONDAY + 2 * DAY, MONDAY + 3 * DAY
     install(store, 0, profile(2, TXD, [(0, 10)], stack=1, start=wednesday,
                               valid_from=wednesday, valid_to=thursday))
@@ -153,8 +150,8 @@ def test_stacking_a_holiday_exception_overrides_the_weekly_default_only_while_it
 def test_a_daily_recurring_night_limit_crosses_midnight_and_wraps_every_day() -> None:
     store = ChargingProfiles()
     sunday_22h = at("2026-01-04T22:00:00Z")
-    install(store, 1, profile(1, TXD, [(0, 10), (8 * HOUR, 32)], kind="Recurring",
-                              recurrency="Daily", start=sunday_22h, duration=DAY))
+    install(store, 1, profile(1, TXD, [(0, 10), (8 * HOUR, 32)], kind=RECURRING,
+                              recurrency=DAILY, start=sunday_22h, duration=DAY))
 
     assert amps(store, at("2026-01-04T21:59:59Z")) is None, "before its first recurrence"
     assert amps(store, at("2026-01-04T23:00:00Z")) == 10.0
@@ -171,7 +168,7 @@ def test_a_daily_recurring_night_limit_crosses_midnight_and_wraps_every_day() ->
 
 def test_a_daily_profile_shorter_than_a_day_limits_only_its_hours() -> None:
     store = ChargingProfiles()
-    install(store, 1, profile(1, TXD, [(0, 8)], kind="Recurring", recurrency="Daily",
+    install(store, 1, profile(1, TXD, [(0, 8)], kind=RECURRING, recurrency=DAILY,
                               start=at("2026-01-04T22:00:00Z"), duration=8 * HOUR))
     assert amps(store, at("2026-01-05T05:00:00Z")) == 8.0
     day = store.limit_at(1, at("2026-01-05T06:00:00Z"))
@@ -182,7 +179,7 @@ def test_a_daily_profile_shorter_than_a_day_limits_only_its_hours() -> None:
 def test_a_recurring_schedule_longer_than_its_day_is_cut_off_by_the_next_recurrence() -> None:
     store = ChargingProfiles()
     install(store, 1, profile(1, TXD, [(0, 6), (20 * HOUR, 16), (30 * HOUR, 25)],
-                              kind="Recurring", recurrency="Daily", duration=2 * DAY))
+                              kind=RECURRING, recurrency=DAILY, duration=2 * DAY))
     assert store.limit_at(1, MONDAY + 21 * HOUR) == (
         16.0, "TxDefaultProfile #1 (stack level 0) limits to 16 A", MONDAY + DAY)
     assert amps(store, MONDAY + DAY + 7 * HOUR) == 6.0, "30 h is never reached"
@@ -190,8 +187,8 @@ def test_a_recurring_schedule_longer_than_its_day_is_cut_off_by_the_next_recurre
 
 def test_a_weekly_recurring_profile_repeats_on_the_same_weekday() -> None:
     store = ChargingProfiles()
-    install(store, 1, profile(1, TXD, [(0, 6), (DAY, 32)], kind="Recurring",
-                              recurrency="Weekly", start=MONDAY))
+    install(store, 1, profile(1, TXD, [(0, 6), (DAY, 32)], kind=RECURRING,
+                              recurrency=WEEKLY, start=MONDAY))
     assert amps(store, MONDAY + 7 * DAY + HOUR) == 6.0, "next Monday"
     assert amps(store, MONDAY + 9 * DAY) == 32.0
     assert store.limit_at(1, MONDAY + 9 * DAY).next_change_at == MONDAY + 14 * DAY
@@ -200,7 +197,7 @@ def test_a_weekly_recurring_profile_repeats_on_the_same_weekday() -> None:
 def test_a_relative_tx_profile_counts_from_the_transaction_start() -> None:
     store = ChargingProfiles()
     started = MONDAY + 1000
-    install(store, 1, profile(1, TXP, [(0, 6), (600, 16)], kind="Relative", duration=HOUR),
+    install(store, 1, profile(1, TXP, [(0, 6), (600, 16)], kind=RELATIVE, duration=HOUR),
             now=started + 100, transaction_id=7)
     assert store.installed[0].profile.transaction_id == 7, "bound to the running transaction"
 
@@ -219,20 +216,20 @@ def test_a_change_between_two_seconds_is_exact_in_limit_at_and_whole_in_the_comp
     """The station's clock is a float; OCPP's startPeriod counts whole seconds."""
     store = ChargingProfiles()
     started = MONDAY + 0.4
-    install(store, 1, profile(1, TXP, [(0, 6), (600, 16)], kind="Relative"), transaction_id=1)
+    install(store, 1, profile(1, TXP, [(0, 6), (600, 16)], kind=RELATIVE), transaction_id=1)
     assert store.limit_at(1, MONDAY + 100, transaction_start=started).next_change_at == (
         started + 600)
     assert amps(store, MONDAY + 600.3, transaction_start=started) == 6.0
     assert amps(store, started + 600, transaction_start=started) == 16.0
     composite = store.composite_schedule(1, started, 900, no_limit_a=32.0,
                                          transaction_start=started)
-    assert composite["scheduleStart"] == "2026-01-05T00:00:00Z"
+    assert start_of(composite) == "2026-01-05T00:00:00Z"
     assert periods_of(composite) == [(0, 6.0), (600, 16.0)]
 
 
 def test_a_relative_tx_default_profile_waits_for_a_transaction_to_start() -> None:
     store = ChargingProfiles()
-    install(store, 1, profile(1, TXD, [(0, 10)], kind="Relative", duration=HOUR))
+    install(store, 1, profile(1, TXD, [(0, 10)], kind=RELATIVE, duration=HOUR))
     idle = store.limit_at(1, MONDAY + 50)
     assert idle.amps is None and idle.next_change_at is None
     assert amps(store, MONDAY + 50, transaction_start=MONDAY) == 10.0
@@ -244,7 +241,7 @@ def test_the_charge_point_max_profile_caps_a_higher_tx_default_profile() -> None
     store = ChargingProfiles(connector_count=2)
     install(store, 0, profile(1, CPMAX, [(0, 16)]))
     install(store, 0, profile(2, TXD, [(0, 32), (8 * HOUR, 10), (18 * HOUR, 32)],
-                              kind="Recurring", recurrency="Daily"))
+                              kind=RECURRING, recurrency=DAILY))
 
     night = store.limit_at(2, MONDAY + 2 * HOUR)
     assert night.amps == 16.0 and night.reason.startswith("ChargePointMaxProfile #1")
@@ -252,7 +249,7 @@ def test_the_charge_point_max_profile_caps_a_higher_tx_default_profile() -> None
     day = store.limit_at(2, MONDAY + 9 * HOUR)
     assert day.amps == 10.0 and day.reason.startswith("TxDefaultProfile #2")
 
-    composite = store.composite_schedule(0, MONDAY, DAY, "A", no_limit_a=32.0)
+    composite = store.composite_schedule(0, MONDAY, DAY, A, no_limit_a=32.0)
     assert periods_of(composite) == [(0, 16.0), (8 * HOUR, 10.0), (18 * HOUR, 16.0)]
 
 
@@ -276,7 +273,7 @@ def test_a_tx_profile_replaces_the_tx_default_profile_during_a_transaction_and_e
 def test_a_tx_profile_hands_back_to_the_tx_default_profile_when_its_schedule_ends() -> None:
     store = ChargingProfiles()
     install(store, 1, profile(1, TXD, [(0, 16)]))
-    install(store, 1, profile(2, TXP, [(0, 6)], kind="Relative", duration=900),
+    install(store, 1, profile(2, TXP, [(0, 6)], kind=RELATIVE, duration=900),
             transaction_id=1)
     assert amps(store, MONDAY + 100, transaction_start=MONDAY) == 6.0
     after = store.limit_at(1, MONDAY + 900, transaction_start=MONDAY)
@@ -310,8 +307,8 @@ def test_an_absolute_profile_without_start_schedule_starts_when_it_is_installed(
 
 def test_a_limit_in_watts_becomes_amps_per_phase_with_the_voltage_and_phases() -> None:
     store = ChargingProfiles(connector_count=2)
-    install(store, 1, profile(1, TXD, [(0, 11_000)], unit="W"))
-    install(store, 2, profile(2, TXD, [(0, 7_360, 1)], unit="W"))
+    install(store, 1, profile(1, TXD, [(0, 11_000)], unit=W))
+    install(store, 2, profile(2, TXD, [(0, 7_360, 1)], unit=W))
     three_phase = store.limit_at(1, MONDAY)
     assert three_phase.amps == pytest.approx(15.942, abs=1e-3)
     assert three_phase.reason.endswith("11000 W = 15.9 A at 230 V on 3 phases")
@@ -321,14 +318,14 @@ def test_a_limit_in_watts_becomes_amps_per_phase_with_the_voltage_and_phases() -
 
 def test_composite_schedules_in_amps_and_in_watts() -> None:
     store = ChargingProfiles()
-    install(store, 0, profile(1, CPMAX, [(0, 11_000)], unit="W"))
+    install(store, 0, profile(1, CPMAX, [(0, 11_000)], unit=W))
     install(store, 1, profile(2, TXD, [(0, 32), (HOUR, 10), (2 * HOUR, 10, 1)], duration=3 * HOUR))
 
-    in_amps = store.composite_schedule(1, MONDAY, 4 * HOUR, "A", no_limit_a=32.0)
-    assert in_amps["chargingSchedule"]["chargingRateUnit"] == "A"
+    in_amps = store.composite_schedule(1, MONDAY, 4 * HOUR, A, no_limit_a=32.0)
+    assert in_amps.schedule.charging_rate_unit is A
     assert periods_of(in_amps) == [(0, 15.9), (HOUR, 10.0), (2 * HOUR, 10.0, 1),
                                    (3 * HOUR, 15.9)]
-    in_watts = store.composite_schedule(1, MONDAY, 4 * HOUR, "W", no_limit_a=32.0)
+    in_watts = store.composite_schedule(1, MONDAY, 4 * HOUR, W, no_limit_a=32.0)
     assert periods_of(in_watts) == [(0, 11_000.0), (HOUR, 6_900.0), (2 * HOUR, 2_300.0, 1),
                                     (3 * HOUR, 11_000.0)]
 
@@ -337,59 +334,59 @@ def test_a_composite_schedule_merges_equal_neighbours_and_fills_unlimited_stretc
     store = ChargingProfiles()
     install(store, 1, profile(1, TXD, [(0, 16), (600, 16), (1200, 8)], duration=1800))
     composite = store.composite_schedule(1, MONDAY + 0.7, 3600, no_limit_a=25.0)
-    assert composite["scheduleStart"] == "2026-01-05T00:00:00Z", "on a whole second"
+    assert start_of(composite) == "2026-01-05T00:00:00Z", "on a whole second"
     assert periods_of(composite) == [(0, 16.0), (1200, 8.0), (1800, 25.0)]
     watts_only = ChargingProfiles()
-    install(watts_only, 1, profile(1, TXD, [(0, 4_600)], unit="W"))
-    assert watts_only.composite_schedule(1, MONDAY, 60, no_limit_a=25.0)["chargingSchedule"][
-        "chargingRateUnit"] == "W", "without a unit asked for, the profiles' own"
+    install(watts_only, 1, profile(1, TXD, [(0, 4_600)], unit=W))
+    own = watts_only.composite_schedule(1, MONDAY, 60, no_limit_a=25.0)
+    assert own.schedule.charging_rate_unit is W, "without a unit asked for, the profiles' own"
 
 
 def test_a_composite_schedule_for_a_connector_that_does_not_exist_is_rejected() -> None:
-    assert ChargingProfiles().composite_schedule(3, MONDAY, 60, no_limit_a=16.0) == {
-        "status": "Rejected"}
+    assert ChargingProfiles().composite_schedule(3, MONDAY, 60, no_limit_a=16.0).status is (
+        CompositeScheduleStatus.REJECTED)
 
 
 # --- what SetChargingProfile refuses -------------------------------------------------------------
 
 REJECTIONS = {
-    "ChargePointMaxProfile not on connector 0": (1, profile_json(1, CPMAX, [(0, 16)]), None,
+    "ChargePointMaxProfile not on connector 0": (1, profile(1, CPMAX, [(0, 16)]), None,
                                                  "only be set on connector 0"),
-    "Relative ChargePointMaxProfile": (0, profile_json(1, CPMAX, [(0, 16)], kind="Relative"),
+    "Relative ChargePointMaxProfile": (0, profile(1, CPMAX, [(0, 16)], kind=RELATIVE),
                                        None, "cannot be Relative"),
-    "TxProfile on connector 0": (0, profile_json(1, TXP, [(0, 16)]), 5, "not connector 0"),
-    "TxProfile without a transaction": (1, profile_json(1, TXP, [(0, 16)]), None,
+    "TxProfile on connector 0": (0, profile(1, TXP, [(0, 16)]), 5, "not connector 0"),
+    "TxProfile without a transaction": (1, profile(1, TXP, [(0, 16)]), None,
                                         "no transaction is running on connector 1"),
-    "TxProfile for another transaction": (1, profile_json(1, TXP, [(0, 16)], transaction_id=8),
+    "TxProfile for another transaction": (1, profile(1, TXP, [(0, 16)], transaction_id=8),
                                           5, "transactionId 8 is not the transaction running"),
-    "transactionId outside a TxProfile": (1, profile_json(1, TXD, [(0, 16)], transaction_id=5),
+    "transactionId outside a TxProfile": (1, profile(1, TXD, [(0, 16)], transaction_id=5),
                                           5, "only allowed in a TxProfile"),
-    "connector that does not exist": (2, profile_json(1, TXD, [(0, 16)]), None,
+    "connector that does not exist": (2, profile(1, TXD, [(0, 16)]), None,
                                       "connector 2 does not exist"),
-    "stack level above ChargeProfileMaxStackLevel": (1, profile_json(1, TXD, [(0, 16)], stack=3),
+    "stack level above ChargeProfileMaxStackLevel": (1, profile(1, TXD, [(0, 16)], stack=3),
                                                      None, "ChargeProfileMaxStackLevel (2)"),
-    "negative stack level": (1, profile_json(1, TXD, [(0, 16)], stack=-1), None, "negative"),
+    "negative stack level": (1, profile(1, TXD, [(0, 16)], stack=-1), None, "negative"),
     "more periods than ChargingScheduleMaxPeriods": (
-        1, profile_json(1, TXD, [(0, 16), (60, 8), (120, 6), (180, 16)]), None,
+        1, profile(1, TXD, [(0, 16), (60, 8), (120, 6), (180, 16)]), None,
         "ChargingScheduleMaxPeriods (3)"),
-    "rate unit not allowed": (1, profile_json(1, TXD, [(0, 7000)], unit="W"), None,
+    "rate unit not allowed": (1, profile(1, TXD, [(0, 7000)], unit=W), None,
                               "chargingRateUnit W is not allowed"),
-    "first period not at 0": (1, profile_json(1, TXD, [(60, 16)]), None, "startPeriod 0"),
-    "periods not ascending": (1, profile_json(1, TXD, [(0, 16), (600, 8), (600, 6)]), None,
+    "first period not at 0": (1, profile(1, TXD, [(60, 16)]), None, "startPeriod 0"),
+    "periods not ascending": (1, profile(1, TXD, [(0, 16), (600, 8), (600, 6)]), None,
                               "ascending"),
-    "negative limit": (1, profile_json(1, TXD, [(0, -1)]), None, "negative"),
-    "numberPhases not 1 to 3": (1, profile_json(1, TXD, [(0, 16, 4)]), None, "numberPhases 4"),
-    "zero duration": (1, profile_json(1, TXD, [(0, 16)], duration=0), None, "not positive"),
-    "no periods": (1, profile_json(1, TXD, []), None, "empty"),
-    "Recurring without recurrencyKind": (1, profile_json(1, TXD, [(0, 16)], kind="Recurring"),
+    "negative limit": (1, profile(1, TXD, [(0, -1)]), None, "negative"),
+    "numberPhases not 1 to 3": (1, profile(1, TXD, [(0, 16, 4)]), None, "numberPhases 4"),
+    "zero duration": (1, profile(1, TXD, [(0, 16)], duration=0), None, "not positive"),
+    "no periods": (1, profile(1, TXD, []), None, "empty"),
+    "Recurring without recurrencyKind": (1, profile(1, TXD, [(0, 16)], kind=RECURRING),
                                          None, "needs a recurrencyKind"),
     "Recurring without startSchedule": (
-        1, profile_json(1, TXD, [(0, 16)], kind="Recurring", recurrency="Daily", start=None),
+        1, profile(1, TXD, [(0, 16)], kind=RECURRING, recurrency=DAILY, start=None),
         None, "needs a startSchedule"),
-    "validTo already passed": (1, profile_json(1, TXD, [(0, 16)], valid_to=MONDAY - 1), None,
+    "validTo already passed": (1, profile(1, TXD, [(0, 16)], valid_to=MONDAY - 1), None,
                                "has already passed"),
     "validTo before validFrom": (
-        1, profile_json(1, TXD, [(0, 16)], valid_from=MONDAY + 60, valid_to=MONDAY + 30), None,
+        1, profile(1, TXD, [(0, 16)], valid_from=MONDAY + 60, valid_to=MONDAY + 30), None,
         "validTo is not after validFrom"),
 }
 
@@ -401,16 +398,17 @@ def test_set_charging_profile_rejects(case: str) -> None:
         allowed_rate_units=frozenset({ChargingRateUnit.AMPS})))
     install(store, 0, profile(99, CPMAX, [(0, 32)]))
     connector_id, obj, transaction_id, reason = REJECTIONS[case]
-    result = store.install(connector_id, ChargingProfile.from_ocpp(obj), MONDAY, transaction_id)
+    result = store.install(connector_id, obj, MONDAY, transaction_id)
     assert result.status is ChargingProfileStatus.REJECTED
     assert reason in result.reason
     assert [e.profile.charging_profile_id for e in store.installed] == [99], "nothing changed"
 
 
 def test_a_relative_profile_with_a_start_schedule_is_rejected() -> None:
-    obj = profile_json(1, TXD, [(0, 16)], kind="Relative")
-    obj["chargingSchedule"]["startSchedule"] = format_datetime(MONDAY)
-    result = ChargingProfiles().install(1, ChargingProfile.from_ocpp(obj), MONDAY)
+    obj = profile(1, TXD, [(0, 16)], kind=RELATIVE)
+    obj = dataclasses.replace(obj, schedule=dataclasses.replace(obj.schedule,
+                                                                start_schedule=MONDAY))
+    result = ChargingProfiles().install(1, obj, MONDAY)
     assert not result.accepted and "cannot have a startSchedule" in result.reason
 
 
@@ -428,11 +426,11 @@ def test_a_tx_profile_for_a_transaction_without_an_id_yet_binds_once_it_is_runni
     """RemoteStartTransaction's TxProfile is installed as the transaction starts, before the
     CSMS has answered StartTransaction with its transactionId."""
     store = ChargingProfiles()
-    prof = profile(1, TXP, [(0, 10)], kind="Relative")
+    prof = profile(1, TXP, [(0, 10)], kind=RELATIVE)
     assert not store.install(1, prof, MONDAY).accepted
     assert store.install(1, prof, MONDAY, None, transaction_active=True).accepted
     assert amps(store, MONDAY + 5, transaction_start=MONDAY) == 10.0
-    named = profile(2, TXP, [(0, 10)], kind="Relative", transaction_id=3)
+    named = profile(2, TXP, [(0, 10)], kind=RELATIVE, transaction_id=3)
     refused = store.install(1, named, MONDAY, None, transaction_active=True)
     assert "no transactionId yet" in refused.reason
 
@@ -513,70 +511,22 @@ def test_a_profile_not_valid_yet_names_its_valid_from_as_the_next_change() -> No
     assert amps(store, MONDAY + HOUR) == 8.0
 
 
-# --- the wire form -------------------------------------------------------------------------------
+# --- what persistence saves --------------------------------------------------------------------
 
 
-def test_a_profile_survives_the_trip_to_ocpp_json_and_back() -> None:
-    obj = profile_json(5, TXD, [(0, 16.5), (900, 6.0, 1)], kind="Recurring", recurrency="Weekly",
-                       duration=DAY, valid_from=MONDAY, valid_to=MONDAY + 30 * DAY, stack=2)
-    obj["chargingSchedule"]["minChargingRate"] = 6.0
-    assert ChargingProfile.from_ocpp(obj).to_ocpp() == obj
-
-
-def test_datetimes_with_offsets_fractions_or_no_zone_and_decimal_numbers_are_read() -> None:
-    obj = profile_json(1, TXD, [(0, 16)])
-    obj["chargingSchedule"]["startSchedule"] = "2026-01-05T02:00:00.250+02:00"
-    obj["validTo"] = "2026-01-06T00:00:00"  # no zone: OCPP times are UTC
-    obj["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"] = Decimal("16.1")
-    prof = ChargingProfile.from_ocpp(obj)
-    assert prof.schedule.start_schedule == MONDAY + 0.25
-    assert prof.valid_to == MONDAY + DAY
-    assert prof.schedule.periods[0].limit == 16.1
-    assert prof.to_ocpp()["chargingSchedule"]["startSchedule"] == "2026-01-05T00:00:00.250Z"
-
-
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        pytest.param(lambda o: o.pop("chargingProfileId"), "chargingProfileId is required",
-                     id="missing id"),
-        pytest.param(lambda o: o.update(stackLevel=True), "stackLevel must be an integer",
-                     id="bool as integer"),
-        pytest.param(lambda o: o.update(chargingProfilePurpose="TxMaxProfile"), "is not one of",
-                     id="unknown purpose"),
-        pytest.param(lambda o: o.update(validFrom="yesterday"), "not an ISO 8601", id="bad date"),
-        pytest.param(lambda o: o["chargingSchedule"]["chargingSchedulePeriod"][0].update(
-            startPeriod=1.5), "startPeriod must be an integer", id="fractional startPeriod"),
-        pytest.param(lambda o: o["chargingSchedule"].update(chargingSchedulePeriod={}),
-                     "must be a list", id="periods not a list"),
-    ],
-)
-def test_a_malformed_profile_object_raises_a_format_error(change: Any, message: str) -> None:
-    obj = profile_json(1, TXD, [(0, 16)])
-    change(obj)
-    with pytest.raises(ProfileFormatError, match=message):
-        ChargingProfile.from_ocpp(obj)
-
-
-def test_installed_profiles_reinstall_from_their_saved_payloads() -> None:
-    """Persistence saves each entry's SetChargingProfile payload and replays it after a restart."""
+def test_installed_profiles_reinstall_from_what_persistence_saves() -> None:
+    """Persistence saves each entry (its connector and its profile) and installs it again after
+    a restart."""
     store = ChargingProfiles(connector_count=2)
     install(store, 0, profile(1, CPMAX, [(0, 20)]))
     install(store, 2, profile(2, TXD, [(0, 10), (HOUR, 16)], start=None), now=MONDAY + 30)
-    saved = [entry.to_ocpp() for entry in store.installed]
+    saved = [decode_installed_profile(json.loads(json.dumps(encode_installed_profile(entry))))
+             for entry in store.installed]
+    assert saved == list(store.installed)
 
     restored = ChargingProfiles(connector_count=2)
-    for payload in saved:
-        result = restored.install(payload["connectorId"],
-                                  ChargingProfile.from_ocpp(payload["csChargingProfiles"]),
-                                  MONDAY + DAY)
+    for entry in saved:
+        result = restored.install(entry.connector_id, entry.profile, MONDAY + DAY)
         assert result.accepted
     for t in (MONDAY + 60, MONDAY + HOUR + 30, MONDAY + 2 * HOUR):
         assert restored.limit_at(2, t) == store.limit_at(2, t)
-
-
-def test_the_allowed_rate_unit_key_reads_and_writes_ocpp_names() -> None:
-    assert SmartChargingLimits().allowed_rate_units_key == "Current,Power"
-    assert SmartChargingLimits.parse_allowed_rate_units(" power ") == {ChargingRateUnit.WATTS}
-    with pytest.raises(ValueError, match="not Current or Power"):
-        SmartChargingLimits.parse_allowed_rate_units("Current,Volts")

@@ -8,13 +8,12 @@ instants that:
   exceeds the prevailing ChargePointMaxProfile limit;
 * GetCompositeSchedule says what ``limit_at`` says, at any instant of its window;
 * ``next_change_at`` is in the future and nothing changes before it;
-* a profile survives the trip to OCPP JSON and back.
+* a profile survives the trip to OCPP 1.6 JSON and back.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,10 +23,16 @@ from pievse.core.charging_profiles import (
     ChargingProfileKind,
     ChargingProfilePurpose,
     ChargingRateUnit,
-    format_datetime,
-    parse_datetime,
+    ChargingSchedule,
+    ChargingSchedulePeriod,
+    RecurrencyKind,
 )
+from pievse.core.datetimes import parse_datetime
 from pievse.core.smart_charging import ChargingProfiles, ProfileLimit
+from pievse.protocol.v16.codec.charging_profiles import (
+    decode_charging_profile,
+    encode_charging_profile,
+)
 
 MONDAY = parse_datetime("2026-01-05T00:00:00Z")
 HOUR = 3600
@@ -43,8 +48,8 @@ instants = st.integers(MONDAY - 6 * HOUR, MONDAY + 30 * HOUR)
 
 
 @st.composite
-def profile_objects(draw: st.DrawFn, profile_id: int) -> tuple[int, dict[str, Any]]:
-    """A connector id and a ``csChargingProfiles`` object, mostly valid."""
+def charging_profiles(draw: st.DrawFn, profile_id: int) -> tuple[int, ChargingProfile]:
+    """A connector id and a profile, mostly valid."""
     P, K = ChargingProfilePurpose, ChargingProfileKind
     purpose = draw(st.sampled_from([P.CHARGE_POINT_MAX_PROFILE, P.CHARGE_POINT_MAX_PROFILE,
                                     P.TX_DEFAULT_PROFILE, P.TX_DEFAULT_PROFILE, P.TX_PROFILE]))
@@ -62,31 +67,26 @@ def profile_objects(draw: st.DrawFn, profile_id: int) -> tuple[int, dict[str, An
     for start in [0, *starts]:
         limit = (draw(st.integers(0, 640)) / 10 if unit is ChargingRateUnit.AMPS
                  else float(draw(st.integers(0, 250)) * 100))
-        period: dict[str, Any] = {"startPeriod": start, "limit": limit}
         phases = draw(st.sampled_from([None, None, 1, 3]))
-        if phases is not None:
-            period["numberPhases"] = phases
-        periods.append(period)
-    schedule: dict[str, Any] = {"chargingRateUnit": unit.value, "chargingSchedulePeriod": periods}
+        periods.append(ChargingSchedulePeriod(start, limit, phases))
     duration = draw(st.one_of(st.none(), st.none(), st.integers(60, 30 * HOUR)))
-    if duration is not None:
-        schedule["duration"] = duration
+    start_schedule = None
     if kind is not ChargingProfileKind.RELATIVE:
-        schedule["startSchedule"] = format_datetime(MONDAY + draw(st.integers(-DAY, 6 * HOUR)))
-    obj: dict[str, Any] = {
-        "chargingProfileId": profile_id,
-        "stackLevel": draw(st.integers(0, 3)),
-        "chargingProfilePurpose": purpose.value,
-        "chargingProfileKind": kind.value,
-        "chargingSchedule": schedule,
-    }
+        start_schedule = MONDAY + draw(st.integers(-DAY, 6 * HOUR))
+    recurrency = None
     if kind is ChargingProfileKind.RECURRING:
-        obj["recurrencyKind"] = draw(st.sampled_from(["Daily", "Daily", "Weekly"]))
+        recurrency = draw(st.sampled_from([RecurrencyKind.DAILY, RecurrencyKind.DAILY,
+                                           RecurrencyKind.WEEKLY]))
+    valid_from = valid_to = None
     if draw(st.integers(0, 3)) == 0:
-        obj["validFrom"] = format_datetime(MONDAY + draw(st.integers(-DAY, DAY)))
+        valid_from = MONDAY + draw(st.integers(-DAY, DAY))
     if draw(st.integers(0, 3)) == 0:
-        obj["validTo"] = format_datetime(MONDAY + draw(st.integers(0, 2 * DAY)))
-    return connector_id, obj
+        valid_to = MONDAY + draw(st.integers(0, 2 * DAY))
+    schedule = ChargingSchedule(unit, tuple(periods), duration=duration,
+                                start_schedule=start_schedule)
+    return connector_id, ChargingProfile(
+        profile_id, draw(st.integers(0, 3)), purpose, kind, schedule,
+        recurrency_kind=recurrency, valid_from=valid_from, valid_to=valid_to)
 
 
 @st.composite
@@ -99,10 +99,9 @@ def stations(draw: st.DrawFn, whole_seconds: bool = False) -> tuple[ChargingProf
         transaction_start += draw(st.sampled_from([0.0, 0.1, 0.5, 0.999]))
     store = ChargingProfiles(connector_count=2)
     for profile_id in range(1, draw(st.integers(1, 6)) + 1):
-        connector_id, obj = draw(profile_objects(profile_id))
+        connector_id, profile = draw(charging_profiles(profile_id))
         running = connector_id == 1 and transaction_start is not None
-        store.install(connector_id, ChargingProfile.from_ocpp(obj), MONDAY - DAY,
-                      TRANSACTION_ID if running else None)
+        store.install(connector_id, profile, MONDAY - DAY, TRANSACTION_ID if running else None)
     return store, transaction_start
 
 
@@ -125,7 +124,7 @@ def oracle_amps(profile: ChargingProfile, t: float,
     else:
         origin = schedule.start_schedule
         if profile.kind is ChargingProfileKind.RECURRING:
-            cycle = DAY if profile.recurrency_kind.value == "Daily" else 7 * DAY
+            cycle = DAY if profile.recurrency_kind is RecurrencyKind.DAILY else 7 * DAY
             while origin + cycle <= t:
                 origin += cycle
             length = cycle if length is None else min(length, cycle)
@@ -195,19 +194,21 @@ def test_the_limit_follows_the_stacking_rules_and_never_exceeds_the_charge_point
 
 
 @FAST
-@given(stations(whole_seconds=True), instants, st.integers(1, 2 * DAY), st.sampled_from(["A", "W"]),
-       st.sampled_from([0, 1, 2]), st.lists(st.floats(0, 1), max_size=6))
+@given(stations(whole_seconds=True), instants, st.integers(1, 2 * DAY),
+       st.sampled_from(ChargingRateUnit), st.sampled_from([0, 1, 2]),
+       st.lists(st.floats(0, 1), max_size=6))
 def test_the_composite_schedule_agrees_with_the_limit_at_every_instant_of_its_window(
-    station: tuple[ChargingProfiles, float | None], start: int, duration: int, unit: str,
+    station: tuple[ChargingProfiles, float | None], start: int, duration: int,
+    unit: ChargingRateUnit,
     connector_id: int, fractions: list[float],
 ) -> None:
     store, transaction_start = station
     composite = store.composite_schedule(
         connector_id, start, duration, unit, no_limit_a=NO_LIMIT_A,
         transaction_start=transaction_start, voltage=VOLTAGE, phases=PHASES)
-    periods = composite["chargingSchedule"]["chargingSchedulePeriod"]
-    assert periods[0]["startPeriod"] == 0
-    starts = [p["startPeriod"] for p in periods]
+    periods = composite.schedule.periods
+    assert periods[0].start_period == 0
+    starts = [p.start_period for p in periods]
     assert starts == sorted(set(starts)) and starts[-1] < duration
 
     # Every period's first and last second, and a few instants anywhere in the window. (Whole
@@ -215,13 +216,13 @@ def test_the_composite_schedule_agrees_with_the_limit_at_every_instant_of_its_wi
     offsets = set(starts) | {s - 1 for s in starts[1:]} | {duration - 1}
     offsets |= {min(duration - 1, math.floor(f * duration)) for f in fractions}
     for offset in sorted(offsets):
-        period = [p for p in periods if p["startPeriod"] <= offset][-1]
+        period = [p for p in periods if p.start_period <= offset][-1]
         amps = limit(store, connector_id, start + offset, transaction_start).amps
         amps = NO_LIMIT_A if amps is None else amps
-        phases = period.get("numberPhases", PHASES)
+        phases = period.number_phases or PHASES
         # Reported in the schema's steps of 0.1, rounded down.
-        scale = 1.0 if unit == "A" else VOLTAGE * phases
-        assert amps * scale - 0.1 - 1e-6 <= period["limit"] <= amps * scale + 1e-6, (
+        scale = 1.0 if unit is ChargingRateUnit.AMPS else VOLTAGE * phases
+        assert amps * scale - 0.1 - 1e-6 <= period.limit <= amps * scale + 1e-6, (
             f"at +{offset} s: composite {period} but limit_at {amps} A")
 
 
@@ -249,11 +250,11 @@ def test_nothing_changes_before_next_change_at(
 
 
 @FAST
-@given(st.integers(1, 1000).flatmap(profile_objects))
+@given(st.integers(1, 1000).flatmap(charging_profiles))
 def test_a_profile_survives_the_trip_to_ocpp_json_and_back(
-    placed: tuple[int, dict[str, Any]],
+    placed: tuple[int, ChargingProfile],
 ) -> None:
-    _, obj = placed
-    profile = ChargingProfile.from_ocpp(obj)
-    assert ChargingProfile.from_ocpp(profile.to_ocpp()) == profile
-    assert profile.to_ocpp() == obj
+    _, profile = placed
+    obj = encode_charging_profile(profile)
+    assert decode_charging_profile(obj) == profile
+    assert encode_charging_profile(decode_charging_profile(obj)) == obj

@@ -19,7 +19,8 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.test_smart_charging_properties import FAST, MONDAY, profile_objects
+from pievse.core.charging_profiles import ChargingRateUnit, CompositeSchedule
+from tests.test_smart_charging_properties import FAST, MONDAY, charging_profiles
 from tests.test_station_rig import Bench
 
 MAX_A = 32.0
@@ -29,19 +30,19 @@ HOUR = 3600
 @FAST
 @given(
     profiles=st.lists(st.integers(1, 1000), min_size=1, max_size=5, unique=True).flatmap(
-        lambda ids: st.tuples(*(profile_objects(i) for i in ids))),
+        lambda ids: st.tuples(*(charging_profiles(i) for i in ids))),
     steps=st.lists(st.integers(1, 2 * HOUR), min_size=1, max_size=8),
 )
 def test_the_pilot_offers_what_the_profiles_allow_at_every_instant(profiles, steps):
     bench = Bench(start_at=MONDAY, max_current_a=MAX_A, meter_value_sample_interval_s=0)
     bench.start_charging()
-    for connector_id, payload in profiles:
+    for connector_id, profile in profiles:
         if connector_id > 1:
             continue  # a one-connector station: connector 2 does not exist here
-        bench.command(bench.station.set_charging_profile(connector_id, payload))
+        bench.command(bench.station.set_charging_profile(connector_id, profile))
     charging = bench.station.charging
     horizon = sum(steps) + 1
-    composite = bench.station.composite_schedule(1, horizon, "A")
+    composite = bench.station.composite_schedule(1, horizon, ChargingRateUnit.AMPS)
     for step in steps:
         bench.run_for(step)
         now = bench.clock.now()
@@ -56,18 +57,17 @@ def test_the_pilot_offers_what_the_profiles_allow_at_every_instant(profiles, ste
             assert math.isclose(offered, allowed), (offered, allowed)
         else:
             assert offered == 0.0
-        if composite.get("status") == "Accepted":
+        if composite.accepted:
             assert _composite_at(composite, now) == \
                 (math.floor(allowed * 10) / 10 if limit is not None else MAX_A)
 
 
-def _composite_at(composite: dict, now: float) -> float:
-    from pievse.core.charging_profiles import parse_datetime
-
-    start = parse_datetime(composite["scheduleStart"])
+def _composite_at(composite: CompositeSchedule, now: float) -> float:
+    schedule = composite.schedule
+    assert schedule is not None and schedule.start_schedule is not None
     limit = None
-    for period in composite["chargingSchedule"]["chargingSchedulePeriod"]:
-        if start + period["startPeriod"] <= now:
-            limit = period["limit"]
+    for period in schedule.periods:
+        if schedule.start_schedule + period.start_period <= now:
+            limit = period.limit
     assert limit is not None
     return limit

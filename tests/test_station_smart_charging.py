@@ -4,47 +4,50 @@ transaction (IEC 61851-1: PWM off, then the contactor opens)."""
 
 from __future__ import annotations
 
-from pievse.drivers.contracts import MeterReading
+from pievse.core.charging_profiles import (
+    ChargingProfile,
+    ChargingProfileKind,
+    ChargingProfilePurpose,
+    ChargingProfileStatus,
+    ChargingRateUnit,
+    ChargingSchedule,
+    ChargingSchedulePeriod,
+    ClearChargingProfileStatus,
+    CompositeScheduleStatus,
+)
 from pievse.core.effects import ChargingProfilesChanged
 from pievse.core.vocabulary import ConnectorStatus as S
+from pievse.drivers.contracts import MeterReading
 from tests.test_station_rig import NEW_YEAR, TAG, Bench, only
 
 HOUR = 3600
+CPMAX = ChargingProfilePurpose.CHARGE_POINT_MAX_PROFILE
+TXD = ChargingProfilePurpose.TX_DEFAULT_PROFILE
+TXP = ChargingProfilePurpose.TX_PROFILE
+ACCEPTED, REJECTED = ChargingProfileStatus.ACCEPTED, ChargingProfileStatus.REJECTED
 
 
-def iso(t: float) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def profile(profile_id: int, purpose: str, periods: list[tuple[int, float]], *,
-            stack_level: int = 0, unit: str = "A", kind: str = "Absolute",
-            start: float | None = NEW_YEAR, number_phases: int | None = None) -> dict:
-    schedule: dict = {
-        "chargingRateUnit": unit,
-        "chargingSchedulePeriod": [
-            {"startPeriod": at, "limit": limit,
-             **({"numberPhases": number_phases} if number_phases else {})}
-            for at, limit in periods],
-    }
-    if start is not None and kind != "Relative":
-        schedule["startSchedule"] = iso(start)
-    return {"chargingProfileId": profile_id, "stackLevel": stack_level,
-            "chargingProfilePurpose": purpose, "chargingProfileKind": kind,
-            "chargingSchedule": schedule}
+def profile(profile_id: int, purpose: ChargingProfilePurpose,
+            periods: list[tuple[int, float]], *, stack_level: int = 0,
+            unit: ChargingRateUnit = ChargingRateUnit.AMPS,
+            kind: ChargingProfileKind = ChargingProfileKind.ABSOLUTE,
+            start: float | None = NEW_YEAR, number_phases: int | None = None) -> ChargingProfile:
+    schedule = ChargingSchedule(
+        unit, tuple(ChargingSchedulePeriod(at, float(limit), number_phases)
+                    for at, limit in periods),
+        start_schedule=start if kind is not ChargingProfileKind.RELATIVE else None)
+    return ChargingProfile(profile_id, stack_level, purpose, kind, schedule)
 
 
-def install(bench: Bench, connector: int, payload: dict) -> str:
-    return bench.command(bench.station.set_charging_profile(connector, payload)).status
+def install(bench: Bench, connector: int, prof: ChargingProfile) -> ChargingProfileStatus:
+    return bench.command(bench.station.set_charging_profile(connector, prof)).status
 
 
 def test_a_tx_default_profile_moves_the_pilot_at_each_period_boundary_without_polling():
     bench = Bench()
     bench.start_charging()
     assert bench.offered_a() == 32.0
-    assert install(bench, 0, profile(1, "TxDefaultProfile", [(0, 10), (HOUR, 16)])) == \
-        "Accepted"
+    assert install(bench, 0, profile(1, TXD, [(0, 10), (HOUR, 16)])) is ACCEPTED
     assert bench.offered_a() == 10.0
     # The station's next deadline is the period boundary itself: the daemon sleeps until then.
     assert bench.station.next_deadline() <= NEW_YEAR + HOUR
@@ -57,7 +60,7 @@ def test_a_tx_default_profile_moves_the_pilot_at_each_period_boundary_without_po
 def test_a_limit_under_6_a_pauses_the_car_and_a_higher_one_resumes_the_same_transaction():
     bench = Bench()
     started = bench.start_charging()
-    install(bench, 1, profile(1, "TxProfile", [(0, 0), (HOUR, 16)]))
+    install(bench, 1, profile(1, TXP, [(0, 0), (HOUR, 16)]))
     assert bench.offered_a() == 0.0, "PWM off: steady +12 V"
     assert bench.status() is S.SUSPENDED_EVSE
     bench.pilot("B")  # the car stops drawing and leaves C
@@ -71,8 +74,8 @@ def test_a_limit_under_6_a_pauses_the_car_and_a_higher_one_resumes_the_same_tran
 
 def test_charge_point_max_caps_a_higher_tx_default():
     bench = Bench()
-    install(bench, 0, profile(1, "ChargePointMaxProfile", [(0, 16)]))
-    install(bench, 0, profile(2, "TxDefaultProfile", [(0, 20)]))
+    install(bench, 0, profile(1, CPMAX, [(0, 16)]))
+    install(bench, 0, profile(2, TXD, [(0, 20)]))
     bench.start_charging()
     assert bench.offered_a() == 16.0
     assert "ChargePointMaxProfile" in bench.station.charging.reasons[1]
@@ -80,9 +83,9 @@ def test_charge_point_max_caps_a_higher_tx_default():
 
 def test_a_tx_profile_needs_a_transaction_and_ends_with_it():
     bench = Bench()
-    assert install(bench, 1, profile(1, "TxProfile", [(0, 8)])) == "Rejected"
+    assert install(bench, 1, profile(1, TXP, [(0, 8)])) is REJECTED
     bench.start_charging()
-    assert install(bench, 1, profile(1, "TxProfile", [(0, 8)])) == "Accepted"
+    assert install(bench, 1, profile(1, TXP, [(0, 8)])) is ACCEPTED
     assert bench.offered_a() == 8.0
     bench.pilot("A")
     assert bench.stopped()
@@ -91,12 +94,12 @@ def test_a_tx_profile_needs_a_transaction_and_ends_with_it():
 
 def test_remote_start_with_a_charging_profile_charges_at_its_limit_from_the_start():
     bench = Bench(authorize_remote_tx_requests=False)
-    tx_profile = profile(5, "TxProfile", [(0, 11)], kind="Relative", start=None)
+    tx_profile = profile(5, TXP, [(0, 11)], kind=ChargingProfileKind.RELATIVE, start=None)
     assert bench.command(bench.station.remote_start(TAG, 1, tx_profile)).status == "Accepted"
     bench.pilot("B")
     bench.pilot("C")
     assert bench.offered_a() == 11.0
-    not_tx = profile(6, "TxDefaultProfile", [(0, 11)])
+    not_tx = profile(6, TXD, [(0, 11)])
     assert bench.command(bench.station.remote_start(TAG, 1, not_tx)).status == "Rejected"
 
 
@@ -106,19 +109,19 @@ def test_a_profile_in_watts_uses_the_phases_the_car_draws_on():
     # A one-phase car: only L1 carries current.
     bench.record(bench.station.meter_reading(1, MeterReading(
         1000.0, bench.clock.now(), 3680.0, (16.0, 0.0, 0.0), (230.0, 230.0, 230.0))))
-    install(bench, 1, profile(1, "TxProfile", [(0, 2300)], unit="W"))
+    install(bench, 1, profile(1, TXP, [(0, 2300)], unit=ChargingRateUnit.WATTS))
     assert bench.offered_a() == 10.0  # 2300 W / 230 V on one phase
-    install(bench, 1, profile(1, "TxProfile", [(0, 6900)], unit="W", number_phases=3))
+    install(bench, 1, profile(1, TXP, [(0, 6900)], unit=ChargingRateUnit.WATTS, number_phases=3))
     assert bench.offered_a() == 10.0  # the period says three phases
 
 
 def test_profiles_that_outlive_a_restart_are_handed_out_and_installed_again():
     bench = Bench()
     bench.start_charging()
-    install(bench, 0, profile(1, "ChargePointMaxProfile", [(0, 20)]))
-    install(bench, 1, profile(2, "TxProfile", [(0, 8)]))
+    install(bench, 0, profile(1, CPMAX, [(0, 20)]))
+    install(bench, 1, profile(2, TXP, [(0, 8)]))
     [*_, saved] = only(bench.log, ChargingProfilesChanged)
-    assert [p["csChargingProfiles"]["chargingProfileId"] for p in saved.profiles] == [1], \
+    assert [p.profile.charging_profile_id for p in saved.profiles] == [1], \
         "TxProfiles die with their transaction and are not saved"
 
     restarted = Bench()
@@ -130,17 +133,19 @@ def test_profiles_that_outlive_a_restart_are_handed_out_and_installed_again():
 def test_clear_charging_profile_lifts_the_limit_at_once():
     bench = Bench()
     bench.start_charging()
-    install(bench, 0, profile(1, "TxDefaultProfile", [(0, 10)]))
-    assert bench.command(bench.station.clear_charging_profile(profile_id=1)).status == "Accepted"
+    install(bench, 0, profile(1, TXD, [(0, 10)]))
+    assert bench.command(bench.station.clear_charging_profile(profile_id=1)).status is \
+        ClearChargingProfileStatus.ACCEPTED
     assert bench.offered_a() == 32.0
-    assert bench.command(bench.station.clear_charging_profile(profile_id=1)).status == "Unknown"
+    assert bench.command(bench.station.clear_charging_profile(profile_id=1)).status is \
+        ClearChargingProfileStatus.UNKNOWN
 
 
 def test_the_composite_schedule_agrees_with_the_current_offered():
     bench = Bench()
     bench.start_charging()
-    install(bench, 0, profile(1, "TxDefaultProfile", [(0, 10), (HOUR, 16)]))
-    composite = bench.station.composite_schedule(1, 2 * HOUR, "A")
-    periods = composite["chargingSchedule"]["chargingSchedulePeriod"]
-    assert composite["status"] == "Accepted"
-    assert [(p["startPeriod"], p["limit"]) for p in periods] == [(0, 10.0), (HOUR, 16.0)]
+    install(bench, 0, profile(1, TXD, [(0, 10), (HOUR, 16)]))
+    composite = bench.station.composite_schedule(1, 2 * HOUR, ChargingRateUnit.AMPS)
+    periods = composite.schedule.periods
+    assert composite.status is CompositeScheduleStatus.ACCEPTED
+    assert [(p.start_period, p.limit) for p in periods] == [(0, 10.0), (HOUR, 16.0)]

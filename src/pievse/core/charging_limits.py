@@ -13,17 +13,23 @@ draw on (currents above ``DRAWING_A``), else the station's configured phases.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from pievse.core.charging_profiles import (
     ChargingProfile,
     ChargingProfilePurpose,
-    ProfileFormatError,
+    ChargingRateUnit,
+    ChargingSchedule,
+    ClearChargingProfileStatus,
+    CompositeSchedule,
+    InstalledProfile,
     SmartChargingLimits,
 )
 from pievse.core.effects import ChargingProfilesChanged
-from pievse.core.smart_charging import ChargingProfiles
+from pievse.core.smart_charging import ChargingProfiles, InstallResult, merge_equal_neighbours
 
 if TYPE_CHECKING:
     from pievse.core.connector import Connector
@@ -50,12 +56,8 @@ class ChargingLimits:
 
     # --- the CSMS's messages --------------------------------------------------------------------
 
-    def set_profile(self, connector_id: int, payload: Any) -> tuple[str, str]:
-        """SetChargingProfile: (status, why)."""
-        try:
-            profile = ChargingProfile.from_ocpp(payload)
-        except ProfileFormatError as error:
-            return "Rejected", str(error)
+    def set_profile(self, connector_id: int, profile: ChargingProfile) -> InstallResult:
+        """SetChargingProfile: the status, and why when Rejected."""
         transaction_id, active = None, False
         if connector_id in self._station.connectors:
             tx = self._station.connectors[connector_id].transaction
@@ -65,19 +67,18 @@ class ChargingLimits:
                                        transaction_active=active)
         if result.accepted:
             self._changed()
-        return result.status.value, result.reason
+        return result
 
     def clear(self, profile_id: int | None = None, connector_id: int | None = None,
-              purpose: str | None = None, stack_level: int | None = None) -> str:
-        status = self.profiles.clear(
-            profile_id, connector_id,
-            ChargingProfilePurpose(purpose) if purpose is not None else None, stack_level)
-        if status.value == "Accepted":
+              purpose: ChargingProfilePurpose | None = None,
+              stack_level: int | None = None) -> ClearChargingProfileStatus:
+        status = self.profiles.clear(profile_id, connector_id, purpose, stack_level)
+        if status is ClearChargingProfileStatus.ACCEPTED:
             self._changed()
-        return status.value
+        return status
 
     def composite_schedule(self, connector_id: int, duration: int,
-                           unit: str | None) -> dict[str, Any]:
+                           unit: ChargingRateUnit | None) -> CompositeSchedule:
         tx_start, phases = None, self._station.settings.phases
         if connector_id in self._station.connectors:
             connector = self._station.connectors[connector_id]
@@ -89,18 +90,14 @@ class ChargingLimits:
             connector_id, self._now(), duration, unit,
             no_limit_a=settings.max_current_a, transaction_start=tx_start,
             voltage=settings.nominal_voltage_v, phases=phases)
-        if result.get("status") == "Accepted":
-            _cap(result["chargingSchedule"], settings.max_current_a, settings.nominal_voltage_v,
-                 phases)
-        return result
+        if result.schedule is None:
+            return result
+        return dataclasses.replace(result, schedule=_cap(
+            result.schedule, settings.max_current_a, settings.nominal_voltage_v, phases))
 
-    def remote_start_profile(self, id_tag: str, payload: Any) -> bool:
-        """The chargingProfile of RemoteStartTransaction: kept until the transaction starts.
-        False (reject the remote start) when it is malformed or not a TxProfile."""
-        try:
-            profile = ChargingProfile.from_ocpp(payload)
-        except ProfileFormatError:
-            return False
+    def remote_start_profile(self, id_tag: str, profile: ChargingProfile) -> bool:
+        """The charging profile of RemoteStartTransaction: kept until the transaction starts.
+        False (reject the remote start) when it is not a TxProfile."""
         if profile.purpose is not ChargingProfilePurpose.TX_PROFILE:
             return False
         self._remote_start_profiles[id_tag] = profile
@@ -125,16 +122,12 @@ class ChargingLimits:
             self._station.emit(self._saved())
         self.apply(reconcile=False)
 
-    def restore(self, payloads: list[dict[str, Any]]) -> None:
+    def restore(self, installed: Iterable[InstalledProfile]) -> None:
         """Install again the profiles saved before a restart (TxProfiles died with their
-        transactions and are not saved)."""
+        transactions and are not saved); those no longer accepted (expired, say) are left out."""
         now = self._now()
-        for payload in payloads:
-            try:
-                profile = ChargingProfile.from_ocpp(payload["csChargingProfiles"])
-            except (ProfileFormatError, KeyError, TypeError):
-                continue
-            self.profiles.install(payload["connectorId"], profile, now)
+        for entry in installed:
+            self.profiles.install(entry.connector_id, entry.profile, now)
         self.apply()
 
     def due(self, now: float) -> bool:
@@ -172,7 +165,7 @@ class ChargingLimits:
         self.apply()
 
     def _saved(self) -> ChargingProfilesChanged:
-        kept = tuple(entry.to_ocpp() for entry in self.profiles.installed
+        kept = tuple(entry for entry in self.profiles.installed
                      if entry.profile.purpose is not ChargingProfilePurpose.TX_PROFILE)
         return ChargingProfilesChanged(kept)
 
@@ -188,18 +181,17 @@ class ChargingLimits:
         return self._station.clock.now()
 
 
-def _cap(schedule: dict[str, Any], max_current_a: float, voltage: float, phases: int) -> None:
+def _cap(schedule: ChargingSchedule, max_current_a: float, voltage: float,
+         phases: int) -> ChargingSchedule:
     """The station's own maximum applies on top of every profile: the CSMS can lower what is
     offered, never raise it, and the composite schedule says what the car will really be
     offered. Periods that become equal are merged."""
-    in_watts = schedule.get("chargingRateUnit") == "W"
-    merged: list[dict[str, Any]] = []
-    for period in schedule["chargingSchedulePeriod"]:
-        cap = max_current_a * voltage * period.get("numberPhases", phases) if in_watts \
-            else max_current_a
-        period = {**period, "limit": min(period["limit"], math.floor(cap * 10) / 10)}
-        if merged and {k: v for k, v in merged[-1].items() if k != "startPeriod"} == \
-                {k: v for k, v in period.items() if k != "startPeriod"}:
-            continue
-        merged.append(period)
-    schedule["chargingSchedulePeriod"] = merged
+    in_watts = schedule.charging_rate_unit is ChargingRateUnit.WATTS
+
+    def capped(limit: float, number_phases: int | None) -> float:
+        cap = max_current_a * voltage * (number_phases or phases) if in_watts else max_current_a
+        return min(limit, math.floor(cap * 10) / 10)
+
+    periods = merge_equal_neighbours(
+        dataclasses.replace(p, limit=capped(p.limit, p.number_phases)) for p in schedule.periods)
+    return dataclasses.replace(schedule, periods=periods)

@@ -1,30 +1,30 @@
-"""OCPP 1.6 charging profiles: the data model, its wire form, and what makes a schedule malformed.
+"""Charging profiles: the station core's model of them, and what makes a schedule malformed.
 
 A *charging profile* is how a CSMS limits what a charge point may draw over time (OCPP 1.6
-edition 2, section 3.13 "Smart Charging"). It has
+edition 2, section 3.13 "Smart Charging"; OCPP 2.0.1 part K keeps the same ideas). It has
 
-* a **purpose**: ``ChargePointMaxProfile`` caps the whole charge point (connector 0 only),
-  ``TxDefaultProfile`` is the limit for any transaction on a connector (or on every connector when
-  installed on connector 0), ``TxProfile`` limits one running transaction and dies with it;
+* a **purpose**: a charge point maximum caps the whole charge point (connector 0 only), a
+  transaction default is the limit for any transaction on a connector (or on every connector when
+  installed on connector 0), a transaction profile limits one running transaction and dies with it;
 * a **stack level**: within one purpose, the highest level that has a limit at an instant wins;
-* a **kind** that says where its schedule starts: ``Absolute`` at ``startSchedule``, ``Recurring``
-  at ``startSchedule`` and again every day or week, ``Relative`` at the start of the transaction;
-* a validity window (``validFrom`` inclusive, ``validTo`` exclusive);
+* a **kind** that says where its schedule starts: absolute at the schedule's start, recurring at
+  that start and again every day or week, relative at the start of the transaction;
+* a validity window (``valid_from`` inclusive, ``valid_to`` exclusive);
 * a **charging schedule**: a rate unit (A per phase, or W in total), an optional ``duration`` after
-  which the schedule says nothing, and periods ``(startPeriod, limit, numberPhases)`` where each
-  ``startPeriod`` (seconds from the schedule's start) also ends the period before it.
+  which the schedule says nothing, and periods ``(start_period, limit, number_phases)`` where each
+  ``start_period`` (seconds from the schedule's start) also ends the period before it.
 
-Times are epoch seconds (float, UTC), as everywhere in the station core. ``from_ocpp`` turns the
-JSON object of SetChargingProfile (camelCase keys, ISO 8601 datetimes, numbers that the ``ocpp``
-package may hand over as ``Decimal``) into frozen dataclasses and ``to_ocpp`` turns them back. A
-structural fault (missing key, wrong type, unknown enum value) raises ``ProfileFormatError``;
-whether a well-formed profile makes sense is ``schedule_problem``'s question, asked when it is
-installed. ``InstalledProfile`` is a profile placed on a connector, and knows where its schedule
-stands at any instant: which period is in force, and when that can next change.
+Times are epoch seconds (float, UTC), as everywhere in the station core. The classes here are the
+core's own, frozen and in no protocol's spelling: each OCPP adapter has a codec that reads them
+from its wire and writes its answers from them, and the store keeps them in this form, so a
+profile installed under one OCPP version survives a restart under another. Whether a profile
+makes sense is ``schedule_problem``'s question, asked when it is installed. ``InstalledProfile``
+is a profile placed on a connector, and knows where its schedule stands at any instant: which
+period is in force, and when that can next change.
 
-A Recurring schedule longer than its day or week is cut off where the next recurrence starts; one
-without a duration keeps its last period until then. Before its first ``startSchedule`` a
-Recurring profile has no limit (it does not recur backwards).
+A recurring schedule longer than its day or week is cut off where the next recurrence starts; one
+without a duration keeps its last period until then. Before its first start a recurring profile
+has no limit (it does not recur backwards).
 """
 
 from __future__ import annotations
@@ -33,31 +33,38 @@ import enum
 import math
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any
-
-from pievse.core import datetimes
-from pievse.core.datetimes import format_datetime
 
 DAY_S = 86_400
 WEEK_S = 7 * DAY_S
 
 
-class ChargingProfilePurpose(str, enum.Enum):
-    CHARGE_POINT_MAX_PROFILE = "ChargePointMaxProfile"
-    TX_DEFAULT_PROFILE = "TxDefaultProfile"
-    TX_PROFILE = "TxProfile"
+class ChargingProfilePurpose(enum.Enum):
+    CHARGE_POINT_MAX_PROFILE = "charge_point_max_profile"
+    TX_DEFAULT_PROFILE = "tx_default_profile"
+    TX_PROFILE = "tx_profile"
+
+    @property
+    def title(self) -> str:
+        """How the log and the status page name it, in the words of OCPP 1.6's chapter."""
+        return _PURPOSE_TITLES[self]
 
 
-class ChargingProfileKind(str, enum.Enum):
-    ABSOLUTE = "Absolute"
-    RECURRING = "Recurring"
-    RELATIVE = "Relative"
+_PURPOSE_TITLES = {
+    ChargingProfilePurpose.CHARGE_POINT_MAX_PROFILE: "ChargePointMaxProfile",
+    ChargingProfilePurpose.TX_DEFAULT_PROFILE: "TxDefaultProfile",
+    ChargingProfilePurpose.TX_PROFILE: "TxProfile",
+}
 
 
-class RecurrencyKind(str, enum.Enum):
-    DAILY = "Daily"
-    WEEKLY = "Weekly"
+class ChargingProfileKind(enum.Enum):
+    ABSOLUTE = "absolute"
+    RECURRING = "recurring"
+    RELATIVE = "relative"
+
+
+class RecurrencyKind(enum.Enum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
 
     @property
     def seconds(self) -> int:
@@ -66,39 +73,39 @@ class RecurrencyKind(str, enum.Enum):
         return DAY_S if self is RecurrencyKind.DAILY else WEEK_S
 
 
-class ChargingRateUnit(str, enum.Enum):
+class ChargingRateUnit(enum.Enum):
     AMPS = "A"  # current per phase
     WATTS = "W"  # power over all phases together
 
 
-class ChargingProfileStatus(str, enum.Enum):
-    """The answer to SetChargingProfile."""
+class ChargingProfileStatus(enum.Enum):
+    """The answer to installing a profile."""
 
-    ACCEPTED = "Accepted"
-    REJECTED = "Rejected"
-    NOT_SUPPORTED = "NotSupported"
-
-
-class ClearChargingProfileStatus(str, enum.Enum):
-    """The answer to ClearChargingProfile: Unknown when nothing matched."""
-
-    ACCEPTED = "Accepted"
-    UNKNOWN = "Unknown"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    NOT_SUPPORTED = "not_supported"
 
 
-class ProfileFormatError(ValueError):
-    """The charging profile object is not shaped as OCPP 1.6 says (missing key, wrong type)."""
+class ClearChargingProfileStatus(enum.Enum):
+    """The answer to clearing profiles: unknown when nothing matched."""
+
+    ACCEPTED = "accepted"
+    UNKNOWN = "unknown"
 
 
-#: OCPP's rate-unit names in the ChargingScheduleAllowedChargingRateUnit key.
-_UNIT_KEY_NAMES = {ChargingRateUnit.AMPS: "Current", ChargingRateUnit.WATTS: "Power"}
+class CompositeScheduleStatus(enum.Enum):
+    """The answer to asking for a composite schedule."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
 
 
 @dataclass(frozen=True, slots=True)
 class SmartChargingLimits:
-    """What this charge point can hold, reported to the CSMS as read-only configuration keys."""
+    """What this charge point can hold, reported to the CSMS (in OCPP 1.6 as read-only
+    configuration keys)."""
 
-    #: ChargeProfileMaxStackLevel: the highest stackLevel accepted.
+    #: ChargeProfileMaxStackLevel: the highest stack level accepted.
     max_stack_level: int = 10
     #: ChargingScheduleMaxPeriods: periods per schedule (48 = a day in half hours).
     max_schedule_periods: int = 48
@@ -106,24 +113,6 @@ class SmartChargingLimits:
     max_profiles_installed: int = 20
     #: ChargingScheduleAllowedChargingRateUnit.
     allowed_rate_units: frozenset[ChargingRateUnit] = frozenset(ChargingRateUnit)
-
-    @property
-    def allowed_rate_units_key(self) -> str:
-        """The key's value: "Current", "Power" or "Current,Power"."""
-        units = self.allowed_rate_units
-        return ",".join(_UNIT_KEY_NAMES[u] for u in ChargingRateUnit if u in units)
-
-    @staticmethod
-    def parse_allowed_rate_units(value: str) -> frozenset[ChargingRateUnit]:
-        """"Current,Power" -> {A, W}. Raises ValueError on an unknown or empty list."""
-        by_name = {name.lower(): unit for unit, name in _UNIT_KEY_NAMES.items()}
-        units = set()
-        for item in value.split(","):
-            unit = by_name.get(item.strip().lower())
-            if unit is None:
-                raise ValueError(f"{item.strip()!r} is not Current or Power")
-            units.add(unit)
-        return frozenset(units)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +155,7 @@ class ChargingProfile:
     valid_to: float | None = None
 
     def is_valid_at(self, t: float) -> bool:
-        """Inside the validity window: ``validFrom`` counts, ``validTo`` does not."""
+        """Inside the validity window: ``valid_from`` counts, ``valid_to`` does not."""
         if self.valid_from is not None and t < self.valid_from:
             return False
         return self.valid_to is None or t < self.valid_to
@@ -174,77 +163,22 @@ class ChargingProfile:
     @property
     def label(self) -> str:
         """How a log line or a reason names it: "TxProfile #12 (stack level 1)"."""
-        return f"{self.purpose.value} #{self.charging_profile_id} (stack level {self.stack_level})"
+        return f"{self.purpose.title} #{self.charging_profile_id} (stack level {self.stack_level})"
 
-    # --- the wire form -------------------------------------------------------------------------
 
-    @classmethod
-    def from_ocpp(cls, data: Any) -> ChargingProfile:
-        """Parse the ``csChargingProfiles`` object of SetChargingProfile (or the
-        ``chargingProfile`` of RemoteStartTransaction). Raises ``ProfileFormatError``."""
-        obj = _require_object(data, "chargingProfile")
-        sched = _require_object(obj.get("chargingSchedule"), "chargingSchedule")
-        raw_periods = sched.get("chargingSchedulePeriod")
-        if not isinstance(raw_periods, list):
-            raise ProfileFormatError("chargingSchedulePeriod must be a list")
-        periods = []
-        for i, raw in enumerate(raw_periods):
-            item = _require_object(raw, f"chargingSchedulePeriod[{i}]")
-            periods.append(
-                ChargingSchedulePeriod(
-                    start_period=_integer(item, "startPeriod", required=True),
-                    limit=_number(item, "limit", required=True),
-                    number_phases=_integer(item, "numberPhases"),
-                )
-            )
-        schedule = ChargingSchedule(
-            charging_rate_unit=_enum(ChargingRateUnit, sched, "chargingRateUnit", required=True),
-            periods=tuple(periods),
-            duration=_integer(sched, "duration"),
-            start_schedule=_datetime(sched, "startSchedule"),
-            min_charging_rate=_number(sched, "minChargingRate"),
-        )
-        return cls(
-            charging_profile_id=_integer(obj, "chargingProfileId", required=True),
-            stack_level=_integer(obj, "stackLevel", required=True),
-            purpose=_enum(ChargingProfilePurpose, obj, "chargingProfilePurpose", required=True),
-            kind=_enum(ChargingProfileKind, obj, "chargingProfileKind", required=True),
-            schedule=schedule,
-            transaction_id=_integer(obj, "transactionId"),
-            recurrency_kind=_enum(RecurrencyKind, obj, "recurrencyKind"),
-            valid_from=_datetime(obj, "validFrom"),
-            valid_to=_datetime(obj, "validTo"),
-        )
+@dataclass(frozen=True, slots=True)
+class CompositeSchedule:
+    """What the profiles, under the station's own maximum, allow a connector over a window: the
+    answer to GetCompositeSchedule. The schedule starts (``start_schedule``) on a whole second
+    and lasts the window asked for (``duration``); it is None when the request was refused."""
 
-    def to_ocpp(self) -> dict[str, Any]:
-        """The camelCase object as SetChargingProfile carries it (absent fields left out)."""
-        s = self.schedule
-        schedule: dict[str, Any] = {
-            "chargingRateUnit": s.charging_rate_unit.value,
-            "chargingSchedulePeriod": [period_to_ocpp(p) for p in s.periods],
-        }
-        if s.duration is not None:
-            schedule["duration"] = s.duration
-        if s.start_schedule is not None:
-            schedule["startSchedule"] = format_datetime(s.start_schedule)
-        if s.min_charging_rate is not None:
-            schedule["minChargingRate"] = s.min_charging_rate
-        out: dict[str, Any] = {
-            "chargingProfileId": self.charging_profile_id,
-            "stackLevel": self.stack_level,
-            "chargingProfilePurpose": self.purpose.value,
-            "chargingProfileKind": self.kind.value,
-            "chargingSchedule": schedule,
-        }
-        if self.transaction_id is not None:
-            out["transactionId"] = self.transaction_id
-        if self.recurrency_kind is not None:
-            out["recurrencyKind"] = self.recurrency_kind.value
-        if self.valid_from is not None:
-            out["validFrom"] = format_datetime(self.valid_from)
-        if self.valid_to is not None:
-            out["validTo"] = format_datetime(self.valid_to)
-        return out
+    status: CompositeScheduleStatus
+    connector_id: int
+    schedule: ChargingSchedule | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status is CompositeScheduleStatus.ACCEPTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,10 +194,6 @@ class InstalledProfile:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_starts", self.profile.schedule.period_starts)
-
-    def to_ocpp(self) -> dict[str, Any]:
-        """The SetChargingProfile payload that installs it again (for persistence)."""
-        return {"connectorId": self.connector_id, "csChargingProfiles": self.profile.to_ocpp()}
 
     def amps(self, period: ChargingSchedulePeriod, voltage: float, phases: int) -> float:
         """A period's limit in amps per phase: watts over ``voltage`` times the period's
@@ -359,13 +289,6 @@ class InstalledProfile:
         return nxt
 
 
-def period_to_ocpp(period: ChargingSchedulePeriod) -> dict[str, Any]:
-    out: dict[str, Any] = {"startPeriod": period.start_period, "limit": period.limit}
-    if period.number_phases is not None:
-        out["numberPhases"] = period.number_phases
-    return out
-
-
 def schedule_problem(profile: ChargingProfile) -> str | None:
     """Why this profile cannot be obeyed as written, or None when it can.
 
@@ -412,77 +335,3 @@ def schedule_problem(profile: ChargingProfile) -> str | None:
     ):
         return "validTo is not after validFrom"
     return None
-
-
-# --- datetimes -----------------------------------------------------------------------------------
-
-
-def parse_datetime(text: str) -> float:
-    """ISO 8601 to epoch seconds (UTC when no offset is given); ProfileFormatError if it is not
-    one."""
-    try:
-        return datetimes.parse_datetime(text)
-    except ValueError as error:
-        raise ProfileFormatError(str(error)) from None
-
-
-# --- strict field readers ------------------------------------------------------------------------
-
-
-def _require_object(value: Any, name: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ProfileFormatError(f"{name} must be an object")
-    return value
-
-
-def _integer(obj: dict[str, Any], key: str, *, required: bool = False) -> Any:
-    value = obj.get(key)
-    if value is None:
-        if required:
-            raise ProfileFormatError(f"{key} is required")
-        return None
-    # bool is an int in Python but never an integer on the wire; an integral Decimal or float
-    # (1.0) is what some JSON layers make of an integer.
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise ProfileFormatError(f"{key} must be an integer")
-    if isinstance(value, int):
-        return value
-    if not math.isfinite(value) or value != int(value):
-        raise ProfileFormatError(f"{key} must be an integer, not {value}")
-    return int(value)
-
-
-def _number(obj: dict[str, Any], key: str, *, required: bool = False) -> Any:
-    value = obj.get(key)
-    if value is None:
-        if required:
-            raise ProfileFormatError(f"{key} is required")
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise ProfileFormatError(f"{key} must be a number")
-    result = float(value)
-    if not math.isfinite(result):
-        raise ProfileFormatError(f"{key} must be a finite number")
-    return result
-
-
-def _enum(cls: type[enum.Enum], obj: dict[str, Any], key: str, *, required: bool = False) -> Any:
-    value = obj.get(key)
-    if value is None:
-        if required:
-            raise ProfileFormatError(f"{key} is required")
-        return None
-    try:
-        return cls(value)
-    except ValueError:
-        allowed = ", ".join(m.value for m in cls)
-        raise ProfileFormatError(f"{key} {value!r} is not one of {allowed}") from None
-
-
-def _datetime(obj: dict[str, Any], key: str) -> float | None:
-    value = obj.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ProfileFormatError(f"{key} must be an ISO 8601 string")
-    return parse_datetime(value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pievse.core.charging_profiles import InstalledProfile
 from pievse.core.hardware import MeterReading
 from pievse.core.vocabulary import (
     AuthorizationStatus,
@@ -91,10 +92,10 @@ class TransactionStopped:
 
 @dataclass(frozen=True, slots=True)
 class ChargingProfilesChanged:
-    """The charging profiles that must survive a restart changed: the SetChargingProfile
-    payloads that install them again (TxProfiles end with their transaction and are left out)."""
+    """The charging profiles that must survive a restart changed: every one of them, with the
+    connector it is installed on (TxProfiles end with their transaction and are left out)."""
 
-    profiles: tuple[dict, ...]
+    profiles: tuple[InstalledProfile, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,15 +1,16 @@
 """Smart charging: the installed charging profiles and the current limit they impose over time.
 
-``ChargingProfiles`` is the charge point's store of OCPP 1.6 charging profiles (see
-``charging_profiles.py`` for what a profile is). It answers the three Smart Charging messages,
-SetChargingProfile (``install``), ClearChargingProfile (``clear``) and GetCompositeSchedule
-(``composite_schedule``), and tells the station how much current a connector may be offered now
-(``limit_at``) and when that can next change, so the daemon sleeps until then instead of polling.
+``ChargingProfiles`` is the charge point's store of charging profiles (see
+``charging_profiles.py`` for what a profile is). It answers the three Smart Charging messages in
+the core's own terms, SetChargingProfile (``install``), ClearChargingProfile (``clear``) and
+GetCompositeSchedule (``composite_schedule``), and tells the station how much current a connector
+may be offered now (``limit_at``) and when that can next change, so the daemon sleeps until then
+instead of polling.
 
 How the limit at an instant is found (OCPP 1.6 section 3.13):
 
 1. A profile *has a limit* at ``t`` when ``t`` is inside its validity window and its schedule has
-   a period at ``t``: after the schedule's start (``startSchedule``; the last daily or weekly
+   a period at ``t``: after the schedule's start (``start_schedule``; the last daily or weekly
    recurrence of it; or the start of the transaction for a Relative profile) and before its
    ``duration`` runs out. A Relative profile has no limit while no transaction runs.
 2. Within one purpose, the profile with the highest stack level that has a limit wins. A higher
@@ -23,10 +24,10 @@ How the limit at an instant is found (OCPP 1.6 section 3.13):
    Connector 0 stands for the charge point as a whole: its ChargePointMaxProfile together with the
    TxDefaultProfiles installed on connector 0.
 
-Limits in watts become amps per phase with the nominal voltage and the period's ``numberPhases``
+Limits in watts become amps per phase with the nominal voltage and the period's ``number_phases``
 (else the station's phase count): ``A = W / (V × phases)``. A ChargePointMaxProfile caps each
 connector at its full value; sharing it between connectors that charge at once is a load-balancing
-question this module leaves to its caller. The ``minChargingRate`` of a schedule is advice to the
+question this module leaves to its caller. The ``min_charging_rate`` of a schedule is advice to the
 CSMS and never raises a limit here.
 
 Everything is computed from the time passed in; nothing here reads a clock or sleeps.
@@ -38,7 +39,7 @@ import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from pievse.core.charging_profiles import (
     ChargingProfile,
@@ -46,13 +47,16 @@ from pievse.core.charging_profiles import (
     ChargingProfilePurpose,
     ChargingProfileStatus,
     ChargingRateUnit,
+    ChargingSchedule,
     ChargingSchedulePeriod,
     ClearChargingProfileStatus,
+    CompositeSchedule,
+    CompositeScheduleStatus,
     InstalledProfile,
     SmartChargingLimits,
-    format_datetime,
     schedule_problem,
 )
+from pievse.core.datetimes import format_datetime
 
 CPMAX = ChargingProfilePurpose.CHARGE_POINT_MAX_PROFILE
 TX_DEFAULT = ChargingProfilePurpose.TX_DEFAULT_PROFILE
@@ -240,9 +244,10 @@ class ChargingProfiles:
             )
         unit = profile.schedule.charging_rate_unit
         if unit not in limits.allowed_rate_units:
+            allowed = ", ".join(u.value for u in ChargingRateUnit if u in limits.allowed_rate_units)
             return (
                 f"chargingRateUnit {unit.value} is not allowed "
-                f"(ChargingScheduleAllowedChargingRateUnit is {limits.allowed_rate_units_key})"
+                f"(ChargingScheduleAllowedChargingRateUnit allows {allowed or 'none'})"
             )
         if profile.valid_to is not None and profile.valid_to <= now:
             return f"validTo {format_datetime(profile.valid_to)} has already passed"
@@ -385,31 +390,31 @@ class ChargingProfiles:
         connector_id: int,
         start: float,
         duration: int,
-        unit: ChargingRateUnit | str | None = None,
+        unit: ChargingRateUnit | None = None,
         *,
         no_limit_a: float,
         transaction_start: float | None = None,
         voltage: float = 230.0,
         phases: int = 3,
-    ) -> dict[str, Any]:
-        """The GetCompositeSchedule.conf payload for ``duration`` seconds from ``start``.
+    ) -> CompositeSchedule:
+        """What the profiles allow ``connector_id`` for ``duration`` seconds from ``start``.
 
         Connector 0 gives the charge point's own schedule (ChargePointMaxProfile and the
         TxDefaultProfiles of connector 0), connector N what ``limit_at`` gives it at each
         instant. A stretch no profile limits is reported at ``no_limit_a`` (the installation
-        maximum: the schedule format cannot say "no limit"). ``unit`` None reports in watts when
-        every profile concerned is in watts, else in amps. The schedule starts on a whole second
-        (OCPP's resolution) and each limit is rounded down to the 0.1 the schema allows; adjacent
+        maximum: a schedule cannot say "no limit"). ``unit`` None reports in watts when every
+        profile concerned is in watts, else in amps. The schedule starts on a whole second
+        (OCPP's resolution) and each limit is rounded down to the 0.1 OCPP allows; adjacent
         periods with the same limit are merged."""
         if not 0 <= connector_id <= self.connector_count or duration <= 0:
-            return {"status": "Rejected"}
+            return CompositeSchedule(CompositeScheduleStatus.REJECTED, connector_id)
         plan = self._plan(connector_id)
         tx_start = None if connector_id == 0 else transaction_start
         rate_unit = self._report_unit(plan, unit)
         start = math.floor(start)
         end = start + duration
 
-        raw: list[tuple[int, float, int | None]] = []
+        raw: list[ChargingSchedulePeriod] = []
         t: float = start
         while t < end:
             bindings = self._bindings(plan, t, tx_start, voltage, phases)
@@ -421,43 +426,25 @@ class ChargingProfiles:
                 limit = no_limit_a if rate_unit is ChargingRateUnit.AMPS else (
                     no_limit_a * voltage * phases)
                 number_phases = None
-            offset = math.floor(t - start)
-            if raw and raw[-1][0] == offset:
-                raw[-1] = (offset, _floor_tenth(limit), number_phases)  # later in the same second
+            period = ChargingSchedulePeriod(math.floor(t - start), _floor_tenth(limit),
+                                            number_phases)
+            if raw and raw[-1].start_period == period.start_period:
+                raw[-1] = period  # later in the same second
             else:
-                raw.append((offset, _floor_tenth(limit), number_phases))
+                raw.append(period)
             nxt = self._next_boundary(plan, t, tx_start)
             if nxt is None:
                 break
             t = nxt
 
-        periods: list[dict[str, Any]] = []
-        previous: tuple[float, int | None] | None = None
-        for offset, limit, number_phases in raw:
-            if (limit, number_phases) == previous:
-                continue
-            period: dict[str, Any] = {"startPeriod": offset, "limit": limit}
-            if number_phases is not None:
-                period["numberPhases"] = number_phases
-            periods.append(period)
-            previous = (limit, number_phases)
-        start_text = format_datetime(start)
-        return {
-            "status": "Accepted",
-            "connectorId": connector_id,
-            "scheduleStart": start_text,
-            "chargingSchedule": {
-                "duration": duration,
-                "startSchedule": start_text,
-                "chargingRateUnit": rate_unit.value,
-                "chargingSchedulePeriod": periods,
-            },
-        }
+        schedule = ChargingSchedule(rate_unit, merge_equal_neighbours(raw), duration=duration,
+                                    start_schedule=start)
+        return CompositeSchedule(CompositeScheduleStatus.ACCEPTED, connector_id, schedule)
 
     @staticmethod
-    def _report_unit(plan: _Plan, unit: ChargingRateUnit | str | None) -> ChargingRateUnit:
+    def _report_unit(plan: _Plan, unit: ChargingRateUnit | None) -> ChargingRateUnit:
         if unit is not None:
-            return ChargingRateUnit(unit)
+            return unit
         units = {e.profile.schedule.charging_rate_unit for e in plan.entries}
         watts_only = units == {ChargingRateUnit.WATTS}
         return ChargingRateUnit.WATTS if watts_only else ChargingRateUnit.AMPS
@@ -473,6 +460,19 @@ def _express(binding: _Binding, unit: ChargingRateUnit, voltage: float, phases: 
     if unit is ChargingRateUnit.AMPS:
         return binding.amps
     return binding.period.limit * voltage * (binding.period.number_phases or phases)
+
+
+def merge_equal_neighbours(
+    periods: Iterable[ChargingSchedulePeriod],
+) -> tuple[ChargingSchedulePeriod, ...]:
+    """The periods without those that only repeat the limit and phases before them."""
+    merged: list[ChargingSchedulePeriod] = []
+    for period in periods:
+        if merged and (merged[-1].limit, merged[-1].number_phases) == (
+                period.limit, period.number_phases):
+            continue
+        merged.append(period)
+    return tuple(merged)
 
 
 def _floor_tenth(value: float) -> float:

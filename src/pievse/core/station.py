@@ -16,7 +16,8 @@ List, the Authorization Cache and the reservations).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import enum
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,13 @@ from pievse.core.hardware import FaultKind, MeterReading, PilotState
 from pievse.core.access import Access, AccessLimits
 from pievse.core.authorization import IdTagInfo, id_tag_key
 from pievse.core.charging_limits import ChargingLimits
+from pievse.core.charging_profiles import (
+    ChargingProfile,
+    ChargingProfilePurpose,
+    ChargingRateUnit,
+    CompositeSchedule,
+    InstalledProfile,
+)
 from pievse.core.clock import Clock, SystemClock
 from pievse.core.effects import (
     AuthorizeRequest,
@@ -49,7 +57,7 @@ from pievse.core.vocabulary import (
 class Answer:
     """The station's answer to a command, and what the command caused."""
 
-    status: str
+    status: enum.Enum | str
     effects: list[Effect]
 
 
@@ -352,9 +360,9 @@ class Station:
         return self._take()
 
     def remote_start(self, id_tag: str, connector_id: int | None = None,
-                     charging_profile: Any = None) -> Answer:
-        """RemoteStartTransaction; ``charging_profile`` (a TxProfile, OCPP's camelCase object)
-        is installed when the transaction starts."""
+                     charging_profile: ChargingProfile | None = None) -> Answer:
+        """RemoteStartTransaction; ``charging_profile`` (a TxProfile) is installed when the
+        transaction starts."""
         if self.reset_pending is not None:
             return Answer("Rejected", self._take())
         if charging_profile is not None and not self.charging.remote_start_profile(
@@ -448,24 +456,26 @@ class Station:
 
     # --- smart charging --------------------------------------------------------------------------
 
-    def set_charging_profile(self, connector_id: int, profile: Any) -> Answer:
-        """SetChargingProfile (``profile`` as OCPP's camelCase object)."""
-        status, _ = self.charging.set_profile(connector_id, profile)
-        return Answer(status, self._take())
+    def set_charging_profile(self, connector_id: int, profile: ChargingProfile) -> Answer:
+        """SetChargingProfile: a ChargingProfileStatus."""
+        result = self.charging.set_profile(connector_id, profile)
+        return Answer(result.status, self._take())
 
     def clear_charging_profile(self, profile_id: int | None = None,
-                               connector_id: int | None = None, purpose: str | None = None,
+                               connector_id: int | None = None,
+                               purpose: ChargingProfilePurpose | None = None,
                                stack_level: int | None = None) -> Answer:
+        """ClearChargingProfile: a ClearChargingProfileStatus."""
         return Answer(self.charging.clear(profile_id, connector_id, purpose, stack_level),
                       self._take())
 
-    def composite_schedule(self, connector_id: int, duration: int,
-                           unit: str | None = None) -> dict[str, Any]:
-        """The GetCompositeSchedule answer, from now on for ``duration`` seconds."""
-        return self.charging.composite_schedule(connector_id, duration, unit)
+    def composite_schedule(self, connector_id: int, duration_s: int,
+                           unit: ChargingRateUnit | None = None) -> CompositeSchedule:
+        """GetCompositeSchedule, from now on for ``duration_s`` seconds."""
+        return self.charging.composite_schedule(connector_id, duration_s, unit)
 
-    def restore_charging_profiles(self, payloads: list[dict[str, Any]]) -> list[Effect]:
-        self.charging.restore(payloads)
+    def restore_charging_profiles(self, installed: Iterable[InstalledProfile]) -> list[Effect]:
+        self.charging.restore(installed)
         return self._take()
 
     # --- local authorisation and reservations -----------------------------------------------------

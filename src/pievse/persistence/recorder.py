@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from pievse.core.authorization import IdTagInfoError
+from pievse.core.charging_profiles import InstalledProfile
 from pievse.core.effects import (
     ChargingProfilesChanged,
     Effect,
@@ -28,6 +29,7 @@ from pievse.core.effects import (
 from pievse.core.reservations import ReservationError
 from pievse.core.station import Station
 from pievse.core.vocabulary import ReadingContext, StopReason
+from pievse.persistence.profile_codec import decode_installed_profile, encode_installed_profile
 from pievse.persistence.store import ENERGY_WRITE_INTERVAL_S, Store
 
 __all__ = ["TransactionRecorder"]
@@ -66,10 +68,19 @@ class TransactionRecorder:
                 effects += self.station.end_interrupted(interrupted, reason)
         self.store.set_state("reset_pending", None)
         # Charging profiles come back after the transactions they might have belonged to ended.
-        effects += self.station.restore_charging_profiles(
-            self.store.state("charging_profiles", []))
+        effects += self.station.restore_charging_profiles(self._stored_profiles())
         self._recover_access()
         return effects
+
+    def _stored_profiles(self) -> list[InstalledProfile]:
+        installed = []
+        for data in self.store.state("charging_profiles", []):
+            try:
+                installed.append(decode_installed_profile(data))
+            except (KeyError, TypeError, ValueError) as error:
+                log.error("a stored charging profile is unreadable (%s): left out; the CSMS "
+                          "can set it again", error)
+        return installed
 
     def _recover_access(self) -> None:
         access = self.station.access
@@ -117,7 +128,8 @@ class TransactionRecorder:
                                      effect.meter_stop_wh)
                 self._energy_written_at.pop(effect.transaction_ref, None)
             case ChargingProfilesChanged(profiles=profiles):
-                self.store.set_state("charging_profiles", list(profiles))
+                self.store.set_state("charging_profiles",
+                                     [encode_installed_profile(entry) for entry in profiles])
             case LocalAuthListChanged():
                 self.store.set_state("local_auth_list", {
                     "listVersion": effect.list_version,

@@ -11,7 +11,8 @@ before the message is offered to the CSMS, before the station moves on. What is 
   a restart after ``kill -9`` or a power cut can stop them with the energy really delivered;
 * the **configuration keys** the CSMS changed (ChangeConfiguration survives a reboot);
 * small facts about the last run (``state``): the next transaction number, a Reset under way,
-  the last energy register of each connector's meter.
+  the last energy register of each connector's meter, and what the CSMS installed (the charging
+  profiles, in the core's own form: see ``profile_codec.py``).
 
 SQLite in WAL mode with ``synchronous=FULL``: a commit is durable when it returns, and a power
 cut in the middle of one leaves the previous state. Several writes that belong together (the
@@ -29,10 +30,11 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pievse.persistence.effect_codec import decode_effect, encode_effect
+from pievse.persistence.profile_codec import from_schema_1
 from pievse.protocol.common.outbox import OutboxEntry
 from pievse.core.transactions import InterruptedTransaction
 
@@ -45,8 +47,29 @@ log = logging.getLogger(__name__)
 #: card.
 ENERGY_WRITE_INTERVAL_S = 10.0
 
-#: Each entry upgrades the schema from version ``index`` to ``index + 1``; append, never edit.
-MIGRATIONS: tuple[str, ...] = (
+
+
+def _profiles_in_core_form(db: sqlite3.Connection) -> None:
+    """Schema 1 kept the charging profiles as OCPP 1.6 payloads; from 2 on they are kept in the
+    core's own form. A profile that cannot be read is dropped (and said so): the CSMS sets it
+    again, while a store that fails to open would stop the charge point."""
+    row = db.execute("SELECT value FROM state WHERE name = 'charging_profiles'").fetchone()
+    if row is None:
+        return
+    converted = []
+    for payload in json.loads(row[0]) or []:
+        try:
+            converted.append(from_schema_1(payload))
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            log.error("a stored charging profile cannot be read (%r: %s): dropped", payload,
+                      error)
+    db.execute("UPDATE state SET value = ? WHERE name = 'charging_profiles'",
+               (json.dumps(converted),))
+
+
+#: Each entry upgrades the schema from version ``index`` to ``index + 1``: SQL statements, or a
+#: function that rewrites what the SQL cannot (JSON kept in a column). Append, never edit.
+MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     """
     CREATE TABLE outbox (
         seq INTEGER PRIMARY KEY,
@@ -72,6 +95,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE configuration (name TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE state (name TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    _profiles_in_core_form,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -138,8 +162,12 @@ class Store:
                              "file away")
         for number in range(version, SCHEMA_VERSION):
             db.execute("BEGIN IMMEDIATE")
-            for statement in _statements(MIGRATIONS[number]):
-                db.execute(statement)
+            step = MIGRATIONS[number]
+            if callable(step):
+                step(db)
+            else:
+                for statement in _statements(step):
+                    db.execute(statement)
             db.execute(f"PRAGMA user_version = {number + 1}")
             db.execute("COMMIT")
             log.info("store %s: schema version %d", self.path, number + 1)

@@ -39,6 +39,7 @@ from pievse.protocol.common.rpc import (
 )
 from pievse.protocol.common.rpc import RpcSession
 from pievse.protocol.v16 import messages
+from pievse.protocol.v16.codec import charging_profiles
 from pievse.protocol.v16.configuration import Configuration, core_keys
 from pievse.protocol.v16.local_auth import LocalAuthHandlers, local_auth_keys, reservation_keys
 from pievse.protocol.v16.smart_charging import SmartChargingHandlers, smart_charging_keys
@@ -405,7 +406,11 @@ class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
             return call_result.RemoteStartTransaction(status="Rejected")
         if connector_id is not None and connector_id not in self.station.connectors:
             return call_result.RemoteStartTransaction(status="Rejected")
-        profile = snake_to_camel_case(charging_profile) if charging_profile else None
+        try:
+            profile = (charging_profiles.decode_charging_profile(
+                snake_to_camel_case(charging_profile)) if charging_profile else None)
+        except charging_profiles.ProfileFormatError:
+            return call_result.RemoteStartTransaction(status="Rejected")
         answer = self.station.remote_start(id_tag, connector_id, profile)
         return call_result.RemoteStartTransaction(status=self._answer(answer))
 

@@ -1,13 +1,14 @@
 """OCPP 1.6 Smart Charging profile: SetChargingProfile, ClearChargingProfile and
-GetCompositeSchedule, translated to the station core (``Station.charging``), which decides.
+GetCompositeSchedule, translated to the station core, which decides.
 
-The ``ocpp`` package hands payloads over in snake_case, nested objects included; the core reads
-charging profiles in OCPP's own camelCase (what is persisted and shown), so they are turned back
-here, once, at the edge.
+The ``ocpp`` package hands payloads over in snake_case, nested objects included; the codec reads
+charging profiles in OCPP's own camelCase, so they are turned back here, once, at the edge. A
+profile the codec cannot read is Rejected, as one the core refuses.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from ocpp.charge_point import snake_to_camel_case
@@ -17,7 +18,10 @@ from ocpp.v16.enums import Action
 
 from pievse.core.charging_profiles import SmartChargingLimits
 from pievse.core.station import Answer, Station
+from pievse.protocol.v16.codec import charging_profiles as codec
 from pievse.protocol.v16.configuration import KeyDefinition, KeyType
+
+log = logging.getLogger("pievse.ocpp")
 
 __all__ = ["SmartChargingHandlers", "smart_charging_keys"]
 
@@ -28,7 +32,7 @@ def smart_charging_keys(limits: SmartChargingLimits) -> list[KeyDefinition]:
         KeyDefinition("ChargeProfileMaxStackLevel", KeyType.INT, limits.max_stack_level,
                       readonly=True),
         KeyDefinition("ChargingScheduleAllowedChargingRateUnit", KeyType.CSL,
-                      limits.allowed_rate_units_key, readonly=True),
+                      codec.allowed_rate_units_key(limits.allowed_rate_units), readonly=True),
         KeyDefinition("ChargingScheduleMaxPeriods", KeyType.INT, limits.max_schedule_periods,
                       readonly=True),
         KeyDefinition("MaxChargingProfilesInstalled", KeyType.INT,
@@ -41,37 +45,36 @@ class SmartChargingHandlers:
 
     station: Station
 
-    def _answer(self, answer: Answer) -> str:  # provided by the charge point
+    def _answer(self, answer: Answer) -> Any:  # provided by the charge point
         raise NotImplementedError
 
     @on(Action.set_charging_profile)
     def on_set_charging_profile(self, connector_id: int, cs_charging_profiles: dict,
                                 **_: Any) -> call_result.SetChargingProfile:
-        if connector_id != 0 and connector_id not in self.station.connectors:
+        try:
+            profile = codec.decode_charging_profile(snake_to_camel_case(cs_charging_profiles))
+        except codec.ProfileFormatError as error:
+            log.info("SetChargingProfile on connector %s refused: %s", connector_id, error)
             return call_result.SetChargingProfile(status="Rejected")
-        answer = self.station.set_charging_profile(
-            connector_id, snake_to_camel_case(cs_charging_profiles))
-        return call_result.SetChargingProfile(status=self._answer(answer))
+        answer = self.station.set_charging_profile(connector_id, profile)
+        return call_result.SetChargingProfile(
+            status=codec.charging_profile_status(self._answer(answer)))
 
     @on(Action.clear_charging_profile)
     def on_clear_charging_profile(self, id: int | None = None, connector_id: int | None = None,
                                   charging_profile_purpose: str | None = None,
                                   stack_level: int | None = None,
                                   **_: Any) -> call_result.ClearChargingProfile:
-        answer = self.station.clear_charging_profile(id, connector_id, charging_profile_purpose,
-                                                     stack_level)
-        return call_result.ClearChargingProfile(status=self._answer(answer))
+        purpose = (codec.decode_purpose(charging_profile_purpose)
+                   if charging_profile_purpose is not None else None)
+        answer = self.station.clear_charging_profile(id, connector_id, purpose, stack_level)
+        return call_result.ClearChargingProfile(
+            status=codec.clear_charging_profile_status(self._answer(answer)))
 
     @on(Action.get_composite_schedule)
     def on_get_composite_schedule(self, connector_id: int, duration: int,
                                   charging_rate_unit: str | None = None,
                                   **_: Any) -> call_result.GetCompositeSchedule:
-        if connector_id != 0 and connector_id not in self.station.connectors:
-            return call_result.GetCompositeSchedule(status="Rejected")
-        result = self.station.composite_schedule(connector_id, duration, charging_rate_unit)
-        if result.get("status") != "Accepted":
-            return call_result.GetCompositeSchedule(status="Rejected")
-        return call_result.GetCompositeSchedule(
-            status="Accepted", connector_id=connector_id,
-            schedule_start=result.get("scheduleStart"),
-            charging_schedule=result.get("chargingSchedule"))
+        unit = codec.decode_rate_unit(charging_rate_unit) if charging_rate_unit else None
+        return codec.encode_composite_schedule(
+            self.station.composite_schedule(connector_id, duration, unit))
