@@ -209,6 +209,8 @@ def test_every_key_of_the_example_file_has_a_comment_above_it():
          "[simulation] ev_battery_capacity = -1.0: must be at least 0 (Wh)"),
         ("simulation", "ev_battery_capacity = inf",
          "[simulation] ev_battery_capacity = inf: must be a finite number, at least 0 (Wh)"),
+        ("simulation", 'ev_state_at_start = "D"',
+         '[simulation] ev_state_at_start = "D": must be one of "A", "B" or "C"'),
         ("ocpp", "response_timeout = nan",
          "[ocpp] response_timeout = nan: must be a finite number, between 1 and 300 (s)"),
         ("storage", 'path = ""', '[storage] path = "": must not be empty'),

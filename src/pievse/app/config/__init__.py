@@ -159,6 +159,7 @@ class SimulationConfig:
     ev_phases: int
     ev_reaction_delay: float
     ev_battery_capacity: float
+    ev_state_at_start: str
 
 
 @dataclass(frozen=True, slots=True)

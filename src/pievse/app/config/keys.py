@@ -96,6 +96,9 @@ KEYS: tuple[Key, ...] = (
     Key("simulation", "ev_battery_capacity", float, 0.0,
         "the simulated car's battery; it stops asking for power when full (0 = never full)",
         unit="Wh", minimum=0),
+    Key("simulation", "ev_state_at_start", str, "A",
+        "the simulated car's state when the daemon starts; B or C: a car that stayed plugged in "
+        "while the station was off", choices=("A", "B", "C")),
     # [api]: the local HTTP API used by `pievse status` and `pievse sim`.
     Key("api", "listen", str, "127.0.0.1:8180", 'local HTTP API address, "host:port" ("" = off)',
         check=_check_listen),
