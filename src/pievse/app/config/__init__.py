@@ -87,6 +87,7 @@ class ChargePointConfig:
     connectors: int
     max_current: float
     phases: int
+    phase_rotation: str
     voltage: float
     resume_interrupted_sessions: bool
 
