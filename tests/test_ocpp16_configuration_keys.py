@@ -273,3 +273,20 @@ async def test_a_single_phase_station_has_no_phase_rotation_and_resets_are_not_r
     keys = await reported_keys(csms)
     assert keys["ConnectorPhaseRotation"]["value"] == "0.NotApplicable,1.NotApplicable"
     assert keys["ResetRetries"] == {"key": "ResetRetries", "readonly": True, "value": "0"}
+
+
+async def test_a_value_an_older_version_let_the_csms_store_for_a_now_read_only_key_is_dropped(
+        csms, start_station, tmp_path):
+    from pievse.persistence.store import Store
+
+    path = str(tmp_path / "pievse.sqlite3")
+    store = Store(path).open()
+    store.configuration_changed("ResetRetries", 5)
+    store.configuration_changed("ConnectorPhaseRotation", "0.RST,1.RST")
+    store.configuration_changed("MeterValueSampleInterval", 30)  # writable: kept
+    store.close()
+    await start_station(storage={"path": path})
+    keys = await reported_keys(csms)
+    assert keys["ResetRetries"]["value"] == "0"
+    assert keys["ConnectorPhaseRotation"]["value"] == "0.Unknown,1.Unknown"
+    assert keys["MeterValueSampleInterval"]["value"] == "30"
