@@ -19,24 +19,49 @@ from pievse.app.daemon import Daemon
 from tests.vpcd_card import PcscDaemon, VirtualCard
 
 # --- stand-ins that need system programs (pcscd, socat, ...) --------------------------------------
-# The README's test command (and so .ci/run) passes --standins=required: there a missing stand-in
-# fails the test, so CI can never go green by skipping the real drivers. Run any other way, such
-# a test skips and says what to install.
+# A test of a real driver runs against a real stand-in (pcscd with a virtual reader, socat's
+# serial pair, chromium, debootstrap). Plain `pytest` requires them: a missing stand-in fails the
+# test, so no run can go green by quietly leaving the real drivers out. `--standins=skip` skips
+# those tests instead, and the terminal summary says, once, which ones and why.
+
+SKIPPED_FOR_A_STANDIN = "--standins=skip: "
+_skipped_for_standins: dict[str, list[str]] = {}  # why -> the tests skipped for it
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--standins", choices=("optional", "required"), default="optional",
-        help="required: a test whose system stand-in (pcscd, socat, ...) is missing fails "
-             "instead of skipping (the README's test command sets this)",
+        "--standins", choices=("required", "skip"), default="required",
+        help="required (the default): a test whose system stand-in (pcscd, socat, chromium, "
+             "debootstrap) is missing fails; skip: it is skipped, and the summary lists it",
     )
 
 
 def standin_missing(request: pytest.FixtureRequest, why: str) -> None:
-    """A stand-in this test needs is not available: skip, or fail under --standins=required."""
+    """A stand-in this test needs is not available: fail, or skip under --standins=skip."""
     if request.config.getoption("--standins") == "required":
-        pytest.fail(f"stand-in missing under --standins=required: {why}", pytrace=False)
-    pytest.skip(why)
+        pytest.fail(f"stand-in missing: {why} (--standins=skip skips the tests that need it)",
+                    pytrace=False)
+    pytest.skip(SKIPPED_FOR_A_STANDIN + why)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # Noted per test from its report, not where the skip is raised: a session fixture raises it
+    # once, and pytest hands the same skip to every later test that asks for the fixture.
+    if report.skipped and isinstance(report.longrepr, tuple):
+        message = report.longrepr[2].removeprefix("Skipped: ")
+        if message.startswith(SKIPPED_FOR_A_STANDIN):
+            why = message.removeprefix(SKIPPED_FOR_A_STANDIN)
+            _skipped_for_standins.setdefault(why, []).append(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _skipped_for_standins:
+        return
+    terminalreporter.section("stand-ins missing: tests skipped (--standins=skip)", yellow=True)
+    for why, nodeids in _skipped_for_standins.items():
+        terminalreporter.line(f"{why}: {len(nodeids)} skipped")
+        for nodeid in nodeids:
+            terminalreporter.line(f"    {nodeid}")
 
 
 def toml_value(value: Any) -> str:

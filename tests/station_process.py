@@ -47,12 +47,17 @@ class StationProcess:
             "storage": {"path": str(self.store_path)},
             "logging": {"level": "debug"},
         }
-        for name, keys in sections.items():
-            config.setdefault(name, {}).update(keys)
+        self.config = config
         self.config_path = folder / "config.toml"
-        self.config_path.write_text(config_text(config))
+        self.configure(**sections)
         self.process: asyncio.subprocess.Process | None = None
         self.starts = 0
+
+    def configure(self, **sections: dict[str, Any]) -> None:
+        """Change config sections for the next start (e.g. a car that stays plugged in)."""
+        for name, keys in sections.items():
+            self.config.setdefault(name, {}).update(keys)
+        self.config_path.write_text(config_text(self.config))
 
     async def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it

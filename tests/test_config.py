@@ -134,6 +134,15 @@ def test_a_security_profile_that_contradicts_the_url_or_lacks_its_secrets_is_ref
     assert "tooshort" not in str(caught.value), "a password is never repeated"
 
 
+def test_a_phase_rotation_on_a_single_phase_station_is_refused():
+    text = with_minimal("charge_point", 'phases = 1\nphase_rotation = "RST"')
+    assert problems_of(text) == [
+        '[charge_point] phase_rotation = "RST": a single-phase station has no phase rotation '
+        '(with phases = 1 it must stay "Unknown")']
+    assert parse_config(with_minimal("charge_point", 'phase_rotation = "TSR"')
+                        ).charge_point.phase_rotation == "TSR"
+
+
 # --- the example file ---------------------------------------------------------------------------
 
 
@@ -209,6 +218,8 @@ def test_every_key_of_the_example_file_has_a_comment_above_it():
          "[simulation] ev_battery_capacity = -1.0: must be at least 0 (Wh)"),
         ("simulation", "ev_battery_capacity = inf",
          "[simulation] ev_battery_capacity = inf: must be a finite number, at least 0 (Wh)"),
+        ("simulation", 'ev_state_at_start = "D"',
+         '[simulation] ev_state_at_start = "D": must be one of "A", "B" or "C"'),
         ("ocpp", "response_timeout = nan",
          "[ocpp] response_timeout = nan: must be a finite number, between 1 and 300 (s)"),
         ("storage", 'path = ""', '[storage] path = "": must not be empty'),

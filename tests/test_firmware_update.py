@@ -523,8 +523,10 @@ async def test_a_new_version_that_never_comes_up_is_rolled_back_by_the_start_up_
                      "the report is delivered once")
 
 
-async def test_an_installation_cut_short_by_a_power_cut_is_undone_at_the_next_start(
+async def test_an_installation_left_half_written_is_undone_at_the_next_start(
         server: FileServer, target: TargetVenv, tmp_path: Path) -> None:
+    """The disk as a power cut during pip's writing would leave it, made by hand (no process is
+    killed here): the rollback check at the next start puts the old version back."""
     folder = tmp_path / "state" / "firmware"
     await update(updater_for(tmp_path / "state", target),
                  server.serve(build_wheel(tmp_path, NEW)))

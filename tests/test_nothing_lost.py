@@ -189,54 +189,35 @@ def _station_status(station: StationProcess) -> str | None:
     return status["connectors"][0]["status"]
 
 
-async def test_with_resume_on_a_session_whose_car_stayed_plugged_in_goes_on_after_a_crash(
+async def test_with_resume_on_a_session_whose_car_stayed_plugged_in_goes_on_after_a_kill(
         csms, tmp_path):
-    """In process, so that the simulated car can stay plugged in across the "crash": the first
-    daemon's tasks are torn down without its shutdown (no Reboot stop), as a kill -9 would."""
-    from pievse.app.daemon import Daemon
-    from pievse.app.driver_factory import build_hardware
-    from tests.conftest import station_config
-
-    config = station_config(csms.url, charge_point={"resume_interrupted_sessions": True},
-                            storage={"path": str(tmp_path / "pievse.sqlite3")})
-    first = Daemon(config, configuration_overrides={"MeterValueSampleInterval": 1})
-    running = asyncio.create_task(first.run())
-    await eventually(lambda: first.protocol.registered, what="registered")
-    car = first.hardware.simulated.evs[1]
-    car.set_state("B")
-    first.hardware.simulated.reader.present(TAG)
-    car.set_state("C")
-    await eventually(lambda: status_now(csms) == "Charging", what="Charging")
-    await eventually(lambda: len(received(csms, "MeterValues")) >= 2, what="MeterValues")
-    [transaction_id] = list(csms.transactions)
-
-    async def crash() -> None:  # no clean-up: contactor state, store and sockets just stop
-        for task in first._tasks:
-            task.cancel()
-        await asyncio.gather(*first._tasks, return_exceptions=True)
-        first.store.close()
-
-    first._shutdown = crash
-    running.cancel()
-    await asyncio.gather(running, return_exceptions=True)
-    await eventually(lambda: not csms.connected("CP1"), what="the first daemon gone")
-
-    hardware = build_hardware(config)
-    hardware.simulated.evs[1].set_state("C")  # the car never left
-    second = Daemon(config, hardware=hardware)
-    running = asyncio.create_task(second.run())
+    station = StationProcess(tmp_path, csms.url,
+                             charge_point={"resume_interrupted_sessions": True})
     try:
-        await eventually(lambda: second.station.connector(1).transaction is not None,
+        await boot(csms, station)
+        await charge(csms, station)
+        await eventually(lambda: len(received(csms, "MeterValues")) >= 2, what="MeterValues")
+        [transaction_id] = list(csms.transactions)
+
+        await station.kill()
+        station.configure(simulation={"ev_state_at_start": "C"})  # the car never left
+        await boot(csms, station, first=False)
+
+        await eventually(lambda: _station_transaction_id(station) is not None,
                          what="the session resumed")
-        tx = second.station.connector(1).transaction
-        assert tx.transaction_id == transaction_id
+        assert _station_transaction_id(station) == transaction_id
         await eventually(lambda: status_now(csms) == "Charging", what="Charging again")
-        hardware.simulated.evs[1].set_state("A")
+        await station.ev("A")
         await eventually(lambda: received(csms, "StopTransaction"), what="StopTransaction")
     finally:
-        second.stop()
-        await asyncio.wait_for(running, 15)
+        await station.stop()
     assert len(received(csms, "StartTransaction")) == 1, "one session, started once"
     [stop] = received(csms, "StopTransaction")
     assert stop["transactionId"] == transaction_id and stop["reason"] == "EVDisconnected"
     assert stop["meterStop"] >= received(csms, "StartTransaction")[0]["meterStart"]
+
+
+def _station_transaction_id(station: StationProcess) -> int | None:
+    status = call_api(f"127.0.0.1:{station.api_port}", "GET", "/api/status")
+    transaction = status["connectors"][0]["transaction"]
+    return None if transaction is None else transaction["id"]

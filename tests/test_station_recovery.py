@@ -1,7 +1,11 @@
-"""OCPP 1.6 after a power cut, a crash or a failed meter (the core's part): a transaction that
-was running when the daemon died is stopped with reason PowerLoss and the last energy the store
-saw, the station numbers its new transactions after the old ones, and a silent meter is reported
-as PowerMeterFailure."""
+"""The core's part of a restart after a power cut or a crash, and of a failed meter: given the
+transactions the store hands back as still open (an ``InterruptedTransaction``), the core stops
+them with reason PowerLoss and the last energy the store saw, or resumes one whose car is still
+plugged in, and numbers its new transactions after the old ones; a silent meter is reported as
+PowerMeterFailure.
+
+Nothing here kills anything: these build the interrupted transaction by hand. The same claims
+through a real process killed with SIGKILL are in test_nothing_lost.py (and test_chaos.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ INTERRUPTED = InterruptedTransaction(
 )
 
 
-def test_power_loss_during_a_transaction_stops_it_with_the_last_persisted_energy() -> None:
+def test_an_interrupted_transaction_stops_with_power_loss_and_its_last_stored_energy() -> None:
     bench = Bench()
     effects = bench.record(bench.station.end_interrupted(INTERRUPTED))
     [stop] = only(effects, TransactionStopped)
@@ -36,13 +40,13 @@ def test_power_loss_during_a_transaction_stops_it_with_the_last_persisted_energy
     assert only(effects, TransactionStarted) == []
 
 
-def test_a_crash_during_a_reset_stops_the_transaction_with_reason_reboot() -> None:
+def test_a_transaction_interrupted_during_a_reset_is_stopped_with_reason_reboot() -> None:
     bench = Bench()
     effects = bench.station.end_interrupted(INTERRUPTED, StopReason.REBOOT)
     assert [s.reason for s in only(effects, TransactionStopped)] == [StopReason.REBOOT]
 
 
-def test_a_transaction_whose_start_the_csms_never_answered_is_stopped_without_an_id() -> None:
+def test_an_interrupted_transaction_whose_start_was_never_answered_stops_without_an_id() -> None:
     """The outbox still holds its StartTransaction: the stop follows it and gets the id then."""
     bench = Bench()
     unanswered = InterruptedTransaction(7, 1, TAG, 1000.0, NEW_YEAR - 10, None, 1000.0,

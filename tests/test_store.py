@@ -1,11 +1,15 @@
-"""The store on disk: SQLite in WAL mode, versioned schema, batches that commit together, a
-corrupt file moved aside, and an outbox that reads back exactly what was written."""
+"""The store on disk: SQLite in WAL mode, versioned schema, batches that commit together (and a
+process killed with SIGKILL in the middle of one), a corrupt file moved aside, and an outbox that
+reads back exactly what was written."""
 
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -77,7 +81,7 @@ def test_a_batch_commits_together_or_not_at_all(path):
     with pytest.raises(RuntimeError), store.batch():
         store.transaction_started(7, 1, "04A1B2C3", 1000.0, T0)
         store.set_state("reset_pending", True)
-        raise RuntimeError("power cut in the middle")
+        raise RuntimeError("a failure in the middle of the batch")
     assert store.open_transactions() == [] and store.state("reset_pending") is None
     with store.batch():
         store.transaction_started(7, 1, "04A1B2C3", 1000.0, T0)
@@ -85,6 +89,39 @@ def test_a_batch_commits_together_or_not_at_all(path):
         other = sqlite3.connect(path)
         assert other.execute("SELECT COUNT(*) FROM open_transactions").fetchone()[0] == 0
     assert other.execute("SELECT COUNT(*) FROM open_transactions").fetchone()[0] == 1
+
+
+# A process of its own writes to the store and is killed with SIGKILL inside a batch: no clean-up,
+# no close, as in a crash or a power cut.
+KILLED_IN_A_BATCH = """
+import sys
+from pievse.persistence.store import Store
+store = Store(sys.argv[1]).open()
+store.transaction_started(7, 1, "04A1B2C3", 1000.0, 1767225600.0)
+store.configuration_changed("MeterValueSampleInterval", 30)
+with store.batch():
+    store.transaction_ended(7)
+    store.set_state("reset_pending", True)
+    print("inside the batch", flush=True)
+    sys.stdin.read()  # until killed
+"""
+
+
+def test_a_process_killed_inside_a_batch_leaves_what_was_committed_and_none_of_the_batch(path):
+    writer = subprocess.Popen([sys.executable, "-c", KILLED_IN_A_BATCH, path],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline() == "inside the batch\n"
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(10)
+    assert writer.returncode == -signal.SIGKILL
+    store = Store(path).open()
+    assert store.moved_aside is None, "a kill is no reason to lose the file"
+    [open_tx] = store.open_transactions()  # its end was in the batch
+    assert (open_tx.ref, open_tx.meter_start_wh) == (7, 1000.0)
+    assert store.state("reset_pending") is None
+    assert store.configuration() == {"MeterValueSampleInterval": 30}
 
 
 def test_an_open_transaction_keeps_its_id_and_its_highest_energy(path):

@@ -84,6 +84,10 @@ class Daemon:
         from pievse.app.maintenance import log_uploader, updater_and_uploader
         from pievse.protocol.common.link import OcppLink
         from pievse.protocol.common.outbox import Outbox
+        from pievse.protocol.v16.configuration import (
+            PHASE_ROTATION_NOT_APPLICABLE,
+            connector_phase_rotation,
+        )
         from pievse.protocol.v16.security_ext import SecuredChargePoint16
 
         self.config = config
@@ -135,9 +139,14 @@ class Daemon:
         keys = self.protocol.configuration
         keys.set_initial("WebSocketPingInterval", config.ocpp.ping_interval)
         keys.set_initial("ReserveConnectorZeroSupported", config.reservations.connector_zero)
-        # What the CSMS changed survives a restart; the caller's overrides (tests) come last.
-        for name, value in {**self.store.configuration(),
-                            **(configuration_overrides or {})}.items():
+        keys.set_initial("ConnectorPhaseRotation", connector_phase_rotation(
+            cp.connectors,
+            PHASE_ROTATION_NOT_APPLICABLE if cp.phases == 1 else cp.phase_rotation))
+        # What the CSMS changed survives a restart, except for a key that has become read-only
+        # since (its value is the station's to say now); the caller's overrides (tests) come last.
+        changed = {name: value for name, value in self.store.configuration().items()
+                   if name in keys and not keys.definition(name).readonly}
+        for name, value in {**changed, **(configuration_overrides or {})}.items():
             if name in keys:
                 keys.set_initial(name, value)
         keys.on_change(self.store.configuration_changed)

@@ -59,6 +59,7 @@ def build_hardware(config: Config, initial_energy_wh: dict[int, float] | None = 
             reaction_delay_s=simcfg.ev_reaction_delay,
             battery_capacity_wh=simcfg.ev_battery_capacity or None,
         )
+        ev.set_state(simcfg.ev_state_at_start)
         board = SimulatedBoard(
             ev, capabilities=BoardCapabilities(max_current_a=cp.max_current, phases=cp.phases)
         )

@@ -87,6 +87,7 @@ class ChargePointConfig:
     connectors: int
     max_current: float
     phases: int
+    phase_rotation: str
     voltage: float
     resume_interrupted_sessions: bool
 
@@ -159,6 +160,7 @@ class SimulationConfig:
     ev_phases: int
     ev_reaction_delay: float
     ev_battery_capacity: float
+    ev_state_at_start: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,9 @@ KEYS: tuple[Key, ...] = (
         "installation maximum per connector, never offered above", unit="A",
         minimum=6, maximum=80),
     Key("charge_point", "phases", int, 3, "phases wired to each connector", choices=(1, 3)),
+    Key("charge_point", "phase_rotation", str, "Unknown",
+        "how the grid's phases L1, L2, L3 are wired to the connectors (ConnectorPhaseRotation)",
+        choices=("RST", "RTS", "SRT", "STR", "TRS", "TSR", "Unknown")),
     Key("charge_point", "voltage", float, 230.0, "nominal phase-to-neutral voltage", unit="V",
         minimum=100, maximum=480),
     Key("charge_point", "resume_interrupted_sessions", bool, False,
@@ -96,6 +99,9 @@ KEYS: tuple[Key, ...] = (
     Key("simulation", "ev_battery_capacity", float, 0.0,
         "the simulated car's battery; it stops asking for power when full (0 = never full)",
         unit="Wh", minimum=0),
+    Key("simulation", "ev_state_at_start", str, "A",
+        "the simulated car's state when the daemon starts; B or C: a car that stayed plugged in "
+        "while the station was off", choices=("A", "B", "C")),
     # [api]: the local HTTP API used by `pievse status` and `pievse sim`.
     Key("api", "listen", str, "127.0.0.1:8180", 'local HTTP API address, "host:port" ("" = off)',
         check=_check_listen),
@@ -134,7 +140,15 @@ KEYS: tuple[Key, ...] = (
 
 SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(key.section for key in KEYS))
 
+
+def _charge_point_rules(sections: dict[str, dict[str, Any]]) -> list[str]:
+    cp = sections["charge_point"]
+    if cp["phases"] == 1 and cp["phase_rotation"] != "Unknown":
+        return [f'[charge_point] phase_rotation = "{cp["phase_rotation"]}": a single-phase '
+                'station has no phase rotation (with phases = 1 it must stay "Unknown")']
+    return []
+
 #: Rules between keys: each takes the validated sections ({section: {key: value}}) and returns
 #: its problems, worded like the others ("[section] key = value: what is allowed").
-CROSS_CHECKS: list[Callable[[dict[str, dict[str, Any]]], list[str]]] = [*HARDWARE_CROSS_CHECKS,
-                                                                    *SECURITY_CROSS_CHECKS]
+CROSS_CHECKS: list[Callable[[dict[str, dict[str, Any]]], list[str]]] = [
+    _charge_point_rules, *HARDWARE_CROSS_CHECKS, *SECURITY_CROSS_CHECKS]

@@ -4,6 +4,10 @@ Each key is declared once with its type, access and, where it steers behaviour, 
 setting or adapter hook it feeds. ChangeConfiguration answers as the specification asks:
 unknown key -> NotSupported, read-only key or invalid value -> Rejected, a key that only takes
 effect after a restart -> RebootRequired, else Accepted.
+
+A key is writable only if something acts on its value; a key that only describes the station
+(a limit, a capability, how it is wired) is read-only and says the truth, even where the
+specification would let the CSMS write it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ SUPPORTED_FEATURE_PROFILES = ("Core", "FirmwareManagement", "LocalAuthListManage
                               "RemoteTrigger", "Reservation", "SmartCharging")
 
 MAX_CSL_ITEMS = 8
+
+#: ConnectorPhaseRotation's words besides the six orders (RST, RTS, SRT, STR, TRS, TSR).
+PHASE_ROTATION_UNKNOWN = "Unknown"
+PHASE_ROTATION_NOT_APPLICABLE = "NotApplicable"  # a single-phase (or DC) station
 
 
 class KeyType(enum.Enum):
@@ -64,6 +72,12 @@ def _csl(items: Iterable[str]) -> str:
     return ",".join(items)
 
 
+def connector_phase_rotation(number_of_connectors: int, rotation: str) -> str:
+    """ConnectorPhaseRotation's value: the same rotation for the grid connection (connector 0)
+    and every connector, e.g. "0.RST,1.RST"."""
+    return _csl(f"{n}.{rotation}" for n in range(number_of_connectors + 1))
+
+
 def core_keys(number_of_connectors: int) -> list[KeyDefinition]:
     """The keys of the Core profile (OCPP 1.6 section 9.1) that pievse implements."""
     seconds = float
@@ -78,9 +92,11 @@ def core_keys(number_of_connectors: int) -> list[KeyDefinition]:
                       setting="clock_aligned_data_interval_s", to_setting=seconds),
         KeyDefinition("ConnectionTimeOut", KeyType.INT, 60, minimum=1, maximum=3600,
                       setting="connection_timeout_s", to_setting=seconds),
+        # How the phases are wired is the installer's to say ([charge_point] phase_rotation):
+        # the station cannot measure it and acts on no value a CSMS would write, so read-only.
         KeyDefinition("ConnectorPhaseRotation", KeyType.CSL,
-                      _csl(f"{n}.RST" for n in range(number_of_connectors + 1)),
-                      max_items=number_of_connectors + 1),
+                      connector_phase_rotation(number_of_connectors, PHASE_ROTATION_UNKNOWN),
+                      readonly=True),
         KeyDefinition("ConnectorPhaseRotationMaxLength", KeyType.INT, number_of_connectors + 1,
                       readonly=True),
         KeyDefinition("GetConfigurationMaxKeys", KeyType.INT, 50, readonly=True),
@@ -107,7 +123,9 @@ def core_keys(number_of_connectors: int) -> list[KeyDefinition]:
         KeyDefinition("MeterValueSampleInterval", KeyType.INT, 60, minimum=0, maximum=86400,
                       setting="meter_value_sample_interval_s", to_setting=seconds),
         KeyDefinition("NumberOfConnectors", KeyType.INT, number_of_connectors, readonly=True),
-        KeyDefinition("ResetRetries", KeyType.INT, 3, minimum=0, maximum=10),
+        # A Reset is the daemon starting itself afresh (exec, or systemd): there is no reset
+        # that half fails and could be tried again, so no retries, and nothing to change.
+        KeyDefinition("ResetRetries", KeyType.INT, 0, readonly=True),
         KeyDefinition("StopTransactionOnEVSideDisconnect", KeyType.BOOL, True,
                       setting="stop_transaction_on_ev_side_disconnect"),
         KeyDefinition("StopTransactionOnInvalidId", KeyType.BOOL, True,
