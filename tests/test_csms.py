@@ -271,6 +271,7 @@ async def test_data_transfer_and_firmware_and_diagnostics_notifications_are_answ
         ("Authorize", {"idTag": 42}, "TypeConstraintViolation"),
         ("Authorize", {"idTag": "X" * 21}, "PropertyConstraintViolation"),
         ("Authorize", {"idTag": TAG, "colour": "blue"}, "FormationViolation"),
+        ("MeterValues", {"connectorId": 1, "meterValue": []}, "OccurenceConstraintViolation"),
         ("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Bored"},
          "PropertyConstraintViolation"),
     ],
