@@ -129,39 +129,32 @@ class ErrorCodes:
         return getattr(self, SCHEMA_RULES.get(rule, "formation"))
 
 
+# The codes both versions spell alike.
+_SHARED: dict[str, type[OCPPError]] = {
+    "not_implemented": OcppNotImplementedError,
+    "not_supported": OcppNotSupportedError,
+    "internal": InternalError,
+    "protocol": ProtocolError,
+    "security": SecurityError,
+    "property_constraint": PropertyConstraintViolationError,
+    "type_constraint": TypeConstraintViolationError,
+    "generic": GenericError,
+}
+
+# The codes they spell differently: field -> (1.6, 2.0.1).
+_SPELLED: dict[str, tuple[type[OCPPError], type[OCPPError]]] = {
+    "formation": (FormationViolationError, FormatViolationError),
+    "occurrence_constraint": (OccurenceConstraintViolationError,
+                              OccurrenceConstraintViolationError),
+    "framing": (FormationViolationError, RpcFrameworkError),
+    "incomplete_frame": (ProtocolError, RpcFrameworkError),
+    "message_type": (ProtocolError, MessageTypeNotSupportedError),
+}
+
 _CODES = {
-    "1.6": ErrorCodes(
-        version="1.6",
-        not_implemented=OcppNotImplementedError,
-        not_supported=OcppNotSupportedError,
-        internal=InternalError,
-        protocol=ProtocolError,
-        security=SecurityError,
-        formation=FormationViolationError,
-        property_constraint=PropertyConstraintViolationError,
-        occurrence_constraint=OccurenceConstraintViolationError,
-        type_constraint=TypeConstraintViolationError,
-        generic=GenericError,
-        framing=FormationViolationError,
-        incomplete_frame=ProtocolError,
-        message_type=ProtocolError,
-    ),
-    "2.0.1": ErrorCodes(
-        version="2.0.1",
-        not_implemented=OcppNotImplementedError,
-        not_supported=OcppNotSupportedError,
-        internal=InternalError,
-        protocol=ProtocolError,
-        security=SecurityError,
-        formation=FormatViolationError,
-        property_constraint=PropertyConstraintViolationError,
-        occurrence_constraint=OccurrenceConstraintViolationError,
-        type_constraint=TypeConstraintViolationError,
-        generic=GenericError,
-        framing=RpcFrameworkError,
-        incomplete_frame=RpcFrameworkError,
-        message_type=MessageTypeNotSupportedError,
-    ),
+    version: ErrorCodes(version=version, **_SHARED,
+                        **{field: spellings[column] for field, spellings in _SPELLED.items()})
+    for column, version in enumerate(("1.6", "2.0.1"))
 }
 
 

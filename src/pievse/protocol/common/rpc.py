@@ -273,22 +273,10 @@ class RpcSession:
                 return
 
         arguments = camel_to_snake_case(payload)
-        try:
-            result = on_handler(**self._arguments(on_handler, arguments, unique_id))
-            if inspect.isawaitable(result):
-                result = await result
-        except OCPPError as error:
-            self.log.info("%s %s refused by its handler: %s %s", action, unique_id, error.code,
-                          error.description)
-            await self._send_error(unique_id, error, action)
-            return
-        except Exception as error:
-            self.log.exception("the handler of %s %s failed", action, unique_id)
-            await self._send_error(
-                unique_id,
-                self._codes.internal(f"handling {action} failed: {type(error).__name__}"),
-                action,
-            )
+        ran, result = await self._answer_with(
+            "its handler", unique_id, action,
+            lambda: on_handler(**self._arguments(on_handler, arguments, unique_id)))
+        if not ran:
             return
 
         try:
@@ -318,28 +306,38 @@ class RpcSession:
 
     async def _answered_first(self, unique_id: str, action: str, payload: dict[str, Any]) -> bool:
         """Let ``on_call`` answer the CALL; True if it did (with a CALLRESULT or a CALLERROR)."""
-        assert self.on_call is not None
+        on_call = self.on_call
+        assert on_call is not None
+        ran, answer = await self._answer_with("on_call", unique_id, action,
+                                              lambda: on_call(action, payload))
+        if ran and answer is not None:
+            await self._send(CallResult(unique_id, answer).to_json(), action)
+        return not ran or answer is not None
+
+    async def _answer_with(self, who: str, unique_id: str, action: str,
+                           function: Callable[[], Any]) -> tuple[bool, Any]:
+        """Run a handler (sync or async) for a CALL: (True, what it returned), or (False, None)
+        once the CALLERROR its failure earns is sent."""
         try:
-            answer = self.on_call(action, payload)
-            if inspect.isawaitable(answer):
-                answer = await answer
+            result = function()
+            if inspect.isawaitable(result):
+                result = await result
         except OCPPError as error:
-            self.log.info("%s %s refused by on_call: %s %s", action, unique_id, error.code,
+            self.log.info("%s %s refused by %s: %s %s", action, unique_id, who, error.code,
                           error.description)
             await self._send_error(unique_id, error, action)
-            return True
+            return False, None
         except ConnectionClosed:
-            return True  # the peer left: nobody to answer
+            return False, None  # the peer left: nobody to answer
         except Exception as error:
-            self.log.exception("on_call failed on %s %s", action, unique_id)
+            self.log.exception("%s failed on %s %s", who, action, unique_id)
             await self._send_error(
-                unique_id, self._codes.internal(f"handling {action} failed: "
-                                                f"{type(error).__name__}"), action)
-            return True
-        if answer is None:
-            return False
-        await self._send(CallResult(unique_id, answer).to_json(), action)
-        return True
+                unique_id,
+                self._codes.internal(f"handling {action} failed: {type(error).__name__}"),
+                action,
+            )
+            return False, None
+        return True, result
 
     async def _run_after(self, after: Any, arguments: dict[str, Any], action: str) -> None:
         try:
