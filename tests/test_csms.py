@@ -489,6 +489,17 @@ async def test_drop_connection_closes_the_websocket_and_the_charge_point_may_com
             assert csms.charge_points["CP1"].connections == 2
 
 
+async def test_a_charge_point_that_closes_its_websocket_is_disconnected_and_commands_fail():
+    async with running() as csms:
+        async with charge_point(csms):
+            assert csms.connected("CP1")
+        await csms.wait_for(lambda c: not c.charge_points["CP1"].connected,
+                            what="CP1 disconnected")
+        assert not csms.connected("CP1")
+        with pytest.raises(ChargePointNotConnected):
+            await csms.clear_cache("CP1")
+
+
 async def test_a_new_connection_with_the_same_id_replaces_the_old_one():
     async with running() as csms, charge_point(csms) as old, charge_point(csms) as new:
         with pytest.raises(ConnectionClosed):

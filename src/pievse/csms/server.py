@@ -294,8 +294,6 @@ class CentralSystem:
                 self._handlers.discard(task)
 
     def _end_session(self, session: ChargePointSession) -> None:
-        if session.closed:
-            return
         session.close()
         if self._sessions.get(session.id) is session:
             del self._sessions[session.id]
