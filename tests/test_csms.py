@@ -271,6 +271,7 @@ async def test_data_transfer_and_firmware_and_diagnostics_notifications_are_answ
         ("Authorize", {"idTag": 42}, "TypeConstraintViolation"),
         ("Authorize", {"idTag": "X" * 21}, "PropertyConstraintViolation"),
         ("Authorize", {"idTag": TAG, "colour": "blue"}, "FormationViolation"),
+        ("MeterValues", {"connectorId": 1, "meterValue": []}, "OccurenceConstraintViolation"),
         ("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Bored"},
          "PropertyConstraintViolation"),
     ],
@@ -486,6 +487,17 @@ async def test_drop_connection_closes_the_websocket_and_the_charge_point_may_com
         async with charge_point(csms):
             await csms.wait_for(lambda c: c.charge_points["CP1"].connected)
             assert csms.charge_points["CP1"].connections == 2
+
+
+async def test_a_charge_point_that_closes_its_websocket_is_disconnected_and_commands_fail():
+    async with running() as csms:
+        async with charge_point(csms):
+            assert csms.connected("CP1")
+        await csms.wait_for(lambda c: not c.charge_points["CP1"].connected,
+                            what="CP1 disconnected")
+        assert not csms.connected("CP1")
+        with pytest.raises(ChargePointNotConnected):
+            await csms.clear_cache("CP1")
 
 
 async def test_a_new_connection_with_the_same_id_replaces_the_old_one():

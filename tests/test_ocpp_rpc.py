@@ -29,6 +29,7 @@ from pievse.protocol.common.rpc import (
     ResponseTimeout,
     RpcSession,
 )
+from pievse.protocol.common.errors import SCHEMA_RULES, error_codes
 from pievse.protocol.common.schemas import SchemaValidator
 from tests.conftest import eventually
 
@@ -362,6 +363,106 @@ def test_ocpp201_payloads_are_refused_with_the_201_spellings():
     assert missing.value.code == "OccurrenceConstraintViolation"
     assert extra.value.code == "FormatViolation"
     assert validator.knows("NotifyEVChargingNeeds") and not validator.knows("Authorize.json")
+
+
+# --- one error-code table per version ------------------------------------------------------------
+
+# (OCPP-J 1.6 section 4.2.3, OCPP-J 2.0.1 section 4.3): the code each failure gets, per version.
+OCCURRENCE = ("OccurenceConstraintViolation", "OccurrenceConstraintViolation")
+PROPERTY = ("PropertyConstraintViolation", "PropertyConstraintViolation")
+TYPE = ("TypeConstraintViolation", "TypeConstraintViolation")
+FORMATION = ("FormationViolation", "FormatViolation")
+SCHEMA_RULE_CODES = {
+    "required": OCCURRENCE, "minItems": OCCURRENCE, "maxItems": OCCURRENCE,
+    "type": TYPE,
+    "enum": PROPERTY, "const": PROPERTY, "maxLength": PROPERTY, "minLength": PROPERTY,
+    "pattern": PROPERTY, "format": PROPERTY, "minimum": PROPERTY, "maximum": PROPERTY,
+    "exclusiveMinimum": PROPERTY, "exclusiveMaximum": PROPERTY, "multipleOf": PROPERTY,
+    "uniqueItems": PROPERTY,
+    "additionalProperties": FORMATION, "additionalItems": FORMATION,
+    "someFutureKeyword": FORMATION,
+}
+FAILURE_CODES = {
+    "not_implemented": ("NotImplemented", "NotImplemented"),
+    "not_supported": ("NotSupported", "NotSupported"),
+    "internal": ("InternalError", "InternalError"),
+    "protocol": ("ProtocolError", "ProtocolError"),
+    "security": ("SecurityError", "SecurityError"),
+    "generic": ("GenericError", "GenericError"),
+    "formation": FORMATION,
+    "framing": ("FormationViolation", "RpcFrameworkError"),
+    "incomplete_frame": ("ProtocolError", "RpcFrameworkError"),
+    "message_type": ("ProtocolError", "MessageTypeNotSupported"),
+}
+VERSIONS = ("1.6", "2.0.1")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("rule", sorted(SCHEMA_RULE_CODES))
+def test_each_schema_rule_has_one_code_per_version(version, rule):
+    expected = SCHEMA_RULE_CODES[rule][VERSIONS.index(version)]
+    assert error_codes(version).for_schema_rule(rule).code == expected
+    assert rule in SCHEMA_RULES or rule == "someFutureKeyword"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("failure", sorted(FAILURE_CODES))
+def test_each_kind_of_failure_has_one_code_per_version(version, failure):
+    expected = FAILURE_CODES[failure][VERSIONS.index(version)]
+    assert getattr(error_codes(version), failure).code == expected
+
+
+def soc(value: int) -> dict[str, Any]:
+    """A 2.0.1 NotifyEVChargingNeeds whose state of charge (0 to 100 %) is ``value``."""
+    dc = {"evMaxCurrent": 100, "evMaxVoltage": 400, "stateOfCharge": value}
+    return {"evseId": 1, "chargingNeeds": {"requestedEnergyTransfer": "DC",
+                                           "dcChargingParameters": dc}}
+
+
+def token(**more: Any) -> dict[str, Any]:
+    return {"idToken": {"idToken": "04A2B3C4", "type": "ISO14443"}, **more}
+
+
+HASH = {"hashAlgorithm": "SHA256", "issuerNameHash": "a", "issuerKeyHash": "b",
+        "serialNumber": "c", "responderURL": "http://ocsp.example"}
+
+# Every rule the official schemas use, broken for real: (version, action, payload, rule).
+BROKEN_PAYLOADS = [
+    ("1.6", "Authorize", {}, "required"),
+    ("1.6", "Authorize", {"idTag": 42}, "type"),
+    ("1.6", "Authorize", {"idTag": "X" * 21}, "maxLength"),
+    ("1.6", "Reset", {"type": "Sideways"}, "enum"),
+    ("1.6", "ReserveNow", {"connectorId": 1, "expiryDate": "2025-02-29T10:00:00Z", "idTag": "A",
+                           "reservationId": 9}, "format"),
+    ("1.6", "MeterValues", {"connectorId": 1, "meterValue": []}, "minItems"),
+    ("1.6", "SetChargingProfile", charging_profile(21.45), "multipleOf"),
+    ("1.6", "Authorize", {"idTag": "A", "colour": "red"}, "additionalProperties"),
+    ("2.0.1", "Authorize", {}, "required"),
+    ("2.0.1", "Authorize", {"idToken": {"idToken": 5, "type": "ISO14443"}}, "type"),
+    ("2.0.1", "Authorize", {"idToken": {"idToken": "X" * 37, "type": "ISO14443"}}, "maxLength"),
+    ("2.0.1", "Authorize", {"idToken": {"idToken": "A", "type": "Bogus"}}, "enum"),
+    ("2.0.1", "Authorize", token(iso15118CertificateHashData=[]), "minItems"),
+    ("2.0.1", "Authorize", token(iso15118CertificateHashData=[HASH] * 5), "maxItems"),
+    ("2.0.1", "NotifyEVChargingNeeds", soc(-1), "minimum"),
+    ("2.0.1", "NotifyEVChargingNeeds", soc(101), "maximum"),
+    ("2.0.1", "Authorize", token(colour="red"), "additionalProperties"),
+]
+
+
+@pytest.mark.parametrize(("version", "action", "payload", "rule"), BROKEN_PAYLOADS)
+def test_a_payload_breaking_a_rule_is_refused_with_the_code_of_the_table(version, action,
+                                                                          payload, rule):
+    with pytest.raises(Exception) as refused:
+        SchemaValidator(version).validate_call(action, payload)
+    assert refused.value.code == SCHEMA_RULE_CODES[rule][VERSIONS.index(version)]
+    assert refused.value.details["rule"] == rule
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_payload_that_is_not_an_object_is_a_formation_fault_not_a_type_one(version):
+    with pytest.raises(Exception) as refused:
+        SchemaValidator(version).validate_call("Heartbeat", [])
+    assert refused.value.code == FORMATION[VERSIONS.index(version)]
 
 
 # --- handlers that fail ------------------------------------------------------------------------

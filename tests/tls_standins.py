@@ -9,11 +9,11 @@ repository and nothing expires in it:
   self-signed one, and charge point client certificates from the trusted and the foreign PKI. It
   also plays the CPO's certificate authority: :meth:`TestPki.sign_csr` turns a charge point's
   certificate signing request into a certificate.
-* :class:`SecureCentralSystem` is a ``websockets.asyncio.server`` that checks what a real CSMS
-  checks at the opening handshake (HTTP Basic credentials for security profiles 1 and 2, the client
-  certificate for profile 3, done by the TLS layer), then completes an OCPP 1.6 BootNotification
-  and answers the messages of the security extension. It records what it saw (the client
-  certificate of each connection, every CALL) and lets a test send any CALL to a charge point.
+* :class:`SecureCentralSystem` is the bench CSMS (``pievse.csms``) with TLS, checking what a
+  real CSMS checks at the opening handshake (HTTP Basic credentials for security profiles 1 and 2,
+  the client certificate for profile 3, done by the TLS layer), with a test's CA behind it to sign
+  certificate requests. It records what it saw (the credentials and client certificate of each
+  connection, every frame) and lets a test send any CALL to a charge point.
 
 Elliptic-curve keys (P-256) keep generation in the milliseconds, so a whole PKI costs less than a
 tenth of a second.
@@ -23,31 +23,25 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import contextlib
 import datetime as dt
-import http
 import logging
 import ssl
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from ocpp.charge_point import snake_to_camel_case
-from ocpp.routing import after, on
-from ocpp.v16 import call, call_result
-from ocpp.v16.enums import Action
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 
+from pievse.csms.server import CentralSystem
 from pievse.services.certificates import CertificateStore
+from pievse.protocol.common.frames import CALL, CALLRESULT
 from pievse.protocol.common.link import OcppLink
-from pievse.protocol.common.rpc import RpcSession
 from pievse.protocol.common.transport_security import (
     SecurityProfile,
     SecurityState,
@@ -267,158 +261,84 @@ class ConnectionSeen:
     client_certificate: x509.Certificate | None
 
 
-@dataclass
-class _Received:
-    action: str
-    payload: dict[str, Any] = field(default_factory=dict)
-
-
 class SecureCentralSystem:
-    """An OCPP 1.6J CSMS on ``ws[s]://<host>:<port>/ocpp/<charge point id>``.
+    """The bench CSMS (``pievse.csms``) on ``ws[s]://<host>:<port>/ocpp/<charge point id>``,
+    checking at the opening handshake what a real CSMS checks.
 
     ``ssl_context``: None for ws://, else the server context (from :meth:`TestPki.server_context`).
     ``authorization_keys``: charge point id -> AuthorizationKey; when given, the opening handshake
     must carry ``Authorization: Basic base64(id:key)`` or is answered 401, as a CSMS does in
     security profiles 1 and 2. ``sign``: the CA behind the CSMS (CSR PEM -> chain PEM, or None to
-    sign nothing); when set, each accepted SignCertificate is followed by a CertificateSigned.
+    sign nothing); each SignCertificate is accepted, and followed by a CertificateSigned when
+    ``sign`` gives a chain. What it saw is kept: the credentials and client certificate of each
+    connection, every frame (in ``central``'s ledger); a test may send any CALL to a charge point.
     """
 
     def __init__(self, *, host: str = "127.0.0.1", ssl_context: ssl.SSLContext | None = None,
                  authorization_keys: dict[str, str] | None = None,
                  sign: Callable[[str], str | None] | None = None) -> None:
-        self.host = host
-        self.ssl_context = ssl_context
-        self.authorization_keys = authorization_keys
         self.sign = sign
         self.connections: list[ConnectionSeen] = []
-        self.refused: list[tuple[str, int]] = []
-        self.received: list[_Received] = []
-        self.certificate_signed_answers: list[str] = []
-        self.sessions: dict[str, RpcSession] = {}
-        self._server: Any = None
         self.log = logging.getLogger("tests.secure_csms")
+        self.central = CentralSystem(host, 0, ssl_context=ssl_context,
+                                     authorization_keys=authorization_keys, sign=self._sign,
+                                     response_timeout=10, logger=self.log)
+        self.central.on_connect = self._connected
 
     async def __aenter__(self) -> SecureCentralSystem:
-        logger = logging.getLogger("tests.secure_csms.websockets")
-        redact_authorization_keys(logger, self.log)
-        self._server = await serve(self._serve, self.host, 0, ssl=self.ssl_context,
-                                   subprotocols=["ocpp1.6"], process_request=self._check,
-                                   logger=logger, ping_interval=None)
+        redact_authorization_keys(self.central.websockets_log, self.log)
+        await self.central.start()
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        self._server.close()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._server.wait_closed(), 5)
+        await self.central.stop()
+
+    @property
+    def authorization_keys(self) -> dict[str, str] | None:
+        return self.central.authorization_keys
+
+    @authorization_keys.setter
+    def authorization_keys(self, keys: dict[str, str] | None) -> None:
+        self.central.authorization_keys = keys
+
+    @property
+    def refused(self) -> list[tuple[str, int]]:
+        """Every refused opening handshake: (charge point id, HTTP status)."""
+        return self.central.refused
 
     @property
     def port(self) -> int:
-        return self._server.sockets[0].getsockname()[1]
+        return self.central.port
 
     def url(self, host: str | None = None) -> str:
-        scheme = "wss" if self.ssl_context is not None else "ws"
-        return f"{scheme}://{host or self.host}:{self.port}/ocpp"
+        scheme = "wss" if self.central.ssl_context is not None else "ws"
+        return f"{scheme}://{host or self.central.host}:{self.port}/ocpp"
 
     def actions(self, action: str) -> list[dict[str, Any]]:
-        return [r.payload for r in self.received if r.action == action]
+        """The payloads of the CALLs of ``action`` the charge points sent, as on the wire."""
+        return [m.payload for m in self.central.messages
+                if m.direction == "in" and m.message_type == CALL and m.action == action]
+
+    @property
+    def certificate_signed_answers(self) -> list[str]:
+        """The statuses the charge points answered our CertificateSigned with."""
+        return [m.payload["status"] for m in self.central.messages
+                if m.direction == "in" and m.message_type == CALLRESULT
+                and m.action == "CertificateSigned"]
 
     async def call(self, charge_point_id: str, request: Any) -> Any:
         """Send a CALL to a connected charge point and return its answer (a result dataclass)."""
-        return await self.sessions[charge_point_id].call(request, timeout=10)
+        return await self.central.send(charge_point_id, request, timeout=10)
 
-    # --- the opening handshake -----------------------------------------------------------------
+    def _sign(self, csr: str) -> str | None:
+        return self.sign(csr) if self.sign is not None else None
 
-    def _check(self, connection: ServerConnection, request: Any) -> Any:
-        cp_id = _charge_point_id(request.path)
-        if self.authorization_keys is None:
-            return None
-        presented = _basic_credentials(request.headers.get("Authorization"))
-        expected = self.authorization_keys.get(cp_id)
-        if presented is None or expected is None or presented != (cp_id, expected):
-            self.refused.append((cp_id, 401))
-            response = connection.respond(http.HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
-            response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
-            return response
-        return None
-
-    async def _serve(self, connection: ServerConnection) -> None:
-        cp_id = _charge_point_id(connection.request.path)
+    def _connected(self, charge_point_id: str, connection: ServerConnection) -> None:
         ssl_object = connection.transport.get_extra_info("ssl_object")
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         self.connections.append(ConnectionSeen(
-            cp_id, connection.request.headers.get("Authorization"),
+            charge_point_id, connection.request.headers.get("Authorization"),
             x509.load_der_x509_certificate(der) if der else None))
-        session = RpcSession(connection, _CentralSystemHandlers(self, cp_id), version="1.6",
-                             response_timeout=10, logger=self.log)
-        self.sessions[cp_id] = session
-        try:
-            await session.run()
-        finally:
-            if self.sessions.get(cp_id) is session:
-                del self.sessions[cp_id]
-
-
-def _charge_point_id(path: str) -> str:
-    return unquote(urlsplit(path).path.rstrip("/").rsplit("/", 1)[-1])
-
-
-def _basic_credentials(header: str | None) -> tuple[str, str] | None:
-    if not header or not header.startswith("Basic "):
-        return None
-    try:
-        user, colon, password = base64.b64decode(header[6:], validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return (user, password) if colon else None
-
-
-class _CentralSystemHandlers:
-    """The CSMS side of one connection: registration, and the security extension's messages."""
-
-    def __init__(self, csms: SecureCentralSystem, charge_point_id: str) -> None:
-        self.csms = csms
-        self.charge_point_id = charge_point_id
-
-    def _record(self, action: str, payload: dict[str, Any]) -> None:
-        """Keep the payload as it was on the wire (the router hands it over in snake_case)."""
-        self.csms.received.append(_Received(action, snake_to_camel_case(payload)))
-
-    @on(Action.boot_notification)
-    def on_boot_notification(self, **payload: Any) -> call_result.BootNotification:
-        self._record("BootNotification", payload)
-        return call_result.BootNotification(
-            current_time=dt.datetime.now(UTC).isoformat(), interval=300, status="Accepted")
-
-    @on(Action.status_notification)
-    def on_status_notification(self, **payload: Any) -> call_result.StatusNotification:
-        self._record("StatusNotification", payload)
-        return call_result.StatusNotification()
-
-    @on(Action.heartbeat)
-    def on_heartbeat(self, **payload: Any) -> call_result.Heartbeat:
-        self._record("Heartbeat", payload)
-        return call_result.Heartbeat(current_time=dt.datetime.now(UTC).isoformat())
-
-    @on(Action.security_event_notification)
-    def on_security_event(self, **payload: Any) -> call_result.SecurityEventNotification:
-        self._record("SecurityEventNotification", payload)
-        return call_result.SecurityEventNotification()
-
-    @on(Action.sign_certificate)
-    def on_sign_certificate(self, csr: str, **_: Any) -> call_result.SignCertificate:
-        self._record("SignCertificate", {"csr": csr})
-        return call_result.SignCertificate(status="Accepted")
-
-    @after(Action.sign_certificate)
-    async def after_sign_certificate(self, csr: str, **_: Any) -> None:
-        if self.csms.sign is None:
-            return
-        chain = self.csms.sign(csr)
-        if chain is None:
-            return
-        answer = await self.csms.call(self.charge_point_id,
-                                      call.CertificateSigned(certificate_chain=chain))
-        self.csms.certificate_signed_answers.append(answer.status)
 
 
 # --- the charge point under test ---------------------------------------------------------------

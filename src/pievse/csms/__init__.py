@@ -5,7 +5,7 @@ only when first asked for: ``pievse.csms.cli`` is imported by every ``pievse`` c
 stay light.
 
 - ``server``: ``CentralSystem``, the websocket server, its ledger and its commands;
-- ``session``: one charge point's connection (the ``ocpp.v16.ChargePoint`` subclass);
+- ``session``: one charge point's connection, on the charge point's own RPC layer;
 - ``ledger``: the records of frames, transactions and charge points, and waiting on them;
 - ``control``: the HTTP control endpoint;
 - ``cli``: ``pievse csms``.

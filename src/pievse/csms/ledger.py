@@ -16,11 +16,11 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-Direction = Literal["in", "out"]
-
-CALL, CALLRESULT, CALLERROR = 2, 3, 4
+from pievse.protocol.common.datetimes import format_datetime
+from pievse.protocol.common.frames import CALL, CALLERROR, CALLRESULT
+from pievse.protocol.common.rpc import Direction
 
 # Arrows as seen from the CSMS: "→" a frame the charge point sent us, "←" a frame we sent.
 _ARROWS = {"in": "→", "out": "←"}
@@ -158,8 +158,8 @@ class ChargePointRecord:
             "errorCodes": {
                 str(k): v.get("errorCode") for k, v in sorted(self.status_notifications.items())
             },
-            "lastHeartbeat": self.last_heartbeat.isoformat() if self.last_heartbeat else None,
-            "lastSeen": self.last_seen.isoformat() if self.last_seen else None,
+            "lastHeartbeat": format_datetime(self.last_heartbeat) if self.last_heartbeat else None,
+            "lastSeen": format_datetime(self.last_seen) if self.last_seen else None,
         }
 
 

@@ -12,6 +12,9 @@ interval). What it is good at is being watched and steered:
   copes with broken frames;
 - ``on_call`` lets a test answer any CALL itself, ``drop_connection`` and ``refuse_connections``
   play a flaky network;
+- the security profiles a charge point may use: TLS (``ssl_context``; with a client CA in it,
+  mutual TLS), HTTP Basic credentials checked at the opening handshake (``authorization_keys``),
+  and a CA that signs the charge point's certificate requests (``sign``);
 - an optional HTTP control endpoint (``http_port``) does the same from a shell (``pievse csms``).
 
 Example::
@@ -27,10 +30,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import http
 import inspect
 import itertools
 import logging
+import ssl
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -47,6 +52,7 @@ from pievse.csms.session import (
     InvalidResponse,
     OnCall,
 )
+from pievse.protocol.common.transport_security import basic_authorization
 
 __all__ = [
     "CallErrorResponse",
@@ -64,7 +70,7 @@ BOOT_STATUSES = ("Accepted", "Pending", "Rejected")
 
 
 class CentralSystem:
-    """An OCPP 1.6J CSMS on ``ws://host:port/ocpp/<charge point id>``.
+    """An OCPP 1.6J CSMS on ``ws[s]://host:port/ocpp/<charge point id>``.
 
     ``accept_id_tags``: the id tags answered Accepted (compared case-insensitively, as OCPP 1.6
     says id tokens are); ``None`` accepts every tag, any other tag is Invalid.
@@ -75,6 +81,14 @@ class CentralSystem:
     ``response_timeout``: how long a command waits for the charge point's answer.
     ``strict``: check every CALLRESULT from a charge point against the OCPP 1.6 schema and raise
     ``InvalidResponse`` when it does not fit.
+    ``ssl_context``: None for ws://, else the server's TLS context (wss://).
+    ``authorization_keys``: charge point id -> AuthorizationKey; when given, the opening handshake
+    must carry ``Authorization: Basic base64(id:key)`` or is answered 401, as a CSMS does in
+    security profiles 1 and 2. ``sign``: the CA behind the CSMS (CSR PEM -> certificate chain
+    PEM, or None to sign nothing); without one, SignCertificate is Rejected, with one it is
+    Accepted and followed by a CertificateSigned. ``on_connect(cp_id, websocket)`` is told of
+    each accepted connection; ``refused`` lists every refused handshake as (id, HTTP status).
+    ``authorization_keys``, ``sign`` and ``on_connect`` may be changed while running too.
     """
 
     def __init__(
@@ -90,6 +104,9 @@ class CentralSystem:
         strict: bool = True,
         http_port: int | None = None,
         logger: logging.Logger | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        authorization_keys: dict[str, str] | None = None,
+        sign: Callable[[str], str | None] | None = None,
     ) -> None:
         if str(boot_status) not in BOOT_STATUSES:
             raise ValueError(f"boot_status must be one of {BOOT_STATUSES}, not {boot_status!r}")
@@ -101,8 +118,13 @@ class CentralSystem:
         self.response_timeout = response_timeout
         self.strict = strict
         self.log = logger or logging.getLogger("pievse.csms")
+        self.ssl_context = ssl_context
+        self.authorization_keys = authorization_keys
+        self.sign = sign
         self.on_call: OnCall | None = None
+        self.on_connect: Callable[[str, ServerConnection], None] | None = None
         self.refuse_connections = False
+        self.refused: list[tuple[str, int]] = []
         self._requested_port = port
         self._requested_http_port = http_port
         self._ledger = Ledger()
@@ -123,9 +145,10 @@ class CentralSystem:
             self._serve_charge_point,
             self.host,
             self._requested_port,
+            ssl=self.ssl_context,
             subprotocols=[SUBPROTOCOL],
             process_request=self._check_handshake,
-            logger=logging.getLogger("pievse.csms.websockets"),
+            logger=self.websockets_log,
             # OCPP has its own Heartbeat; websocket pings stay on to notice dead TCP links.
             ping_interval=60,
         )
@@ -164,6 +187,11 @@ class CentralSystem:
         await self.stop()
 
     @property
+    def websockets_log(self) -> logging.Logger:
+        """The logger of the websocket server (its connection chatter, handshakes included)."""
+        return self.log.getChild("websockets")
+
+    @property
     def port(self) -> int:
         """The port really listened on (the kernel's choice when 0 was asked for)."""
         if self._server is None:
@@ -173,7 +201,8 @@ class CentralSystem:
     @property
     def url(self) -> str:
         """Where charge points connect, without their id: they append ``/<id>``."""
-        return f"ws://{_url_host(self.host)}:{self.port}/ocpp"
+        scheme = "wss" if self.ssl_context is not None else "ws"
+        return f"{scheme}://{_url_host(self.host)}:{self.port}/ocpp"
 
     @property
     def http_port(self) -> int | None:
@@ -189,26 +218,51 @@ class CentralSystem:
 
     def _check_handshake(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
-        cp_id = unquote(path.rstrip("/").rsplit("/", 1)[-1])
+        cp_id = _charge_point_id(request.path)
         offered = [p.strip() for value in request.headers.get_all("Sec-WebSocket-Protocol")
                    for p in value.split(",")]
         if not cp_id:
             self.log.warning("refused a connection to %s: no charge point id in the path", path)
-            return connection.respond(http.HTTPStatus.NOT_FOUND,
-                                      "Connect to /ocpp/<charge point id>\n")
+            return self._refuse(connection, cp_id, http.HTTPStatus.NOT_FOUND,
+                                "Connect to /ocpp/<charge point id>\n")
         if SUBPROTOCOL not in offered:
             self.log.warning("refused %s: subprotocol %s not offered (offered: %s)", cp_id,
                              SUBPROTOCOL, ", ".join(offered) or "none")
-            return connection.respond(http.HTTPStatus.BAD_REQUEST,
-                                      f"This CSMS speaks only {SUBPROTOCOL}\n")
+            return self._refuse(connection, cp_id, http.HTTPStatus.BAD_REQUEST,
+                                f"This CSMS speaks only {SUBPROTOCOL}\n")
+        if not self._authorized(cp_id, request.headers.get("Authorization")):
+            self.log.warning("refused %s: no valid Basic credentials", cp_id)
+            response = self._refuse(connection, cp_id, http.HTTPStatus.UNAUTHORIZED,
+                                    "Unauthorized\n")
+            response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
+            return response
         if self.refuse_connections:
             self.log.info("refused %s: refuse_connections is set", cp_id)
-            return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE,
-                                      "Not taking connections\n")
+            return self._refuse(connection, cp_id, http.HTTPStatus.SERVICE_UNAVAILABLE,
+                                "Not taking connections\n")
         return None
 
+    def _refuse(self, connection: ServerConnection, cp_id: str, status: http.HTTPStatus,
+                text: str) -> Response:
+        self.refused.append((cp_id, status.value))
+        return connection.respond(status, text)
+
+    def _authorized(self, cp_id: str, header: str | None) -> bool:
+        """Security profiles 1 and 2: the charge point's id and AuthorizationKey, as HTTP Basic
+        credentials."""
+        if self.authorization_keys is None:
+            return True
+        key = self.authorization_keys.get(cp_id)
+        if key is None or header is None:
+            return False
+        try:
+            expected = basic_authorization(cp_id, key)
+        except ValueError:  # an id with ':' cannot be a Basic user name
+            return False
+        return hmac.compare_digest(header.encode(), expected.encode())
+
     async def _serve_charge_point(self, websocket: ServerConnection) -> None:
-        cp_id = unquote(urlsplit(websocket.request.path).path.rstrip("/").rsplit("/", 1)[-1])
+        cp_id = _charge_point_id(websocket.request.path)
         task = asyncio.current_task()
         if task is not None:
             self._handlers.add(task)
@@ -229,6 +283,8 @@ class CentralSystem:
         address = websocket.remote_address[0] if websocket.remote_address else "?"
         self.log.info("%s connected from %s", cp_id, address)
         self._ledger.connected(cp_id)
+        if self.on_connect is not None:
+            self.on_connect(cp_id, websocket)
         try:
             await session.start()
         finally:
@@ -238,8 +294,6 @@ class CentralSystem:
                 self._handlers.discard(task)
 
     def _end_session(self, session: ChargePointSession) -> None:
-        if session.closed:
-            return
         session.close()
         if self._sessions.get(session.id) is session:
             del self._sessions[session.id]
@@ -384,6 +438,11 @@ class CentralSystem:
             validate_response=validate and self.strict,
         )
 
+    async def send(self, cp_id: str, request: Any, *, timeout: float | None = None) -> Any:
+        """Send an ``ocpp.v16.call`` dataclass; return the ``ocpp.v16.call_result`` dataclass
+        answering it. Raises as :meth:`call` does (the answer is always checked)."""
+        return await self.session(cp_id).send(request, timeout)
+
     async def remote_start(self, cp_id: str, id_tag: str, connector_id: int | None = None,
                            charging_profile: dict | None = None) -> dict:
         payload: dict[str, Any] = {"idTag": id_tag}
@@ -455,6 +514,11 @@ class CentralSystem:
         ``timeout`` or the connection closes first.
         """
         return await self.session(cp_id).send_raw(text, timeout)
+
+
+def _charge_point_id(path: str) -> str:
+    """The identity is the last segment of the path, percent-decoded."""
+    return unquote(urlsplit(path).path.rstrip("/").rsplit("/", 1)[-1])
 
 
 def _url_host(host: str) -> str:

@@ -1,14 +1,9 @@
-"""OCPP-J remote procedure calls over one open websocket.
+"""OCPP-J remote procedure calls over one open websocket, for both ends of a connection.
 
-OCPP-J (the JSON flavour of OCPP) sends three kinds of frames, each a JSON array:
-
-* CALL ``[2, "<uniqueId>", "<Action>", {payload}]``: a request;
-* CALLRESULT ``[3, "<uniqueId>", {payload}]``: its answer;
-* CALLERROR ``[4, "<uniqueId>", "<errorCode>", "<errorDescription>", {errorDetails}]``: its refusal.
-
-Both ends send CALLs: the charge point sends BootNotification, StatusNotification, StartTransaction;
-the central system (CSMS) sends RemoteStartTransaction, SetChargingProfile, Reset. Each end may
-have only one CALL of its own waiting for an answer at a time.
+OCPP-J frames (CALL, CALLRESULT, CALLERROR; see :mod:`pievse.protocol.common.frames`) go both
+ways: the charge point sends BootNotification, StatusNotification, StartTransaction; the central
+system (CSMS) sends RemoteStartTransaction, SetChargingProfile, Reset. Each end may have only one
+CALL of its own waiting for an answer at a time.
 
 :class:`RpcSession` is one such conversation. It routes inbound CALLs to the ``@on`` handlers of
 a handler object (the convention of the ``ocpp`` package), validates every payload in both
@@ -17,8 +12,10 @@ use with a CALLERROR carrying the code of the session's OCPP version, and never 
 end the session. A stray CALLRESULT or CALLERROR is only logged: answering an answer could start
 an endless error ping-pong between two strict peers.
 
-The same class serves both ends: give it a charge point handler on the charge point and a central
-system handler on the CSMS.
+The same class serves both ends: the charge point gives it its 1.6 adapter as the handler, the
+bench CSMS (``pievse.csms``) its default answers, plus what a test CSMS needs: every frame shown
+to an observer, a hook that may answer any CALL first, each CALL answered in a task of its own,
+and raw frames sent as they are.
 """
 
 from __future__ import annotations
@@ -26,11 +23,11 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
-import json
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, is_dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from ocpp.charge_point import (
     camel_to_snake_case,
@@ -43,20 +40,30 @@ from ocpp.messages import Call, CallError, CallResult
 from ocpp.routing import create_route_map
 from websockets.exceptions import ConnectionClosed
 
+from pievse.protocol.common.frames import CALL, CALLERROR, CALLRESULT, Frame, read_frame
 from pievse.protocol.common.schemas import SchemaValidator, validator_for
 
 __all__ = [
     "CallErrorReceived",
     "Connection",
     "ConnectionLost",
+    "Direction",
     "InvalidRequest",
     "InvalidResponse",
+    "OnCall",
+    "OnFrame",
     "ResponseTimeout",
     "RpcError",
     "RpcSession",
 ]
 
-CALL, CALLRESULT, CALLERROR = 2, 3, 4
+#: "in" for a frame the peer sent, "out" for one this end sent.
+Direction = Literal["in", "out"]
+#: Sees every frame, both ways, before it is handled or sent.
+OnFrame = Callable[[Direction, Frame], None]
+#: May answer a CALL before the handlers: (action, payload) -> the answer payload, or None to
+#: leave it to the handlers; an OCPPError it raises is sent as the CALLERROR.
+OnCall = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any] | None] | dict[str, Any] | None]
 
 #: What a receive raises when the websocket is gone (websockets raises ConnectionClosed).
 _CLOSED = (ConnectionClosed, ConnectionError, EOFError)
@@ -98,11 +105,13 @@ class ConnectionLost(RpcError, ConnectionError):
 class InvalidResponse(RpcError):
     """The peer's CALLRESULT does not fit the response schema of the action it answers."""
 
-    def __init__(self, reason: str, code: str | None = None) -> None:
+    def __init__(self, reason: str, code: str | None = None, payload: Any = None) -> None:
         super().__init__(reason)
         self.reason = reason
         #: The CALLERROR code the failure would have had, had it been a request.
         self.code = code
+        #: The answer's payload as received.
+        self.payload = payload
 
 
 class InvalidRequest(RpcError, ValueError):
@@ -113,8 +122,9 @@ class InvalidRequest(RpcError, ValueError):
 class _Pending:
     unique_id: str
     action: str
-    #: Resolves to ("result", payload), ("error", CallErrorReceived), ("invalid", reason) or
-    #: ("lost", None): values rather than exceptions, so an abandoned wait logs nothing.
+    #: Resolves to ("result", payload), ("error", CallErrorReceived), ("invalid", (reason, code,
+    #: payload)) or ("lost", None): values rather than exceptions, so an abandoned wait logs
+    #: nothing.
     answer: asyncio.Future[tuple[str, Any]]
 
 
@@ -128,6 +138,12 @@ class RpcSession:
     so nothing else is read while it runs: answer at once. An ``@after`` handler runs afterwards as
     its own task, once the CALLRESULT is sent; that is where follow-up CALLs belong.
 
+    For a test CSMS: ``on_frame`` sees every frame both ways (an answer labelled with the action
+    it answers); ``on_call`` may answer a CALL before the handlers (its answer is sent as it is,
+    unchecked); ``concurrent`` answers each CALL in a task of its own, so a slow answer holds
+    back only itself and may even await a CALL to the peer, while the default answers, which
+    never wait, still go out in the order the CALLs came.
+
     Run :meth:`run` as a task for the life of the connection, and :meth:`call` to send requests.
     """
 
@@ -140,6 +156,9 @@ class RpcSession:
         response_timeout: float = 30.0,
         logger: logging.Logger | None = None,
         validator: SchemaValidator | None = None,
+        on_frame: OnFrame | None = None,
+        on_call: OnCall | None = None,
+        concurrent: bool = False,
     ) -> None:
         self.connection = connection
         self.handler = handler
@@ -147,6 +166,9 @@ class RpcSession:
         self.response_timeout = response_timeout
         self.log = logger or logging.getLogger("pievse.ocpp.rpc")
         self.validator = validator or validator_for(version)
+        self.on_frame = on_frame
+        self.on_call = on_call
+        self.concurrent = concurrent
         self._codes = self.validator.codes
         self._routes: dict[str, dict[str, Any]] = (
             create_route_map(handler) if handler is not None else {}
@@ -157,12 +179,30 @@ class RpcSession:
         self._closed = False
         self._reader: asyncio.Task | None = None
         self._after_tasks: set[asyncio.Task] = set()
+        self._answering: set[asyncio.Task] = set()
         self._result_module: Any = None
+        # Raw frames sent, each waiting for the frame that answers it, oldest first.
+        self._raw_waiters: list[tuple[str | None, asyncio.Future[str | None]]] = []
+        # The actions of our CALLs by unique id, to label their answers for ``on_frame``.
+        self._called: dict[str, str] = {}
 
     @property
     def closed(self) -> bool:
-        """True once :meth:`run` has ended: every later :meth:`call` raises ConnectionLost."""
+        """True once :meth:`run` has ended or :meth:`close` was called: every later :meth:`call`
+        raises ConnectionLost."""
         return self._closed
+
+    def close(self) -> None:
+        """Give up on this connection now, without waiting for it to close: the CALL waiting for
+        an answer raises ConnectionLost, raw sends get None, CALLs being answered are dropped."""
+        self._closed = True
+        self._answer_pending(("lost", None))
+        for _, waiter in self._raw_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        for task in self._answering:
+            if task is not asyncio.current_task():
+                task.cancel()
 
     # --- receiving -----------------------------------------------------------------------------
 
@@ -178,80 +218,37 @@ class RpcSession:
                     return
                 await self._receive(frame)
         finally:
-            self._closed = True
-            self._answer_pending(("lost", None))
+            self.close()
 
-    async def _receive(self, frame: str | bytes) -> None:
-        self.log.debug("recv %s", frame)
-        if isinstance(frame, (bytes, bytearray, memoryview)):
-            # OCPP-J uses text frames only; a binary frame holding UTF-8 JSON is read anyway.
-            try:
-                frame = bytes(frame).decode("utf-8")
-            except UnicodeDecodeError:
-                await self._refuse_frame(self._codes.framing, "-1", "a binary frame", frame)
-                return
-        try:
-            message = json.loads(frame)
-        except ValueError:
-            await self._refuse_frame(self._codes.framing, "-1", "not valid JSON", frame)
+    async def _receive(self, data: str | bytes) -> None:
+        self.log.debug("recv %s", data)
+        frame = read_frame(data)
+        if frame.message_type in (CALLRESULT, CALLERROR):
+            if self.on_frame is not None:
+                label = self._called.pop(frame.unique_id, None) if frame.unique_id else None
+                self.on_frame("in", frame.answering(label))
+            self._receive_answer(frame)
             return
-        if not isinstance(message, list):
-            await self._refuse_frame(
-                self._codes.framing, "-1", "an OCPP-J message must be a JSON array", frame
+        if self.on_frame is not None:
+            self.on_frame("in", frame)
+        if frame.fault is not None:
+            self._give_to_raw_sender(frame)
+            kind, reason = frame.fault
+            unique_id = "-1" if frame.unique_id is None else frame.unique_id
+            await self._refuse_frame(getattr(self._codes, kind), unique_id, reason, frame.text)
+        elif self.concurrent:
+            task = asyncio.create_task(
+                self._handle_call(frame.unique_id, frame.action, frame.payload),
+                name=f"ocpp-answer-{frame.action}",
             )
-            return
-        unique_id = message[1] if len(message) > 1 and isinstance(message[1], str) else None
-        message_type = message[0] if message else None
-        if message_type == CALL and type(message_type) is int:
-            await self._receive_call(message, unique_id, frame)
-        elif message_type in (CALLRESULT, CALLERROR) and type(message_type) is int:
-            self._receive_answer(message, unique_id, frame)
-        elif not message:
-            await self._refuse_frame(
-                self._codes.incomplete_frame, "-1", "an empty array has no MessageTypeId", frame
-            )
+            self._answering.add(task)
+            task.add_done_callback(self._answering.discard)
         else:
-            await self._refuse_frame(
-                self._codes.message_type,
-                unique_id or "-1",
-                f"MessageTypeId {message_type!r} is not 2 (CALL), 3 (CALLRESULT) or 4 (CALLERROR)",
-                frame,
-            )
-
-    async def _receive_call(self, message: list[Any], unique_id: str | None, frame: str) -> None:
-        if unique_id is None:
-            await self._refuse_frame(
-                self._codes.incomplete_frame, "-1", "a CALL's unique id must be a string", frame
-            )
-            return
-        if len(message) < 4:
-            await self._refuse_frame(
-                self._codes.incomplete_frame,
-                unique_id,
-                "a CALL has 4 elements: [2, uniqueId, action, payload]",
-                frame,
-            )
-            return
-        if len(message) > 4:
-            await self._refuse_frame(
-                self._codes.framing, unique_id, "a CALL has only 4 elements", frame
-            )
-            return
-        _, _, action, payload = message
-        if not isinstance(action, str):
-            await self._refuse_frame(
-                self._codes.incomplete_frame, unique_id, "a CALL's action must be a string", frame
-            )
-            return
-        if not isinstance(payload, dict):
-            await self._refuse_frame(
-                self._codes.formation, unique_id, f"the payload of {action} must be an object",
-                frame,
-            )
-            return
-        await self._handle_call(unique_id, action, payload)
+            await self._handle_call(frame.unique_id, frame.action, frame.payload)
 
     async def _handle_call(self, unique_id: str, action: str, payload: dict[str, Any]) -> None:
+        if self.on_call is not None and await self._answered_first(unique_id, action, payload):
+            return
         routes = self._routes.get(action, {})
         on_handler = routes.get("_on_action")
         if on_handler is None:
@@ -262,7 +259,7 @@ class RpcSession:
                     f"{action} is not an OCPP {self.version} action"
                 )
             self.log.info("answering %s %s with %s", action, unique_id, error.code)
-            await self._send_error(unique_id, error)
+            await self._send_error(unique_id, error, action)
             return
 
         validate = not routes.get("_skip_schema_validation", False)
@@ -272,25 +269,14 @@ class RpcSession:
             except OCPPError as error:
                 self.log.warning("refused %s %s: %s %s", action, unique_id, error.code,
                                  error.description)
-                await self._send_error(unique_id, error)
+                await self._send_error(unique_id, error, action)
                 return
 
         arguments = camel_to_snake_case(payload)
-        try:
-            result = on_handler(**self._arguments(on_handler, arguments, unique_id))
-            if inspect.isawaitable(result):
-                result = await result
-        except OCPPError as error:
-            self.log.info("%s %s refused by its handler: %s %s", action, unique_id, error.code,
-                          error.description)
-            await self._send_error(unique_id, error)
-            return
-        except Exception as error:
-            self.log.exception("the handler of %s %s failed", action, unique_id)
-            await self._send_error(
-                unique_id,
-                self._codes.internal(f"handling {action} failed: {type(error).__name__}"),
-            )
+        ran, result = await self._answer_with(
+            "its handler", unique_id, action,
+            lambda: on_handler(**self._arguments(on_handler, arguments, unique_id)))
+        if not ran:
             return
 
         try:
@@ -303,10 +289,11 @@ class RpcSession:
             self.log.error("the answer to %s %s breaks its schema (%s): sending InternalError",
                            action, unique_id, reason)
             await self._send_error(
-                unique_id, self._codes.internal(f"could not build the answer to {action}")
+                unique_id, self._codes.internal(f"could not build the answer to {action}"),
+                action,
             )
             return
-        await self._send(CallResult(unique_id, answer).to_json())
+        await self._send(CallResult(unique_id, answer).to_json(), action)
 
         after = routes.get("_after_action")
         if after is not None:
@@ -316,6 +303,41 @@ class RpcSession:
             )
             self._after_tasks.add(task)
             task.add_done_callback(self._after_tasks.discard)
+
+    async def _answered_first(self, unique_id: str, action: str, payload: dict[str, Any]) -> bool:
+        """Let ``on_call`` answer the CALL; True if it did (with a CALLRESULT or a CALLERROR)."""
+        on_call = self.on_call
+        assert on_call is not None
+        ran, answer = await self._answer_with("on_call", unique_id, action,
+                                              lambda: on_call(action, payload))
+        if ran and answer is not None:
+            await self._send(CallResult(unique_id, answer).to_json(), action)
+        return not ran or answer is not None
+
+    async def _answer_with(self, who: str, unique_id: str, action: str,
+                           function: Callable[[], Any]) -> tuple[bool, Any]:
+        """Run a handler (sync or async) for a CALL: (True, what it returned), or (False, None)
+        once the CALLERROR its failure earns is sent."""
+        try:
+            result = function()
+            if inspect.isawaitable(result):
+                result = await result
+        except OCPPError as error:
+            self.log.info("%s %s refused by %s: %s %s", action, unique_id, who, error.code,
+                          error.description)
+            await self._send_error(unique_id, error, action)
+            return False, None
+        except ConnectionClosed:
+            return False, None  # the peer left: nobody to answer
+        except Exception as error:
+            self.log.exception("%s failed on %s %s", who, action, unique_id)
+            await self._send_error(
+                unique_id,
+                self._codes.internal(f"handling {action} failed: {type(error).__name__}"),
+                action,
+            )
+            return False, None
+        return True, result
 
     async def _run_after(self, after: Any, arguments: dict[str, Any], action: str) -> None:
         try:
@@ -344,26 +366,45 @@ class RpcSession:
             return snake_to_camel_case(remove_nones(result))
         raise TypeError(f"a handler returned {type(result).__name__}, not a dataclass or dict")
 
-    def _receive_answer(self, message: list[Any], unique_id: str | None, frame: str) -> None:
+    def _receive_answer(self, frame: Frame) -> None:
         pending = self._pending
-        kind = "CALLRESULT" if message[0] == CALLRESULT else "CALLERROR"
-        if pending is None or unique_id != pending.unique_id or pending.answer.done():
+        if pending is None or frame.unique_id != pending.unique_id or pending.answer.done():
+            if self._give_to_raw_sender(frame):
+                return
             # A late answer to a CALL that timed out, or a peer confused about ids. Answering it
             # with a CALLERROR could start an error ping-pong, so it is only logged.
+            kind = "CALLRESULT" if frame.message_type == CALLRESULT else "CALLERROR"
             self.log.warning("dropped a %s for unique id %r: no CALL of ours waits for it: %s",
-                             kind, unique_id, _quote(frame))
+                             kind, frame.unique_id, _quote(frame.text))
             return
-        if message[0] == CALLRESULT:
-            if len(message) != 3:
-                answer: tuple[str, Any] = ("invalid", "a CALLRESULT has 3 elements")
+        answer: tuple[str, Any]
+        if frame.message_type == CALLRESULT:
+            if frame.fault is not None:
+                kind, reason = frame.fault
+                answer = ("invalid", (reason, getattr(self._codes, kind).code, frame.payload))
             else:
-                answer = ("result", message[2])
+                answer = ("result", frame.payload)
         else:
-            code = message[2] if len(message) > 2 and isinstance(message[2], str) else ""
-            description = message[3] if len(message) > 3 and isinstance(message[3], str) else ""
-            details = message[4] if len(message) > 4 else {}
-            answer = ("error", CallErrorReceived(code or "GenericError", description, details))
+            error = frame.payload
+            code = error["errorCode"] if isinstance(error["errorCode"], str) else ""
+            description = error["errorDescription"]
+            answer = ("error", CallErrorReceived(
+                code or "GenericError", description if isinstance(description, str) else "",
+                error["errorDetails"]))
         pending.answer.set_result(answer)
+
+    def _give_to_raw_sender(self, frame: Frame) -> bool:
+        """Hand ``frame`` to the raw send it answers: the one with its unique id, or for a
+        CALLERROR or a broken frame (whose id may be unreadable), the oldest. True if taken."""
+        waiting = [(key, waiter) for key, waiter in self._raw_waiters if not waiter.done()]
+        for key, waiter in waiting:
+            if key is not None and key == frame.unique_id:
+                waiter.set_result(frame.text)
+                return True
+        if waiting and (frame.message_type == CALLERROR or frame.fault is not None):
+            waiting[0][1].set_result(frame.text)
+            return True
+        return False
 
     async def _refuse_frame(self, error_class: type[OCPPError], unique_id: str, reason: str,
                             frame: Any) -> None:
@@ -374,19 +415,35 @@ class RpcSession:
 
     # --- sending -------------------------------------------------------------------------------
 
-    async def _send_error(self, unique_id: str, error: OCPPError) -> None:
+    async def _send_error(self, unique_id: str, error: OCPPError,
+                          action: str | None = None) -> None:
         details = error.details if isinstance(error.details, dict) else {}
         await self._send(
-            CallError(unique_id, error.code, error.description or "", details).to_json()
+            CallError(unique_id, error.code, error.description or "", details).to_json(), action
         )
 
-    async def _send(self, frame: str) -> None:
-        """Send one frame; a connection that closed meanwhile is noticed by the receive loop."""
+    async def _send(self, frame: str, action: str | None = None) -> None:
+        """Send one frame (an answer to a CALL for ``action``); a connection that closed
+        meanwhile is noticed by the receive loop."""
         self.log.debug("send %s", frame)
+        self._show_sent(frame, action)
         try:
             await self.connection.send(frame)
         except _CLOSED as closed:
             self.log.debug("could not send, connection closed: %s", closed)
+
+    def _show_sent(self, text: str, action: str | None = None) -> None:
+        """Show ``on_frame`` a frame about to be sent (before it leaves: its answer may be read
+        before ``send()`` returns), and note the action of a CALL to label its answer."""
+        if self.on_frame is None:
+            return
+        frame = read_frame(text)
+        if frame.message_type == CALL and frame.unique_id is not None:
+            if frame.action is not None:
+                self._called[frame.unique_id] = frame.action
+        elif frame.message_type in (CALLRESULT, CALLERROR):
+            frame = frame.answering(action)
+        self.on_frame("out", frame)
 
     async def call(self, request: Any, *, timeout: float | None = None) -> Any:
         """Send ``request`` (an ``ocpp.v16.call`` dataclass) and return the peer's answer.
@@ -398,19 +455,37 @@ class RpcSession:
         """
         if not is_dataclass(request) or isinstance(request, type):
             raise TypeError(f"call() takes a request dataclass, not {request!r}")
+        action = type(request).__name__
+        if action.endswith("Payload"):
+            action = action[: -len("Payload")]
+        payload = snake_to_camel_case(remove_nones(serialize_as_dict(request)))
+        answer = await self.call_payload(action, payload, timeout=timeout)
+        result_class = self._result_class(action)
+        try:
+            return result_class(**camel_to_snake_case(answer))
+        except TypeError as error:
+            raise InvalidResponse(f"{action} answer does not fit {result_class.__name__}: "
+                                  f"{error}", payload=answer) from None
+
+    async def call_payload(self, action: str, payload: dict[str, Any], *,
+                           timeout: float | None = None, validate: bool = True,
+                           validate_response: bool = True) -> dict[str, Any]:
+        """Send a CALL for ``action`` with a camelCase ``payload``; return the answer's payload.
+
+        As :meth:`call`, in the wire's own terms. ``validate=False`` sends a payload (or an
+        action) the schemas refuse, for a test of the peer; ``validate_response=False`` returns
+        whatever object the peer answers.
+        """
         if self._reader is not None and asyncio.current_task() is self._reader:
             raise RuntimeError(
                 "call() from an @on handler would wait for an answer nobody reads: "
                 "send follow-up CALLs from an @after handler"
             )
-        action = type(request).__name__
-        if action.endswith("Payload"):
-            action = action[: -len("Payload")]
-        payload = snake_to_camel_case(remove_nones(serialize_as_dict(request)))
-        try:
-            self.validator.validate_call(action, payload)
-        except OCPPError as error:
-            raise InvalidRequest(f"refusing to send {action}: {error.description}") from error
+        if validate:
+            try:
+                self.validator.validate_call(action, payload)
+            except OCPPError as error:
+                raise InvalidRequest(f"refusing to send {action}: {error.description}") from error
 
         async with self._call_lock:
             if self._closed:
@@ -421,6 +496,7 @@ class RpcSession:
             try:
                 frame = Call(unique_id, action, payload).to_json()
                 self.log.debug("send %s", frame, extra={"OCPP_ACTION": action})
+                self._show_sent(frame)
                 try:
                     await self.connection.send(frame)
                 except _CLOSED as closed:
@@ -432,25 +508,24 @@ class RpcSession:
                     raise ResponseTimeout(f"no answer to {action} within {wait:g} s") from None
             finally:
                 self._pending = None
-        return self._result(action, kind, value)
+                self._called.pop(unique_id, None)
+        return self._result(action, kind, value, validate_response)
 
-    def _result(self, action: str, kind: str, value: Any) -> Any:
+    def _result(self, action: str, kind: str, value: Any, validate: bool) -> dict[str, Any]:
         if kind == "error":
             raise value
         if kind == "lost":
             raise ConnectionLost(f"the connection closed before {action} was answered")
         if kind == "invalid":
-            raise InvalidResponse(f"{action} answer: {value}", self._codes.framing.code)
-        try:
-            self.validator.validate_result(action, value)
-        except OCPPError as error:
-            raise InvalidResponse(f"{action} answer: {error.description}", error.code) from None
-        result_class = self._result_class(action)
-        try:
-            return result_class(**camel_to_snake_case(value))
-        except TypeError as error:
-            raise InvalidResponse(f"{action} answer does not fit {result_class.__name__}: "
-                                  f"{error}") from None
+            reason, code, payload = value
+            raise InvalidResponse(f"{action} answer: {reason}", code, payload)
+        if validate:
+            try:
+                self.validator.validate_result(action, value)
+            except OCPPError as error:
+                raise InvalidResponse(f"{action} answer: {error.description}", error.code,
+                                      value) from None
+        return value
 
     def _result_class(self, action: str) -> type:
         if self._result_module is None:
@@ -462,6 +537,34 @@ class RpcSession:
         if found is None:
             raise InvalidResponse(f"no response class for {action} in OCPP {self.version}")
         return found
+
+    async def send_raw(self, text: str, timeout: float) -> str | None:
+        """Send ``text`` as one frame, whatever it is, beside the CALLs of :meth:`call` (a test
+        of how the peer copes with a broken or unexpected frame).
+
+        Returns the frame that answers it: the one carrying its unique id, or if it has none
+        that can be read, the next CALLERROR (or broken frame) the peer sends; None if nothing
+        answers within ``timeout`` or the connection closes first. Raises ConnectionLost if the
+        connection is closed already.
+        """
+        unique_id = read_frame(text).unique_id
+        waiter: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        entry = (unique_id, waiter)
+        self._raw_waiters.append(entry)
+        try:
+            if self._closed:
+                raise ConnectionLost("cannot send a raw frame: the connection is closed")
+            self.log.debug("send %s", text)
+            self._show_sent(text)
+            try:
+                await self.connection.send(text)
+            except _CLOSED as closed:
+                raise ConnectionLost(f"could not send a raw frame: {closed}") from None
+            return await asyncio.wait_for(waiter, timeout)
+        except TimeoutError:
+            return None
+        finally:
+            self._raw_waiters.remove(entry)
 
     def _answer_pending(self, answer: tuple[str, Any]) -> None:
         pending = self._pending

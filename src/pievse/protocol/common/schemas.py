@@ -7,174 +7,31 @@ seen) and caches them: on a Pi that costs a few milliseconds once instead of a p
 walk per message.
 
 When a payload breaks its schema the peer must be told *how*, with an error code its version
-defines. OCPP 1.6 (OCPP-J 1.6, section 4.2.3) and 2.0.1 disagree on the spelling:
-
-* a required field is missing, or a list has too few or too many items:
-  1.6 ``OccurenceConstraintViolation`` (sic), 2.0.1 ``OccurrenceConstraintViolation``;
-* a field has the wrong JSON type: ``TypeConstraintViolation`` in both;
-* a value breaks an enum, a length, a pattern, the date-time format, a range or multipleOf:
-  ``PropertyConstraintViolation`` in both;
-* a field the schema does not have, or a payload that is not an object:
-  1.6 ``FormationViolation``, 2.0.1 ``FormatViolation``.
+defines: :mod:`pievse.protocol.common.errors` decides which code names each rule.
 
 Two schema details need care:
 
 * 1.6 decimals carry ``multipleOf: 0.1`` (a charging limit such as 21.4 A). In binary floating
   point 21.4 / 0.1 is 213.99999999999997, so a literal check rejects good profiles. The rule is
   lifted out of the schema before compiling and checked here with a tolerance instead.
-* ``format: date-time`` is enforced (an ``expiryDate`` of "yesterday" is refused). The date must
-  exist in the calendar; the UTC offset may be left out, because ISO 8601, which OCPP 1.6 refers
-  to, allows it and some central systems omit it.
+* ``format: date-time`` is enforced (an ``expiryDate`` of "yesterday" is refused) by the one
+  date-time reader, :mod:`pievse.protocol.common.datetimes`: what passes here, the codecs can
+  read.
 """
 
 from __future__ import annotations
 
-import calendar
 import functools
 import json
-import re
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from ocpp.exceptions import (
-    FormationViolationError,
-    FormatViolationError,
-    GenericError,
-    InternalError,
-    OccurenceConstraintViolationError,
-    OccurrenceConstraintViolationError,
-    OCPPError,
-    PropertyConstraintViolationError,
-    ProtocolError,
-    SecurityError,
-    TypeConstraintViolationError,
-)
-from ocpp.exceptions import NotImplementedError as OcppNotImplementedError
-from ocpp.exceptions import NotSupportedError as OcppNotSupportedError
+from ocpp.exceptions import OCPPError
 
-__all__ = [
-    "ErrorCodes",
-    "MessageTypeNotSupportedError",
-    "RpcFrameworkError",
-    "SchemaValidator",
-    "error_codes",
-    "validator_for",
-]
+from pievse.protocol.common.datetimes import is_datetime
+from pievse.protocol.common.errors import ErrorCodes, error_codes
 
-
-# ``ocpp.exceptions`` has every 1.6 code; 2.0.1 adds two for frames that are not valid RPC at all.
-class RpcFrameworkError(OCPPError):
-    """2.0.1: the frame is not a valid RPC message (e.g. its message id cannot be read)."""
-
-    code = "RpcFrameworkError"
-    default_description = "Content of the call is not a valid RPC request"
-
-
-class MessageTypeNotSupportedError(OCPPError):
-    """2.0.1: the frame's MessageTypeId is not one the receiver knows."""
-
-    code = "MessageTypeNotSupported"
-    default_description = "A message with a MessageTypeId that is not supported was received"
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorCodes:
-    """The CALLERROR classes one OCPP version uses for each kind of failure.
-
-    The class names of ``ocpp.exceptions`` follow its own (1.6-backwards) reading of
-    NotImplemented and NotSupported; here the fields carry the meaning of the specification:
-    ``not_implemented`` answers an action the version does not define, ``not_supported`` one it
-    defines but this end does not handle.
-    """
-
-    not_implemented: type[OCPPError]
-    not_supported: type[OCPPError]
-    internal: type[OCPPError]
-    protocol: type[OCPPError]
-    security: type[OCPPError]
-    formation: type[OCPPError]
-    property_constraint: type[OCPPError]
-    occurrence_constraint: type[OCPPError]
-    type_constraint: type[OCPPError]
-    generic: type[OCPPError]
-    #: A frame that cannot be read as an RPC message at all (bad JSON, not an array).
-    framing: type[OCPPError]
-    #: An array with elements missing or of the wrong kind (e.g. a unique id that is no string).
-    incomplete_frame: type[OCPPError]
-    #: A frame whose MessageTypeId is not 2, 3 or 4.
-    message_type: type[OCPPError]
-
-
-_CODES_16 = ErrorCodes(
-    not_implemented=OcppNotImplementedError,
-    not_supported=OcppNotSupportedError,
-    internal=InternalError,
-    protocol=ProtocolError,
-    security=SecurityError,
-    formation=FormationViolationError,
-    property_constraint=PropertyConstraintViolationError,
-    occurrence_constraint=OccurenceConstraintViolationError,
-    type_constraint=TypeConstraintViolationError,
-    generic=GenericError,
-    # 1.6 has no dedicated codes for broken frames: "syntactically incorrect" is the closest.
-    framing=FormationViolationError,
-    incomplete_frame=ProtocolError,
-    message_type=ProtocolError,
-)
-
-_CODES_201 = ErrorCodes(
-    not_implemented=OcppNotImplementedError,
-    not_supported=OcppNotSupportedError,
-    internal=InternalError,
-    protocol=ProtocolError,
-    security=SecurityError,
-    formation=FormatViolationError,
-    property_constraint=PropertyConstraintViolationError,
-    occurrence_constraint=OccurrenceConstraintViolationError,
-    type_constraint=TypeConstraintViolationError,
-    generic=GenericError,
-    framing=RpcFrameworkError,
-    incomplete_frame=RpcFrameworkError,
-    message_type=MessageTypeNotSupportedError,
-)
-
-# version -> (schema directory inside the ocpp package, request file suffix, error codes)
-_VERSIONS: dict[str, tuple[str, str, ErrorCodes]] = {
-    "1.6": ("v16", "", _CODES_16),
-    "2.0.1": ("v201", "Request", _CODES_201),
-}
-
-
-def error_codes(version: str) -> ErrorCodes:
-    """The CALLERROR classes of ``version`` ("1.6" or "2.0.1")."""
-    try:
-        return _VERSIONS[version][2]
-    except KeyError:
-        raise ValueError(f"unsupported OCPP version {version!r}") from None
-
-
-# --- date-time ------------------------------------------------------------------------------------
-
-_DATE_TIME = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?"
-    r"(?:[Zz]|[+-](\d{2}):?(\d{2}))?\Z"
-)
-
-
-def _is_date_time(text: str) -> bool:
-    """ISO 8601 / RFC 3339 date and time of day whose date exists (30 February does not)."""
-    match = _DATE_TIME.match(text)
-    if match is None:
-        return False
-    year, month, day, hour, minute, second = (int(part) for part in match.group(1, 2, 3, 4, 5, 6))
-    if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]):
-        return False
-    # 60 seconds: a leap second, which RFC 3339 allows.
-    if hour > 23 or minute > 59 or second > 60:
-        return False
-    offset_hours, offset_minutes = match.group(7, 8)
-    return offset_hours is None or (int(offset_hours) <= 23 and int(offset_minutes) <= 59)
+__all__ = ["SchemaValidator", "validator_for"]
 
 
 # --- multipleOf -----------------------------------------------------------------------------------
@@ -235,27 +92,8 @@ def _is_multiple(value: float, step: float) -> bool:
 
 # --- the validator --------------------------------------------------------------------------------
 
-#: fastjsonschema rule -> the ErrorCodes field that reports it.
-_RULE_KINDS = {
-    "required": "occurrence_constraint",
-    "minItems": "occurrence_constraint",
-    "maxItems": "occurrence_constraint",
-    "type": "type_constraint",
-    "enum": "property_constraint",
-    "const": "property_constraint",
-    "maxLength": "property_constraint",
-    "minLength": "property_constraint",
-    "pattern": "property_constraint",
-    "format": "property_constraint",
-    "minimum": "property_constraint",
-    "maximum": "property_constraint",
-    "exclusiveMinimum": "property_constraint",
-    "exclusiveMaximum": "property_constraint",
-    "multipleOf": "property_constraint",
-    "uniqueItems": "property_constraint",
-    "additionalProperties": "formation",
-    "additionalItems": "formation",
-}
+# version -> (schema directory inside the ocpp package, request file suffix)
+_SCHEMA_FILES: dict[str, tuple[str, str]] = {"1.6": ("v16", ""), "2.0.1": ("v201", "Request")}
 
 
 class SchemaValidator:
@@ -266,16 +104,14 @@ class SchemaValidator:
     False
 
     Failures raise an ``ocpp.exceptions.OCPPError`` whose ``code`` is the one this version defines
-    (see the module docstring) and whose description names the field and the rule,
+    (see :mod:`pievse.protocol.common.errors`) and whose description names the field and the rule,
     ready to be sent back in a CALLERROR. Use :func:`validator_for` to share one instance (and
     its compiled schemas) per version.
     """
 
     def __init__(self, version: str = "1.6") -> None:
-        try:
-            directory, self._request_suffix, self.codes = _VERSIONS[version]
-        except KeyError:
-            raise ValueError(f"unsupported OCPP version {version!r}") from None
+        self.codes: ErrorCodes = error_codes(version)
+        directory, self._request_suffix = _SCHEMA_FILES[version]
         self.version = version
         self._schemas = resources.files("ocpp") / directory / "schemas"
         self._file_names: frozenset[str] = frozenset()
@@ -328,7 +164,7 @@ class SchemaValidator:
                 if isinstance(value, (int, float)) and not isinstance(value, bool) and (
                     not _is_multiple(float(value), step)
                 ):
-                    raise self.codes.property_constraint(
+                    raise self.codes.for_schema_rule("multipleOf")(
                         f"{action}: {field} must be a multiple of {step:g}, got {value!r}",
                         {"field": field, "rule": "multipleOf"},
                     )
@@ -344,7 +180,7 @@ class SchemaValidator:
         multiples: list[tuple[_Path, float]] = []
         schema = _lift_multiple_of(schema, schema, (), multiples, frozenset())
         validate = fastjsonschema.compile(
-            schema, formats={"date-time": _is_date_time}, use_default=False
+            schema, formats={"date-time": is_datetime}, use_default=False
         )
         self._compiled[file_name] = (validate, multiples)
         return validate, multiples
@@ -355,7 +191,7 @@ class SchemaValidator:
         field = _field_name(failure.name or "data")
         value = failure.value
         definition = failure.definition if isinstance(failure.definition, dict) else {}
-        kind = _RULE_KINDS.get(rule, "formation")
+        error_class = self.codes.for_schema_rule(rule)
         if rule == "required" and isinstance(value, dict):
             missing = [name for name in definition.get("required", ()) if name not in value]
             names = ", ".join(_join(field, name) for name in missing)
@@ -367,7 +203,8 @@ class SchemaValidator:
             reason = (f"{names} are not fields of this message" if len(extra) > 1
                       else f"{names or field} is not a field of this message")
         elif rule == "type" and not field:
-            kind = "formation"
+            # Not a wrong field type: the payload is not the PDU at all.
+            error_class = self.codes.formation
             reason = f"the payload must be a JSON object, got {_json_type(value)}"
         elif rule == "type":
             reason = f"{field} must be of type {definition.get('type')}, got {_json_type(value)}"
@@ -385,7 +222,7 @@ class SchemaValidator:
         else:
             reason = f"{field or 'the payload'} breaks the rule {rule}: {failure.message}"
         details = {"field": field, "rule": rule}
-        return getattr(self.codes, kind)(f"{action}: {reason}", details)
+        return error_class(f"{action}: {reason}", details)
 
 
 def _field_name(name: str) -> str:

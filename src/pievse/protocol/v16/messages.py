@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from ocpp.v16 import call
 
+from pievse.protocol.common.datetimes import format_datetime, parse_datetime
 from pievse.protocol.common.measurands import format_value, measurements
-from pievse.core.datetimes import parse_datetime
 from pievse.core.effects import (
     MeterSample,
     StatusChanged,
@@ -19,14 +17,9 @@ from pievse.core.effects import (
 _UNITS_16 = {"Wh", "kWh", "W", "kW", "A", "V", "VA", "kVA", "var", "kvar", "varh", "kvarh"}
 
 
-def timestamp(epoch_seconds: float) -> str:
-    """OCPP date-time: UTC, milliseconds, 'Z'."""
-    moment = datetime.fromtimestamp(epoch_seconds, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def parse_timestamp(text: str) -> float:
-    return parse_datetime(text)
+# The names the 1.6 blocks know OCPP date-times by (epoch seconds <-> text).
+timestamp = format_datetime
+parse_timestamp = parse_datetime
 
 
 def meter_value(sample: MeterSample, measurands: list[str]) -> dict:

@@ -1,0 +1,82 @@
+"""OCPP date-times, read and written in one place for every protocol version and the bench CSMS.
+
+OCPP sends instants as RFC 3339 text (1.6 says ISO 8601, 2.0.1 RFC 3339), and both versions ask
+for UTC. What we **write** is one format: UTC with a ``Z``, with milliseconds when the instant has
+a fraction of a second and without when it is a whole second::
+
+    2025-01-01T12:00:00Z        2025-01-01T12:00:00.250Z
+
+What we **read** is what central systems send: a ``Z`` or a numeric offset (``+02:00``, or ISO
+8601's basic ``+0200``), any number of fraction digits (kept to the microsecond), ``t``/``z`` in
+lower case, and no offset at all (taken as UTC: some central systems leave the ``Z`` off). The
+date must exist in the calendar (no 30 February). A leap second (``23:59:60``, which RFC 3339
+allows) is read as the second after ``23:59:59``, as POSIX time counts it.
+
+Instants are epoch seconds (a float), as the station core counts time, or aware datetimes. An
+instant outside the years 1 to 9999 in UTC raises ValueError, never OverflowError, so a caller
+reading a peer's payload needs to catch one exception only.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+
+__all__ = ["format_datetime", "is_datetime", "parse_datetime"]
+
+_DATE_TIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
+    r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?\Z"
+)
+
+
+def _read(text: str) -> datetime:
+    """The aware UTC datetime ``text`` names; ValueError if it names none."""
+    match = _DATE_TIME.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"{text!r} is not an RFC 3339 date-time")
+    year, month, day, hour, minute, second = (int(part) for part in match.group(1, 2, 3, 4, 5, 6))
+    fraction, _, sign, offset_hours, offset_minutes = match.group(7, 8, 9, 10, 11)
+    microsecond = int((fraction or "0")[:6].ljust(6, "0"))
+    leap = second == 60
+    zone = UTC
+    if sign is not None:
+        if int(offset_hours) > 23 or int(offset_minutes) > 59:
+            raise ValueError(f"{text!r} has no valid UTC offset")
+        offset = timedelta(hours=int(offset_hours), minutes=int(offset_minutes))
+        zone = timezone(-offset if sign == "-" else offset)
+    try:
+        when = datetime(year, month, day, hour, minute, 59 if leap else second, microsecond,
+                        tzinfo=zone)
+        return (when + timedelta(seconds=1 if leap else 0)).astimezone(UTC)
+    except (ValueError, OverflowError) as error:
+        raise ValueError(f"{text!r} is not a date-time in the calendar: {error}") from None
+
+
+def parse_datetime(text: str) -> float:
+    """The epoch seconds of an OCPP date-time. ValueError names the text if it is none."""
+    return _read(text).timestamp()
+
+
+def is_datetime(text: str) -> bool:
+    """True if :func:`parse_datetime` reads ``text`` (the schemas' ``format: date-time``)."""
+    try:
+        _read(text)
+    except ValueError:
+        return False
+    return True
+
+
+def format_datetime(moment: float | datetime) -> str:
+    """An instant (epoch seconds, or a datetime: a naive one is taken as UTC) as OCPP writes it:
+    UTC, ``Z``, milliseconds when it has a fraction of a second."""
+    try:
+        if isinstance(moment, datetime):
+            when = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        else:
+            when = datetime.fromtimestamp(moment, UTC)
+    except (ValueError, OverflowError, OSError) as error:
+        raise ValueError(f"{moment!r} is not an instant between the years 1 and 9999: "
+                         f"{error}") from None
+    spec = "milliseconds" if when.microsecond else "seconds"
+    return when.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
