@@ -8,6 +8,8 @@ in by hand, ``None`` standing for "the CSMS could not be asked".
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from typing import Any
 
 import pytest
@@ -39,7 +41,7 @@ from pievse.core.effects import (
 from pievse.core.reservations import CancelReservationStatus, Reservation, ReservationStatus
 from pievse.core.station import Station
 from pievse.core.vocabulary import ConnectorStatus
-from pievse.persistence.store import Store
+from pievse.persistence.store import MIGRATIONS, Store
 from tests.test_station_rig import NEW_YEAR, OTHER_TAG, TAG, Bench, card, only
 
 S = ConnectorStatus
@@ -509,3 +511,65 @@ def test_a_clear_cache_reaches_the_store(tmp_path) -> None:
     second.recover()
     assert second.bench.station.access.authorization.cache_size == 0
 
+
+def old_store(path: str, records: dict[str, Any]) -> None:
+    """A store as pievse wrote it at schema 1, with ``records`` in its state table."""
+    db = sqlite3.connect(path)
+    MIGRATIONS[0](db)
+    for name, value in records.items():
+        db.execute("INSERT INTO state VALUES (?, ?)", (name, json.dumps(value)))
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+
+
+def test_a_store_written_in_ocpp_16s_form_gives_back_the_same_list_cache_and_reservations(
+        tmp_path) -> None:
+    """Up to schema 1 the store kept these as OCPP 1.6's camelCase (AuthorizationData, the
+    ReserveNow request); opening it migrates them to the core's form, whatever they held."""
+    path = str(tmp_path / "pievse.sqlite3")
+    old_store(path, {
+        "local_auth_list": {"listVersion": 6, "localAuthorizationList": [
+            {"idTag": TAG, "idTagInfo": {"status": "Accepted",
+                                         "expiryDate": "2026-01-02T00:00:00Z",
+                                         "parentIdTag": "FLEET7"}},
+            {"idTag": "04B10C4D", "idTagInfo": {"status": "Blocked"}}]},
+        "authorization_cache": [
+            {"idTag": OTHER_TAG, "idTagInfo": {"status": "ConcurrentTx"}},
+            {"idTag": "04CAC4E0", "idTagInfo": {"status": "Expired",
+                                                "expiryDate": "2026-01-01T00:30:00.250Z"}}],
+        "reservations": [{"reservationId": 4, "connectorId": 1, "idTag": THIRD_TAG,
+                          "expiryDate": "2026-01-01T02:00:00Z", "parentIdTag": "FLEET7"}],
+    })
+
+    restored = Recorded(path, start_at=NEW_YEAR + HOUR)
+    restored.recover()
+    access = restored.bench.station.access
+    assert access.authorization.snapshot() == AuthorizationSnapshot(
+        6,
+        (entry(TAG, expires_at=NEW_YEAR + 24 * HOUR, group=FLEET), entry("04B10C4D", A.BLOCKED)),
+        (entry(OTHER_TAG, A.CONCURRENT_TX), entry("04CAC4E0", A.EXPIRED, NEW_YEAR + 1800.25)))
+    assert access.reservations.all == [
+        Reservation(4, 1, card(THIRD_TAG), NEW_YEAR + 2 * HOUR, FLEET)]
+    assert restored.bench.status() is S.RESERVED
+    stored = json.dumps([restored.store.state(name) for name in
+                         ("local_auth_list", "authorization_cache", "reservations")])
+    assert "idTag" not in stored and "reservationId" not in stored, "in the core's form now"
+    restored.store.close()
+
+
+def test_an_unreadable_record_of_ocpp_16s_form_is_dropped_and_the_others_migrate(
+        tmp_path) -> None:
+    path = str(tmp_path / "pievse.sqlite3")
+    old_store(path, {
+        "local_auth_list": {"listVersion": 2, "localAuthorizationList": [
+            {"idTag": TAG, "idTagInfo": {"status": "Accepted"}}]},
+        "reservations": [{"reservationId": 4, "connectorId": 1, "idTag": THIRD_TAG,
+                          "expiryDate": "soon"}],
+    })
+    restored = Recorded(path)
+    restored.recover()
+    assert restored.bench.station.local_list_version() == 2
+    assert restored.bench.station.access.reservations.all == []
+    assert restored.store.state("reservations") is None
+    restored.store.close()

@@ -29,9 +29,10 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from pievse.persistence.access_migration import access_in_core_form
 from pievse.persistence.effect_codec import decode_effect, encode_effect
 from pievse.protocol.common.outbox import OutboxEntry
 from pievse.core.transactions import InterruptedTransaction
@@ -45,9 +46,7 @@ log = logging.getLogger(__name__)
 #: card.
 ENERGY_WRITE_INTERVAL_S = 10.0
 
-#: Each entry upgrades the schema from version ``index`` to ``index + 1``; append, never edit.
-MIGRATIONS: tuple[str, ...] = (
-    """
+_TABLES = """
     CREATE TABLE outbox (
         seq INTEGER PRIMARY KEY,
         kind TEXT NOT NULL CHECK (kind IN ('start', 'stop', 'meter')),
@@ -71,7 +70,19 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE configuration (name TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE state (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-    """,
+"""
+
+
+def _create_tables(db: sqlite3.Connection) -> None:
+    for statement in _statements(_TABLES):
+        db.execute(statement)
+
+
+#: Each entry upgrades the schema from version ``index`` to ``index + 1`` inside one SQLite
+#: transaction; append, never edit.
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _create_tables,  # 1
+    access_in_core_form,  # 2: the list, the cache and the reservations in the core's form
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -138,8 +149,7 @@ class Store:
                              "file away")
         for number in range(version, SCHEMA_VERSION):
             db.execute("BEGIN IMMEDIATE")
-            for statement in _statements(MIGRATIONS[number]):
-                db.execute(statement)
+            MIGRATIONS[number](db)
             db.execute(f"PRAGMA user_version = {number + 1}")
             db.execute("COMMIT")
             log.info("store %s: schema version %d", self.path, number + 1)
