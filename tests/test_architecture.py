@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -18,3 +20,12 @@ def test_the_import_contracts_hold() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 broken" in done.stdout
 
+
+
+@pytest.mark.parametrize("module", ["authorization.py", "reservations.py", "access.py"])
+def test_who_may_charge_is_decided_in_the_cores_own_words(module: str) -> None:
+    """Authorization, the local list, the cache and the reservations speak no wire: OCPP 1.6's
+    shapes are read and written by its codec (protocol/v16/codec)."""
+    text = (ROOT / "src" / "pievse" / "core" / module).read_text()
+    wire = ["from_ocpp", "to_ocpp", '"idTag"', '"idTagInfo"', '"listVersion"', '"expiryDate"']
+    assert [word for word in wire if word in text] == []
