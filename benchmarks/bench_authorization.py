@@ -7,8 +7,9 @@ Authorization Cache:
 - lookup time of a card on the list, in the cache, and unknown to both (the decision a card tap
   waits for when the CSMS is not asked);
 - the offline decision, and a cache insert that has to evict;
-- SendLocalList Full of 10,000 entries, a 100-entry Differential, and the snapshot/restore the
-  daemon persists (with its JSON size).
+- SendLocalList Full of 10,000 entries, a 100-entry Differential (each read by the 1.6 codec
+  first, as the adapter does), and the snapshot/restore the daemon persists, through the store's
+  JSON form (with its size).
 """
 
 from __future__ import annotations
@@ -24,8 +25,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from pievse.core.authorization import IdTagInfo, LocalAuthorization  # noqa: E402
-from pievse.core.vocabulary import AuthorizationStatus  # noqa: E402
+from pievse.core.authorization import (  # noqa: E402
+    AuthorizationResult,
+    AuthorizationSnapshot,
+    AuthorizationStatus,
+    IdToken,
+    IdTokenType,
+    LocalAuthorization,
+)
+from pievse.persistence.access_codec import (  # noqa: E402
+    decode_entries,
+    decode_local_list,
+    encode_entries,
+    encode_local_list,
+)
+from pievse.protocol.v16.codec.authorization import decode_send_local_list  # noqa: E402
 
 NOW = 1_767_225_600.0
 LIST_LENGTH = 10_000
@@ -39,18 +53,37 @@ class Rules:
     allow_offline_tx_for_unknown_id: bool = False
 
 
-def card(n: int, prefix: str = "04") -> str:
-    return f"{prefix}{n:08X}"  # a 4-byte MIFARE UID with a prefix, as the reader reports it
+def card(n: int, prefix: str = "04") -> IdToken:
+    # A 4-byte MIFARE UID with a prefix, as the reader reports it.
+    return IdToken(f"{prefix}{n:08X}", IdTokenType.ISO14443)
 
 
 def list_entries(count: int, prefix: str = "04") -> list[dict]:
-    return [{"idTag": card(n, prefix),
+    return [{"idTag": card(n, prefix).value,
              "idTagInfo": {"status": "Accepted", "expiryDate": "2027-01-01T00:00:00Z",
                            "parentIdTag": f"FLEET{n % 50}"}}
             for n in range(count)]
 
 
-def per_call_us(fn, tags: list[str], rounds: int) -> list[float]:
+def send_local_list(auth: LocalAuthorization, version: int, update: str,
+                    entries: list[dict]) -> None:
+    auth.send_local_list(decode_send_local_list(
+        {"listVersion": version, "updateType": update, "localAuthorizationList": entries}))
+
+
+def to_json(auth: LocalAuthorization) -> str:
+    snapshot = auth.snapshot()
+    return json.dumps([encode_local_list(snapshot.list_version, snapshot.local_list),
+                       encode_entries(snapshot.cache)])
+
+
+def from_json(auth: LocalAuthorization, text: str) -> None:
+    listed, cached = json.loads(text)
+    version, entries = decode_local_list(listed)
+    auth.restore(AuthorizationSnapshot(version, tuple(entries), tuple(decode_entries(cached))))
+
+
+def per_call_us(fn, tags: list[IdToken], rounds: int) -> list[float]:
     """Microseconds per call, each sample the mean over one pass through ``tags``."""
     samples = []
     for _ in range(rounds):
@@ -86,14 +119,14 @@ def main() -> None:
     entries = list_entries(LIST_LENGTH)
     auth = LocalAuthorization(list_max_length=LIST_LENGTH, send_list_max_length=LIST_LENGTH,
                               cache_max_entries=CACHE_LENGTH)
-    full_ms = timed_ms(lambda: auth.send_local_list(1, "Full", entries), rounds)
+    full_ms = timed_ms(lambda: send_local_list(auth, 1, "Full", entries), rounds)
     for n in range(CACHE_LENGTH):
-        auth.remember(card(n, "05"), IdTagInfo(AuthorizationStatus.ACCEPTED), NOW)
+        auth.remember(card(n, "05"), AuthorizationResult(AuthorizationStatus.ACCEPTED), NOW)
     version = [1]
 
     def differential() -> None:
         version[0] += 1
-        auth.send_local_list(version[0], "Differential", list_entries(100, "06"))
+        send_local_list(auth, version[0], "Differential", list_entries(100, "06"))
 
     diff_ms = timed_ms(differential, rounds)
     print(f"list {auth.list_size} id tags, cache {auth.cache_size} entries")
@@ -111,17 +144,17 @@ def main() -> None:
 
     # Every remember of a new card into the full cache evicts the least recently used one.
     fresh = iter(range(10**9))
-    accepted = IdTagInfo(AuthorizationStatus.ACCEPTED)
+    accepted = AuthorizationResult(AuthorizationStatus.ACCEPTED)
     show("remember a new card into a full cache",
          per_call_us(lambda _: auth.remember(card(next(fresh), "08"), accepted, NOW),
                      unknown, rounds))
 
     show(f"SendLocalList Full, {LIST_LENGTH} entries", full_ms, "ms")
     show("SendLocalList Differential, 100 entries", diff_ms, "ms")
-    text = json.dumps(auth.snapshot())
-    show("snapshot + json.dumps", timed_ms(lambda: json.dumps(auth.snapshot()), rounds), "ms")
+    text = to_json(auth)
+    show("snapshot + json.dumps", timed_ms(lambda: to_json(auth), rounds), "ms")
     again = LocalAuthorization(list_max_length=LIST_LENGTH, cache_max_entries=CACHE_LENGTH)
-    show("json.loads + restore", timed_ms(lambda: again.restore(json.loads(text)), rounds), "ms")
+    show("json.loads + restore", timed_ms(lambda: from_json(again, text), rounds), "ms")
     print(f"snapshot size: {len(text) / 1024:.0f} KiB of JSON")
 
 

@@ -198,18 +198,19 @@ async def latency_figures(cycles: int) -> None:
 
 def core_figure(iterations: int) -> None:
     from pievse.drivers.contracts import MeterReading, PilotState
+    from pievse.core.authorization import AuthorizationStatus, IdToken, IdTokenType
     from pievse.core.clock import ManualClock
     from pievse.core.effects import SetContactor
     from pievse.core.station import Station
-    from pievse.core.vocabulary import AuthorizationStatus
 
     clock = ManualClock()
     station = Station(1, clock=clock)
     station.start()
     station.meter_reading(1, MeterReading(0.0, clock.now()))
     station.pilot_changed(1, PilotState.B)
-    station.token_presented("04A1B2C3")
-    station.authorization_result("04A1B2C3", AuthorizationStatus.ACCEPTED)
+    card = IdToken("04A1B2C3", IdTokenType.ISO14443)
+    station.token_presented(card)
+    station.authorization_result(card, AuthorizationStatus.ACCEPTED)
     timings = []
     for _ in range(iterations):
         station.pilot_changed(1, PilotState.C)

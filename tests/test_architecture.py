@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -31,3 +33,12 @@ def test_the_cores_smart_charging_speaks_no_wire_format() -> None:
         text = (ROOT / "src" / "pievse" / "core" / name).read_text()
         found = [word for word in WIRE_FORM_OF_PROFILES if word in text]
         assert not found, f"core/{name} holds OCPP's wire form: {found}"
+
+
+@pytest.mark.parametrize("module", ["authorization.py", "reservations.py", "access.py"])
+def test_who_may_charge_is_decided_in_the_cores_own_words(module: str) -> None:
+    """Authorization, the local list, the cache and the reservations speak no wire: OCPP 1.6's
+    shapes are read and written by its codec (protocol/v16/codec)."""
+    text = (ROOT / "src" / "pievse" / "core" / module).read_text()
+    wire = ["from_ocpp", "to_ocpp", '"idTag"', '"idTagInfo"', '"listVersion"', '"expiryDate"']
+    assert [word for word in wire if word in text] == []

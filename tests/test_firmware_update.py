@@ -39,6 +39,7 @@ from pievse.core.iec61851 import PilotState
 from pievse.protocol.common.link import OcppLink
 from pievse.protocol.v16.charge_point import ChargePoint16
 from pievse.protocol.v16.firmware_mgmt import FirmwareManagementHandlers
+from pievse.core.authorization import IdToken, IdTokenType
 from pievse.core.effects import Effect, ResetNow, SetContactor, SetPilot
 from pievse.core.station import Station
 from tests.conftest import eventually
@@ -412,7 +413,7 @@ async def test_installing_waits_until_the_transaction_has_ended(
     updater = updater_for(tmp_path / "state", target)
     cp = await bench("CP1", updater)
     cp.dispatch(cp.station.pilot_changed(1, PilotState.B))
-    cp.dispatch(cp.station.token_presented("04A1B2C3"))
+    cp.dispatch(cp.station.token_presented(IdToken("04A1B2C3", IdTokenType.ISO14443)))
     await eventually(lambda: cp.station.transactions(), "a transaction under way")
 
     await csms.call("CP1", "UpdateFirmware", {"location": server.serve(build_wheel(tmp_path, NEW)),

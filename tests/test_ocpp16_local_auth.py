@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from pievse.app.daemon import Daemon
+from pievse.protocol.v16.codec.authorization import id_tag_token
 from tests.conftest import eventually, station_config
 from tests.test_ocpp16_sessions import received, status_now
 
@@ -63,7 +64,7 @@ async def cache_by_authorize(csms, daemon, id_tag: str) -> None:
     await eventually(lambda: status_now(csms) == "Preparing", what="authorised")
     daemon.hardware.simulated.reader.present(id_tag)
     await eventually(lambda: status_now(csms) == "Available", what="authorisation cancelled")
-    assert daemon.station.access.authorization.cached(id_tag) is not None
+    assert daemon.station.access.authorization.cached(id_tag_token(id_tag)) is not None
 
 
 async def go_offline(csms, daemon) -> None:
@@ -245,8 +246,8 @@ async def test_the_local_list_and_the_cache_survive_a_daemon_restart(csms, tmp_p
         assert len(received(csms, "BootNotification")) > boots
         assert await list_version(csms) == 17
         authorization = daemon.station.access.authorization
-        assert authorization.list_entry(ALICE) is not None
-        assert authorization.cached(DAVE) is not None
+        assert authorization.list_entry(id_tag_token(ALICE)) is not None
+        assert authorization.cached(id_tag_token(DAVE)) is not None
     finally:
         daemon.stop()
         with contextlib.suppress(Exception):

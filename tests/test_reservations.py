@@ -10,28 +10,47 @@ import json
 
 import pytest
 
-from pievse.core.authorization import IdTagInfo, LocalAuthorization
+from pievse.core.authorization import (
+    AuthorizationEntry,
+    AuthorizationResult,
+    AuthorizationStatus,
+    IdToken,
+    IdTokenType,
+    LocalAuthorization,
+    LocalListUpdate,
+    UpdateType,
+)
 from pievse.core.reservations import (
     CancelReservationStatus,
     Reservation,
-    ReservationError,
     Reservations,
     ReservationStatus,
 )
-from pievse.core.vocabulary import AuthorizationStatus, ConnectorStatus
+from pievse.core.vocabulary import ConnectorStatus
+from pievse.persistence.access_codec import decode_reservations, encode_reservations
 
 S = ConnectorStatus
 R = ReservationStatus
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 HOUR = 3600.0
-ALICE, BOB, CAROL = "04A1B2C3", "04B0B0B0", "04CA201E"
-FLEET = "FLEET7"
+
+
+def card(value: str) -> IdToken:
+    return IdToken(value, IdTokenType.ISO14443)
+
+
+def group(value: str) -> IdToken:
+    return IdToken(value, IdTokenType.CENTRAL)
+
+
+ALICE, BOB, CAROL = card("04A1B2C3"), card("04B0B0B0"), card("04CA201E")
+FLEET = group("FLEET7")
 
 TWO_FREE = {1: S.AVAILABLE, 2: S.AVAILABLE}
 
 
-def booking(reservation_id: int = 1, connector: int = 1, id_tag: str = ALICE,
-            parent: str | None = None, lasts: float = HOUR) -> Reservation:
+def booking(reservation_id: int = 1, connector: int = 1, id_tag: IdToken = ALICE,
+            parent: IdToken | None = None, lasts: float = HOUR) -> Reservation:
     return Reservation(reservation_id, connector, id_tag, NOW + lasts, parent)
 
 
@@ -51,18 +70,6 @@ def test_reserve_now_on_a_free_connector_is_accepted_and_the_connector_shows_res
     assert status is R.ACCEPTED
     assert reserved(reservations, TWO_FREE) == {1: S.RESERVED, 2: S.AVAILABLE}
     assert reservations.next_expiry() == NOW + HOUR
-
-
-def test_reserve_now_reads_the_ocpp_request() -> None:
-    request = {"connectorId": 2, "expiryDate": "2026-01-01T01:00:00Z", "idTag": ALICE,
-               "reservationId": 42, "parentIdTag": FLEET}
-    reservation = Reservation.from_ocpp(request)
-    assert reservation == Reservation(42, 2, ALICE, NOW + HOUR, FLEET)
-    assert reservation.to_ocpp() == request
-    with pytest.raises(ReservationError):
-        Reservation.from_ocpp({**request, "expiryDate": "soon"})
-    with pytest.raises(ReservationError):
-        Reservation.from_ocpp({**request, "reservationId": "42"})
 
 
 @pytest.mark.parametrize("status, answer", [
@@ -136,28 +143,28 @@ def test_a_card_with_the_same_parent_id_tag_uses_the_reservation() -> None:
     reservations = Reservations()
     reservations.reserve(booking(5, id_tag=ALICE, parent=FLEET), NOW, TWO_FREE)
     auth = LocalAuthorization()
-    auth.send_local_list(1, "Full", [
-        {"idTag": CAROL, "idTagInfo": {"status": "Accepted", "parentIdTag": FLEET}}])
+    auth.send_local_list(LocalListUpdate(1, UpdateType.FULL, (AuthorizationEntry(
+        CAROL, AuthorizationResult(AuthorizationStatus.ACCEPTED, group=FLEET)),)))
     carol = auth.lookup(CAROL, NOW)
-    assert carol == IdTagInfo(AuthorizationStatus.ACCEPTED, None, FLEET)
+    assert carol == AuthorizationResult(AuthorizationStatus.ACCEPTED, None, FLEET)
 
     assert not reservations.admits(1, CAROL, None, TWO_FREE), "without her parent: no"
-    assert reservations.admits(1, CAROL, carol.parent_id_tag, TWO_FREE)
-    assert reservations.claim(1, CAROL, carol.parent_id_tag).reservation_id == 5
+    assert reservations.admits(1, CAROL, carol.group, TWO_FREE)
+    assert reservations.claim(1, CAROL, carol.group).reservation_id == 5
 
 
 def test_a_reservation_made_for_a_group_tag_admits_every_card_of_the_group() -> None:
     reservations = Reservations()
     reservations.reserve(booking(5, id_tag=FLEET), NOW, TWO_FREE)
     assert reservations.admits(1, CAROL, FLEET, TWO_FREE)
-    assert not reservations.admits(1, CAROL, "OTHERFLEET", TWO_FREE)
+    assert not reservations.admits(1, CAROL, group("OTHERFLEET"), TWO_FREE)
 
 
 def test_another_card_is_refused_on_the_reserved_connector_but_not_on_the_free_one() -> None:
     reservations = Reservations()
     reservations.reserve(booking(5, id_tag=ALICE, parent=FLEET), NOW, TWO_FREE)
     assert not reservations.admits(1, BOB, None, TWO_FREE)
-    assert not reservations.admits(1, BOB, "OTHERFLEET", TWO_FREE)
+    assert not reservations.admits(1, BOB, group("OTHERFLEET"), TWO_FREE)
     assert reservations.admits(2, BOB, None, TWO_FREE)
     assert reservations.claim(2, BOB, None) is None, "nothing to carry in StartTransaction"
     assert reservations.get(5) is not None
@@ -165,8 +172,8 @@ def test_another_card_is_refused_on_the_reserved_connector_but_not_on_the_free_o
 
 def test_id_tags_match_reservations_without_regard_to_case() -> None:
     reservations = Reservations()
-    reservations.reserve(booking(5, id_tag="04a1b2c3"), NOW, TWO_FREE)
-    assert reservations.admits(1, "04A1B2C3", None, TWO_FREE)
+    reservations.reserve(booking(5, id_tag=card("04a1b2c3")), NOW, TWO_FREE)
+    assert reservations.admits(1, card("04A1B2C3"), None, TWO_FREE)
 
 
 # --- how it ends otherwise -----------------------------------------------------------------------
@@ -250,7 +257,7 @@ def test_reservations_survive_a_restart_and_those_that_lapsed_meanwhile_are_drop
     reservations = Reservations(reserve_connector_zero_supported=True)
     reservations.reserve(booking(5, connector=1, lasts=HOUR, parent=FLEET), NOW, TWO_FREE)
     reservations.reserve(booking(6, connector=0, id_tag=BOB, lasts=3 * HOUR), NOW, TWO_FREE)
-    saved = json.loads(json.dumps(reservations.snapshot()))
+    saved = decode_reservations(json.loads(json.dumps(encode_reservations(reservations.all))))
 
     again = Reservations(reserve_connector_zero_supported=True)
     lapsed = again.restore(saved, NOW + 2 * HOUR)

@@ -1,7 +1,7 @@
 """The CSMS's commands of OCPP 1.6 Core as the station core carries them out: RemoteStart/Stop,
 Reset, ChangeAvailability, the verdict in the StartTransaction answer, UnlockConnector.
 
-Each command returns OCPP's answer word together with its effects; the effects of a command that
+Each command returns the core's answer together with its effects; the effects of a command that
 stops a transaction follow the same careful order as any stop (PWM off, then contactor).
 """
 
@@ -10,6 +10,13 @@ from __future__ import annotations
 import pytest
 
 from pievse.drivers.contracts import FaultKind
+from pievse.core.answers import (
+    AvailabilityStatus,
+    RemoteStartStopStatus,
+    ResetStatus,
+    UnlockStatus,
+)
+from pievse.core.authorization import AuthorizationStatus
 from pievse.core.effects import (
     AuthorizeRequest,
     ResetNow,
@@ -20,10 +27,11 @@ from pievse.core.effects import (
     TransactionStarted,
     TransactionStopped,
 )
-from pievse.core.vocabulary import AuthorizationStatus, ConnectorStatus, StopReason
-from tests.test_station_rig import OTHER_TAG, TAG, Bench, kinds, only
+from pievse.core.vocabulary import ConnectorStatus, StopReason
+from tests.test_station_rig import OTHER_TAG, TAG, Bench, card, kinds, only
 
 S = ConnectorStatus
+RS = RemoteStartStopStatus
 
 
 # --- RemoteStartTransaction ----------------------------------------------------------------------
@@ -32,9 +40,9 @@ S = ConnectorStatus
 def test_remote_start_with_authorize_remote_tx_requests_true_asks_the_csms_first() -> None:
     bench = Bench(authorize_remote_tx_requests=True)
     bench.pilot("B")
-    answer = bench.command(bench.station.remote_start(TAG, 1))
-    assert answer.status == "Accepted"
-    assert answer.effects == [AuthorizeRequest(TAG)]
+    answer = bench.command(bench.station.remote_start(card(TAG), 1))
+    assert answer.status is RS.ACCEPTED
+    assert answer.effects == [AuthorizeRequest(card(TAG))]
     assert bench.started() == []
 
     started = only(bench.answer(TAG), TransactionStarted)
@@ -44,7 +52,7 @@ def test_remote_start_with_authorize_remote_tx_requests_true_asks_the_csms_first
 def test_remote_start_refused_by_the_authorisation_starts_nothing() -> None:
     bench = Bench(authorize_remote_tx_requests=True)
     bench.pilot("B")
-    bench.command(bench.station.remote_start(TAG, 1))
+    bench.command(bench.station.remote_start(card(TAG), 1))
     effects = bench.answer(TAG, AuthorizationStatus.INVALID)
     assert only(effects, TokenAnswered)[0].accepted is False
     assert bench.started() == [] and bench.offered_a() == 0.0
@@ -52,8 +60,8 @@ def test_remote_start_refused_by_the_authorisation_starts_nothing() -> None:
 
 def test_remote_start_with_authorize_remote_tx_requests_false_starts_without_asking() -> None:
     bench = Bench(authorize_remote_tx_requests=False)
-    answer = bench.command(bench.station.remote_start(TAG, 1))
-    assert answer.status == "Accepted"
+    answer = bench.command(bench.station.remote_start(card(TAG), 1))
+    assert answer.status is RS.ACCEPTED
     assert bench.questions() == []
     assert bench.status() is S.PREPARING, "the remote id tag waits for the car"
 
@@ -67,7 +75,7 @@ def test_remote_start_with_authorize_remote_tx_requests_false_starts_without_ask
 def test_remote_start_without_connector_id_picks_the_connector_with_the_car() -> None:
     bench = Bench(connectors=2, authorize_remote_tx_requests=False)
     bench.pilot("B", connector=2)
-    bench.command(bench.station.remote_start(TAG))
+    bench.command(bench.station.remote_start(card(TAG)))
     assert [s.connector_id for s in bench.started()] == [2]
 
 
@@ -75,10 +83,11 @@ def test_remote_start_is_rejected_on_a_connector_that_cannot_take_a_session() ->
     bench = Bench(connectors=2, authorize_remote_tx_requests=False)
     bench.start_charging(TAG, connector=1)
     bench.fault(FaultKind.RCD, connector=2)
-    assert bench.station.remote_start(OTHER_TAG, 1).status == "Rejected", "busy"
-    assert bench.station.remote_start(OTHER_TAG, 2).status == "Rejected", "faulted"
-    assert bench.station.remote_start(OTHER_TAG, 3).status == "Rejected", "no such connector"
-    assert bench.station.remote_start(OTHER_TAG).status == "Rejected", "none free"
+    assert bench.station.remote_start(card(OTHER_TAG), 1).status is RS.REJECTED, "busy"
+    assert bench.station.remote_start(card(OTHER_TAG), 2).status is RS.REJECTED, "faulted"
+    assert bench.station.remote_start(card(OTHER_TAG), 3).status is RS.REJECTED, \
+        "no such connector"
+    assert bench.station.remote_start(card(OTHER_TAG)).status is RS.REJECTED, "none free"
     assert len(bench.started()) == 1
 
 
@@ -93,20 +102,20 @@ def test_remote_stop_transaction() -> None:
             started.transaction_ref, 77, AuthorizationStatus.ACCEPTED
         )
     )
-    assert bench.station.remote_stop(78).status == "Rejected", "unknown transactionId"
+    assert bench.station.remote_stop(78).status is RS.REJECTED, "unknown transactionId"
 
     answer = bench.command(bench.station.remote_stop(77))
-    assert answer.status == "Accepted"
+    assert answer.status is RS.ACCEPTED
     assert answer.effects[0] == SetPilot(1, 0.0)
     assert bench.contactor_closed(), "waiting for the car to leave state C"
-    assert bench.station.remote_stop(77).status == "Rejected", "already stopping"
+    assert bench.station.remote_stop(77).status is RS.REJECTED, "already stopping"
 
     effects = bench.pilot("B")
     assert effects[0] == SetContactor(1, closed=False)
     (stopped,) = only(effects, TransactionStopped)
     assert stopped.reason is StopReason.REMOTE and stopped.transaction_id == 77
     assert stopped.id_tag is None
-    assert bench.station.remote_stop(77).status == "Rejected", "already stopped"
+    assert bench.station.remote_stop(77).status is RS.REJECTED, "already stopped"
 
 
 # --- Reset ---------------------------------------------------------------------------------------
@@ -121,7 +130,7 @@ def test_reset_stops_transactions_first_and_only_then_asks_to_restart(
     bench = Bench()
     bench.start_charging(TAG)
     answer = bench.command(bench.station.reset(hard))
-    assert answer.status == "Accepted"
+    assert answer.status is ResetStatus.ACCEPTED
     assert answer.effects[0] == SetPilot(1, 0.0)
     assert not only(answer.effects, ResetNow), "a transaction is still running"
 
@@ -174,7 +183,7 @@ def test_daemon_shutdown_opens_every_contactor_at_once_and_ends_transactions_wit
     assert bench.station.transactions() == []
     # Nothing starts again while the daemon goes down.
     bench.tap(TAG)
-    assert bench.station.remote_start(TAG, 1).status == "Rejected"
+    assert bench.station.remote_start(card(TAG), 1).status is RS.REJECTED
     assert len(bench.started()) == 2
 
 
@@ -182,10 +191,10 @@ def test_no_new_session_once_a_reset_is_under_way() -> None:
     bench = Bench(connectors=2)
     bench.start_charging(TAG, connector=1)
     bench.command(bench.station.reset(False))
-    assert bench.station.remote_start(OTHER_TAG, 2).status == "Rejected"
+    assert bench.station.remote_start(card(OTHER_TAG), 2).status is RS.REJECTED
     bench.pilot("B", connector=2)
     assert bench.tap(OTHER_TAG)[0].accepted is False
-    assert AuthorizeRequest(OTHER_TAG) not in bench.questions()
+    assert AuthorizeRequest(card(OTHER_TAG)) not in bench.questions()
     assert len(bench.started()) == 1
 
 
@@ -204,11 +213,12 @@ def test_reset_cancels_an_authorisation_waiting_for_its_car() -> None:
 def test_change_availability_inoperative_while_idle_is_accepted_at_once() -> None:
     bench = Bench()
     answer = bench.command(bench.station.change_availability(1, operative=False))
-    assert answer.status == "Accepted"
+    assert answer.status is AvailabilityStatus.ACCEPTED
     assert bench.status() is S.UNAVAILABLE
     bench.pilot("B")
     assert bench.tap(TAG)[0].accepted is False, "no new session on an inoperative connector"
-    assert bench.command(bench.station.change_availability(1, operative=True)).status == "Accepted"
+    assert bench.command(bench.station.change_availability(1, operative=True)).status is (
+        AvailabilityStatus.ACCEPTED)
     assert bench.status() is S.PREPARING, "the car that waited is there"
 
 
@@ -216,7 +226,7 @@ def test_change_availability_inoperative_during_a_transaction_is_scheduled() -> 
     bench = Bench()
     bench.start_charging(TAG)
     answer = bench.command(bench.station.change_availability(1, operative=False))
-    assert answer.status == "Scheduled"
+    assert answer.status is AvailabilityStatus.SCHEDULED
     assert answer.effects == [], "the running transaction is not touched"
     assert bench.contactor_closed() and bench.status() is S.CHARGING
 
@@ -231,7 +241,8 @@ def test_change_availability_operative_again_cancels_the_scheduled_change() -> N
     bench = Bench()
     bench.start_charging(TAG)
     bench.command(bench.station.change_availability(1, operative=False))
-    assert bench.command(bench.station.change_availability(1, operative=True)).status == "Accepted"
+    assert bench.command(bench.station.change_availability(1, operative=True)).status is (
+        AvailabilityStatus.ACCEPTED)
     bench.tap(TAG)
     bench.pilot("B")
     bench.pilot("A")
@@ -242,7 +253,7 @@ def test_connector_0_availability_applies_to_the_whole_charge_point() -> None:
     bench = Bench(connectors=2)
     bench.start_charging(TAG, connector=1)
     answer = bench.command(bench.station.change_availability(0, operative=False))
-    assert answer.status == "Scheduled", "connector 1 has a transaction"
+    assert answer.status is AvailabilityStatus.SCHEDULED, "connector 1 has a transaction"
     assert bench.status(2) is S.UNAVAILABLE, "the idle connector goes at once"
     assert bench.status(1) is S.CHARGING
     assert bench.status(0) is S.AVAILABLE, "the charge point is in use until the session ends"
@@ -253,7 +264,7 @@ def test_connector_0_availability_applies_to_the_whole_charge_point() -> None:
     assert (0, S.UNAVAILABLE) in reported and (1, S.UNAVAILABLE) in reported
 
     answer = bench.command(bench.station.change_availability(0, operative=True))
-    assert answer.status == "Accepted"
+    assert answer.status is AvailabilityStatus.ACCEPTED
     assert [bench.status(n) for n in (0, 1, 2)] == [S.AVAILABLE, S.FINISHING, S.AVAILABLE]
 
 
@@ -322,5 +333,13 @@ def test_unlock_connector_is_not_supported_without_a_cable_lock_and_the_session_
     bench = Bench()
     bench.start_charging(TAG)
     answer = bench.station.unlock_connector(1)
-    assert answer.status == "NotSupported" and answer.effects == []
+    assert answer.status is UnlockStatus.NOT_SUPPORTED and answer.effects == []
     assert bench.contactor_closed() and bench.stopped() == []
+
+
+def test_commands_for_a_connector_the_station_lacks_change_nothing() -> None:
+    bench = Bench()
+    assert bench.command(bench.station.change_availability(2, operative=False)).status is (
+        AvailabilityStatus.REJECTED)
+    assert bench.station.unlock_connector(2).status is UnlockStatus.UNKNOWN_CONNECTOR
+    assert bench.status() is S.AVAILABLE and bench.status(0) is S.AVAILABLE

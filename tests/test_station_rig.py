@@ -12,6 +12,12 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from pievse.drivers.contracts import FaultKind, MeterReading, PilotState
+from pievse.core.authorization import (
+    AuthorizationResult,
+    AuthorizationStatus,
+    IdToken,
+    IdTokenType,
+)
 from pievse.core.clock import ManualClock
 from pievse.core.effects import (
     AuthorizeRequest,
@@ -25,7 +31,7 @@ from pievse.core.effects import (
 )
 from pievse.core.settings import StationSettings
 from pievse.core.station import Answer, Station
-from pievse.core.vocabulary import AuthorizationStatus, ConnectorStatus
+from pievse.core.vocabulary import ConnectorStatus
 
 E = TypeVar("E")
 
@@ -34,6 +40,11 @@ OTHER_TAG = "04FFEE01"
 
 #: 2026-01-01T00:00:00Z, the ManualClock's default start.
 NEW_YEAR = 1_767_225_600.0
+
+
+def card(value: str) -> IdToken:
+    """The id token of a card as the reader presents it."""
+    return IdToken(value, IdTokenType.ISO14443)
 
 
 def kinds(effects: list[Effect]) -> list[str]:
@@ -83,12 +94,13 @@ class Bench:
         return self.record(self.station.fault_changed(connector, kind, active))
 
     def tap(self, id_tag: str = TAG) -> list[Effect]:
-        return self.record(self.station.token_presented(id_tag))
+        return self.record(self.station.token_presented(card(id_tag)))
 
     def answer(
-        self, id_tag: str = TAG, status: AuthorizationStatus | None = AuthorizationStatus.ACCEPTED
+        self, id_tag: str = TAG,
+        verdict: AuthorizationResult | AuthorizationStatus | None = AuthorizationStatus.ACCEPTED,
     ) -> list[Effect]:
-        return self.record(self.station.authorization_result(id_tag, status))
+        return self.record(self.station.authorization_result(card(id_tag), verdict))
 
     def command(self, answer: Answer) -> Answer:
         """Log the effects of a CSMS command and hand back its answer."""

@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from pievse.drivers.contracts import FaultKind, PilotState
+from pievse.core.answers import RemoteStartStopStatus
+from pievse.core.authorization import AuthorizationStatus
 from pievse.core.effects import (
     Effect,
     MeterSample,
@@ -28,13 +30,12 @@ from pievse.core.effects import (
     TransactionStopped,
 )
 from pievse.core.vocabulary import (
-    AuthorizationStatus,
     ConnectorStatus,
     ErrorCode,
     ReadingContext,
     StopReason,
 )
-from tests.test_station_rig import OTHER_TAG, TAG, Bench, kinds, only
+from tests.test_station_rig import OTHER_TAG, TAG, Bench, card, kinds, only
 
 S = ConnectorStatus
 
@@ -173,7 +174,7 @@ def test_welded_contactor_power_switch_failure_and_no_new_session() -> None:
 
     answered = bench.tap(OTHER_TAG)
     assert [a.accepted for a in only(answered, TokenAnswered)] == [False]
-    assert bench.station.remote_start(OTHER_TAG, 1).status == "Rejected"
+    assert bench.station.remote_start(card(OTHER_TAG), 1).status is RemoteStartStopStatus.REJECTED
     bench.pilot("C")
     assert len(bench.started()) == 1 and not bench.contactor_closed()
 
@@ -513,14 +514,14 @@ class StationAfternoon(RuleBasedStateMachine):
 
     @rule(id_tag=st.sampled_from([TAG, OTHER_TAG]), n=st.sampled_from([None, 1, 2]))
     def the_csms_starts_remotely(self, id_tag: str, n: int | None) -> None:
-        self.replay(self.bench.command(self.bench.station.remote_start(id_tag, n)).effects)
+        self.replay(self.bench.command(self.bench.station.remote_start(card(id_tag), n)).effects)
 
     @rule(pick=st.integers(0, 3))
     def the_csms_stops_remotely(self, pick: int) -> None:
         known = [t for t in self.open.values() if t.transaction_id is not None]
         transaction_id = known[pick % len(known)].transaction_id if known else 999
         answer = self.bench.command(self.bench.station.remote_stop(transaction_id))
-        if answer.status == "Accepted":
+        if answer.status is RemoteStartStopStatus.ACCEPTED:
             self.open[transaction_id - 1000].no_more_energy = True
         self.replay(answer.effects)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from pievse.core.authorization import AuthorizationStatus
 from pievse.core.effects import (
     AuthorizeRequest,
     MeterSample,
@@ -20,13 +21,12 @@ from pievse.core.effects import (
     TransactionStopped,
 )
 from pievse.core.vocabulary import (
-    AuthorizationStatus,
     ConnectorStatus,
     ErrorCode,
     ReadingContext,
     StopReason,
 )
-from tests.test_station_rig import NEW_YEAR, OTHER_TAG, TAG, Bench, kinds, only
+from tests.test_station_rig import NEW_YEAR, OTHER_TAG, TAG, Bench, card, kinds, only
 
 S = ConnectorStatus
 
@@ -50,7 +50,7 @@ def test_start_transaction_plug_in_first_then_present_a_card() -> None:
     assert kinds(bench.pilot("B")) == ["StatusChanged"]
     assert bench.status() is S.PREPARING
 
-    assert bench.tap(TAG) == [AuthorizeRequest(TAG)]
+    assert bench.tap(TAG) == [AuthorizeRequest(card(TAG))]
     assert bench.started() == [], "no transaction before the CSMS accepted the id tag"
 
     effects = bench.answer(TAG, AuthorizationStatus.ACCEPTED)
@@ -136,7 +136,7 @@ def test_a_rejected_card_starts_nothing_and_says_why() -> None:
     bench.tap(TAG)
     effects = bench.answer(TAG, AuthorizationStatus.BLOCKED)
     assert effects == [
-        TokenAnswered(TAG, False, AuthorizationStatus.BLOCKED, None, "id tag Blocked")
+        TokenAnswered(card(TAG), False, AuthorizationStatus.BLOCKED, None, "id tag Blocked")
     ]
     assert bench.started() == [] and bench.offered_a() == 0.0
     assert bench.status() is S.PREPARING
@@ -146,7 +146,7 @@ def test_a_second_tap_while_the_csms_decides_asks_only_once() -> None:
     bench = Bench()
     bench.tap(TAG)
     assert bench.tap(TAG) == []
-    assert bench.questions() == [AuthorizeRequest(TAG)]
+    assert bench.questions() == [AuthorizeRequest(card(TAG))]
 
 
 def test_presenting_the_accepted_card_again_before_plugging_in_cancels_it() -> None:
@@ -175,7 +175,7 @@ def test_a_second_card_goes_to_the_connector_where_a_car_waits() -> None:
     bench = Bench(connectors=2)
     bench.start_charging(TAG, connector=1)
     bench.pilot("B", connector=2)
-    assert bench.tap(OTHER_TAG) == [AuthorizeRequest(OTHER_TAG)]
+    assert bench.tap(OTHER_TAG) == [AuthorizeRequest(card(OTHER_TAG))]
     started = only(bench.answer(OTHER_TAG), TransactionStarted)
     assert [(s.connector_id, s.id_tag, s.transaction_ref) for s in started] == [(2, OTHER_TAG, 2)]
 
@@ -187,7 +187,7 @@ def test_the_same_id_tag_stops_its_own_transaction_without_asking_the_csms() -> 
     bench = Bench()
     bench.start_charging(TAG)
     effects = bench.tap(TAG)
-    assert AuthorizeRequest(TAG) not in effects
+    assert AuthorizeRequest(card(TAG)) not in effects
     assert kinds(effects) == ["SetPilot", "StatusChanged", "TokenAnswered"]
     assert effects[0] == SetPilot(1, 0.0), "the PWM stops first, so the car stops drawing"
     assert bench.contactor_closed(), "the contactor does not break the load; the car goes to B"
@@ -215,7 +215,8 @@ def test_another_id_tag_does_not_stop_the_transaction() -> None:
     bench.start_charging(TAG)
     effects = bench.tap(OTHER_TAG)
     assert effects == [
-        TokenAnswered(OTHER_TAG, False, None, None, "no connector free for a new session")
+        TokenAnswered(card(OTHER_TAG), False, None, None,
+                      "no connector free for a new session")
     ]
     assert bench.stopped() == []
     assert bench.contactor_closed() and bench.offered_a() == 32.0

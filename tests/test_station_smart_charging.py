@@ -15,10 +15,11 @@ from pievse.core.charging_profiles import (
     ClearChargingProfileStatus,
     CompositeScheduleStatus,
 )
+from pievse.core.answers import RemoteStartStopStatus
 from pievse.core.effects import ChargingProfilesChanged
 from pievse.core.vocabulary import ConnectorStatus as S
 from pievse.drivers.contracts import MeterReading
-from tests.test_station_rig import NEW_YEAR, TAG, Bench, only
+from tests.test_station_rig import NEW_YEAR, TAG, Bench, card, only
 
 HOUR = 3600
 CPMAX = ChargingProfilePurpose.CHARGE_POINT_MAX_PROFILE
@@ -95,12 +96,14 @@ def test_a_tx_profile_needs_a_transaction_and_ends_with_it():
 def test_remote_start_with_a_charging_profile_charges_at_its_limit_from_the_start():
     bench = Bench(authorize_remote_tx_requests=False)
     tx_profile = profile(5, TXP, [(0, 11)], kind=ChargingProfileKind.RELATIVE, start=None)
-    assert bench.command(bench.station.remote_start(TAG, 1, tx_profile)).status == "Accepted"
+    assert bench.command(bench.station.remote_start(card(TAG), 1, tx_profile)).status is (
+        RemoteStartStopStatus.ACCEPTED)
     bench.pilot("B")
     bench.pilot("C")
     assert bench.offered_a() == 11.0
     not_tx = profile(6, TXD, [(0, 11)])
-    assert bench.command(bench.station.remote_start(TAG, 1, not_tx)).status == "Rejected"
+    assert bench.command(bench.station.remote_start(card(TAG), 1, not_tx)).status is (
+        RemoteStartStopStatus.REJECTED)
 
 
 def test_a_profile_in_watts_uses_the_phases_the_car_draws_on():

@@ -72,7 +72,7 @@ THE_SAME_PROFILES = [
 def write_schema_1_store(path: str, profiles: list[Any]) -> None:
     """A store as pievse left it while its schema was at version 1."""
     db = sqlite3.connect(path, isolation_level=None)
-    db.executescript(MIGRATIONS[0])
+    MIGRATIONS[0](db)
     db.execute("INSERT INTO state VALUES ('charging_profiles', ?)", (json.dumps(profiles),))
     db.execute("INSERT INTO state VALUES ('next_transaction_ref', '5')")
     db.execute("PRAGMA user_version = 1")

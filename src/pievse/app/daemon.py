@@ -41,6 +41,7 @@ from pievse.core.effects import (
 )
 from pievse.core.settings import StationSettings
 from pievse.core.access import AccessLimits
+from pievse.core.authorization import IdToken, IdTokenType
 from pievse.core.station import Station
 from pievse.local_api.status_page import RecentErrors
 from pievse.persistence.store import Store, StoredOutboxJournal
@@ -205,7 +206,7 @@ class Daemon:
     def _carry_out(self, effect: Effect) -> None:
         match effect:
             case TokenAnswered():
-                log.info("id tag %s: %s", effect.id_tag, effect.info)
+                log.info("id tag %s: %s", effect.id_token.value, effect.info)
             case ResetNow(hard=hard):
                 asyncio.get_running_loop().create_task(self._reset(hard))
             case StatusChanged():
@@ -416,7 +417,13 @@ class Daemon:
     async def _tokens(self, reader: TokenReader) -> None:
         async for token in reader.tokens():
             log.info("card presented: %s", token.id_token)
-            self.dispatch(self.station.token_presented(token.id_token))
+            try:
+                kind = IdTokenType.named(token.kind)
+            except ValueError:
+                log.warning("card %s: the reader names its type %r, which is none known; taken "
+                            "for an ISO 14443 card", token.id_token, token.kind)
+                kind = IdTokenType.ISO14443
+            self.dispatch(self.station.token_presented(IdToken(token.id_token, kind)))
 
     # --- the local API's backend ---------------------------------------------------------------
 

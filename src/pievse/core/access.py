@@ -27,16 +27,24 @@ Pure: no I/O; the time comes from the station's clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from pievse.core.authorization import IdTagInfo, LocalAuthorization, UpdateStatus, UpdateType
+from pievse.core.authorization import (
+    AuthorizationEntry,
+    AuthorizationResult,
+    AuthorizationSnapshot,
+    ClearCacheStatus,
+    IdToken,
+    LocalAuthorization,
+    LocalListUpdate,
+    UpdateStatus,
+)
 from pievse.core.effects import LocalAuthListChanged, ReservationsChanged
 from pievse.core.reservations import (
     CancelReservationStatus,
     Reservation,
-    ReservationError,
     Reservations,
     ReservationStatus,
 )
@@ -54,9 +62,9 @@ class AccessLimits:
     memory and the list is written whole with each SendLocalList, so they stay bounded; the
     CSMS reads them as the read-only keys LocalAuthListMaxLength and SendLocalListMaxLength."""
 
-    #: LocalAuthListMaxLength: the most id tags the Local Authorization List holds.
+    #: LocalAuthListMaxLength: the most id tokens the Local Authorization List holds.
     list_max_length: int = 10_000
-    #: SendLocalListMaxLength: the most id tags one SendLocalList may carry.
+    #: SendLocalListMaxLength: the most id tokens one SendLocalList may carry.
     send_list_max_length: int = 1_000
     #: The most verdicts the Authorization Cache keeps (no OCPP key).
     cache_max_entries: int = 1_000
@@ -96,64 +104,60 @@ class Access:
         self.reservations.reserve_connector_zero_supported = (
             settings.reserve_connector_zero_supported)
 
-    # --- verdicts on id tags ----------------------------------------------------------------------
+    # --- verdicts on id tokens --------------------------------------------------------------------
 
-    def remember(self, id_tag: str, info: IdTagInfo) -> None:
-        """The CSMS said ``info`` about ``id_tag`` (an Authorize, StartTransaction or
-        StopTransaction answer): keep it in the cache, unless the list has the card."""
+    def remember(self, id_token: IdToken, result: AuthorizationResult) -> None:
+        """The CSMS said ``result`` about ``id_token`` (answering an authorization request, or a
+        transaction's start or stop): keep it in the cache, unless the list has the card."""
         authorization = self.authorization
-        before = authorization.cached(id_tag)
-        authorization.remember(id_tag, info, self._now())
-        after = authorization.cached(id_tag)
+        before = authorization.cached(id_token)
+        authorization.remember(id_token, result, self._now())
+        after = authorization.cached(id_token)
         if after is not None and after != before:
             self._cache_changed()
 
-    def pre_authorized(self, id_tag: str) -> IdTagInfo | None:
-        """LocalPreAuthorize while online: the Accepted entry that starts ``id_tag`` at once."""
-        return self.authorization.decide_pre_authorize(id_tag, self._now(),
+    def pre_authorized(self, id_token: IdToken) -> AuthorizationResult | None:
+        """LocalPreAuthorize while online: the Accepted entry that starts ``id_token`` at once."""
+        return self.authorization.decide_pre_authorize(id_token, self._now(),
                                                        self._station.settings)
 
-    def decide_offline(self, id_tag: str) -> IdTagInfo | None:
+    def decide_offline(self, id_token: IdToken) -> AuthorizationResult | None:
         """The CSMS cannot be asked: Accepted to start, a stored refusal, or None to refuse."""
-        return self.authorization.decide_offline(id_tag, self._now(), self._station.settings)
+        return self.authorization.decide_offline(id_token, self._now(), self._station.settings)
 
-    def known_parent(self, id_tag: str) -> str | None:
-        """The card's group (parent id tag) as the list or the cache know it, without counting
-        it as a use of the card."""
+    def known_group(self, id_token: IdToken) -> IdToken | None:
+        """The card's group as the list or the cache know it, without counting it as a use of
+        the card."""
         authorization = self.authorization
-        known = authorization.list_entry(id_tag) if authorization.list_enabled else None
+        known = authorization.list_entry(id_token) if authorization.list_enabled else None
         if known is None and authorization.cache_enabled:
-            known = authorization.cached(id_tag)
-        return known.parent_id_tag if known is not None else None
+            known = authorization.cached(id_token)
+        return known.group if known is not None else None
 
     # --- SendLocalList, GetLocalListVersion, ClearCache -------------------------------------------
 
-    def send_local_list(self, list_version: int, update_type: UpdateType | str,
-                        entries: Iterable[Any] | None) -> tuple[UpdateStatus, str]:
+    def send_local_list(self, update: LocalListUpdate) -> tuple[UpdateStatus, str]:
         authorization = self.authorization
         cached_before = authorization.cache_size
-        status, why = authorization.send_local_list(list_version, update_type, entries)
+        status, why = authorization.send_local_list(update)
         if status is UpdateStatus.ACCEPTED:
             snapshot = authorization.snapshot()
-            self._station.emit(LocalAuthListChanged(
-                snapshot["listVersion"], tuple(snapshot["localAuthorizationList"])))
+            self._station.emit(LocalAuthListChanged(snapshot.list_version, snapshot.local_list))
             if authorization.cache_size != cached_before:
                 # Cards now on the list left the cache: the list speaks for them from now on.
                 self._cache_changed()
         return status, why
 
-    def clear_cache(self) -> str:
+    def clear_cache(self) -> ClearCacheStatus:
         had_entries = self.authorization.cache_size > 0
         status = self.authorization.clear_cache()
         if had_entries:
             self._cache_changed()
         return status
 
-    def cache_entries(self) -> list[dict[str, Any]]:
-        """The cache as the store keeps it: OCPP's camelCase AuthorizationData, least recently
-        used first. (``LocalAuthorization`` snapshots the list and the cache together, so this
-        costs a pass over the list as well; writing the list is what is avoided.)"""
-        return self.authorization.snapshot()["authorizationCache"]
+    def cache_entries(self) -> tuple[AuthorizationEntry, ...]:
+        """The cache as the store keeps it, least recently used first."""
+        return self.authorization.cache_entries()
 
     def _cache_changed(self) -> None:
         self.cache_revision += 1
@@ -166,12 +170,8 @@ class Access:
         return {cid: c.compute_status(reserved=False)[0]
                 for cid, c in self._station.connectors.items()}
 
-    def reserve(self, request: Any) -> tuple[ReservationStatus, str]:
-        """ReserveNow, ``request`` in OCPP's camelCase."""
-        try:
-            reservation = Reservation.from_ocpp(request)
-        except ReservationError as error:
-            return ReservationStatus.REJECTED, str(error)
+    def reserve(self, reservation: Reservation) -> tuple[ReservationStatus, str]:
+        """ReserveNow."""
         status, why = self.reservations.reserve(reservation, self._now(),
                                                 self.unreserved_statuses())
         if status is ReservationStatus.ACCEPTED:
@@ -184,22 +184,22 @@ class Access:
             self._reservations_changed()
         return status
 
-    def admits(self, connector_id: int, id_tag: str, parent_id_tag: str | None) -> bool:
+    def admits(self, connector_id: int, id_token: IdToken, group: IdToken | None) -> bool:
         """May this card start on ``connector_id`` as far as the reservations go?"""
         if not self.reservations.all:
             return True
-        return self.reservations.admits(connector_id, id_tag, parent_id_tag,
+        return self.reservations.admits(connector_id, id_token, group,
                                         self.unreserved_statuses())
 
-    def holds_for(self, connector_id: int, id_tag: str, parent_id_tag: str | None) -> bool:
+    def holds_for(self, connector_id: int, id_token: IdToken, group: IdToken | None) -> bool:
         """Is ``connector_id`` itself reserved for this card (or its group)?"""
         reservation = self.reservations.on_connector(connector_id)
-        return reservation is not None and reservation.admits(id_tag, parent_id_tag)
+        return reservation is not None and reservation.admits(id_token, group)
 
-    def claim(self, connector_id: int, id_tag: str, parent_id_tag: str | None) -> int | None:
-        """A transaction starts: end the reservation it uses and return its id (for the
-        StartTransaction's reservationId), or None."""
-        reservation = self.reservations.claim(connector_id, id_tag, parent_id_tag)
+    def claim(self, connector_id: int, id_token: IdToken, group: IdToken | None) -> int | None:
+        """A transaction starts: end the reservation it uses and return its id (the CSMS
+        learns it with the start), or None."""
+        reservation = self.reservations.claim(connector_id, id_token, group)
         if reservation is None:
             return None
         self._reservations_changed()
@@ -236,23 +236,19 @@ class Access:
                 connector.report_status()
 
     def _reservations_changed(self) -> None:
-        snapshot = self.reservations.snapshot()["reservations"]
-        self._station.emit(ReservationsChanged(tuple(snapshot)))
+        self._station.emit(ReservationsChanged(tuple(self.reservations.all)))
 
     # --- after a restart --------------------------------------------------------------------------
 
-    def restore_authorization(self, local_list: Mapping[str, Any] | None,
-                              cache: Iterable[Any] | None) -> None:
-        """Take back the list (``{"listVersion", "localAuthorizationList"}``) and the cache
-        entries the store kept. All or nothing: IdTagInfoError if either is malformed, and the
-        stores stay empty (the CSMS, seeing version 0, sends its list again)."""
-        snapshot = {**(local_list or {}), "authorizationCache": list(cache or ())}
+    def restore_authorization(self, snapshot: AuthorizationSnapshot) -> None:
+        """Take back the list, its version and the cache the store kept (ValueError, and
+        nothing taken, if the version is no version number)."""
         self.authorization.restore(snapshot)
 
-    def restore_reservations(self, stored: Iterable[Any] | None) -> list[Reservation]:
+    def restore_reservations(self, stored: Iterable[Reservation]) -> list[Reservation]:
         """Take back the reservations the store kept; returns those that lapsed while the
-        daemon was down (dropped). ReservationError if malformed (none are restored)."""
-        return self.reservations.restore({"reservations": list(stored or ())}, self._now())
+        daemon was down (dropped)."""
+        return self.reservations.restore(stored, self._now())
 
     def _now(self) -> float:
         return self._station.clock.now()

@@ -1,19 +1,19 @@
 """Who may charge when the CSMS is not asked: the Local Authorization List, the Authorization
-Cache, and the offline and pre-authorisation decisions of OCPP 1.6 (section 3.5).
+Cache, and the offline and pre-authorisation decisions (OCPP 1.6 section 3.5, OCPP 2.0.1 C).
 
-A card tapped at a charge point is normally shown to the CSMS (Authorize.req) and the session
-starts on its ``Accepted``. Two local stores let the station decide without that round trip:
+A card tapped at a charge point is normally shown to the CSMS, and the session starts on its
+Accepted. Two local stores let the station decide without that round trip:
 
 * the **Local Authorization List** is written by the CSMS (SendLocalList), carries a version
-  number (GetLocalListVersion) and says for each id tag Accepted, Blocked, Expired or Invalid,
-  with an optional expiry date and parent id tag. It is the CSMS's own word, so it takes
-  priority over the cache, and its ids are never cached;
-* the **Authorization Cache** is filled by the station itself from every ``idTagInfo`` the CSMS
-  sends back (Authorize, StartTransaction and StopTransaction answers), valid or not. It is
-  bounded: when full, entries that are no longer valid go first, then the least recently used
-  valid ones. ClearCache empties it.
+  number (GetLocalListVersion) and says for each id token Accepted, Blocked, Expired or Invalid,
+  with an optional expiry and group. It is the CSMS's own word, so it takes priority over the
+  cache, and its ids are never cached;
+* the **Authorization Cache** is filled by the station itself from every authorization result
+  the CSMS sends back (to an authorization request, or with a transaction's start or stop),
+  valid or not. It is bounded: when full, entries that are no longer valid go first, then the
+  least recently used valid ones. ClearCache empties it.
 
-Neither store is believed past its ``expiryDate``: a card whose validity ran out reads
+Neither store is believed past an entry's expiry: a card whose validity ran out reads
 ``Expired``, and in the cache the entry is changed to Expired, as the specification asks.
 
 The decisions the station takes from them:
@@ -22,12 +22,12 @@ The decisions the station takes from them:
   they hold as Blocked, Expired or Invalid is refused, whatever ``AllowOfflineTxForUnknownId``
   says; a card they do not know starts only if ``AllowOfflineTxForUnknownId`` is true;
 * online with ``LocalPreAuthorize``: a card the stores hold as Accepted starts without waiting
-  for the CSMS (which still learns of it from StartTransaction and may stop it by answering
-  Invalid there); any other card is shown to the CSMS as usual.
+  for the CSMS (which still learns of it when the transaction starts and may stop it by
+  refusing the card then); any other card is shown to the CSMS as usual.
 
-Id tags are OCPP ``CiString20Type``: compared without regard to case, at most 20 characters.
-Pure: no I/O, time passed in as epoch seconds; ``snapshot()``/``restore()`` give the daemon plain
-JSON-able dicts to persist across a power cut.
+Id tokens are compared by value, without regard to case (OCPP's CiString). Pure: no I/O, time
+passed in as epoch seconds; ``snapshot()``/``restore()`` hand the stores over in this model for
+the store to keep across a power cut.
 """
 
 from __future__ import annotations
@@ -35,117 +35,167 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-from pievse.core.datetimes import format_datetime, parse_datetime
-from pievse.core.vocabulary import AuthorizationStatus
+from typing import Protocol
 
 __all__ = [
+    "AuthorizationEntry",
+    "AuthorizationResult",
     "AuthorizationRules",
-    "IdTagInfo",
-    "IdTagInfoError",
+    "AuthorizationSnapshot",
+    "AuthorizationStatus",
+    "ClearCacheStatus",
+    "IdToken",
+    "IdTokenType",
     "LocalAuthorization",
+    "LocalListUpdate",
     "UpdateStatus",
     "UpdateType",
-    "id_tag_key",
-    "parse_id_tag",
+    "token_key",
 ]
 
-#: OCPP 1.6 IdToken is a CiString20Type.
-ID_TAG_MAX_LENGTH = 20
 
-#: Statuses that let a card charge. ConcurrentTx is a valid card already charging elsewhere
-#: (OCPP 1.6 3.5.2 counts it valid); the station itself refuses a second session of one card.
-_VALID = frozenset({AuthorizationStatus.ACCEPTED, AuthorizationStatus.CONCURRENT_TX})
+class IdTokenType(enum.Enum):
+    """What kind of id a token is: the card technologies a reader tells apart, and the ids a
+    CSMS, a keypad or the car make up."""
+
+    ISO14443 = "iso14443"  # a contactless card (MIFARE, DESFire): most RFID cards
+    ISO15693 = "iso15693"  # a vicinity tag
+    CENTRAL = "central"  # made up by the CSMS: a group, an app's session
+    KEY_CODE = "key_code"  # typed on a keypad
+    LOCAL = "local"  # made up by the station itself
+    MAC_ADDRESS = "mac_address"  # the car's, where it identifies itself
+    NO_AUTHORIZATION = "no_authorization"  # free charging: nobody is identified
+    EMAID = "emaid"  # an e-mobility account (ISO 15118 contract certificates)
+
+    @classmethod
+    def named(cls, name: str) -> IdTokenType:
+        """The type a token reader names ("ISO14443", "KeyCode", "eMAID", ...: the names of
+        ``TokenPresented.kind``), without regard to case or underscores. ValueError if none."""
+        found = _TYPES_BY_NAME.get(name.replace("_", "").casefold())
+        if found is None:
+            raise ValueError(f"{name!r} is not a token type")
+        return found
 
 
-class IdTagInfoError(ValueError):
-    """An idTagInfo or id tag that is not shaped as OCPP 1.6 says."""
+_TYPES_BY_NAME = {t.name.replace("_", "").casefold(): t for t in IdTokenType}
 
 
-def id_tag_key(id_tag: str) -> str:
-    """The form an id tag is compared in: OCPP's CiString is case-insensitive, and a reader
-    that reports ``04a1b2c3`` must find the list entry ``04A1B2C3``."""
-    return id_tag.casefold()
-
-
-def parse_id_tag(value: Any, name: str = "idTag") -> str:
-    """A non-empty string of at most 20 characters, or IdTagInfoError."""
-    if not isinstance(value, str) or not value:
-        raise IdTagInfoError(f"{name} must be a non-empty string")
-    if len(value) > ID_TAG_MAX_LENGTH:
-        raise IdTagInfoError(f"{name} {value!r} is longer than {ID_TAG_MAX_LENGTH} characters")
-    return value
+def token_key(value: str) -> str:
+    """The form an id is compared in: OCPP's CiString is case-insensitive, and a reader that
+    reports ``04a1b2c3`` must find the list entry ``04A1B2C3``."""
+    return value.casefold()
 
 
 @dataclass(frozen=True, slots=True)
-class IdTagInfo:
-    """What the CSMS says about an id tag: its status, until when, and its group (parent)."""
+class IdToken:
+    """Who asks to charge (a card's UID, a key code, an account) and what kind of id it is.
+
+    Stores and reservations match tokens by value alone: OCPP 1.6 has no token types, so a card
+    the CSMS listed under 1.6 must still be found when the reader presents it."""
+
+    value: str
+    type: IdTokenType
+    #: The form the stores compare it in (``token_key``), worked out once.
+    key: str = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.value, str) or not self.value:
+            raise ValueError("an id token has a value")
+        object.__setattr__(self, "key", token_key(self.value))
+
+
+class AuthorizationStatus(enum.Enum):
+    ACCEPTED = "accepted"
+    BLOCKED = "blocked"
+    EXPIRED = "expired"
+    INVALID = "invalid"
+    #: A valid card already charging elsewhere (OCPP 1.6 3.5.2 counts it valid); the station
+    #: itself refuses a second session of one card.
+    CONCURRENT_TX = "concurrent_tx"
+
+    @property
+    def word(self) -> str:
+        """The status as one capitalised word, for messages to people ("Blocked")."""
+        return self.name.title().replace("_", "")
+
+
+# The cache asks every entry whether it is valid when it makes room: compared by identity with
+# these, as an Enum's class attributes and its hash are slow to reach.
+_ACCEPTED, _CONCURRENT_TX = AuthorizationStatus.ACCEPTED, AuthorizationStatus.CONCURRENT_TX
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationResult:
+    """What the CSMS says about an id token: its status, until when, and its group."""
 
     status: AuthorizationStatus
-    #: Epoch seconds after which the tag is no longer valid (None: no end).
-    expiry_date: float | None = None
-    #: The group the card belongs to (a fleet, a household): cards with the same parent share
+    #: Epoch seconds after which the token is no longer valid (None: no end).
+    expires_at: float | None = None
+    #: The group the card belongs to (a fleet, a household): cards of one group share
     #: reservations.
-    parent_id_tag: str | None = None
-
-    @classmethod
-    def from_ocpp(cls, obj: Any) -> IdTagInfo:
-        """From OCPP's camelCase object (``{"status": ..., "expiryDate": ..., ...}``)."""
-        if not isinstance(obj, Mapping):
-            raise IdTagInfoError("idTagInfo must be an object")
-        try:
-            status = AuthorizationStatus(obj.get("status"))
-        except ValueError:
-            raise IdTagInfoError(f"idTagInfo.status {obj.get('status')!r} is not one of "
-                                 f"{[s.value for s in AuthorizationStatus]}") from None
-        expiry = obj.get("expiryDate")
-        if expiry is not None:
-            if not isinstance(expiry, str):
-                raise IdTagInfoError("idTagInfo.expiryDate must be an ISO 8601 string")
-            try:
-                expiry = parse_datetime(expiry)
-            except ValueError as error:
-                raise IdTagInfoError(f"idTagInfo.expiryDate: {error}") from None
-        parent = obj.get("parentIdTag")
-        if parent is not None:
-            parent = parse_id_tag(parent, "idTagInfo.parentIdTag")
-        return cls(status, expiry, parent)
-
-    def to_ocpp(self) -> dict[str, Any]:
-        obj: dict[str, Any] = {"status": self.status.value}
-        if self.expiry_date is not None:
-            obj["expiryDate"] = format_datetime(self.expiry_date)
-        if self.parent_id_tag is not None:
-            obj["parentIdTag"] = self.parent_id_tag
-        return obj
+    group: IdToken | None = None
 
     @property
     def valid(self) -> bool:
-        """Accepted or ConcurrentTx, without regard to the expiry date (see ``at``)."""
-        return self.status in _VALID
+        """Accepted or ConcurrentTx, without regard to the expiry (see ``at``)."""
+        return self.status is _ACCEPTED or self.status is _CONCURRENT_TX
 
-    def at(self, now: float) -> IdTagInfo:
-        """This verdict as it stands at ``now``: a valid tag past its expiry date is Expired."""
-        if self.valid and self.expiry_date is not None and now >= self.expiry_date:
+    def at(self, now: float) -> AuthorizationResult:
+        """This result as it stands at ``now``: a valid token past its expiry is Expired."""
+        if self.valid and self.expires_at is not None and now >= self.expires_at:
             return dataclasses.replace(self, status=AuthorizationStatus.EXPIRED)
         return self
 
 
-class UpdateType(str, enum.Enum):
-    FULL = "Full"
-    DIFFERENTIAL = "Differential"
+@dataclass(frozen=True, slots=True)
+class AuthorizationEntry:
+    """What the list or the cache holds for one id token."""
+
+    id_token: IdToken  # as the CSMS or the reader gave it (the stores key it by ``key``)
+    result: AuthorizationResult
 
 
-class UpdateStatus(str, enum.Enum):
+class UpdateType(enum.Enum):
+    FULL = "full"
+    DIFFERENTIAL = "differential"
+
+
+@dataclass(frozen=True, slots=True)
+class LocalListUpdate:
+    """A SendLocalList: Full replaces the list, Differential changes it."""
+
+    version: int
+    update_type: UpdateType
+    #: Entries to add, or to replace the entry of the same id token.
+    entries: tuple[AuthorizationEntry, ...] = ()
+    #: Id tokens to take off the list (a Differential update only).
+    removals: tuple[IdToken, ...] = ()
+
+
+class UpdateStatus(enum.Enum):
     """The SendLocalList answer."""
 
-    ACCEPTED = "Accepted"
-    FAILED = "Failed"
-    NOT_SUPPORTED = "NotSupported"
-    VERSION_MISMATCH = "VersionMismatch"
+    ACCEPTED = "accepted"
+    FAILED = "failed"
+    NOT_SUPPORTED = "not_supported"
+    VERSION_MISMATCH = "version_mismatch"
+
+
+class ClearCacheStatus(enum.Enum):
+    #: Always: a disabled cache is empty already.
+    ACCEPTED = "accepted"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationSnapshot:
+    """The stores as the store keeps them across a restart."""
+
+    #: The version the CSMS gave the list (kept while the list is disabled or empty).
+    list_version: int
+    local_list: tuple[AuthorizationEntry, ...]
+    #: Least recently used first.
+    cache: tuple[AuthorizationEntry, ...]
 
 
 class AuthorizationRules(Protocol):
@@ -157,35 +207,6 @@ class AuthorizationRules(Protocol):
     local_pre_authorize: bool
     #: AllowOfflineTxForUnknownId: offline, start for ids neither store knows.
     allow_offline_tx_for_unknown_id: bool
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    id_tag: str  # as the CSMS spelt it (the key is its case-folded form)
-    info: IdTagInfo
-
-    def to_ocpp(self) -> dict[str, Any]:
-        return {"idTag": self.id_tag, "idTagInfo": self.info.to_ocpp()}
-
-
-def _parse_entry(obj: Any, *, info_required: bool) -> _Entry | str:
-    """A SendLocalList AuthorizationData as an entry, or its id tag alone for a removal."""
-    if not isinstance(obj, Mapping):
-        raise IdTagInfoError("an AuthorizationData must be an object")
-    id_tag = parse_id_tag(obj.get("idTag"))
-    info = obj.get("idTagInfo")
-    if info is None:
-        if info_required:
-            raise IdTagInfoError(f"idTag {id_tag!r} has no idTagInfo (required in a Full update)")
-        return id_tag
-    return _Entry(id_tag, IdTagInfo.from_ocpp(info))
-
-
-def _parse_stored(obj: Any) -> _Entry:
-    entry = _parse_entry(obj, info_required=True)
-    if not isinstance(entry, _Entry):  # cannot happen with info_required; keeps types honest
-        raise IdTagInfoError("a stored entry has no idTagInfo")
-    return entry
 
 
 class LocalAuthorization:
@@ -210,17 +231,17 @@ class LocalAuthorization:
     ) -> None:
         if list_max_length < 1 or send_list_max_length < 1 or cache_max_entries < 1:
             raise ValueError("list, message and cache sizes must be at least 1")
-        #: LocalAuthListMaxLength: the most id tags the list holds.
+        #: LocalAuthListMaxLength: the most id tokens the list holds.
         self.list_max_length = list_max_length
-        #: SendLocalListMaxLength: the most id tags one SendLocalList may carry.
+        #: SendLocalListMaxLength: the most id tokens one SendLocalList may carry.
         self.send_list_max_length = send_list_max_length
         self.cache_max_entries = cache_max_entries
         self.list_enabled = list_enabled
         self._cache_enabled = cache_enabled
-        self._list: dict[str, _Entry] = {}
+        self._list: dict[str, AuthorizationEntry] = {}
         self._version = 0
         # Least recently used first: eviction pops from the front.
-        self._cache: OrderedDict[str, _Entry] = OrderedDict()
+        self._cache: OrderedDict[str, AuthorizationEntry] = OrderedDict()
 
     # --- the Local Authorization List (SendLocalList, GetLocalListVersion) ---------------------
 
@@ -235,67 +256,60 @@ class LocalAuthorization:
     def list_size(self) -> int:
         return len(self._list)
 
-    def send_local_list(
-        self, list_version: int, update_type: UpdateType | str,
-        entries: Iterable[Any] | None = None,
-    ) -> tuple[UpdateStatus, str]:
-        """SendLocalList with OCPP's camelCase AuthorizationData objects: (status, why).
+    def send_local_list(self, update: LocalListUpdate) -> tuple[UpdateStatus, str]:
+        """SendLocalList: (status, why).
 
-        Full replaces the list; Differential adds or updates each entry that has an idTagInfo
-        and removes each that has none, and must carry a version newer than the list's
-        (VersionMismatch otherwise, after which the CSMS is expected to send a Full list). An
-        update is applied whole or not at all: a malformed entry, an id tag named twice, more
-        entries than SendLocalListMaxLength or a result longer than LocalAuthListMaxLength is
-        Failed and leaves the list as it was.
+        Full replaces the list; Differential adds or replaces each entry and removes each
+        removal, and must carry a version newer than the list's (VersionMismatch otherwise,
+        after which the CSMS is expected to send a Full list). An update is applied whole or
+        not at all: a removal in a Full update, an id token named twice, more entries than
+        SendLocalListMaxLength or a result longer than LocalAuthListMaxLength is Failed and
+        leaves the list as it was.
         """
         if not self.list_enabled:
             return UpdateStatus.NOT_SUPPORTED, "the local authorization list is disabled"
-        try:
-            kind = UpdateType(update_type)
-        except ValueError:
-            return (UpdateStatus.FAILED,
-                    f"updateType {update_type!r} is neither Full nor Differential")
-        if isinstance(list_version, bool) or not isinstance(list_version, int) or list_version < 0:
-            return UpdateStatus.FAILED, f"listVersion {list_version!r} is not a version number"
-        if kind is UpdateType.DIFFERENTIAL and list_version <= self.list_version:
+        version = update.version
+        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+            return UpdateStatus.FAILED, f"list version {version!r} is not a version number"
+        full = update.update_type is UpdateType.FULL
+        if not full and version <= self.list_version:
             return (UpdateStatus.VERSION_MISMATCH,
-                    f"listVersion {list_version} is not newer than {self.list_version}")
-        items = list(entries or ())
-        if len(items) > self.send_list_max_length:
-            return (UpdateStatus.FAILED, f"{len(items)} entries, more than SendLocalListMaxLength "
+                    f"list version {version} is not newer than {self.list_version}")
+        count = len(update.entries) + len(update.removals)
+        if count > self.send_list_max_length:
+            return (UpdateStatus.FAILED, f"{count} entries, more than SendLocalListMaxLength "
                                          f"{self.send_list_max_length}")
-        try:
-            parsed = [_parse_entry(item, info_required=kind is UpdateType.FULL) for item in items]
-        except IdTagInfoError as error:
-            return UpdateStatus.FAILED, str(error)
-        keys = [id_tag_key(p if isinstance(p, str) else p.id_tag) for p in parsed]
+        if full and update.removals:
+            return (UpdateStatus.FAILED, f"id token {update.removals[0].value!r} has no "
+                                         "authorization result (required in a Full update)")
+        keys = [e.id_token.key for e in update.entries] + [t.key for t in update.removals]
         if len(set(keys)) != len(keys):
-            return UpdateStatus.FAILED, "an idTag appears more than once in the update"
+            return UpdateStatus.FAILED, "an id token appears more than once in the update"
 
-        new_list = {} if kind is UpdateType.FULL else dict(self._list)
-        for key, item in zip(keys, parsed, strict=True):
-            if isinstance(item, str):
-                new_list.pop(key, None)  # removing an id the list lacks is no error
-            else:
-                new_list[key] = item
+        new_list = {} if full else dict(self._list)
+        for token in update.removals:
+            new_list.pop(token.key, None)  # removing an id the list lacks is no error
+        for entry in update.entries:
+            new_list[entry.id_token.key] = entry
         if len(new_list) > self.list_max_length:
-            return (UpdateStatus.FAILED, f"the list would hold {len(new_list)} id tags, more than "
-                                         f"LocalAuthListMaxLength {self.list_max_length}")
-        if new_list and list_version == 0:
+            return (UpdateStatus.FAILED, f"the list would hold {len(new_list)} id tokens, more "
+                                         f"than LocalAuthListMaxLength {self.list_max_length}")
+        if new_list and version == 0:
             # Version 0 is how GetLocalListVersion says "empty": a list with entries needs
             # another number, or the CSMS could never tell the two apart.
-            return UpdateStatus.FAILED, "listVersion 0 stands for an empty list"
+            return UpdateStatus.FAILED, "list version 0 stands for an empty list"
         self._list = new_list
-        self._version = list_version
+        self._version = version
         for key in new_list:
             # Ids in the list are never cached (OCPP 1.6 3.5.3): drop what the cache held.
             self._cache.pop(key, None)
-        return UpdateStatus.ACCEPTED, f"{kind.value} update: {len(new_list)} id tags"
+        kind = "Full" if full else "Differential"
+        return UpdateStatus.ACCEPTED, f"{kind} update: {len(new_list)} id tokens"
 
-    def list_entry(self, id_tag: str) -> IdTagInfo | None:
-        """The list's entry for ``id_tag`` as the CSMS sent it (no expiry applied)."""
-        entry = self._list.get(id_tag_key(id_tag))
-        return entry.info if entry is not None else None
+    def list_entry(self, id_token: IdToken) -> AuthorizationResult | None:
+        """The list's entry for ``id_token`` as the CSMS sent it (no expiry applied)."""
+        entry = self._list.get(id_token.key)
+        return entry.result if entry is not None else None
 
     # --- the Authorization Cache (ClearCache) ----------------------------------------------------
 
@@ -313,123 +327,116 @@ class LocalAuthorization:
     def cache_size(self) -> int:
         return len(self._cache)
 
-    def clear_cache(self) -> str:
+    def clear_cache(self) -> ClearCacheStatus:
         """ClearCache: always Accepted (a disabled cache is empty already)."""
         self._cache.clear()
-        return "Accepted"
+        return ClearCacheStatus.ACCEPTED
 
-    def remember(self, id_tag: str, info: IdTagInfo, now: float) -> None:
-        """Keep the CSMS's verdict on ``id_tag`` from an Authorize, StartTransaction or
-        StopTransaction answer. Ids of the (enabled) list are left to the list."""
-        key = id_tag_key(id_tag)
+    def remember(self, id_token: IdToken, result: AuthorizationResult, now: float) -> None:
+        """Keep the CSMS's verdict on ``id_token``, from its answer to an authorization
+        request or to a transaction's start or stop. Ids of the (enabled) list are left to
+        the list."""
+        key = id_token.key
         if not self._cache_enabled or (self.list_enabled and key in self._list):
             return
         if key in self._cache:
-            self._cache[key] = _Entry(id_tag, info)
+            self._cache[key] = AuthorizationEntry(id_token, result)
             self._cache.move_to_end(key)
             return
         if len(self._cache) >= self.cache_max_entries:
             self._make_room(now)
-        self._cache[key] = _Entry(id_tag, info)
+        self._cache[key] = AuthorizationEntry(id_token, result)
 
     def _make_room(self, now: float) -> None:
         # OCPP 1.6 3.5.1: first every entry that is no longer valid, then the oldest valid
         # ones (here: the least recently used, so a regular's card outlives a one-off visitor's).
-        for key in [k for k, e in self._cache.items() if not e.info.at(now).valid]:
+        for key in [k for k, e in self._cache.items() if not e.result.at(now).valid]:
             del self._cache[key]
         while len(self._cache) >= self.cache_max_entries:
             self._cache.popitem(last=False)
 
-    def cached(self, id_tag: str) -> IdTagInfo | None:
-        """The cache's entry for ``id_tag`` as stored (no expiry applied, recency untouched)."""
-        entry = self._cache.get(id_tag_key(id_tag))
-        return entry.info if entry is not None else None
+    def cached(self, id_token: IdToken) -> AuthorizationResult | None:
+        """The cache's entry for ``id_token`` as stored (no expiry applied, recency untouched)."""
+        entry = self._cache.get(id_token.key)
+        return entry.result if entry is not None else None
 
     # --- the decisions ---------------------------------------------------------------------------
 
-    def lookup(self, id_tag: str, now: float) -> IdTagInfo | None:
-        """What the enabled stores know of ``id_tag`` at ``now``: the list first, then the
-        cache; a valid entry past its expiry date reads Expired. None: neither knows it.
+    def lookup(self, id_token: IdToken, now: float) -> AuthorizationResult | None:
+        """What the enabled stores know of ``id_token`` at ``now``: the list first, then the
+        cache; a valid entry past its expiry reads Expired. None: neither knows it.
 
         A cache hit counts as a use (it moves to the back of the eviction queue), and a cache
         entry found expired is changed to Expired for good."""
-        key = id_tag_key(id_tag)
+        key = id_token.key
         if self.list_enabled:
             entry = self._list.get(key)
             if entry is not None:
-                return entry.info.at(now)
+                return entry.result.at(now)
         if self._cache_enabled:
             entry = self._cache.get(key)
             if entry is not None:
-                current = entry.info.at(now)
-                if current is not entry.info:
-                    self._cache[key] = _Entry(entry.id_tag, current)
+                current = entry.result.at(now)
+                if current is not entry.result:
+                    self._cache[key] = AuthorizationEntry(entry.id_token, current)
                 self._cache.move_to_end(key)
                 return current
         return None
 
-    def decide_offline(self, id_tag: str, now: float,
-                       rules: AuthorizationRules) -> IdTagInfo | None:
-        """The verdict on ``id_tag`` when the CSMS cannot be asked.
+    def decide_offline(self, id_token: IdToken, now: float,
+                       rules: AuthorizationRules) -> AuthorizationResult | None:
+        """The verdict on ``id_token`` when the CSMS cannot be asked.
 
-        Returns an Accepted IdTagInfo (with the parent id tag where one is known) to start, the
-        stored refusal (Blocked, Expired, Invalid) to refuse with its reason, or None to refuse a
-        card that no local rule lets in (unknown with AllowOfflineTxForUnknownId false, or known
+        Returns an Accepted result (with the group where one is known) to start, the stored
+        refusal (Blocked, Expired, Invalid) to refuse with its reason, or None to refuse a card
+        that no local rule lets in (unknown with AllowOfflineTxForUnknownId false, or known
         valid with LocalAuthorizeOffline false)."""
-        known = self.lookup(id_tag, now)
+        known = self.lookup(id_token, now)
         if known is not None and not known.valid:
             # A card the CSMS blocked or let expire stays out, whatever the unknown-id rule
             # says (OCPP 1.6 3.5.4).
             return known
-        parent = known.parent_id_tag if known is not None else None
+        group = known.group if known is not None else None
         if known is not None and rules.local_authorize_offline:
-            return IdTagInfo(AuthorizationStatus.ACCEPTED, known.expiry_date, parent)
+            return AuthorizationResult(AuthorizationStatus.ACCEPTED, known.expires_at, group)
         if rules.allow_offline_tx_for_unknown_id:
-            return IdTagInfo(AuthorizationStatus.ACCEPTED, None, parent)
+            return AuthorizationResult(AuthorizationStatus.ACCEPTED, None, group)
         return None
 
-    def decide_pre_authorize(self, id_tag: str, now: float,
-                             rules: AuthorizationRules) -> IdTagInfo | None:
-        """With LocalPreAuthorize, while online: the Accepted entry that lets ``id_tag`` start
+    def decide_pre_authorize(self, id_token: IdToken, now: float,
+                             rules: AuthorizationRules) -> AuthorizationResult | None:
+        """With LocalPreAuthorize, while online: the Accepted entry that lets ``id_token`` start
         at once, or None to ask the CSMS. Only Accepted counts: a card held locally as Blocked,
         Expired or Invalid (or ConcurrentTx) is still shown to the CSMS, whose answer may have
         changed, so a local refusal never pre-empts it."""
         if not rules.local_pre_authorize:
             return None
-        known = self.lookup(id_tag, now)
+        known = self.lookup(id_token, now)
         if known is not None and known.status is AuthorizationStatus.ACCEPTED:
             return known
         return None
 
     # --- persistence -----------------------------------------------------------------------------
 
-    def snapshot(self) -> dict[str, Any]:
-        """The list, its version and the cache (least recently used first) as JSON-able dicts,
-        in OCPP's camelCase."""
-        return {
-            "listVersion": self._version,
-            "localAuthorizationList": [e.to_ocpp() for e in self._list.values()],
-            "authorizationCache": [e.to_ocpp() for e in self._cache.values()],
-        }
+    def cache_entries(self) -> tuple[AuthorizationEntry, ...]:
+        """The cache, least recently used first."""
+        return tuple(self._cache.values())
 
-    def restore(self, snapshot: Mapping[str, Any]) -> None:
-        """Take back what ``snapshot()`` gave. All or nothing: a malformed snapshot raises
-        IdTagInfoError and changes nothing (the daemon then starts with empty stores and the
-        CSMS, seeing version 0, sends the list again). The cache keeps at most
-        ``cache_max_entries`` of its most recently used entries."""
-        if not isinstance(snapshot, Mapping):
-            raise IdTagInfoError("an authorization snapshot must be an object")
-        version = snapshot.get("listVersion", 0)
+    def snapshot(self) -> AuthorizationSnapshot:
+        return AuthorizationSnapshot(self._version, tuple(self._list.values()),
+                                     self.cache_entries())
+
+    def restore(self, snapshot: AuthorizationSnapshot) -> None:
+        """Take back what ``snapshot()`` gave. All or nothing: a list version that is no
+        version number raises ValueError and changes nothing. The cache keeps at most
+        ``cache_max_entries`` of its most recently used entries, and none of the list's ids."""
+        version = snapshot.list_version
         if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-            raise IdTagInfoError(f"listVersion {version!r} is not a version number")
-        new_list: dict[str, _Entry] = {}
-        for item in snapshot.get("localAuthorizationList") or ():
-            entry = _parse_stored(item)
-            new_list[id_tag_key(entry.id_tag)] = entry
-        new_cache: OrderedDict[str, _Entry] = OrderedDict()
-        for item in snapshot.get("authorizationCache") or ():
-            entry = _parse_stored(item)
-            key = id_tag_key(entry.id_tag)
+            raise ValueError(f"list version {version!r} is not a version number")
+        new_list = {entry.id_token.key: entry for entry in snapshot.local_list}
+        new_cache: OrderedDict[str, AuthorizationEntry] = OrderedDict()
+        for entry in snapshot.cache:
+            key = entry.id_token.key
             if key not in new_list:
                 new_cache[key] = entry
                 new_cache.move_to_end(key)

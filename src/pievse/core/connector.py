@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pievse.core.authorization import IdToken
 from pievse.core.hardware import FaultKind, MeterReading, PilotState
 from pievse.core.iec61851 import MIN_CURRENT_A
 from pievse.core.effects import (
@@ -64,13 +65,13 @@ VENTILATION_INFO = "vehicle asks for ventilation (state D), which this station d
 
 @dataclass(slots=True)
 class PendingAuthorization:
-    """An id tag accepted for this connector, waiting for the car (ConnectionTimeOut runs)."""
+    """An id token accepted for this connector, waiting for the car (ConnectionTimeOut runs)."""
 
-    id_tag: str
+    id_token: IdToken
     since: float
     #: The card's group, as the CSMS or the local stores gave it: a reservation made for the
     #: group is used by the transaction this starts.
-    parent_id_tag: str | None = None
+    group: IdToken | None = None
 
 
 class Connector:
@@ -212,9 +213,9 @@ class Connector:
 
     # --- transactions --------------------------------------------------------------------------
 
-    def authorize(self, id_tag: str, parent_id_tag: str | None = None) -> None:
-        """An id tag was accepted for this connector: start now if the car is here, else wait."""
-        self.pending = PendingAuthorization(id_tag, self._station.clock.now(), parent_id_tag)
+    def authorize(self, id_token: IdToken, group: IdToken | None = None) -> None:
+        """A card was accepted for this connector: start now if the car is here, else wait."""
+        self.pending = PendingAuthorization(id_token, self._station.clock.now(), group)
         self.reconcile()
 
     def _start_transaction(self) -> None:
@@ -225,12 +226,12 @@ class Connector:
         tx = Transaction(
             ref=station.new_transaction_ref(),
             connector_id=self.id,
-            id_tag=pending.id_tag,
+            id_tag=pending.id_token.value,
             meter_start_wh=self.energy_wh,
             started_at=now,
             # The reservation this card holds here (or on connector 0) ends with this start,
-            # and the CSMS learns which one from the StartTransaction.
-            reservation_id=station.access.claim(self.id, pending.id_tag, pending.parent_id_tag),
+            # and the CSMS learns which one with it.
+            reservation_id=station.access.claim(self.id, pending.id_token, pending.group),
         )
         interval = station.settings.meter_value_sample_interval_s
         tx.next_sample_at = now + interval if interval > 0 else None

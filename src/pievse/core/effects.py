@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pievse.core.authorization import AuthorizationEntry, AuthorizationStatus, IdToken
 from pievse.core.charging_profiles import InstalledProfile
 from pievse.core.hardware import MeterReading
+from pievse.core.reservations import Reservation
 from pievse.core.vocabulary import (
-    AuthorizationStatus,
     ConnectorStatus,
     ErrorCode,
     ReadingContext,
@@ -51,9 +52,10 @@ class StatusChanged:
 
 @dataclass(frozen=True, slots=True)
 class AuthorizeRequest:
-    """Ask the CSMS whether ``id_tag`` may charge; answer with ``Station.authorization_result``."""
+    """Ask the CSMS whether ``id_token`` may charge; answer with
+    ``Station.authorization_result``."""
 
-    id_tag: str
+    id_token: IdToken
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,22 +102,21 @@ class ChargingProfilesChanged:
 
 @dataclass(frozen=True, slots=True)
 class LocalAuthListChanged:
-    """SendLocalList changed the Local Authorization List: its version and every entry, as
-    OCPP's camelCase AuthorizationData. Written whole, but only when the CSMS sends a list: the
-    list can hold thousands of cards and must not be rewritten for every card tapped. (The
-    Authorization Cache, which changes with the CSMS's answers, is no effect: the recorder
-    writes it when ``Access.cache_revision`` moved, see ``access.py``.)"""
+    """SendLocalList changed the Local Authorization List: its version and every entry. Written
+    whole, but only when the CSMS sends a list: the list can hold thousands of cards and must
+    not be rewritten for every card tapped. (The Authorization Cache, which changes with the
+    CSMS's answers, is no effect: the recorder writes it when ``Access.cache_revision`` moved,
+    see ``access.py``.)"""
 
     list_version: int
-    entries: tuple[dict, ...]
+    entries: tuple[AuthorizationEntry, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class ReservationsChanged:
-    """A reservation was made, used, cancelled or ended: the ones held now, as the ReserveNow
-    requests that made them (OCPP's camelCase)."""
+    """A reservation was made, used, cancelled or ended: the ones held now."""
 
-    reservations: tuple[dict, ...]
+    reservations: tuple[Reservation, ...]
 
 
 # --- to the person at the station ----------------------------------------------------------------
@@ -125,7 +126,7 @@ class ReservationsChanged:
 class TokenAnswered:
     """The verdict on a presented card, for a buzzer, an LED or a log line."""
 
-    id_tag: str
+    id_token: IdToken
     accepted: bool
     status: AuthorizationStatus | None
     connector_id: int | None

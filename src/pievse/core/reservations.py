@@ -1,12 +1,12 @@
-"""Reservations (OCPP 1.6 Reservation profile: ReserveNow, CancelReservation).
+"""Reservations (OCPP 1.6 Reservation profile, OCPP 2.0.1 H: ReserveNow, CancelReservation).
 
-A driver books a connector from an app; the CSMS sends ReserveNow with an id tag, an expiry
-date and maybe a parent id tag. Until the reservation ends, that connector shows ``Reserved``
-and refuses every card except the reserved one, or one of the same group: a card whose id tag
-or parent id tag equals the reservation's id tag or parent id tag (OCPP 1.6 5.13). A reservation
-ends when the reserved card starts a transaction there (the StartTransaction carries its
-reservationId), when its expiry date passes (the connector shows Available again), when the CSMS
-cancels it, or when its connector becomes Faulted or Unavailable.
+A driver books a connector from an app; the CSMS sends ReserveNow with an id token, an expiry
+and maybe a group. Until the reservation ends, that connector shows ``Reserved`` and refuses
+every card except the reserved one, or one of the same group: a card whose id token or group
+equals the reservation's id token or group (OCPP 1.6 5.13). A reservation ends when the
+reserved card starts a transaction there (the transaction names the reservation it used), when
+it expires (the connector shows Available again), when the CSMS cancels it, or when its
+connector becomes Faulted or Unavailable.
 
 Connector 0, where ``ReserveConnectorZeroSupported`` is true, reserves *some* connector rather
 than a given one: no connector shows Reserved while more are free than such reservations hold,
@@ -22,18 +22,15 @@ Pure: no I/O, time passed in as epoch seconds.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from pievse.core.authorization import id_tag_key, parse_id_tag
-from pievse.core.datetimes import format_datetime, parse_datetime
+from pievse.core.authorization import IdToken
 from pievse.core.vocabulary import ConnectorStatus
 
 __all__ = [
     "CancelReservationStatus",
     "Reservation",
-    "ReservationError",
     "ReservationStatus",
     "Reservations",
 ]
@@ -42,23 +39,19 @@ _FREE = frozenset({ConnectorStatus.AVAILABLE, ConnectorStatus.RESERVED})
 _OUT_OF_SERVICE = frozenset({ConnectorStatus.FAULTED, ConnectorStatus.UNAVAILABLE})
 
 
-class ReservationError(ValueError):
-    """A ReserveNow request (or a stored reservation) that is not shaped as OCPP 1.6 says."""
-
-
-class ReservationStatus(str, enum.Enum):
+class ReservationStatus(enum.Enum):
     """The ReserveNow answer."""
 
-    ACCEPTED = "Accepted"
-    FAULTED = "Faulted"
-    OCCUPIED = "Occupied"
-    REJECTED = "Rejected"
-    UNAVAILABLE = "Unavailable"
+    ACCEPTED = "accepted"
+    FAULTED = "faulted"
+    OCCUPIED = "occupied"
+    REJECTED = "rejected"
+    UNAVAILABLE = "unavailable"
 
 
-class CancelReservationStatus(str, enum.Enum):
-    ACCEPTED = "Accepted"
-    REJECTED = "Rejected"
+class CancelReservationStatus(enum.Enum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,52 +59,18 @@ class Reservation:
     reservation_id: int
     #: The reserved connector; 0 = any connector of the charge point.
     connector_id: int
-    id_tag: str
+    id_token: IdToken
     #: Epoch seconds at which the reservation lapses.
     expires_at: float
-    parent_id_tag: str | None = None
+    #: The group the reservation is made for, if any: its cards may use it too.
+    group: IdToken | None = None
 
-    @classmethod
-    def from_ocpp(cls, request: Any) -> Reservation:
-        """From a ReserveNow request in OCPP's camelCase."""
-        if not isinstance(request, Mapping):
-            raise ReservationError("a ReserveNow request must be an object")
-        numbers = {}
-        for name in ("reservationId", "connectorId"):
-            value = request.get(name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ReservationError(f"{name} {value!r} is not a non-negative integer")
-            numbers[name] = value
-        expiry = request.get("expiryDate")
-        if not isinstance(expiry, str):
-            raise ReservationError("expiryDate must be an ISO 8601 string")
-        try:
-            expires_at = parse_datetime(expiry)
-            id_tag = parse_id_tag(request.get("idTag"))
-            parent = request.get("parentIdTag")
-            if parent is not None:
-                parent = parse_id_tag(parent, "parentIdTag")
-        except ValueError as error:  # a date-time, or an IdTagInfoError
-            raise ReservationError(str(error)) from None
-        return cls(numbers["reservationId"], numbers["connectorId"], id_tag, expires_at, parent)
-
-    def to_ocpp(self) -> dict[str, Any]:
-        obj: dict[str, Any] = {
-            "reservationId": self.reservation_id,
-            "connectorId": self.connector_id,
-            "idTag": self.id_tag,
-            "expiryDate": format_datetime(self.expires_at),
-        }
-        if self.parent_id_tag is not None:
-            obj["parentIdTag"] = self.parent_id_tag
-        return obj
-
-    def admits(self, id_tag: str, parent_id_tag: str | None) -> bool:
-        """May this card use the reservation? Yes when its id tag or its parent id tag equals
-        the reservation's id tag or parent id tag (OCPP 1.6 5.13): the reserved card, a card of
-        the same group, the group's own tag, or any card of a group the reservation was made for."""
-        theirs = {id_tag_key(t) for t in (self.id_tag, self.parent_id_tag) if t is not None}
-        ours = {id_tag_key(t) for t in (id_tag, parent_id_tag) if t is not None}
+    def admits(self, id_token: IdToken, group: IdToken | None) -> bool:
+        """May this card use the reservation? Yes when its id token or its group equals the
+        reservation's id token or group (OCPP 1.6 5.13): the reserved card, a card of the same
+        group, the group's own token, or any card of a group the reservation was made for."""
+        theirs = {t.key for t in (self.id_token, self.group) if t is not None}
+        ours = {t.key for t in (id_token, group) if t is not None}
         return not theirs.isdisjoint(ours)
 
     def lapsed(self, now: float) -> bool:
@@ -142,7 +101,7 @@ class Reservations:
         if not self.enabled:
             return ReservationStatus.REJECTED, "this charge point takes no reservations"
         if reservation.lapsed(now):
-            return ReservationStatus.REJECTED, "expiryDate has passed already"
+            return ReservationStatus.REJECTED, "its expiry has passed already"
         others = {rid: r for rid, r in self._by_id.items() if rid != reservation.reservation_id}
         if reservation.connector_id == 0:
             status, why = self._check_any_connector(others, statuses)
@@ -180,7 +139,7 @@ class Reservations:
             return ReservationStatus.REJECTED, "ReserveConnectorZeroSupported is false"
         held_for_any = sum(1 for r in others.values() if r.connector_id == 0)
         if self._free_unreserved(others, statuses) > held_for_any:
-            return ReservationStatus.ACCEPTED, "a connector is held for this id tag"
+            return ReservationStatus.ACCEPTED, "a connector is held for this id token"
         if statuses and all(s is ConnectorStatus.FAULTED for s in statuses.values()):
             return ReservationStatus.FAULTED, "every connector is faulted"
         if statuses and all(s in _OUT_OF_SERVICE for s in statuses.values()):
@@ -195,20 +154,20 @@ class Reservations:
 
     # --- what a card may do ----------------------------------------------------------------------
 
-    def admits(self, connector_id: int, id_tag: str, parent_id_tag: str | None,
+    def admits(self, connector_id: int, id_token: IdToken, group: IdToken | None,
                statuses: Mapping[int, ConnectorStatus]) -> bool:
         """May this card start a session on ``connector_id``, as far as reservations go?
 
         A connector reserved for someone else refuses it. A card that holds no reservation of
         any connector may not take a connector that a connector-0 reservation needs: after it
         starts, at least as many free connectors must remain as such reservations are held.
-        (``parent_id_tag`` as the list, the cache or the CSMS gave it; when a reservation has a
-        parent and the card's parent is unknown, ask the CSMS for it first.)"""
+        (``group`` as the list, the cache or the CSMS gave it; when a reservation has a group
+        and the card's group is unknown, ask the CSMS for it first.)"""
         own = self.on_connector(connector_id)
         if own is not None:
-            return own.admits(id_tag, parent_id_tag)
+            return own.admits(id_token, group)
         any_connector = [r for r in self._by_id.values() if r.connector_id == 0]
-        if not any_connector or any(r.admits(id_tag, parent_id_tag) for r in any_connector):
+        if not any_connector or any(r.admits(id_token, group) for r in any_connector):
             return True
         left_free = sum(
             1 for cid, status in statuses.items()
@@ -216,16 +175,16 @@ class Reservations:
         )
         return left_free >= len(any_connector)
 
-    def claim(self, connector_id: int, id_tag: str,
-              parent_id_tag: str | None) -> Reservation | None:
+    def claim(self, connector_id: int, id_token: IdToken,
+              group: IdToken | None) -> Reservation | None:
         """A transaction starts on ``connector_id`` for this card: end and return the
-        reservation it uses (its id goes into StartTransaction), or None. The connector's own
-        reservation first, else a connector-0 reservation of the card (the one made first)."""
+        reservation it uses (the CSMS learns its id with the start), or None. The connector's
+        own reservation first, else a connector-0 reservation of the card (the one made first)."""
         own = self.on_connector(connector_id)
-        if own is not None and own.admits(id_tag, parent_id_tag):
+        if own is not None and own.admits(id_token, group):
             return self._by_id.pop(own.reservation_id)
         for reservation in self._by_id.values():
-            if reservation.connector_id == 0 and reservation.admits(id_tag, parent_id_tag):
+            if reservation.connector_id == 0 and reservation.admits(id_token, group):
                 return self._by_id.pop(reservation.reservation_id)
         return None
 
@@ -289,16 +248,10 @@ class Reservations:
 
     # --- persistence -----------------------------------------------------------------------------
 
-    def snapshot(self) -> dict[str, Any]:
-        """The reservations held, as ReserveNow requests (JSON-able, OCPP's camelCase)."""
-        return {"reservations": [r.to_ocpp() for r in self.all]}
-
-    def restore(self, snapshot: Mapping[str, Any], now: float) -> list[Reservation]:
-        """Take back what ``snapshot()`` gave, all or nothing (ReservationError if malformed).
-        Returns the reservations that lapsed while the daemon was down, which are dropped (for
-        the log: the connectors report their status afresh at start-up anyway)."""
-        if not isinstance(snapshot, Mapping):
-            raise ReservationError("a reservations snapshot must be an object")
-        restored = [Reservation.from_ocpp(item) for item in snapshot.get("reservations") or ()]
+    def restore(self, reservations: Iterable[Reservation], now: float) -> list[Reservation]:
+        """Take back the reservations ``all`` listed before a restart. Returns those that lapsed
+        while the daemon was down, which are dropped (for the log: the connectors report their
+        status afresh at start-up anyway)."""
+        restored = list(reservations)
         self._by_id = {r.reservation_id: r for r in restored if not r.lapsed(now)}
         return [r for r in restored if r.lapsed(now)]

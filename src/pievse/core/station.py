@@ -5,8 +5,8 @@ input method takes an event, updates the connectors and returns the effects to c
 ``effects.py``), in order. Time is read from the injected clock; when the station needs to act
 without an input (a timeout, a meter sample), ``next_deadline()`` says when to call ``tick()``.
 
-Commands of the CSMS return an answer in OCPP's words together with their effects, so one
-implementation serves OCPP 1.6 and 2.0.1 alike.
+Commands of the CSMS return a typed answer (the core's own words, see ``answers.py``) together
+with their effects, so one implementation serves OCPP 1.6 and 2.0.1 alike.
 
 Two helpers own a part of the charge point each: ``charging`` (smart charging: profiles to the
 current each connector offers) and ``access`` (who may start where: the Local Authorization
@@ -23,7 +23,19 @@ from typing import Any
 
 from pievse.core.hardware import FaultKind, MeterReading, PilotState
 from pievse.core.access import Access, AccessLimits
-from pievse.core.authorization import IdTagInfo, id_tag_key
+from pievse.core.answers import (
+    AvailabilityStatus,
+    RemoteStartStopStatus,
+    ResetStatus,
+    UnlockStatus,
+)
+from pievse.core.authorization import (
+    AuthorizationResult,
+    AuthorizationStatus,
+    IdToken,
+    LocalListUpdate,
+    token_key,
+)
 from pievse.core.charging_limits import ChargingLimits
 from pievse.core.charging_profiles import (
     ChargingProfile,
@@ -42,10 +54,10 @@ from pievse.core.effects import (
 )
 from pievse.core.connector import Connector
 from pievse.core.interrupted import InterruptedTransactions
+from pievse.core.reservations import Reservation, ReservationStatus
 from pievse.core.settings import StationSettings
 from pievse.core.transactions import InterruptedTransaction, Transaction
 from pievse.core.vocabulary import (
-    AuthorizationStatus,
     ConnectorStatus,
     ErrorCode,
     ReadingContext,
@@ -226,83 +238,84 @@ class Station:
         self.csms_online = online
         return self._take()
 
-    def token_presented(self, id_tag: str) -> list[Effect]:
+    def token_presented(self, id_token: IdToken) -> list[Effect]:
         """A card was presented at the station."""
-        key = id_tag_key(id_tag)
+        key = id_token.key
         for c in self.connectors.values():
             tx = c.transaction
-            if tx is not None and id_tag_key(tx.id_tag) == key and tx.stop is None:
+            if tx is not None and token_key(tx.id_tag) == key and tx.stop is None:
                 # The same card ends its own session; no need to ask the CSMS (OCPP 1.6 3.5).
-                c.begin_stop(StopReason.LOCAL, id_tag)
-                self.emit(TokenAnswered(id_tag, True, None, c.id, "session stopped"))
+                c.begin_stop(StopReason.LOCAL, id_token.value)
+                self.emit(TokenAnswered(id_token, True, None, c.id, "session stopped"))
                 return self._take()
         for c in self.connectors.values():
-            if c.pending is not None and id_tag_key(c.pending.id_tag) == key:
+            if c.pending is not None and c.pending.id_token.key == key:
                 c.pending = None
                 c.reconcile()
-                self.emit(TokenAnswered(id_tag, True, None, c.id, "authorisation cancelled"))
+                self.emit(TokenAnswered(id_token, True, None, c.id, "authorisation cancelled"))
                 return self._take()
-        if id_tag in self._authorizing:
+        if id_token.value in self._authorizing:
             return self._take()  # a second tap while the CSMS is deciding: one question only
         if self._choose_connector() is None:
             self.emit(
-                TokenAnswered(id_tag, False, None, None, "no connector free for a new session")
+                TokenAnswered(id_token, False, None, None, "no connector free for a new session")
             )
             return self._take()
         if self.csms_online:
-            known = self.access.pre_authorized(id_tag)
+            known = self.access.pre_authorized(id_token)
             # A card held locally as Accepted starts at once (LocalPreAuthorize); the CSMS
-            # still hears of it in the StartTransaction and may refuse it there. Where a
+            # still hears of it when the transaction starts and may refuse it there. Where a
             # reservation refuses it on what is known locally, the CSMS is asked after all:
             # its answer may name the card's group (OCPP 1.6 5.13).
-            connector = (self._connector_for(id_tag, known.parent_id_tag, None)
+            connector = (self._connector_for(id_token, known.group, None)
                          if known is not None else None)
             if known is not None and connector is not None:
-                self.emit(TokenAnswered(id_tag, True, known.status, connector.id,
+                self.emit(TokenAnswered(id_token, True, known.status, connector.id,
                                         "authorised locally"))
-                connector.authorize(id_tag, known.parent_id_tag)
+                connector.authorize(id_token, known.group)
                 return self._take()
-        self._authorizing[id_tag] = _AuthorizationInFlight(None, remote=False)
-        self.emit(AuthorizeRequest(id_tag))
+        self._authorizing[id_token.value] = _AuthorizationInFlight(None, remote=False)
+        self.emit(AuthorizeRequest(id_token))
         return self._take()
 
     def authorization_result(
-        self, id_tag: str, verdict: IdTagInfo | AuthorizationStatus | None
+        self, id_token: IdToken, verdict: AuthorizationResult | AuthorizationStatus | None
     ) -> list[Effect]:
-        """The CSMS's verdict on ``id_tag`` (its idTagInfo, or only the status); ``None`` when
+        """The CSMS's verdict on ``id_token`` (its result, or only the status); ``None`` when
         it could not be asked (offline), and the local stores decide."""
-        info = IdTagInfo(verdict) if isinstance(verdict, AuthorizationStatus) else verdict
-        if info is not None:
-            self.access.remember(id_tag, info)
-        request = self._authorizing.pop(id_tag, None)
+        result = (AuthorizationResult(verdict) if isinstance(verdict, AuthorizationStatus)
+                  else verdict)
+        if result is not None:
+            self.access.remember(id_token, result)
+        request = self._authorizing.pop(id_token.value, None)
         if request is None:
             return self._take()
         how = "authorised"
-        if info is None:
-            info = self.access.decide_offline(id_tag)
-            if info is None:
-                self.emit(TokenAnswered(id_tag, False, None, None, "CSMS unreachable"))
+        if result is None:
+            result = self.access.decide_offline(id_token)
+            if result is None:
+                self.emit(TokenAnswered(id_token, False, None, None, "CSMS unreachable"))
                 return self._take()
             how = "authorised offline"
-        if info.status is not AuthorizationStatus.ACCEPTED:
-            self.emit(TokenAnswered(id_tag, False, info.status, None,
-                                    f"id tag {info.status.value}"))
+        if result.status is not AuthorizationStatus.ACCEPTED:
+            self.emit(TokenAnswered(id_token, False, result.status, None,
+                                    f"id tag {result.status.word}"))
             return self._take()
-        connector = self._connector_for(id_tag, info.parent_id_tag, request.connector_id)
+        connector = self._connector_for(id_token, result.group, request.connector_id)
         if connector is None:
             why = ("connector reserved for another id tag"
                    if self._choose_connector(request.connector_id) is not None
                    else "no connector free")
-            self.emit(TokenAnswered(id_tag, False, info.status, None, why))
+            self.emit(TokenAnswered(id_token, False, result.status, None, why))
             return self._take()
-        self.emit(TokenAnswered(id_tag, True, info.status, connector.id, how))
-        connector.authorize(id_tag, info.parent_id_tag)
+        self.emit(TokenAnswered(id_token, True, result.status, connector.id, how))
+        connector.authorize(id_token, result.group)
         return self._take()
 
-    def id_tag_info_received(self, id_tag: str, info: IdTagInfo) -> list[Effect]:
-        """The CSMS's verdict on ``id_tag`` came with a StartTransaction or StopTransaction
-        answer: the cache keeps it (OCPP 1.6 3.5.1)."""
-        self.access.remember(id_tag, info)
+    def verdict_received(self, id_token: IdToken, result: AuthorizationResult) -> list[Effect]:
+        """The CSMS's verdict on ``id_token`` came with its answer to a transaction's start or
+        stop: the cache keeps it (OCPP 1.6 3.5.1)."""
+        self.access.remember(id_token, result)
         return self._take()
 
     def _choose_connector(self, bound: int | None = None) -> Connector | None:
@@ -317,23 +330,23 @@ class Station:
                 return c
         return free[0] if free else None
 
-    def _connector_for(self, id_tag: str, parent_id_tag: str | None,
+    def _connector_for(self, id_token: IdToken, group: IdToken | None,
                        bound: int | None) -> Connector | None:
         """Where this card's session goes, reservations included: a connector where a car
         waits, else one reserved for this card, else any free one that no reservation keeps."""
         access = self.access
         if bound is not None:
             connector = self._choose_connector(bound)
-            if connector is None or not access.admits(bound, id_tag, parent_id_tag):
+            if connector is None or not access.admits(bound, id_token, group):
                 return None
             return connector
         free = [c for c in self.connectors.values() if c.usable and c.pending is None
-                and access.admits(c.id, id_tag, parent_id_tag)]
+                and access.admits(c.id, id_token, group)]
         for c in free:
             if c.pilot.vehicle_connected:
                 return c
         for c in free:
-            if access.holds_for(c.id, id_tag, parent_id_tag):
+            if access.holds_for(c.id, id_token, group):
                 return c
         return free[0] if free else None
 
@@ -359,42 +372,47 @@ class Station:
                     c.reconcile()
         return self._take()
 
-    def remote_start(self, id_tag: str, connector_id: int | None = None,
+    def remote_start(self, id_token: IdToken, connector_id: int | None = None,
                      charging_profile: ChargingProfile | None = None) -> Answer:
         """RemoteStartTransaction; ``charging_profile`` (a TxProfile) is installed when the
-        transaction starts."""
-        if self.reset_pending is not None:
-            return Answer("Rejected", self._take())
+        transaction starts. Rejected on a connector the station lacks."""
+        if self.reset_pending is not None or (
+                connector_id is not None and connector_id not in self.connectors):
+            return Answer(RemoteStartStopStatus.REJECTED, self._take())
         if charging_profile is not None and not self.charging.remote_start_profile(
-                id_tag, charging_profile):
-            return Answer("Rejected", self._take())
+                id_token.value, charging_profile):
+            return Answer(RemoteStartStopStatus.REJECTED, self._take())
         # A reservation is checked with the card's group as the local stores know it; with
         # AuthorizeRemoteTxRequests the CSMS's answer, which may name the group, decides again.
-        parent = self.access.known_parent(id_tag)
-        connector = self._connector_for(id_tag, parent, connector_id)
+        group = self.access.known_group(id_token)
+        connector = self._connector_for(id_token, group, connector_id)
         if connector is None:
-            return Answer("Rejected", self._take())
+            return Answer(RemoteStartStopStatus.REJECTED, self._take())
         if self.settings.authorize_remote_tx_requests:
-            self._authorizing[id_tag] = _AuthorizationInFlight(connector.id, remote=True)
-            self.emit(AuthorizeRequest(id_tag))
+            self._authorizing[id_token.value] = _AuthorizationInFlight(connector.id, remote=True)
+            self.emit(AuthorizeRequest(id_token))
         else:
-            connector.authorize(id_tag, parent)
-        return Answer("Accepted", self._take())
+            connector.authorize(id_token, group)
+        return Answer(RemoteStartStopStatus.ACCEPTED, self._take())
 
     def remote_stop(self, transaction_id: int) -> Answer:
         tx = self.find_transaction(transaction_id)
         if tx is None or tx.stop is not None:
-            return Answer("Rejected", self._take())
+            return Answer(RemoteStartStopStatus.REJECTED, self._take())
         self.connector(tx.connector_id).begin_stop(StopReason.REMOTE, None)
-        return Answer("Accepted", self._take())
+        return Answer(RemoteStartStopStatus.ACCEPTED, self._take())
 
     def unlock_connector(self, connector_id: int) -> Answer:
         """No connector lock on the builds supported so far: a tethered cable has nothing to
         unlock, so the honest answer is NotSupported (and no session is touched)."""
-        self.connector(connector_id)
-        return Answer("NotSupported", self._take())
+        if connector_id not in self.connectors:
+            return Answer(UnlockStatus.UNKNOWN_CONNECTOR, self._take())
+        return Answer(UnlockStatus.NOT_SUPPORTED, self._take())
 
     def change_availability(self, connector_id: int, operative: bool) -> Answer:
+        """Connector 0 is the whole charge point; a connector the station lacks is Rejected."""
+        if connector_id != 0 and connector_id not in self.connectors:
+            return Answer(AvailabilityStatus.REJECTED, self._take())
         targets = (
             list(self.connectors.values())
             if connector_id == 0
@@ -412,7 +430,8 @@ class Station:
         if connector_id == 0:
             self.operative = operative
             self._report_station_status()
-        return Answer("Scheduled" if scheduled else "Accepted", self._take())
+        status = AvailabilityStatus.SCHEDULED if scheduled else AvailabilityStatus.ACCEPTED
+        return Answer(status, self._take())
 
     def reset(self, hard: bool) -> Answer:
         """Stop every transaction (reason HardReset/SoftReset), then ask the daemon to restart."""
@@ -428,7 +447,7 @@ class Station:
                 c.reconcile()
         if not self.transactions():
             self.emit(ResetNow(hard=hard))
-        return Answer("Accepted", self._take())
+        return Answer(ResetStatus.ACCEPTED, self._take())
 
     def shut_down(self, reason: StopReason = StopReason.REBOOT) -> list[Effect]:
         """The daemon is going down: open every contactor now and end every transaction.
@@ -480,12 +499,10 @@ class Station:
 
     # --- local authorisation and reservations -----------------------------------------------------
 
-    def send_local_list(self, list_version: int, update_type: str,
-                        entries: list[Any] | None = None) -> Answer:
-        """SendLocalList (``entries`` as OCPP's camelCase AuthorizationData): Accepted, Failed,
-        NotSupported or VersionMismatch."""
-        status, _ = self.access.send_local_list(list_version, update_type, entries)
-        return Answer(status.value, self._take())
+    def send_local_list(self, update: LocalListUpdate) -> Answer:
+        """SendLocalList: Accepted, Failed, NotSupported or VersionMismatch."""
+        status, _ = self.access.send_local_list(update)
+        return Answer(status, self._take())
 
     def local_list_version(self) -> int:
         """GetLocalListVersion: -1 while the list is disabled, 0 while it is empty."""
@@ -494,17 +511,16 @@ class Station:
     def clear_cache(self) -> Answer:
         return Answer(self.access.clear_cache(), self._take())
 
-    def reserve_now(self, request: Any) -> Answer:
-        """ReserveNow (OCPP's camelCase request): Accepted, Faulted, Occupied, Rejected or
-        Unavailable. Rejected while a reset or a shutdown is under way: the connectors are
-        about to go away."""
+    def reserve_now(self, reservation: Reservation) -> Answer:
+        """ReserveNow: Accepted, Faulted, Occupied, Rejected or Unavailable. Rejected while a
+        reset or a shutdown is under way: the connectors are about to go away."""
         if self.reset_pending is not None or self.shutting_down:
-            return Answer("Rejected", self._take())
-        status, _ = self.access.reserve(request)
-        return Answer(status.value, self._take())
+            return Answer(ReservationStatus.REJECTED, self._take())
+        status, _ = self.access.reserve(reservation)
+        return Answer(status, self._take())
 
     def cancel_reservation(self, reservation_id: int) -> Answer:
-        return Answer(self.access.cancel(reservation_id).value, self._take())
+        return Answer(self.access.cancel(reservation_id), self._take())
 
     def update_settings(self, **changes: Any) -> list[Effect]:
         self.settings = dataclasses.replace(self.settings, **changes)

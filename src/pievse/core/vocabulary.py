@@ -50,14 +50,6 @@ class StopReason(str, enum.Enum):
     UNLOCK_COMMAND = "UnlockCommand"
 
 
-class AuthorizationStatus(str, enum.Enum):
-    ACCEPTED = "Accepted"
-    BLOCKED = "Blocked"
-    EXPIRED = "Expired"
-    INVALID = "Invalid"
-    CONCURRENT_TX = "ConcurrentTx"
-
-
 class ReadingContext(str, enum.Enum):
     """Why a meter sample was taken (OCPP's ReadingContext)."""
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 
-from pievse.core.authorization import IdTagInfoError
+from pievse.core.authorization import AuthorizationSnapshot
 from pievse.core.charging_profiles import InstalledProfile
 from pievse.core.effects import (
     ChargingProfilesChanged,
@@ -26,10 +26,18 @@ from pievse.core.effects import (
     TransactionStarted,
     TransactionStopped,
 )
-from pievse.core.reservations import ReservationError
 from pievse.core.station import Station
 from pievse.core.vocabulary import ReadingContext, StopReason
 from pievse.persistence.profile_codec import decode_installed_profile, encode_installed_profile
+from pievse.persistence.access_codec import (
+    UnreadableRecord,
+    decode_entries,
+    decode_local_list,
+    decode_reservations,
+    encode_entries,
+    encode_local_list,
+    encode_reservations,
+)
 from pievse.persistence.store import ENERGY_WRITE_INTERVAL_S, Store
 
 __all__ = ["TransactionRecorder"]
@@ -85,22 +93,27 @@ class TransactionRecorder:
     def _recover_access(self) -> None:
         access = self.station.access
         try:
-            access.restore_authorization(self.store.state("local_auth_list"),
-                                         self.store.state("authorization_cache"))
-        except IdTagInfoError as error:
+            listed = self.store.state("local_auth_list")
+            version, entries = (0, []) if listed is None else decode_local_list(listed)
+            cache = decode_entries(self.store.state("authorization_cache", []))
+            access.restore_authorization(AuthorizationSnapshot(version, tuple(entries),
+                                                               tuple(cache)))
+        except UnreadableRecord as error:
             log.error("the stored local authorization list or cache is unreadable (%s): "
                       "starting with empty ones; the CSMS will see list version 0", error)
         try:
-            lapsed = access.restore_reservations(self.store.state("reservations"))
-        except ReservationError as error:
+            lapsed = access.restore_reservations(
+                decode_reservations(self.store.state("reservations", [])))
+        except UnreadableRecord as error:
             log.error("the stored reservations are unreadable (%s): starting without any",
                       error)
             lapsed = []
         for reservation in lapsed:
-            log.info("reservation %s (connector %s, id tag %s) lapsed while the daemon was down",
-                     reservation.reservation_id, reservation.connector_id, reservation.id_tag)
+            log.info("reservation %s (connector %s, id token %s) lapsed while the daemon was "
+                     "down", reservation.reservation_id, reservation.connector_id,
+                     reservation.id_token.value)
         if lapsed:
-            self.store.set_state("reservations", access.reservations.snapshot()["reservations"])
+            self.store.set_state("reservations", encode_reservations(access.reservations.all))
         # What was just read back needs no writing.
         self._cache_recorded = access.cache_revision
 
@@ -131,11 +144,10 @@ class TransactionRecorder:
                 self.store.set_state("charging_profiles",
                                      [encode_installed_profile(entry) for entry in profiles])
             case LocalAuthListChanged():
-                self.store.set_state("local_auth_list", {
-                    "listVersion": effect.list_version,
-                    "localAuthorizationList": list(effect.entries)})
+                self.store.set_state("local_auth_list",
+                                     encode_local_list(effect.list_version, effect.entries))
             case ReservationsChanged(reservations=reservations):
-                self.store.set_state("reservations", list(reservations))
+                self.store.set_state("reservations", encode_reservations(reservations))
             case MeterSample(transaction_ref=int(ref)) if effect.context in (
                     ReadingContext.SAMPLE_PERIODIC, ReadingContext.SAMPLE_CLOCK):
                 self._write_energy(ref, effect.connector_id, effect.reading.energy_import_wh,
@@ -161,7 +173,7 @@ class TransactionRecorder:
             self._reset_recorded = pending
         access = self.station.access
         if access.cache_revision != self._cache_recorded:
-            self.store.set_state("authorization_cache", access.cache_entries())
+            self.store.set_state("authorization_cache", encode_entries(access.cache_entries()))
             self._cache_recorded = access.cache_revision
 
     def _write_energy(self, ref: int, connector_id: int, energy_wh: float, at: float) -> None:

@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from pievse.persistence.access_migration import access_in_core_form
 from pievse.persistence.effect_codec import decode_effect, encode_effect
 from pievse.persistence.profile_codec import from_schema_1
 from pievse.protocol.common.outbox import OutboxEntry
@@ -46,7 +47,6 @@ log = logging.getLogger(__name__)
 #: is at most ~60 Wh unaccounted after a power cut, and one small write per 10 s spares the SD
 #: card.
 ENERGY_WRITE_INTERVAL_S = 10.0
-
 
 
 def _profiles_in_core_form(db: sqlite3.Connection) -> None:
@@ -67,10 +67,7 @@ def _profiles_in_core_form(db: sqlite3.Connection) -> None:
                (json.dumps(converted),))
 
 
-#: Each entry upgrades the schema from version ``index`` to ``index + 1``: SQL statements, or a
-#: function that rewrites what the SQL cannot (JSON kept in a column). Append, never edit.
-MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
-    """
+_TABLES = """
     CREATE TABLE outbox (
         seq INTEGER PRIMARY KEY,
         kind TEXT NOT NULL CHECK (kind IN ('start', 'stop', 'meter')),
@@ -94,8 +91,20 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     );
     CREATE TABLE configuration (name TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE state (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-    """,
-    _profiles_in_core_form,
+"""
+
+
+def _create_tables(db: sqlite3.Connection) -> None:
+    for statement in _statements(_TABLES):
+        db.execute(statement)
+
+
+#: Each entry upgrades the schema from version ``index`` to ``index + 1`` inside one SQLite
+#: transaction; append, never edit.
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _create_tables,  # 1
+    _profiles_in_core_form,  # 2: the charging profiles in the core's form
+    access_in_core_form,  # 3: the list, the cache and the reservations in the core's form
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -162,12 +171,7 @@ class Store:
                              "file away")
         for number in range(version, SCHEMA_VERSION):
             db.execute("BEGIN IMMEDIATE")
-            step = MIGRATIONS[number]
-            if callable(step):
-                step(db)
-            else:
-                for statement in _statements(step):
-                    db.execute(statement)
+            MIGRATIONS[number](db)
             db.execute(f"PRAGMA user_version = {number + 1}")
             db.execute("COMMIT")
             log.info("store %s: schema version %d", self.path, number + 1)

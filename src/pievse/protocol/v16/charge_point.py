@@ -43,7 +43,7 @@ from pievse.protocol.v16.codec import charging_profiles
 from pievse.protocol.v16.configuration import Configuration, core_keys
 from pievse.protocol.v16.local_auth import LocalAuthHandlers, local_auth_keys, reservation_keys
 from pievse.protocol.v16.smart_charging import SmartChargingHandlers, smart_charging_keys
-from pievse.core.authorization import IdTagInfo, IdTagInfoError
+from pievse.core.authorization import AuthorizationResult, IdToken
 from pievse.core.effects import (
     AuthorizeRequest,
     Effect,
@@ -53,7 +53,20 @@ from pievse.core.effects import (
     TransactionStopped,
 )
 from pievse.core.station import Station
-from pievse.core.vocabulary import AuthorizationStatus, ReadingContext
+from pievse.core.vocabulary import ReadingContext
+from pievse.protocol.v16.codec.answers import (
+    encode_availability_status,
+    encode_remote_start_stop_status,
+    encode_reset_status,
+    encode_unlock_status,
+)
+from pievse.protocol.v16.codec.authorization import (
+    CodecError,
+    decode_authorization_status,
+    decode_id_tag,
+    decode_id_tag_info,
+    id_tag_token,
+)
 
 log = logging.getLogger("pievse.ocpp")
 
@@ -135,7 +148,7 @@ class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
                 if self.registered:
                     self._send(messages.status_notification(effect))
             case AuthorizeRequest():
-                self._authorize(effect.id_tag)
+                self._authorize(effect.id_token)
 
     def _meter_sample(self, sample: MeterSample) -> None:
         context = sample.context
@@ -161,20 +174,20 @@ class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
         )
         return self.configuration.list_csl(key)
 
-    def _authorize(self, id_tag: str) -> None:
+    def _authorize(self, id_token: IdToken) -> None:
         if not self.registered:
-            log.info("Authorize %s: CSMS not reachable", id_tag)
-            self._later(lambda: self.station.authorization_result(id_tag, None))
+            log.info("Authorize %s: CSMS not reachable", id_token.value)
+            self._later(lambda: self.station.authorization_result(id_token, None))
             return
 
         def answered(response: Any) -> None:
             if response is None:
-                self._later(lambda: self.station.authorization_result(id_tag, None))
+                self._later(lambda: self.station.authorization_result(id_token, None))
                 return
-            info = _id_tag_info(response.id_tag_info)
-            self._later(lambda: self.station.authorization_result(id_tag, info))
+            result = _id_tag_info(response.id_tag_info)
+            self._later(lambda: self.station.authorization_result(id_token, result))
 
-        self._send(call.Authorize(id_tag=id_tag), answered)
+        self._send(call.Authorize(id_tag=id_token.value), answered)
 
     def _later(self, step: Callable[[], list[Effect]]) -> None:
         """Feed an answer back to the station outside the current call stack."""
@@ -345,22 +358,23 @@ class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
     def _delivered(self, entry: OutboxEntry, response: Any) -> None:
         if entry.kind == "start":
             transaction_id = int(response.transaction_id)
-            info = _id_tag_info(response.id_tag_info)
+            result = _id_tag_info(response.id_tag_info)
             self.outbox.start_answered(entry, transaction_id)
             log.info("transaction %s has transactionId %s (id tag %s)", entry.transaction_ref,
-                     transaction_id, info.status.value)
-            self._dispatch(self.station.id_tag_info_received(entry.data.id_tag, info))
+                     transaction_id, result.status.word)
+            self._dispatch(self.station.verdict_received(id_tag_token(entry.data.id_tag),
+                                                         result))
             self._dispatch(
                 self.station.transaction_accepted(entry.transaction_ref, transaction_id,
-                                                  info.status)
+                                                  result.status)
             )
             return
         self.outbox.ack(entry)
         stopped_by = entry.data.id_tag if entry.kind == "stop" else None
         if stopped_by is not None and getattr(response, "id_tag_info", None):
             # The verdict on the card that ended the session: the cache keeps it too.
-            self._dispatch(self.station.id_tag_info_received(
-                stopped_by, _id_tag_info(response.id_tag_info)))
+            self._dispatch(self.station.verdict_received(
+                id_tag_token(stopped_by), _id_tag_info(response.id_tag_info)))
 
     async def _heartbeat(self, session: RpcSession) -> None:
         while True:
@@ -394,7 +408,9 @@ class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
 
     # --- commands from the CSMS ----------------------------------------------------------------
 
-    def _answer(self, answer: Any) -> str:
+    def _answer(self, answer: Any) -> Any:
+        """Carry out what a command caused; its answer, in the core's words, is left to the
+        handler to say in 1.6's."""
         self._dispatch(answer.effects)
         return answer.status
 
@@ -404,41 +420,41 @@ class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
                                     **_: Any) -> call_result.RemoteStartTransaction:
         if not self._registered:
             return call_result.RemoteStartTransaction(status="Rejected")
-        if connector_id is not None and connector_id not in self.station.connectors:
-            return call_result.RemoteStartTransaction(status="Rejected")
         try:
+            token = decode_id_tag(id_tag)
             profile = (charging_profiles.decode_charging_profile(
                 snake_to_camel_case(charging_profile)) if charging_profile else None)
-        except charging_profiles.ProfileFormatError:
+        except (CodecError, charging_profiles.ProfileFormatError) as error:
+            log.info("RemoteStartTransaction: %s", error)
             return call_result.RemoteStartTransaction(status="Rejected")
-        answer = self.station.remote_start(id_tag, connector_id, profile)
-        return call_result.RemoteStartTransaction(status=self._answer(answer))
+        answer = self.station.remote_start(token, connector_id, profile)
+        return call_result.RemoteStartTransaction(
+            status=encode_remote_start_stop_status(self._answer(answer)))
 
     @on(Action.remote_stop_transaction)
     def on_remote_stop_transaction(self, transaction_id: int,
                                    **_: Any) -> call_result.RemoteStopTransaction:
         answer = self.station.remote_stop(transaction_id)
-        return call_result.RemoteStopTransaction(status=self._answer(answer))
+        return call_result.RemoteStopTransaction(
+            status=encode_remote_start_stop_status(self._answer(answer)))
 
     @on(Action.reset)
     def on_reset(self, type: str, **_: Any) -> call_result.Reset:
         log.warning("%s reset requested by the CSMS", type)
-        return call_result.Reset(status=self._answer(self.station.reset(hard=type == "Hard")))
+        answer = self.station.reset(hard=type == "Hard")
+        return call_result.Reset(status=encode_reset_status(self._answer(answer)))
 
     @on(Action.change_availability)
     def on_change_availability(self, connector_id: int, type: str,
                                **_: Any) -> call_result.ChangeAvailability:
-        if connector_id != 0 and connector_id not in self.station.connectors:
-            return call_result.ChangeAvailability(status="Rejected")
         answer = self.station.change_availability(connector_id, type == "Operative")
-        return call_result.ChangeAvailability(status=self._answer(answer))
+        return call_result.ChangeAvailability(
+            status=encode_availability_status(self._answer(answer)))
 
     @on(Action.unlock_connector)
     def on_unlock_connector(self, connector_id: int, **_: Any) -> call_result.UnlockConnector:
-        if connector_id not in self.station.connectors:
-            return call_result.UnlockConnector(status="NotSupported")
         answer = self.station.unlock_connector(connector_id)
-        return call_result.UnlockConnector(status=self._answer(answer))
+        return call_result.UnlockConnector(status=encode_unlock_status(self._answer(answer)))
 
     @on(Action.get_configuration)
     def on_get_configuration(self, key: list[str] | None = None,
@@ -493,13 +509,13 @@ class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
             self._send(call.FirmwareStatusNotification(status="Idle"))
 
 
-def _id_tag_info(obj: Any) -> IdTagInfo:
-    """An idTagInfo from the ``ocpp`` package (snake_case) as the core's IdTagInfo. The schema
-    has checked its shape already; an expiryDate the core cannot read costs only the expiry
-    (the status still counts), and is logged."""
+def _id_tag_info(obj: Any) -> AuthorizationResult:
+    """An idTagInfo from the ``ocpp`` package (snake_case) as the core's authorization result.
+    The schema has checked its shape already; an expiryDate the codec cannot read costs only
+    the expiry (the status still counts), and is logged."""
     camel = snake_to_camel_case(obj)
     try:
-        return IdTagInfo.from_ocpp(camel)
-    except IdTagInfoError as error:
+        return decode_id_tag_info(camel)
+    except CodecError as error:
         log.warning("idTagInfo %s: %s; keeping its status only", camel, error)
-        return IdTagInfo(AuthorizationStatus(camel["status"]))
+        return AuthorizationResult(decode_authorization_status(camel["status"]))

@@ -2,9 +2,8 @@
 GetLocalListVersion, ClearCache, ReserveNow and CancelReservation, translated to the station core
 (``Station.access``), which decides, and the configuration keys of both profiles.
 
-The ``ocpp`` package hands payloads over in snake_case, nested objects included; the core reads
-AuthorizationData and ReserveNow requests in OCPP's own camelCase (what is persisted), so they are
-turned back here, once, at the edge.
+The ``ocpp`` package hands payloads over in snake_case, nested objects included; the codec reads
+1.6's own camelCase, so they are turned back here, once, at the edge.
 """
 
 from __future__ import annotations
@@ -17,9 +16,20 @@ from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
-from pievse.protocol.v16.configuration import KeyDefinition, KeyType
 from pievse.core.access import Access
+from pievse.core.authorization import UpdateStatus
+from pievse.core.reservations import ReservationStatus
 from pievse.core.station import Answer, Station
+from pievse.protocol.v16.codec.authorization import (
+    CodecError,
+    decode_reserve_now,
+    decode_send_local_list,
+    encode_cancel_reservation_status,
+    encode_clear_cache_status,
+    encode_reservation_status,
+    encode_update_status,
+)
+from pievse.protocol.v16.configuration import KeyDefinition, KeyType
 
 __all__ = ["LocalAuthHandlers", "local_auth_keys", "reservation_keys"]
 
@@ -54,7 +64,7 @@ class LocalAuthHandlers:
 
     station: Station
 
-    def _answer(self, answer: Answer) -> str:  # provided by the charge point
+    def _answer(self, answer: Answer) -> Any:  # provided by the charge point
         raise NotImplementedError
 
     # --- Local Auth List Management ------------------------------------------------------------
@@ -63,12 +73,19 @@ class LocalAuthHandlers:
     def on_send_local_list(self, list_version: int, update_type: str,
                            local_authorization_list: list | None = None,
                            **_: Any) -> call_result.SendLocalList:
-        entries = snake_to_camel_case(local_authorization_list) if local_authorization_list \
-            else []
-        answer = self.station.send_local_list(list_version, update_type, entries)
+        entries = local_authorization_list or []
+        try:
+            update = decode_send_local_list(snake_to_camel_case({
+                "list_version": list_version, "update_type": update_type,
+                "local_authorization_list": entries}))
+        except CodecError as error:
+            # Applied whole or not at all: an entry that cannot be read fails the update.
+            log.info("SendLocalList %s version %s: %s", update_type, list_version, error)
+            return call_result.SendLocalList(status=encode_update_status(UpdateStatus.FAILED))
+        status = encode_update_status(self._answer(self.station.send_local_list(update)))
         log.info("SendLocalList %s version %s with %d entries: %s", update_type, list_version,
-                 len(entries), answer.status)
-        return call_result.SendLocalList(status=self._answer(answer))
+                 len(entries), status)
+        return call_result.SendLocalList(status=status)
 
     @on(Action.get_local_list_version)
     def on_get_local_list_version(self, **_: Any) -> call_result.GetLocalListVersion:
@@ -76,7 +93,8 @@ class LocalAuthHandlers:
 
     @on(Action.clear_cache)
     def on_clear_cache(self, **_: Any) -> call_result.ClearCache:
-        return call_result.ClearCache(status=self._answer(self.station.clear_cache()))
+        status = self._answer(self.station.clear_cache())
+        return call_result.ClearCache(status=encode_clear_cache_status(status))
 
     # --- Reservation ---------------------------------------------------------------------------
 
@@ -88,14 +106,21 @@ class LocalAuthHandlers:
                                    "idTag": id_tag, "reservationId": reservation_id}
         if parent_id_tag is not None:
             request["parentIdTag"] = parent_id_tag
-        answer = self.station.reserve_now(request)
+        try:
+            reservation = decode_reserve_now(request)
+        except CodecError as error:
+            log.info("ReserveNow %s: %s", reservation_id, error)
+            return call_result.ReserveNow(
+                status=encode_reservation_status(ReservationStatus.REJECTED))
+        status = encode_reservation_status(self._answer(self.station.reserve_now(reservation)))
         log.info("ReserveNow %s: connector %s for %s until %s: %s", reservation_id,
-                 connector_id, id_tag, expiry_date, answer.status)
-        return call_result.ReserveNow(status=self._answer(answer))
+                 connector_id, id_tag, expiry_date, status)
+        return call_result.ReserveNow(status=status)
 
     @on(Action.cancel_reservation)
     def on_cancel_reservation(self, reservation_id: int,
                               **_: Any) -> call_result.CancelReservation:
-        answer = self.station.cancel_reservation(reservation_id)
-        log.info("CancelReservation %s: %s", reservation_id, answer.status)
-        return call_result.CancelReservation(status=self._answer(answer))
+        status = encode_cancel_reservation_status(
+            self._answer(self.station.cancel_reservation(reservation_id)))
+        log.info("CancelReservation %s: %s", reservation_id, status)
+        return call_result.CancelReservation(status=status)

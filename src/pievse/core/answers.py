@@ -1,0 +1,39 @@
+"""The station's answers to the CSMS's commands of every day: start and stop a session, reset,
+change availability, unlock a connector.
+
+Each command of ``Station`` answers with one of these (inside ``Answer``, with the effects it
+caused). The words are the core's own; each protocol adapter says them in its version's words.
+The answers of the local authorization, the reservations and smart charging live with those.
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["AvailabilityStatus", "RemoteStartStopStatus", "ResetStatus", "UnlockStatus"]
+
+
+class RemoteStartStopStatus(enum.Enum):
+    """RemoteStartTransaction and RemoteStopTransaction (2.0.1: RequestStart/StopTransaction)."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class ResetStatus(enum.Enum):
+    #: Always: the transactions are stopped first, then the station restarts.
+    ACCEPTED = "accepted"
+
+
+class AvailabilityStatus(enum.Enum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    #: A connector in use changes once its transaction has ended.
+    SCHEDULED = "scheduled"
+
+
+class UnlockStatus(enum.Enum):
+    #: This station has no connector lock to work.
+    NOT_SUPPORTED = "not_supported"
+    #: The station has no connector of that number.
+    UNKNOWN_CONNECTOR = "unknown_connector"
