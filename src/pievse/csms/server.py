@@ -32,12 +32,14 @@ import inspect
 import itertools
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from pievse.aio import AsyncClock, SystemClock
 from pievse.csms.ledger import ChargePointRecord, Direction, Ledger, Message, Transaction
 from pievse.csms.session import (
     CallErrorResponse,
@@ -75,6 +77,7 @@ class CentralSystem:
     ``response_timeout``: how long a command waits for the charge point's answer.
     ``strict``: check every CALLRESULT from a charge point against the OCPP 1.6 schema and raise
     ``InvalidResponse`` when it does not fit.
+    ``clock``: the time it stamps frames and answers with, and its commands' timeouts run on.
     """
 
     def __init__(
@@ -90,6 +93,7 @@ class CentralSystem:
         strict: bool = True,
         http_port: int | None = None,
         logger: logging.Logger | None = None,
+        clock: AsyncClock | None = None,
     ) -> None:
         if str(boot_status) not in BOOT_STATUSES:
             raise ValueError(f"boot_status must be one of {BOOT_STATUSES}, not {boot_status!r}")
@@ -105,7 +109,8 @@ class CentralSystem:
         self.refuse_connections = False
         self._requested_port = port
         self._requested_http_port = http_port
-        self._ledger = Ledger()
+        self.clock = clock or SystemClock()
+        self._ledger = Ledger(self.now)
         self._sessions: dict[str, ChargePointSession] = {}
         self._handlers: set[asyncio.Task] = set()
         self._background: set[asyncio.Task] = set()
@@ -114,6 +119,9 @@ class CentralSystem:
         self.repeated_starts = 0  # StartTransactions seen twice (answered with the same id)
         self._server: Server | None = None
         self._control: Any = None
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock.now(), UTC)
 
     # -- life cycle -----------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
 from websockets.exceptions import ConnectionClosed
 
-from pievse.csms.ledger import CALL, CALLERROR, CALLRESULT, Message, now
+from pievse.csms.ledger import CALL, CALLERROR, CALLRESULT, Message
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
@@ -204,7 +204,8 @@ class ChargePointSession(ChargePoint):
         kind, unique_id, action, payload = classify(text)
         if kind in (CALLRESULT, CALLERROR) and unique_id is not None:
             action = self._outbound.pop(unique_id, None)
-        message = Message(self.id, "in", kind, unique_id, action, payload, now(), text)
+        message = Message(self.id, "in", kind, unique_id, action, payload, self.central.now(),
+                          text)
         self.central.record(message)
         if kind == CALL:
             self._inbound[unique_id] = action
@@ -286,8 +287,8 @@ class ChargePointSession(ChargePoint):
         elif kind in (CALLRESULT, CALLERROR) and unique_id is not None:
             action = self._inbound.pop(unique_id, None)
         # Recorded before it leaves: the answer may be read before send() returns.
-        self.central.record(Message(self.id, "out", kind, unique_id, action, payload, now(),
-                                    message))
+        self.central.record(Message(self.id, "out", kind, unique_id, action, payload,
+                                    self.central.now(), message))
         await self.websocket.send(message)
 
     async def request(self, action: str, payload: dict, timeout: float | None = None, *,
@@ -312,7 +313,7 @@ class ChargePointSession(ChargePoint):
             self._pending[unique_id] = answered
             try:
                 await self._send(dumps([CALL, unique_id, action, payload]))
-                answer = await asyncio.wait_for(answered, timeout)
+                answer = await self.central.clock.wait_for(answered, timeout)
             except ConnectionClosed as error:
                 raise ChargePointNotConnected(f"{self.id} is not connected") from error
             except TimeoutError:
@@ -374,12 +375,12 @@ class ChargePointSession(ChargePoint):
         status = str(self.central.boot_status)
         interval = self.central.heartbeat_interval if status == "Accepted" \
             else self.central.retry_interval
-        return call_result.BootNotification(current_time=ocpp_time(), interval=interval,
-                                            status=status)
+        return call_result.BootNotification(current_time=ocpp_time(self.central.now()),
+                                            interval=interval, status=status)
 
     @on(Action.heartbeat, skip_schema_validation=True)
     def on_heartbeat(self, **_: Any) -> call_result.Heartbeat:
-        return call_result.Heartbeat(current_time=ocpp_time())
+        return call_result.Heartbeat(current_time=ocpp_time(self.central.now()))
 
     @on(Action.status_notification, skip_schema_validation=True)
     def on_status_notification(self, **_: Any) -> call_result.StatusNotification:

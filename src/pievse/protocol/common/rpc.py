@@ -43,6 +43,7 @@ from ocpp.messages import Call, CallError, CallResult
 from ocpp.routing import create_route_map
 from websockets.exceptions import ConnectionClosed
 
+from pievse.aio import AsyncClock, SystemClock
 from pievse.protocol.common.schemas import SchemaValidator, validator_for
 
 __all__ = [
@@ -129,6 +130,7 @@ class RpcSession:
     its own task, once the CALLRESULT is sent; that is where follow-up CALLs belong.
 
     Run :meth:`run` as a task for the life of the connection, and :meth:`call` to send requests.
+    The response timeout runs on ``clock``.
     """
 
     def __init__(
@@ -140,11 +142,13 @@ class RpcSession:
         response_timeout: float = 30.0,
         logger: logging.Logger | None = None,
         validator: SchemaValidator | None = None,
+        clock: AsyncClock | None = None,
     ) -> None:
         self.connection = connection
         self.handler = handler
         self.version = version
         self.response_timeout = response_timeout
+        self.clock = clock or SystemClock()
         self.log = logger or logging.getLogger("pievse.ocpp.rpc")
         self.validator = validator or validator_for(version)
         self._codes = self.validator.codes
@@ -427,7 +431,7 @@ class RpcSession:
                     raise ConnectionLost(f"could not send {action}: {closed}") from None
                 wait = self.response_timeout if timeout is None else timeout
                 try:
-                    kind, value = await asyncio.wait_for(pending.answer, wait)
+                    kind, value = await self.clock.wait_for(pending.answer, wait)
                 except TimeoutError:
                     raise ResponseTimeout(f"no answer to {action} within {wait:g} s") from None
             finally:

@@ -19,8 +19,8 @@ messages, such as the one a TriggerMessage asks for, are queued and sent afterwa
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +30,8 @@ from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action
 
 from pievse import __version__
+from pievse.aio import AsyncClock, SystemClock
+from pievse.protocol.common.notifications import RedeliveryQueue
 from pievse.protocol.common.outbox import Outbox, OutboxEntry
 from pievse.protocol.common.rpc import (
     CallErrorReceived,
@@ -81,8 +83,11 @@ class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
         on_ping_interval: Callable[[int], None] | None = None,
         on_connection_change: Callable[[], None] | None = None,
         outbox: Outbox | None = None,
+        clock: AsyncClock | None = None,
     ) -> None:
         self.station = station
+        #: What the heartbeat, the retries and the response timeouts are measured on.
+        self.clock = clock or SystemClock()
         self._dispatch = dispatch
         self._boot = call.BootNotification(
             charge_point_vendor=vendor,
@@ -100,13 +105,15 @@ class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
         self.configuration.on_change(self._configuration_changed)
         self._on_ping_interval = on_ping_interval
         self._on_connection_change = on_connection_change or (lambda: None)
-        self.outbox = outbox if outbox is not None else Outbox()
+        self.outbox = outbox if outbox is not None else Outbox(clock=self.clock)
+        #: Notifications the CSMS must hear even if the link drops on their way.
+        self.notifications = RedeliveryQueue(self.clock, logger=log)
         self._session: RpcSession | None = None
         self._registered = False
         self._messages: asyncio.Queue[tuple[Any, Callable[[Any], None] | None]] = asyncio.Queue()
         self._boot_now = asyncio.Event()
         self._heartbeat_changed = asyncio.Event()
-        self._last_sent = time.monotonic()
+        self._last_sent = self.clock.monotonic()
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -187,8 +194,8 @@ class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
     async def run_session(self, connection: Any) -> None:
         """Run the whole OCPP session over one open websocket, until it closes."""
         session = RpcSession(
-            connection, self, version="1.6", response_timeout=self._response_timeout, logger=log
-        )
+            connection, self, version="1.6", response_timeout=self._response_timeout, logger=log,
+            clock=self.clock)
         reader = asyncio.create_task(session.run(), name="ocpp-reader")
         tasks: list[asyncio.Task] = []
         self._session = session
@@ -207,6 +214,9 @@ class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
                     asyncio.create_task(self._send_messages(session), name="ocpp-messages"),
                     asyncio.create_task(self._send_outbox(session), name="ocpp-outbox"),
                     asyncio.create_task(self._heartbeat(session), name="ocpp-heartbeat"),
+                    asyncio.create_task(
+                        self.notifications.deliver(functools.partial(self._call, session)),
+                        name="ocpp-notifications"),
                 ]
                 await reader
             else:
@@ -264,18 +274,19 @@ class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
 
     async def _wait_boot_retry(self, seconds: float) -> None:
         self._boot_now.clear()
-        try:
-            await asyncio.wait_for(self._boot_now.wait(), seconds)
-        except TimeoutError:
-            pass
+        await self.clock.wait(self._boot_now, seconds)
+
+    async def _call(self, session: RpcSession, request: Any) -> Any:
+        response = await session.call(request)
+        self._last_sent = self.clock.monotonic()  # an answered message stands for a Heartbeat
+        return response
 
     async def _send_messages(self, session: RpcSession) -> None:
         while True:
             request, on_response = await self._messages.get()
             response = None
             try:
-                response = await session.call(request)
-                self._last_sent = time.monotonic()
+                response = await self._call(session, request)
             except (CallErrorReceived, ResponseTimeout, InvalidResponse) as error:
                 log.warning("%s failed: %s", type(request).__name__, error)
             except ConnectionLost:
@@ -293,8 +304,7 @@ class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
                 self.outbox.ack(entry)
                 continue
             try:
-                response = await session.call(request)
-                self._last_sent = time.monotonic()
+                response = await self._call(session, request)
             except (CallErrorReceived, ResponseTimeout, InvalidResponse) as error:
                 self._retry_later(entry, error)
                 continue
@@ -339,7 +349,7 @@ class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
             delay = interval * entry.attempts
         log.warning("%s of transaction %s failed (%s); attempt %s, next in %.0f s",
                     name[entry.kind], entry.transaction_ref, error, entry.attempts, delay)
-        entry.not_before = time.monotonic() + delay
+        self.outbox.postpone(entry, delay)
 
     def _delivered(self, entry: OutboxEntry, response: Any) -> None:
         if entry.kind == "start":
@@ -368,15 +378,12 @@ class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
                 self._heartbeat_changed.clear()
                 await self._heartbeat_changed.wait()
                 continue
-            idle = time.monotonic() - self._last_sent
+            idle = self.clock.monotonic() - self._last_sent
             if idle < interval:
                 self._heartbeat_changed.clear()
-                try:
-                    await asyncio.wait_for(self._heartbeat_changed.wait(), interval - idle)
-                except TimeoutError:
-                    pass
+                await self.clock.wait(self._heartbeat_changed, interval - idle)
                 continue
-            self._last_sent = time.monotonic()
+            self._last_sent = self.clock.monotonic()
             self._send(call.Heartbeat())
 
     # --- configuration -------------------------------------------------------------------------
