@@ -6,9 +6,9 @@ are put here rather than sent and forgotten: sent in order while the charge poin
 kept while it is not, and tried again every ``retry_interval`` seconds (of the charge point's
 clock) when the CSMS answers with a CALLERROR or not at all. Each kind has its :class:`Rule`:
 
-* ``latest_only``: only the newest of the kind is worth sending (the CSMS needs to know where an
-  update ended, not every step it missed); a newer one replaces one still waiting, and one that
-  failed gives way to a newer one.
+* ``latest_only``: only the newest of the kind is worth sending *again* (the CSMS needs to know
+  where an update ended, not every step it missed). While connected every one is sent; but one
+  that failed, or that waits while offline, gives way to a newer one of its kind.
 * ``must_arrive(request)``: retried until delivered (a critical security event); the others are
   given up after ``attempts`` failed attempts, so that one the CSMS keeps refusing does not hold
   up those behind it for ever.
@@ -87,6 +87,7 @@ class RedeliveryQueue:
         self._rules: dict[str, Rule] = {}
         self._waiting: deque[Notification] = deque()
         self._sending: Notification | None = None
+        self._delivering = False
         self._changed = asyncio.Event()
 
     def __len__(self) -> int:
@@ -111,7 +112,8 @@ class RedeliveryQueue:
         rule = self._rules.get(kind, Rule())
         if rule.latest_only:
             for older in self._others(kind):
-                self._waiting.remove(older)
+                if older.attempts or not self._delivering:  # it would be a re-send
+                    self._waiting.remove(older)
         self._waiting.append(Notification(kind, request, on_delivered))
         same = self._others(kind)
         if rule.limit is not None and len(same) > rule.limit:
@@ -126,6 +128,14 @@ class RedeliveryQueue:
     async def deliver(self, call: Call) -> None:
         """Send what waits, in order, through ``call``; return when the connection is lost (what
         was on its way is sent first over the next one)."""
+        self._delivering = True
+        try:
+            await self._deliver(call)
+        finally:
+            self._delivering = False
+            self._keep_latest()
+
+    async def _deliver(self, call: Call) -> None:
         while True:
             notification = await self._next_due()
             self._sending = notification
@@ -135,6 +145,7 @@ class RedeliveryQueue:
                 self._failed(notification, error)
                 continue
             except ConnectionLost:
+                self._give_way(notification)
                 return
             finally:
                 self._sending = None
@@ -160,8 +171,9 @@ class RedeliveryQueue:
         what = f"{type(notification.request).__name__} ({error})"
         if isinstance(error, CallErrorReceived) and error.code in REFUSED_FOR_GOOD:
             self.log.error("%s: the CSMS does not take it; not sent again", what)
-        elif rule.latest_only and self._others(notification.kind):
+        elif self._give_way(notification):
             self.log.warning("%s: a newer one is sent instead", what)
+            return
         elif rule.must_arrive(notification.request) or notification.attempts < rule.attempts:
             notification.not_before = self.clock.monotonic() + self.retry_interval
             self.log.warning("%s: attempt %d failed, next in %.0f s", what,
@@ -170,6 +182,24 @@ class RedeliveryQueue:
         else:
             self.log.error("%s: given up after %d attempts", what, notification.attempts)
         self._drop(notification)
+
+    def _keep_latest(self) -> None:
+        """Offline from now on: of each kind whose latest only counts, only that one waits."""
+        latest: dict[str, Notification] = {}
+        for notification in self._waiting:
+            if self._rules.get(notification.kind, Rule()).latest_only:
+                latest[notification.kind] = notification
+        self._waiting = deque(n for n in self._waiting
+                              if latest.get(n.kind, n) is n)
+
+    def _give_way(self, notification: Notification) -> bool:
+        """Drop a notification that failed if a newer one of its kind waits and only the
+        latest counts; True if it was dropped."""
+        rule = self._rules.get(notification.kind, Rule())
+        if rule.latest_only and self._others(notification.kind):
+            self._drop(notification)
+            return True
+        return False
 
     def _drop(self, notification: Notification) -> None:
         if notification in self._waiting:
