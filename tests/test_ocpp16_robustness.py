@@ -146,16 +146,23 @@ def refuse_stops(times: int):
     return flaky, failures
 
 
-async def test_callerror_on_stop_transaction_is_retried_until_accepted(
-        csms, start_station, fake_clock):
-    csms.on_call, failures = refuse_stops(2)
+async def stop_refused(csms, start_station, refusals: int, attempts: int):
+    """A session whose StopTransaction the CSMS refuses ``refusals`` times, with
+    TransactionMessageRetryInterval 10 and ``attempts``: the daemon, the transactionId, the
+    refusals left and when the first StopTransaction came."""
+    csms.on_call, failures = refuse_stops(refusals)
     daemon = await start_station(keys={"TransactionMessageRetryInterval": 10,
-                                       "TransactionMessageAttempts": 5},
-                                 meter={"interval": 5})
-    await charging_session(csms, daemon)
+                                       "TransactionMessageAttempts": attempts},
+                                 meter={"interval": 60})
+    tx_id = await charging_session(csms, daemon)
     daemon.hardware.simulated.evs[1].set_state("A")
     await eventually(lambda: received(csms, "StopTransaction"), what="StopTransaction")
-    first = sent_at(csms, "StopTransaction")[0]
+    return daemon, tx_id, failures, sent_at(csms, "StopTransaction")[0]
+
+
+async def test_callerror_on_stop_transaction_is_retried_until_accepted(
+        csms, start_station, fake_clock):
+    daemon, _, failures, first = await stop_refused(csms, start_station, 2, attempts=5)
     # TransactionMessageRetryInterval times the number of attempts so far: 10 s, then 20 s.
     assert await next_one(fake_clock, csms, "StopTransaction", 10) == first + 10
     assert await next_one(fake_clock, csms, "StopTransaction", 20) == first + 30
@@ -169,14 +176,7 @@ async def test_callerror_on_stop_transaction_is_retried_until_accepted(
 
 async def test_past_its_attempts_a_stop_transaction_is_retried_slowly_and_never_dropped(
         csms, start_station, fake_clock):
-    csms.on_call, failures = refuse_stops(3)
-    daemon = await start_station(keys={"TransactionMessageRetryInterval": 10,
-                                       "TransactionMessageAttempts": 2},
-                                 meter={"interval": 60})
-    tx_id = await charging_session(csms, daemon)
-    daemon.hardware.simulated.evs[1].set_state("A")
-    await eventually(lambda: received(csms, "StopTransaction"), what="StopTransaction")
-    first = sent_at(csms, "StopTransaction")[0]
+    daemon, tx_id, failures, first = await stop_refused(csms, start_station, 3, attempts=2)
     assert await next_one(fake_clock, csms, "StopTransaction", 10) == first + 10
     # TransactionMessageAttempts used up: a CPO bills from it, so it goes on at the slow pace.
     assert await next_one(fake_clock, csms, "StopTransaction", SLOW_RETRY_S) == \

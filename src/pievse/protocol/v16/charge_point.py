@@ -3,14 +3,19 @@
 It knows the wire and the CSMS, and decides nothing about charging: CSMS commands become station
 calls, station effects become 1.6 messages. Per connection it registers the charge point
 (BootNotification, with Pending and Rejected handled), reports the current status of every
-connector, keeps the heartbeat, and drains two queues:
+connector, keeps the heartbeat, and drains three queues:
 
 * the outbox (StartTransaction, StopTransaction, transaction MeterValues): in order, each until the
   CSMS has answered it, kept across connection losses, retried per TransactionMessageAttempts and
   TransactionMessageRetryInterval;
+* the redelivery queue (:mod:`pievse.protocol.common.notifications`): the notifications the CSMS
+  must hear even if the link drops (firmware, diagnostics and log statuses, security events),
+  kept while offline and retried at a set pace;
 * everything else (StatusNotification, Authorize, MeterValues outside a transaction), which is only
   worth sending while connected: after a reconnection the current statuses are sent instead of a
   stale history.
+
+Every interval (heartbeat, retries, response timeouts) is measured on the injected clock.
 
 Inbound handlers answer at once (the RPC layer reads nothing while a handler runs); follow-up
 messages, such as the one a TriggerMessage asks for, are queued and sent afterwards.
