@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from pievse.aio import FakeClock
 from pievse.app.config import parse_config
 from pievse.csms.server import CentralSystem
 from pievse.app.daemon import Daemon
@@ -110,8 +111,24 @@ async def eventually(condition: Callable[[], Any], what: str = "", timeout: floa
 
 
 @pytest.fixture
-async def csms() -> AsyncIterator[CentralSystem]:
-    central = CentralSystem(host="127.0.0.1", port=0, heartbeat_interval=300)
+def fake_clock() -> FakeClock:
+    """Time that passes only when the test says so (``await fake_clock.advance(seconds)``).
+    A test that asks for it gets the ``csms`` and the stations of ``start_station`` on it too;
+    sockets stay real."""
+    return FakeClock()
+
+
+def clock_of(request: pytest.FixtureRequest) -> FakeClock | None:
+    """The test's fake clock, if it asked for one."""
+    if "fake_clock" not in request.fixturenames:
+        return None
+    return request.getfixturevalue("fake_clock")
+
+
+@pytest.fixture
+async def csms(request: pytest.FixtureRequest) -> AsyncIterator[CentralSystem]:
+    central = CentralSystem(host="127.0.0.1", port=0, heartbeat_interval=300,
+                            clock=clock_of(request))
     await central.start()
     try:
         yield central
@@ -122,14 +139,26 @@ async def csms() -> AsyncIterator[CentralSystem]:
 StationFactory = Callable[..., Awaitable[Daemon]]
 
 
+async def run_out(clock: FakeClock, task: asyncio.Task, seconds: float = 60.0) -> None:
+    """Let fake time pass until ``task`` ends (a daemon that is stopping waits on its clock
+    for the last transaction messages)."""
+    for _ in range(int(seconds)):
+        if task.done():
+            return
+        await clock.advance(1.0)
+        await asyncio.sleep(0.01)
+
+
 @pytest.fixture
-async def start_station(csms: CentralSystem) -> AsyncIterator[StationFactory]:
+async def start_station(request: pytest.FixtureRequest,
+                        csms: CentralSystem) -> AsyncIterator[StationFactory]:
     """Start a daemon with simulated hardware against the ``csms`` fixture.
 
     Keyword arguments: ``cp_id``, config sections as dicts (``charge_point={...}``), ``keys`` for
     OCPP configuration keys set before start, and ``wait_registered`` (default True).
     """
     running: list[tuple[Daemon, asyncio.Task]] = []
+    clock = clock_of(request)
 
     async def start(
         cp_id: str = "CP1",
@@ -139,7 +168,7 @@ async def start_station(csms: CentralSystem) -> AsyncIterator[StationFactory]:
         **sections: dict[str, Any],
     ) -> Daemon:
         config = station_config(csms.url, cp_id, **sections)
-        daemon = Daemon(config, configuration_overrides=keys, notifier=notifier)
+        daemon = Daemon(config, configuration_overrides=keys, notifier=notifier, clock=clock)
         task = asyncio.create_task(daemon.run())
         running.append((daemon, task))
         await asyncio.wait_for(daemon.started.wait(), 10)
@@ -157,6 +186,8 @@ async def start_station(csms: CentralSystem) -> AsyncIterator[StationFactory]:
     for daemon, task in running:
         daemon.stop()
         with contextlib.suppress(Exception):
+            if clock is not None:
+                await run_out(clock, task)
             await asyncio.wait_for(task, 10)
 
 

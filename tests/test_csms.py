@@ -27,6 +27,7 @@ from ocpp.exceptions import OccurenceConstraintViolationError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from pievse.aio import FakeClock
 from pievse.csms.cli import add_csms_command, run_csms
 from pievse.csms.server import (
     CallErrorResponse,
@@ -374,6 +375,22 @@ async def test_a_command_nobody_answers_times_out_naming_the_action():
     async with running() as csms, charge_point(csms):
         with pytest.raises(TimeoutError, match="CP1 did not answer ClearCache"):
             await csms.call("CP1", "ClearCache", {}, timeout=0.5)
+
+
+async def test_on_a_fake_clock_the_csms_answers_stamps_and_times_out_in_that_clock():
+    clock = FakeClock(start=1_767_225_600.0)  # 2026-01-01T00:00:00Z
+    async with running(clock=clock) as csms, charge_point(csms, boot=False) as cp:
+        await clock.advance(90)
+        answer = await cp.result("BootNotification", BOOT)
+        assert answer["currentTime"] == "2026-01-01T00:01:30Z"
+        boot = next(m for m in csms.messages if m.action == "BootNotification")
+        assert boot.time.timestamp() == 1_767_225_690.0
+        command = asyncio.create_task(csms.call("CP1", "ClearCache", {}, timeout=30))
+        await clock.advance(29)
+        assert not command.done(), "the command's timeout is 30 s of the CSMS's clock"
+        await clock.advance(1)
+        with pytest.raises(TimeoutError, match="CP1 did not answer ClearCache"):
+            await command
 
 
 # --- raw frames ----------------------------------------------------------------------------------

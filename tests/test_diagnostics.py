@@ -17,14 +17,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from ocpp.exceptions import InternalError
 
 import pievse
+from pievse.aio import FakeClock
 from pievse.csms.server import CallErrorResponse, CentralSystem
 from pievse.services.diagnostics import DiagnosticsRequest, DiagnosticsStatus, DiagnosticsUploader
 from pievse.services.diagnostics import upload_url
 from pievse.persistence.store import Store
+from pievse.protocol.common.notifications import DEFAULT_RETRY_INTERVAL_S
 from tests.conftest import eventually, station_config
 from tests.test_firmware_update import Bench, FtpServer, now_iso
+from tests.test_ocpp16_sessions import next_one, sent_at
 
 PASSWORD = "Basic-auth-s3cret-4-the-CSMS"
 AUTHORIZATION_KEY = "AuthorizationKey-in-force-0042"
@@ -188,14 +192,21 @@ async def test_a_failing_upload_is_retried_then_reported_upload_failed(
 
 
 async def test_an_upload_that_fails_once_is_delivered_by_the_retry(
-        server: UploadServer, uploader: DiagnosticsUploader) -> None:
+        server: UploadServer, uploader: DiagnosticsUploader, fake_clock: FakeClock) -> None:
+    uploader.clock = fake_clock
     statuses: list[str] = []
     uploader.notify = lambda status: statuses.append(status.value)
     server.failures = 1
     name = uploader.file_name()
 
     uploader.start(DiagnosticsRequest(f"{server.url}/bundles/today.tgz", retries=1,
-                                      retry_interval=0), name)
+                                      retry_interval=30), name)
+    await eventually(lambda: server.attempts == 1 and fake_clock.next_timer is not None,
+                     "the first attempt refused")
+    assert fake_clock.next_timer == 30.0, "the retry waits retryInterval"
+    await fake_clock.advance(29)
+    assert server.attempts == 1, "no retry before retryInterval"
+    await fake_clock.advance(1)
     await uploader.wait()
 
     assert statuses == ["Uploading", "Uploaded"] and server.attempts == 2
@@ -280,3 +291,31 @@ async def test_the_daemon_answers_get_diagnostics_and_firmware_triggers_as_confi
     await eventually(lambda: [m for m in csms.messages if m.action == "FirmwareStatusNotification"
                               and m.direction == "in" and m.message_type == 2],
                      what="FirmwareStatusNotification Idle")
+
+
+async def test_a_status_the_csms_refused_is_sent_again_at_the_redelivery_pace(
+        csms: CentralSystem, start_station, server: UploadServer, tmp_path: Path,
+        fake_clock: FakeClock) -> None:
+    refusals = {"left": 1}
+
+    async def busy(cp_id: str, action: str, payload: dict) -> dict | None:
+        if action == "DiagnosticsStatusNotification" and payload["status"] == "Uploaded" \
+                and refusals["left"]:
+            refusals["left"] -= 1
+            raise InternalError(description="database busy")
+        return None
+
+    csms.on_call = busy
+    await start_station(storage={"path": str(tmp_path / "pievse.sqlite3")},
+                        diagnostics={"journal_unit": ""})
+    await csms.call("CP1", "GetDiagnostics", {"location": f"{server.url}/up/"})
+    await eventually(lambda: diagnostics_statuses(csms) == ["Uploading", "Uploaded"],
+                     what="Uploaded, refused")
+    refused_at = sent_at(csms, "DiagnosticsStatusNotification")[-1]
+
+    again = await next_one(fake_clock, csms, "DiagnosticsStatusNotification",
+                           DEFAULT_RETRY_INTERVAL_S)
+    assert again == refused_at + DEFAULT_RETRY_INTERVAL_S
+    assert diagnostics_statuses(csms) == ["Uploading", "Uploaded", "Uploaded"]
+    await fake_clock.advance(10 * DEFAULT_RETRY_INTERVAL_S)
+    assert diagnostics_statuses(csms) == ["Uploading", "Uploaded", "Uploaded"], "sent once more"

@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from pievse.aio import FakeClock
 from pievse.csms.server import CallErrorResponse, CentralSystem
 from pievse.services.diagnostics import DiagnosticsUploader
 from pievse.drivers.contracts import MeterReading
@@ -99,17 +100,19 @@ def sha256(path: Path) -> str:
 
 class FileServer:
     """Serves ``files`` over HTTP on 127.0.0.1; ``failures[path]`` requests for a path are
-    answered 503 first. ``requests`` lists (path, time) of every GET."""
+    answered 503 first. ``requests`` lists (path, time) of every GET, the time read from
+    ``now`` (the wall clock, or the test's fake one)."""
 
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.failures: dict[str, int] = {}
         self.requests: list[tuple[str, float]] = []
+        self.now = time.time
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                server.requests.append((self.path, time.time()))
+                server.requests.append((self.path, server.now()))
                 if server.failures.get(self.path, 0) > 0:
                     server.failures[self.path] -= 1
                     self.send_error(503, "try again later")
@@ -279,9 +282,10 @@ def untouched_target(tmp_path_factory: pytest.TempPathFactory) -> TargetVenv:
     return make_target(tmp_path_factory.mktemp("untouched"))
 
 
-def updater_for(state: Path, target: TargetVenv) -> FirmwareUpdater:
+def updater_for(state: Path, target: TargetVenv, clock: FakeClock | None = None
+                ) -> FirmwareUpdater:
     return FirmwareUpdater(state, python=target.python, probe_modules=PROBE, idle_poll=0.05,
-                           download_timeout=10.0)
+                           download_timeout=10.0, clock=clock)
 
 
 async def update(updater: FirmwareUpdater, url: str, retries: int = 0,
@@ -564,22 +568,32 @@ async def test_a_second_update_keeps_the_first_ones_wheel_to_roll_back_to(
 
 
 async def test_download_failures_are_retried_and_the_retrieve_date_is_respected(
-        server: FileServer, target: TargetVenv, tmp_path: Path) -> None:
+        server: FileServer, target: TargetVenv, tmp_path: Path, fake_clock: FakeClock) -> None:
     url = server.serve(build_wheel(tmp_path, NEW))
     path = "/" + url.rpartition("/")[2]
     server.failures[path] = 2
-    updater = updater_for(tmp_path / "state", target)
+    server.now = fake_clock.now
+    updater = updater_for(tmp_path / "state", target, fake_clock)
     statuses: list[str] = []
     updater.notify = lambda status: statuses.append(status.value)
-    retrieve = time.time() + 1.0
+    retrieve = fake_clock.now() + 600.0
 
-    updater.update(UpdateRequest(url, retrieve, retries=2, retry_interval=0.1))
+    updater.update(UpdateRequest(url, retrieve, retries=2, retry_interval=60))
+    await eventually(lambda: statuses == ["DownloadScheduled"], "DownloadScheduled")
+    await fake_clock.advance(599)
+    assert server.gets(path) == 0, "nothing fetched before retrieveDate"
+    for attempt in (1, 2, 3):
+        # Each attempt comes when its time is up: retrieveDate, then retryInterval apart.
+        await eventually(lambda: fake_clock.next_timer is not None, "the updater waiting")
+        await fake_clock.advance(fake_clock.next_timer - fake_clock.monotonic())
+        await eventually(lambda: server.gets(path) == attempt, f"attempt {attempt}")
     await eventually(lambda: "Downloaded" in statuses or "DownloadFailed" in statuses,
                      "the download's end", 30)
 
     assert statuses == ["DownloadScheduled", "Downloading", "Downloaded"]
     assert server.gets(path) == 3, "two failures, then the file"
     assert min(at for p, at in server.requests if p == path) >= retrieve
+    assert [at - retrieve for p, at in server.requests if p == path] == [0, 60, 120]
     await asyncio.wait_for(updater.wait(), UPDATE_TIMEOUT)
 
 

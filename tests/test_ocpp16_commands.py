@@ -6,7 +6,7 @@ import pytest
 
 from pievse.app.daemon import ExitReason
 from tests.conftest import eventually
-from tests.test_ocpp16_sessions import charging_session, received, status_now
+from tests.test_ocpp16_sessions import charging_session, next_one, received, sent_at, status_now
 
 pytestmark = pytest.mark.asyncio
 
@@ -75,11 +75,19 @@ async def test_change_configuration_steers_the_station(csms, start_station):
                               if m.get("transactionId") == tx_id], what="periodic MeterValues")
 
 
-async def test_heartbeat_interval_change_takes_effect(csms, start_station):
+async def test_heartbeat_interval_change_takes_effect(csms, start_station, fake_clock):
     await start_station()
-    assert (await csms.change_configuration("CP1", "HeartbeatInterval", "1"))["status"] == \
+    registered = sent_at(csms, "StatusNotification")[-1]
+    assert (await csms.change_configuration("CP1", "HeartbeatInterval", "20"))["status"] == \
         "Accepted"
-    await eventually(lambda: len(received(csms, "Heartbeat")) >= 2, what="heartbeats")
+    # The new interval counts from the last message the station sent, not from the change.
+    beats = [await next_one(fake_clock, csms, "Heartbeat", 20) for _ in range(2)]
+    assert len(received(csms, "Heartbeat")) >= 2
+    assert beats == [registered + 20, registered + 40]
+    assert (await csms.change_configuration("CP1", "HeartbeatInterval", "0"))["status"] == \
+        "Accepted"
+    await fake_clock.advance(600)
+    assert len(received(csms, "Heartbeat")) == 2, "HeartbeatInterval 0: no heartbeat"
 
 
 async def test_change_availability_inoperative_and_back(csms, start_station):

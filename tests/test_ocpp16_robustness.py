@@ -12,7 +12,15 @@ import pytest
 
 from pievse.app.daemon import ExitReason
 from tests.conftest import eventually
-from tests.test_ocpp16_sessions import TAG, charging_session, received, status_now
+from pievse.protocol.v16.charge_point import SLOW_RETRY_S
+from tests.test_ocpp16_sessions import (
+    TAG,
+    charging_session,
+    next_one,
+    received,
+    sent_at,
+    status_now,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -123,8 +131,9 @@ async def test_transaction_started_offline_gets_its_real_id_when_the_csms_answer
     assert stop[0]["transactionId"] == tx_id != -1
 
 
-async def test_callerror_on_stop_transaction_is_retried_until_accepted(csms, start_station):
-    failures = {"left": 2}
+def refuse_stops(times: int):
+    """An on_call hook that answers the first ``times`` StopTransactions with a CALLERROR."""
+    failures = {"left": times}
 
     async def flaky(cp_id, action, payload):
         if action == "StopTransaction" and failures["left"] > 0:
@@ -134,17 +143,49 @@ async def test_callerror_on_stop_transaction_is_retried_until_accepted(csms, sta
             raise InternalError(description="database busy")
         return None
 
-    csms.on_call = flaky
-    daemon = await start_station(keys={"TransactionMessageRetryInterval": 1,
-                                       "TransactionMessageAttempts": 5})
-    await charging_session(csms, daemon)
+    return flaky, failures
+
+
+async def stop_refused(csms, start_station, refusals: int, attempts: int):
+    """A session whose StopTransaction the CSMS refuses ``refusals`` times, with
+    TransactionMessageRetryInterval 10 and ``attempts``: the daemon, the transactionId, the
+    refusals left and when the first StopTransaction came."""
+    csms.on_call, failures = refuse_stops(refusals)
+    daemon = await start_station(keys={"TransactionMessageRetryInterval": 10,
+                                       "TransactionMessageAttempts": attempts},
+                                 meter={"interval": 60})
+    tx_id = await charging_session(csms, daemon)
     daemon.hardware.simulated.evs[1].set_state("A")
+    await eventually(lambda: received(csms, "StopTransaction"), what="StopTransaction")
+    return daemon, tx_id, failures, sent_at(csms, "StopTransaction")[0]
+
+
+async def test_callerror_on_stop_transaction_is_retried_until_accepted(
+        csms, start_station, fake_clock):
+    daemon, _, failures, first = await stop_refused(csms, start_station, 2, attempts=5)
+    # TransactionMessageRetryInterval times the number of attempts so far: 10 s, then 20 s.
+    assert await next_one(fake_clock, csms, "StopTransaction", 10) == first + 10
+    assert await next_one(fake_clock, csms, "StopTransaction", 20) == first + 30
     await eventually(lambda: len(daemon.protocol.outbox) == 0 and failures["left"] == 0,
                      timeout=20, what="StopTransaction accepted after two CALLERRORs")
     stops = [m for m in csms.messages
              if m.direction == "in" and m.action == "StopTransaction" and m.message_type == 2]
     assert len(stops) == 3  # two refused, one accepted
     assert len({json.dumps(m.payload, sort_keys=True) for m in stops}) == 1
+
+
+async def test_past_its_attempts_a_stop_transaction_is_retried_slowly_and_never_dropped(
+        csms, start_station, fake_clock):
+    daemon, tx_id, failures, first = await stop_refused(csms, start_station, 3, attempts=2)
+    assert await next_one(fake_clock, csms, "StopTransaction", 10) == first + 10
+    # TransactionMessageAttempts used up: a CPO bills from it, so it goes on at the slow pace.
+    assert await next_one(fake_clock, csms, "StopTransaction", SLOW_RETRY_S) == \
+        first + 10 + SLOW_RETRY_S
+    assert await next_one(fake_clock, csms, "StopTransaction", SLOW_RETRY_S) == \
+        first + 10 + 2 * SLOW_RETRY_S
+    await eventually(lambda: len(daemon.protocol.outbox) == 0, what="accepted at last")
+    assert failures["left"] == 0
+    assert csms.transactions[tx_id].stop_reason == "EVDisconnected"
 
 
 async def test_daemon_stop_opens_the_contactor_and_stops_the_transaction(csms, start_station):

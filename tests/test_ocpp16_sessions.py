@@ -1,10 +1,13 @@
 """OCPP 1.6J Core scenarios end to end: a real daemon with simulated hardware, real websockets on
-127.0.0.1, the embedded CSMS on the other side. Each test is named after the scenario it plays."""
+127.0.0.1, the embedded CSMS on the other side. Each test is named after the scenario it plays.
+Those about intervals run on a fake clock (shared by the daemon and the CSMS) and check when each
+message went out, in the clock's seconds."""
 
 from __future__ import annotations
 
 import pytest
 
+from pievse.aio import FakeClock
 from tests.conftest import eventually
 
 pytestmark = pytest.mark.asyncio
@@ -19,6 +22,31 @@ def received(csms, action: str, cp_id: str = "CP1") -> list[dict]:
         for m in csms.messages
         if m.cp_id == cp_id and m.direction == "in" and m.action == action and m.message_type == 2
     ]
+
+
+def sent_at(csms, action: str, cp_id: str = "CP1") -> list[float]:
+    """When (the CSMS's clock, epoch seconds) each ``action`` CALL from the charge point came."""
+    return [m.time.timestamp() for m in csms.messages
+            if m.cp_id == cp_id and m.direction == "in" and m.action == action
+            and m.message_type == 2]
+
+
+async def nothing_new(csms, action: str, count: int) -> None:
+    """Let the event loop run until it is quiet (what was sent has been read by then), and
+    check that the station sent no further ``action``."""
+    await FakeClock.settle()
+    assert len(received(csms, action)) == count, f"a {action} came early"
+
+
+async def next_one(clock: FakeClock, csms, action: str, wait: float) -> float:
+    """``wait`` seconds pass: nothing before they are up, the next ``action`` when they are.
+    Returns when it came."""
+    count = len(received(csms, action))
+    await clock.advance(wait - 1)
+    await nothing_new(csms, action, count)
+    await clock.advance(1)
+    await eventually(lambda: len(received(csms, action)) > count, what=f"the next {action}")
+    return sent_at(csms, action)[count]
 
 
 def statuses(csms, connector_id: int, cp_id: str = "CP1") -> list[str]:
@@ -57,30 +85,48 @@ async def test_boot_notification_accepted_then_status_of_connector_0_and_every_c
     assert daemon.protocol.registered
 
 
-async def test_boot_notification_pending_holds_back_until_accepted(csms, start_station):
+async def test_boot_notification_pending_holds_back_until_accepted(
+        csms, start_station, fake_clock):
     csms.boot_status = "Pending"
-    csms.heartbeat_interval = 1  # the retry interval given with Pending
+    csms.heartbeat_interval = 30  # the retry interval given with Pending
     daemon = await start_station(wait_registered=False)
-    await eventually(lambda: len(received(csms, "BootNotification")) >= 2, what="boot retry")
+    await eventually(lambda: received(csms, "BootNotification"), what="BootNotification")
+    first = sent_at(csms, "BootNotification")[0]
+    assert await next_one(fake_clock, csms, "BootNotification", 30) == first + 30, "boot retry"
     assert not daemon.protocol.registered
     assert received(csms, "StatusNotification") == []  # nothing else while Pending
     csms.boot_status = "Accepted"
+    assert await next_one(fake_clock, csms, "BootNotification", 30) == first + 60
     await eventually(lambda: daemon.protocol.registered, what="registered")
     await eventually(lambda: status_now(csms) == "Available")
 
 
-async def test_boot_notification_rejected_is_retried_after_the_interval(csms, start_station):
+async def test_boot_notification_rejected_is_retried_after_the_interval(
+        csms, start_station, fake_clock):
     csms.boot_status = "Rejected"
-    csms.heartbeat_interval = 1
+    csms.heartbeat_interval = 45
     daemon = await start_station(wait_registered=False)
-    await eventually(lambda: len(received(csms, "BootNotification")) >= 2, what="boot retry")
+    await eventually(lambda: received(csms, "BootNotification"), what="BootNotification")
+    first = sent_at(csms, "BootNotification")[0]
+    assert await next_one(fake_clock, csms, "BootNotification", 45) == first + 45, "boot retry"
     assert not daemon.protocol.registered
     assert received(csms, "Heartbeat") == [] and received(csms, "StatusNotification") == []
     csms.boot_status = "Accepted"
+    await next_one(fake_clock, csms, "BootNotification", 45)
     await eventually(lambda: daemon.protocol.registered, what="registered")
 
 
-async def test_heartbeat_at_the_interval_the_csms_gave(csms, start_station):
+async def test_heartbeat_at_the_interval_the_csms_gave(csms, start_station, fake_clock):
+    csms.heartbeat_interval = 60
+    await start_station()
+    registered = sent_at(csms, "StatusNotification")[-1]
+    beats = [await next_one(fake_clock, csms, "Heartbeat", 60) for _ in range(3)]
+    assert len(received(csms, "Heartbeat")) >= 2
+    assert beats == [registered + 60, registered + 120, registered + 180]
+
+
+async def test_heartbeat_on_the_wall_clock(csms, start_station):
+    """The same on the system clock, without a fake one: heartbeats do come."""
     csms.heartbeat_interval = 1
     await start_station()
     await eventually(lambda: len(received(csms, "Heartbeat")) >= 2, what="two heartbeats")

@@ -2,13 +2,15 @@
 
 Each scenario runs a websockets server on 127.0.0.1 (an ephemeral port) standing in for the CSMS:
 it records every opening handshake, and can close connections, refuse the upgrade with an HTTP
-status, or select no subprotocol. Backoff is shrunk to milliseconds so reconnection is quick.
+status, or select no subprotocol. Backoff is shrunk to milliseconds so reconnection is quick,
+except where the backoff itself is checked: there the link waits on a fake clock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import socket
 import ssl
 from collections.abc import AsyncIterator
@@ -18,6 +20,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.server import serve
 
+from pievse.aio import FakeClock
 from pievse.protocol.common.link import OcppLink, charge_point_url, describe_connect_failure
 from tests.conftest import eventually
 
@@ -206,15 +209,29 @@ async def test_the_link_backs_off_while_connections_are_refused_and_connects_onc
     with socket.socket() as probe:  # a port that nothing listens on (for now)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    clock = FakeClock()
+    attempts: list[float] = []
     sessions = Sessions()
-    link = OcppLink(f"ws://127.0.0.1:{port}/ocpp", "CP1", session_factory=sessions, **QUICK)
+    link = OcppLink(f"ws://127.0.0.1:{port}/ocpp", "CP1", session_factory=sessions,
+                    backoff_initial=1.0, backoff_max=8.0, clock=clock, rng=random.Random(7),
+                    on_attempt=lambda succeeded: attempts.append(clock.monotonic()))
     running(link)
+    await eventually(lambda: attempts, "the first attempt")
 
-    await eventually(lambda: len(link_lines(caplog, "connection refused")) >= 3,
-                     "three refused attempts")
+    # Full jitter: each wait is drawn between zero and a ceiling that doubles up to the maximum.
+    jitter = random.Random(7)
+    for ceiling in (1.0, 2.0, 4.0, 8.0, 8.0):
+        wait = jitter.uniform(0.0, ceiling)
+        await eventually(lambda: clock.next_timer is not None, "the link waiting")
+        assert clock.next_timer == pytest.approx(attempts[-1] + wait)
+        count = len(attempts)
+        await clock.advance(clock.next_timer - clock.monotonic())
+        await eventually(lambda: len(attempts) > count, "the next attempt")
+    assert len(link_lines(caplog, "connection refused")) >= 3
     assert not link.connected
 
     async with CentralSystemServer(port=port):
+        await clock.advance(clock.next_timer - clock.monotonic())
         assert await link.wait_connected(WAIT)
         await eventually(lambda: sessions.connections, "the session to start")
 

@@ -21,6 +21,7 @@ from ocpp.v16.enums import Action
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 
+from pievse.aio import FakeClock
 from pievse.protocol.common.rpc import (
     CallErrorReceived,
     ConnectionLost,
@@ -639,3 +640,16 @@ async def test_an_ocpp201_session_answers_unreadable_frames_with_rpc_framework_e
 
     assert refusal[:3] == [4, "-1", "RpcFrameworkError"]
     assert unknown_type[:3] == [4, "t-1", "MessageTypeNotSupported"]
+
+
+async def test_the_response_timeout_runs_on_the_sessions_clock(wire):
+    clock = FakeClock()
+    session = wire.charge_point_session(response_timeout=30, clock=clock)
+    waiting = asyncio.create_task(session.call(call.Heartbeat()))
+    await wire.csms_receives()
+
+    await clock.advance(29)
+    assert not waiting.done()
+    await clock.advance(1)
+    with pytest.raises(ResponseTimeout, match="within 30 s"):
+        await waiting

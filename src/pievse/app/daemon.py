@@ -15,7 +15,7 @@ import enum
 import logging
 from typing import Any
 
-from pievse.aio import wait_event
+from pievse.aio import AsyncClock, SystemClock
 from pievse.local_api.server import ApiServer, SimulationUnavailable
 from pievse.app.config import Config
 from pievse.drivers.contracts import (
@@ -30,7 +30,6 @@ from pievse.drivers.contracts import (
 from pievse.app.driver_factory import Hardware, SimulatedHardware, build_hardware
 from pievse.persistence.recorder import TransactionRecorder
 from pievse.app.systemd import Notifier, ServiceReporter
-from pievse.core.clock import Clock, SystemClock
 from pievse.core.effects import (
     Effect,
     ResetNow,
@@ -75,7 +74,7 @@ class Daemon:
         self,
         config: Config,
         *,
-        clock: Clock | None = None,
+        clock: AsyncClock | None = None,
         hardware: Hardware | None = None,
         configuration_overrides: dict[str, Any] | None = None,
         notifier: Notifier | None = None,
@@ -92,6 +91,8 @@ class Daemon:
         from pievse.protocol.v16.security_ext import SecuredChargePoint16
 
         self.config = config
+        # The one clock of the charge point: the station reads it, everything that waits
+        # (link, RPC, heartbeat, outbox, services, the timers below) waits on it.
         self.clock = clock or SystemClock()
         # The store first: the transactions and messages a crash left behind shape everything
         # else (the simulated meters start from the energy they had reached).
@@ -129,12 +130,14 @@ class Daemon:
             response_timeout=config.ocpp.response_timeout,
             on_ping_interval=self._ping_interval_changed,
             on_connection_change=self._connection_changed,
-            outbox=Outbox(StoredOutboxJournal(self.store)),
+            outbox=Outbox(StoredOutboxJournal(self.store), clock=self.clock),
+            clock=self.clock,
         )
         self.security.protocol = self.protocol
-        self.firmware, self.diagnostics = updater_and_uploader(config, self.store, self.security)
+        self.firmware, self.diagnostics = updater_and_uploader(config, self.store, self.security,
+                                                              self.clock)
         self.protocol.use_firmware_management(self.firmware, self.diagnostics)
-        self.logs = log_uploader(config, self.diagnostics, self.security)
+        self.logs = log_uploader(config, self.diagnostics, self.security, clock=self.clock)
         self.protocol.use_logs(self.logs)
         self.recorder = TransactionRecorder(self.store, self.station)
         keys = self.protocol.configuration
@@ -162,6 +165,7 @@ class Daemon:
             transport=self.security.transport,
             describe_failure=self.security.describe_failure,
             on_attempt=self.security.attempt,
+            clock=self.clock,
         )
         self.api: ApiServer | None = None
         self._wake = asyncio.Event()
@@ -373,7 +377,7 @@ class Daemon:
                 self.dispatch(self.station.tick())
                 continue
             timeout = None if deadline is None else deadline - self.clock.now()
-            await wait_event(self._wake, timeout)
+            await self.clock.wait(self._wake, timeout)
 
     async def _board_events(self, n: int, board: EvseBoard) -> None:
         async for event in board.events():
@@ -392,7 +396,7 @@ class Daemon:
         interval = self.config.meter.interval
         while True:
             await self._read_meter(n, meter)
-            await asyncio.sleep(interval)
+            await self.clock.sleep(interval)
 
     async def _read_meter(self, n: int, meter: EnergyMeter) -> None:
         try:

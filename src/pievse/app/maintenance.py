@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pievse.aio import AsyncClock, SystemClock
 from pievse.app.config import Config
 from pievse.services.diagnostics import DiagnosticsUploader
 from pievse.services.firmware import FirmwareUpdater
@@ -48,28 +49,31 @@ def _secrets(config: Config, security: LinkSecurity) -> list[str]:
 
 
 def updater_and_uploader(config: Config, store: Store, security: LinkSecurity,
-                         ) -> tuple[FirmwareUpdater | None, DiagnosticsUploader]:
+                         clock: AsyncClock) -> tuple[FirmwareUpdater | None, DiagnosticsUploader]:
     state = state_directory(config)
     firmware = None
     if state is not None and config.firmware.allow_updates:
         firmware = FirmwareUpdater(state, python=config.firmware.python or None,
                                    download_timeout=config.firmware.transfer_timeout,
-                                   max_download_bytes=config.firmware.max_download << 20)
+                                   max_download_bytes=config.firmware.max_download << 20,
+                                   clock=clock)
     diagnostics = DiagnosticsUploader(
         _folder(config, "diagnostics"), charge_point_id=config.charge_point.id, config=config,
         store=store, journal_unit=config.diagnostics.journal_unit or None,
         log_file=config.diagnostics.log_file or None,
-        secrets=lambda: _secrets(config, security), timeout=config.firmware.transfer_timeout)
+        secrets=lambda: _secrets(config, security), timeout=config.firmware.transfer_timeout,
+        clock=clock)
     return firmware, diagnostics
 
 
 def log_uploader(config: Config, diagnostics: DiagnosticsUploader | None,
-                 security: LinkSecurity, *,
+                 security: LinkSecurity, *, clock: AsyncClock | None = None,
                  security_log_bytes: int = SECURITY_LOG_BYTES) -> LogUploader:
     """GetLog's uploader, with the security log (``<state>/security-log``, owner-only) and the
     diagnostics bundle it serves."""
+    clock = clock or SystemClock()
     security_log = SecurityLog(_folder(config, "security-log"), max_bytes=security_log_bytes,
-                               secrets=lambda: _secrets(config, security))
+                               secrets=lambda: _secrets(config, security), clock=clock)
     return LogUploader(_folder(config, "log-uploads"), charge_point_id=config.charge_point.id,
                        security_log=security_log, diagnostics=diagnostics,
-                       timeout=config.firmware.transfer_timeout)
+                       timeout=config.firmware.transfer_timeout, clock=clock)

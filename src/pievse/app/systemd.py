@@ -23,9 +23,12 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from pievse.aio import wait_event
+from pievse.aio import SystemClock
 
 log = logging.getLogger("pievse")
+
+#: systemd's watchdog counts real seconds, whatever clock the daemon runs on.
+_WATCHDOG_CLOCK = SystemClock()
 
 
 class Notifier:
@@ -118,7 +121,7 @@ class ServiceReporter:
         if interval is not None:
             self.notifier.watchdog()
         while True:
-            await wait_event(self._changed, interval)
+            await _WATCHDOG_CLOCK.wait(self._changed, interval)
             self._changed.clear()
             if interval is not None:
                 self.notifier.watchdog()

@@ -1,7 +1,9 @@
 """Time for the station core, injected so that tests can run a day in milliseconds.
 
 The core never reads the system clock and never sleeps: it asks a ``Clock`` what time it is and
-tells the daemon when it next needs to be woken (``Station.next_deadline()``).
+tells the daemon when it next needs to be woken (``Station.next_deadline()``). The layers that do
+sleep (protocol, services, daemon) take the same clock with the means to wait added
+(:mod:`pievse.aio`), so that one clock, real or fake, drives the whole charge point.
 """
 
 from __future__ import annotations
@@ -13,6 +15,11 @@ from typing import Protocol
 class Clock(Protocol):
     def now(self) -> float:
         """Seconds since the Unix epoch (UTC)."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds from an arbitrary start that never run backwards: what intervals (heartbeat,
+        retries, timeouts) are measured in, untouched by a step of the wall time."""
         ...
 
 
@@ -35,6 +42,9 @@ class SystemClock:
     def now(self) -> float:
         return self._wall_anchor + (time.monotonic() - self._mono_anchor)
 
+    def monotonic(self) -> float:
+        return time.monotonic()
+
 
 class ManualClock:
     """A clock that only moves when told to: the tests' time machine."""
@@ -43,6 +53,9 @@ class ManualClock:
         self._now = float(start)
 
     def now(self) -> float:
+        return self._now
+
+    def monotonic(self) -> float:
         return self._now
 
     def advance(self, seconds: float) -> float:

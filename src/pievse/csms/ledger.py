@@ -170,7 +170,8 @@ def now() -> datetime:
 class Ledger:
     """Records frames, keeps the derived view, and lets coroutines wait for a condition."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], datetime] = now) -> None:
+        self.now = now
         self.messages: list[Message] = []
         self.transactions: dict[int, Transaction] = {}
         self.charge_points: dict[str, ChargePointRecord] = {}
@@ -190,7 +191,7 @@ class Ledger:
         record = self.charge_point(cp_id)
         record.connected = True
         record.connections += 1
-        record.last_seen = now()
+        record.last_seen = self.now()
         self._wake()
 
     def disconnected(self, cp_id: str) -> None:

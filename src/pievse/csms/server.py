@@ -37,12 +37,14 @@ import itertools
 import logging
 import ssl
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from pievse.aio import AsyncClock, SystemClock
 from pievse.csms.ledger import ChargePointRecord, Direction, Ledger, Message, Transaction
 from pievse.csms.session import (
     CallErrorResponse,
@@ -89,6 +91,7 @@ class CentralSystem:
     Accepted and followed by a CertificateSigned. ``on_connect(cp_id, websocket)`` is told of
     each accepted connection; ``refused`` lists every refused handshake as (id, HTTP status).
     ``authorization_keys``, ``sign`` and ``on_connect`` may be changed while running too.
+    ``clock``: the time it stamps frames and answers with, and its commands' timeouts run on.
     """
 
     def __init__(
@@ -107,6 +110,7 @@ class CentralSystem:
         ssl_context: ssl.SSLContext | None = None,
         authorization_keys: dict[str, str] | None = None,
         sign: Callable[[str], str | None] | None = None,
+        clock: AsyncClock | None = None,
     ) -> None:
         if str(boot_status) not in BOOT_STATUSES:
             raise ValueError(f"boot_status must be one of {BOOT_STATUSES}, not {boot_status!r}")
@@ -127,7 +131,8 @@ class CentralSystem:
         self.refused: list[tuple[str, int]] = []
         self._requested_port = port
         self._requested_http_port = http_port
-        self._ledger = Ledger()
+        self.clock = clock or SystemClock()
+        self._ledger = Ledger(self.now)
         self._sessions: dict[str, ChargePointSession] = {}
         self._handlers: set[asyncio.Task] = set()
         self._background: set[asyncio.Task] = set()
@@ -136,6 +141,9 @@ class CentralSystem:
         self.repeated_starts = 0  # StartTransactions seen twice (answered with the same id)
         self._server: Server | None = None
         self._control: Any = None
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock.now(), UTC)
 
     # -- life cycle -----------------------------------------------------------------------
 

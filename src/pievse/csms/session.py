@@ -28,7 +28,7 @@ from ocpp.routing import after, on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
-from pievse.csms.ledger import Message, now
+from pievse.csms.ledger import Message
 from pievse.protocol.common import rpc
 from pievse.protocol.common.datetimes import format_datetime
 from pievse.protocol.common.frames import Frame
@@ -83,6 +83,7 @@ class ChargePointSession:
         self.rpc = rpc.RpcSession(
             websocket, self, version="1.6", response_timeout=central.response_timeout,
             logger=central.log, on_frame=self._record, on_call=self._ask_hook, concurrent=True,
+            clock=central.clock,
         )
 
     @property
@@ -101,7 +102,7 @@ class ChargePointSession:
     def _record(self, direction: rpc.Direction, frame: Frame) -> None:
         message_type = frame.message_type if frame.well_formed else None
         self.central.record(Message(self.id, direction, message_type, frame.unique_id,
-                                    frame.action, frame.payload, now(), frame.text))
+                                    frame.action, frame.payload, self.central.now(), frame.text))
 
     def _ask_hook(self, action: str, payload: dict) -> Awaitable[dict | None] | dict | None:
         hook = self.central.on_call
@@ -162,12 +163,12 @@ class ChargePointSession:
         status = str(self.central.boot_status)
         interval = self.central.heartbeat_interval if status == "Accepted" \
             else self.central.retry_interval
-        return call_result.BootNotification(current_time=format_datetime(now()),
+        return call_result.BootNotification(current_time=format_datetime(self.central.now()),
                                             interval=interval, status=status)
 
     @on(Action.heartbeat)
     def on_heartbeat(self, **_: Any) -> call_result.Heartbeat:
-        return call_result.Heartbeat(current_time=format_datetime(now()))
+        return call_result.Heartbeat(current_time=format_datetime(self.central.now()))
 
     @on(Action.status_notification)
     def on_status_notification(self, **_: Any) -> call_result.StatusNotification:

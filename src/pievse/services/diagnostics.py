@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pievse.aio import AsyncClock, SystemClock
 from pievse.services.firmware import DEFAULT_RETRIES, DEFAULT_RETRY_INTERVAL_S, FirmwareError
 from pievse.services.transfer import Job, build_and_upload, redact_url, upload, upload_url
 
@@ -131,11 +132,11 @@ def store_summary(store: Any, connectors: Iterable[int] = (1,)) -> dict[str, Any
     }
 
 
-def upload_file_name(charge_point_id: str, at: float | None = None, kind: str = "diagnostics",
+def upload_file_name(charge_point_id: str, at: float, kind: str = "diagnostics",
                      suffix: str = ".tar.gz") -> str:
-    """``<kind>-<charge point>-<UTC time><suffix>``: who made the file and when, safe in a
-    URL path and on any file system."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if at is None else at))
+    """``<kind>-<charge point>-<UTC time><suffix>``: who made the file and when (``at``, epoch
+    seconds), safe in a URL path and on any file system."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(at))
     who = re.sub(r"[^A-Za-z0-9._-]", "_", charge_point_id)
     return f"{kind}-{who}-{stamp}{suffix}"
 
@@ -155,14 +156,17 @@ class DiagnosticsUploader:
 
     ``secrets()`` returns the secret values in force (scrubbed from every text); the owner sets
     the ``notify(status)`` hook. ``version_command`` prints the version (``pievse --version``).
+    File names, times in the bundle and the wait between attempts go by ``clock``.
     """
 
     def __init__(self, work_dir: Path | str, *, charge_point_id: str, config: Any = None,
                  store: Any = None, journal_unit: str | None = "pievse",
                  log_file: str | None = None, secrets: Callable[[], Iterable[str]] = tuple,
                  timeout: float = 60.0, max_text_bytes: int = 8 << 20,
-                 version_command: list[str] | None = None) -> None:
+                 version_command: list[str] | None = None,
+                 clock: AsyncClock | None = None) -> None:
         self.work_dir = Path(work_dir)
+        self.clock = clock or SystemClock()
         self.charge_point_id = charge_point_id
         self.config = config
         self.store = store
@@ -188,7 +192,7 @@ class DiagnosticsUploader:
 
     def file_name(self, at: float | None = None) -> str:
         """The name of a bundle made now: what GetDiagnostics.conf answers."""
-        return upload_file_name(self.charge_point_id, at)
+        return upload_file_name(self.charge_point_id, self.clock.now() if at is None else at)
 
     def start(self, request: DiagnosticsRequest, file_name: str) -> None:
         """Build and upload ``file_name`` (an upload still under way is abandoned)."""
@@ -209,7 +213,7 @@ class DiagnosticsUploader:
                 lambda path: self.make_bundle(path, request.start_time, request.stop_time),
                 request.location, retries=request.retries, retry_interval=request.retry_interval,
                 timeout=self.timeout, content_type="application/gzip",
-                uploading=lambda: self._report(DiagnosticsStatus.UPLOADING))
+                uploading=lambda: self._report(DiagnosticsStatus.UPLOADING), clock=self.clock)
         except (FirmwareError, OSError) as error:
             log.error("diagnostics not uploaded: %s", error)
             self._report(DiagnosticsStatus.UPLOAD_FAILED)
@@ -250,12 +254,12 @@ class DiagnosticsUploader:
             texts["config.toml"] = redacted_config(self.config).encode()
         if summary is not None:
             texts["store.json"] = json.dumps(summary, indent=1, default=str).encode()
-        texts["version.txt"] = self._versions().encode()
+        texts["version.txt"] = self._versions(self.clock.now()).encode()
         if notes:
             texts["NOTES.txt"] = "".join(f"{note}\n" for note in notes).encode()
         secrets = [s.encode() for s in self.secrets() if s]
         partial = path.with_name(path.name + ".part")
-        now = time.time()
+        now = self.clock.now()
         with tarfile.open(partial, "w:gz") as bundle:
             folder = path.name.removesuffix(".tar.gz")
             for name, data in texts.items():
@@ -286,7 +290,7 @@ class DiagnosticsUploader:
             return None
         return _tail(done.stdout + done.stderr, self.max_text_bytes)
 
-    def _versions(self) -> str:
+    def _versions(self, now: float) -> str:
         try:
             version = subprocess.run(self.version_command, capture_output=True, text=True,
                                      timeout=60, stdin=subprocess.DEVNULL).stdout.strip()
@@ -294,4 +298,4 @@ class DiagnosticsUploader:
             version = f"({' '.join(self.version_command)} failed: {error})"
         return (f"{version}\npython {sys.version.split()[0]} ({sys.executable})\n"
                 f"platform {platform.platform()} {platform.machine()}\n"
-                f"made {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
+                f"made {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(now))}\n")

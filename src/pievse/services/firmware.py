@@ -57,6 +57,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pievse.aio import AsyncClock, SystemClock
 from pievse.services import firmware_rollback
 from pievse.services.firmware_file import NAME, Distribution, inspect_distribution
 from pievse.services.firmware_rollback import (
@@ -142,14 +143,17 @@ class FirmwareUpdater:
     The protocol adapter that owns it sets three hooks: ``notify(status)`` reports each step
     (``request`` is then the update it belongs to), ``is_idle()`` says no transaction is
     active, ``restart()`` restarts the daemon. ``probe_modules`` must import for a new version
-    to count as installed.
+    to count as installed. Scheduled dates, retries and the wait for a new version to prove
+    healthy go by ``clock``.
     """
 
     def __init__(self, state_dir: Path | str, *, python: str | None = None,
                  probe_modules: tuple[str, ...] = ("pievse.app.daemon",),
                  download_timeout: float = 60.0, max_download_bytes: int = 64 << 20,
-                 healthy_after: float = 120.0, idle_poll: float = 5.0) -> None:
+                 healthy_after: float = 120.0, idle_poll: float = 5.0,
+                 clock: AsyncClock | None = None) -> None:
         self.folder = Path(state_dir) / "firmware"
+        self.clock = clock or SystemClock()
         self.python = python or sys.executable
         self.probe_modules = list(probe_modules)
         self.download_timeout = download_timeout
@@ -251,7 +255,7 @@ class FirmwareUpdater:
             await retrying(lambda: download(request.location, file, timeout=self.download_timeout,
                                             max_bytes=self.max_download_bytes),
                            retries=request.retries, interval=request.retry_interval,
-                           what=f"downloading {where}")
+                           what=f"downloading {where}", clock=self.clock)
         except FirmwareError as error:
             log.error("firmware update: %s", error)
             return self._give_up(FirmwareStatus.DOWNLOAD_FAILED)
@@ -291,11 +295,11 @@ class FirmwareUpdater:
         self.restart()
 
     async def _until(self, moment: float, waiting: FirmwareStatus, what: str) -> None:
-        delay = moment - time.time()
+        delay = moment - self.clock.now()
         if delay > 0:
             log.info("%s in %.0f s", what, delay)
             self._report(waiting)
-            await asyncio.sleep(delay)
+            await self.clock.sleep(delay)
 
     def _give_up(self, status: FirmwareStatus) -> None:
         record = load_record(self.folder)
@@ -310,7 +314,7 @@ class FirmwareUpdater:
             if waiting is not None and self.status is not waiting:
                 self._report(waiting)
         while not self.is_idle():
-            await asyncio.sleep(self.idle_poll)
+            await self.clock.sleep(self.idle_poll)
 
     def _install(self, downloaded: Path, distribution: Distribution,
                  request: UpdateRequest) -> None:
@@ -336,7 +340,7 @@ class FirmwareUpdater:
         # The request goes along: the new version reports Installed with its requestId.
         record = {"phase": "installing", "target": distribution.version, "target_file": str(new),
                   "previous": installed["version"], "previous_file": str(previous), "starts": 0,
-                  "probe_modules": self.probe_modules, "at": time.time(),
+                  "probe_modules": self.probe_modules, "at": self.clock.now(),
                   "request": asdict(request)}
         save_record(self.folder, record)
         try:
@@ -371,7 +375,7 @@ class FirmwareUpdater:
         if phase == "installed":
             if running_version == record.get("target"):
                 record["report"] = FirmwareStatus.INSTALLED.value
-                asyncio.get_running_loop().call_later(self.healthy_after, self.confirm)
+                self.clock.call_later(self.healthy_after, self.confirm)
             else:
                 # The rollback check should have caught this: it is not wired at start-up.
                 record.update(phase="failed", report=FirmwareStatus.INSTALLATION_FAILED.value,

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pievse.aio import AsyncClock, SystemClock
 from pievse.services.diagnostics import DiagnosticsUploader, upload_file_name
 from pievse.services.firmware import DEFAULT_RETRIES, DEFAULT_RETRY_INTERVAL_S, FirmwareError
 from pievse.services.security_log import SecurityLog
@@ -75,13 +76,14 @@ class LogUploader:
     """Carries out GetLog, one upload at a time, in ``work_dir``.
 
     Either log may be missing (None): GetLog for it is then Rejected. The owner sets
-    ``notify(status, request_id)``.
+    ``notify(status, request_id)``. File names and the wait between attempts go by ``clock``.
     """
 
     def __init__(self, work_dir: Path | str, *, charge_point_id: str,
                  security_log: SecurityLog | None, diagnostics: DiagnosticsUploader | None,
-                 timeout: float = 60.0) -> None:
+                 timeout: float = 60.0, clock: AsyncClock | None = None) -> None:
         self.work_dir = Path(work_dir)
+        self.clock = clock or SystemClock()
         self.charge_point_id = charge_point_id
         self.security_log = security_log
         self.diagnostics = diagnostics
@@ -110,6 +112,7 @@ class LogUploader:
 
     def file_name(self, log_type: LogType, at: float | None = None) -> str:
         """The name of the file GetLog.conf announces."""
+        at = self.clock.now() if at is None else at
         if log_type is LogType.DIAGNOSTICS:
             return upload_file_name(self.charge_point_id, at)
         return upload_file_name(self.charge_point_id, at, kind="security-log", suffix=".jsonl")
@@ -143,7 +146,8 @@ class LogUploader:
                 request.location, retries=request.retries, retry_interval=request.retry_interval,
                 timeout=self.timeout,
                 content_type="application/x-ndjson" if security else "application/gzip",
-                uploading=lambda: self._report(UploadLogStatus.UPLOADING, request))
+                uploading=lambda: self._report(UploadLogStatus.UPLOADING, request),
+                clock=self.clock)
         except FirmwareError as error:
             log.error("GetLog %s: %s not uploaded: %s", request.request_id, name, error)
             self._report(UploadLogStatus(upload_failure(error).value), request)

@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pievse.core.clock import Clock, SystemClock
+
 __all__ = ["SecurityLog", "SecurityLogEntry"]
 
 log = logging.getLogger("pievse.security_log")
@@ -73,15 +75,18 @@ class SecurityLog:
     ``secrets()`` returns the secret values in force, to be blanked from every techInfo. The
     owner sets ``on_cleared(tech_info)``, called after events were deleted (a rotation that
     dropped a generation, or :meth:`clear`): the charge point raises SecurityLogWasCleared
-    with it, which lands in the fresh log as its first line.
+    with it, which lands in the fresh log as its first line. An event recorded without its
+    time is stamped with ``clock``'s.
     """
 
     FILE = "security-events.jsonl"
     PREVIOUS = "security-events.1.jsonl"
 
     def __init__(self, folder: Path | str, *, max_bytes: int = 256 << 10,
-                 secrets: Callable[[], Iterable[str]] = tuple) -> None:
+                 secrets: Callable[[], Iterable[str]] = tuple,
+                 clock: Clock | None = None) -> None:
         self.folder = Path(folder)
+        self.clock = clock or SystemClock()
         self.max_bytes = max(MIN_BYTES, max_bytes)
         self.secrets = secrets
         self.on_cleared: Callable[[str], None] = lambda tech_info: None
@@ -119,7 +124,7 @@ class SecurityLog:
                critical: bool = False) -> None:
         """Append one event (and sync it to the disk). Never raises: a full or read-only SD
         card must not stop the charge point from reporting the event to the CSMS."""
-        entry = SecurityLogEntry(time.time() if at is None else at, event,
+        entry = SecurityLogEntry(self.clock.now() if at is None else at, event,
                                  (self.scrub(tech_info) or "")[:255] or None, critical)
         line = (json.dumps(entry.to_json(), ensure_ascii=False) + "\n").encode()
         dropped = 0

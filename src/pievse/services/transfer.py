@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+from pievse.aio import AsyncClock
 from pievse.services.firmware_rollback import FirmwareError
 
 __all__ = ["SCHEMES", "Job", "TransferError", "UploadFailure", "build_and_upload", "download",
@@ -91,10 +92,11 @@ def open_url(url: str, *, timeout: float, method: str = "GET", data: Any = None,
     return urllib.request.urlopen(request, timeout=timeout)
 
 
-async def retrying(action: Callable[[], T], *, retries: int, interval: float, what: str) -> T:
+async def retrying(action: Callable[[], T], *, retries: int, interval: float, what: str,
+                   clock: AsyncClock) -> T:
     """Run the blocking ``action`` in a worker thread, ``1 + retries`` times at most,
-    ``interval`` seconds apart; raise TransferError (its cause: the last attempt's error) when
-    the last attempt failed."""
+    ``interval`` seconds of ``clock`` apart; raise TransferError (its cause: the last attempt's
+    error) when the last attempt failed."""
     attempts = max(1, retries + 1)
     attempt = 1
     while True:
@@ -106,7 +108,7 @@ async def retrying(action: Callable[[], T], *, retries: int, interval: float, wh
                 raise TransferError(f"{what}: gave up after {attempts} attempts: {error}",
                                     upload_failure(error)) from error
         attempt += 1
-        await asyncio.sleep(max(0.0, interval))
+        await clock.sleep(max(0.0, interval))
 
 
 # --- down -----------------------------------------------------------------------------------
@@ -210,7 +212,8 @@ def upload_failure(error: BaseException) -> UploadFailure:
 
 async def build_and_upload(folder: Path, file_name: str, build: Callable[[Path], Awaitable[None]],
                            location: str, *, retries: int, retry_interval: float, timeout: float,
-                           content_type: str, uploading: Callable[[], None]) -> str:
+                           content_type: str, uploading: Callable[[], None],
+                           clock: AsyncClock) -> str:
     """Make ``folder/file_name`` with ``build``, call ``uploading()``, then upload it to
     ``location`` (retried); the file never outlives the call: the SD card keeps no copy. Returns
     the URL it went to; raises TransferError (OSError if the file could not be made)."""
@@ -225,7 +228,7 @@ async def build_and_upload(folder: Path, file_name: str, build: Callable[[Path],
         uploading()
         await retrying(lambda: upload(target, path, timeout=timeout, content_type=content_type),
                        retries=retries, interval=retry_interval,
-                       what=f"uploading {file_name} to {redact_url(target)}")
+                       what=f"uploading {file_name} to {redact_url(target)}", clock=clock)
     finally:
         path.unlink(missing_ok=True)
     return target

@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pievse import __version__
+from pievse.aio import AsyncClock, SystemClock
 
 __all__ = ["OcppLink", "SessionFactory", "charge_point_url", "describe_connect_failure"]
 
@@ -104,6 +105,8 @@ class OcppLink:
     attempt for ``(ssl, extra_headers)``, ``describe_failure(error)`` words a refused attempt
     (401, certificate problems) and ``on_attempt(succeeded)`` learns how each attempt went.
     :meth:`reconnect` closes the current connection and connects again at once.
+
+    The backoff waits on ``clock`` and draws its jitter from ``rng``.
     """
 
     def __init__(
@@ -126,6 +129,8 @@ class OcppLink:
         | None = None,
         describe_failure: Callable[[BaseException], str] | None = None,
         on_attempt: Callable[[bool], None] | None = None,
+        clock: AsyncClock | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         if backoff_initial <= 0 or backoff_max < backoff_initial:
             raise ValueError("need 0 < backoff_initial <= backoff_max")
@@ -147,6 +152,8 @@ class OcppLink:
         self._transport = transport
         self._describe_failure = describe_failure
         self._on_attempt = on_attempt or (lambda succeeded: None)
+        self.clock = clock or SystemClock()
+        self._rng = rng or random.Random()
         self._reconnect_now = False
         self._attempt = 0
         self._connection: Any = None
@@ -164,11 +171,7 @@ class OcppLink:
 
     async def wait_connected(self, timeout: float | None = None) -> bool:
         """Wait until connected; False if ``timeout`` seconds passed first."""
-        try:
-            await asyncio.wait_for(self._connected.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
+        return await self.clock.wait(self._connected, timeout)
 
     @property
     def ping_interval(self) -> float:
@@ -209,7 +212,7 @@ class OcppLink:
                 await self._serve(connection)
             if self._closing:
                 break
-            await asyncio.sleep(self._delay)
+            await self.clock.sleep(self._delay)
 
     async def _connect(self) -> Any:
         """One attempt; the open connection, or None (already logged) if it failed."""
@@ -262,8 +265,7 @@ class OcppLink:
         return connection
 
     async def _serve(self, connection: Any) -> None:
-        loop = asyncio.get_running_loop()
-        opened = loop.time()
+        opened = self.clock.monotonic()
         self.log.info("connected to %s (%s)", self.url, connection.subprotocol)
         self._connection = connection
         self._connected.set()
@@ -279,7 +281,7 @@ class OcppLink:
             # Also on cancellation: leave with a proper close handshake, not a dropped socket.
             with contextlib.suppress(Exception):
                 await connection.close()
-        if loop.time() - opened >= self.stable_after:
+        if self.clock.monotonic() - opened >= self.stable_after:
             self._attempt = 0
         self._delay = self._next_delay()
         if self._reconnect_now:
@@ -294,7 +296,7 @@ class OcppLink:
         ceiling = min(self.backoff_max, self.backoff_initial * 2.0 ** self._attempt)
         if ceiling < self.backoff_max:
             self._attempt += 1
-        return random.uniform(0.0, ceiling)
+        return self._rng.uniform(0.0, ceiling)
 
     async def reconnect(self, reason: str = "reconnecting") -> None:
         """Close the current connection (with a close frame) and connect again at once, with

@@ -22,12 +22,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from pievse.aio import wait_event
+from pievse.aio import AsyncClock, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ class OutboxEntry:
     transaction_ref: int
     data: Any  # the station effect the message is built from
     attempts: int = 0
-    not_before: float = 0.0  # monotonic time before which it is not retried
+    not_before: float = 0.0  # the clock's monotonic time before which it is not retried
 
 
 class OutboxJournal(Protocol):
@@ -61,8 +60,10 @@ class OutboxJournal(Protocol):
 
 class Outbox:
     def __init__(self, journal: OutboxJournal | None = None, *,
-                 max_meter_values: int = MAX_METER_VALUES) -> None:
+                 max_meter_values: int = MAX_METER_VALUES,
+                 clock: AsyncClock | None = None) -> None:
         self._journal = journal
+        self.clock = clock or SystemClock()
         self.max_meter_values = max_meter_values
         self._entries: deque[OutboxEntry] = deque()
         self._transaction_ids: dict[int, int] = {}
@@ -120,6 +121,10 @@ class Outbox:
         if self._journal is not None:
             self._journal.attempted(entry)
 
+    def postpone(self, entry: OutboxEntry, delay: float) -> None:
+        """Sending ``entry`` failed: it waits ``delay`` seconds before the next attempt."""
+        entry.not_before = self.clock.monotonic() + delay
+
     def remember_transaction_id(self, transaction_ref: int, transaction_id: int) -> None:
         self._transaction_ids[transaction_ref] = transaction_id
         if self._journal is not None:
@@ -164,20 +169,20 @@ class Outbox:
                 self._changed.clear()
                 await self._changed.wait()
                 continue
-            delay = entry.not_before - time.monotonic()
+            delay = entry.not_before - self.clock.monotonic()
             if delay <= 0:
                 return entry
             self._changed.clear()
-            await wait_event(self._changed, delay)
+            await self.clock.wait(self._changed, delay)
 
     async def wait_empty(self, timeout: float) -> bool:
         """Wait until everything was delivered (before a reset); False on timeout."""
-        deadline = time.monotonic() + timeout
+        deadline = self.clock.monotonic() + timeout
         while self._entries:
-            remaining = deadline - time.monotonic()
+            remaining = deadline - self.clock.monotonic()
             if remaining <= 0:
                 return False
             self._changed.clear()
-            if not await wait_event(self._changed, remaining):
+            if not await self.clock.wait(self._changed, remaining):
                 return not self._entries
         return True

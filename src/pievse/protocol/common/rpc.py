@@ -40,6 +40,7 @@ from ocpp.messages import Call, CallError, CallResult
 from ocpp.routing import create_route_map
 from websockets.exceptions import ConnectionClosed
 
+from pievse.aio import AsyncClock, SystemClock
 from pievse.protocol.common.frames import CALL, CALLERROR, CALLRESULT, Frame, read_frame
 from pievse.protocol.common.schemas import SchemaValidator, validator_for
 
@@ -145,6 +146,7 @@ class RpcSession:
     never wait, still go out in the order the CALLs came.
 
     Run :meth:`run` as a task for the life of the connection, and :meth:`call` to send requests.
+    The response timeout runs on ``clock``.
     """
 
     def __init__(
@@ -159,11 +161,13 @@ class RpcSession:
         on_frame: OnFrame | None = None,
         on_call: OnCall | None = None,
         concurrent: bool = False,
+        clock: AsyncClock | None = None,
     ) -> None:
         self.connection = connection
         self.handler = handler
         self.version = version
         self.response_timeout = response_timeout
+        self.clock = clock or SystemClock()
         self.log = logger or logging.getLogger("pievse.ocpp.rpc")
         self.validator = validator or validator_for(version)
         self.on_frame = on_frame
@@ -503,7 +507,7 @@ class RpcSession:
                     raise ConnectionLost(f"could not send {action}: {closed}") from None
                 wait = self.response_timeout if timeout is None else timeout
                 try:
-                    kind, value = await asyncio.wait_for(pending.answer, wait)
+                    kind, value = await self.clock.wait_for(pending.answer, wait)
                 except TimeoutError:
                     raise ResponseTimeout(f"no answer to {action} within {wait:g} s") from None
             finally:

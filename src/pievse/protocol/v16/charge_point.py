@@ -3,14 +3,19 @@
 It knows the wire and the CSMS, and decides nothing about charging: CSMS commands become station
 calls, station effects become 1.6 messages. Per connection it registers the charge point
 (BootNotification, with Pending and Rejected handled), reports the current status of every
-connector, keeps the heartbeat, and drains two queues:
+connector, keeps the heartbeat, and drains three queues:
 
 * the outbox (StartTransaction, StopTransaction, transaction MeterValues): in order, each until the
   CSMS has answered it, kept across connection losses, retried per TransactionMessageAttempts and
   TransactionMessageRetryInterval;
+* the redelivery queue (:mod:`pievse.protocol.common.notifications`): the notifications the CSMS
+  must hear even if the link drops (firmware, diagnostics and log statuses, security events),
+  kept while offline and retried at a set pace;
 * everything else (StatusNotification, Authorize, MeterValues outside a transaction), which is only
   worth sending while connected: after a reconnection the current statuses are sent instead of a
   stale history.
+
+Every interval (heartbeat, retries, response timeouts) is measured on the injected clock.
 
 Inbound handlers answer at once (the RPC layer reads nothing while a handler runs); follow-up
 messages, such as the one a TriggerMessage asks for, are queued and sent afterwards.
@@ -19,8 +24,8 @@ messages, such as the one a TriggerMessage asks for, are queued and sent afterwa
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +35,8 @@ from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action
 
 from pievse import __version__
+from pievse.aio import AsyncClock, SystemClock
+from pievse.protocol.common.notifications import RedeliveryQueue
 from pievse.protocol.common.outbox import Outbox, OutboxEntry
 from pievse.protocol.common.rpc import (
     CallErrorReceived,
@@ -95,8 +102,11 @@ class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
         on_ping_interval: Callable[[int], None] | None = None,
         on_connection_change: Callable[[], None] | None = None,
         outbox: Outbox | None = None,
+        clock: AsyncClock | None = None,
     ) -> None:
         self.station = station
+        #: What the heartbeat, the retries and the response timeouts are measured on.
+        self.clock = clock or SystemClock()
         self._dispatch = dispatch
         self._boot = call.BootNotification(
             charge_point_vendor=vendor,
@@ -114,13 +124,15 @@ class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
         self.configuration.on_change(self._configuration_changed)
         self._on_ping_interval = on_ping_interval
         self._on_connection_change = on_connection_change or (lambda: None)
-        self.outbox = outbox if outbox is not None else Outbox()
+        self.outbox = outbox if outbox is not None else Outbox(clock=self.clock)
+        #: Notifications the CSMS must hear even if the link drops on their way.
+        self.notifications = RedeliveryQueue(self.clock, logger=log)
         self._session: RpcSession | None = None
         self._registered = False
         self._messages: asyncio.Queue[tuple[Any, Callable[[Any], None] | None]] = asyncio.Queue()
         self._boot_now = asyncio.Event()
         self._heartbeat_changed = asyncio.Event()
-        self._last_sent = time.monotonic()
+        self._last_sent = self.clock.monotonic()
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -201,8 +213,8 @@ class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
     async def run_session(self, connection: Any) -> None:
         """Run the whole OCPP session over one open websocket, until it closes."""
         session = RpcSession(
-            connection, self, version="1.6", response_timeout=self._response_timeout, logger=log
-        )
+            connection, self, version="1.6", response_timeout=self._response_timeout, logger=log,
+            clock=self.clock)
         reader = asyncio.create_task(session.run(), name="ocpp-reader")
         tasks: list[asyncio.Task] = []
         self._session = session
@@ -221,6 +233,9 @@ class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
                     asyncio.create_task(self._send_messages(session), name="ocpp-messages"),
                     asyncio.create_task(self._send_outbox(session), name="ocpp-outbox"),
                     asyncio.create_task(self._heartbeat(session), name="ocpp-heartbeat"),
+                    asyncio.create_task(
+                        self.notifications.deliver(functools.partial(self._call, session)),
+                        name="ocpp-notifications"),
                 ]
                 await reader
             else:
@@ -278,18 +293,19 @@ class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
 
     async def _wait_boot_retry(self, seconds: float) -> None:
         self._boot_now.clear()
-        try:
-            await asyncio.wait_for(self._boot_now.wait(), seconds)
-        except TimeoutError:
-            pass
+        await self.clock.wait(self._boot_now, seconds)
+
+    async def _call(self, session: RpcSession, request: Any) -> Any:
+        response = await session.call(request)
+        self._last_sent = self.clock.monotonic()  # an answered message stands for a Heartbeat
+        return response
 
     async def _send_messages(self, session: RpcSession) -> None:
         while True:
             request, on_response = await self._messages.get()
             response = None
             try:
-                response = await session.call(request)
-                self._last_sent = time.monotonic()
+                response = await self._call(session, request)
             except (CallErrorReceived, ResponseTimeout, InvalidResponse) as error:
                 log.warning("%s failed: %s", type(request).__name__, error)
             except ConnectionLost:
@@ -307,8 +323,7 @@ class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
                 self.outbox.ack(entry)
                 continue
             try:
-                response = await session.call(request)
-                self._last_sent = time.monotonic()
+                response = await self._call(session, request)
             except (CallErrorReceived, ResponseTimeout, InvalidResponse) as error:
                 self._retry_later(entry, error)
                 continue
@@ -353,7 +368,7 @@ class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
             delay = interval * entry.attempts
         log.warning("%s of transaction %s failed (%s); attempt %s, next in %.0f s",
                     name[entry.kind], entry.transaction_ref, error, entry.attempts, delay)
-        entry.not_before = time.monotonic() + delay
+        self.outbox.postpone(entry, delay)
 
     def _delivered(self, entry: OutboxEntry, response: Any) -> None:
         if entry.kind == "start":
@@ -383,15 +398,12 @@ class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
                 self._heartbeat_changed.clear()
                 await self._heartbeat_changed.wait()
                 continue
-            idle = time.monotonic() - self._last_sent
+            idle = self.clock.monotonic() - self._last_sent
             if idle < interval:
                 self._heartbeat_changed.clear()
-                try:
-                    await asyncio.wait_for(self._heartbeat_changed.wait(), interval - idle)
-                except TimeoutError:
-                    pass
+                await self.clock.wait(self._heartbeat_changed, interval - idle)
                 continue
-            self._last_sent = time.monotonic()
+            self._last_sent = self.clock.monotonic()
             self._send(call.Heartbeat())
 
     # --- configuration -------------------------------------------------------------------------

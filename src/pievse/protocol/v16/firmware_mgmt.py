@@ -6,11 +6,13 @@ Both commands are answered at once (the RPC layer reads nothing while a handler 
 starts in the ``@after`` handler, once the answer is on the wire, so that the CSMS never sees a
 FirmwareStatusNotification before the answer to its UpdateFirmware.
 
-Status notifications are worth sending only while registered. While offline the latest status of
-each kind is kept and sent after the next registration (:meth:`send_pending_firmware_statuses`):
-the CSMS needs to know where an update ended, not every step it missed. The Installed (or
-InstallationFailed) that a new version reports after its restart is also kept in the updater's
-marker on disk until the CSMS has answered it.
+Status notifications go through the charge point's redelivery queue
+(:mod:`pievse.protocol.common.notifications`): sent while registered, the latest of each kind
+kept while offline and sent after the next registration (the CSMS needs to know where an update
+ended, not every step it missed). The Installed (or InstallationFailed) that a new version
+reports after its restart is also kept in the updater's marker on disk until the CSMS has
+answered it, and queued again at the first registration after the restart
+(:meth:`send_pending_firmware_statuses`).
 
 The updater names its steps as the security extension does (:class:`FirmwareStatus`). An update
 started by SignedUpdateFirmware is reported in those words, in SignedFirmwareStatusNotification
@@ -38,16 +40,22 @@ from pievse.services.firmware import (
     FirmwareUpdater,
     UpdateRequest,
 )
+from pievse.protocol.common.notifications import RedeliveryQueue, Rule
 from pievse.protocol.v16 import messages
 from pievse.core.station import Station
 
-__all__ = ["FIRMWARE_MANAGEMENT", "STATUS_16", "FirmwareManagementHandlers", "request_time",
-           "status_16"]
+__all__ = ["DIAGNOSTICS_STATUS", "FIRMWARE_MANAGEMENT", "FIRMWARE_STATUS", "STATUS_16",
+           "FirmwareManagementHandlers", "request_time", "status_16"]
 
 log = logging.getLogger("pievse.ocpp")
 
 #: The feature profile's name in SupportedFeatureProfiles.
 FIRMWARE_MANAGEMENT = "FirmwareManagement"
+
+#: Kinds in the redelivery queue: one for Firmware- and SignedFirmwareStatusNotification alike,
+#: since a new update, signed or not, supersedes the last.
+FIRMWARE_STATUS = "firmware status"
+DIAGNOSTICS_STATUS = "diagnostics status"
 
 _S = FirmwareStatus
 #: How OCPP 1.6's FirmwareStatus says the state an update is in, step by step.
@@ -82,18 +90,18 @@ def request_time(text: str | None, field: str) -> float | None:
 class FirmwareManagementHandlers:
     """Mixed into the 1.6 charge point, before ``ChargePoint16`` in the bases (it answers the
     TriggerMessages of its two notifications and hands the others on). Needs ``station``,
-    ``registered``, ``_send`` and ``_dispatch``; :meth:`use_firmware_management` gives it the
-    updater and the uploader (without them both commands are answered NotSupported)."""
+    ``registered``, ``notifications``, ``_send`` and ``_dispatch``;
+    :meth:`use_firmware_management` gives it the updater and the uploader (without them both
+    commands are answered NotSupported)."""
 
     station: Station
     registered: bool
+    notifications: RedeliveryQueue
     _send: Callable[..., None]
     _dispatch: Callable[[list[Any]], None]
 
     firmware: FirmwareUpdater | None = None
     diagnostics: DiagnosticsUploader | None = None
-    _firmware_unsent: tuple[FirmwareStatus, UpdateRequest | None] | None = None
-    _diagnostics_unsent: DiagnosticsStatus | None = None
     _diagnostics_asked: tuple[DiagnosticsRequest, str] | None = None
 
     def use_firmware_management(self, firmware: FirmwareUpdater | None = None,
@@ -101,6 +109,8 @@ class FirmwareManagementHandlers:
         """Wire the updater and the uploader to this charge point: their notifications go to
         the CSMS, the updater installs only while no transaction is active and restarts the
         daemon through a soft Reset (which waits for the transaction messages to be sent)."""
+        self.notifications.rule(FIRMWARE_STATUS, Rule(latest_only=True))
+        self.notifications.rule(DIAGNOSTICS_STATUS, Rule(latest_only=True))
         if firmware is not None:
             self.firmware = firmware
             firmware.notify = self._firmware_status_changed
@@ -196,32 +206,20 @@ class FirmwareManagementHandlers:
                 requested_message=requested_message, connector_id=connector_id, **options)
 
     def send_pending_firmware_statuses(self) -> None:
-        """Call when the connection changes: once registered, send the statuses the CSMS has
-        not heard yet, and count a registration as proof that a new version came up."""
-        if not self.registered:
+        """Call when the connection changes: once registered, queue how an update that ended
+        before a restart went, if the CSMS has not heard it yet, and count a registration as
+        proof that a new version came up."""
+        if not self.registered or self.firmware is None:
             return
-        if self.firmware is not None and self._firmware_unsent is None:
+        if not self.notifications.holds(FIRMWARE_STATUS):
             report = self.firmware.pending_report()
             if report is not None:
-                self._firmware_unsent = (report, self.firmware.request)
-                self._firmware_status_noted(report, self.firmware.request)
-        self._deliver_firmware_status()
-        self._deliver_diagnostics_status()
-        if self.firmware is not None:
-            self.firmware.confirm()
+                self._firmware_status_changed(report)
+        self.firmware.confirm()
 
     def _firmware_status_changed(self, status: FirmwareStatus) -> None:
         request = self.firmware.request if self.firmware is not None else None
-        self._firmware_unsent = (status, request)
         self._firmware_status_noted(status, request)
-        self._deliver_firmware_status()
-
-    def _deliver_firmware_status(self) -> None:
-        unsent = self._firmware_unsent
-        if unsent is None or not self.registered:
-            return
-        self._firmware_unsent = None
-        status, request = unsent
         if request is not None and request.signed:
             message: Any = call.SignedFirmwareStatusNotification(status=status.value,
                                                                  request_id=request.request_id)
@@ -230,27 +228,12 @@ class FirmwareManagementHandlers:
         else:
             return
 
-        def answered(response: Any) -> None:
-            if response is None:
-                if self._firmware_unsent is None:  # nothing newer: send it after reconnecting
-                    self._firmware_unsent = unsent
-            elif self.firmware is not None:
+        def delivered(answer: Any) -> None:
+            if self.firmware is not None:
                 self.firmware.delivered(status)
 
-        self._send(message, answered)
+        self.notifications.put(FIRMWARE_STATUS, message, delivered)
 
     def _diagnostics_status_changed(self, status: DiagnosticsStatus) -> None:
-        self._diagnostics_unsent = status
-        self._deliver_diagnostics_status()
-
-    def _deliver_diagnostics_status(self) -> None:
-        status = self._diagnostics_unsent
-        if status is None or not self.registered:
-            return
-        self._diagnostics_unsent = None
-
-        def answered(response: Any) -> None:
-            if response is None and self._diagnostics_unsent is None:
-                self._diagnostics_unsent = status
-
-        self._send(call.DiagnosticsStatusNotification(status=status.value), answered)
+        self.notifications.put(DIAGNOSTICS_STATUS,
+                               call.DiagnosticsStatusNotification(status=status.value))

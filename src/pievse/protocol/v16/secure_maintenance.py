@@ -48,31 +48,34 @@ from pievse.services.firmware import (
 from pievse.services.firmware_signature import check_signing_certificate
 from pievse.services.log_upload import LogRequest, LogType, LogUploader, UploadLogStatus
 from pievse.services.certificates import CertificateStore, CertificateUse
+from pievse.protocol.common.notifications import RedeliveryQueue, Rule
 from pievse.protocol.v16.firmware_mgmt import request_time
 from pievse.services.security_log import SecurityLog
 from pievse.services.transfer import redact_url
 
-__all__ = ["SecureMaintenanceHandlers"]
+__all__ = ["LOG_STATUS", "SecureMaintenanceHandlers"]
 
 logger = logging.getLogger("pievse.ocpp")
+
+#: LogStatusNotification's kind in the redelivery queue: only the latest is worth sending.
+LOG_STATUS = "log status"
 
 
 class SecureMaintenanceHandlers:
     """GetLog and SignedUpdateFirmware. Needs what the secured 1.6 charge point provides
-    (``certificates``, ``firmware``, ``registered``, ``_send``, ``report_security_event``);
+    (``certificates``, ``firmware``, ``notifications``, ``_send``, ``report_security_event``);
     :meth:`use_logs` gives it the log uploader (without it GetLog is Rejected and
     ExtendedTriggerMessage(LogStatusNotification) answered NotImplemented)."""
 
     certificates: CertificateStore
     firmware: FirmwareUpdater | None
-    registered: bool
+    notifications: RedeliveryQueue
     _send: Callable[..., None]
     report_security_event: Callable[..., None]
     firmware_status_notification: Callable[[], Any]
 
     logs: LogUploader | None = None
     security_log: SecurityLog | None = None
-    _log_unsent: tuple[UploadLogStatus, int] | None = None
     _log_asked: tuple[LogRequest, str] | None = None
     _signed_asked: UpdateRequest | None = None
     _signing_refused: str | None = None
@@ -81,6 +84,7 @@ class SecureMaintenanceHandlers:
         """Wire the log uploader: its notifications go to the CSMS, and every security event
         from now on is written to its security log, which reports its own clearing."""
         self.logs = logs
+        self.notifications.rule(LOG_STATUS, Rule(latest_only=True))
         logs.notify = self._log_status_changed
         if logs.security_log is not None:
             self.security_log = logs.security_log
@@ -127,24 +131,8 @@ class SecureMaintenanceHandlers:
         self._send(call.LogStatusNotification(status=status.value, request_id=request_id))
 
     def _log_status_changed(self, status: UploadLogStatus, request_id: int) -> None:
-        self._log_unsent = (status, request_id)
-        self._deliver_log_status()
-
-    def _deliver_log_status(self) -> None:
-        """Send the latest status not yet sent (once registered: call it when the connection
-        changes too)."""
-        unsent = self._log_unsent
-        if unsent is None or not self.registered:
-            return
-        self._log_unsent = None
-
-        def answered(response: Any) -> None:
-            if response is None and self._log_unsent is None:
-                self._log_unsent = unsent
-
-        status, request_id = unsent
-        self._send(call.LogStatusNotification(status=status.value, request_id=request_id),
-                   answered)
+        self.notifications.put(LOG_STATUS, call.LogStatusNotification(status=status.value,
+                                                                      request_id=request_id))
 
     # --- SignedUpdateFirmware --------------------------------------------------------------------
 

@@ -7,8 +7,9 @@ The white paper "Improved security for OCPP 1.6-J" adds messages to OCPP 1.6:
   point's own certificate (ExtendedTriggerMessage(SignChargePointCertificate) -> the charge point
   makes a key and sends SignCertificate(csr) -> the CSMS's CA signs it -> CertificateSigned);
 * ExtendedTriggerMessage, TriggerMessage's successor that can also ask for that renewal;
-* SecurityEventNotification: the charge point reports security events (a critical one must
-  reach the CSMS even if it happens offline: it is queued until the next registration);
+* SecurityEventNotification: the charge point reports security events through the redelivery
+  queue (a critical one must reach the CSMS even if it happens offline: it is kept until the
+  CSMS has answered it);
 * configuration keys: SecurityProfile (only ever raised), AuthorizationKey (write-only, never
   shown), CpoName (the O of the CSR), and read-only limits of the certificate store.
 
@@ -28,7 +29,6 @@ import asyncio
 import enum
 import logging
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +42,8 @@ from pievse.services.certificates import (
     CertificateUse,
     KeyType,
 )
+from pievse.aio import AsyncClock
+from pievse.protocol.common.notifications import RedeliveryQueue, Rule
 from pievse.protocol.common.transport_security import (
     SecurityProfile,
     SecurityState,
@@ -77,6 +79,9 @@ event_log = logging.getLogger("pievse.ocpp.security_events")
 
 #: The most events kept while the CSMS cannot be reached.
 MAX_QUEUED_EVENTS = 100
+
+#: SecurityEventNotification's kind in the redelivery queue.
+SECURITY_EVENT = "security event"
 
 
 class SecurityEvent(str, enum.Enum):
@@ -123,12 +128,12 @@ _ROUTINE_EVENTS = frozenset({
 })
 
 
-def security_event_notification(event: SecurityEvent | str, tech_info: str | None = None,
-                                at: float | None = None) -> call.SecurityEventNotification:
-    """The SecurityEventNotification of one event at ``at`` (epoch seconds, default now)."""
+def security_event_notification(event: SecurityEvent | str, at: float,
+                                tech_info: str | None = None) -> call.SecurityEventNotification:
+    """The SecurityEventNotification of one event at ``at`` (epoch seconds)."""
     return call.SecurityEventNotification(
         type=SecurityEvent(event).value,
-        timestamp=messages.timestamp(time.time() if at is None else at),
+        timestamp=messages.timestamp(at),
         tech_info=tech_info[:255] if tech_info else None,
     )
 
@@ -212,7 +217,8 @@ def redact_authorization_keys(*loggers: logging.Logger | logging.LoggerAdapter) 
 class SecurityExtensionHandlers:
     """The security extension's handlers; needs what :class:`SecuredChargePoint16` sets up
     (``certificates``, ``security_state``, ``charge_point_id``, ``key_type``) and what the 1.6
-    charge point provides (``station``, ``configuration``, ``registered``, ``_send``)."""
+    charge point provides (``station``, ``configuration``, ``registered``, ``clock``,
+    ``notifications``, ``_send``)."""
 
     station: Station
     configuration: Configuration
@@ -221,7 +227,6 @@ class SecurityExtensionHandlers:
     charge_point_id: str
     key_type: KeyType
     _on_security_change: Callable[[str], None]
-    _queued_events: list[call.SecurityEventNotification]
     _changed: str | None
 
     #: Where every security event is also written, if the charge point keeps a security log.
@@ -230,6 +235,8 @@ class SecurityExtensionHandlers:
     # Provided by the charge point and the other mixins: annotations only, since a method here
     # would shadow the real one.
     registered: bool
+    clock: AsyncClock
+    notifications: RedeliveryQueue
     logs: Any
     _send: Callable[..., None]
     after_trigger_message: Callable[..., None]
@@ -242,38 +249,13 @@ class SecurityExtensionHandlers:
                               tech_info: str | None = None) -> None:
         """Log a security event and tell the CSMS; offline, it waits for the next registration
         (the oldest non-critical events give way first when too many wait)."""
-        event, at = SecurityEvent(event), time.time()
+        event, at = SecurityEvent(event), self.clock.now()
         if self.security_log is not None:  # on the SD card first, secrets blanked
             tech_info = self.security_log.scrub(tech_info)
             self.security_log.record(event.value, at, tech_info, event.critical)
         event_log.log(logging.INFO if event in _ROUTINE_EVENTS else logging.WARNING,
                       "security event %s%s", event.value, f": {tech_info}" if tech_info else "")
-        notification = security_event_notification(event, tech_info, at)
-        if self.registered:
-            self._send_security_event(notification)
-        else:
-            self._queue_security_event(notification)
-
-    def send_queued_security_events(self) -> None:
-        """Once registered: send what happened while the CSMS could not be reached."""
-        while self.registered and self._queued_events:
-            self._send_security_event(self._queued_events.pop(0))
-
-    def _send_security_event(self, notification: call.SecurityEventNotification) -> None:
-        def answered(response: Any) -> None:
-            # No answer (the connection dropped first): a critical event waits for the next
-            # registration; the CSMS must get it (the white paper's "guaranteed delivery").
-            if response is None and SecurityEvent(notification.type).critical:
-                self._queue_security_event(notification)
-
-        self._send(notification, answered)
-
-    def _queue_security_event(self, notification: call.SecurityEventNotification) -> None:
-        self._queued_events.append(notification)
-        if len(self._queued_events) > MAX_QUEUED_EVENTS:
-            dropped = next((n for n in self._queued_events
-                            if not SecurityEvent(n.type).critical), self._queued_events[0])
-            self._queued_events.remove(dropped)
+        self.notifications.put(SECURITY_EVENT, security_event_notification(event, at, tech_info))
 
     # --- the charge point certificate ----------------------------------------------------------
 
@@ -486,7 +468,6 @@ class SecuredChargePoint16(SecureMaintenanceHandlers, FirmwareManagementHandlers
         cpo_name: str = "",
         key_type: KeyType = KeyType.EC_P256,
         on_security_change: Callable[[str], None] | None = None,
-        on_connection_change: Callable[[], None] | None = None,
         configuration: Configuration | None = None,
         **options: Any,
     ) -> None:
@@ -496,16 +477,17 @@ class SecuredChargePoint16(SecureMaintenanceHandlers, FirmwareManagementHandlers
         self.security_state = security_state
         self.key_type = key_type
         self._on_security_change = on_security_change or (lambda what: None)
-        self._queued_events = []
         self._changed = None
-        self._owner_connection_change = on_connection_change or (lambda: None)
         if configuration is None:
             configuration = Configuration(
                 core_keys(len(station.connectors))
                 + smart_charging_keys(station.charging.capabilities)
                 + security_keys(certificates, security_state, cpo_name))
-        super().__init__(station, dispatch, configuration=configuration,
-                         on_connection_change=self._connection_changed, **options)
+        super().__init__(station, dispatch, configuration=configuration, **options)
+        # The white paper's "guaranteed delivery" of the critical events.
+        self.notifications.rule(SECURITY_EVENT, Rule(
+            must_arrive=lambda notification: SecurityEvent(notification.type).critical,
+            limit=MAX_QUEUED_EVENTS))
 
     def transport_security(self) -> TransportSecurity:
         """The settings of the next connection: the profile and AuthorizationKey in force, the
@@ -514,8 +496,3 @@ class SecuredChargePoint16(SecureMaintenanceHandlers, FirmwareManagementHandlers
             self.security_state.profile, self.security_state.authorization_key,
             tuple(self.certificates.root_files(CertificateUse.CENTRAL_SYSTEM_ROOT)),
             self.certificates.client_certificate_file())
-
-    def _connection_changed(self) -> None:
-        self.send_queued_security_events()
-        self._deliver_log_status()
-        self._owner_connection_change()
