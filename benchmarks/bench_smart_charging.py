@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from pievse.core.charging_profiles import ChargingRateUnit, CompositeSchedule  # noqa: E402
-from pievse.core.datetimes import format_datetime, parse_datetime  # noqa: E402
+from pievse.protocol.common.datetimes import format_datetime, parse_datetime  # noqa: E402
 from pievse.core.smart_charging import ChargingProfiles, SmartChargingLimits  # noqa: E402
 from pievse.protocol.v16.codec.charging_profiles import decode_charging_profile  # noqa: E402
 

@@ -23,7 +23,7 @@ from pievse.core.charging_profiles import (
     CompositeScheduleStatus,
     RecurrencyKind,
 )
-from pievse.core.datetimes import parse_datetime
+from pievse.protocol.common.datetimes import parse_datetime
 from pievse.protocol.common.rpc import RpcSession
 from pievse.protocol.common.schemas import validator_for
 from pievse.protocol.v16.codec.charging_profiles import (
@@ -189,7 +189,8 @@ def test_decimal_and_integral_float_integers_are_read_as_integers() -> None:
                      id="bool as integer"),
         pytest.param(lambda o: o.update(chargingProfilePurpose="TxMaxProfile"), "is not one of",
                      id="unknown purpose"),
-        pytest.param(lambda o: o.update(validFrom="yesterday"), "not an ISO 8601", id="bad date"),
+        pytest.param(lambda o: o.update(validFrom="yesterday"), "not an RFC 3339 date-time",
+                     id="bad date"),
         pytest.param(lambda o: o.update(validTo=20260105), "must be an ISO 8601 string",
                      id="date not a string"),
         pytest.param(lambda o: o["chargingSchedule"]["chargingSchedulePeriod"][0].update(

@@ -29,7 +29,7 @@ from pievse.core.charging_profiles import (
     CompositeScheduleStatus,
     RecurrencyKind,
 )
-from pievse.core.datetimes import format_datetime, parse_datetime
+from pievse.protocol.common.datetimes import format_datetime, parse_datetime
 from pievse.core.smart_charging import ChargingProfiles, SmartChargingLimits
 from pievse.persistence.profile_codec import decode_installed_profile, encode_installed_profile
 

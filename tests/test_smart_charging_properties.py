@@ -27,7 +27,7 @@ from pievse.core.charging_profiles import (
     ChargingSchedulePeriod,
     RecurrencyKind,
 )
-from pievse.core.datetimes import parse_datetime
+from pievse.protocol.common.datetimes import parse_datetime
 from pievse.core.smart_charging import ChargingProfiles, ProfileLimit
 from pievse.protocol.v16.codec.charging_profiles import (
     decode_charging_profile,

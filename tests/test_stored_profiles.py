@@ -18,7 +18,7 @@ from pievse.core.charging_profiles import (
     InstalledProfile,
     RecurrencyKind,
 )
-from pievse.core.datetimes import parse_datetime
+from pievse.protocol.common.datetimes import parse_datetime
 from pievse.persistence.profile_codec import decode_installed_profile, encode_installed_profile
 from pievse.persistence.recorder import TransactionRecorder
 from pievse.persistence.store import MIGRATIONS, SCHEMA_VERSION, Store

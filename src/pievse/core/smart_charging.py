@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -56,7 +57,6 @@ from pievse.core.charging_profiles import (
     SmartChargingLimits,
     schedule_problem,
 )
-from pievse.core.datetimes import format_datetime
 
 CPMAX = ChargingProfilePurpose.CHARGE_POINT_MAX_PROFILE
 TX_DEFAULT = ChargingProfilePurpose.TX_DEFAULT_PROFILE
@@ -250,7 +250,8 @@ class ChargingProfiles:
                 f"(ChargingScheduleAllowedChargingRateUnit allows {allowed or 'none'})"
             )
         if profile.valid_to is not None and profile.valid_to <= now:
-            return f"validTo {format_datetime(profile.valid_to)} has already passed"
+            passed = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(profile.valid_to))
+            return f"validTo {passed} has already passed"
         return None
 
     def clear(

@@ -23,7 +23,7 @@ from pievse.core.authorization import (
     IdToken,
     IdTokenType,
 )
-from pievse.core.datetimes import parse_datetime
+from pievse.protocol.common.datetimes import parse_datetime
 from pievse.core.reservations import Reservation
 from pievse.persistence.access_codec import (
     encode_entries,

@@ -20,7 +20,7 @@ from pievse.core.charging_profiles import (
     InstalledProfile,
     RecurrencyKind,
 )
-from pievse.core.datetimes import parse_datetime
+from pievse.protocol.common.datetimes import parse_datetime
 
 __all__ = ["decode_installed_profile", "encode_installed_profile", "from_schema_1"]
 

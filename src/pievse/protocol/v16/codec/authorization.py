@@ -28,7 +28,7 @@ from pievse.core.authorization import (
     UpdateStatus,
     UpdateType,
 )
-from pievse.core.datetimes import format_datetime, parse_datetime
+from pievse.protocol.common.datetimes import format_datetime, parse_datetime
 from pievse.core.reservations import CancelReservationStatus, Reservation, ReservationStatus
 
 __all__ = [

@@ -32,7 +32,7 @@ from pievse.core.charging_profiles import (
     CompositeScheduleStatus,
     RecurrencyKind,
 )
-from pievse.core.datetimes import format_datetime, parse_datetime
+from pievse.protocol.common.datetimes import format_datetime, parse_datetime
 
 __all__ = [
     "ProfileFormatError",
