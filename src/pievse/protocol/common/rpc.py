@@ -12,10 +12,10 @@ use with a CALLERROR carrying the code of the session's OCPP version, and never 
 end the session. A stray CALLRESULT or CALLERROR is only logged: answering an answer could start
 an endless error ping-pong between two strict peers.
 
-The same class serves both ends: the charge point gives it its 1.6 adapter as the handler, the
-bench CSMS (``pievse.csms``) its default answers, plus what a test CSMS needs: every frame shown
-to an observer, a hook that may answer any CALL first, each CALL answered in a task of its own,
-and raw frames sent as they are.
+The same class serves both ends: the charge point gives it the route map of its adapter's
+functional blocks (:func:`route_map`), the bench CSMS (``pievse.csms``) its default answers,
+plus what a test CSMS needs: every frame shown to an observer, a hook that may answer any CALL
+first, each CALL answered in a task of its own, and raw frames sent as they are.
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ __all__ = [
     "ResponseTimeout",
     "RpcError",
     "RpcSession",
+    "Routes",
+    "route_map",
 ]
 
 #: "in" for a frame the peer sent, "out" for one this end sent.
@@ -65,6 +67,9 @@ OnFrame = Callable[[Direction, Frame], None]
 #: May answer a CALL before the handlers: (action, payload) -> the answer payload, or None to
 #: leave it to the handlers; an OCPPError it raises is sent as the CALLERROR.
 OnCall = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any] | None] | dict[str, Any] | None]
+
+#: Action -> its ``@on`` and ``@after`` handlers, as ``ocpp.routing.create_route_map`` makes it.
+Routes = dict[str, dict[str, Any]]
 
 #: What a receive raises when the websocket is gone (websockets raises ConnectionClosed).
 _CLOSED = (ConnectionClosed, ConnectionError, EOFError)
@@ -119,6 +124,21 @@ class InvalidRequest(RpcError, ValueError):
     """A CALL we were asked to send breaks its schema: a bug on our side, never sent."""
 
 
+def route_map(*handlers: object) -> Routes:
+    """One route map of several handler objects (an adapter's functional blocks). An action has
+    one owner, its ``@on`` and its ``@after`` in the same object: one that two objects route is
+    a mistake, refused with ValueError."""
+    routes: Routes = {}
+    owners: dict[str, str] = {}
+    for handler in handlers:
+        name = type(handler).__name__
+        for action, route in create_route_map(handler).items():
+            if action in routes:
+                raise ValueError(f"{action} is routed by both {owners[action]} and {name}")
+            routes[action], owners[action] = route, name
+    return routes
+
+
 @dataclass(slots=True)
 class _Pending:
     unique_id: str
@@ -133,11 +153,12 @@ class RpcSession:
     """One OCPP-J session over one open connection.
 
     ``handler`` is an object whose methods carry ``@on(Action.x)`` / ``@after(Action.x)`` from
-    ``ocpp.routing``. An ``@on`` handler receives the payload as snake_case keyword arguments
-    (plus ``call_unique_id`` if its signature names it), may be sync or async, and returns the
-    response dataclass from ``ocpp.v16.call_result`` (or a dict). It runs inside the receive loop,
-    so nothing else is read while it runs: answer at once. An ``@after`` handler runs afterwards as
-    its own task, once the CALLRESULT is sent; that is where follow-up CALLs belong.
+    ``ocpp.routing``; or ``routes`` is the route map of several (:func:`route_map`). An ``@on``
+    handler receives the payload as snake_case keyword arguments (plus ``call_unique_id`` if its
+    signature names it), may be sync or async, and returns the response dataclass from
+    ``ocpp.v16.call_result`` (or a dict). It runs inside the receive loop, so nothing else is read
+    while it runs: answer at once. An ``@after`` handler runs afterwards as its own task, once the
+    CALLRESULT is sent; that is where follow-up CALLs belong.
 
     For a test CSMS: ``on_frame`` sees every frame both ways (an answer labelled with the action
     it answers); ``on_call`` may answer a CALL before the handlers (its answer is sent as it is,
@@ -162,6 +183,7 @@ class RpcSession:
         on_call: OnCall | None = None,
         concurrent: bool = False,
         clock: AsyncClock | None = None,
+        routes: Routes | None = None,
     ) -> None:
         self.connection = connection
         self.handler = handler
@@ -174,8 +196,10 @@ class RpcSession:
         self.on_call = on_call
         self.concurrent = concurrent
         self._codes = self.validator.codes
-        self._routes: dict[str, dict[str, Any]] = (
-            create_route_map(handler) if handler is not None else {}
+        if routes is not None and handler is not None:
+            raise TypeError("give a handler or a route map, not both")
+        self._routes: Routes = (
+            routes if routes is not None else route_map(handler) if handler is not None else {}
         )
         self._wants_unique_id: dict[Any, bool] = {}
         self._call_lock = asyncio.Lock()
