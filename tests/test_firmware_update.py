@@ -38,8 +38,7 @@ from pievse.services.firmware_rollback import MAX_UNCONFIRMED_STARTS, ROLLBACK_S
 from pievse.services.firmware_rollback import restart_argv, save_record
 from pievse.core.iec61851 import PilotState
 from pievse.protocol.common.link import OcppLink
-from pievse.protocol.v16.charge_point import ChargePoint16
-from pievse.protocol.v16.firmware_mgmt import FirmwareManagementHandlers
+from pievse.protocol.v16.adapter import ChargePoint16
 from pievse.core.authorization import IdToken, IdTokenType
 from pievse.core.effects import Effect, ResetNow, SetContactor, SetPilot
 from pievse.core.station import Station
@@ -303,28 +302,25 @@ async def update(updater: FirmwareUpdater, url: str, retries: int = 0,
 # --- a charge point on the bench: station core, 1.6 adapter with the profile, link ----------
 
 
-class FirmwareChargePoint16(FirmwareManagementHandlers, ChargePoint16):
-    """The 1.6 charge point with the Firmware Management profile, as the daemon composes it."""
-
-
 class Bench:
     """One connector, no hardware: what the board would do is left undone, every other effect
-    goes to the 1.6 adapter, and a restart the station asks for is counted."""
+    goes to the 1.6 adapter (with the updater and the uploader given), and a restart the station
+    asks for is counted."""
 
     def __init__(self, csms: CentralSystem, cp_id: str, updater: FirmwareUpdater | None,
                  diagnostics: DiagnosticsUploader | None = None) -> None:
         self.station = Station(1)
         self.restarts = 0
-        self.protocol = self.make_protocol(cp_id)
-        self.protocol.use_firmware_management(updater, diagnostics)
+        self.protocol = self.make_protocol(cp_id, updater, diagnostics)
         self.link = OcppLink(csms.url, cp_id, session_factory=self.protocol.run_session,
                              backoff_initial=0.1, backoff_max=1.0)
         self.task: asyncio.Task | None = None
 
-    def make_protocol(self, cp_id: str) -> Any:
-        return FirmwareChargePoint16(
+    def make_protocol(self, cp_id: str, firmware: FirmwareUpdater | None,
+                      diagnostics: DiagnosticsUploader | None) -> Any:
+        return ChargePoint16(
             self.station, self.dispatch, vendor="pievse", model="bench", response_timeout=5,
-            on_connection_change=lambda: self.protocol.send_pending_firmware_statuses())
+            firmware=firmware, diagnostics=diagnostics)
 
     def dispatch(self, effects: list[Effect]) -> None:
         for effect in effects:

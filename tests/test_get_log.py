@@ -32,7 +32,7 @@ from pievse.services.log_upload import LogType, LogUploader
 from pievse.app.maintenance import log_uploader
 from pievse.services.certificates import CertificateStore
 from pievse.protocol.common.transport_security import SecurityProfile, SecurityState
-from pievse.protocol.v16.security_ext import SecuredChargePoint16
+from pievse.protocol.v16.adapter import ChargePoint16
 from pievse.services.security_log import SecurityLog
 from tests.conftest import eventually, station_config
 from tests.test_diagnostics import UploadServer, server  # noqa: F401 - the fixture, shared
@@ -53,18 +53,18 @@ class SecureBench(Bench):
                  firmware: FirmwareUpdater | None = None, logs: LogUploader | None = None,
                  cp_id: str = "CP1") -> None:
         self.folder = folder
+        self.logs = logs
         super().__init__(csms, cp_id, firmware)
-        if logs is not None:
-            self.protocol.use_logs(logs)
 
-    def make_protocol(self, cp_id: str) -> Any:
+    def make_protocol(self, cp_id: str, firmware: FirmwareUpdater | None,
+                      diagnostics: DiagnosticsUploader | None) -> Any:
         certificates = CertificateStore(self.folder / "certificates")
         state = SecurityState(self.folder / "certificates" / "security.json",
                               profile=SecurityProfile(0), authorization_key=AUTHORIZATION_KEY)
-        return SecuredChargePoint16(
+        return ChargePoint16(
             self.station, self.dispatch, charge_point_id=cp_id, certificates=certificates,
             security_state=state, vendor="pievse", model="bench", response_timeout=5,
-            on_connection_change=lambda: self.protocol.send_pending_firmware_statuses())
+            firmware=firmware, diagnostics=diagnostics, logs=self.logs)
 
 
 def sent(csms: CentralSystem, action: str) -> list[dict[str, Any]]:

@@ -35,7 +35,7 @@ from pievse.core.clock import ManualClock
 from pievse.core.effects import Effect
 from pievse.core.reservations import CancelReservationStatus, Reservation, ReservationStatus
 from pievse.core.station import Station
-from pievse.protocol.v16.charge_point import ChargePoint16
+from pievse.protocol.v16.adapter import ChargePoint16
 from pievse.protocol.v16.codec.answers import (
     encode_availability_status,
     encode_remote_start_stop_status,
@@ -226,25 +226,25 @@ class Adapter:
 def test_send_local_list_with_an_entry_1_6_cannot_carry_fails_and_changes_nothing(
         entry: dict[str, Any]) -> None:
     adapter = Adapter()
-    first = adapter.cp.on_send_local_list(1, "Full", [
+    first = adapter.cp.handler("SendLocalList")(1, "Full", [
         {"id_tag": "04A1B2C3", "id_tag_info": {"status": "Accepted"}}])
     assert first.status == "Accepted"
-    assert adapter.cp.on_send_local_list(2, "Full", [entry]).status == "Failed"
+    assert adapter.cp.handler("SendLocalList")(2, "Full", [entry]).status == "Failed"
     authorization = adapter.station.access.authorization
     assert authorization.list_version == 1 and authorization.lookup(ALICE, NOW) is not None
 
 
 def test_a_reserve_now_the_codec_cannot_read_is_rejected() -> None:
     adapter = Adapter()
-    answer = adapter.cp.on_reserve_now(1, "soon", "04A1B2C3", 7)
+    answer = adapter.cp.handler("ReserveNow")(1, "soon", "04A1B2C3", 7)
     assert answer.status == "Rejected"
     assert adapter.station.access.reservations.all == []
 
 
 def test_commands_for_a_connector_the_station_lacks_are_answered_in_16s_words() -> None:
     cp = Adapter().cp
-    assert cp.on_change_availability(9, "Inoperative").status == "Rejected"
-    assert cp.on_unlock_connector(9).status == "NotSupported"
-    assert cp.on_unlock_connector(1).status == "NotSupported"
-    assert cp.on_clear_cache().status == "Accepted"
-    assert cp.on_cancel_reservation(5).status == "Rejected"
+    assert cp.handler("ChangeAvailability")(9, "Inoperative").status == "Rejected"
+    assert cp.handler("UnlockConnector")(9).status == "NotSupported"
+    assert cp.handler("UnlockConnector")(1).status == "NotSupported"
+    assert cp.handler("ClearCache")().status == "Accepted"
+    assert cp.handler("CancelReservation")(5).status == "Rejected"

@@ -12,7 +12,7 @@ import pytest
 
 from pievse.app.daemon import ExitReason
 from tests.conftest import eventually
-from pievse.protocol.v16.charge_point import SLOW_RETRY_S
+from pievse.protocol.v16.blocks.transactions import SLOW_RETRY_S
 from tests.test_ocpp16_sessions import (
     TAG,
     charging_session,

@@ -47,7 +47,8 @@ from pievse.protocol.common.transport_security import (
     SecurityState,
     TransportSecurity,
 )
-from pievse.protocol.v16.security_ext import SecuredChargePoint16, redact_authorization_keys
+from pievse.protocol.v16.adapter import ChargePoint16
+from pievse.protocol.v16.blocks.security import redact_authorization_keys
 from pievse.core.station import Station
 
 UTC = dt.timezone.utc
@@ -351,13 +352,13 @@ def ignore_effects(effects: list[Any]) -> None:
 def secured_charge_point(directory: Path, *, profile: int = 0,
                          authorization_key: str | None = None, cpo_name: str = CPO_NAME,
                          changes: list[str] | None = None,
-                         max_certificates: int = 10) -> SecuredChargePoint16:
+                         max_certificates: int = 10) -> ChargePoint16:
     """A real 1.6 charge point with the security extension, its certificate store and security
     state in ``directory``; ``changes`` collects what ``on_security_change`` announces."""
     certificates = CertificateStore(directory / "certificates", max_certificates=max_certificates)
     state = SecurityState(directory / "certificates" / "security.json",
                           profile=SecurityProfile(profile), authorization_key=authorization_key)
-    return SecuredChargePoint16(
+    return ChargePoint16(
         Station(1), ignore_effects, vendor="pievse", model="pievse-test",
         charge_point_id="CP1", certificates=certificates, security_state=state,
         cpo_name=cpo_name, response_timeout=10,
@@ -365,7 +366,7 @@ def secured_charge_point(directory: Path, *, profile: int = 0,
 
 
 @contextlib.asynccontextmanager
-async def online(charge_point: SecuredChargePoint16, url: str) -> AsyncIterator[OcppLink]:
+async def online(charge_point: ChargePoint16, url: str) -> AsyncIterator[OcppLink]:
     """Connect ``charge_point`` to ``url`` with the transport security it holds now (as the
     daemon does for each connection) and keep it connected until the block ends."""
     options = charge_point.transport_security().connection_options(charge_point.charge_point_id)

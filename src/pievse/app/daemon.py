@@ -84,11 +84,11 @@ class Daemon:
         from pievse.app.maintenance import log_uploader, updater_and_uploader
         from pievse.protocol.common.link import OcppLink
         from pievse.protocol.common.outbox import Outbox
-        from pievse.protocol.v16.configuration import (
+        from pievse.protocol.v16.adapter import ChargePoint16
+        from pievse.protocol.v16.blocks.availability import (
             PHASE_ROTATION_NOT_APPLICABLE,
             connector_phase_rotation,
         )
-        from pievse.protocol.v16.security_ext import SecuredChargePoint16
 
         self.config = config
         # The one clock of the charge point: the station reads it, everything that waits
@@ -115,15 +115,12 @@ class Daemon:
             },
         )
         self.security = LinkSecurity(config)
-        self.protocol = SecuredChargePoint16(
+        self.firmware, self.diagnostics = updater_and_uploader(config, self.store, self.security,
+                                                              self.clock)
+        self.logs = log_uploader(config, self.diagnostics, self.security, clock=self.clock)
+        self.protocol = ChargePoint16(
             self.station,
             self.dispatch,
-            charge_point_id=cp.id,
-            certificates=self.security.certificates,
-            security_state=self.security.state,
-            cpo_name=self.security.cpo_name,
-            key_type=self.security.key_type,
-            on_security_change=self._security_changed,
             vendor=cp.vendor,
             model=cp.model,
             serial_number=cp.serial_number or None,
@@ -132,13 +129,17 @@ class Daemon:
             on_connection_change=self._connection_changed,
             outbox=Outbox(StoredOutboxJournal(self.store), clock=self.clock),
             clock=self.clock,
+            firmware=self.firmware,
+            diagnostics=self.diagnostics,
+            logs=self.logs,
+            certificates=self.security.certificates,
+            security_state=self.security.state,
+            charge_point_id=cp.id,
+            cpo_name=self.security.cpo_name,
+            key_type=self.security.key_type,
+            on_security_change=self._security_changed,
         )
         self.security.protocol = self.protocol
-        self.firmware, self.diagnostics = updater_and_uploader(config, self.store, self.security,
-                                                              self.clock)
-        self.protocol.use_firmware_management(self.firmware, self.diagnostics)
-        self.logs = log_uploader(config, self.diagnostics, self.security, clock=self.clock)
-        self.protocol.use_logs(self.logs)
         self.recorder = TransactionRecorder(self.store, self.station)
         keys = self.protocol.configuration
         keys.set_initial("WebSocketPingInterval", config.ocpp.ping_interval)
@@ -236,7 +237,6 @@ class Daemon:
         asyncio.get_running_loop().create_task(self.link.reconnect(reason))
 
     def _connection_changed(self) -> None:
-        self.protocol.send_pending_firmware_statuses()
         self.service.changed()
 
     def describe(self) -> str:

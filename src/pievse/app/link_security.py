@@ -30,7 +30,7 @@ from pievse.protocol.common.transport_security import (
 )
 
 if TYPE_CHECKING:
-    from pievse.protocol.v16.security_ext import SecuredChargePoint16
+    from pievse.protocol.v16.adapter import ChargePoint16
 
 __all__ = ["LinkSecurity"]
 
@@ -59,7 +59,7 @@ class LinkSecurity:
                                    fallback_after=FALLBACK_AFTER)
         self.key_type = KeyType(ocpp.csr_key_type)
         self.cpo_name = ocpp.cpo_name
-        self.protocol: SecuredChargePoint16 | None = None
+        self.protocol: ChargePoint16 | None = None
         self._certificate_on_trial = False
         if int(self.state.profile) == 0:
             log.warning("security profile 0: the link to the CSMS is neither authenticated nor "

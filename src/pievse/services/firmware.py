@@ -27,7 +27,7 @@ An update, as the CSMS asks for it, goes (the steps are :class:`FirmwareStatus`)
 One pipeline serves both messages: the signed update only adds step 3. Each protocol message
 says the steps in its own words (OCPP 1.6's FirmwareStatusNotification has no word for
 SignatureVerified, say): that translation is the protocol adapter's
-(:mod:`pievse.protocol.v16.firmware_mgmt`).
+(:mod:`pievse.protocol.v16.blocks.firmware`).
 
 **Rollback.** The copy kept in step 6 is the wheel of the last update when pievse came from one,
 otherwise a wheel repacked from the installed files listed in the distribution's RECORD (an

@@ -491,7 +491,7 @@ class CredentialRedactor(logging.Filter):
     ChangeConfiguration that sets a new AuthorizationKey is that key, while the words that would
     identify the frame may be cut out of the middle. Previews are therefore reduced to the
     frame's type and length (the RPC layer logs whole frames anyway, with the key blanked by
-    :class:`pievse.protocol.v16.security_ext.AuthorizationKeyRedactor`).
+    :class:`pievse.protocol.v16.blocks.security.AuthorizationKeyRedactor`).
     """
 
     def filter(self, record: logging.LogRecord) -> bool:

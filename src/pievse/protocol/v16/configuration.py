@@ -1,9 +1,13 @@
 """OCPP 1.6 configuration keys (GetConfiguration / ChangeConfiguration), with their real rules.
 
-Each key is declared once with its type, access and, where it steers behaviour, the station
-setting or adapter hook it feeds. ChangeConfiguration answers as the specification asks:
-unknown key -> NotSupported, read-only key or invalid value -> Rejected, a key that only takes
-effect after a restart -> RebootRequired, else Accepted.
+Each key is declared once, by the functional block that owns it (:mod:`pievse.protocol.v16.blocks`),
+with its type, access and, where it steers behaviour, the station setting it feeds. A key with
+rules of its own carries them in its definition: a check of the value, a value kept elsewhere
+(``read``), a change carried out by its owner instead of kept here (``write``), a value never
+shown (``write_only``), and what to do once the answer is on the wire (``answered``).
+ChangeConfiguration answers as the specification asks: unknown key -> NotSupported, read-only key
+or invalid value -> Rejected, a key that only takes effect after a restart -> RebootRequired, else
+Accepted.
 
 A key is writable only if something acts on its value; a key that only describes the station
 (a limit, a capability, how it is wired) is read-only and says the truth, even where the
@@ -27,14 +31,7 @@ SUPPORTED_MEASURANDS = (
     "Frequency",
 )
 
-SUPPORTED_FEATURE_PROFILES = ("Core", "FirmwareManagement", "LocalAuthListManagement",
-                              "RemoteTrigger", "Reservation", "SmartCharging")
-
 MAX_CSL_ITEMS = 8
-
-#: ConnectorPhaseRotation's words besides the six orders (RST, RTS, SRT, STR, TRS, TSR).
-PHASE_ROTATION_UNKNOWN = "Unknown"
-PHASE_ROTATION_NOT_APPLICABLE = "NotApplicable"  # a single-phase (or DC) station
 
 
 class KeyType(enum.Enum):
@@ -66,86 +63,21 @@ class KeyDefinition:
     #: Station setting fed by this key, and how the key's value becomes the setting's value.
     setting: str | None = None
     to_setting: Callable[[Any], Any] | None = None
+    #: Why a value of the right type is refused all the same (None: it is not).
+    check: Callable[[Any], str | None] | None = None
+    #: Where the value lives when it is not kept here (the value in force elsewhere).
+    read: Callable[[], Any] | None = None
+    #: Carries out a change in place of keeping the value here: (the answer, why).
+    write: Callable[[Any], tuple[ChangeResult, str]] | None = None
+    #: The CSMS may set the value but never read it back (a secret).
+    write_only: bool = False
+    #: Runs once the answer to a ChangeConfiguration of this key has gone out.
+    answered: Callable[[], None] | None = None
 
 
-def _csl(items: Iterable[str]) -> str:
+def csl(items: Iterable[str]) -> str:
+    """A comma separated list's value."""
     return ",".join(items)
-
-
-def connector_phase_rotation(number_of_connectors: int, rotation: str) -> str:
-    """ConnectorPhaseRotation's value: the same rotation for the grid connection (connector 0)
-    and every connector, e.g. "0.RST,1.RST"."""
-    return _csl(f"{n}.{rotation}" for n in range(number_of_connectors + 1))
-
-
-def core_keys(number_of_connectors: int) -> list[KeyDefinition]:
-    """The keys of the Core profile (OCPP 1.6 section 9.1) that pievse implements."""
-    seconds = float
-    return [
-        KeyDefinition("AllowOfflineTxForUnknownId", KeyType.BOOL, False,
-                      setting="allow_offline_tx_for_unknown_id"),
-        KeyDefinition("AuthorizationCacheEnabled", KeyType.BOOL, True,
-                      setting="authorization_cache_enabled"),
-        KeyDefinition("AuthorizeRemoteTxRequests", KeyType.BOOL, True,
-                      setting="authorize_remote_tx_requests"),
-        KeyDefinition("ClockAlignedDataInterval", KeyType.INT, 0, minimum=0, maximum=86400,
-                      setting="clock_aligned_data_interval_s", to_setting=seconds),
-        KeyDefinition("ConnectionTimeOut", KeyType.INT, 60, minimum=1, maximum=3600,
-                      setting="connection_timeout_s", to_setting=seconds),
-        # How the phases are wired is the installer's to say ([charge_point] phase_rotation):
-        # the station cannot measure it and acts on no value a CSMS would write, so read-only.
-        KeyDefinition("ConnectorPhaseRotation", KeyType.CSL,
-                      connector_phase_rotation(number_of_connectors, PHASE_ROTATION_UNKNOWN),
-                      readonly=True),
-        KeyDefinition("ConnectorPhaseRotationMaxLength", KeyType.INT, number_of_connectors + 1,
-                      readonly=True),
-        KeyDefinition("GetConfigurationMaxKeys", KeyType.INT, 50, readonly=True),
-        KeyDefinition("HeartbeatInterval", KeyType.INT, 300, minimum=0, maximum=86400),
-        KeyDefinition("LocalAuthorizeOffline", KeyType.BOOL, True,
-                      setting="local_authorize_offline"),
-        KeyDefinition("LocalPreAuthorize", KeyType.BOOL, False,
-                      setting="local_pre_authorize"),
-        # Wh a transaction may still take once the CSMS refused its id tag (when
-        # StopTransactionOnInvalidId is false); 0: the station suspends it at once.
-        KeyDefinition("MaxEnergyOnInvalidId", KeyType.INT, 0, minimum=0, maximum=1_000_000,
-                      setting="max_energy_on_invalid_id_wh", to_setting=float),
-        KeyDefinition("MeterValuesAlignedData", KeyType.CSL,
-                      "Energy.Active.Import.Register",
-                      choices=SUPPORTED_MEASURANDS, max_items=MAX_CSL_ITEMS),
-        KeyDefinition("MeterValuesAlignedDataMaxLength", KeyType.INT, MAX_CSL_ITEMS,
-                      readonly=True),
-        KeyDefinition("MeterValuesSampledData", KeyType.CSL,
-                      _csl(("Energy.Active.Import.Register", "Power.Active.Import",
-                            "Current.Import", "Current.Offered", "Voltage")),
-                      choices=SUPPORTED_MEASURANDS, max_items=MAX_CSL_ITEMS),
-        KeyDefinition("MeterValuesSampledDataMaxLength", KeyType.INT, MAX_CSL_ITEMS,
-                      readonly=True),
-        KeyDefinition("MeterValueSampleInterval", KeyType.INT, 60, minimum=0, maximum=86400,
-                      setting="meter_value_sample_interval_s", to_setting=seconds),
-        KeyDefinition("NumberOfConnectors", KeyType.INT, number_of_connectors, readonly=True),
-        # A Reset is the daemon starting itself afresh (exec, or systemd): there is no reset
-        # that half fails and could be tried again, so no retries, and nothing to change.
-        KeyDefinition("ResetRetries", KeyType.INT, 0, readonly=True),
-        KeyDefinition("StopTransactionOnEVSideDisconnect", KeyType.BOOL, True,
-                      setting="stop_transaction_on_ev_side_disconnect"),
-        KeyDefinition("StopTransactionOnInvalidId", KeyType.BOOL, True,
-                      setting="stop_transaction_on_invalid_id"),
-        KeyDefinition("StopTxnAlignedData", KeyType.CSL, "",
-                      choices=SUPPORTED_MEASURANDS, max_items=MAX_CSL_ITEMS),
-        KeyDefinition("StopTxnAlignedDataMaxLength", KeyType.INT, MAX_CSL_ITEMS, readonly=True),
-        KeyDefinition("StopTxnSampledData", KeyType.CSL, "Energy.Active.Import.Register",
-                      choices=SUPPORTED_MEASURANDS, max_items=MAX_CSL_ITEMS),
-        KeyDefinition("StopTxnSampledDataMaxLength", KeyType.INT, MAX_CSL_ITEMS, readonly=True),
-        KeyDefinition("SupportedFeatureProfiles", KeyType.CSL,
-                      _csl(SUPPORTED_FEATURE_PROFILES), readonly=True),
-        KeyDefinition("SupportedFeatureProfilesMaxLength", KeyType.INT, 6, readonly=True),
-        KeyDefinition("TransactionMessageAttempts", KeyType.INT, 3, minimum=1, maximum=100),
-        KeyDefinition("TransactionMessageRetryInterval", KeyType.INT, 30, minimum=1,
-                      maximum=86400),
-        # No connector lock on the supported builds, so it cannot be changed to true.
-        KeyDefinition("UnlockConnectorOnEVSideDisconnect", KeyType.BOOL, False, readonly=True),
-        KeyDefinition("WebSocketPingInterval", KeyType.INT, 60, minimum=0, maximum=3600),
-    ]
 
 
 def _parse(definition: KeyDefinition, text: str) -> Any:
@@ -186,26 +118,30 @@ def _render(definition: KeyDefinition, value: Any) -> str:
 class Configuration:
     """The values of the configuration keys, and who wants to hear of a change."""
 
-    def __init__(self, definitions: Iterable[KeyDefinition]) -> None:
-        self._definitions = {d.name: d for d in definitions}
-        self._values: dict[str, Any] = {d.name: d.default for d in self._definitions.values()}
+    def __init__(self, definitions: Iterable[KeyDefinition] = ()) -> None:
+        self._definitions: dict[str, KeyDefinition] = {}
+        self._values: dict[str, Any] = {}
         self._listeners: list[Callable[[str, Any], None]] = []
+        self.declare(definitions)
 
     def __contains__(self, name: str) -> bool:
         return name in self._definitions
 
     def __getitem__(self, name: str) -> Any:
-        return self._values[name]
+        read = self._definitions[name].read
+        return read() if read is not None else self._values[name]
 
     def definition(self, name: str) -> KeyDefinition:
         return self._definitions[name]
 
     def declare(self, definitions: Iterable[KeyDefinition]) -> None:
-        """Add the keys not declared yet, at their defaults (a feature profile's keys, added by
-        the adapter that implements the profile to whatever configuration it was given)."""
+        """Add keys at their defaults. A key has one owner: declaring a name twice is a
+        mistake, refused."""
         for d in definitions:
-            if d.name not in self._definitions:
-                self._definitions[d.name] = d
+            if d.name in self._definitions:
+                raise ValueError(f"configuration key {d.name} declared twice")
+            self._definitions[d.name] = d
+            if not d.write_only:
                 self._values[d.name] = d.default
 
     def on_change(self, listener: Callable[[str, Any], None]) -> None:
@@ -216,7 +152,7 @@ class Configuration:
         self._values[name] = value
 
     def list_csl(self, name: str) -> list[str]:
-        value = self._values[name]
+        value = self[name]
         return [item for item in value.split(",") if item] if value else []
 
     def station_settings(self) -> dict[str, Any]:
@@ -224,23 +160,29 @@ class Configuration:
         result: dict[str, Any] = {}
         for d in self._definitions.values():
             if d.setting is not None:
-                value = self._values[d.name]
+                value = self[d.name]
                 result[d.setting] = d.to_setting(value) if d.to_setting else value
         return result
 
     def get(self, keys: list[str] | None) -> tuple[list[dict[str, Any]], list[str]]:
-        """GetConfiguration: (configurationKey entries, unknownKey names)."""
+        """GetConfiguration: (configurationKey entries, unknownKey names). A write-only key is
+        listed without its value: the CSMS learns that it exists, never what it is."""
         names = list(self._definitions) if not keys else keys
         known, unknown = [], []
         for name in names:
             d = self._definitions.get(name)
             if d is None:
                 unknown.append(name)
-                continue
-            known.append(
-                {"key": name, "readonly": d.readonly, "value": _render(d, self._values[name])}
-            )
+            elif d.write_only:
+                known.append({"key": name, "readonly": d.readonly})
+            else:
+                known.append({"key": name, "readonly": d.readonly, "value": _render(d, self[name])})
         return known, unknown
+
+    def shown(self, name: str, text: str) -> str:
+        """``text`` as a value of ``name`` may be shown in a log line."""
+        d = self._definitions.get(name)
+        return "[not shown]" if d is not None and d.write_only else repr(text)
 
     def change(self, name: str, text: str) -> tuple[ChangeResult, str]:
         """ChangeConfiguration: the answer the specification asks for, and why (for the log)."""
@@ -253,9 +195,20 @@ class Configuration:
             value = _parse(d, text)
         except ValueError as error:
             return ChangeResult.REJECTED, f"invalid {d.type.value}: {error}"
+        refused = d.check(value) if d.check is not None else None
+        if refused:
+            return ChangeResult.REJECTED, refused
+        if d.write is not None:
+            return d.write(value)
         self._values[name] = value
         for listener in self._listeners:
             listener(name, value)
         if d.reboot_required:
             return ChangeResult.REBOOT_REQUIRED, "takes effect after a restart"
         return ChangeResult.ACCEPTED, "changed"
+
+    def answered(self, name: str) -> None:
+        """The answer to a ChangeConfiguration of ``name`` has gone out."""
+        d = self._definitions.get(name)
+        if d is not None and d.answered is not None:
+            d.answered()

@@ -1,17 +1,32 @@
-"""Station effects as OCPP 1.6 requests: the only place that knows 1.6's field names."""
+"""Station effects as OCPP 1.6 requests, and the idTagInfo of the CSMS's answers as the core's
+authorization results: the only place that knows the field names of 1.6's requests."""
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+from ocpp.charge_point import snake_to_camel_case
+from ocpp.exceptions import TypeConstraintViolationError
 from ocpp.v16 import call
 
+from pievse.core.authorization import AuthorizationResult
 from pievse.protocol.common.datetimes import format_datetime, parse_datetime
 from pievse.protocol.common.measurands import format_value, measurements
+from pievse.services.firmware import DEFAULT_RETRIES, DEFAULT_RETRY_INTERVAL_S
+from pievse.protocol.v16.codec.authorization import (
+    CodecError,
+    decode_authorization_status,
+    decode_id_tag_info,
+)
 from pievse.core.effects import (
     MeterSample,
     StatusChanged,
     TransactionStarted,
     TransactionStopped,
 )
+
+log = logging.getLogger("pievse.ocpp")
 
 # SampledValue.unit in 1.6 has no unit for frequency: leave it out there.
 _UNITS_16 = {"Wh", "kWh", "W", "kW", "A", "V", "VA", "kVA", "var", "kvar", "varh", "kvarh"}
@@ -20,6 +35,24 @@ _UNITS_16 = {"Wh", "kWh", "W", "kW", "A", "V", "VA", "kVA", "var", "kvar", "varh
 # The names the 1.6 blocks know OCPP date-times by (epoch seconds <-> text).
 timestamp = format_datetime
 parse_timestamp = parse_datetime
+
+
+def request_time(text: str | None, field: str) -> float | None:
+    """A date-time of a CSMS's request in epoch seconds (None stays None); an unreadable one is
+    the CSMS's TypeConstraintViolation."""
+    if text is None:
+        return None
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        raise TypeConstraintViolationError(f"{field} is not a date-time: {text!r}") from None
+
+
+def request_retries(retries: int | None, retry_interval: int | None) -> tuple[int, float]:
+    """The retries and the interval between them (seconds) a transfer request asks for, or
+    the defaults."""
+    return (DEFAULT_RETRIES if retries is None else max(0, retries),
+            DEFAULT_RETRY_INTERVAL_S if retry_interval is None else max(0, retry_interval))
 
 
 def meter_value(sample: MeterSample, measurands: list[str]) -> dict:
@@ -93,3 +126,15 @@ def meter_values(
     return call.MeterValues(
         connector_id=sample.connector_id, meter_value=[value], transaction_id=transaction_id
     )
+
+
+def id_tag_info(obj: Any) -> AuthorizationResult:
+    """An idTagInfo from the ``ocpp`` package (snake_case) as the core's authorization result.
+    The schema has checked its shape already; an expiryDate the codec cannot read costs only
+    the expiry (the status still counts), and is logged."""
+    camel = snake_to_camel_case(obj)
+    try:
+        return decode_id_tag_info(camel)
+    except CodecError as error:
+        log.warning("idTagInfo %s: %s; keeping its status only", camel, error)
+        return AuthorizationResult(decode_authorization_status(camel["status"]))

@@ -1,0 +1,287 @@
+"""The OCPP 1.6J adapter: translates between the station core and a 1.6 CSMS.
+
+It knows the wire and the CSMS, and decides nothing about charging. It is the functional blocks
+of :mod:`pievse.protocol.v16.blocks` composed over one
+:class:`~pievse.protocol.v16.context.Context`: one route map of every block's handlers (an action
+routed by two blocks is refused), one set of configuration keys assembled from what each block
+declares, and the station's effects handed to the blocks that registered for them.
+
+Per connection it registers the charge point (the provisioning block's BootNotification), runs
+the hooks the blocks registered for that moment (the current status of every connector, how a
+firmware update went), and for as long as the session lasts drains three queues:
+
+* the outbox (StartTransaction, StopTransaction, transaction MeterValues): in order, each until the
+  CSMS has answered it, kept across connection losses (the transactions block);
+* the redelivery queue (:mod:`pievse.protocol.common.notifications`): the notifications the CSMS
+  must hear even if the link drops (firmware, diagnostics and log statuses, security events),
+  kept while offline and retried at a set pace;
+* everything else (StatusNotification, Authorize, MeterValues outside a transaction, Heartbeat),
+  which is only worth sending while connected.
+
+Every interval (heartbeat, retries, response timeouts) is measured on the injected clock.
+
+Inbound handlers answer at once (the RPC layer reads nothing while a handler runs); follow-up
+messages, such as the one a TriggerMessage asks for, are queued and sent afterwards.
+
+Given a certificate store and a security state, the charge point speaks the security extension
+("Improved security for OCPP 1.6-J": the security block, SignedUpdateFirmware, GetLog,
+ExtendedTriggerMessage and the security events); without them it speaks plain OCPP 1.6J.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ocpp.v16.enums import Action
+
+from pievse.aio import AsyncClock, SystemClock
+from pievse.core.effects import Effect
+from pievse.core.station import Station
+from pievse.protocol.common.notifications import RedeliveryQueue
+from pievse.protocol.common.outbox import Outbox
+from pievse.protocol.common.rpc import (
+    CallErrorReceived,
+    ConnectionLost,
+    InvalidResponse,
+    ResponseTimeout,
+    RpcSession,
+    route_map,
+)
+from pievse.protocol.common.transport_security import SecurityState, TransportSecurity
+from pievse.protocol.v16.blocks import Block
+from pievse.protocol.v16.blocks.authorization import AuthorizationBlock
+from pievse.protocol.v16.blocks.availability import AvailabilityBlock
+from pievse.protocol.v16.blocks.diagnostics import DiagnosticsBlock
+from pievse.protocol.v16.blocks.firmware import FirmwareBlock
+from pievse.protocol.v16.blocks.local_list import LocalListBlock
+from pievse.protocol.v16.blocks.meter_values import MeterValuesBlock
+from pievse.protocol.v16.blocks.provisioning import ProvisioningBlock
+from pievse.protocol.v16.blocks.remote_control import RemoteControlBlock
+from pievse.protocol.v16.blocks.reservation import ReservationBlock
+from pievse.protocol.v16.blocks.security import SecurityBlock
+from pievse.protocol.v16.blocks.smart_charging import SmartChargingBlock
+from pievse.protocol.v16.blocks.transactions import TransactionsBlock
+from pievse.protocol.v16.configuration import Configuration
+from pievse.protocol.v16.context import Context, Dispatch
+from pievse.protocol.v16.security_events import SecurityEvent, SecurityEvents
+from pievse.services.certificates import CertificateStore, KeyType
+
+if TYPE_CHECKING:
+    from pievse.services.diagnostics import DiagnosticsUploader
+    from pievse.services.firmware import FirmwareUpdater
+    from pievse.services.log_upload import LogUploader
+
+__all__ = ["SECURITY_EXTENSION", "ChargePoint16"]
+
+log = logging.getLogger("pievse.ocpp")
+
+#: The CSMS's commands of the white paper "Improved security for OCPP 1.6-J": offered only by a
+#: charge point given the security services.
+SECURITY_EXTENSION = frozenset({
+    Action.extended_trigger_message, Action.certificate_signed, Action.install_certificate,
+    Action.get_installed_certificate_ids, Action.delete_certificate,
+    Action.signed_update_firmware, Action.get_log,
+})
+
+
+class ChargePoint16:
+    """One charge point on OCPP 1.6J. ``run_session`` is given to the websocket link.
+
+    ``firmware``, ``diagnostics`` and ``logs`` are the services behind UpdateFirmware and
+    SignedUpdateFirmware, GetDiagnostics, and GetLog (without them these are refused).
+    ``certificates`` and ``security_state`` turn the security extension on; with it come
+    ``charge_point_id`` and ``cpo_name`` (for the certificate signing request), ``key_type`` (of
+    the key it makes) and ``on_security_change(what)``, called once the CSMS's answer to a change
+    of the profile, the AuthorizationKey or the certificate has gone out (the owner then
+    reconnects with the new settings).
+    """
+
+    version = "1.6"
+    #: The websocket subprotocol this adapter speaks.
+    subprotocol = "ocpp1.6"
+
+    def __init__(
+        self,
+        station: Station,
+        dispatch: Dispatch,
+        *,
+        vendor: str,
+        model: str,
+        serial_number: str | None = None,
+        response_timeout: float = 30.0,
+        on_ping_interval: Callable[[int], None] | None = None,
+        on_connection_change: Callable[[], None] | None = None,
+        outbox: Outbox | None = None,
+        clock: AsyncClock | None = None,
+        firmware: FirmwareUpdater | None = None,
+        diagnostics: DiagnosticsUploader | None = None,
+        logs: LogUploader | None = None,
+        certificates: CertificateStore | None = None,
+        security_state: SecurityState | None = None,
+        charge_point_id: str = "",
+        cpo_name: str = "",
+        key_type: KeyType = KeyType.EC_P256,
+        on_security_change: Callable[[str], None] | None = None,
+    ) -> None:
+        if (certificates is None) != (security_state is None):
+            raise TypeError("the security extension needs both certificates and security_state")
+        self.station = station
+        #: What the heartbeat, the retries and the response timeouts are measured on.
+        self.clock = clock or SystemClock()
+        self.charge_point_id = charge_point_id
+        self.certificates = certificates
+        self.security_state = security_state
+        self.configuration = Configuration()
+        self.outbox = outbox if outbox is not None else Outbox(clock=self.clock)
+        notifications = RedeliveryQueue(self.clock, logger=log)
+        secured = certificates is not None
+        security_events = (SecurityEvents(notifications, self.clock,
+                                          logs.security_log if logs is not None else None)
+                           if secured else None)
+        self.context = Context(
+            station, dispatch, configuration=self.configuration, clock=self.clock,
+            outbox=self.outbox, notifications=notifications, log=log, firmware=firmware,
+            diagnostics=diagnostics, logs=logs, certificates=certificates,
+            security_state=security_state, security_events=security_events)
+        self._response_timeout = response_timeout
+        self._on_connection_change = on_connection_change or (lambda: None)
+        self._session: RpcSession | None = None
+
+        context = self.context
+        self._provisioning = ProvisioningBlock(
+            context, vendor=vendor, model=model, serial_number=serial_number,
+            on_ping_interval=on_ping_interval)
+        self._security = (SecurityBlock(context, charge_point_id=charge_point_id,
+                                        cpo_name=cpo_name, key_type=key_type,
+                                        on_security_change=on_security_change)
+                          if secured else None)
+        self.blocks: list[Block] = [
+            self._provisioning, AuthorizationBlock(context), TransactionsBlock(context),
+            MeterValuesBlock(context), RemoteControlBlock(context), AvailabilityBlock(context),
+            SmartChargingBlock(context), FirmwareBlock(context), DiagnosticsBlock(context),
+            LocalListBlock(context), ReservationBlock(context),
+            *([self._security] if self._security is not None else []),
+        ]
+        for block in self.blocks:
+            self.configuration.declare(block.keys())
+        self.routes = {action: route for action, route in route_map(*self.blocks).items()
+                       if secured or action not in SECURITY_EXTENSION}
+
+    # --- state ---------------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._session is not None
+
+    @property
+    def registered(self) -> bool:
+        """Connected and accepted by the CSMS (BootNotification Accepted)."""
+        return self._session is not None and self.context.registered
+
+    @property
+    def notifications(self) -> RedeliveryQueue:
+        return self.context.notifications
+
+    def handler(self, action: str) -> Callable[..., Any]:
+        """The ``@on`` handler of ``action``, as the RPC layer calls it."""
+        return self.routes[action]["_on_action"]
+
+    # --- effects from the station --------------------------------------------------------------
+
+    def handle(self, effect: Effect) -> None:
+        """Turn one station effect into a message (or a queue entry). Never blocks."""
+        for handler in self.context.effect_handlers(effect):
+            handler(effect)
+
+    # --- the security extension ----------------------------------------------------------------
+
+    def report_security_event(self, event: SecurityEvent | str,
+                              tech_info: str | None = None) -> None:
+        """Log a security event and tell the CSMS (with the security extension only)."""
+        if self.context.security_events is not None:
+            self.context.security_events.report(event, tech_info)
+
+    def transport_security(self) -> TransportSecurity:
+        """The settings of the next connection (see the security block)."""
+        if self._security is None:
+            raise RuntimeError("this charge point runs without the security extension")
+        return self._security.transport_security()
+
+    # --- one connection ------------------------------------------------------------------------
+
+    async def run_session(self, connection: Any) -> None:
+        """Run the whole OCPP session over one open websocket, until it closes."""
+        context = self.context
+        session = RpcSession(
+            connection, None, routes=self.routes, version=self.version,
+            response_timeout=self._response_timeout, logger=log, clock=self.clock)
+        reader = asyncio.create_task(session.run(), name="ocpp-reader")
+        tasks: list[asyncio.Task] = []
+        self._session = session
+        context.registered = False
+        self._link_changed()
+        context.drop_unsent()
+        try:
+            booting = asyncio.create_task(self._provisioning.register(session.call))
+            done, _ = await asyncio.wait({reader, booting}, return_when=asyncio.FIRST_COMPLETED)
+            if booting in done and booting.result():
+                context.registered = True
+                self._link_changed()
+                call_csms = functools.partial(self._call, session)
+                tasks = [
+                    asyncio.create_task(self._send_messages(session), name="ocpp-messages"),
+                    *(asyncio.create_task(task(call_csms), name=name)
+                      for name, task in context.session_tasks()),
+                    asyncio.create_task(context.notifications.deliver(call_csms),
+                                        name="ocpp-notifications"),
+                ]
+                await reader
+            else:
+                booting.cancel()
+        finally:
+            self._session = None
+            context.registered = False
+            self._link_changed()
+            for task in tasks:
+                task.cancel()
+            reader.cancel()
+            await asyncio.gather(reader, *tasks, return_exceptions=True)
+            context.drop_unsent()
+
+    def _link_changed(self) -> None:
+        # The station pre-authorises cards locally (LocalPreAuthorize) only while the CSMS is
+        # there to hear of the start. This runs in the session's clean-up as well, while the
+        # daemon may be cancelling its tasks: an empty batch is not dispatched, as dispatching
+        # wakes the daemon's timer, and a wake-up racing its cancellation can swallow it.
+        effects = self.station.csms_connection_changed(self.registered)
+        if effects:
+            self.context.dispatch(effects)
+        if self.registered:
+            for hook in self.context.registered_hooks():
+                hook()
+        self._on_connection_change()
+
+    async def _call(self, session: RpcSession, request: Any) -> Any:
+        response = await session.call(request)
+        # An answered message stands for a Heartbeat.
+        self.context.last_sent = self.clock.monotonic()
+        return response
+
+    async def _send_messages(self, session: RpcSession) -> None:
+        while True:
+            request, on_response = await self.context.next_message()
+            response = None
+            try:
+                response = await self._call(session, request)
+            except (CallErrorReceived, ResponseTimeout, InvalidResponse) as error:
+                log.warning("%s failed: %s", type(request).__name__, error)
+            except ConnectionLost:
+                if on_response is not None:
+                    on_response(None)
+                return
+            if on_response is not None:
+                on_response(response)

@@ -1,0 +1,69 @@
+"""Authorization: Authorize for a card the station cannot decide on alone, ClearCache, and the
+Core profile's keys about who may charge.
+
+The station asks (an AuthorizeRequest effect); the CSMS's idTagInfo goes back to the station,
+which decides. Without a registered CSMS, or without an answer, the station hears "CSMS not
+reachable" and applies its offline rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from ocpp.routing import on
+from ocpp.v16 import call, call_result
+from ocpp.v16.enums import Action
+
+from pievse.core.effects import AuthorizeRequest, Effect
+from pievse.protocol.v16 import messages
+from pievse.protocol.v16.codec.authorization import encode_clear_cache_status
+from pievse.protocol.v16.configuration import KeyDefinition, KeyType
+from pievse.protocol.v16.context import Context
+
+__all__ = ["AuthorizationBlock"]
+
+
+class AuthorizationBlock:
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        context.on_effect(AuthorizeRequest, self._authorize)
+
+    def keys(self) -> list[KeyDefinition]:
+        """The Core profile's keys about authorization (OCPP 1.6 section 9.1)."""
+        return [
+            KeyDefinition("AllowOfflineTxForUnknownId", KeyType.BOOL, False,
+                          setting="allow_offline_tx_for_unknown_id"),
+            KeyDefinition("AuthorizationCacheEnabled", KeyType.BOOL, True,
+                          setting="authorization_cache_enabled"),
+            KeyDefinition("LocalAuthorizeOffline", KeyType.BOOL, True,
+                          setting="local_authorize_offline"),
+            KeyDefinition("LocalPreAuthorize", KeyType.BOOL, False,
+                          setting="local_pre_authorize"),
+        ]
+
+    def _authorize(self, request: AuthorizeRequest) -> None:
+        context, id_token = self.context, request.id_token
+        if not context.registered:
+            context.log.info("Authorize %s: CSMS not reachable", id_token.value)
+            self._later(lambda: context.station.authorization_result(id_token, None))
+            return
+
+        def answered(response: Any) -> None:
+            if response is None:
+                self._later(lambda: context.station.authorization_result(id_token, None))
+                return
+            result = messages.id_tag_info(response.id_tag_info)
+            self._later(lambda: context.station.authorization_result(id_token, result))
+
+        context.send(call.Authorize(id_tag=id_token.value), answered)
+
+    def _later(self, step: Callable[[], list[Effect]]) -> None:
+        """Feed an answer back to the station outside the current call stack."""
+        asyncio.get_running_loop().call_soon(lambda: self.context.dispatch(step()))
+
+    @on(Action.clear_cache)
+    def on_clear_cache(self, **_: Any) -> call_result.ClearCache:
+        status = self.context.answer(self.context.station.clear_cache())
+        return call_result.ClearCache(status=encode_clear_cache_status(status))
