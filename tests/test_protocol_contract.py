@@ -128,6 +128,19 @@ async def station(side: CsmsSide, start_station):
     return await start_station(ocpp={"version": side.version})
 
 
+async def test_every_version_the_config_accepts_has_an_adapter_and_a_row_here() -> None:
+    from pievse.app.config.keys import KEYS
+    from pievse.app.protocols import ADAPTERS
+
+    [version] = [key for key in KEYS if (key.section, key.name) == ("ocpp", "version")]
+    assert set(version.choices) == set(ADAPTERS) == set(SIDES)
+
+
+async def test_the_daemon_speaks_the_configured_version_on_its_subprotocol(side, station):
+    assert station.protocol.version == side.version
+    assert station.link.subprotocol == station.protocol.subprotocol == f"ocpp{side.version}"
+
+
 # --- what the core and the hardware show -------------------------------------------------------
 
 

@@ -82,13 +82,9 @@ class Daemon:
     ) -> None:
         from pievse.app.link_security import LinkSecurity
         from pievse.app.maintenance import log_uploader, updater_and_uploader
+        from pievse.app.protocols import DaemonParts, build_adapter
         from pievse.protocol.common.link import OcppLink
         from pievse.protocol.common.outbox import Outbox
-        from pievse.protocol.v16.adapter import ChargePoint16
-        from pievse.protocol.v16.blocks.availability import (
-            PHASE_ROTATION_NOT_APPLICABLE,
-            connector_phase_rotation,
-        )
 
         self.config = config
         # The one clock of the charge point: the station reads it, everything that waits
@@ -118,35 +114,24 @@ class Daemon:
         self.firmware, self.diagnostics = updater_and_uploader(config, self.store, self.security,
                                                               self.clock)
         self.logs = log_uploader(config, self.diagnostics, self.security, clock=self.clock)
-        self.protocol = ChargePoint16(
-            self.station,
-            self.dispatch,
-            vendor=cp.vendor,
-            model=cp.model,
-            serial_number=cp.serial_number or None,
-            response_timeout=config.ocpp.response_timeout,
-            on_ping_interval=self._ping_interval_changed,
-            on_connection_change=self._connection_changed,
-            outbox=Outbox(StoredOutboxJournal(self.store), clock=self.clock),
+        # The adapter of the OCPP version configured ([ocpp] version).
+        self.protocol = build_adapter(DaemonParts(
+            config=config,
+            station=self.station,
+            dispatch=self.dispatch,
             clock=self.clock,
+            outbox=Outbox(StoredOutboxJournal(self.store), clock=self.clock),
+            security=self.security,
             firmware=self.firmware,
             diagnostics=self.diagnostics,
             logs=self.logs,
-            certificates=self.security.certificates,
-            security_state=self.security.state,
-            charge_point_id=cp.id,
-            cpo_name=self.security.cpo_name,
-            key_type=self.security.key_type,
             on_security_change=self._security_changed,
-        )
+            on_ping_interval=self._ping_interval_changed,
+            on_connection_change=self._connection_changed,
+        ))
         self.security.protocol = self.protocol
         self.recorder = TransactionRecorder(self.store, self.station)
         keys = self.protocol.configuration
-        keys.set_initial("WebSocketPingInterval", config.ocpp.ping_interval)
-        keys.set_initial("ReserveConnectorZeroSupported", config.reservations.connector_zero)
-        keys.set_initial("ConnectorPhaseRotation", connector_phase_rotation(
-            cp.connectors,
-            PHASE_ROTATION_NOT_APPLICABLE if cp.phases == 1 else cp.phase_rotation))
         # What the CSMS changed survives a restart, except for a key that has become read-only
         # since (its value is the station's to say now); the caller's overrides (tests) come last.
         changed = {name: value for name, value in self.store.configuration().items()
@@ -159,7 +144,7 @@ class Daemon:
         self.link = OcppLink(
             config.ocpp.url,
             cp.id,
-            subprotocol="ocpp1.6",
+            subprotocol=self.protocol.subprotocol,
             session_factory=self.protocol.run_session,
             ping_interval=config.ocpp.ping_interval,
             logger=logging.getLogger("pievse.ocpp.link"),

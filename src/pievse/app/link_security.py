@@ -30,7 +30,7 @@ from pievse.protocol.common.transport_security import (
 )
 
 if TYPE_CHECKING:
-    from pievse.protocol.v16.adapter import ChargePoint16
+    from pievse.app.protocols import Adapter
 
 __all__ = ["LinkSecurity"]
 
@@ -59,7 +59,8 @@ class LinkSecurity:
                                    fallback_after=FALLBACK_AFTER)
         self.key_type = KeyType(ocpp.csr_key_type)
         self.cpo_name = ocpp.cpo_name
-        self.protocol: ChargePoint16 | None = None
+        #: The OCPP adapter that reports security events and holds the settings of the link.
+        self.protocol: Adapter | None = None
         self._certificate_on_trial = False
         if int(self.state.profile) == 0:
             log.warning("security profile 0: the link to the CSMS is neither authenticated nor "

@@ -1,0 +1,137 @@
+"""The OCPP versions the daemon speaks, by ``[ocpp] version``: each builds its adapter from the
+daemon's parts.
+
+The daemon and the link ask an adapter only what they need of any version (:class:`Adapter`),
+the websocket subprotocol included; what is particular to a version (the names of its
+configuration keys, say) stays in its builder here. Only OCPP 1.6J is registered today, as the
+config key's choices say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from pievse.aio import AsyncClock
+    from pievse.app.config import Config
+    from pievse.app.link_security import LinkSecurity
+    from pievse.core.effects import Effect
+    from pievse.core.station import Station
+    from pievse.protocol.common.outbox import Outbox
+    from pievse.protocol.common.transport_security import TransportSecurity
+    from pievse.services.diagnostics import DiagnosticsUploader
+    from pievse.services.firmware import FirmwareUpdater
+    from pievse.services.log_upload import LogUploader
+
+__all__ = ["ADAPTERS", "Adapter", "ConfigurationKeys", "DaemonParts", "build_adapter"]
+
+
+class ConfigurationKeys(Protocol):
+    """What the daemon does with an adapter's configuration keys: set them from the config file
+    and the store, keep the CSMS's changes, and build the station's settings from them."""
+
+    def __contains__(self, name: str) -> bool: ...
+
+    def definition(self, name: str) -> Any: ...
+
+    def set_initial(self, name: str, value: Any) -> None: ...
+
+    def on_change(self, listener: Callable[[str, Any], None]) -> None: ...
+
+    def station_settings(self) -> dict[str, Any]: ...
+
+
+class Adapter(Protocol):
+    """What the daemon and the link need of an OCPP adapter, whatever its version."""
+
+    version: str
+    #: The websocket subprotocol the link offers, e.g. "ocpp1.6".
+    subprotocol: str
+    outbox: Outbox
+    configuration: ConfigurationKeys
+
+    @property
+    def connected(self) -> bool: ...
+
+    @property
+    def registered(self) -> bool: ...
+
+    def handle(self, effect: Effect) -> None: ...
+
+    async def run_session(self, connection: Any) -> None: ...
+
+    def report_security_event(self, event: str, tech_info: str | None = None) -> None: ...
+
+    def transport_security(self) -> TransportSecurity: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonParts:
+    """What the daemon gives the adapter it builds."""
+
+    config: Config
+    station: Station
+    dispatch: Callable[[list[Effect]], None]
+    clock: AsyncClock
+    outbox: Outbox
+    security: LinkSecurity
+    firmware: FirmwareUpdater | None
+    diagnostics: DiagnosticsUploader | None
+    logs: LogUploader | None
+    on_security_change: Callable[[str], None]
+    on_ping_interval: Callable[[int], None]
+    on_connection_change: Callable[[], None]
+
+
+def build_16(parts: DaemonParts) -> Adapter:
+    """OCPP 1.6J with the security extension."""
+    from pievse.protocol.v16.adapter import ChargePoint16
+    from pievse.protocol.v16.blocks.availability import (
+        PHASE_ROTATION_NOT_APPLICABLE,
+        connector_phase_rotation,
+    )
+
+    config, security = parts.config, parts.security
+    cp = config.charge_point
+    adapter = ChargePoint16(
+        parts.station,
+        parts.dispatch,
+        vendor=cp.vendor,
+        model=cp.model,
+        serial_number=cp.serial_number or None,
+        response_timeout=config.ocpp.response_timeout,
+        on_ping_interval=parts.on_ping_interval,
+        on_connection_change=parts.on_connection_change,
+        outbox=parts.outbox,
+        clock=parts.clock,
+        firmware=parts.firmware,
+        diagnostics=parts.diagnostics,
+        logs=parts.logs,
+        certificates=security.certificates,
+        security_state=security.state,
+        charge_point_id=cp.id,
+        cpo_name=security.cpo_name,
+        key_type=security.key_type,
+        on_security_change=parts.on_security_change,
+    )
+    keys = adapter.configuration
+    keys.set_initial("WebSocketPingInterval", config.ocpp.ping_interval)
+    keys.set_initial("ReserveConnectorZeroSupported", config.reservations.connector_zero)
+    keys.set_initial("ConnectorPhaseRotation", connector_phase_rotation(
+        cp.connectors,
+        PHASE_ROTATION_NOT_APPLICABLE if cp.phases == 1 else cp.phase_rotation))
+    return adapter
+
+
+#: ``[ocpp] version`` -> the builder of its adapter.
+ADAPTERS: dict[str, Callable[[DaemonParts], Adapter]] = {"1.6": build_16}
+
+
+def build_adapter(parts: DaemonParts) -> Adapter:
+    version = parts.config.ocpp.version
+    build = ADAPTERS.get(version)
+    if build is None:
+        raise ValueError(f"no adapter speaks OCPP {version}")
+    return build(parts)
