@@ -1,7 +1,6 @@
 """A client of the local API: one request, its JSON answer, and a status as a person reads it.
 
 The ``pievse status`` and ``pievse sim`` commands built on it are in :mod:`pievse.app.api_commands`.
-
 """
 
 from __future__ import annotations
