@@ -17,13 +17,9 @@ from pievse.core.authorization import (
 )
 from pievse.core.charging_limits import SOURCE, ChargingLimits
 from pievse.core.charging_profiles import (
-    ChargingProfile,
-    ChargingProfileKind,
     ChargingProfilePurpose,
     ChargingProfileStatus,
     ChargingRateUnit,
-    ChargingSchedule,
-    ChargingSchedulePeriod,
 )
 from pievse.core.clock import ManualClock
 from pievse.core.connector import Connector
@@ -43,8 +39,9 @@ from pievse.core.reservations import Reservation, ReservationStatus
 from pievse.core.settings import StationSettings
 from pievse.core.transactions import InterruptedTransaction, Transaction
 from pievse.core.vocabulary import ConnectorStatus, ErrorCode, ReadingContext, StopReason
+from tests.test_station_rig import NEW_YEAR
+from tests.test_station_smart_charging import profile
 
-NEW_YEAR = 1_767_225_600.0
 HOUR = 3600.0
 ALICE = IdToken("04A1B2C3", IdTokenType.ISO14443)
 BOB = IdToken("04FFEE01", IdTokenType.ISO14443)
@@ -135,8 +132,8 @@ def test_the_contactor_closes_only_in_state_c_with_an_authorised_transaction() -
     connector.set_pilot(PilotState.B)
     connector.authorize(ALICE)
     [started] = seams.emitted(TransactionStarted)
-    assert (started.transaction_ref, started.id_tag, started.meter_start_wh) == (
-        1, ALICE.value, 1000.0)
+    assert (started.transaction_ref, started.id_token, started.meter_start_wh) == (
+        1, ALICE, 1000.0)
     assert host.started == [connector.transaction]
     assert seams.emitted(SetPilot)[-1].amps == 32.0
     assert not contactor(seams), "state B: the car does not ask yet"
@@ -211,13 +208,6 @@ class Socket:
         self.reconciled += 1
 
 
-def profile(profile_id: int, purpose: ChargingProfilePurpose, periods: list[tuple[int, float]],
-            unit: ChargingRateUnit = ChargingRateUnit.AMPS) -> ChargingProfile:
-    schedule = ChargingSchedule(unit, tuple(ChargingSchedulePeriod(at, limit)
-                                            for at, limit in periods), start_schedule=NEW_YEAR)
-    return ChargingProfile(profile_id, 0, purpose, ChargingProfileKind.ABSOLUTE, schedule)
-
-
 def charging_limits(connectors: int = 2) -> tuple[ChargingLimits, dict[int, Socket], Seams]:
     seams = Seams()
     sockets = {n: Socket(n) for n in range(1, connectors + 1)}
@@ -244,9 +234,9 @@ def test_an_installed_profile_limits_every_connector_and_moves_on_time() -> None
 def test_a_limit_in_watts_counts_the_phases_the_car_draws_on() -> None:
     limits, sockets, seams = charging_limits(connectors=1)
     socket = sockets[1]
-    socket.transaction = Transaction(1, 1, ALICE.value, 1000.0, NEW_YEAR)
+    socket.transaction = Transaction(1, 1, ALICE, 1000.0, NEW_YEAR)
     limits.set_profile(1, profile(1, ChargingProfilePurpose.TX_PROFILE, [(0, 3680.0)],
-                                  ChargingRateUnit.WATTS))
+                                  unit=ChargingRateUnit.WATTS))
     assert socket.limits[SOURCE] == 3680.0 / 230.0 / 3, "the configured 3 phases at first"
     socket.contactor_closed = True
     socket.last_reading = MeterReading(1000.0, NEW_YEAR, current_a=(16.0, 0.2, 0.0))
@@ -258,8 +248,8 @@ def test_a_tx_profile_without_a_transaction_is_rejected_and_one_with_a_remote_st
     limits, sockets, seams = charging_limits(connectors=1)
     tx_profile = profile(5, ChargingProfilePurpose.TX_PROFILE, [(0, 8)])
     assert limits.set_profile(1, tx_profile).status is ChargingProfileStatus.REJECTED
-    assert limits.remote_start_profile(ALICE.value, tx_profile)
-    sockets[1].transaction = Transaction(1, 1, ALICE.value, 1000.0, NEW_YEAR)
+    assert limits.remote_start_profile(ALICE, tx_profile)
+    sockets[1].transaction = Transaction(1, 1, ALICE, 1000.0, NEW_YEAR)
     limits.transaction_started(sockets[1])
     assert sockets[1].limits[SOURCE] == 8.0
     assert sockets[1].reconciled == 0, "the connector reconciles itself after its start"
@@ -361,7 +351,7 @@ class Bay:
         self.transaction = tx
 
 
-CUT_OFF = InterruptedTransaction(ref=7, connector_id=1, id_tag=ALICE.value, meter_start_wh=1000.0,
+CUT_OFF = InterruptedTransaction(ref=7, connector_id=1, id_token=ALICE, meter_start_wh=1000.0,
                                  started_at=NEW_YEAR - HOUR, transaction_id=4711,
                                  last_energy_wh=5400.0, last_energy_at=NEW_YEAR - 60)
 
@@ -393,8 +383,8 @@ def test_an_interrupted_transaction_whose_car_is_still_there_goes_on() -> None:
     bay.pilot, bay.pilot_known, bay.energy_wh = PilotState.B, True, 5500.0
     part.pilot_known(bay)
     tx = bay.transaction
-    assert tx is not None and (tx.ref, tx.transaction_id, tx.id_tag, tx.meter_start_wh) == (
-        7, 4711, ALICE.value, 1000.0)
+    assert tx is not None and (tx.ref, tx.transaction_id, tx.id_token, tx.meter_start_wh) == (
+        7, 4711, ALICE, 1000.0)
     assert tx.last_energy_wh == 5500.0 and seams.effects == []
     assert part.next_deadline() is None
 

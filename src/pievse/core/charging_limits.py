@@ -31,6 +31,7 @@ from pievse.core.charging_profiles import (
     InstalledProfile,
     SmartChargingLimits,
 )
+from pievse.core.authorization import IdToken
 from pievse.core.clock import Clock
 from pievse.core.effects import ChargingProfilesChanged, Effect
 from pievse.core.hardware import MeterReading
@@ -89,7 +90,7 @@ class ChargingLimits:
         self.next_change_at: float | None = None
         #: Why each connector's profile limit is what it is, for the status API.
         self.reasons: dict[int, str] = {}
-        # TxProfiles that came with RemoteStartTransaction, by id tag, until the start.
+        # TxProfiles that came with RemoteStartTransaction, by id token value, until the start.
         self._remote_start_profiles: dict[str, ChargingProfile] = {}
 
     # --- the CSMS's messages --------------------------------------------------------------------
@@ -133,12 +134,12 @@ class ChargingLimits:
         return dataclasses.replace(result, schedule=_cap(
             result.schedule, settings.max_current_a, settings.nominal_voltage_v, phases))
 
-    def remote_start_profile(self, id_tag: str, profile: ChargingProfile) -> bool:
+    def remote_start_profile(self, id_token: IdToken, profile: ChargingProfile) -> bool:
         """The charging profile of RemoteStartTransaction: kept until the transaction starts.
         False (reject the remote start) when it is not a TxProfile."""
         if profile.purpose is not ChargingProfilePurpose.TX_PROFILE:
             return False
-        self._remote_start_profiles[id_tag] = profile
+        self._remote_start_profiles[id_token.value] = profile
         return True
 
     # --- transactions and time ------------------------------------------------------------------
@@ -149,7 +150,7 @@ class ChargingLimits:
     def transaction_started(self, connector: LimitedConnector) -> None:
         tx = connector.transaction
         assert tx is not None
-        profile = self._remote_start_profiles.pop(tx.id_tag, None)
+        profile = self._remote_start_profiles.pop(tx.id_token.value, None)
         if profile is not None:
             self.profiles.install(connector.id, profile, self._now(), None,
                                   transaction_active=True)

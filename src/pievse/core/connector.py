@@ -6,6 +6,9 @@ pilot offers, whether the contactor is closed, which status the CSMS sees and wh
 transaction that is being stopped can now be closed. Every input updates a fact and reconciles, so
 there is one place where the contactor can close, and it checks every condition each time.
 
+What it needs of the rest of the charge point (reservations, profiles, transaction numbers, a
+reset under way) it asks through ``ConnectorHost``, so a connector can be built and tested alone.
+
 Safety rules enforced here (see shared/reference/control-pilot.md):
 
 * the contactor closes only when the car asks for power (state C, or D with ventilation), a
@@ -279,7 +282,7 @@ class Connector:
         tx = Transaction(
             ref=host.new_transaction_ref(),
             connector_id=self.id,
-            id_tag=pending.id_token.value,
+            id_token=pending.id_token,
             meter_start_wh=self.energy_wh,
             started_at=now,
             # The reservation this card holds here (or on connector 0) ends with this start,
@@ -292,7 +295,7 @@ class Connector:
         self.finishing = False
         self.transaction = tx
         self._emit(
-            TransactionStarted(tx.ref, self.id, tx.id_tag, tx.meter_start_wh, now,
+            TransactionStarted(tx.ref, self.id, tx.id_token, tx.meter_start_wh, now,
                                tx.reservation_id)
         )
         self.sample(ReadingContext.TRANSACTION_BEGIN)
@@ -308,11 +311,11 @@ class Connector:
         self.transaction = tx
         self._host.transaction_started(self)
 
-    def begin_stop(self, reason: StopReason, id_tag: str | None) -> None:
+    def begin_stop(self, reason: StopReason, id_token: IdToken | None) -> None:
         tx = self.transaction
         if tx is None or tx.stop is not None:
             return
-        tx.stop = StopRequest(reason, id_tag, self._clock.now())
+        tx.stop = StopRequest(reason, id_token, self._clock.now())
         self.reconcile()
 
     def _finish_transaction(self) -> None:
@@ -326,7 +329,7 @@ class Connector:
                 transaction_ref=tx.ref,
                 transaction_id=tx.transaction_id,
                 connector_id=self.id,
-                id_tag=tx.stop.id_tag,
+                id_token=tx.stop.id_token,
                 meter_stop_wh=tx.last_energy_wh,
                 timestamp=self._clock.now(),
                 reason=tx.stop.reason,

@@ -94,7 +94,7 @@ class InterruptedTransactions:
                 transaction_ref=interrupted.ref,
                 transaction_id=interrupted.transaction_id,
                 connector_id=interrupted.connector_id,
-                id_tag=None,
+                id_token=None,
                 meter_stop_wh=max(interrupted.last_energy_wh, interrupted.meter_start_wh),
                 timestamp=interrupted.last_energy_at,
                 reason=reason,
@@ -122,7 +122,7 @@ class InterruptedTransactions:
         tx = Transaction(
             ref=interrupted.ref,
             connector_id=connector.id,
-            id_tag=interrupted.id_tag,
+            id_token=interrupted.id_token,
             meter_start_wh=interrupted.meter_start_wh,
             started_at=interrupted.started_at,
             transaction_id=interrupted.transaction_id,

@@ -27,19 +27,9 @@ from typing import Any
 
 from pievse.core.hardware import FaultKind, MeterReading, PilotState
 from pievse.core.access import Access, AccessLimits
-from pievse.core.answers import (
-    AvailabilityStatus,
-    RemoteStartStopStatus,
-    ResetStatus,
-    UnlockStatus,
-)
+from pievse.core.answers import AvailabilityStatus, RemoteStartStopStatus, ResetStatus, UnlockStatus
 from pievse.core.authorization import (
-    AuthorizationResult,
-    AuthorizationStatus,
-    IdToken,
-    LocalListUpdate,
-    token_key,
-)
+    AuthorizationResult, AuthorizationStatus, IdToken, LocalListUpdate)
 from pievse.core.charging_limits import ChargingLimits
 from pievse.core.charging_profiles import (
     ChargingProfile,
@@ -49,25 +39,14 @@ from pievse.core.charging_profiles import (
     InstalledProfile,
 )
 from pievse.core.clock import Clock, SystemClock
-from pievse.core.effects import (
-    AuthorizeRequest,
-    Effect,
-    ResetNow,
-    StatusChanged,
-    TokenAnswered,
-)
+from pievse.core.effects import AuthorizeRequest, Effect, ResetNow, StatusChanged, TokenAnswered
 from pievse.core.connector import Connector
 from pievse.core.interrupted import InterruptedTransactions
 from pievse.core.placement import connector_for, free_connector
 from pievse.core.reservations import Reservation, ReservationStatus
 from pievse.core.settings import StationSettings
 from pievse.core.transactions import InterruptedTransaction, Transaction
-from pievse.core.vocabulary import (
-    ConnectorStatus,
-    ErrorCode,
-    ReadingContext,
-    StopReason,
-)
+from pievse.core.vocabulary import ConnectorStatus, ErrorCode, ReadingContext, StopReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,9 +232,9 @@ class Station:
         key = id_token.key
         for c in self.connectors.values():
             tx = c.transaction
-            if tx is not None and token_key(tx.id_tag) == key and tx.stop is None:
+            if tx is not None and tx.id_token.key == key and tx.stop is None:
                 # The same card ends its own session; no need to ask the CSMS (OCPP 1.6 3.5).
-                c.begin_stop(StopReason.LOCAL, id_token.value)
+                c.begin_stop(StopReason.LOCAL, id_token)
                 self._emit(TokenAnswered(id_token, True, None, c.id, "session stopped"))
                 return self._take()
         for c in self.connectors.values():
@@ -362,7 +341,7 @@ class Station:
                 connector_id is not None and connector_id not in self.connectors):
             return Answer(RemoteStartStopStatus.REJECTED, self._take())
         if charging_profile is not None and not self.charging.remote_start_profile(
-                id_token.value, charging_profile):
+                id_token, charging_profile):
             return Answer(RemoteStartStopStatus.REJECTED, self._take())
         # A reservation is checked with the card's group as the local stores know it; with
         # AuthorizeRemoteTxRequests the CSMS's answer, which may name the group, decides again.
