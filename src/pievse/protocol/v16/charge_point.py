@@ -72,7 +72,6 @@ from pievse.protocol.v16.codec.authorization import (
     decode_authorization_status,
     decode_id_tag,
     decode_id_tag_info,
-    id_tag_token,
 )
 
 log = logging.getLogger("pievse.ocpp")
@@ -383,19 +382,18 @@ class ChargePoint16(SmartChargingHandlers, LocalAuthHandlers):
             self.outbox.start_answered(entry, transaction_id)
             log.info("transaction %s has transactionId %s (id tag %s)", entry.transaction_ref,
                      transaction_id, result.status.word)
-            self._dispatch(self.station.verdict_received(id_tag_token(entry.data.id_tag),
-                                                         result))
+            self._dispatch(self.station.verdict_received(entry.data.id_token, result))
             self._dispatch(
                 self.station.transaction_accepted(entry.transaction_ref, transaction_id,
                                                   result.status)
             )
             return
         self.outbox.ack(entry)
-        stopped_by = entry.data.id_tag if entry.kind == "stop" else None
+        stopped_by = entry.data.id_token if entry.kind == "stop" else None
         if stopped_by is not None and getattr(response, "id_tag_info", None):
             # The verdict on the card that ended the session: the cache keeps it too.
             self._dispatch(self.station.verdict_received(
-                id_tag_token(stopped_by), _id_tag_info(response.id_tag_info)))
+                stopped_by, _id_tag_info(response.id_tag_info)))
 
     async def _heartbeat(self, session: RpcSession) -> None:
         while True:
