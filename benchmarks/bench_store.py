@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from pievse.app.config import parse_config  # noqa: E402
 from pievse.csms.server import CentralSystem  # noqa: E402
 from pievse.app.daemon import Daemon  # noqa: E402
+from pievse.core.authorization import IdToken, IdTokenType  # noqa: E402
 from pievse.drivers.contracts import MeterReading  # noqa: E402
 from pievse.protocol.common.outbox import Outbox  # noqa: E402
 from pievse.core.effects import MeterSample, TransactionStarted  # noqa: E402
@@ -33,6 +34,7 @@ from pievse.core.vocabulary import ReadingContext  # noqa: E402
 from pievse.persistence.store import Store, StoredOutboxJournal  # noqa: E402
 
 T0 = time.time() - 86_400
+CARD = IdToken("04A1B2C3", IdTokenType.ISO14443)
 
 
 def sample(n: int) -> MeterSample:
@@ -44,8 +46,8 @@ def fill(path: str, backlog: int) -> tuple[float, float]:
     """Queue a cut-off transaction and its backlog; returns (one-commit-each rate, batch rate)."""
     store = Store(path).open()
     outbox = Outbox(StoredOutboxJournal(store), max_meter_values=backlog + 1)
-    outbox.put("start", 1, TransactionStarted(1, 1, "04A1B2C3", 1000.0, T0))
-    store.transaction_started(1, 1, "04A1B2C3", 1000.0, T0)
+    outbox.put("start", 1, TransactionStarted(1, 1, CARD, 1000.0, T0))
+    store.transaction_started(1, 1, CARD, 1000.0, T0)
     one_by_one = min(500, backlog)
     t0 = time.perf_counter()
     for n in range(one_by_one):

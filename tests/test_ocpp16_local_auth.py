@@ -82,7 +82,7 @@ async def end_the_session(daemon) -> None:
 
 def session_id_tag(daemon) -> str | None:
     tx = daemon.station.connector(1).transaction
-    return tx.id_tag if tx is not None else None
+    return tx.id_token.value if tx is not None else None
 
 
 # --- Local Auth List Management -------------------------------------------------------------------

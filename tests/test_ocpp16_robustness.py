@@ -237,3 +237,31 @@ async def test_csms_that_never_answers_does_not_block_the_station(csms, start_st
     assert not sim.boards[1].contactor_closed
     assert daemon.station.connector(1).transaction is None
     assert status_now(csms) == "Preparing"
+
+
+async def test_an_authorize_waiting_its_turn_when_the_link_drops_is_decided_offline(
+        csms, start_station):
+    """OCPP-J allows one CALL at a time, so an Authorize waits while a StartTransaction is
+    unanswered. When the link dies then, the Authorize is answered "CSMS unreachable" and the
+    offline rules decide (AllowOfflineTxForUnknownId lets the unknown card in): the card holder
+    is never left waiting for an answer that cannot come."""
+    daemon = await start_station(charge_point={"connectors": 2})
+    await csms.change_configuration("CP1", "AllowOfflineTxForUnknownId", "true")
+
+    async def hold_start_transaction(cp_id: str, action: str, payload: dict) -> None:
+        if action == "StartTransaction":
+            await asyncio.sleep(60)
+
+    csms.on_call = hold_start_transaction
+    sim = daemon.hardware.simulated
+    sim.evs[1].set_state("B")
+    sim.reader.present(TAG)
+    await csms.wait_for_message("CP1", "StartTransaction")
+    sim.evs[2].set_state("B")
+    sim.reader.present("04C0FFEE")
+    await eventually(lambda: daemon.station.connector(2).status[0].value == "Preparing")
+    await asyncio.sleep(0.3)  # the Authorize is queued behind the unanswered StartTransaction
+    csms.refuse_connections = True
+    await csms.drop_connection("CP1", abrupt=True)
+    await eventually(lambda: daemon.station.connector(2).transaction is not None,
+                     what="the second session started on the offline rules")

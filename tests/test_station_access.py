@@ -97,7 +97,7 @@ def test_offline_a_card_on_the_local_list_starts_a_session() -> None:
     bench.pilot("B")
     verdict = offline_tap(bench, TAG)
     assert verdict.accepted and verdict.info == "authorised offline"
-    assert [s.id_tag for s in bench.started()] == [TAG]
+    assert [s.id_token for s in bench.started()] == [card(TAG)]
 
 
 @pytest.mark.parametrize("listed", [entry(TAG, A.BLOCKED),
@@ -246,7 +246,7 @@ def test_local_pre_authorize_starts_a_listed_card_without_asking_the_csms() -> N
     effects = bench.tap(TAG)
     assert bench.questions() == []
     (started,) = only(effects, TransactionStarted)
-    assert started.id_tag == TAG
+    assert started.id_token == card(TAG)
     assert answered(bench).info == "authorised locally"
 
 

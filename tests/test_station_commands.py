@@ -46,7 +46,7 @@ def test_remote_start_with_authorize_remote_tx_requests_true_asks_the_csms_first
     assert bench.started() == []
 
     started = only(bench.answer(TAG), TransactionStarted)
-    assert [(s.connector_id, s.id_tag) for s in started] == [(1, TAG)]
+    assert [(s.connector_id, s.id_token) for s in started] == [(1, card(TAG))]
 
 
 def test_remote_start_refused_by_the_authorisation_starts_nothing() -> None:
@@ -67,7 +67,7 @@ def test_remote_start_with_authorize_remote_tx_requests_false_starts_without_ask
 
     effects = bench.pilot("B")
     (started,) = only(effects, TransactionStarted)
-    assert started.id_tag == TAG and started.connector_id == 1
+    assert started.id_token == card(TAG) and started.connector_id == 1
     bench.pilot("C")
     assert bench.contactor_closed()
 
@@ -114,7 +114,7 @@ def test_remote_stop_transaction() -> None:
     assert effects[0] == SetContactor(1, closed=False)
     (stopped,) = only(effects, TransactionStopped)
     assert stopped.reason is StopReason.REMOTE and stopped.transaction_id == 77
-    assert stopped.id_tag is None
+    assert stopped.id_token is None
     assert bench.station.remote_stop(77).status is RS.REJECTED, "already stopped"
 
 

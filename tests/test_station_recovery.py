@@ -13,12 +13,12 @@ from pievse.drivers.contracts import FaultKind
 from pievse.core.effects import StatusChanged, TransactionStarted, TransactionStopped
 from pievse.core.transactions import InterruptedTransaction
 from pievse.core.vocabulary import ConnectorStatus, ErrorCode, ReadingContext, StopReason
-from tests.test_station_rig import NEW_YEAR, TAG, Bench, only
+from tests.test_station_rig import NEW_YEAR, TAG, Bench, card, only
 
 INTERRUPTED = InterruptedTransaction(
     ref=7,
     connector_id=1,
-    id_tag=TAG,
+    id_token=card(TAG),
     meter_start_wh=1000.0,
     started_at=NEW_YEAR - 3600,
     transaction_id=4711,
@@ -49,7 +49,7 @@ def test_a_transaction_interrupted_during_a_reset_is_stopped_with_reason_reboot(
 def test_an_interrupted_transaction_whose_start_was_never_answered_stops_without_an_id() -> None:
     """The outbox still holds its StartTransaction: the stop follows it and gets the id then."""
     bench = Bench()
-    unanswered = InterruptedTransaction(7, 1, TAG, 1000.0, NEW_YEAR - 10, None, 1000.0,
+    unanswered = InterruptedTransaction(7, 1, card(TAG), 1000.0, NEW_YEAR - 10, None, 1000.0,
                                         NEW_YEAR - 10)
     [stop] = only(bench.station.end_interrupted(unanswered), TransactionStopped)
     assert stop.transaction_id is None and stop.meter_stop_wh == 1000.0

@@ -402,7 +402,7 @@ class StationAfternoon(RuleBasedStateMachine):
                     self.open[effect.transaction_ref] = OpenTransaction(
                         effect.transaction_ref,
                         effect.connector_id,
-                        effect.id_tag,
+                        effect.id_token.value,
                         effect.meter_start_wh,
                     )
                 case TransactionStopped():

@@ -64,7 +64,8 @@ def test_start_transaction_plug_in_first_then_present_a_card() -> None:
     answered, started, begin, offer, status = effects
     assert isinstance(answered, TokenAnswered) and answered.accepted and answered.connector_id == 1
     assert started == TransactionStarted(
-        transaction_ref=1, connector_id=1, id_tag=TAG, meter_start_wh=1000.0, timestamp=NEW_YEAR
+        transaction_ref=1, connector_id=1, id_token=card(TAG), meter_start_wh=1000.0,
+        timestamp=NEW_YEAR,
     )
     assert isinstance(begin, MeterSample)
     assert begin.context is ReadingContext.TRANSACTION_BEGIN and begin.transaction_ref == 1
@@ -91,7 +92,7 @@ def test_start_transaction_present_a_card_first_then_plug_in() -> None:
     effects = bench.pilot("B")
     assert kinds(effects) == ["TransactionStarted", "MeterSample", "SetPilot", "StatusChanged"]
     started = only(effects, TransactionStarted)[0]
-    assert started.id_tag == TAG and started.timestamp == NEW_YEAR + 20
+    assert started.id_token == card(TAG) and started.timestamp == NEW_YEAR + 20
 
     bench.pilot("C")
     assert bench.contactor_closed()
@@ -177,7 +178,8 @@ def test_a_second_card_goes_to_the_connector_where_a_car_waits() -> None:
     bench.pilot("B", connector=2)
     assert bench.tap(OTHER_TAG) == [AuthorizeRequest(card(OTHER_TAG))]
     started = only(bench.answer(OTHER_TAG), TransactionStarted)
-    assert [(s.connector_id, s.id_tag, s.transaction_ref) for s in started] == [(2, OTHER_TAG, 2)]
+    assert [(s.connector_id, s.id_token, s.transaction_ref) for s in started] == [
+        (2, card(OTHER_TAG), 2)]
 
 
 # --- stopping a transaction ----------------------------------------------------------------------
@@ -196,7 +198,7 @@ def test_the_same_id_tag_stops_its_own_transaction_without_asking_the_csms() -> 
     effects = bench.pilot("B")
     assert effects[0] == SetContactor(1, closed=False)
     (stopped,) = only(effects, TransactionStopped)
-    assert stopped.reason is StopReason.LOCAL and stopped.id_tag == TAG
+    assert stopped.reason is StopReason.LOCAL and stopped.id_token == card(TAG)
     assert bench.status() is S.FINISHING, "the cable is still plugged in"
 
     bench.pilot("A")
@@ -236,7 +238,7 @@ def test_stop_transaction_on_ev_side_disconnect() -> None:
     effects = bench.pilot("A")
     (stopped,) = only(effects, TransactionStopped)
     assert stopped.transaction_ref == started.transaction_ref
-    assert stopped.reason is StopReason.EV_DISCONNECTED and stopped.id_tag is None
+    assert stopped.reason is StopReason.EV_DISCONNECTED and stopped.id_token is None
     assert stopped.meter_stop_wh == 6000.0
     assert bench.statuses()[-3:] == [S.CHARGING, S.SUSPENDED_EV, S.AVAILABLE]
     assert bench.offered_a() == 0.0 and not bench.contactor_closed()
@@ -269,7 +271,7 @@ def test_a_new_session_can_start_while_the_previous_car_is_still_finishing() -> 
     assert bench.status() is S.FINISHING
     bench.tap(OTHER_TAG)
     bench.answer(OTHER_TAG)
-    assert [s.id_tag for s in bench.started()] == [TAG, OTHER_TAG]
+    assert [s.id_token for s in bench.started()] == [card(TAG), card(OTHER_TAG)]
     assert [s.transaction_ref for s in bench.started()] == [1, 2]
 
 

@@ -13,6 +13,7 @@ import sys
 
 import pytest
 
+from pievse.core.authorization import IdToken, IdTokenType
 from pievse.drivers.contracts import MeterReading
 from pievse.persistence.effect_codec import decode_effect, encode_effect
 from pievse.protocol.common.outbox import Outbox
@@ -21,11 +22,12 @@ from pievse.core.vocabulary import ReadingContext, StopReason
 from pievse.persistence.store import SCHEMA_VERSION, Store, StoredOutboxJournal, StoreError
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+CARD = IdToken("04A1B2C3", IdTokenType.ISO14443)
 
 SAMPLE = MeterSample(1, 7, ReadingContext.SAMPLE_PERIODIC,
                      MeterReading(1500.5, T0 + 60, 7360.0, (16.0, 16.0, 0.0), (230.1, 229.9, 0.0),
                                   50.0), 16.0, T0 + 60)
-STARTED = TransactionStarted(7, 1, "04A1B2C3", 1000.0, T0, reservation_id=3)
+STARTED = TransactionStarted(7, 1, CARD, 1000.0, T0, reservation_id=3)
 STOPPED = TransactionStopped(7, 4711, 1, None, 2000.0, T0 + 120, StopReason.POWER_LOSS,
                              (SAMPLE,))
 
@@ -79,12 +81,12 @@ def test_a_stop_delivered_forgets_the_transaction_id(path):
 def test_a_batch_commits_together_or_not_at_all(path):
     store = Store(path).open()
     with pytest.raises(RuntimeError), store.batch():
-        store.transaction_started(7, 1, "04A1B2C3", 1000.0, T0)
+        store.transaction_started(7, 1, CARD, 1000.0, T0)
         store.set_state("reset_pending", True)
         raise RuntimeError("a failure in the middle of the batch")
     assert store.open_transactions() == [] and store.state("reset_pending") is None
     with store.batch():
-        store.transaction_started(7, 1, "04A1B2C3", 1000.0, T0)
+        store.transaction_started(7, 1, CARD, 1000.0, T0)
         # Not visible to another reader until the batch ends.
         other = sqlite3.connect(path)
         assert other.execute("SELECT COUNT(*) FROM open_transactions").fetchone()[0] == 0
@@ -95,9 +97,11 @@ def test_a_batch_commits_together_or_not_at_all(path):
 # no close, as in a crash or a power cut.
 KILLED_IN_A_BATCH = """
 import sys
+from pievse.core.authorization import IdToken, IdTokenType
 from pievse.persistence.store import Store
 store = Store(sys.argv[1]).open()
-store.transaction_started(7, 1, "04A1B2C3", 1000.0, 1767225600.0)
+card = IdToken("04A1B2C3", IdTokenType.ISO14443)
+store.transaction_started(7, 1, card, 1000.0, 1767225600.0)
 store.configuration_changed("MeterValueSampleInterval", 30)
 with store.batch():
     store.transaction_ended(7)
@@ -126,7 +130,7 @@ def test_a_process_killed_inside_a_batch_leaves_what_was_committed_and_none_of_t
 
 def test_an_open_transaction_keeps_its_id_and_its_highest_energy(path):
     store = Store(path).open()
-    store.transaction_started(7, 1, "04A1B2C3", 1000.0, T0)
+    store.transaction_started(7, 1, CARD, 1000.0, T0)
     store.transaction_id_assigned(7, 4711)
     store.transaction_energy(7, 1800.0, T0 + 60)
     store.transaction_energy(7, 1700.0, T0 + 70)  # a late, lower write never wins

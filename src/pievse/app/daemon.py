@@ -442,7 +442,7 @@ class Daemon:
                     if tx is None
                     else {
                         "id": tx.transaction_id,
-                        "id_tag": tx.id_tag,
+                        "id_tag": tx.id_token.value,
                         "meter_start_wh": tx.meter_start_wh,
                         "energy_wh": round(tx.energy_wh, 3),
                     },

@@ -9,10 +9,11 @@ CSMS's answers, the offline and pre-authorisation decisions) and
 
 * the connectors' states, which a reservation is checked against. A connector's status as the
   CSMS sees it depends on the reservations (a free connector that is held shows ``Reserved``),
-  so the models are given the status each connector would have *without* reservations;
+  so the models are given the status each connector would have *without* reservations. It sees
+  the connectors only as ``ShownConnector``: their statuses, with and without reservations;
 * the settings: LocalAuthorizeOffline, LocalPreAuthorize, AllowOfflineTxForUnknownId,
   AuthorizationCacheEnabled, LocalAuthListEnabled and ReserveConnectorZeroSupported follow
-  ``station.settings`` whenever they change;
+  the station's settings whenever they change;
 * what makes them survive a power cut. The list and the cache are persisted apart: the list
   can hold thousands of cards and changes only with SendLocalList (a ``LocalAuthListChanged``
   effect), while the cache changes with every new card the CSMS answers for. The cache is a
@@ -27,9 +28,9 @@ Pure: no I/O; the time comes from the station's clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pievse.core.authorization import (
     AuthorizationEntry,
@@ -41,19 +42,38 @@ from pievse.core.authorization import (
     LocalListUpdate,
     UpdateStatus,
 )
-from pievse.core.effects import LocalAuthListChanged, ReservationsChanged
+from pievse.core.clock import Clock
+from pievse.core.effects import Effect, LocalAuthListChanged, ReservationsChanged
 from pievse.core.reservations import (
     CancelReservationStatus,
     Reservation,
     Reservations,
     ReservationStatus,
 )
-from pievse.core.vocabulary import ConnectorStatus
+from pievse.core.settings import StationSettings
+from pievse.core.vocabulary import ConnectorStatus, ErrorCode
 
-if TYPE_CHECKING:
-    from pievse.core.station import Station
+__all__ = ["Access", "AccessLimits", "ShownConnector"]
 
-__all__ = ["Access", "AccessLimits"]
+#: A connector's status as the CSMS sees it: the status, the error code and the info.
+ShownStatus = tuple[ConnectorStatus, ErrorCode, str | None]
+
+
+class ShownConnector(Protocol):
+    """What the reservations need of a connector: the status it shows, and shows again."""
+
+    @property
+    def status(self) -> ShownStatus | None:
+        """The status the CSMS was last told (None before the station has started)."""
+        ...
+
+    def compute_status(self, reserved: bool = True) -> ShownStatus:
+        """The status now; with ``reserved=False``, as it would be without any reservation."""
+        ...
+
+    def report_status(self) -> None:
+        """Tell the CSMS the status if it changed since it was last told."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,28 +93,39 @@ class AccessLimits:
 class Access:
     """The local authorisation stores and the reservations of one charge point."""
 
-    def __init__(self, station: Station, limits: AccessLimits | None = None) -> None:
-        self._station = station
-        settings = station.settings
+    def __init__(
+        self,
+        connectors: Mapping[int, ShownConnector],
+        *,
+        settings: Callable[[], StationSettings],
+        clock: Clock,
+        emit: Callable[[Effect], None],
+        limits: AccessLimits | None = None,
+    ) -> None:
+        self._connectors = connectors
+        self._settings = settings
+        self._clock = clock
+        self._emit = emit
+        settings_now = settings()
         limits = limits or AccessLimits()
         self.authorization = LocalAuthorization(
             list_max_length=limits.list_max_length,
             send_list_max_length=limits.send_list_max_length,
             cache_max_entries=limits.cache_max_entries,
-            list_enabled=settings.local_auth_list_enabled,
-            cache_enabled=settings.authorization_cache_enabled,
+            list_enabled=settings_now.local_auth_list_enabled,
+            cache_enabled=settings_now.authorization_cache_enabled,
         )
         self.reservations = Reservations(
-            reserve_connector_zero_supported=settings.reserve_connector_zero_supported)
+            reserve_connector_zero_supported=settings_now.reserve_connector_zero_supported)
         #: Moves whenever a verdict in the cache changed (learnt, replaced, dropped, cleared).
         self.cache_revision = 0
 
     # --- settings ---------------------------------------------------------------------------------
 
     def settings_changed(self) -> None:
-        """Follow ``station.settings``. A cache switched off forgets what it held (it must not
+        """Follow the station's settings. A cache switched off forgets what it held (it must not
         answer with verdicts the CSMS may revoke meanwhile), and the store forgets it too."""
-        settings = self._station.settings
+        settings = self._settings()
         authorization = self.authorization
         authorization.list_enabled = settings.local_auth_list_enabled
         forgetting = authorization.cache_size > 0 and not settings.authorization_cache_enabled
@@ -118,12 +149,11 @@ class Access:
 
     def pre_authorized(self, id_token: IdToken) -> AuthorizationResult | None:
         """LocalPreAuthorize while online: the Accepted entry that starts ``id_token`` at once."""
-        return self.authorization.decide_pre_authorize(id_token, self._now(),
-                                                       self._station.settings)
+        return self.authorization.decide_pre_authorize(id_token, self._now(), self._settings())
 
     def decide_offline(self, id_token: IdToken) -> AuthorizationResult | None:
         """The CSMS cannot be asked: Accepted to start, a stored refusal, or None to refuse."""
-        return self.authorization.decide_offline(id_token, self._now(), self._station.settings)
+        return self.authorization.decide_offline(id_token, self._now(), self._settings())
 
     def known_group(self, id_token: IdToken) -> IdToken | None:
         """The card's group as the list or the cache know it, without counting it as a use of
@@ -142,7 +172,7 @@ class Access:
         status, why = authorization.send_local_list(update)
         if status is UpdateStatus.ACCEPTED:
             snapshot = authorization.snapshot()
-            self._station.emit(LocalAuthListChanged(snapshot.list_version, snapshot.local_list))
+            self._emit(LocalAuthListChanged(snapshot.list_version, snapshot.local_list))
             if authorization.cache_size != cached_before:
                 # Cards now on the list left the cache: the list speaks for them from now on.
                 self._cache_changed()
@@ -168,7 +198,7 @@ class Access:
         """Each connector's status as it would be without any reservation: what ReserveNow
         and the connector-0 arithmetic are checked against."""
         return {cid: c.compute_status(reserved=False)[0]
-                for cid, c in self._station.connectors.items()}
+                for cid, c in self._connectors.items()}
 
     def reserve(self, reservation: Reservation) -> tuple[ReservationStatus, str]:
         """ReserveNow."""
@@ -223,7 +253,7 @@ class Access:
         """After every input: a reservation whose connector went out of service ends, and every
         connector shows Reserved, or no longer does, as the reservations now say. A connector-0
         reservation makes one connector's status depend on the others', so all are looked at."""
-        connectors = self._station.connectors.values()
+        connectors = self._connectors.values()
         if not self.reservations.all and not any(
                 c.status is not None and c.status[0] is ConnectorStatus.RESERVED
                 for c in connectors):
@@ -236,7 +266,7 @@ class Access:
                 connector.report_status()
 
     def _reservations_changed(self) -> None:
-        self._station.emit(ReservationsChanged(tuple(self.reservations.all)))
+        self._emit(ReservationsChanged(tuple(self.reservations.all)))
 
     # --- after a restart --------------------------------------------------------------------------
 
@@ -251,4 +281,4 @@ class Access:
         return self.reservations.restore(stored, self._now())
 
     def _now(self) -> float:
-        return self._station.clock.now()
+        return self._clock.now()

@@ -9,14 +9,17 @@ maximum, board, cable, profile) and, below 6 A, pauses the car without ending th
 
 Phases for a limit in watts: the period's numberPhases, else the phases the car is measured to
 draw on (currents above ``DRAWING_A``), else the station's configured phases.
+
+It sees the connectors only as ``LimitedConnector``: what runs there, what the meter reads, and
+the limits it may set.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Mapping
+from typing import Protocol
 
 from pievse.core.charging_profiles import (
     ChargingProfile,
@@ -28,30 +31,66 @@ from pievse.core.charging_profiles import (
     InstalledProfile,
     SmartChargingLimits,
 )
-from pievse.core.effects import ChargingProfilesChanged
+from pievse.core.authorization import IdToken
+from pievse.core.clock import Clock
+from pievse.core.effects import ChargingProfilesChanged, Effect
+from pievse.core.hardware import MeterReading
+from pievse.core.settings import StationSettings
 from pievse.core.smart_charging import ChargingProfiles, InstallResult, merge_equal_neighbours
+from pievse.core.transactions import Transaction
 
-if TYPE_CHECKING:
-    from pievse.core.connector import Connector
-    from pievse.core.station import Station
-
-__all__ = ["ChargingLimits"]
+__all__ = ["ChargingLimits", "LimitedConnector"]
 
 #: A phase drawing more than this counts as in use.
 DRAWING_A = 1.0
 SOURCE = "charging_profile"
 
 
+class LimitedConnector(Protocol):
+    """What the profiles need of a connector: the transaction and the reading they depend on,
+    and the limits the profile limit is one of."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def transaction(self) -> Transaction | None: ...
+
+    @property
+    def last_reading(self) -> MeterReading | None: ...
+
+    @property
+    def contactor_closed(self) -> bool: ...
+
+    @property
+    def limits(self) -> dict[str, float]: ...
+
+    def reconcile(self) -> None:
+        """Offer the current the limits now allow."""
+        ...
+
+
 class ChargingLimits:
-    def __init__(self, station: Station, capabilities: SmartChargingLimits | None = None) -> None:
-        self._station = station
+    def __init__(
+        self,
+        connectors: Mapping[int, LimitedConnector],
+        *,
+        settings: Callable[[], StationSettings],
+        clock: Clock,
+        emit: Callable[[Effect], None],
+        capabilities: SmartChargingLimits | None = None,
+    ) -> None:
+        self._connectors = connectors
+        self._settings = settings
+        self._clock = clock
+        self._emit = emit
         self.capabilities = capabilities or SmartChargingLimits()
-        self.profiles = ChargingProfiles(len(station.connectors), self.capabilities)
+        self.profiles = ChargingProfiles(len(connectors), self.capabilities)
         #: When the limit of some connector can next change; the station wakes then.
         self.next_change_at: float | None = None
         #: Why each connector's profile limit is what it is, for the status API.
         self.reasons: dict[int, str] = {}
-        # TxProfiles that came with RemoteStartTransaction, by id tag, until the start.
+        # TxProfiles that came with RemoteStartTransaction, by id token value, until the start.
         self._remote_start_profiles: dict[str, ChargingProfile] = {}
 
     # --- the CSMS's messages --------------------------------------------------------------------
@@ -59,8 +98,8 @@ class ChargingLimits:
     def set_profile(self, connector_id: int, profile: ChargingProfile) -> InstallResult:
         """SetChargingProfile: the status, and why when Rejected."""
         transaction_id, active = None, False
-        if connector_id in self._station.connectors:
-            tx = self._station.connectors[connector_id].transaction
+        if connector_id in self._connectors:
+            tx = self._connectors[connector_id].transaction
             if tx is not None and tx.stop is None:
                 transaction_id, active = tx.transaction_id, True
         result = self.profiles.install(connector_id, profile, self._now(), transaction_id,
@@ -79,13 +118,13 @@ class ChargingLimits:
 
     def composite_schedule(self, connector_id: int, duration: int,
                            unit: ChargingRateUnit | None) -> CompositeSchedule:
-        tx_start, phases = None, self._station.settings.phases
-        if connector_id in self._station.connectors:
-            connector = self._station.connectors[connector_id]
+        settings = self._settings()
+        tx_start, phases = None, settings.phases
+        if connector_id in self._connectors:
+            connector = self._connectors[connector_id]
             if connector.transaction is not None:
                 tx_start = connector.transaction.started_at
             phases = self._phases(connector)
-        settings = self._station.settings
         result = self.profiles.composite_schedule(
             connector_id, self._now(), duration, unit,
             no_limit_a=settings.max_current_a, transaction_start=tx_start,
@@ -95,12 +134,12 @@ class ChargingLimits:
         return dataclasses.replace(result, schedule=_cap(
             result.schedule, settings.max_current_a, settings.nominal_voltage_v, phases))
 
-    def remote_start_profile(self, id_tag: str, profile: ChargingProfile) -> bool:
+    def remote_start_profile(self, id_token: IdToken, profile: ChargingProfile) -> bool:
         """The charging profile of RemoteStartTransaction: kept until the transaction starts.
         False (reject the remote start) when it is not a TxProfile."""
         if profile.purpose is not ChargingProfilePurpose.TX_PROFILE:
             return False
-        self._remote_start_profiles[id_tag] = profile
+        self._remote_start_profiles[id_token.value] = profile
         return True
 
     # --- transactions and time ------------------------------------------------------------------
@@ -108,18 +147,18 @@ class ChargingLimits:
     # The two hooks below run inside the connector's own reconcile(), which goes on to offer
     # the current with the limits set here: they must not reconcile again.
 
-    def transaction_started(self, connector: Connector) -> None:
+    def transaction_started(self, connector: LimitedConnector) -> None:
         tx = connector.transaction
         assert tx is not None
-        profile = self._remote_start_profiles.pop(tx.id_tag, None)
+        profile = self._remote_start_profiles.pop(tx.id_token.value, None)
         if profile is not None:
             self.profiles.install(connector.id, profile, self._now(), None,
                                   transaction_active=True)
         self.apply(reconcile=False)
 
-    def transaction_ended(self, connector: Connector) -> None:
+    def transaction_ended(self, connector: LimitedConnector) -> None:
         if self.profiles.transaction_ended(connector.id):
-            self._station.emit(self._saved())
+            self._emit(self._saved())
         self.apply(reconcile=False)
 
     def restore(self, installed: Iterable[InstalledProfile]) -> None:
@@ -135,17 +174,17 @@ class ChargingLimits:
 
     def apply(self, reconcile: bool = True) -> None:
         """Give each connector its profile limit now, and find the next instant one moves."""
-        station = self._station
         now = self._now()
         if self.profiles.purge_expired(now):
-            station.emit(self._saved())
+            self._emit(self._saved())
+        voltage = self._settings().nominal_voltage_v
         next_change: float | None = None
-        for connector in station.connectors.values():
+        for connector in self._connectors.values():
             tx = connector.transaction
             limit = self.profiles.limit_at(
                 connector.id, now,
                 transaction_start=tx.started_at if tx is not None else None,
-                voltage=station.settings.nominal_voltage_v, phases=self._phases(connector))
+                voltage=voltage, phases=self._phases(connector))
             if limit.amps is None:
                 connector.limits.pop(SOURCE, None)
             else:
@@ -161,7 +200,7 @@ class ChargingLimits:
     # --- inside -----------------------------------------------------------------------------------
 
     def _changed(self) -> None:
-        self._station.emit(self._saved())
+        self._emit(self._saved())
         self.apply()
 
     def _saved(self) -> ChargingProfilesChanged:
@@ -169,16 +208,16 @@ class ChargingLimits:
                      if entry.profile.purpose is not ChargingProfilePurpose.TX_PROFILE)
         return ChargingProfilesChanged(kept)
 
-    def _phases(self, connector: Connector) -> int:
+    def _phases(self, connector: LimitedConnector) -> int:
         reading = connector.last_reading
         if connector.contactor_closed and reading is not None and reading.current_a:
             drawing = sum(1 for amps in reading.current_a if amps > DRAWING_A)
             if drawing:
                 return drawing
-        return self._station.settings.phases
+        return self._settings().phases
 
     def _now(self) -> float:
-        return self._station.clock.now()
+        return self._clock.now()
 
 
 def _cap(schedule: ChargingSchedule, max_current_a: float, voltage: float,

@@ -6,6 +6,9 @@ pilot offers, whether the contactor is closed, which status the CSMS sees and wh
 transaction that is being stopped can now be closed. Every input updates a fact and reconciles, so
 there is one place where the contactor can close, and it checks every condition each time.
 
+What it needs of the rest of the charge point (reservations, profiles, transaction numbers, a
+reset under way) it asks through ``ConnectorHost``, so a connector can be built and tested alone.
+
 Safety rules enforced here (see shared/reference/control-pilot.md):
 
 * the contactor closes only when the car asks for power (state C, or D with ventilation), a
@@ -18,13 +21,16 @@ Safety rules enforced here (see shared/reference/control-pilot.md):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pievse.core.authorization import IdToken
+from pievse.core.clock import Clock
 from pievse.core.hardware import FaultKind, MeterReading, PilotState
 from pievse.core.iec61851 import MIN_CURRENT_A
 from pievse.core.effects import (
+    Effect,
     MeterSample,
     SetContactor,
     SetPilot,
@@ -32,11 +38,9 @@ from pievse.core.effects import (
     TransactionStarted,
     TransactionStopped,
 )
+from pievse.core.settings import StationSettings
 from pievse.core.transactions import StopRequest, Transaction
 from pievse.core.vocabulary import ConnectorStatus, ErrorCode, ReadingContext, StopReason
-
-if TYPE_CHECKING:
-    from pievse.core.station import Station
 
 # Why a fault stops a transaction, and the error code the CSMS sees for it.
 FAULT_REPORT: dict[FaultKind, tuple[ErrorCode, StopReason, str]] = {
@@ -74,10 +78,67 @@ class PendingAuthorization:
     group: IdToken | None = None
 
 
+class ConnectorHost(Protocol):
+    """What a connector asks of the rest of the charge point, and what it tells it."""
+
+    def may_start_transaction(self) -> bool:
+        """False while a reset or a shutdown is under way: no new session anywhere."""
+        ...
+
+    def shutting_down(self) -> bool:
+        """The daemon is going down: every contactor opens now."""
+        ...
+
+    def shows_reserved(self, connector_id: int) -> bool:
+        """Should this connector, free otherwise, show Reserved?"""
+        ...
+
+    def profile_limit_reason(self, connector_id: int) -> str:
+        """Why the charging profiles limit this connector as they do, in words."""
+        ...
+
+    def new_transaction_ref(self) -> int:
+        """The station's own number for a transaction that starts now."""
+        ...
+
+    def claim_reservation(self, connector_id: int, id_token: IdToken,
+                          group: IdToken | None) -> int | None:
+        """A transaction starts: end the reservation it uses, and say which (or None)."""
+        ...
+
+    def pilot_reported(self, connector: Connector) -> None:
+        """The board told the pilot state: what waited to know whether a car is there may go
+        on."""
+        ...
+
+    def transaction_started(self, connector: Connector) -> None:
+        """A transaction started (or resumed) here. Runs inside the connector's reconcile(),
+        which goes on to offer the current: it must not reconcile again."""
+        ...
+
+    def transaction_ended(self, connector: Connector) -> None:
+        """The transaction here ended (its TransactionStopped is emitted already)."""
+        ...
+
+
 class Connector:
-    def __init__(self, connector_id: int, station: Station) -> None:
+    def __init__(
+        self,
+        connector_id: int,
+        host: ConnectorHost,
+        *,
+        settings: Callable[[], StationSettings],
+        clock: Clock,
+        emit: Callable[[Effect], None],
+        board_max_current_a: float = float("inf"),
+    ) -> None:
         self.id = connector_id
-        self._station = station
+        self._host = host
+        self._settings = settings
+        self._clock = clock
+        self._emit = emit
+        #: What the board can offer at most (its relay, its cable).
+        self.board_max_current_a = board_max_current_a
         self.pilot = PilotState.A
         #: False until the board has told the pilot state for the first time.
         self.pilot_known = False
@@ -109,13 +170,12 @@ class Connector:
         self.pilot = state
         self.pilot_known = True
         self._refresh_faults()
-        if self._station.interrupted.waiting(self.id):
-            self._station.interrupted.pilot_known(self)
+        self._host.pilot_reported(self)
         if state is PilotState.A:
             self.finishing = False
             tx = self.transaction
             if tx is not None and tx.stop is None:
-                if self._station.settings.stop_transaction_on_ev_side_disconnect:
+                if self._settings().stop_transaction_on_ev_side_disconnect:
                     self.begin_stop(StopReason.EV_DISCONNECTED, None)
         self.reconcile()
 
@@ -173,16 +233,13 @@ class Connector:
             and not self.faults
             and not self._ventilation_fault()
             and self.transaction is None
-            # None when no reset is under way; False (soft) must block new sessions as well.
-            and self._station.reset_pending is None
-            and not self._station.shutting_down
+            and self._host.may_start_transaction()
         )
 
     @property
     def current_limit_a(self) -> float:
         """The most this connector may offer now, from every limit that applies."""
-        station = self._station
-        limit = min(station.settings.max_current_a, station.board_max_current_a(self.id))
+        limit = min(self._settings().max_current_a, self.board_max_current_a)
         for value in self.limits.values():
             limit = min(limit, value)
         return limit
@@ -190,93 +247,91 @@ class Connector:
     @property
     def current_limit_reason(self) -> str:
         """What caps the offered current now, in words, for the person at the station."""
-        station = self._station
         candidates = [
-            (station.settings.max_current_a, "installation maximum"),
-            (station.board_max_current_a(self.id), "board capability"),
+            (self._settings().max_current_a, "installation maximum"),
+            (self.board_max_current_a, "board capability"),
             *((amps, source) for source, amps in self.limits.items()),
         ]
         amps, why = min(candidates, key=lambda c: c[0])
         if why == "charging_profile":
-            why = station.charging.reasons.get(self.id, "charging profile")
+            why = self._host.profile_limit_reason(self.id)
         if amps < MIN_CURRENT_A:
             return f"paused: {why} allows {amps:g} A, under the 6 A minimum"
         return f"{why}: {amps:g} A"
 
     def _car_asks_for_power(self) -> bool:
         if self.pilot is PilotState.D:
-            return self._station.settings.ventilation_available
+            return self._settings().ventilation_available
         return self.pilot is PilotState.C
 
     def _ventilation_fault(self) -> bool:
-        return self.pilot is PilotState.D and not self._station.settings.ventilation_available
+        return self.pilot is PilotState.D and not self._settings().ventilation_available
 
     # --- transactions --------------------------------------------------------------------------
 
     def authorize(self, id_token: IdToken, group: IdToken | None = None) -> None:
         """A card was accepted for this connector: start now if the car is here, else wait."""
-        self.pending = PendingAuthorization(id_token, self._station.clock.now(), group)
+        self.pending = PendingAuthorization(id_token, self._clock.now(), group)
         self.reconcile()
 
     def _start_transaction(self) -> None:
         assert self.pending is not None
-        station = self._station
-        now = station.clock.now()
+        host = self._host
+        now = self._clock.now()
         pending = self.pending
         tx = Transaction(
-            ref=station.new_transaction_ref(),
+            ref=host.new_transaction_ref(),
             connector_id=self.id,
-            id_tag=pending.id_token.value,
+            id_token=pending.id_token,
             meter_start_wh=self.energy_wh,
             started_at=now,
             # The reservation this card holds here (or on connector 0) ends with this start,
             # and the CSMS learns which one with it.
-            reservation_id=station.access.claim(self.id, pending.id_token, pending.group),
+            reservation_id=host.claim_reservation(self.id, pending.id_token, pending.group),
         )
-        interval = station.settings.meter_value_sample_interval_s
+        interval = self._settings().meter_value_sample_interval_s
         tx.next_sample_at = now + interval if interval > 0 else None
         self.pending = None
         self.finishing = False
         self.transaction = tx
-        station.emit(
-            TransactionStarted(tx.ref, self.id, tx.id_tag, tx.meter_start_wh, now,
+        self._emit(
+            TransactionStarted(tx.ref, self.id, tx.id_token, tx.meter_start_wh, now,
                                tx.reservation_id)
         )
         self.sample(ReadingContext.TRANSACTION_BEGIN)
-        station.charging.transaction_started(self)
+        host.transaction_started(self)
 
     def resume(self, tx: Transaction) -> None:
         """Go on with a transaction from before a restart (its car is still plugged in): no new
         StartTransaction; the contactor closes again only when the car asks, as always."""
-        interval = self._station.settings.meter_value_sample_interval_s
-        now = self._station.clock.now()
+        interval = self._settings().meter_value_sample_interval_s
+        now = self._clock.now()
         tx.next_sample_at = now + interval if interval > 0 else None
         self.pending = None
         self.transaction = tx
-        self._station.charging.transaction_started(self)
+        self._host.transaction_started(self)
 
-    def begin_stop(self, reason: StopReason, id_tag: str | None) -> None:
+    def begin_stop(self, reason: StopReason, id_token: IdToken | None) -> None:
         tx = self.transaction
         if tx is None or tx.stop is not None:
             return
-        tx.stop = StopRequest(reason, id_tag, self._station.clock.now())
+        tx.stop = StopRequest(reason, id_token, self._clock.now())
         self.reconcile()
 
     def _finish_transaction(self) -> None:
         tx = self.transaction
         assert tx is not None and tx.stop is not None
-        station = self._station
         self.sample(ReadingContext.TRANSACTION_END)
         self.transaction = None
         self.finishing = self.pilot.vehicle_connected
-        station.emit(
+        self._emit(
             TransactionStopped(
                 transaction_ref=tx.ref,
                 transaction_id=tx.transaction_id,
                 connector_id=self.id,
-                id_tag=tx.stop.id_tag,
+                id_token=tx.stop.id_token,
                 meter_stop_wh=tx.last_energy_wh,
-                timestamp=station.clock.now(),
+                timestamp=self._clock.now(),
                 reason=tx.stop.reason,
                 transaction_data=tuple(tx.samples),
             )
@@ -284,13 +339,12 @@ class Connector:
         if self.scheduled_availability is not None:
             self.operative = self.scheduled_availability
             self.scheduled_availability = None
-        station.transaction_ended(self)
+        self._host.transaction_ended(self)
 
     def sample(self, context: ReadingContext, at: float | None = None) -> MeterSample | None:
         """Emit a meter sample of this connector (kept in the transaction's data if one runs).
 
         ``at`` stamps a clock-aligned sample with the aligned instant it stands for."""
-        station = self._station
         if self.last_reading is None:
             return None
         tx = self.transaction
@@ -300,11 +354,11 @@ class Connector:
             context=context,
             reading=self.last_reading,
             offered_current_a=self.offered_a,
-            timestamp=station.clock.now() if at is None else at,
+            timestamp=self._clock.now() if at is None else at,
         )
         if tx is not None:
-            tx.keep_sample(sample, station.settings.max_transaction_samples)
-        station.emit(sample)
+            tx.keep_sample(sample, self._settings().max_transaction_samples)
+        self._emit(sample)
         return sample
 
     # --- the decisions -------------------------------------------------------------------------
@@ -313,7 +367,7 @@ class Connector:
         """A transaction whose id tag the CSMS refused after the start (with
         StopTransactionOnInvalidId false) may take MaxEnergyOnInvalidId Wh in all, then no more."""
         return tx.deauthorized and (
-            tx.energy_wh >= self._station.settings.max_energy_on_invalid_id_wh)
+            tx.energy_wh >= self._settings().max_energy_on_invalid_id_wh)
 
     def _target_offer(self) -> float:
         tx = self.transaction
@@ -330,8 +384,7 @@ class Connector:
         return limit if limit >= MIN_CURRENT_A else 0.0
 
     def reconcile(self) -> None:
-        station = self._station
-        now = station.clock.now()
+        now = self._clock.now()
 
         # 1. Hard opening first: a fault or a car that stopped asking opens the contactor now.
         must_open = (
@@ -339,7 +392,7 @@ class Connector:
             or self._ventilation_fault()
             or not self._car_asks_for_power()
             or self.transaction is None
-            or station.shutting_down
+            or self._host.shutting_down()
         )
         if must_open and self.contactor_closed:
             self._command_contactor(False)
@@ -358,7 +411,7 @@ class Connector:
         if offer != self._commanded_offer_a:
             self._commanded_offer_a = offer
             self.offered_a = offer
-            station.emit(SetPilot(self.id, offer))
+            self._emit(SetPilot(self.id, offer))
 
         # 3. Closing, and soft opening after the PWM stopped under load.
         if not must_open:
@@ -368,7 +421,7 @@ class Connector:
                     self._command_contactor(True)
             elif self.contactor_closed:
                 if self.open_deadline is None:
-                    self.open_deadline = now + station.settings.stop_grace_s
+                    self.open_deadline = now + self._settings().stop_grace_s
                 elif now >= self.open_deadline:
                     self._command_contactor(False)
         if not self.contactor_closed:
@@ -392,7 +445,7 @@ class Connector:
 
     def _command_contactor(self, closed: bool) -> None:
         self.contactor_closed = closed
-        self._station.emit(SetContactor(self.id, closed))
+        self._emit(SetContactor(self.id, closed))
 
     def confirm_offer(self, amps: float) -> None:
         """The board reports what it really offers after quantisation."""
@@ -413,7 +466,7 @@ class Connector:
             return ConnectorStatus.FAULTED, ErrorCode.OTHER_ERROR, VENTILATION_INFO
         status = self._operational_status()
         if (reserved and status is ConnectorStatus.AVAILABLE
-                and self._station.access.shows_reserved(self.id)):
+                and self._host.shows_reserved(self.id)):
             status = ConnectorStatus.RESERVED
         if self.meter_problem is not None:
             # Not Faulted: energy can still be delivered; the error code tells the CSMS that
@@ -446,11 +499,11 @@ class Connector:
     def report_status(self, now: float | None = None) -> None:
         """Tell the CSMS the status if it changed since it was last told."""
         if now is None:
-            now = self._station.clock.now()
+            now = self._clock.now()
         status = self.compute_status()
         if status != self.status:
             self.status = status
-            self._station.emit(StatusChanged(self.id, status[0], status[1], status[2], now))
+            self._emit(StatusChanged(self.id, status[0], status[1], status[2], now))
 
     # --- time ----------------------------------------------------------------------------------
 
@@ -459,7 +512,7 @@ class Connector:
         if self.open_deadline is not None:
             candidates.append(self.open_deadline)
         if self.pending is not None and not self.pilot.vehicle_connected:
-            candidates.append(self.pending.since + self._station.settings.connection_timeout_s)
+            candidates.append(self.pending.since + self._settings().connection_timeout_s)
         tx = self.transaction
         if tx is not None and tx.stop is None and tx.next_sample_at is not None:
             candidates.append(tx.next_sample_at)
@@ -470,7 +523,7 @@ class Connector:
         if (
             pending is not None
             and not self.pilot.vehicle_connected
-            and now >= pending.since + self._station.settings.connection_timeout_s
+            and now >= pending.since + self._settings().connection_timeout_s
         ):
             # ConnectionTimeOut: the driver never plugged in; the incipient session is cancelled.
             self.pending = None
@@ -478,7 +531,7 @@ class Connector:
         if tx is not None and tx.stop is None and tx.next_sample_at is not None:
             if now >= tx.next_sample_at:
                 self.sample(ReadingContext.SAMPLE_PERIODIC)
-                interval = self._station.settings.meter_value_sample_interval_s
+                interval = self._settings().meter_value_sample_interval_s
                 if interval > 0:
                     missed = (now - tx.next_sample_at) // interval
                     tx.next_sample_at += (missed + 1) * interval

@@ -74,7 +74,7 @@ class MeterSample:
 class TransactionStarted:
     transaction_ref: int  # the station's own number; the CSMS's transactionId comes later
     connector_id: int
-    id_tag: str
+    id_token: IdToken
     meter_start_wh: float
     timestamp: float
     reservation_id: int | None = None
@@ -85,7 +85,7 @@ class TransactionStopped:
     transaction_ref: int
     transaction_id: int | None  # as assigned by the CSMS, if it has answered already
     connector_id: int
-    id_tag: str | None  # the id tag that stopped it, if one did
+    id_token: IdToken | None  # the card that stopped it, if one did
     meter_stop_wh: float
     timestamp: float
     reason: StopReason

@@ -8,9 +8,13 @@ without an input (a timeout, a meter sample), ``next_deadline()`` says when to c
 Commands of the CSMS return a typed answer (the core's own words, see ``answers.py``) together
 with their effects, so one implementation serves OCPP 1.6 and 2.0.1 alike.
 
-Two helpers own a part of the charge point each: ``charging`` (smart charging: profiles to the
-current each connector offers) and ``access`` (who may start where: the Local Authorization
-List, the Authorization Cache and the reservations).
+Helpers own a part of the charge point each: the ``connectors`` (IEC 61851 and the transaction
+on each), ``charging`` (smart charging: profiles to the current each connector offers),
+``access`` (who may start where: the Local Authorization List, the Authorization Cache and the
+reservations) and ``interrupted`` (transactions a power cut left open). None of them holds the
+station: each is given the settings, the clock, an emit function and the few questions it asks
+of the others (``ConnectorHost``, ``LimitedConnector``, ``ShownConnector``,
+``ResumableConnector``), so that each can be built and tested alone.
 """
 
 from __future__ import annotations
@@ -23,19 +27,9 @@ from typing import Any
 
 from pievse.core.hardware import FaultKind, MeterReading, PilotState
 from pievse.core.access import Access, AccessLimits
-from pievse.core.answers import (
-    AvailabilityStatus,
-    RemoteStartStopStatus,
-    ResetStatus,
-    UnlockStatus,
-)
+from pievse.core.answers import AvailabilityStatus, RemoteStartStopStatus, ResetStatus, UnlockStatus
 from pievse.core.authorization import (
-    AuthorizationResult,
-    AuthorizationStatus,
-    IdToken,
-    LocalListUpdate,
-    token_key,
-)
+    AuthorizationResult, AuthorizationStatus, IdToken, LocalListUpdate)
 from pievse.core.charging_limits import ChargingLimits
 from pievse.core.charging_profiles import (
     ChargingProfile,
@@ -45,24 +39,14 @@ from pievse.core.charging_profiles import (
     InstalledProfile,
 )
 from pievse.core.clock import Clock, SystemClock
-from pievse.core.effects import (
-    AuthorizeRequest,
-    Effect,
-    ResetNow,
-    StatusChanged,
-    TokenAnswered,
-)
+from pievse.core.effects import AuthorizeRequest, Effect, ResetNow, StatusChanged, TokenAnswered
 from pievse.core.connector import Connector
 from pievse.core.interrupted import InterruptedTransactions
+from pievse.core.placement import connector_for, free_connector
 from pievse.core.reservations import Reservation, ReservationStatus
 from pievse.core.settings import StationSettings
 from pievse.core.transactions import InterruptedTransaction, Transaction
-from pievse.core.vocabulary import (
-    ConnectorStatus,
-    ErrorCode,
-    ReadingContext,
-    StopReason,
-)
+from pievse.core.vocabulary import ConnectorStatus, ErrorCode, ReadingContext, StopReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +76,7 @@ class Station:
             raise ValueError("a charge point has at least one connector")
         self._settings = settings or StationSettings()
         self.clock: Clock = clock or SystemClock()
-        self._board_max = dict(board_max_current_a or {})
+        board_max = board_max_current_a or {}
         self._effects: list[Effect] = []
         self._next_ref = 1
         self._authorizing: dict[str, _AuthorizationInFlight] = {}
@@ -104,12 +88,17 @@ class Station:
         #: Whether the CSMS can be asked now (connected and registered): LocalPreAuthorize
         #: applies only then. The protocol adapter says so (``csms_connection_changed``).
         self.csms_online = False
+        # Each part gets what it needs, never the station itself.
+        seams = {"settings": self._current_settings, "clock": self.clock, "emit": self._emit}
+        host = _ConnectorSeam(self)
         self.connectors: dict[int, Connector] = {
-            n: Connector(n, self) for n in range(1, connector_count + 1)
+            n: Connector(n, host, board_max_current_a=board_max.get(n, float("inf")), **seams)
+            for n in range(1, connector_count + 1)
         }
-        self.charging = ChargingLimits(self)
-        self.interrupted = InterruptedTransactions(self)
-        self.access = Access(self, access_limits)
+        self.charging = ChargingLimits(self.connectors, **seams)
+        self.interrupted = InterruptedTransactions(self.connector, self.restore_transaction_refs,
+                                                   clock=self.clock, emit=self._emit)
+        self.access = Access(self.connectors, limits=access_limits, **seams)
 
     @property
     def settings(self) -> StationSettings:
@@ -122,9 +111,12 @@ class Station:
         self._settings = settings
         self.access.settings_changed()
 
-    # --- plumbing used by the connectors -------------------------------------------------------
+    def _current_settings(self) -> StationSettings:
+        return self._settings
 
-    def emit(self, effect: Effect) -> None:
+    # --- plumbing used by the parts ------------------------------------------------------------
+
+    def _emit(self, effect: Effect) -> None:
         self._effects.append(effect)
 
     def _take(self) -> list[Effect]:
@@ -134,19 +126,16 @@ class Station:
         effects, self._effects = self._effects, []
         return effects
 
-    def new_transaction_ref(self) -> int:
+    def _new_transaction_ref(self) -> int:
         ref = self._next_ref
         self._next_ref += 1
         return ref
 
-    def board_max_current_a(self, connector_id: int) -> float:
-        return self._board_max.get(connector_id, float("inf"))
-
-    def transaction_ended(self, connector: Connector) -> None:
+    def _transaction_ended(self, connector: Connector) -> None:
         self.charging.transaction_ended(connector)
         self._report_station_status()
         if self.reset_pending is not None and not self.transactions():
-            self.emit(ResetNow(hard=self.reset_pending))
+            self._emit(ResetNow(hard=self.reset_pending))
 
     def end_interrupted(
         self, interrupted: InterruptedTransaction, reason: StopReason = StopReason.POWER_LOSS
@@ -243,21 +232,21 @@ class Station:
         key = id_token.key
         for c in self.connectors.values():
             tx = c.transaction
-            if tx is not None and token_key(tx.id_tag) == key and tx.stop is None:
+            if tx is not None and tx.id_token.key == key and tx.stop is None:
                 # The same card ends its own session; no need to ask the CSMS (OCPP 1.6 3.5).
-                c.begin_stop(StopReason.LOCAL, id_token.value)
-                self.emit(TokenAnswered(id_token, True, None, c.id, "session stopped"))
+                c.begin_stop(StopReason.LOCAL, id_token)
+                self._emit(TokenAnswered(id_token, True, None, c.id, "session stopped"))
                 return self._take()
         for c in self.connectors.values():
             if c.pending is not None and c.pending.id_token.key == key:
                 c.pending = None
                 c.reconcile()
-                self.emit(TokenAnswered(id_token, True, None, c.id, "authorisation cancelled"))
+                self._emit(TokenAnswered(id_token, True, None, c.id, "authorisation cancelled"))
                 return self._take()
         if id_token.value in self._authorizing:
             return self._take()  # a second tap while the CSMS is deciding: one question only
-        if self._choose_connector() is None:
-            self.emit(
+        if free_connector(self.connectors) is None:
+            self._emit(
                 TokenAnswered(id_token, False, None, None, "no connector free for a new session")
             )
             return self._take()
@@ -270,12 +259,12 @@ class Station:
             connector = (self._connector_for(id_token, known.group, None)
                          if known is not None else None)
             if known is not None and connector is not None:
-                self.emit(TokenAnswered(id_token, True, known.status, connector.id,
+                self._emit(TokenAnswered(id_token, True, known.status, connector.id,
                                         "authorised locally"))
                 connector.authorize(id_token, known.group)
                 return self._take()
         self._authorizing[id_token.value] = _AuthorizationInFlight(None, remote=False)
-        self.emit(AuthorizeRequest(id_token))
+        self._emit(AuthorizeRequest(id_token))
         return self._take()
 
     def authorization_result(
@@ -294,21 +283,21 @@ class Station:
         if result is None:
             result = self.access.decide_offline(id_token)
             if result is None:
-                self.emit(TokenAnswered(id_token, False, None, None, "CSMS unreachable"))
+                self._emit(TokenAnswered(id_token, False, None, None, "CSMS unreachable"))
                 return self._take()
             how = "authorised offline"
         if result.status is not AuthorizationStatus.ACCEPTED:
-            self.emit(TokenAnswered(id_token, False, result.status, None,
+            self._emit(TokenAnswered(id_token, False, result.status, None,
                                     f"id tag {result.status.word}"))
             return self._take()
         connector = self._connector_for(id_token, result.group, request.connector_id)
         if connector is None:
             why = ("connector reserved for another id tag"
-                   if self._choose_connector(request.connector_id) is not None
+                   if free_connector(self.connectors, request.connector_id) is not None
                    else "no connector free")
-            self.emit(TokenAnswered(id_token, False, result.status, None, why))
+            self._emit(TokenAnswered(id_token, False, result.status, None, why))
             return self._take()
-        self.emit(TokenAnswered(id_token, True, result.status, connector.id, how))
+        self._emit(TokenAnswered(id_token, True, result.status, connector.id, how))
         connector.authorize(id_token, result.group)
         return self._take()
 
@@ -318,37 +307,9 @@ class Station:
         self.access.remember(id_token, result)
         return self._take()
 
-    def _choose_connector(self, bound: int | None = None) -> Connector | None:
-        """Where a new session goes, reservations aside: a connector with a car waiting, else
-        any free one (or ``bound``, if usable)."""
-        if bound is not None:
-            connector = self.connectors.get(bound)
-            return connector if connector is not None and connector.usable else None
-        free = [c for c in self.connectors.values() if c.usable and c.pending is None]
-        for c in free:
-            if c.pilot.vehicle_connected:
-                return c
-        return free[0] if free else None
-
     def _connector_for(self, id_token: IdToken, group: IdToken | None,
                        bound: int | None) -> Connector | None:
-        """Where this card's session goes, reservations included: a connector where a car
-        waits, else one reserved for this card, else any free one that no reservation keeps."""
-        access = self.access
-        if bound is not None:
-            connector = self._choose_connector(bound)
-            if connector is None or not access.admits(bound, id_token, group):
-                return None
-            return connector
-        free = [c for c in self.connectors.values() if c.usable and c.pending is None
-                and access.admits(c.id, id_token, group)]
-        for c in free:
-            if c.pilot.vehicle_connected:
-                return c
-        for c in free:
-            if access.holds_for(c.id, id_token, group):
-                return c
-        return free[0] if free else None
+        return connector_for(self.connectors, self.access, id_token, group, bound)
 
     # --- transactions and the CSMS -------------------------------------------------------------
 
@@ -380,7 +341,7 @@ class Station:
                 connector_id is not None and connector_id not in self.connectors):
             return Answer(RemoteStartStopStatus.REJECTED, self._take())
         if charging_profile is not None and not self.charging.remote_start_profile(
-                id_token.value, charging_profile):
+                id_token, charging_profile):
             return Answer(RemoteStartStopStatus.REJECTED, self._take())
         # A reservation is checked with the card's group as the local stores know it; with
         # AuthorizeRemoteTxRequests the CSMS's answer, which may name the group, decides again.
@@ -390,7 +351,7 @@ class Station:
             return Answer(RemoteStartStopStatus.REJECTED, self._take())
         if self.settings.authorize_remote_tx_requests:
             self._authorizing[id_token.value] = _AuthorizationInFlight(connector.id, remote=True)
-            self.emit(AuthorizeRequest(id_token))
+            self._emit(AuthorizeRequest(id_token))
         else:
             connector.authorize(id_token, group)
         return Answer(RemoteStartStopStatus.ACCEPTED, self._take())
@@ -446,7 +407,7 @@ class Station:
                 c.pending = None
                 c.reconcile()
         if not self.transactions():
-            self.emit(ResetNow(hard=hard))
+            self._emit(ResetNow(hard=hard))
         return Answer(ResetStatus.ACCEPTED, self._take())
 
     def shut_down(self, reason: StopReason = StopReason.REBOOT) -> list[Effect]:
@@ -590,4 +551,42 @@ class Station:
         status = self._station_status()
         if status != self._status0:
             self._status0 = status
-            self.emit(StatusChanged(0, status[0], status[1], None, self.clock.now()))
+            self._emit(StatusChanged(0, status[0], status[1], None, self.clock.now()))
+
+
+class _ConnectorSeam:
+    """The rest of the charge point as its connectors see it (``ConnectorHost``)."""
+
+    def __init__(self, station: Station) -> None:
+        self._station = station
+
+    def may_start_transaction(self) -> bool:
+        station = self._station
+        # None when no reset is under way; False (soft) must block new sessions as well.
+        return station.reset_pending is None and not station.shutting_down
+
+    def shutting_down(self) -> bool:
+        return self._station.shutting_down
+
+    def shows_reserved(self, connector_id: int) -> bool:
+        return self._station.access.shows_reserved(connector_id)
+
+    def profile_limit_reason(self, connector_id: int) -> str:
+        return self._station.charging.reasons.get(connector_id, "charging profile")
+
+    def new_transaction_ref(self) -> int:
+        return self._station._new_transaction_ref()
+
+    def claim_reservation(self, connector_id: int, id_token: IdToken,
+                          group: IdToken | None) -> int | None:
+        return self._station.access.claim(connector_id, id_token, group)
+
+    def pilot_reported(self, connector: Connector) -> None:
+        self._station.interrupted.pilot_known(connector)
+
+    def transaction_started(self, connector: Connector) -> None:
+        self._station.charging.transaction_started(connector)
+
+    def transaction_ended(self, connector: Connector) -> None:
+        self._station._transaction_ended(connector)
+

@@ -1,9 +1,13 @@
-"""A charging transaction and the energy it accounts for."""
+"""A charging transaction and the energy it accounts for.
+
+A transaction keeps the id token that started it whole, value and type: OCPP 1.6 sends only the
+value (idTag), 2.0.1 the type with it (idToken in TransactionEvent)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pievse.core.authorization import IdToken
 from pievse.core.effects import MeterSample
 from pievse.core.vocabulary import StopReason
 
@@ -13,7 +17,8 @@ class StopRequest:
     """A transaction the station is ending: PWM already off, waiting for the contactor to open."""
 
     reason: StopReason
-    id_tag: str | None
+    #: The card that ends it, if one does (the same card that started it, presented again).
+    id_token: IdToken | None
     requested_at: float
 
 
@@ -21,7 +26,7 @@ class StopRequest:
 class Transaction:
     ref: int
     connector_id: int
-    id_tag: str
+    id_token: IdToken
     meter_start_wh: float
     started_at: float
     reservation_id: int | None = None
@@ -61,7 +66,7 @@ class InterruptedTransaction:
 
     ref: int
     connector_id: int
-    id_tag: str
+    id_token: IdToken
     meter_start_wh: float
     started_at: float
     transaction_id: int | None

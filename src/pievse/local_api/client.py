@@ -1,17 +1,6 @@
 """A client of the local API: one request, its JSON answer, and a status as a person reads it.
 
 The ``pievse status`` and ``pievse sim`` commands built on it are in :mod:`pievse.app.api_commands`.
-
-
-    pievse status [--json]                         what each connector is doing
-    pievse sim ev STATE [--connector N] [--max-current A]
-                                                   plug in (B), ask for power (C), unplug (A)
-    pievse sim tap ID_TOKEN                        present a card to the simulated reader
-    pievse sim fault KIND on|off [--connector N]   trip or clear a fault input
-
-Each command finds the API at ``--api HOST:PORT``, else at the ``[api] listen`` of
-``--config FILE``, else at 127.0.0.1:8180. Exit status: 0 done, 1 the daemon could not be reached
-or refused, 2 a problem with the command line or the config file.
 """
 
 from __future__ import annotations

@@ -17,10 +17,9 @@ from pievse.core.authorization import (
     AuthorizationEntry,
     AuthorizationResult,
     AuthorizationStatus,
-    IdToken,
-    IdTokenType,
 )
 from pievse.core.reservations import Reservation
+from pievse.persistence.token_codec import decode_id_token, encode_id_token
 
 __all__ = [
     "UnreadableRecord",
@@ -52,7 +51,7 @@ def decode_local_list(data: Any) -> tuple[int, list[AuthorizationEntry]]:
 
 
 def encode_entries(entries: Iterable[AuthorizationEntry]) -> list[dict[str, Any]]:
-    return [{"id_token": _encode_token(e.id_token), "result": _encode_result(e.result)}
+    return [{"id_token": encode_id_token(e.id_token), "result": _encode_result(e.result)}
             for e in entries]
 
 
@@ -60,16 +59,16 @@ def decode_entries(data: Any) -> list[AuthorizationEntry]:
     # One pass without checks per field: the list can hold thousands of cards, and a record
     # that is not shaped as written fails as a whole anyway.
     return _read(lambda: [
-        AuthorizationEntry(_decode_token(item["id_token"]), _decode_result(item["result"]))
+        AuthorizationEntry(decode_id_token(item["id_token"]), _decode_result(item["result"]))
         for item in _listed(data)], data)
 
 
 def encode_reservations(reservations: Iterable[Reservation]) -> list[dict[str, Any]]:
     def reservation(r: Reservation) -> dict[str, Any]:
         data = {"reservation_id": r.reservation_id, "connector_id": r.connector_id,
-                "id_token": _encode_token(r.id_token), "expires_at": r.expires_at}
+                "id_token": encode_id_token(r.id_token), "expires_at": r.expires_at}
         if r.group is not None:
-            data["group"] = _encode_token(r.group)
+            data["group"] = encode_id_token(r.group)
         return data
 
     return [reservation(r) for r in reservations]
@@ -81,23 +80,14 @@ def decode_reservations(data: Any) -> list[Reservation]:
         if any(isinstance(n, bool) or not isinstance(n, int) or n < 0 for n in numbers):
             raise ValueError(f"reservation and connector ids {numbers} are not numbers")
         group = item.get("group")
-        return Reservation(numbers[0], numbers[1], _decode_token(item["id_token"]),
+        return Reservation(numbers[0], numbers[1], decode_id_token(item["id_token"]),
                            _time(item["expires_at"]),
-                           _decode_token(group) if group is not None else None)
+                           decode_id_token(group) if group is not None else None)
 
     return _read(lambda: [reservation(item) for item in _listed(data)], data)
 
 
-_TOKEN_TYPES = {t.value: t for t in IdTokenType}
 _STATUSES = {s.value: s for s in AuthorizationStatus}
-
-
-def _encode_token(token: IdToken) -> dict[str, Any]:
-    return {"value": token.value, "type": token.type.value}
-
-
-def _decode_token(data: dict[str, Any]) -> IdToken:
-    return IdToken(data["value"], _TOKEN_TYPES[data["type"]])
 
 
 def _encode_result(result: AuthorizationResult) -> dict[str, Any]:
@@ -105,7 +95,7 @@ def _encode_result(result: AuthorizationResult) -> dict[str, Any]:
     if result.expires_at is not None:
         data["expires_at"] = result.expires_at
     if result.group is not None:
-        data["group"] = _encode_token(result.group)
+        data["group"] = encode_id_token(result.group)
     return data
 
 
@@ -113,7 +103,7 @@ def _decode_result(data: dict[str, Any]) -> AuthorizationResult:
     expires_at, group = data.get("expires_at"), data.get("group")
     return AuthorizationResult(_STATUSES[data["status"]],
                                None if expires_at is None else _time(expires_at),
-                               _decode_token(group) if group is not None else None)
+                               decode_id_token(group) if group is not None else None)
 
 
 def _time(value: Any) -> float:

@@ -30,6 +30,7 @@ from pievse.persistence.access_codec import (
     encode_local_list,
     encode_reservations,
 )
+from pievse.persistence.token_codec import untyped_id_tag
 
 __all__ = ["access_in_core_form"]
 
@@ -67,7 +68,7 @@ def _local_list(old: dict[str, Any]) -> dict[str, Any]:
 
 
 def _entries(old: list[dict[str, Any]]) -> list[AuthorizationEntry]:
-    return [AuthorizationEntry(_card(item["idTag"]), _result(item["idTagInfo"]))
+    return [AuthorizationEntry(untyped_id_tag(item["idTag"]), _result(item["idTagInfo"]))
             for item in old]
 
 
@@ -79,12 +80,9 @@ def _result(old: dict[str, Any]) -> AuthorizationResult:
 
 
 def _reservation(old: dict[str, Any]) -> Reservation:
-    return Reservation(int(old["reservationId"]), int(old["connectorId"]), _card(old["idTag"]),
-                       parse_datetime(old["expiryDate"]), _group(old.get("parentIdTag")))
-
-
-def _card(id_tag: str) -> IdToken:
-    return IdToken(id_tag, IdTokenType.ISO14443)
+    return Reservation(int(old["reservationId"]), int(old["connectorId"]),
+                       untyped_id_tag(old["idTag"]), parse_datetime(old["expiryDate"]),
+                       _group(old.get("parentIdTag")))
 
 
 def _group(id_tag: str | None) -> IdToken | None:

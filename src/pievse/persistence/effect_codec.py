@@ -5,15 +5,20 @@ not OCPP frames: a StopTransaction's transactionId is only known once the CSMS h
 StartTransaction, and the frame is built then, in whichever OCPP version is spoken. What is
 written here must read back equal after any restart, so every field is spelled out and enums
 are stored by their OCPP value.
+
+The id token goes whole, value and type (``id_token``); an entry written before the type was
+kept has an ``id_tag`` string instead, and reads back as a card (see ``token_codec``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from pievse.core.authorization import IdToken
 from pievse.core.hardware import MeterReading
 from pievse.core.effects import MeterSample, TransactionStarted, TransactionStopped
 from pievse.core.vocabulary import ReadingContext, StopReason
+from pievse.persistence.token_codec import decode_id_token, encode_id_token, untyped_id_tag
 
 __all__ = ["decode_effect", "encode_effect"]
 
@@ -27,7 +32,7 @@ def encode_effect(effect: TransactionEffect) -> dict[str, Any]:
                 "type": "started",
                 "ref": effect.transaction_ref,
                 "connector": effect.connector_id,
-                "id_tag": effect.id_tag,
+                "id_token": encode_id_token(effect.id_token),
                 "meter_start_wh": effect.meter_start_wh,
                 "at": effect.timestamp,
                 "reservation_id": effect.reservation_id,
@@ -38,7 +43,7 @@ def encode_effect(effect: TransactionEffect) -> dict[str, Any]:
                 "ref": effect.transaction_ref,
                 "transaction_id": effect.transaction_id,
                 "connector": effect.connector_id,
-                "id_tag": effect.id_tag,
+                "id_token": None if effect.id_token is None else encode_id_token(effect.id_token),
                 "meter_stop_wh": effect.meter_stop_wh,
                 "at": effect.timestamp,
                 "reason": effect.reason.value,
@@ -71,7 +76,7 @@ def decode_effect(data: dict[str, Any]) -> TransactionEffect:
         return TransactionStarted(
             transaction_ref=data["ref"],
             connector_id=data["connector"],
-            id_tag=data["id_tag"],
+            id_token=_id_token(data),  # type: ignore[arg-type]
             meter_start_wh=data["meter_start_wh"],
             timestamp=data["at"],
             reservation_id=data["reservation_id"],
@@ -82,7 +87,7 @@ def decode_effect(data: dict[str, Any]) -> TransactionEffect:
             transaction_ref=data["ref"],
             transaction_id=data["transaction_id"],
             connector_id=data["connector"],
-            id_tag=data["id_tag"],
+            id_token=_id_token(data),
             meter_stop_wh=data["meter_stop_wh"],
             timestamp=data["at"],
             reason=StopReason(data["reason"]),
@@ -107,3 +112,11 @@ def decode_effect(data: dict[str, Any]) -> TransactionEffect:
             timestamp=data["at"],
         )
     raise ValueError(f"unknown effect type {kind!r}")
+
+
+def _id_token(data: dict[str, Any]) -> IdToken | None:
+    if "id_token" in data:
+        token = data["id_token"]
+        return None if token is None else decode_id_token(token)
+    id_tag = data["id_tag"]  # written before the type was kept
+    return None if id_tag is None else untyped_id_tag(id_tag)

@@ -62,7 +62,7 @@ class TransactionRecorder:
         for interrupted in self.store.open_transactions():
             log.warning("transaction %s (connector %s, id tag %s) was cut off by a %s: %s "
                         "reason %s at %.1f Wh", interrupted.ref,
-                        interrupted.connector_id, interrupted.id_tag,
+                        interrupted.connector_id, interrupted.id_token.value,
                         "power cut or crash" if hard is None else "reset",
                         "resuming it if its car is still plugged in, else stopping it with"
                         if self.station.settings.resume_interrupted_transactions
@@ -130,7 +130,7 @@ class TransactionRecorder:
         match effect:
             case TransactionStarted():
                 self.store.transaction_started(effect.transaction_ref, effect.connector_id,
-                                               effect.id_tag, effect.meter_start_wh,
+                                               effect.id_token, effect.meter_start_wh,
                                                effect.timestamp)
                 self.store.set_state(f"meter_energy_wh/{effect.connector_id}",
                                      effect.meter_start_wh)

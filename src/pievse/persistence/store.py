@@ -6,7 +6,7 @@ before the message is offered to the CSMS, before the station moves on. What is 
 
 * the **outbox**: transaction messages not yet answered by the CSMS, in order, with their
   attempts, and the transactionId the CSMS gave each transaction;
-* the **open transactions**: id tag, meter start and the last energy reading (written at most
+* the **open transactions**: id token, meter start and the last energy reading (written at most
   every ``ENERGY_WRITE_INTERVAL_S`` while charging, and with every sampled meter value), so that
   a restart after ``kill -9`` or a power cut can stop them with the energy really delivered;
 * the **configuration keys** the CSMS changed (ChangeConfiguration survives a reboot);
@@ -33,11 +33,13 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from pievse.core.authorization import IdToken
+from pievse.core.transactions import InterruptedTransaction
 from pievse.persistence.access_migration import access_in_core_form
 from pievse.persistence.effect_codec import decode_effect, encode_effect
 from pievse.persistence.profile_codec import from_schema_1
+from pievse.persistence.token_codec import UNTYPED_ID_TAG_TYPE, id_token_type
 from pievse.protocol.common.outbox import OutboxEntry
-from pievse.core.transactions import InterruptedTransaction
 
 __all__ = ["ENERGY_WRITE_INTERVAL_S", "Store", "StoreError", "StoredOutboxJournal"]
 
@@ -99,12 +101,22 @@ def _create_tables(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+def _id_token_types(db: sqlite3.Connection) -> None:
+    """Up to schema 3 an open transaction kept its id tag alone; from 4 on the token's type
+    goes with it. The rows already there were cards (``UNTYPED_ID_TAG_TYPE``). The outbox
+    needs nothing: ``effect_codec`` reads its entries of either form."""
+    db.execute("ALTER TABLE open_transactions RENAME COLUMN id_tag TO id_token")
+    db.execute("ALTER TABLE open_transactions ADD COLUMN id_token_type TEXT NOT NULL "
+               f"DEFAULT '{UNTYPED_ID_TAG_TYPE.value}'")
+
+
 #: Each entry upgrades the schema from version ``index`` to ``index + 1`` inside one SQLite
 #: transaction; append, never edit.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _create_tables,  # 1
     _profiles_in_core_form,  # 2: the charging profiles in the core's form
     access_in_core_form,  # 3: the list, the cache and the reservations in the core's form
+    _id_token_types,  # 4: an open transaction's id token keeps its type
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -259,12 +271,14 @@ class Store:
 
     # --- open transactions ------------------------------------------------------------------------
 
-    def transaction_started(self, transaction_ref: int, connector_id: int, id_tag: str,
+    def transaction_started(self, transaction_ref: int, connector_id: int, id_token: IdToken,
                             meter_start_wh: float, started_at: float) -> None:
         with self.batch():
-            self._write("INSERT OR REPLACE INTO open_transactions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (transaction_ref, connector_id, id_tag, meter_start_wh, started_at,
-                         None, meter_start_wh, started_at))
+            self._write("INSERT OR REPLACE INTO open_transactions (transaction_ref, connector_id, "
+                        "id_token, id_token_type, meter_start_wh, started_at, transaction_id, "
+                        "last_energy_wh, last_energy_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (transaction_ref, connector_id, id_token.value, id_token.type.value,
+                         meter_start_wh, started_at, None, meter_start_wh, started_at))
             self.set_state("next_transaction_ref", transaction_ref + 1)
 
     def transaction_energy(self, transaction_ref: int, energy_wh: float, at: float) -> None:
@@ -277,10 +291,12 @@ class Store:
 
     def open_transactions(self) -> list[InterruptedTransaction]:
         rows = self._connection().execute(
-            "SELECT transaction_ref, connector_id, id_tag, meter_start_wh, started_at, "
-            "transaction_id, last_energy_wh, last_energy_at FROM open_transactions "
+            "SELECT transaction_ref, connector_id, id_token, id_token_type, meter_start_wh, "
+            "started_at, transaction_id, last_energy_wh, last_energy_at FROM open_transactions "
             "ORDER BY transaction_ref")
-        return [InterruptedTransaction(*row) for row in rows]
+        return [InterruptedTransaction(ref, connector_id, IdToken(value, id_token_type(kind)),
+                                       *rest)
+                for ref, connector_id, value, kind, *rest in rows]
 
     # --- configuration and state ------------------------------------------------------------------
 

@@ -283,5 +283,11 @@ class ChargePoint16:
                 if on_response is not None:
                     on_response(None)
                 return
+            except asyncio.CancelledError:
+                # The session ended while this message waited for its turn (one CALL at a time)
+                # or for its answer: whoever waits for the answer hears "no answer" now.
+                if on_response is not None:
+                    on_response(None)
+                raise
             if on_response is not None:
                 on_response(response)

@@ -87,7 +87,7 @@ def status_notification(effect: StatusChanged) -> call.StatusNotification:
 def start_transaction(effect: TransactionStarted) -> call.StartTransaction:
     return call.StartTransaction(
         connector_id=effect.connector_id,
-        id_tag=effect.id_tag,
+        id_tag=effect.id_token.value,
         meter_start=round(effect.meter_start_wh),
         timestamp=timestamp(effect.timestamp),
         reservation_id=effect.reservation_id,
@@ -112,7 +112,7 @@ def stop_transaction(
         timestamp=timestamp(effect.timestamp),
         transaction_id=transaction_id,
         reason=effect.reason.value,
-        id_tag=effect.id_tag,
+        id_tag=effect.id_token.value if effect.id_token is not None else None,
         transaction_data=data or None,
     )
 

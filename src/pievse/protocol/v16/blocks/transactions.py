@@ -22,7 +22,6 @@ from pievse.protocol.common.rpc import (
 )
 from pievse.protocol.v16 import messages
 from pievse.protocol.v16.blocks.meter_values import measurands
-from pievse.protocol.v16.codec.authorization import id_tag_token
 from pievse.protocol.v16.configuration import (
     MAX_CSL_ITEMS,
     SUPPORTED_MEASURANDS,
@@ -145,15 +144,15 @@ class TransactionsBlock:
             context.outbox.start_answered(entry, transaction_id)
             self.log.info("transaction %s has transactionId %s (id tag %s)",
                           entry.transaction_ref, transaction_id, result.status.word)
-            context.dispatch(station.verdict_received(id_tag_token(entry.data.id_tag), result))
+            context.dispatch(station.verdict_received(entry.data.id_token, result))
             context.dispatch(
                 station.transaction_accepted(entry.transaction_ref, transaction_id,
                                              result.status)
             )
             return
         context.outbox.ack(entry)
-        stopped_by = entry.data.id_tag if entry.kind == "stop" else None
+        stopped_by = entry.data.id_token if entry.kind == "stop" else None
         if stopped_by is not None and getattr(response, "id_tag_info", None):
             # The verdict on the card that ended the session: the cache keeps it too.
             context.dispatch(station.verdict_received(
-                id_tag_token(stopped_by), messages.id_tag_info(response.id_tag_info)))
+                stopped_by, messages.id_tag_info(response.id_tag_info)))
