@@ -21,6 +21,7 @@ from ocpp.exceptions import InternalError
 
 import pievse
 from pievse.aio import FakeClock
+from pievse.core.authorization import IdToken, IdTokenType
 from pievse.csms.server import CallErrorResponse, CentralSystem
 from pievse.services.diagnostics import DiagnosticsRequest, DiagnosticsStatus, DiagnosticsUploader
 from pievse.services.diagnostics import upload_url
@@ -87,7 +88,8 @@ def server() -> Iterator[UploadServer]:
 def store(tmp_path: Path) -> Iterator[Store]:
     """The store of a charge point with a session under way and a key the CSMS changed."""
     opened = Store(str(tmp_path / "pievse.sqlite3")).open()
-    opened.transaction_started(7, 1, ID_TAG, 1500.0, time.time() - 600)
+    opened.transaction_started(7, 1, IdToken(ID_TAG, IdTokenType.ISO14443), 1500.0,
+                               time.time() - 600)
     opened.transaction_energy(7, 2100.0, time.time())
     opened.configuration_changed("HeartbeatInterval", 120)
     yield opened
