@@ -29,6 +29,7 @@ from pievse.protocol.common.rpc import (
     InvalidResponse,
     ResponseTimeout,
     RpcSession,
+    route_map,
 )
 from pievse.protocol.common.errors import SCHEMA_RULES, error_codes
 from pievse.protocol.common.schemas import SchemaValidator
@@ -299,6 +300,51 @@ VIOLATIONS = [
     pytest.param("RemoteStartTransaction", {"idTag": "A", "colour": "red"},
                  "FormationViolation", "colour", id="field the schema does not have"),
 ]
+
+
+class ResetBlock:
+    """One functional block: Reset, and what follows its answer."""
+
+    def __init__(self) -> None:
+        self.after: list[str] = []
+
+    @on(Action.reset)
+    def on_reset(self, type: str, **_: Any) -> call_result.Reset:
+        return call_result.Reset(status="Accepted")
+
+    @after(Action.reset)
+    def after_reset(self, type: str, **_: Any) -> None:
+        self.after.append(type)
+
+
+class ClearCacheBlock:
+    @on(Action.clear_cache)
+    def on_clear_cache(self) -> call_result.ClearCache:
+        return call_result.ClearCache(status="Rejected")
+
+
+async def test_a_route_map_of_several_blocks_answers_each_blocks_actions(wire):
+    reset = ResetBlock()
+    wire.start(RpcSession(wire.charge_point, None, routes=route_map(reset, ClearCacheBlock())))
+    assert await wire.csms_asks([2, "r-1", "Reset", {"type": "Soft"}]) == [
+        3, "r-1", {"status": "Accepted"}]
+    assert await wire.csms_asks([2, "c-1", "ClearCache", {}]) == [3, "c-1", {"status": "Rejected"}]
+    await eventually(lambda: reset.after == ["Soft"], what="the @after of Reset")
+    answer = await wire.csms_asks([2, "u-1", "UnlockConnector", {"connectorId": 1}])
+    assert answer[:3] == [4, "u-1", "NotSupported"]
+
+
+class AnotherResetBlock:
+    @after(Action.reset)
+    def after_reset(self, **_: Any) -> None:
+        pass
+
+
+def test_an_action_two_blocks_route_is_refused() -> None:
+    with pytest.raises(ValueError, match="Reset is routed by both ResetBlock and AnotherReset"):
+        route_map(ResetBlock(), ClearCacheBlock(), AnotherResetBlock())
+    with pytest.raises(TypeError):
+        RpcSession(object(), ResetBlock(), routes=route_map(ClearCacheBlock()))  # type: ignore
 
 
 @pytest.mark.parametrize(("action", "payload", "code", "field"), VIOLATIONS)

@@ -182,10 +182,6 @@ class ChargePoint16:
         """Connected and accepted by the CSMS (BootNotification Accepted)."""
         return self._session is not None and self.context.registered
 
-    @property
-    def notifications(self) -> RedeliveryQueue:
-        return self.context.notifications
-
     def handler(self, action: str) -> Callable[..., Any]:
         """The ``@on`` handler of ``action``, as the RPC layer calls it."""
         return self.routes[action]["_on_action"]
