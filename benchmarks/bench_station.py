@@ -143,7 +143,7 @@ async def latency_figures(cycles: int) -> None:
     await csms.start()
     config = parse_config(
         f'[charge_point]\nid = "LAT"\n[ocpp]\nurl = "{csms.url}"\n[api]\nlisten = ""\n'
-        "[simulation]\nev_reaction_delay = 0.0\n",
+        '[simulation]\nev_reaction_delay = 0.0\n[storage]\npath = ":memory:"\n',
         source="<bench>",
     )
     daemon = Daemon(config)
