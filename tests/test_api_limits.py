@@ -10,7 +10,7 @@ import logging
 
 import pytest
 
-from pievse.local_api.server import MAX_CONNECTIONS, REQUEST_TIMEOUT_S, ApiServer
+from pievse.local_api.server import MAX_CONNECTIONS, REQUEST_TIMEOUT_S, ApiServer, Simulation
 from tests.test_api import STATUS, Response, Station, exchange, request, until
 
 # --- bodies -------------------------------------------------------------------------------------
@@ -89,7 +89,7 @@ async def slow_client(port: int, stop: asyncio.Event, source: str) -> None:
 
 
 async def test_a_slowloris_does_not_lock_out_the_status_or_the_status_page(station):
-    api = ApiServer(station, "127.0.0.1", 0)
+    api = ApiServer(station, "127.0.0.1", 0, simulations=Simulation)
     await api.start()
     stop = asyncio.Event()
     # From another loopback address, as an attacker on the network is another host.
@@ -164,7 +164,7 @@ def station() -> Station:
 
 @pytest.fixture
 async def server(station: Station):
-    api = ApiServer(station, "127.0.0.1", 0)
+    api = ApiServer(station, "127.0.0.1", 0, simulations=Simulation)
     await api.start()
     try:
         yield api

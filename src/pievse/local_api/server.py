@@ -3,21 +3,25 @@
 A deliberately small HTTP/1.1 server on ``asyncio.start_server`` (no dependency, a few
 milliseconds to import on a Pi Zero). One request per connection, answered with
 ``Connection: close``; JSON in and out. The request is read within bounds
-(:mod:`pievse.local_api.wire`) and its body decoded within bounds
-(:mod:`pievse.local_api.bodies`).
+(:mod:`pievse.local_api.wire`), its body decoded within bounds (:mod:`pievse.local_api.bodies`),
+and who may do what is decided by :mod:`pievse.local_api.access`.
 
 Routes::
 
-    GET  /api/status       the backend's status() as JSON
+    GET  /api/status       the backend's status() as JSON (id tags for trusted clients only)
     POST /api/sim/ev       {"connector": 1, "state": "A"|"B"|"C", "max_current": 32}
     POST /api/sim/token    {"id_token": "04A1B2C3"}
     POST /api/sim/fault    {"connector": 1, "fault": "rcd"|"emergency_stop"|"welded"|"pilot",
                             "active": true}
 
-A successful POST answers 200 ``{"ok": true}``. Errors answer ``{"error": "..."}``: 400 for a body
-that does not fit (naming the field and what it allows) or a ``ValueError`` from the backend, 409
-when the backend raises ``SimulationUnavailable`` (the station runs real drivers), 500 for any
-other exception, which is logged.
+A ``/api/sim/...`` route exists only when the part it drives is simulated (``Simulation``): a car
+behind a simulated board, the card reader, a simulated board's fault inputs. A successful POST
+answers 200 ``{"ok": true}``. Errors answer ``{"error": "..."}``: 400 for a body that does not fit
+(naming the field and what it allows) or a ``ValueError`` from the backend; 401 without the token
+a change needs; 403 for a cross-origin request; 404 for a path that does not exist here (saying
+why, for a simulation the station does not run); 409 when the backend raises
+``SimulationUnavailable``; 415 for a change whose body is not declared JSON; 500 for any other
+exception, which is logged.
 
 A stalled client cannot lock others out (slowloris): each connection has ``request_timeout``
 seconds to send its request, and when all ``max_connections`` are taken, a new client gets the
@@ -30,18 +34,20 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import enum
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Protocol
 
 from pievse.drivers.contracts import FaultKind
+from pievse.local_api.access import Access
 from pievse.local_api.bodies import Field, read_body
 from pievse.local_api.status_page import STATUS_PAGE_PATH, handle_status_page
 from pievse.local_api.wire import MAX_HEADER_BYTES, Refused, Request, json_response, read_request
 
-__all__ = ["ApiBackend", "ApiServer", "SimulationUnavailable"]
+__all__ = ["ApiBackend", "ApiServer", "Simulation", "SimulationUnavailable"]
 
 log = logging.getLogger("pievse.api")
 
@@ -55,11 +61,33 @@ class SimulationUnavailable(Exception):
     drive. The message says which part is not simulated."""
 
 
+class Simulation(enum.Enum):
+    """A simulated part the API drives, each through its own route."""
+
+    EV = "ev"  # a simulated car, behind a simulated board
+    TOKEN = "token"  # the simulated card reader
+    FAULT = "fault"  # the fault inputs of a simulated board
+
+    @property
+    def path(self) -> str:
+        return f"/api/sim/{self.value}"
+
+    @property
+    def missing(self) -> str:
+        """Why the route is not there, when the station does not simulate the part."""
+        return {
+            Simulation.EV: "this station has no simulated car (no board of it is simulated)",
+            Simulation.TOKEN: "the card reader of this station is not simulated",
+            Simulation.FAULT: "no board of this station is simulated",
+        }[self]
+
+
 class ApiBackend(Protocol):
     """What the API asks of the station (the daemon implements it)."""
 
-    def status(self) -> dict[str, Any]:
-        """The JSON of GET /api/status."""
+    def status(self, show_id_tags: bool) -> dict[str, Any]:
+        """The JSON of GET /api/status; without the id tags of the sessions unless
+        ``show_id_tags``."""
         ...
 
     def sim_ev(self, connector: int, state: str, max_current: float | None) -> None:
@@ -109,7 +137,8 @@ class _Connection:
 
 class ApiServer:
     """Serve the local API for ``backend`` on ``host``:``port`` (port 0 picks a free port, which
-    ``port`` holds once started)."""
+    ``port`` holds once started), with the config's ``token`` and the ``simulations`` the
+    station runs."""
 
     def __init__(
         self,
@@ -117,6 +146,8 @@ class ApiServer:
         host: str,
         port: int,
         *,
+        token: str | None = None,
+        simulations: Iterable[Simulation] = (),
         request_timeout: float = REQUEST_TIMEOUT_S,
         max_connections: int = MAX_CONNECTIONS,
     ) -> None:
@@ -124,16 +155,19 @@ class ApiServer:
         self.host = host
         self.request_timeout = request_timeout
         self.max_connections = max_connections
+        self.access = Access(host, token)
         self._requested_port = port
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task, _Connection] = {}
+        simulated = set(simulations)
+        posts = {Simulation.EV: self._sim_ev, Simulation.TOKEN: self._sim_token,
+                 Simulation.FAULT: self._sim_fault}
         # path -> method -> handler(request) -> JSON-serialisable answer
         self._routes: dict[str, dict[str, Callable[[Request], Any]]] = {
-            "/api/status": {"GET": lambda request: self.backend.status()},
-            "/api/sim/ev": {"POST": self._sim_ev},
-            "/api/sim/token": {"POST": self._sim_token},
-            "/api/sim/fault": {"POST": self._sim_fault},
+            "/api/status": {"GET": self._status},
+            **{sim.path: {"POST": posts[sim]} for sim in Simulation if sim in simulated},
         }
+        self._missing = {sim.path: sim.missing for sim in Simulation if sim not in simulated}
 
     @property
     def port(self) -> int:
@@ -163,6 +197,9 @@ class ApiServer:
         self._server = None
 
     # --- routes ---------------------------------------------------------------------------------
+
+    def _status(self, request: Request) -> dict[str, Any]:
+        return self.backend.status(self.access.trusted(request))
 
     def _sim_ev(self, request: Request) -> dict[str, Any]:
         body = read_body(request.body, EV_FIELDS)
@@ -197,12 +234,17 @@ class ApiServer:
         """The handler of ``request`` once it may run; Refused with the reason otherwise."""
         methods = self._routes.get(request.path)
         if methods is None:
-            raise Refused(f"no such path: {request.path}", HTTPStatus.NOT_FOUND)
+            why = self._missing.get(request.path)
+            raise Refused(f"no such path: {request.path}" + (f" ({why})" if why else ""),
+                          HTTPStatus.NOT_FOUND)
         handler = methods.get(request.method)
         if handler is None:
             allow = ", ".join(methods)
             raise Refused(f"{request.path} allows {allow}, not {request.method}",
                           HTTPStatus.METHOD_NOT_ALLOWED, {"Allow": allow})
+        self.access.check_origin(request)
+        if request.method == "POST":
+            self.access.check_change(request)
         return handler
 
     def _response(self, request: Request) -> bytes:
