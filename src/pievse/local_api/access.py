@@ -48,8 +48,9 @@ class Access:
         origin = request.headers.get("origin")
         if origin is None:
             return
-        host = request.headers.get("host")
-        if host is None or origin.lower() != f"http://{host}".lower():
+        host = request.headers.get("host", "").lower()
+        # https: the API served through a TLS reverse proxy that keeps the Host.
+        if not host or origin.lower() not in (f"http://{host}", f"https://{host}"):
             raise Refused(f"cross-origin requests are refused (Origin: {origin[:60]})",
                           HTTPStatus.FORBIDDEN)
 
