@@ -89,10 +89,13 @@ async def test_a_request_of_the_stations_own_page_is_served(serve, station):
     api = await serve()
     own = {"Origin": f"http://127.0.0.1:{api.port}", "Sec_Fetch_Site": "same-origin"}
     assert (await json_post(api.port, "/api/sim/token", TAP, **own)).status == 200
+    # Through a TLS reverse proxy that keeps the Host.
+    proxied = {"Origin": f"https://127.0.0.1:{api.port}"}
+    assert (await json_post(api.port, "/api/sim/token", TAP, **proxied)).status == 200
     response = await send(api.port, "GET", "/api/status", Host=f"127.0.0.1:{api.port}",
                           Sec_Fetch_Site="same-origin")
     assert (response.status, response.json) == (200, STATUS)
-    assert station.calls == [("token", "04A1B2C3"), ("status",)]
+    assert station.calls == [("token", "04A1B2C3"), ("token", "04A1B2C3"), ("status",)]
 
 
 async def test_on_loopback_a_request_naming_another_host_changes_nothing(serve, station):

@@ -55,8 +55,9 @@ class Access:
                           HTTPStatus.FORBIDDEN)
 
     def check_change(self, request: Request) -> None:
-        """Refuse a request to change the station's state that is not JSON (415) or not from a
-        client that may make changes (401)."""
+        """Refuse a request to change the station's state that is not declared JSON (415), or
+        that comes from a client that may not make changes: 401 where the token would do, 403
+        where nothing would."""
         media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
         if media_type != "application/json":
             raise Refused("send the body as JSON, with Content-Type: application/json",
