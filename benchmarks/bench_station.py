@@ -109,7 +109,8 @@ async def process_figures(runs: int, idle_s: float) -> None:
 
                     def post(path: str, body: bytes) -> None:
                         request = urllib.request.Request(
-                            f"http://127.0.0.1:{api_port}{path}", data=body, method="POST"
+                            f"http://127.0.0.1:{api_port}{path}", data=body, method="POST",
+                            headers={"Content-Type": "application/json"},
                         )
                         urllib.request.urlopen(request, timeout=5).read()
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from pievse.local_api.server import ApiServer, SimulationUnavailable
+from pievse.local_api.server import ApiServer, Simulation, SimulationUnavailable
 from pievse.app.api_commands import add_api_commands, api_address
 from pievse.local_api.client import format_status
 
@@ -48,6 +48,13 @@ STATUS: dict[str, Any] = {
 }
 
 
+def without_id_tags(status: dict[str, Any]) -> dict[str, Any]:
+    connectors = [{**c, "transaction": c["transaction"] and {
+        name: value for name, value in c["transaction"].items() if name != "id_tag"}}
+        for c in status["connectors"]]
+    return {**status, "connectors": connectors}
+
+
 class Station:
     """The API's backend: records each call; ``failure`` is raised by the next calls if set."""
 
@@ -60,9 +67,9 @@ class Station:
             raise self.failure
         self.calls.append(call)
 
-    def status(self) -> dict[str, Any]:
+    def status(self, show_id_tags: bool) -> dict[str, Any]:
         self._call("status")
-        return STATUS
+        return STATUS if show_id_tags else without_id_tags(STATUS)
 
     def sim_ev(self, connector: int, state: str, max_current: float | None) -> None:
         self._call("ev", connector, state, max_current)
@@ -81,7 +88,7 @@ def station() -> Station:
 
 @pytest.fixture
 async def server(station: Station) -> AsyncIterator[ApiServer]:
-    api = ApiServer(station, "127.0.0.1", 0)
+    api = ApiServer(station, "127.0.0.1", 0, simulations=Simulation)
     await api.start()
     try:
         yield api
@@ -211,7 +218,7 @@ async def test_a_failing_station_answers_500_is_logged_and_the_server_keeps_serv
 
 
 async def test_a_status_that_is_not_json_answers_500(server, station, monkeypatch):
-    monkeypatch.setattr(station, "status", lambda: {"power_w": object()})
+    monkeypatch.setattr(station, "status", lambda show_id_tags: {"power_w": object()})
     response = await request(server.port, "GET", "/api/status")
     assert response.status == 500
 

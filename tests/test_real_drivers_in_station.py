@@ -6,11 +6,13 @@ virtual reader. Only the car, the meter's registers and the card are stand-ins.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 
 from pievse.app.config import ConfigError, parse_config
+from pievse.local_api.client import ApiCallFailed, call_api
 from tests.conftest import eventually
 from tests.modbus_standin import MeterServer, words
 from tests.test_gpio_board import NativeRig, factory  # noqa: F401 - the mock pins fixture
@@ -75,6 +77,37 @@ async def test_the_daemon_releases_the_gpio_board_when_it_stops(
     await eventually(lambda: not csms.connected("CP1"), what="daemon stopped")
     assert rig.contactor.state == 0 and rig.pilot.pwm.state == 0, \
         "relays dropped and the pilot driver's input low: -12 V, state F"
+
+
+async def api_call(daemon, path: str, body: dict) -> str:
+    """POST ``body`` to the daemon's local API: "ok" or the error it answers."""
+    try:
+        await asyncio.to_thread(call_api, f"127.0.0.1:{daemon.api.port}", "POST", path, body)
+    except ApiCallFailed as error:
+        return str(error)
+    return "ok"
+
+
+async def test_the_sim_routes_exist_only_for_the_parts_that_are_simulated(
+        csms, start_station, factory, sdm630):  # noqa: F811
+    NativeRig(factory)
+    real = await start_station(board={"driver": "gpio"}, meter=modbus_section(sdm630),
+                               rfid={"driver": "none"}, api={"listen": "127.0.0.1:0"})
+    assert await api_call(real, "/api/sim/ev", {"state": "C"}) == (
+        "no such path: /api/sim/ev (this station has no simulated car (no board of it is "
+        "simulated))")
+    assert "card reader of this station is not simulated" in await api_call(
+        real, "/api/sim/token", {"id_token": "04A1B2C3"})
+    assert "no board of this station is simulated" in await api_call(
+        real, "/api/sim/fault", {"fault": "rcd", "active": True})
+    assert real.hardware.boards[1].contactor_closed is False
+
+    # A real meter beside a simulated board and car: the car and the board are there to drive.
+    bench = await start_station("CP2", meter=modbus_section(sdm630),
+                                api={"listen": "127.0.0.1:0"})
+    assert await api_call(bench, "/api/sim/ev", {"state": "B"}) == "ok"
+    assert await api_call(bench, "/api/sim/fault", {"fault": "rcd", "active": False}) == "ok"
+    assert await api_call(bench, "/api/sim/token", {"id_token": "USER-42"}) == "ok"
 
 
 BASE = '[charge_point]\nid = "CP1"\n[ocpp]\nurl = "ws://127.0.0.1:9000/ocpp"\n'

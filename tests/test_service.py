@@ -98,7 +98,8 @@ async def test_pievse_run_under_systemd_reports_ready_status_watchdog_and_stoppi
 
         def plug_in() -> None:
             request = urllib.request.Request(f"http://127.0.0.1:{api_port}/api/sim/ev",
-                                             data=b'{"state": "B"}', method="POST")
+                                             data=b'{"state": "B"}', method="POST",
+                                             headers={"Content-Type": "application/json"})
             urllib.request.urlopen(request, timeout=5).read()
 
         await asyncio.to_thread(plug_in)

@@ -519,11 +519,24 @@ async def test_each_card_presented_is_one_event_in_upper_case_hex():
     ]
 
 
-@pytest.mark.parametrize("bad", ["", "04:A1:B2", "CAFEBABEZ", "not a card"])
-async def test_a_card_uid_that_is_not_hex_is_refused_by_name(bad):
+async def test_the_simulated_reader_presents_any_ocpp_id_token():
+    # The id tags a CSMS knows are not all card UIDs: a test bench must be able to play them.
+    reader = SimulatedCardReader()
+    await reader.start()
+    for id_token in ("USER-42", "user-42", "04:A1:B2", "CAFEBABEZ", "X" * 20, "Müller#1"):
+        reader.present(id_token)
+    await reader.close()
+    assert [t.id_token async for t in reader.tokens()] == [
+        "USER-42", "user-42", "04:A1:B2", "CAFEBABEZ", "X" * 20, "Müller#1"]
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "X" * 21, "not a card", "USER\x0042", "tab\there",
+                                 "new\nline", 42, None])
+async def test_an_id_that_is_no_ocpp_id_token_is_refused_by_name(bad):
     with pytest.raises(ValueError) as refused:
         SimulatedCardReader().present(bad)
     assert repr(bad) in str(refused.value)
+    assert "1 to 20 printable characters" in str(refused.value)
 
 
 # --- closing --------------------------------------------------------------------------------------

@@ -7,8 +7,10 @@
     pievse sim fault KIND on|off [--connector N]   trip or clear a fault input
 
 Each command finds the API at ``--api HOST:PORT``, else at the ``[api] listen`` of
-``--config FILE``, else at 127.0.0.1:8180. Exit status: 0 done, 1 the daemon could not be reached
-or refused, 2 a problem with the command line or the config file.
+``--config FILE``, else at 127.0.0.1:8180, and sends the ``[api] token`` of ``--config FILE`` if
+it has one (a station listening beyond loopback needs it for changes, and shows id tags only to
+those who send it). Exit status: 0 done, 1 the daemon could not be reached or refused, 2 a
+problem with the command line or the config file.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from pievse.local_api.client import (
     split_host_port,
 )
 
-__all__ = ["add_api_commands", "api_address", "cmd_sim_ev", "cmd_sim_fault", "cmd_sim_tap",
-           "cmd_status"]
+__all__ = ["add_api_commands", "api_address", "api_token", "cmd_sim_ev", "cmd_sim_fault",
+           "cmd_sim_tap", "cmd_status"]
 
 FAULT_KINDS = tuple(kind.value for kind in FaultKind)
 
@@ -50,8 +52,14 @@ def api_address(args: argparse.Namespace) -> str:
     return DEFAULT_API
 
 
+def api_token(args: argparse.Namespace) -> str | None:
+    """``--config``'s ``[api] token``, if it sets one; ConfigError if the file has problems."""
+    path = getattr(args, "config", None)
+    return (load_config(path).api.token or None) if path else None
+
+
 def _call(args: argparse.Namespace, method: str, path: str, body: dict | None = None) -> Any:
-    return call_api(api_address(args), method, path, body)
+    return call_api(api_address(args), method, path, body, token=api_token(args))
 
 
 def _command(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -135,7 +143,8 @@ def add_api_commands(subparsers: Any) -> None:
     where.add_argument("--api", metavar="HOST:PORT", type=_address,
                        help=f"the daemon's local API (default: --config's [api] listen, "
                             f"else {DEFAULT_API})")
-    where.add_argument("--config", metavar="FILE", help="read the API address from this config")
+    where.add_argument("--config", metavar="FILE",
+                       help="read the API address and token from this config")
 
     status = subparsers.add_parser("status", parents=[where],
                                    help="show what each connector is doing")
@@ -154,7 +163,9 @@ def add_api_commands(subparsers: Any) -> None:
     ev.set_defaults(func=cmd_sim_ev)
 
     tap = what.add_parser("tap", parents=[where], help="present a card to the simulated reader")
-    tap.add_argument("id_token", metavar="ID_TOKEN", help="the card's UID, e.g. 04A1B2C3")
+    tap.add_argument("id_token", metavar="ID_TOKEN",
+                     help="the id tag: a card's UID (04A1B2C3) or any id your CSMS knows "
+                          "(USER-42), up to 20 characters")
     tap.set_defaults(func=cmd_sim_tap)
 
     fault = what.add_parser("fault", parents=[where], help="trip or clear a fault input")

@@ -16,7 +16,7 @@ import logging
 from typing import Any
 
 from pievse.aio import AsyncClock, SystemClock
-from pievse.local_api.server import ApiServer, SimulationUnavailable
+from pievse.local_api.server import ApiServer, Simulation, SimulationUnavailable
 from pievse.app.config import Config
 from pievse.drivers.contracts import (
     DriverError,
@@ -302,7 +302,9 @@ class Daemon:
     async def _start_api(self) -> None:
         if not self.config.api.listen:
             return
-        self.api = ApiServer(self, self.config.api.host, self.config.api.port)
+        self.api = ApiServer(self, self.config.api.host, self.config.api.port,
+                             token=self.config.api.token or None,
+                             simulations=self.simulations())
         await self.api.start()
         log.info("local API on http://%s:%s/api/status", self.config.api.host, self.api.port)
 
@@ -416,7 +418,9 @@ class Daemon:
 
     # --- the local API's backend ---------------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
+    def status(self, show_id_tags: bool = True) -> dict[str, Any]:
+        """What the station is doing; the id tags of its sessions unless ``show_id_tags`` is
+        false (a client of the local API that is not trusted with them)."""
         connectors = []
         for n, c in self.station.connectors.items():
             reading = c.last_reading
@@ -442,7 +446,7 @@ class Daemon:
                     if tx is None
                     else {
                         "id": tx.transaction_id,
-                        "id_tag": tx.id_token.value,
+                        **({"id_tag": tx.id_token.value} if show_id_tags else {}),
                         "meter_start_wh": tx.meter_start_wh,
                         "energy_wh": round(tx.energy_wh, 3),
                     },
@@ -460,6 +464,20 @@ class Daemon:
             "connectors": connectors,
             "recent_errors": self.recent_errors.as_json(),
         }
+
+    def simulations(self) -> set[Simulation]:
+        """The simulated parts the local API may drive: a car needs its simulated board."""
+        sim = self.hardware.simulated
+        if sim is None:
+            return set()
+        parts = set()
+        if any(n in sim.boards for n in sim.evs):
+            parts.add(Simulation.EV)
+        if sim.boards:
+            parts.add(Simulation.FAULT)
+        if sim.reader is not None:
+            parts.add(Simulation.TOKEN)
+        return parts
 
     def _simulated(self) -> SimulatedHardware:
         if self.hardware.simulated is None:

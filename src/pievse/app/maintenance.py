@@ -44,8 +44,8 @@ def _folder(config: Config, name: str) -> Path:
 
 def _secrets(config: Config, security: LinkSecurity) -> list[str]:
     """The secret values in force, to be blanked from whatever leaves the charge point."""
-    return [value for value in (config.ocpp.password, security.state.authorization_key)
-            if value]
+    return [value for value in (config.ocpp.password, security.state.authorization_key,
+                                config.api.token) if value]
 
 
 def updater_and_uploader(config: Config, store: Store, security: LinkSecurity,

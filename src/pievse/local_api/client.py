@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pievse.local_api.addresses import split_host_port
 
 __all__ = ["DEFAULT_API", "ApiCallFailed", "call_api", "format_status", "split_host_port"]
 
@@ -22,8 +23,10 @@ class ApiCallFailed(Exception):
 # --- talking to the API -------------------------------------------------------------------------
 
 
-def call_api(address: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    """Send one request to the API at ``address`` ("host:port") and return its JSON answer."""
+def call_api(address: str, method: str, path: str, body: dict[str, Any] | None = None,
+             *, token: str | None = None) -> Any:
+    """Send one request to the API at ``address`` ("host:port") and return its JSON answer;
+    ``token`` is the ``[api] token`` that a station needs for changes (sent as a bearer token)."""
     import http.client
     import urllib.error
     import urllib.request
@@ -36,6 +39,8 @@ def call_api(address: str, method: str, path: str, body: dict[str, Any] | None =
     request = urllib.request.Request(url, data=data, method=method)
     if data is not None:
         request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
     # The local API is never behind a proxy, whatever http_proxy says.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
@@ -66,9 +71,6 @@ def _error_text(raw: bytes) -> str | None:
     except ValueError:
         return None
     return answer.get("error") if isinstance(answer, dict) else None
-
-
-# --- the commands -------------------------------------------------------------------------------
 
 
 # --- the status, for people ---------------------------------------------------------------------
@@ -117,22 +119,3 @@ def _kw(watts: float | None) -> str:
 
 def _kwh(watt_hours: float | None) -> str:
     return "? kWh" if watt_hours is None else f"{watt_hours / 1000:.3f} kWh"
-
-
-# --- the command line ---------------------------------------------------------------------------
-
-
-def split_host_port(address: str) -> tuple[str, int]:
-    """Split ``"host:port"`` (``"[::1]:8180"`` for IPv6); ValueError says what is wrong."""
-    host, colon, port = address.rpartition(":")
-    if not colon or not host:
-        raise ValueError('must be "host:port", e.g. "127.0.0.1:8180" (or "" to turn it off)')
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    elif ":" in host:
-        raise ValueError('must put an IPv6 address in brackets, e.g. "[::1]:8180"')
-    if not port.isascii() or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError("must end with a port number from 0 to 65535")
-    if not host or any(c.isspace() for c in host):
-        raise ValueError('must be "host:port", e.g. "127.0.0.1:8180" (or "" to turn it off)')
-    return host, int(port)

@@ -2,47 +2,55 @@
 
 A deliberately small HTTP/1.1 server on ``asyncio.start_server`` (no dependency, a few
 milliseconds to import on a Pi Zero). One request per connection, answered with
-``Connection: close``; JSON in and out. Every limit is bounded (request line, headers, body,
-time to send them, connections at once), and anything malformed gets a 400 and a closed
-connection: a stray port scanner or a half-written request never reaches the backend, and never
-stops the server.
+``Connection: close``; JSON in and out. The request is read within bounds
+(:mod:`pievse.local_api.wire`), its body decoded within bounds (:mod:`pievse.local_api.bodies`),
+and who may do what is decided by :mod:`pievse.local_api.access`.
 
 Routes::
 
-    GET  /api/status       the backend's status() as JSON
+    GET  /api/status       the backend's status() as JSON (id tags for trusted clients only)
     POST /api/sim/ev       {"connector": 1, "state": "A"|"B"|"C", "max_current": 32}
     POST /api/sim/token    {"id_token": "04A1B2C3"}
     POST /api/sim/fault    {"connector": 1, "fault": "rcd"|"emergency_stop"|"welded"|"pilot",
                             "active": true}
 
-A successful POST answers 200 ``{"ok": true}``. Errors answer ``{"error": "..."}``: 400 for a body
-that does not fit (naming the field and what it allows) or a ``ValueError`` from the backend, 409
-when the backend raises ``SimulationUnavailable`` (the station runs real drivers), 500 for any
-other exception, which is logged.
+A ``/api/sim/...`` route exists only when the part it drives is simulated (``Simulation``): a car
+behind a simulated board, the card reader, a simulated board's fault inputs. A successful POST
+answers 200 ``{"ok": true}``. Errors answer ``{"error": "..."}``: 400 for a body that does not fit
+(naming the field and what it allows) or a ``ValueError`` from the backend; 401 without the token
+a change needs; 403 for a cross-origin request; 404 for a path that does not exist here (saying
+why, for a simulation the station does not run); 409 when the backend raises
+``SimulationUnavailable``; 415 for a change whose body is not declared JSON; 500 for any other
+exception, which is logged.
+
+A stalled client cannot lock others out (slowloris): each connection has ``request_timeout``
+seconds to send its request, and when all ``max_connections`` are taken, a new client gets the
+place of the oldest connection still sending its request from the address that holds the most
+of them. A client that already holds as many as any other is turned away (503) instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
-import json
+import enum
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Protocol
 
 from pievse.drivers.contracts import FaultKind
+from pievse.local_api.access import Access
+from pievse.local_api.bodies import Field, read_body
 from pievse.local_api.status_page import STATUS_PAGE_PATH, handle_status_page
+from pievse.local_api.wire import MAX_HEADER_BYTES, Refused, Request, json_response, read_request
 
-__all__ = ["ApiBackend", "ApiServer", "SimulationUnavailable"]
+__all__ = ["ApiBackend", "ApiServer", "Simulation", "SimulationUnavailable"]
 
 log = logging.getLogger("pievse.api")
 
-MAX_REQUEST_LINE = 2048
-MAX_HEADER_BYTES = 8192
-MAX_HEADERS = 50
-MAX_BODY_BYTES = 16384
 #: A client has this long to send its whole request (a stalled one must not hold a connection).
 REQUEST_TIMEOUT_S = 10.0
 MAX_CONNECTIONS = 16
@@ -53,11 +61,33 @@ class SimulationUnavailable(Exception):
     drive. The message says which part is not simulated."""
 
 
+class Simulation(enum.Enum):
+    """A simulated part the API drives, each through its own route."""
+
+    EV = "ev"  # a simulated car, behind a simulated board
+    TOKEN = "token"  # the simulated card reader
+    FAULT = "fault"  # the fault inputs of a simulated board
+
+    @property
+    def path(self) -> str:
+        return f"/api/sim/{self.value}"
+
+    @property
+    def missing(self) -> str:
+        """Why the route is not there, when the station does not simulate the part."""
+        return {
+            Simulation.EV: "this station has no simulated car (no board of it is simulated)",
+            Simulation.TOKEN: "the card reader of this station is not simulated",
+            Simulation.FAULT: "no board of this station is simulated",
+        }[self]
+
+
 class ApiBackend(Protocol):
     """What the API asks of the station (the daemon implements it)."""
 
-    def status(self) -> dict[str, Any]:
-        """The JSON of GET /api/status."""
+    def status(self, show_id_tags: bool) -> dict[str, Any]:
+        """The JSON of GET /api/status; without the id tags of the sessions unless
+        ``show_id_tags``."""
         ...
 
     def sim_ev(self, connector: int, state: str, max_current: float | None) -> None:
@@ -74,68 +104,7 @@ class ApiBackend(Protocol):
         ...
 
 
-class BadRequest(Exception):
-    """The request cannot be served as sent; ``status`` is the HTTP status to answer."""
-
-    def __init__(self, message: str, status: HTTPStatus = HTTPStatus.BAD_REQUEST) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 # --- request bodies -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    """One field of a JSON body: its type, whether it may be left out, and what it allows."""
-
-    name: str
-    kind: type  # int, float, str or bool
-    default: Any = ...  # ... = required
-    choices: tuple[Any, ...] = ()
-    minimum: float | None = None
-    maximum: float | None = None
-    nullable: bool = False
-
-    def allowed(self) -> str:
-        if self.choices:
-            return "must be one of " + ", ".join(json.dumps(c) for c in self.choices)
-        if self.kind is str:
-            return f"must be a string of {self.minimum:g} to {self.maximum:g} characters"
-        what = {int: "an integer", float: "a number", bool: "true or false"}[self.kind]
-        if self.minimum is not None and self.maximum is not None:
-            what += f" from {self.minimum:g} to {self.maximum:g}"
-        elif self.minimum is not None:
-            what += f" of at least {self.minimum:g}"
-        return f"must be {what}" + (" or null" if self.nullable else "")
-
-    def take(self, body: dict[str, Any]) -> Any:
-        if self.name not in body:
-            if self.default is ...:
-                raise BadRequest(f'"{self.name}" is missing; it {self.allowed()}')
-            return self.default
-        value = body[self.name]
-        if value is None and self.nullable:
-            return None
-        # JSON true is not the connector number 1.
-        fits = type(value) is self.kind or (self.kind is float and type(value) is int)
-        if fits and self.kind is str:
-            fits = (
-                (self.minimum is None or len(value) >= self.minimum)
-                and (self.maximum is None or len(value) <= self.maximum)
-                and value.isprintable()
-                and not any(c.isspace() for c in value)
-            )
-        elif fits and self.kind in (int, float):
-            fits = (self.minimum is None or value >= self.minimum) and (
-                self.maximum is None or value <= self.maximum
-            )
-        if fits and self.choices:
-            fits = value in self.choices
-        if not fits:
-            raise BadRequest(f'"{self.name}" = {json.dumps(value)[:60]}: {self.allowed()}')
-        return float(value) if self.kind is float else value
-
 
 CONNECTOR = Field("connector", int, default=1, minimum=1)
 EV_FIELDS = (
@@ -152,40 +121,24 @@ FAULT_FIELDS = (
 )
 
 
-def read_body(raw: bytes, fields: tuple[Field, ...]) -> dict[str, Any]:
-    """Parse a JSON object body and take ``fields`` out of it; BadRequest on anything else."""
-    try:
-        body = json.loads(raw or b"{}")
-    except (UnicodeDecodeError, ValueError):
-        raise BadRequest("the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    names = [f.name for f in fields]
-    unknown = [name for name in body if name not in names]
-    if unknown:
-        raise BadRequest(f'unknown field "{unknown[0]}"; allowed fields: ' + ", ".join(names))
-    return {f.name: f.take(body) for f in fields}
-
-
 # --- the server -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
+@dataclass(eq=False, slots=True)
+class _Connection:
+    writer: asyncio.StreamWriter
+    #: The client's address: the places are shared out between addresses.
+    peer: str
+    #: Still sending its request (a place that may be given to someone else).
+    reading: bool = True
+    #: Its place was given to someone else; it gets no other answer.
+    dropped: bool = False
 
 
 class ApiServer:
     """Serve the local API for ``backend`` on ``host``:``port`` (port 0 picks a free port, which
-    ``port`` holds once started).
-
-    A client has ``request_timeout`` seconds to send its whole request; beyond
-    ``max_connections`` open at once, new ones are answered 503 and closed, so a stalled or
-    flooding client cannot take the Pi's memory or the station's event loop.
-    """
+    ``port`` holds once started), with the config's ``token`` and the ``simulations`` the
+    station runs."""
 
     def __init__(
         self,
@@ -193,6 +146,8 @@ class ApiServer:
         host: str,
         port: int,
         *,
+        token: str | None = None,
+        simulations: Iterable[Simulation] = (),
         request_timeout: float = REQUEST_TIMEOUT_S,
         max_connections: int = MAX_CONNECTIONS,
     ) -> None:
@@ -200,16 +155,19 @@ class ApiServer:
         self.host = host
         self.request_timeout = request_timeout
         self.max_connections = max_connections
+        self.access = Access(host, token)
         self._requested_port = port
         self._server: asyncio.Server | None = None
-        self._connections: dict[asyncio.Task, asyncio.StreamWriter] = {}
-        # path -> method -> handler(body) -> JSON-serialisable answer
-        self._routes: dict[str, dict[str, Callable[[bytes], Any]]] = {
-            "/api/status": {"GET": lambda body: self.backend.status()},
-            "/api/sim/ev": {"POST": self._sim_ev},
-            "/api/sim/token": {"POST": self._sim_token},
-            "/api/sim/fault": {"POST": self._sim_fault},
+        self._connections: dict[asyncio.Task, _Connection] = {}
+        simulated = set(simulations)
+        posts = {Simulation.EV: self._sim_ev, Simulation.TOKEN: self._sim_token,
+                 Simulation.FAULT: self._sim_fault}
+        # path -> method -> handler(request) -> JSON-serialisable answer
+        self._routes: dict[str, dict[str, Callable[[Request], Any]]] = {
+            "/api/status": {"GET": self._status},
+            **{sim.path: {"POST": posts[sim]} for sim in Simulation if sim in simulated},
         }
+        self._missing = {sim.path: sim.missing for sim in Simulation if sim not in simulated}
 
     @property
     def port(self) -> int:
@@ -232,46 +190,38 @@ class ApiServer:
         self._server.close()
         # Dropping the connections ends their handlers as a client hanging up would (cancelling
         # the handler tasks instead makes Python 3.11's asyncio log spurious errors).
-        for writer in list(self._connections.values()):
-            writer.close()
+        for connection in list(self._connections.values()):
+            connection.writer.close()
         await asyncio.gather(*list(self._connections), return_exceptions=True)
         await self._server.wait_closed()
         self._server = None
 
     # --- routes ---------------------------------------------------------------------------------
 
-    def _sim_ev(self, raw: bytes) -> dict[str, Any]:
-        body = read_body(raw, EV_FIELDS)
+    def _status(self, request: Request) -> dict[str, Any]:
+        return self.backend.status(self.access.trusted(request))
+
+    def _sim_ev(self, request: Request) -> dict[str, Any]:
+        body = read_body(request.body, EV_FIELDS)
         self.backend.sim_ev(body["connector"], body["state"], body["max_current"])
         return {"ok": True}
 
-    def _sim_token(self, raw: bytes) -> dict[str, Any]:
-        body = read_body(raw, TOKEN_FIELDS)
+    def _sim_token(self, request: Request) -> dict[str, Any]:
+        body = read_body(request.body, TOKEN_FIELDS)
         self.backend.sim_token(body["id_token"])
         return {"ok": True}
 
-    def _sim_fault(self, raw: bytes) -> dict[str, Any]:
-        body = read_body(raw, FAULT_FIELDS)
+    def _sim_fault(self, request: Request) -> dict[str, Any]:
+        body = read_body(request.body, FAULT_FIELDS)
         self.backend.sim_fault(body["connector"], body["fault"], body["active"])
         return {"ok": True}
 
     def answer(self, request: Request) -> tuple[HTTPStatus, dict[str, Any], dict[str, str]]:
         """The status, JSON body and extra headers that answer ``request``."""
-        methods = self._routes.get(request.path)
-        if methods is None:
-            return HTTPStatus.NOT_FOUND, {"error": f"no such path: {request.path}"}, {}
-        handler = methods.get(request.method)
-        if handler is None:
-            allow = ", ".join(methods)
-            return (
-                HTTPStatus.METHOD_NOT_ALLOWED,
-                {"error": f"{request.path} allows {allow}, not {request.method}"},
-                {"Allow": allow},
-            )
         try:
-            return HTTPStatus.OK, handler(request.body), {}
-        except BadRequest as error:
-            return error.status, {"error": str(error)}, {}
+            return HTTPStatus.OK, self._route(request)(request), {}
+        except Refused as error:
+            return error.status, {"error": str(error)}, error.headers
         except SimulationUnavailable as error:
             return HTTPStatus.CONFLICT, {"error": str(error) or "simulation unavailable"}, {}
         except ValueError as error:
@@ -280,159 +230,102 @@ class ApiServer:
             log.exception("%s %s failed", request.method, request.path)
             return HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error, see the log"}, {}
 
-    # --- the wire -------------------------------------------------------------------------------
+    def _route(self, request: Request) -> Callable[[Request], Any]:
+        """The handler of ``request`` once it may run; Refused with the reason otherwise."""
+        methods = self._routes.get(request.path)
+        if methods is None:
+            why = self._missing.get(request.path)
+            raise Refused(f"no such path: {request.path}" + (f" ({why})" if why else ""),
+                          HTTPStatus.NOT_FOUND)
+        handler = methods.get(request.method)
+        if handler is None:
+            allow = ", ".join(methods)
+            raise Refused(f"{request.path} allows {allow}, not {request.method}",
+                          HTTPStatus.METHOD_NOT_ALLOWED, {"Allow": allow})
+        self.access.check_origin(request)
+        if request.method == "POST":
+            self.access.check_change(request)
+        return handler
+
+    def _response(self, request: Request) -> bytes:
+        if request.path == STATUS_PAGE_PATH:
+            return handle_status_page(request.method)
+        status, body, headers = self.answer(request)
+        try:
+            return json_response(status, body, headers)
+        except (TypeError, ValueError):
+            log.exception("%s %s: the answer is not JSON", request.method, request.path)
+            return json_response(HTTPStatus.INTERNAL_SERVER_ERROR,
+                                 {"error": "internal error, see the log"})
+
+    # --- the connections ------------------------------------------------------------------------
 
     def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # A plain function, not a coroutine, so that every connection is registered the moment it
         # is accepted: stop() then closes all of them, even those whose handler has not run yet.
-        if len(self._connections) >= self.max_connections:
-            writer.write(_response(HTTPStatus.SERVICE_UNAVAILABLE,
-                                   {"error": "too many connections, try again"}))
+        peer = _peer(writer)
+        if not self._make_room(peer):
+            writer.write(json_response(HTTPStatus.SERVICE_UNAVAILABLE,
+                                       {"error": "too many connections, try again"}))
             writer.close()
             return
-        task = asyncio.get_running_loop().create_task(self._connection(reader, writer))
-        self._connections[task] = writer
+        connection = _Connection(writer, peer)
+        task = asyncio.get_running_loop().create_task(self._serve(reader, connection))
+        self._connections[task] = connection
         task.add_done_callback(lambda done: self._connections.pop(done, None))
 
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _make_room(self, peer: str) -> bool:
+        """Whether a new connection from ``peer`` may be served, giving it the place of another
+        one still sending its request if all are taken (see the module's docstring)."""
+        held = [c for c in self._connections.values() if not c.dropped]
+        if len(held) < self.max_connections:
+            return True
+        sending = collections.Counter(c.peer for c in held if c.reading)
+        if not sending:
+            return False  # every place is being answered: it frees up in a moment
+        heaviest, most = sending.most_common(1)[0]
+        if sending[peer] >= most:
+            return False
+        oldest = next(c for c in held if c.reading and c.peer == heaviest)
+        oldest.dropped = True
+        oldest.writer.write(json_response(
+            HTTPStatus.REQUEST_TIMEOUT,
+            {"error": "the request was not sent in time: its connection was given to another"}))
+        oldest.writer.close()
+        return True
+
+    async def _serve(self, reader: asyncio.StreamReader, connection: _Connection) -> None:
+        writer = connection.writer
         try:
             try:
                 async with asyncio.timeout(self.request_timeout):
                     request = await read_request(reader)
-            except BadRequest as error:
-                await self._respond(writer, error.status, {"error": str(error)})
-                return
+            except Refused as error:
+                response = json_response(error.status, {"error": str(error)}, error.headers)
             except TimeoutError:
-                await self._respond(writer, HTTPStatus.REQUEST_TIMEOUT,
-                                    {"error": "the request was not sent in time"})
-                return
-            if request.path == STATUS_PAGE_PATH:
-                writer.write(handle_status_page(request.method))
-                await writer.drain()
-                return
-            status, body, headers = self.answer(request)
-            try:
-                await self._respond(writer, status, body, headers)
-            except (TypeError, ValueError):
-                log.exception("%s %s: the answer is not JSON", request.method, request.path)
-                await self._respond(writer, HTTPStatus.INTERNAL_SERVER_ERROR,
-                                    {"error": "internal error, see the log"})
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass  # the client went away; nothing to answer
+                response = json_response(HTTPStatus.REQUEST_TIMEOUT,
+                                         {"error": "the request was not sent in time"})
+            else:
+                connection.reading = False
+                response = self._response(request)
+            if not connection.dropped:
+                writer.write(response)
+                async with asyncio.timeout(self.request_timeout):
+                    await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+            pass  # the client went away, or does not read its answer: nothing more to do
         except Exception:
             log.exception("local API connection failed")
         finally:
             writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-
-    @staticmethod
-    async def _respond(
-        writer: asyncio.StreamWriter,
-        status: HTTPStatus,
-        body: dict[str, Any],
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        writer.write(_response(status, body, headers))
-        await writer.drain()
+            with contextlib.suppress(Exception):  # closed in error is closed all the same
+                try:
+                    async with asyncio.timeout(self.request_timeout):
+                        await writer.wait_closed()
+                except TimeoutError:
+                    writer.transport.abort()  # a client that never reads what is left
 
 
-def _response(
-    status: HTTPStatus, body: dict[str, Any], headers: dict[str, str] | None = None
-) -> bytes:
-    """A whole HTTP response; raises TypeError or ValueError if ``body`` is not JSON."""
-    payload = json.dumps(body, allow_nan=False).encode() + b"\n"
-    head = [
-        f"HTTP/1.1 {status.value} {status.phrase}",
-        "Content-Type: application/json",
-        f"Content-Length: {len(payload)}",
-        "Connection: close",
-        *(f"{name}: {value}" for name, value in (headers or {}).items()),
-    ]
-    return ("\r\n".join(head) + "\r\n\r\n").encode("ascii") + payload
-
-
-# The characters of an HTTP "token" (method and header names, RFC 9110).
-_TOKEN_CHARS = frozenset(
-    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-)
-
-
-async def read_request(reader: asyncio.StreamReader) -> Request:
-    """Read one HTTP/1.x request; BadRequest (with the status to answer) on anything malformed."""
-    line = await _read_line(reader, MAX_REQUEST_LINE, HTTPStatus.REQUEST_URI_TOO_LONG)
-    parts = line.split(" ")
-    if len(parts) != 3 or not parts[0] or not set(parts[0]) <= _TOKEN_CHARS:
-        raise BadRequest("malformed request line")
-    method, target, version = parts
-    if version not in ("HTTP/1.0", "HTTP/1.1"):
-        raise BadRequest("only HTTP/1.0 and HTTP/1.1 are spoken here",
-                         HTTPStatus.HTTP_VERSION_NOT_SUPPORTED)
-    if not target.startswith("/"):
-        # Absolute form ("http://host/api/status"), which HTTP/1.1 servers must accept.
-        from urllib.parse import urlsplit
-
-        target = urlsplit(target).path
-        if not target.startswith("/"):
-            raise BadRequest("malformed request target")
-    path = target.split("?", 1)[0].split("#", 1)[0]
-
-    headers: dict[str, str] = {}
-    size = 0
-    while True:
-        line = await _read_line(reader, MAX_HEADER_BYTES)
-        if line == "":
-            break
-        size += len(line)
-        if size > MAX_HEADER_BYTES or len(headers) >= MAX_HEADERS:
-            raise BadRequest("headers too large", HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
-        name, colon, value = line.partition(":")
-        if not colon or not name or not set(name) <= _TOKEN_CHARS:
-            raise BadRequest("malformed header line")
-        name, value = name.lower(), value.strip()
-        if name == "content-length" and headers.get(name, value) != value:
-            # Two lengths are how request smuggling starts: refuse rather than pick one.
-            raise BadRequest("conflicting Content-Length headers")
-        headers[name] = value
-
-    if "transfer-encoding" in headers:
-        raise BadRequest("send the body with a Content-Length, not a Transfer-Encoding",
-                         HTTPStatus.LENGTH_REQUIRED)
-    length_text = headers.get("content-length", "0")
-    if not length_text.isascii() or not length_text.isdigit():
-        raise BadRequest("malformed Content-Length")
-    length = int(length_text)
-    if length > MAX_BODY_BYTES:
-        raise BadRequest(f"the body is larger than {MAX_BODY_BYTES} bytes",
-                         HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-    try:
-        body = await reader.readexactly(length) if length else b""
-    except asyncio.IncompleteReadError:
-        raise BadRequest("the body is shorter than its Content-Length") from None
-    return Request(method, path, headers, body)
-
-
-async def _read_line(
-    reader: asyncio.StreamReader,
-    limit: int,
-    too_long: HTTPStatus = HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
-) -> str:
-    """One line without its CRLF (a bare LF is accepted too), as ASCII text."""
-    try:
-        raw = await reader.readuntil(b"\n")
-    except asyncio.LimitOverrunError:
-        raise BadRequest("line too long", too_long) from None
-    except asyncio.IncompleteReadError as error:
-        if not error.partial:
-            raise  # the client sent nothing more: no one to answer
-        raise BadRequest("the request ended in the middle of a line") from None
-    if len(raw) > limit:
-        raise BadRequest("line too long", too_long)
-    try:
-        text = raw.decode("ascii")
-    except UnicodeDecodeError:
-        raise BadRequest("the request line and headers must be ASCII") from None
-    text = text.removesuffix("\n").removesuffix("\r")
-    if any(not c.isprintable() and c != "\t" for c in text):
-        raise BadRequest("control characters in the request")
-    return text
+def _peer(writer: asyncio.StreamWriter) -> str:
+    address = writer.get_extra_info("peername")
+    return str(address[0]) if isinstance(address, tuple) and address else str(address)

@@ -16,9 +16,10 @@ anything elsewhere.
 The local API serves it with one branch before its JSON routes (``pievse.local_api.server``)::
 
     if request.path == STATUS_PAGE_PATH:
-        writer.write(handle_status_page(request.method))
-        await writer.drain()
-        return
+        return handle_status_page(request.method)
+
+The page needs no token: it shows what ``GET /api/status`` tells it, which leaves out the id
+tags for a client the API does not trust (:mod:`pievse.local_api.access`).
 
 ``RecentErrors`` is the list of "last errors" the page shows: a logging handler on the
 ``pievse`` logger that keeps the newest ERROR and CRITICAL messages for ``GET /api/status``.

@@ -166,6 +166,7 @@ class SimulationConfig:
 @dataclass(frozen=True, slots=True)
 class ApiConfig:
     listen: str
+    token: str
 
     @property
     def enabled(self) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 
 from pievse.app.config.hardware_keys import BOARD_KEYS, HARDWARE_CROSS_CHECKS, METER_KEYS, RFID_KEYS
 from pievse.app.config.key import REQUIRED, Key
-from pievse.local_api.client import split_host_port
+from pievse.local_api.addresses import is_loopback, split_host_port
 from pievse.app.config.security_keys import SECURITY_CROSS_CHECKS, SECURITY_KEYS
 
 # --- the table of keys ----------------------------------------------------------------------------
@@ -50,6 +50,15 @@ def _check_listen(value: str) -> str | None:
         return str(error)
     return None
 
+
+def _check_api_token(value: str) -> str | None:
+    if value == "":
+        return None
+    # Guessed at LAN speed, a short token falls in hours; it travels in an HTTP header.
+    if len(value) < 16 or not all("!" <= c <= "~" for c in value):
+        return ("must be 16 or more printable ASCII characters without spaces "
+                '(e.g. the output of "openssl rand -hex 16"), or "" for none')
+    return None
 
 
 KEYS: tuple[Key, ...] = (
@@ -105,6 +114,9 @@ KEYS: tuple[Key, ...] = (
     # [api]: the local HTTP API used by `pievse status` and `pievse sim`.
     Key("api", "listen", str, "127.0.0.1:8180", 'local HTTP API address, "host:port" ("" = off)',
         check=_check_listen),
+    Key("api", "token", str, "",
+        'what a client of the local API must send to change the station\'s state ("" = none: '
+        "then the API must listen on loopback)", secret=True, check=_check_api_token),
     # [storage]: what must survive a power cut.
     Key("storage", "path", str, "/var/lib/pievse/pievse.sqlite3", "SQLite database file",
         minimum=1),
@@ -148,7 +160,16 @@ def _charge_point_rules(sections: dict[str, dict[str, Any]]) -> list[str]:
                 'station has no phase rotation (with phases = 1 it must stay "Unknown")']
     return []
 
+def _api_rules(sections: dict[str, dict[str, Any]]) -> list[str]:
+    api = sections["api"]
+    if not api["listen"] or api["token"] or is_loopback(split_host_port(api["listen"])[0]):
+        return []
+    return [f'[api] listen = "{api["listen"]}" is reachable beyond this machine, so [api] token '
+            "is required: without it any web page a person visits could drive the station "
+            '(set a secret of 16 or more characters, e.g. from "openssl rand -hex 16", or listen '
+            'on "127.0.0.1:8180")']
+
 #: Rules between keys: each takes the validated sections ({section: {key: value}}) and returns
 #: its problems, worded like the others ("[section] key = value: what is allowed").
 CROSS_CHECKS: list[Callable[[dict[str, dict[str, Any]]], list[str]]] = [
-    _charge_point_rules, *HARDWARE_CROSS_CHECKS, *SECURITY_CROSS_CHECKS]
+    _charge_point_rules, _api_rules, *HARDWARE_CROSS_CHECKS, *SECURITY_CROSS_CHECKS]

@@ -393,10 +393,17 @@ class SimulatedMeter:
 
 
 _HEX = re.compile(r"[0-9A-Fa-f]+")
+#: An OCPP 1.6 idTag is a CiString20: up to 20 printable characters.
+ID_TOKEN_MAX_LENGTH = 20
 
 
 class SimulatedCardReader:
-    """A card reader whose cards are presented by calling ``present()``."""
+    """A card reader whose cards are presented by calling ``present()``.
+
+    Any id a CSMS may know is presentable (``USER-42`` as well as a card UID), so that a test
+    bench can play the id tags of its CSMS; a real reader reports UIDs only (see
+    :mod:`pievse.drivers.pcsc`).
+    """
 
     def __init__(self) -> None:
         self._queue: asyncio.Queue = asyncio.Queue()
@@ -407,14 +414,21 @@ class SimulatedCardReader:
             self._queue, self._closed = asyncio.Queue(), False
 
     def present(self, id_token: str, kind: str = "ISO14443") -> TokenPresented:
-        """Tap a card: one ``TokenPresented`` with the UID in upper-case hex (returned too).
+        """Tap a card: one ``TokenPresented`` (returned too). ``id_token`` is any OCPP id token:
+        1 to 20 printable characters without spaces (blanks around it are dropped). A hex UID is
+        reported in upper case, as a card reader reports it; any other id as it is written.
 
-        A closed reader reads no cards: the tap is dropped.
+        A closed reader reads no cards: the tap is dropped; ValueError for an id that is not one.
         """
-        uid = id_token.strip() if isinstance(id_token, str) else ""
-        if not _HEX.fullmatch(uid):
-            raise ValueError(f"a card UID is hexadecimal, not {id_token!r}")
-        token = TokenPresented(uid.upper(), kind)
+        value = id_token.strip() if isinstance(id_token, str) else ""
+        if not (
+            0 < len(value) <= ID_TOKEN_MAX_LENGTH
+            and value.isprintable()
+            and not any(c.isspace() for c in value)
+        ):
+            raise ValueError(f"an id token is 1 to {ID_TOKEN_MAX_LENGTH} printable characters "
+                             f"without spaces, not {id_token!r}")
+        token = TokenPresented(value.upper() if _HEX.fullmatch(value) else value, kind)
         if not self._closed:
             self._queue.put_nowait(token)
         return token
