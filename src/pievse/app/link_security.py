@@ -45,8 +45,15 @@ class LinkSecurity:
         ocpp = config.ocpp
         self.charge_point_id = config.charge_point.id
         self.open_timeout = 10.0
-        self.directory = certificate_directory(ocpp.certificate_dir, config.storage.path)
-        self.certificates = CertificateStore(self.directory)
+        try:
+            self.directory = certificate_directory(ocpp.certificate_dir, config.storage.path)
+            self.certificates = CertificateStore(self.directory)
+        except OSError as error:
+            key = (f"[ocpp] certificate_dir = {ocpp.certificate_dir!r}" if ocpp.certificate_dir
+                   else f"[storage] path = {config.storage.path!r}")
+            raise ConfigError([f"{key}: cannot make the certificate folder "
+                               f"{error.filename or ''}: {error.strerror or error}"],
+                              "[ocpp]") from None
         problems = self.certificates.seed(
             central_system_roots=[Path(ocpp.ca_file)] if ocpp.ca_file else [],
             cert_file=Path(ocpp.cert_file) if ocpp.cert_file else None,

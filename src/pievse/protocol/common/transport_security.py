@@ -191,22 +191,40 @@ class TransportSecurity:
             if ":" in charge_point_id:
                 problems.append("HTTP Basic authentication cannot carry a charge point id "
                                 "with ':'")
-        if profile.uses_tls:
-            problems += [f"[ocpp] ca_file {path}: {why}" for path in self.ca_files
-                         if (why := _unreadable(path))]
-        if profile.uses_client_certificate:
-            if self.cert_file is None:
-                problems.append("security profile 3 needs the charge point certificate: "
-                                "set [ocpp] cert_file and key_file")
-            else:
-                problems += [f"[ocpp] {name} {path}: {why}"
-                             for name, path in (("cert_file", self.cert_file),
-                                                ("key_file", self.key_file))
-                             if path is not None and (why := _unreadable(path))]
-                key = self.key_file or self.cert_file
-                if key.exists() and key.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-                    problems.append(f"[ocpp] key_file {key}: the private key must be readable "
-                                    "by its owner only (chmod 600)")
+        # The files are checked whatever the profile: they are imported at the first start
+        # so that the CSMS can raise the profile later.
+        problems += [f"[ocpp] ca_file {path}: {why}" for path in self.ca_files
+                     if (why := _unusable_roots(path))]
+        if profile.uses_client_certificate and self.cert_file is None:
+            problems.append("security profile 3 needs the charge point certificate: "
+                            "set [ocpp] cert_file and key_file")
+        elif self.cert_file is not None:
+            problems += self._client_certificate_problems(profile)
+        return problems
+
+    def _client_certificate_problems(self, profile: SecurityProfile) -> list[str]:
+        assert self.cert_file is not None
+        problems = [f"[ocpp] {name} {path}: {why}"
+                    for name, path in (("cert_file", self.cert_file), ("key_file", self.key_file))
+                    if path is not None and (why := _unreadable(path))]
+        key = self.key_file or self.cert_file
+        if (profile.uses_client_certificate and key.exists()
+                and key.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO)):
+            problems.append(f"[ocpp] key_file {key}: the private key must be readable "
+                            "by its owner only (chmod 600)")
+        if not problems:
+            try:
+                # A password callback, so that an encrypted key fails instead of prompting.
+                ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(
+                    os.fspath(self.cert_file), os.fspath(key), password=lambda: b"")
+            except ssl.SSLError as error:
+                if error.reason == "KEY_VALUES_MISMATCH":
+                    why = "is not the key of the certificate in cert_file"
+                else:
+                    why = "holds no PEM certificate with its unencrypted private key" + (
+                        f" ({error.reason})" if error.reason else "")
+                name = "key_file" if self.key_file is not None else "cert_file"
+                problems.append(f"[ocpp] {name} {key}: {why}")
         return problems
 
     def describe_refusal(self, error: BaseException, open_timeout: float | None = None) -> str:
@@ -239,6 +257,19 @@ def _unreadable(path: Path) -> str | None:
             return None
     except OSError as error:
         return error.strerror or str(error)
+    except ValueError as error:  # a NUL in the path
+        return str(error)
+
+
+def _unusable_roots(path: Path) -> str | None:
+    """Why the PEM file of CentralSystemRootCertificates at ``path`` cannot be used, or None."""
+    why = _unreadable(path)
+    if why is None:
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=os.fspath(path))
+        except ssl.SSLError as error:
+            why = f"holds no PEM certificate ({error.reason or error})"
+    return why
 
 
 class SecurityState:
