@@ -24,10 +24,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as error:
-        print(f"pievse: refusing to start, {args.config} has problems:", file=sys.stderr)
-        for problem in error.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 2
+        return _refuse_to_start(args.config, error.problems)
     from pievse.app.systemd import setup_logging
 
     setup_logging(config.logging.level, config.charge_point.id)
@@ -51,7 +48,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             loop.add_signal_handler(signum, daemon.stop)
         return await daemon.run()
 
-    reason = asyncio.run(main())
+    try:
+        reason = asyncio.run(main())
+    except ConfigError as error:
+        # What only the files the config names can tell (a ca_file that holds no root
+        # certificate): as much the config's problem as a key out of range.
+        return _refuse_to_start(args.config, error.problems)
     if reason in (ExitReason.SOFT_RESET, ExitReason.HARD_RESET):
         # A Reset from the CSMS: start afresh in a new process with the same arguments (under
         # systemd this is the same process id, so the unit stays active).
@@ -63,6 +65,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         argv = restart_argv(state, [sys.executable, "-m", "pievse", *sys.argv[1:]])
         os.execv(argv[0], argv)
     return 1 if reason is ExitReason.FAILED else 0
+
+
+def _refuse_to_start(path: str, problems: list[str]) -> int:
+    print(f"pievse: refusing to start, {path} has problems:", file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    return 2
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -486,11 +486,14 @@ class CertificateStore:
                     if not outcome.accepted:
                         problems.append(f"[ocpp] ca_file {path}: {outcome.reason}")
         if cert_file is not None and self.charge_point_certificate() is None:
-            problems += self._seed_client_certificate(Path(cert_file),
-                                                      Path(key_file or cert_file))
+            problems += self.import_client_certificate(Path(cert_file),
+                                                       Path(key_file or cert_file))
         return problems
 
-    def _seed_client_certificate(self, cert_file: Path, key_file: Path) -> list[str]:
+    def import_client_certificate(self, cert_file: Path, key_file: Path) -> list[str]:
+        """Install the charge point certificate and key of the configuration files, the one
+        installed before kept as the previous one. Returns the problems found, one line each
+        (nothing is changed then)."""
         try:
             chain = x509.load_pem_x509_certificates(cert_file.read_bytes())
             key = serialization.load_pem_private_key(key_file.read_bytes(), None)
@@ -504,6 +507,7 @@ class CertificateStore:
             return ["[ocpp] key_file is not the key of the certificate in cert_file"]
         pem = key.private_bytes(PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
+        self._keep_previous()
         write_private_file(self.client_certificate_path,
                            pem + b"".join(c.public_bytes(PEM) for c in chain))
         return []

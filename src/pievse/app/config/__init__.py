@@ -21,13 +21,15 @@ has to be explained.
 from __future__ import annotations
 
 import math
+import re
 import sys
-import tomllib
 from dataclasses import dataclass
 from typing import Any, get_type_hints
 
-from pievse.app.config.key import _TYPE_NAMES, REQUIRED, Key, _number, _show
+from pievse.app.config.errors import ConfigError
+from pievse.app.config.key import _TYPE_NAMES, REQUIRED, Key, _name, _number, _show
 from pievse.app.config.keys import CROSS_CHECKS, KEYS, SECTIONS, split_host_port
+from pievse.app.config.toml_text import LARGEST_FILE, read_toml, too_large
 
 __all__ = [
     "KEYS",
@@ -55,23 +57,6 @@ __all__ = [
     "split_host_port",
     "summary",
 ]
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used. ``problems`` lists every problem found, one per line of
-    text, each naming the key (``[ocpp] url``), the value found and what is allowed."""
-
-    def __init__(self, problems: list[str], source: str = "<string>") -> None:
-        self.problems = list(problems)
-        self.source = source
-        super().__init__(self._explain())
-
-    def _explain(self) -> str:
-        # "cannot read the file" already names the file: one line says it all.
-        if len(self.problems) == 1 and self.problems[0].startswith(f"{self.source}:"):
-            return self.problems[0]
-        count = "a problem" if len(self.problems) == 1 else f"{len(self.problems)} problems"
-        return f"{self.source} has {count}:\n" + "\n".join(f"  {p}" for p in self.problems)
 
 
 # --- the result ---------------------------------------------------------------------------------
@@ -249,11 +234,15 @@ def load_config(path: str) -> Config:
     """Read and validate the TOML file at ``path``; raises ConfigError listing every problem."""
     try:
         with open(path, "rb") as file:
-            raw = file.read()
+            # One byte more than a configuration may hold tells that the file is too large,
+            # without reading all of a file that could be anything (a device, a disk image).
+            raw = file.read(LARGEST_FILE + 1)
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such file"], path) from None
     except OSError as error:
         raise ConfigError([f"{path}: cannot read it: {error.strerror or error}"], path) from None
+    if len(raw) > LARGEST_FILE:
+        raise ConfigError([too_large(path, "bytes")], path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -265,12 +254,7 @@ def load_config(path: str) -> Config:
 
 def parse_config(text: str, source: str = "<string>") -> Config:
     """Validate TOML ``text``; ``source`` names it in the error (a path, or "<demo>")."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        # The message ends with "(at line L, column C)".
-        raise ConfigError([f"TOML syntax error: {error}"], source) from None
-    return _build(data, source, fill_required=False)
+    return _build(read_toml(text, source, KEYS), source, fill_required=False)
 
 
 def default_config(**overrides: dict[str, Any]) -> Config:
@@ -283,13 +267,23 @@ def default_config(**overrides: dict[str, Any]) -> Config:
     return _build(overrides, "<default_config>", fill_required=True)
 
 
+#: How many unknown sections and keys are explained one by one.
+MOST_PROBLEMS = 50
+
+
 def _build(data: dict[str, Any], source: str, *, fill_required: bool) -> Config:
     problems: list[str] = []
+    # Names are explained (with a close match) up to a screenful; a file of thousands of unknown
+    # names is the wrong file, and the count says so.
+    unexplained = 0
     for name, table in data.items():
         if name not in SECTIONS:
-            problems.append(_unknown_section(name))
+            if len(problems) < MOST_PROBLEMS:
+                problems.append(_unknown_section(name))
+            else:
+                unexplained += 1
         elif not isinstance(table, dict):
-            problems.append(f"{name} = {_show(table)}: must be a table, [{name}]")
+            problems.append(f"{_name(name)} = {_show(table)}: must be a table, [{_name(name)}]")
     sections: dict[str, Any] = {}
     for section in SECTIONS:
         table = data.get(section, {})
@@ -297,7 +291,10 @@ def _build(data: dict[str, Any], source: str, *, fill_required: bool) -> Config:
             table = {}
         keys = [key for key in KEYS if key.section == section]
         known = {key.name for key in keys}
-        problems += [_unknown_key(section, name) for name in table if name not in known]
+        unknown = [name for name in table if name not in known]
+        room = max(MOST_PROBLEMS - len(problems), 0)
+        problems += [_unknown_key(section, name) for name in unknown[:room]]
+        unexplained += len(unknown[room:])
         values: dict[str, Any] = {}
         for key in keys:
             if key.name in table:
@@ -317,6 +314,8 @@ def _build(data: dict[str, Any], source: str, *, fill_required: bool) -> Config:
         # Rules between keys, checked once every key is right on its own.
         for rule in CROSS_CHECKS:
             problems += rule(sections)
+    if unexplained:
+        problems.append(f"... and {unexplained:,} more unknown sections or keys")
     if problems:
         raise ConfigError(problems, source)
     return Config(**{name: SECTION_CLASSES[name](**values) for name, values in sections.items()})
@@ -327,14 +326,19 @@ def _validate(key: Key, value: Any) -> tuple[Any, str | None]:
     shown = f"{key.label} = (hidden)" if key.secret else f"{key.label} = {_show(value)}"
     # In Python a bool is an int: `connectors = true` must not pass as 1.
     if key.type is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # beyond the largest float: as useless as an infinite one
+            value = math.inf if value > 0 else -math.inf
     if type(value) is not key.type:
         hint = ""
         if key.type is str and isinstance(value, int | float) and not isinstance(value, bool):
-            hint = f' (in quotes: "{value}")'
+            hint = f' (in quotes: "{_show(value)}")'
         return value, f"{shown}: {_TYPE_NAMES[key.type]}{hint}"
     if key.type is float and not math.isfinite(value):
         return value, f"{shown}: must be a finite number, {key.allowed().removeprefix('must be ')}"
+    if key.type is str and (problem := _text_problem(value, key)):
+        return value, f"{shown}: {problem}"
     if key.planned and value in key.planned:
         return value, (f"{shown}: planned but not supported yet by this version of pievse; "
                        f"{key.allowed()}")
@@ -350,13 +354,31 @@ def _validate(key: Key, value: Any) -> tuple[Any, str | None]:
     return value, None
 
 
+#: The longest text a key without a length of its own takes: Linux's longest path (PATH_MAX).
+#: Longer is no path, host, URL or name that pievse can use.
+LONGEST_TEXT = 4096
+
+# C0 and C1 controls and DEL: no key takes them, and a NUL in a path would only fail at run.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _text_problem(value: str, key: Key) -> str | None:
+    if key.maximum is None and len(value) > LONGEST_TEXT:
+        return f"must be at most {LONGEST_TEXT} characters long (it has {len(value):,})"
+    if control := _CONTROL.search(value):
+        return (f"must not contain control characters (it has U+{ord(control.group()):04X} "
+                f"at character {control.start() + 1})")
+    return None
+
+
 def _unknown_section(name: str) -> str:
     from difflib import get_close_matches
 
     close = get_close_matches(name, SECTIONS, n=1)
     if close:
-        return f'[{name}]: unknown section; did you mean "[{close[0]}]"?'
-    return f"[{name}]: unknown section; known sections: " + ", ".join(f"[{s}]" for s in SECTIONS)
+        return f'[{_name(name)}]: unknown section; did you mean "[{close[0]}]"?'
+    return (f"[{_name(name)}]: unknown section; known sections: "
+            + ", ".join(f"[{s}]" for s in SECTIONS))
 
 
 def _unknown_key(section: str, name: str) -> str:
@@ -366,11 +388,12 @@ def _unknown_key(section: str, name: str) -> str:
     close = get_close_matches(name, names, n=1)
     # A key put in the wrong section is a likelier mistake than a typo that happens to be close.
     elsewhere = [f"[{key.section}]" for key in KEYS if key.name == name]
+    label = f"[{section}] {_name(name)}"
     if elsewhere:
-        return f"[{section}] {name}: unknown key here; it belongs in " + ", ".join(elsewhere)
+        return f"{label}: unknown key here; it belongs in " + ", ".join(elsewhere)
     if close:
-        return f'[{section}] {name}: unknown key; did you mean "{close[0]}"?'
-    return f"[{section}] {name}: unknown key; known keys: " + ", ".join(names)
+        return f'{label}: unknown key; did you mean "{close[0]}"?'
+    return f"{label}: unknown key; known keys: " + ", ".join(names)
 
 
 # --- `pievse check-config FILE` -----------------------------------------------------------------

@@ -6,6 +6,7 @@ Kept apart from the tables of keys so that every table (:mod:`pievse.app.config.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,22 +99,44 @@ def _one_of(choices: tuple[Any, ...]) -> str:
     return "one of " + ", ".join(shown[:-1]) + " or " + shown[-1]
 
 
+def _name(name: str) -> str:
+    """A key or section name as TOML writes it: bare if it can be, else in quotes; shortened."""
+    return name if re.fullmatch(r"[A-Za-z0-9_-]{1,40}", name) else _show(name, 40)
+
+
 def _show(value: Any, limit: int = 60) -> str:
     """A value as it would be written in TOML, so the message matches what the user typed."""
+    text = _toml(value, limit + 1)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _toml(value: Any, budget: int) -> str:
+    """``value`` in TOML, cut short once it is past ``budget`` characters: a file may hold a
+    megabyte in one string or arrays hundreds deep, and a message shows a line of it."""
     import json
 
     if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, str):
-        text = json.dumps(value, ensure_ascii=False)
-    elif isinstance(value, int | float):
-        text = repr(value)
-    elif isinstance(value, list):
-        text = "[" + ", ".join(_show(v, limit) for v in value) + "]"
-    elif isinstance(value, dict):
-        text = "{ " + ", ".join(f"{k} = {_show(v, limit)}" for k, v in value.items()) + " }"
-    elif hasattr(value, "isoformat"):
-        text = value.isoformat()
-    else:
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value[: budget + 1], ensure_ascii=False)
+    if isinstance(value, int | float):
+        try:
+            return repr(value)
+        except ValueError:  # more digits than Python writes out (a hex literal in the file)
+            return f"{value:#x}"[: budget + 1]
+    if isinstance(value, list | dict):
+        opening, closing = ("[", "]") if isinstance(value, list) else ("{ ", " }")
+        text = opening
+        for item in value.items() if isinstance(value, dict) else value:
+            if len(text) > budget:
+                break
+            if text != opening:
+                text += ", "
+            if isinstance(value, dict):
+                text += f"{_name(str(item[0]))} = "
+                item = item[1]
+            text += _toml(item, budget - len(text))
+        return text + closing
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return repr(value)

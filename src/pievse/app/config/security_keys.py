@@ -1,9 +1,11 @@
 """The keys of the link's security: the OCPP 1.6 security profiles 0-3 (security whitepaper,
 edition 3) and the certificates they use.
 
-The profile and the password given here are where the charge point starts: once the CSMS has
-raised the SecurityProfile or set a new AuthorizationKey, those win (they are kept in the
-certificate directory) and the profile never goes back below this one.
+The profile, the password and the certificates given here are where the charge point starts:
+once the CSMS has raised the SecurityProfile, set a new AuthorizationKey or changed the
+certificates, its values win (they are kept in the certificate directory) until the person
+edits that key here; then the edited value wins, and the CSMS is told
+(ReconfigurationOfSecurityParameters).
 """
 
 from __future__ import annotations

@@ -17,19 +17,16 @@ Profile 0 (no authentication at all) is not in the white paper; pievse keeps it 
 TLS is 1.2 or newer; for TLS 1.2 the cipher suites are the AEAD suites the white paper names plus
 their ECDHE-RSA siblings (forward secrecy with RSA server keys). TLS 1.3 suites are all AEAD.
 
-This module builds the options for one websocket connection (:class:`TransportSecurity`), keeps
-the profile and AuthorizationKey that the CSMS set (:class:`SecurityState`: only ever upgraded,
-stored owner-only, with a fallback to the previous pair if the new one cannot connect), and
-turns a refused connection into one line that names the cause (:func:`describe_refusal`). The
-AuthorizationKey is never logged: :func:`redact_credentials` keeps it out of websockets' debug
-log.
+This module builds the options for one websocket connection (:class:`TransportSecurity`) and
+turns a refused connection into one line that names the cause (:func:`describe_refusal`); the
+profile and AuthorizationKey in force are kept by
+:class:`~pievse.protocol.common.security_state.SecurityState`. The AuthorizationKey is never
+logged: :func:`redact_credentials` keeps it out of websockets' debug log.
 """
 
 from __future__ import annotations
 
 import base64
-import enum
-import json
 import logging
 import os
 import re
@@ -41,7 +38,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pievse.services.private_files import write_private_file
+# Kept importable from here, where the transport's users have always found them.
+from pievse.protocol.common.security_state import SecurityProfile, SecurityState
 
 __all__ = [
     "AUTHORIZATION_KEY_LENGTH",
@@ -71,27 +69,6 @@ TLS12_CIPHERS = ":".join((
     "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384",
     "AES128-GCM-SHA256", "AES256-GCM-SHA384",
 ))
-
-
-class SecurityProfile(enum.IntEnum):
-    """OCPP security profile (configuration key SecurityProfile)."""
-
-    NONE = 0
-    BASIC_AUTH = 1
-    TLS_BASIC_AUTH = 2
-    TLS_CLIENT_CERTIFICATE = 3
-
-    @property
-    def uses_tls(self) -> bool:
-        return self >= SecurityProfile.TLS_BASIC_AUTH
-
-    @property
-    def uses_basic_auth(self) -> bool:
-        return self in (SecurityProfile.BASIC_AUTH, SecurityProfile.TLS_BASIC_AUTH)
-
-    @property
-    def uses_client_certificate(self) -> bool:
-        return self is SecurityProfile.TLS_CLIENT_CERTIFICATE
 
 
 def check_authorization_key(key: str) -> str | None:
@@ -166,7 +143,7 @@ class ConnectionOptions:
 class TransportSecurity:
     """The transport security of one charge point: profile, credentials, trust anchors.
 
-    Built by the daemon from ``[ocpp]`` (and later from :class:`SecurityState` and the
+    Built by the daemon from ``[ocpp]`` (and later from the security state and the
     certificate store); :meth:`problems` says what makes it unusable, each problem a sentence
     naming the key; :meth:`connection_options` builds the options of the next connection.
     """
@@ -191,22 +168,40 @@ class TransportSecurity:
             if ":" in charge_point_id:
                 problems.append("HTTP Basic authentication cannot carry a charge point id "
                                 "with ':'")
-        if profile.uses_tls:
-            problems += [f"[ocpp] ca_file {path}: {why}" for path in self.ca_files
-                         if (why := _unreadable(path))]
-        if profile.uses_client_certificate:
-            if self.cert_file is None:
-                problems.append("security profile 3 needs the charge point certificate: "
-                                "set [ocpp] cert_file and key_file")
-            else:
-                problems += [f"[ocpp] {name} {path}: {why}"
-                             for name, path in (("cert_file", self.cert_file),
-                                                ("key_file", self.key_file))
-                             if path is not None and (why := _unreadable(path))]
-                key = self.key_file or self.cert_file
-                if key.exists() and key.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-                    problems.append(f"[ocpp] key_file {key}: the private key must be readable "
-                                    "by its owner only (chmod 600)")
+        # The files are checked whatever the profile: they are imported at the first start
+        # so that the CSMS can raise the profile later.
+        problems += [f"[ocpp] ca_file {path}: {why}" for path in self.ca_files
+                     if (why := _unusable_roots(path))]
+        if profile.uses_client_certificate and self.cert_file is None:
+            problems.append("security profile 3 needs the charge point certificate: "
+                            "set [ocpp] cert_file and key_file")
+        elif self.cert_file is not None:
+            problems += self._client_certificate_problems(profile)
+        return problems
+
+    def _client_certificate_problems(self, profile: SecurityProfile) -> list[str]:
+        assert self.cert_file is not None
+        problems = [f"[ocpp] {name} {path}: {why}"
+                    for name, path in (("cert_file", self.cert_file), ("key_file", self.key_file))
+                    if path is not None and (why := _unreadable(path))]
+        key = self.key_file or self.cert_file
+        if (profile.uses_client_certificate and key.exists()
+                and key.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO)):
+            problems.append(f"[ocpp] key_file {key}: the private key must be readable "
+                            "by its owner only (chmod 600)")
+        if not problems:
+            try:
+                # A password callback, so that an encrypted key fails instead of prompting.
+                ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(
+                    os.fspath(self.cert_file), os.fspath(key), password=lambda: b"")
+            except ssl.SSLError as error:
+                if error.reason == "KEY_VALUES_MISMATCH":
+                    why = "is not the key of the certificate in cert_file"
+                else:
+                    why = "holds no PEM certificate with its unencrypted private key" + (
+                        f" ({error.reason})" if error.reason else "")
+                name = "key_file" if self.key_file is not None else "cert_file"
+                problems.append(f"[ocpp] {name} {key}: {why}")
         return problems
 
     def describe_refusal(self, error: BaseException, open_timeout: float | None = None) -> str:
@@ -239,105 +234,19 @@ def _unreadable(path: Path) -> str | None:
             return None
     except OSError as error:
         return error.strerror or str(error)
+    except ValueError as error:  # a NUL in the path
+        return str(error)
 
 
-class SecurityState:
-    """The SecurityProfile and AuthorizationKey in force, as the CSMS last set them.
-
-    Kept in one JSON file readable by its owner only (mode 0600), written atomically. The
-    configuration file only seeds it: the CSMS's changes survive restarts, and the profile in
-    force is never below the one configured. A change is first *pending*: the previous pair is
-    kept until a connection with the new one succeeds (:meth:`connected`); after
-    ``fallback_after`` failed attempts (:meth:`attempt_failed`) the previous pair is restored.
-    """
-
-    def __init__(self, path: Path, *, profile: SecurityProfile,
-                 authorization_key: str | None = None, fallback_after: int = 3) -> None:
-        self.path = path
-        self.fallback_after = fallback_after
-        stored = self._read()
-        self._profile = SecurityProfile(max(int(profile), int(stored.get("securityProfile", 0))))
-        stored_key = stored.get("authorizationKey")
-        if stored_key and authorization_key and stored_key != authorization_key:
-            log.warning("the AuthorizationKey set by the CSMS is kept; [ocpp] password only "
-                        "seeds the first start")
-        self._key: str | None = stored_key or authorization_key
-        self._previous: dict[str, Any] | None = stored.get("previous")
-        self._failures = 0
-        self._write()
-
-    @property
-    def profile(self) -> SecurityProfile:
-        return self._profile
-
-    @property
-    def authorization_key(self) -> str | None:
-        return self._key
-
-    @property
-    def pending(self) -> bool:
-        """A new profile or key awaits its first successful connection."""
-        return self._previous is not None
-
-    def __repr__(self) -> str:
-        return (f"SecurityState(profile={int(self._profile)}, "
-                f"authorization_key={'set' if self._key else 'unset'}, pending={self.pending})")
-
-    def change(self, *, profile: SecurityProfile | None = None,
-               authorization_key: str | None = None) -> None:
-        """Put a new profile and/or key in force (already checked), keeping the old pair."""
-        if profile is not None and profile < self._profile:
-            raise ValueError("the security profile may only go up")
-        if self._previous is None:
-            self._previous = {"securityProfile": int(self._profile),
-                              "authorizationKey": self._key}
-        if profile is not None:
-            self._profile = SecurityProfile(profile)
-        if authorization_key is not None:
-            self._key = authorization_key
-        self._failures = 0
-        self._write()
-
-    def connected(self) -> None:
-        """A connection with the settings in force succeeded: the previous pair is dropped."""
-        self._failures = 0
-        if self._previous is not None:
-            self._previous = None
-            self._write()
-            log.info("security profile %s confirmed by a successful connection",
-                     int(self._profile))
-
-    def attempt_failed(self) -> bool:
-        """Count a failed connection; True when it made the state fall back to the previous
-        profile and key (the caller then reconnects with them and reports the event)."""
-        if self._previous is None:
-            return False
-        self._failures += 1
-        if self._failures < self.fallback_after:
-            return False
-        failed = int(self._profile)
-        self._profile = SecurityProfile(self._previous["securityProfile"])
-        self._key = self._previous["authorizationKey"]
-        self._previous = None
-        self._failures = 0
-        self._write()
-        log.warning("could not connect with security profile %s after %s attempts; falling "
-                    "back to profile %s", failed, self.fallback_after, int(self._profile))
-        return True
-
-    def _read(self) -> dict[str, Any]:
+def _unusable_roots(path: Path) -> str | None:
+    """Why the PEM file of CentralSystemRootCertificates at ``path`` cannot be used, or None."""
+    why = _unreadable(path)
+    if why is None:
         try:
-            data = json.loads(self.path.read_text())
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as error:
-            raise ValueError(f"{self.path}: unreadable security state ({error})") from None
-        return data if isinstance(data, dict) else {}
-
-    def _write(self) -> None:
-        data = {"securityProfile": int(self._profile), "authorizationKey": self._key,
-                "previous": self._previous}
-        write_private_file(self.path, json.dumps(data, indent=1).encode())
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=os.fspath(path))
+        except ssl.SSLError as error:
+            why = f"holds no PEM certificate ({error.reason or error})"
+    return why
 
 
 # --- why a connection was refused --------------------------------------------------------------
