@@ -250,7 +250,7 @@ def test_on_loopback_no_token_is_needed(listen):
 def test_a_weak_or_unsendable_token_is_refused_without_being_shown(token):
     with pytest.raises(ConfigError) as caught:
         parse_config(BASE + f'listen = "0.0.0.0:8180"\ntoken = {json.dumps(token)}\n')
-    assert caught.value.problems[0].startswith("[api] token = (hidden): must be 16 or more")
+    assert caught.value.problems[0].startswith("[api] token = (hidden): must")
     assert token not in str(caught.value)
 
 
