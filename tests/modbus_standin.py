@@ -16,6 +16,7 @@ import shutil
 import signal
 import struct
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from pymodbus.constants import ExcCodes
@@ -45,7 +46,9 @@ class MeterServer:
     Faults: ``exception`` (an ExcCodes member) answers every read with that exception,
     ``busy_reads`` the next so many reads with "device busy"; ``silent``
     answers nothing; ``garble`` answers frames whose bytes are scrambled (a CRC error on RTU,
-    garbage on TCP). ``requests`` records each read as ``(table, address, count)``.
+    garbage on TCP); ``answer`` rewrites the PDU of every answer (function code and data) and
+    frames the result correctly, as a meter would send a well-framed wrong answer. ``requests``
+    records each read as ``(table, address, count)``.
     """
 
     def __init__(self, unit_id: int = 1) -> None:
@@ -56,6 +59,8 @@ class MeterServer:
         self.busy_reads = 0  # answer this many next reads with exception 6 (device busy)
         self.silent = False
         self.garble = False
+        self.answer: Callable[[bytes], bytes] | None = None
+        self._rtu = False
         self._server: ModbusTcpServer | ModbusSerialServer | None = None
         self.port: int | None = None
 
@@ -83,6 +88,7 @@ class MeterServer:
 
     async def start_tcp(self, port: int = 0) -> int:
         """Serve on 127.0.0.1 (a free port unless given); returns the port."""
+        self._rtu = False
         self._server = ModbusTcpServer(self._device(), address=("127.0.0.1", port),
                                        trace_packet=self._trace)
         await self._server.serve_forever(background=True)
@@ -91,6 +97,7 @@ class MeterServer:
 
     async def start_rtu(self, device: str, baudrate: int = 9600) -> None:
         """Serve Modbus RTU on a serial device (one end of a PtyPair)."""
+        self._rtu = True
         self._server = ModbusSerialServer(self._device(), framer=FramerType.RTU, port=device,
                                           baudrate=baudrate, trace_packet=self._trace)
         await self._server.serve_forever(background=True)
@@ -142,9 +149,30 @@ class MeterServer:
             return data
         if self.silent:
             return b""
+        if self.answer is not None:
+            data = self._reframed(data)
         if self.garble:
             return bytes(b ^ 0x5A for b in data)
         return data
+
+    def _reframed(self, frame: bytes) -> bytes:
+        assert self.answer is not None
+        if self._rtu:  # unit id, PDU, CRC
+            body = frame[:1] + self.answer(frame[1:-2])
+            return body + crc16(body).to_bytes(2, "little")
+        # MBAP header: transaction id, protocol id, length (of unit id and PDU), unit id.
+        pdu = self.answer(frame[7:])
+        return frame[:4] + (len(pdu) + 1).to_bytes(2, "big") + frame[6:7] + pdu
+
+
+def crc16(data: bytes) -> int:
+    """The Modbus RTU CRC (CRC-16/MODBUS)."""
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
 
 
 class PtyPair:

@@ -384,6 +384,55 @@ async def test_an_exception_answer_is_reported_with_its_code(servers, meters):
     assert not meter.online
 
 
+async def test_an_answer_with_the_wrong_function_code_is_refused(servers, meters):
+    server, meter = await tcp_meter(servers, meters, "sdm630", **ONE_TRY)
+    # Function 3 (holding registers) to a read of input registers, the right number of them.
+    server.answer = lambda pdu: bytes([3]) + pdu[1:]
+    with pytest.raises(DriverError, match=r"answered function 3 to a read of input registers "
+                                          r"0x0000\.\.0x000B \(function 4\)"):
+        await meter.read()
+    assert not meter.online and meter.last_reading is None
+
+
+async def test_an_answer_with_more_registers_than_asked_is_refused(servers, meters):
+    server, meter = await tcp_meter(servers, meters, "sdm120", **ONE_TRY)
+    server.answer = lambda pdu: bytes([pdu[0], pdu[1] + 2]) + pdu[2:] + b"\x00\x00"
+    with pytest.raises(DriverError, match="answered 3 registers to a read of input registers "
+                                          "0x0000..0x0001"):
+        await meter.read()
+
+
+async def test_an_answer_pymodbus_cannot_decode_is_one_line_in_the_log_not_a_traceback(
+        servers, meters, caplog):
+    clock = ManualClock()
+    server, meter = await tcp_meter(servers, meters, "sdm630", clock=clock, timeout=0.3,
+                                    **ONE_TRY)
+    server.answer = lambda pdu: bytes([0x55]) + pdu[1:]  # a function code nobody knows
+    with pytest.raises(DriverError, match="no answer"):
+        await meter.read()
+    assert not [r for r in caplog.records if r.exc_info or r.exc_text], \
+        "no traceback in the log"
+    assert any(r.name == "asyncio" and r.levelno == logging.WARNING
+               and "answer pymodbus cannot read: [Input/Output] Unable to decode"
+               in r.getMessage() for r in caplog.records)
+    server.answer = None
+    clock.now += 1
+    check_reading(await meter.read(), DATASHEETS["sdm630"])
+
+
+async def test_a_reading_the_station_discards_is_not_what_the_next_is_compared_with(
+        servers, meters):
+    server, meter = await tcp_meter(servers, meters, "sdm630")
+    good = await meter.read()
+    await server.update("input", 0x0048, words(3.4e38, "float32"))  # a spike the station rejects
+    spike = await meter.read()
+    meter.discard(spike)
+    assert meter.last_reading == good
+    await server.update("input", 0x0048, words(1234.6, "float32"))
+    assert (await meter.read()).energy_import_wh == pytest.approx(1_234_600.0, rel=1e-6)
+    assert meter.online
+
+
 async def test_a_restarted_meter_server_is_read_again_without_restarting_the_driver(
         servers, meters):
     clock = ManualClock()

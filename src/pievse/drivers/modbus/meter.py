@@ -29,7 +29,15 @@ again, and a success brings it back online with no restart.
 An import energy register never goes backwards. A reading whose energy is lower than the last good
 one is rejected (a meter replaced or reset, or a map reading the wrong register): it raises
 DriverError, as does every failure, and the message says which last good reading the transactions
-go on with.
+go on with. Whether a reading is plausible beyond that (within what the connection can deliver)
+is the station's judgement; a reading it rejects is handed back with ``discard()``, so that a
+spike does not become the reference the next reading is compared with.
+
+An answer is checked as a frame before its registers are used: it must answer the function asked
+(3 or 4) with exactly the registers asked for; an exception answer names its code. pymodbus drops
+an answer it cannot decode at all (an unknown function code, a truncated frame) and closes the
+connection from inside asyncio's callbacks, which would log a traceback: the driver cuts that to
+one line, and the read fails as one without an answer.
 """
 
 from __future__ import annotations
@@ -45,7 +53,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
-from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
+from pymodbus.exceptions import ConnectionException, ModbusIOException
 
 from pievse.drivers.contracts import DriverError, MeterReading
 from pievse.drivers.modbus.register_maps import ReadRequest, RegisterMap
@@ -55,6 +63,9 @@ __all__ = ["ModbusMeter", "ModbusRtu", "ModbusTcp"]
 log = logging.getLogger(__name__)
 
 PARITIES = {"N": "none", "E": "even", "O": "odd"}
+
+#: The function codes of a read of each register table.
+FUNCTION_CODES = {"holding": 3, "input": 4}
 
 #: Modbus exception codes, as the meter's answer names them.
 EXCEPTION_NAMES = {
@@ -175,6 +186,7 @@ class ModbusMeter:
         self._backoff = 0.0
         self._rejecting = False  # a backwards energy is being rejected (logged once)
         self._last: MeterReading | None = None
+        self._before_last: MeterReading | None = None  # what ``discard()`` goes back to
 
     # --- EnergyMeter -----------------------------------------------------------------------------
 
@@ -213,8 +225,14 @@ class ModbusMeter:
             if last is not None and reading.energy_import_wh < last.energy_import_wh:
                 self._reject_backwards(reading, last)
             self._came_online(reading)
-            self._last = reading
+            self._before_last, self._last = last, reading
             return reading
+
+    def discard(self, reading: MeterReading) -> None:
+        """The station found ``reading`` implausible (a spike) and goes on with the one before it:
+        so does the driver, which compares the next energy with that one again."""
+        if reading is self._last:
+            self._last = self._before_last
 
     async def close(self) -> None:
         """Close the port. Never raises."""
@@ -282,7 +300,7 @@ class ModbusMeter:
             raise _BusError(f"no answer within {self.timeout:g} s to a read of {what}") from None
         except ConnectionException:
             raise _BusError(f"connection lost before a read of {what}") from None
-        except (ModbusException, OSError) as error:
+        except Exception as error:  # pymodbus does not keep to its own exceptions
             raise _BusError(f"a read of {what} failed: {_reason(error)}") from None
         if answer.isError():
             code = getattr(answer, "exception_code", 0)
@@ -290,11 +308,15 @@ class ModbusMeter:
                             f"({EXCEPTION_NAMES.get(code, 'unknown')}) to a read of "
                             f"{request.describe()}"
                             + ("; is the model (register map) right?" if code == 2 else ""))
+        function = getattr(answer, "function_code", None)
+        if function != FUNCTION_CODES[request.register]:
+            raise _BusError(f"the meter answered function {function} to a read of {what} "
+                            f"(function {FUNCTION_CODES[request.register]})")
         words = list(getattr(answer, "registers", []))
-        if len(words) < request.count:
+        if len(words) != request.count:
             raise _BusError(f"the meter answered {len(words)} registers to a read of "
                             f"{request.describe()}")
-        return words[:request.count]
+        return words
 
     async def _connect(self) -> None:
         self._disconnect()
@@ -409,3 +431,35 @@ def _quiet_pymodbus() -> None:
     one line per change of state instead. At debug level both speak."""
     if not log.isEnabledFor(logging.DEBUG):
         logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    logging.getLogger("asyncio").addFilter(_PYMODBUS_TRACEBACKS)
+
+
+class _OneLineForPymodbus(logging.Filter):
+    """Cuts a traceback raised inside pymodbus to one line with its cause.
+
+    pymodbus decodes answers in asyncio's ``data_received`` callback; an answer it cannot decode
+    raises there, and asyncio logs "Fatal error: protocol.data_received() call failed" with the
+    whole traceback before it closes the connection. What a person needs is the cause; the read
+    that waited for the answer fails on its own and the driver reports that."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is None or not _raised_in_pymodbus(error):
+            return True
+        record.msg = "Modbus connection closed on an answer pymodbus cannot read: %s"
+        record.args = (_reason(error),)
+        record.exc_info = record.exc_text = None
+        record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        return True
+
+
+def _raised_in_pymodbus(error: BaseException) -> bool:
+    frame = error.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_globals.get("__name__", "").startswith("pymodbus."):
+            return True
+        frame = frame.tb_next
+    return type(error).__module__.startswith("pymodbus.")
+
+
+_PYMODBUS_TRACEBACKS = _OneLineForPymodbus()
