@@ -273,13 +273,13 @@ def test_local_pre_authorize_does_not_apply_while_the_csms_is_unreachable() -> N
 def test_a_refused_transaction_takes_max_energy_on_invalid_id_then_suspends() -> None:
     bench = Bench(stop_transaction_on_invalid_id=False, max_energy_on_invalid_id_wh=500.0)
     started = bench.start_charging(TAG)
-    bench.deliver(200)
+    bench.deliver(200, seconds=120)
     bench.record(bench.station.transaction_accepted(started.transaction_ref, 7, A.INVALID))
     assert bench.offered_a() == 32.0 and bench.status() is S.CHARGING, "300 Wh left"
 
-    bench.deliver(250)
+    bench.deliver(250, seconds=120)
     assert bench.offered_a() == 32.0
-    bench.deliver(60)  # 510 Wh since the start: the allowance is used up
+    bench.deliver(60, seconds=120)  # 510 Wh since the start: the allowance is used up
     assert bench.offered_a() == 0.0 and bench.status() is S.SUSPENDED_EVSE
     bench.pilot("B")
     assert not bench.contactor_closed()

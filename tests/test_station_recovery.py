@@ -100,7 +100,7 @@ def test_a_session_whose_car_is_still_plugged_in_goes_on_without_a_second_start(
     tx = bench.station.connector(1).transaction
     assert (tx.ref, tx.transaction_id, tx.meter_start_wh) == (7, 4711, 1000.0)
     assert bench.contactor_closed() and bench.status() is ConnectorStatus.CHARGING
-    bench.deliver(600)
+    bench.deliver(600, seconds=5 * 60)
     bench.pilot("A")
     [stop] = bench.stopped()
     assert (stop.transaction_id, stop.reason, stop.meter_stop_wh) == (

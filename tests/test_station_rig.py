@@ -119,8 +119,10 @@ class Bench:
             power_w=None,
         )
 
-    def deliver(self, wh: float, connector: int = 1) -> list[Effect]:
-        """The meter counts ``wh`` more and reports its new register value."""
+    def deliver(self, wh: float, connector: int = 1, seconds: float = 0.0) -> list[Effect]:
+        """The meter counts ``wh`` more in ``seconds`` and reports its new register value. The
+        station takes no more energy than the connection could deliver in the time that passed."""
+        self.clock.advance(seconds)
         self.energy_wh[connector] += wh
         return self.record(self.station.meter_reading(connector, self._reading(connector)))
 

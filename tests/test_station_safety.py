@@ -127,7 +127,7 @@ def test_a_fault_opens_the_contactor_in_the_same_call_before_any_other_effect(
 ) -> None:
     bench = Bench()
     started = bench.start_charging(TAG)
-    bench.deliver(2500.0)
+    bench.deliver(2500.0, seconds=15 * 60)
     effects = bench.fault(kind)
     assert effects[0] == SetContactor(1, closed=False)
     assert SetPilot(1, 0.0) in effects

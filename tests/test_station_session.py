@@ -229,7 +229,7 @@ def test_stop_transaction_on_ev_side_disconnect() -> None:
     """StopTransactionOnEVSideDisconnect true: unplugging the car ends the transaction."""
     bench = Bench()
     started = bench.start_charging(TAG)
-    bench.deliver(5000)
+    bench.deliver(5000, seconds=30 * 60)
 
     effects = bench.pilot("B")
     assert effects[0] == SetContactor(1, closed=False)
@@ -299,7 +299,7 @@ def test_meter_energy_never_goes_backwards() -> None:
     energy: the register keeps its highest value."""
     bench = Bench()
     started = bench.start_charging(TAG)
-    bench.deliver(500.0)
+    bench.deliver(500.0, seconds=5 * 60)
     bench.energy_wh[1] = 900.0  # the meter reports less than at the start
     bench.deliver(0.0)
     assert bench.station.connector(1).transaction.energy_wh == 500.0

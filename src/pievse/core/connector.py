@@ -21,6 +21,7 @@ Safety rules enforced here (see shared/reference/control-pilot.md):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -29,6 +30,7 @@ from pievse.core.authorization import IdToken
 from pievse.core.clock import Clock
 from pievse.core.hardware import FaultKind, MeterReading, PilotState
 from pievse.core.iec61851 import MIN_CURRENT_A
+from pievse.core.meter_plausibility import MeterPlausibility, Ratings
 from pievse.core.effects import (
     Effect,
     MeterSample,
@@ -64,6 +66,7 @@ FAULT_REPORT: dict[FaultKind, tuple[ErrorCode, StopReason, str]] = {
 }
 
 METER_FAILURE_INFO = "meter not answering; last good energy kept"
+IMPLAUSIBLE_METER_INFO = "implausible meter readings; last good energy kept"
 VENTILATION_INFO = "vehicle asks for ventilation (state D), which this station does not provide"
 
 
@@ -159,9 +162,11 @@ class Connector:
         self.limits: dict[str, float] = {}
         #: When the PWM stopped while the contactor was closed: open it by then regardless.
         self.open_deadline: float | None = None
+        #: The last reading, as far as it is plausible (see ``meter_check``).
         self.last_reading: MeterReading | None = None
         #: Why the meter gives no readings now; None while it does.
         self.meter_problem: str | None = None
+        self.meter_check = MeterPlausibility(self._ratings, clock)
         self.status: tuple[ConnectorStatus, ErrorCode, str | None] | None = None
 
     # --- facts in ------------------------------------------------------------------------------
@@ -195,25 +200,28 @@ class Connector:
             self.faults.add(FaultKind.PILOT)
 
     def meter_reading(self, reading: MeterReading) -> None:
-        previous = self.last_reading
-        if previous is not None and reading.energy_import_wh < previous.energy_import_wh:
-            # A meter register never runs backwards; keep the last good value.
-            reading = MeterReading(
-                energy_import_wh=previous.energy_import_wh,
-                timestamp=reading.timestamp,
-                power_w=reading.power_w,
-                current_a=reading.current_a,
-                voltage_v=reading.voltage_v,
-                frequency_hz=reading.frequency_hz,
-            )
-        self.last_reading = reading
+        check = self.meter_check
+        failed_before = check.failed
+        judged = check.judge(reading).reading
         tx = self.transaction
-        if tx is not None:
-            tx.last_energy_wh = reading.energy_import_wh
-            if tx.deauthorized and self._commanded_offer_a > 0:
-                # Still drawing on the MaxEnergyOnInvalidId allowance: this reading may be the
-                # one that uses it up.
-                self.reconcile()
+        if judged is not None:
+            self.last_reading = judged
+            if tx is not None:
+                # Never below what was billed already: a transaction resumed after a restart
+                # carries its last energy from the store, whatever the meter reads first.
+                tx.last_energy_wh = max(tx.last_energy_wh, judged.energy_import_wh)
+        if check.failed != failed_before or (
+                judged is not None and tx is not None and tx.deauthorized
+                and self._commanded_offer_a > 0):
+            # The status tells of the failure; or the transaction is still drawing on the
+            # MaxEnergyOnInvalidId allowance, and this reading may be the one that uses it up.
+            self.reconcile()
+
+    def _ratings(self) -> Ratings:
+        settings = self._settings()
+        board = self.board_max_current_a
+        return Ratings(board if math.isfinite(board) else settings.max_current_a,
+                       settings.phases, settings.nominal_voltage_v)
 
     def set_meter_problem(self, problem: str | None) -> None:
         self.meter_problem = problem
@@ -472,6 +480,8 @@ class Connector:
             # Not Faulted: energy can still be delivered; the error code tells the CSMS that
             # the energy figures of this connector are frozen at the last good reading.
             return status, ErrorCode.POWER_METER_FAILURE, METER_FAILURE_INFO
+        if self.meter_check.failed:
+            return status, ErrorCode.POWER_METER_FAILURE, IMPLAUSIBLE_METER_INFO
         return status, ErrorCode.NO_ERROR, None
 
     def _operational_status(self) -> ConnectorStatus:
