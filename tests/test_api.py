@@ -544,3 +544,11 @@ def test_the_status_summary_copes_with_missing_values():
     assert "connector 1: unknown" in text
     assert "meter offline" in text
     assert "transaction 3 for id tag ?, ? kWh delivered" in text
+
+
+def test_the_status_summary_says_why_the_meter_is_not_trusted():
+    problem = "implausible reading: energy 3.4e+41 Wh is beyond any meter's register"
+    text = format_status({"connectors": [{"id": 1, "meter": {
+        "online": True, "energy_wh": 1234500.0, "power_w": 7000.0, "problem": problem}}]})
+    assert f"meter problem: {problem}" in text
+    assert "meter offline" not in text

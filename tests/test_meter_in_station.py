@@ -4,20 +4,29 @@ PowerMeterFailure (OCPP 1.6 StatusNotification errorCode) while charging goes on
 
 The meter is a pymodbus server serving an Eastron SDM630's registers over TCP; the station runs
 the real ModbusMeter driver against it, built from the config by the daemon.
+
+The station takes no more energy than the connection could deliver in the time that passed, so
+the tests where the meter counts kilowatt-hours run the station on a fake clock and let minutes
+pass; the bus, the meter and the driver's own backoff run in real time.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
+from pievse.aio import FakeClock
 from pievse.app.config import ConfigError, parse_config
 from tests.conftest import eventually
 from tests.modbus_standin import MeterServer, words
-from tests.test_ocpp16_sessions import charging_session, received, status_now
+from tests.test_ocpp16_sessions import TAG, charging_session, received, status_now
 
 ENERGY_KWH = 1234.5
+ENERGY_REGISTER = 0x0048
+FLOAT32_MAX_KWH = 3.4028234663852886e38
 
 
 def serve_sdm630(server: MeterServer, energy_kwh: float = ENERGY_KWH) -> None:
@@ -48,9 +57,34 @@ def error_codes(csms, connector_id: int = 1) -> list[str]:
             if p["connectorId"] == connector_id]
 
 
+def meter_status(daemon) -> dict:
+    return daemon.status()["connectors"][0]["meter"]
+
+
+def session_energy(daemon) -> float:
+    return daemon.status()["connectors"][0]["transaction"]["energy_wh"]
+
+
+async def set_energy(server: MeterServer, kwh: float) -> None:
+    await server.update("input", ENERGY_REGISTER, words(kwh, "float32"))
+
+
+async def polled(clock: FakeClock, condition: Callable[[], Any], what: str,
+                 timeout: float = 20.0) -> None:
+    """Let fake time pass a second at a time (the daemon reads the meter on its clock) until
+    ``condition()``; ``timeout`` is real seconds, for the bus and the driver's backoff."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await clock.advance(1.0)
+        await asyncio.sleep(0.02)
+
+
 async def test_a_real_meter_beside_the_simulated_car_gives_meter_start_and_status(
-        csms, start_station, sdm630):
-    daemon = await start_station(meter=modbus_section(sdm630))
+        csms, start_station, sdm630, fake_clock):
+    daemon = await start_station(meter={**modbus_section(sdm630), "interval": 60.0})
     status = daemon.status()["connectors"][0]
     assert status["meter"]["online"] is True
     assert status["meter"]["energy_wh"] == pytest.approx(ENERGY_KWH * 1000)
@@ -61,20 +95,25 @@ async def test_a_real_meter_beside_the_simulated_car_gives_meter_start_and_statu
     start = received(csms, "StartTransaction")[0]
     assert start["meterStart"] == round(ENERGY_KWH * 1000)
 
-    await sdm630.update("input", 0x0048, words(ENERGY_KWH + 2.0, "float32"))
+    # Two kilowatt-hours as a car draws them: a quarter at each minute's reading (15 kW).
+    for quarter in range(1, 9):
+        await set_energy(sdm630, ENERGY_KWH + quarter / 4)
+        await fake_clock.advance(60)
+        await eventually(lambda: session_energy(daemon) == pytest.approx(250.0 * quarter),
+                         what=f"{quarter / 4} kWh")
     await eventually(lambda: daemon.status()["connectors"][0]["transaction"]["energy_wh"]
                      == pytest.approx(2000.0), what="the session's energy from the meter")
 
 
 async def test_a_silent_meter_is_reported_as_power_meter_failure_and_charging_goes_on(
-        csms, start_station, sdm630):
+        csms, start_station, sdm630, fake_clock):
     daemon = await start_station(meter=modbus_section(sdm630))
     await charging_session(csms, daemon)
     port = sdm630.port
 
     await sdm630.stop()
-    await eventually(lambda: "PowerMeterFailure" in error_codes(csms),
-                     what="StatusNotification errorCode PowerMeterFailure")
+    await polled(fake_clock, lambda: "PowerMeterFailure" in error_codes(csms),
+                 what="StatusNotification errorCode PowerMeterFailure")
     failure = [p for p in received(csms, "StatusNotification")
                if p["errorCode"] == "PowerMeterFailure"][0]
     # Not Faulted: the car still charges, on the last good energy reading.
@@ -82,14 +121,16 @@ async def test_a_silent_meter_is_reported_as_power_meter_failure_and_charging_go
     assert daemon.station.connector(1).contactor_closed
     assert daemon.status()["connectors"][0]["meter"]["online"] is False
 
+    # The meter stays silent for five minutes, while the car draws a kilowatt-hour.
+    await fake_clock.advance(300)
     serve_sdm630(sdm630, ENERGY_KWH + 1.0)
     await sdm630.start_tcp(port)
-    await eventually(lambda: error_codes(csms)[-1] == "NoError", timeout=20,
-                     what="NoError once the meter answers again")
+    await polled(fake_clock, lambda: error_codes(csms)[-1] == "NoError", timeout=20,
+                 what="NoError once the meter answers again")
     assert status_now(csms) == "Charging"
     assert daemon.status()["connectors"][0]["meter"]["online"] is True
-    await eventually(lambda: daemon.status()["connectors"][0]["transaction"]["energy_wh"]
-                     == pytest.approx(1000.0), what="energy counted again")
+    await polled(fake_clock, lambda: daemon.status()["connectors"][0]["transaction"]["energy_wh"]
+                 == pytest.approx(1000.0), what="energy counted again")
 
 
 async def test_a_meter_missing_at_start_does_not_stop_the_station(csms, start_station):
@@ -102,6 +143,100 @@ async def test_a_meter_missing_at_start_does_not_stop_the_station(csms, start_st
                      what="PowerMeterFailure from the start")
     assert status_now(csms) == "Available"
     assert daemon.status()["connectors"][0]["meter"]["online"] is False
+
+
+# --- readings the station must not bill with -----------------------------------------------------
+
+
+async def stop_session(csms, daemon, clock: FakeClock) -> dict:
+    daemon.hardware.simulated.reader.present(TAG)
+    await polled(clock, lambda: received(csms, "StopTransaction"), what="StopTransaction")
+    return received(csms, "StopTransaction")[0]
+
+
+async def test_a_3_4e38_kwh_reading_never_reaches_meter_stop_and_the_next_real_reading_counts(
+        csms, start_station, sdm630, fake_clock):
+    daemon = await start_station(meter={**modbus_section(sdm630), "interval": 60.0})
+    await charging_session(csms, daemon)
+    await set_energy(sdm630, FLOAT32_MAX_KWH)  # one reading of the largest float32
+    await fake_clock.advance(60)
+    await eventually(lambda: meter_status(daemon)["problem"], what="the spike judged")
+    assert meter_status(daemon)["problem"].startswith(
+        "implausible reading: energy 3.4e+41 Wh is beyond any meter's register")
+    assert meter_status(daemon)["online"] is True
+    assert meter_status(daemon)["energy_wh"] == pytest.approx(ENERGY_KWH * 1000)
+    await set_energy(sdm630, ENERGY_KWH + 0.25)  # the meter's real count a minute later
+    await fake_clock.advance(60)
+    await eventually(lambda: session_energy(daemon) == pytest.approx(250.0),
+                     what="the next real reading counted, not refused as going backwards")
+    assert meter_status(daemon)["problem"] is None
+    assert "PowerMeterFailure" not in error_codes(csms), "one spike is no meter failure"
+    start, stop = received(csms, "StartTransaction")[0], await stop_session(csms, daemon,
+                                                                             fake_clock)
+    assert stop["meterStop"] - start["meterStart"] == 250
+
+
+async def test_repeated_implausible_readings_are_power_meter_failure_with_the_status_unchanged(
+        csms, start_station, sdm630, fake_clock):
+    daemon = await start_station(meter={**modbus_section(sdm630), "interval": 60.0})
+    await charging_session(csms, daemon)
+    await set_energy(sdm630, ENERGY_KWH + 1000.0)  # a megawatt-hour a minute, every minute
+    for _ in range(3):
+        await fake_clock.advance(60)
+    await eventually(lambda: "PowerMeterFailure" in error_codes(csms),
+                     what="StatusNotification errorCode PowerMeterFailure")
+    failure = [p for p in received(csms, "StatusNotification")
+               if p["errorCode"] == "PowerMeterFailure"][0]
+    assert (failure["status"], failure["info"]) == (
+        "Charging", "implausible meter readings; last good energy kept")
+    assert daemon.station.connector(1).contactor_closed
+    meter = meter_status(daemon)
+    assert meter["online"] is True, "the meter answers: it is not 'not answering'"
+    assert meter["problem"].startswith("implausible reading: energy rose 1000000.0 Wh in ")
+    assert session_energy(daemon) == 0.0
+
+    await set_energy(sdm630, ENERGY_KWH + 0.25)
+    await fake_clock.advance(60)
+    await eventually(lambda: error_codes(csms)[-1] == "NoError",
+                     what="NoError once the readings are plausible again")
+    assert session_energy(daemon) == pytest.approx(250.0)
+
+
+async def test_a_meter_that_reads_negative_energy_from_the_start_is_never_billed_negative(
+        csms, start_station, fake_clock):
+    server = MeterServer(unit_id=7)
+    serve_sdm630(server, energy_kwh=-5.0)
+    await server.start_tcp()
+    try:
+        daemon = await start_station(meter={**modbus_section(server), "interval": 60.0})
+        assert meter_status(daemon)["problem"] == \
+            "implausible reading: energy -5000.0 Wh is negative"
+        await charging_session(csms, daemon)
+        await set_energy(server, -4.0)
+        await fake_clock.advance(60)
+        start = received(csms, "StartTransaction")[0]
+        stop = await stop_session(csms, daemon, fake_clock)
+        assert stop["meterStop"] >= start["meterStart"] >= 0
+    finally:
+        await server.stop()
+
+
+async def test_absurd_power_and_voltage_are_dropped_from_the_reading_not_the_energy(
+        csms, start_station):
+    server = MeterServer(unit_id=7)
+    serve_sdm630(server)
+    server.put("input", 0x0002, words(1e6, "float32"))  # L2 at a million volts
+    server.put("input", 0x0034, words(7.4e9, "float32"))  # 7.4 GW
+    await server.start_tcp()
+    try:
+        daemon = await start_station(meter=modbus_section(server))
+        meter = meter_status(daemon)
+        assert (meter["energy_wh"], meter["power_w"]) == (ENERGY_KWH * 1000, None)
+        assert meter["current_a"] == [16.0, 16.0, 16.0]
+        assert "power 7.4e+09 W dropped" in meter["problem"]
+        assert "voltage 1000000.0 V dropped" in meter["problem"]
+    finally:
+        await server.stop()
 
 
 # --- the config contract ------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from pievse.drivers.contracts import (
     EvseBoard,
     FaultChanged,
     FaultKind,
+    MeterReading,
     PilotStateChanged,
     TokenReader,
 )
@@ -158,6 +159,8 @@ class Daemon:
         self._stopping = asyncio.Event()
         self.exit_reason = ExitReason.STOPPED
         self._meter_online: dict[int, bool] = {}
+        #: Per connector: was the last reading implausible, and were the readings a failure.
+        self._meter_implausible: dict[int, tuple[bool, bool]] = {}
         self._tasks: list[asyncio.Task] = []
         self.started = asyncio.Event()
         #: The last errors logged, for the status page.
@@ -403,7 +406,34 @@ class Daemon:
                 self.dispatch(self.station.meter_failed(n, None))
             self._meter_online[n] = True
             self.dispatch(self.station.meter_reading(n, reading))
+            self._reading_judged(n, meter, reading)
             self.recorder.reading_taken(n)
+
+    def _reading_judged(self, n: int, meter: EnergyMeter, reading: MeterReading) -> None:
+        """Say what the station made of a reading, once per change: implausible (a warning),
+        implausible often enough to be a meter failure (an error; the CSMS hears PowerMeterFailure
+        through the connector's status), plausible again."""
+        check = self.station.connector(n).meter_check
+        judgement = check.last
+        if judgement is None:
+            return
+        if not judgement.energy_accepted:
+            # A driver that compares each energy with its last one must not compare with this.
+            discard = getattr(meter, "discard", None)
+            if discard is not None:
+                discard(reading)
+        implausible, failed = judgement.problem is not None, check.failed
+        was_implausible, was_failed = self._meter_implausible.get(n, (False, False))
+        self._meter_implausible[n] = (implausible, failed)
+        extra = {"CONNECTOR_ID": n}
+        if failed and not was_failed:
+            log.error("connector %s: meter readings implausible %d times in a row, reported "
+                      "as PowerMeterFailure: %s", n, check.rejected_in_a_row,
+                      "; ".join(judgement.problems), extra=extra)
+        elif implausible and not was_implausible:
+            log.warning("connector %s: %s", n, judgement.problem, extra=extra)
+        elif was_implausible and not implausible:
+            log.info("connector %s: meter readings plausible again", n, extra=extra)
 
     async def _tokens(self, reader: TokenReader) -> None:
         async for token in reader.tokens():
@@ -441,6 +471,7 @@ class Daemon:
                         "power_w": reading.power_w if reading else None,
                         "current_a": list(reading.current_a) if reading else [],
                         "online": self._meter_online.get(n, reading is not None),
+                        "problem": c.meter_problem or c.meter_check.problem,
                     },
                     "transaction": None
                     if tx is None

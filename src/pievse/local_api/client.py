@@ -101,6 +101,8 @@ def format_status(status: dict[str, Any]) -> str:
             lines.append("  meter offline")
         else:
             lines.append(f"  meter {_kw(meter.get('power_w'))}, {_kwh(meter.get('energy_wh'))}")
+        if meter.get("problem"):
+            lines.append(f"  meter problem: {meter['problem']}")
         tx = c.get("transaction")
         if tx:
             delivered = tx.get("energy_wh")
