@@ -1,7 +1,8 @@
 """A whole OCPP 1.6 charging session with every real driver, chosen in the config as a wallbox
 owner would: the native GPIO board on gpiozero's mock pins (the pilot read back through the real
 MCP3008 class), an Eastron SDM630 served by pymodbus over TCP, and a card tapped on pcscd's
-virtual reader. Only the car, the meter's registers and the card are stand-ins.
+virtual reader. Only the car, the meter's registers and the card are stand-ins. The station runs
+on a fake clock, so that the minutes the car takes to draw its energy pass in no time.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import pytest
 from pievse.app.config import ConfigError, parse_config
 from pievse.local_api.client import ApiCallFailed, call_api
 from tests.conftest import eventually
-from tests.modbus_standin import MeterServer, words
+from tests.modbus_standin import MeterServer
 from tests.test_gpio_board import NativeRig, factory  # noqa: F401 - the mock pins fixture
-from tests.test_meter_in_station import modbus_section, serve_sdm630
+from tests.test_meter_in_station import modbus_section, serve_sdm630, session_energy, set_energy
 from tests.test_ocpp16_sessions import received, status_now
 from tests.test_pcsc_reader import on_reader
 
@@ -33,10 +34,10 @@ async def sdm630() -> AsyncIterator[MeterServer]:
 
 
 async def test_a_session_with_the_gpio_board_a_modbus_meter_and_a_pcsc_reader(
-        csms, start_station, factory, sdm630, pcscd, card):  # noqa: F811 - fixtures
+        csms, start_station, factory, sdm630, pcscd, card, fake_clock):  # noqa: F811 - fixtures
     rig = NativeRig(factory)
     daemon = await start_station(board={"driver": "gpio", "kind": "native"},
-                                 meter=modbus_section(sdm630),
+                                 meter={**modbus_section(sdm630), "interval": 60.0},
                                  rfid={"driver": "pcsc", "reader": "Virtual PCD"})
     assert status_now(csms) == "Available"
 
@@ -54,7 +55,11 @@ async def test_a_session_with_the_gpio_board_a_modbus_meter_and_a_pcsc_reader(
     await eventually(lambda: rig.contactor.state == 1, what="the contactor relay pulled in")
     await eventually(lambda: status_now(csms) == "Charging", what="Charging")
 
-    await sdm630.update("input", 0x0048, words(101.5, "float32"))
+    for quarter in range(1, 7):  # a quarter of a kilowatt-hour a minute (15 kW)
+        await set_energy(sdm630, 100.0 + quarter / 4)
+        await fake_clock.advance(60)
+        await eventually(lambda: session_energy(daemon) == pytest.approx(250 * quarter),
+                         what=f"{quarter / 4} kWh")
     await eventually(lambda: daemon.status()["connectors"][0]["transaction"]["energy_wh"]
                      == pytest.approx(1500), what="1.5 kWh counted by the meter")
     rig.pilot.car = "B"  # the car is full and stops asking: contactor opens at once
