@@ -17,6 +17,7 @@ car, and close() leaving every output low and every pin free.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -439,6 +440,41 @@ async def test_a_fault_input_opens_the_contactor_before_anything_is_awaited(
     native.loop(kind).set_closed(True)
     await log.wait_for(FaultChanged(kind, False))
     assert native.contactor.state == 0 and not native.red.state
+
+
+def trip_while_the_loop_is_blocked(loop_switch: SwitchToGround, relay: Any) -> list[int]:
+    """Open a fault loop from another thread while the caller holds the event loop (it does not
+    await), as a long synchronous handler would; what the relay read right after the edge."""
+    seen: list[int] = []
+
+    def trip() -> None:
+        loop_switch.set_closed(False)
+        seen.append(relay.state)
+
+    tripping = threading.Thread(target=trip)
+    tripping.start()
+    tripping.join(5)
+    return seen
+
+
+@pytest.mark.parametrize("kind", [RCD, ESTOP])
+async def test_a_fault_input_opens_the_contactor_while_the_event_loop_is_blocked(
+    either: Any, kind: FaultKind
+) -> None:
+    """Safety does not wait for the protocol: the edge callback drops the relay in gpiozero's
+    thread; the station hears of it when the loop is free again."""
+    rig = either
+    board, log = await rig.start()
+    if isinstance(rig, NativeRig):
+        await rig.charging(board, log)
+        relay = rig.contactor
+    else:
+        board.pilot_offer(16)
+        relay = rig.enable
+    assert relay.state
+    assert trip_while_the_loop_is_blocked(rig.loop(kind), relay) == [0]
+    assert relay.state == 0 and FaultChanged(kind, True) not in log.seen
+    await log.wait_for(FaultChanged(kind, True))
 
 
 async def test_an_unwired_emergency_stop_reads_as_pressed(native: NativeRig) -> None:
