@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from pievse.drivers.contracts import (
     BoardCapabilities,
+    CableLock,
     DriverError,
     EnergyMeter,
     EvseBoard,
@@ -121,6 +122,32 @@ async def test_simulated_drivers_implement_the_driver_protocols():
     assert isinstance(r.meter, EnergyMeter)
     assert isinstance(SimulatedCardReader(), TokenReader)
     assert not isinstance(r.ev, EvseBoard)
+
+
+# --- the cable lock -------------------------------------------------------------------------------
+
+
+def test_a_socket_board_has_a_lock_that_follows_its_commands():
+    board = make_rig(capabilities=BoardCapabilities(has_lock=True)).board
+    lock = board.cable_lock
+    assert isinstance(lock, CableLock) and not lock.locked
+    assert lock.lock() and lock.locked
+    assert lock.unlock() and not lock.locked
+
+
+def test_a_jammed_lock_fails_and_its_feedback_stays_where_it_was():
+    lock = make_rig(capabilities=BoardCapabilities(has_lock=True)).board.cable_lock
+    lock.lock()
+    lock.jam()
+    assert not lock.unlock() and lock.locked, "a lock failure: the plug stays held"
+    lock.jam(False)
+    assert lock.unlock() and not lock.locked
+    lock.jam()
+    assert not lock.lock() and not lock.locked
+
+
+def test_a_fixed_cable_board_has_no_lock():
+    assert make_rig().board.cable_lock is None
 
 
 # --- IEC 61851 pilot states -----------------------------------------------------------------------

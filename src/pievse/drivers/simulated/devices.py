@@ -33,6 +33,7 @@ from typing import Any
 from pievse.drivers.contracts import (
     BoardCapabilities,
     BoardEvent,
+    CableLock,
     DriverError,
     FaultChanged,
     FaultKind,
@@ -48,7 +49,8 @@ from pievse.core.iec61851 import (
     duty_cycle_for_current,
 )
 
-__all__ = ["SimulatedBoard", "SimulatedCardReader", "SimulatedEv", "SimulatedMeter"]
+__all__ = ["SimulatedBoard", "SimulatedCableLock", "SimulatedCardReader", "SimulatedEv",
+           "SimulatedMeter"]
 
 #: Marks the end of an event stream in its queue.
 _END: Any = object()
@@ -69,6 +71,37 @@ async def _drain(queue: asyncio.Queue) -> AsyncIterator[Any]:
             queue.put_nowait(_END)
             return
         yield item
+
+
+class SimulatedCableLock:
+    """A socket's plug lock with its feedback contact. ``jam()`` makes the actuator stick where
+    it is (a broken motor, a plug not fully in): commands fail and the feedback stays put."""
+
+    def __init__(self) -> None:
+        self._locked = False
+        self.jammed = False
+
+    def lock(self) -> bool:
+        return self._drive(True)
+
+    def unlock(self) -> bool:
+        return not self._drive(False)
+
+    @property
+    def locked(self) -> bool:
+        return self._locked
+
+    def jam(self, jammed: bool = True) -> None:
+        self.jammed = jammed
+
+    def _drive(self, locked: bool) -> bool:
+        if not self.jammed:
+            self._locked = locked
+        return self._locked
+
+    def __repr__(self) -> str:
+        where = "locked" if self._locked else "unlocked"
+        return f"SimulatedCableLock({where}{', jammed' if self.jammed else ''})"
 
 
 def _running_on(loop: asyncio.AbstractEventLoop) -> bool:
@@ -113,6 +146,7 @@ class SimulatedBoard:
         self._reported: PilotState | None = None
         self._timer: asyncio.TimerHandle | None = None
         self.openings_under_load = 0
+        self.cable_lock: CableLock | None = SimulatedCableLock() if capabilities.has_lock else None
         self.history: deque[tuple[float, str, Any]] = deque(maxlen=history_size)
         ev._attach(self._car_changed)
         self._supply(self._clock())
