@@ -33,10 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
-from gpiozero import Device  # noqa: E402
-from gpiozero.pins.mock import MockFactory, MockPWMPin  # noqa: E402
-
-from benchmarks.bench_gpio import TimedRelay, figures  # noqa: E402
+from benchmarks.bench_gpio import car_charging_on_mock_pins, figures, next_event  # noqa: E402
 from pievse.core.charging_profiles import (  # noqa: E402
     ChargingProfile,
     ChargingProfileKind,
@@ -47,10 +44,8 @@ from pievse.core.charging_profiles import (  # noqa: E402
     RecurrencyKind,
 )
 from pievse.core.smart_charging import ChargingProfiles  # noqa: E402
-from pievse.drivers.contracts import FaultChanged, FaultKind, PilotState, PilotStateChanged  # noqa: E402
-from pievse.drivers.gpio.board import NativeBoard  # noqa: E402
+from pievse.drivers.contracts import FaultChanged, FaultKind  # noqa: E402
 from pievse.drivers.simulated.devices import SimulatedBoard, SimulatedEv  # noqa: E402
-from tests.test_gpio_board import NativeRig  # noqa: E402  (the test stand-ins)
 
 DAY = 86_400
 TEN_YEARS = 10 * 365 * DAY
@@ -72,13 +67,6 @@ def long_composite_schedule() -> Callable[[], None]:
     now = time.time()
     store = recurring_store(now)
     return lambda: store.composite_schedule(1, now, TEN_YEARS, no_limit_a=32.0)
-
-
-async def next_event(events: AsyncIterator, wanted: object) -> float:
-    async for event in events:
-        if event == wanted:
-            return time.perf_counter()
-    raise RuntimeError("the event stream ended")
 
 
 async def one_trip(busy: Callable[[], None], trip: Callable[[], None],
@@ -103,19 +91,7 @@ async def one_trip(busy: Callable[[], None], trip: Callable[[], None],
 
 async def gpio_rounds(busy: Callable[[], None], rounds: int,
                       delay_s: float) -> tuple[list[float], list[float]]:
-    Device.pin_factory = factory = MockFactory(pin_class=MockPWMPin)
-    relay = factory.pin(17, pin_class=TimedRelay)
-    rig = NativeRig(factory)
-    relay.mirror = rig.feedback
-    rig.contactor = relay
-    board = NativeBoard()
-    await board.start()
-    events = board.events()
-    rig.pilot.car = "B"
-    await next_event(events, PilotStateChanged(PilotState.B))
-    board.pilot_offer(16)
-    rig.pilot.car = "C"
-    await next_event(events, PilotStateChanged(PilotState.C))
+    factory, relay, rig, board, events = await car_charging_on_mock_pins()
     to_open, to_heard = [], []
     for _ in range(rounds):
         board.set_contactor(True)
