@@ -127,23 +127,23 @@ async def test_simulated_drivers_implement_the_driver_protocols():
 # --- the cable lock -------------------------------------------------------------------------------
 
 
-def test_a_socket_board_has_a_lock_that_follows_its_commands():
+async def test_a_socket_board_has_a_lock_that_follows_its_commands():
     board = make_rig(capabilities=BoardCapabilities(has_lock=True)).board
     lock = board.cable_lock
     assert isinstance(lock, CableLock) and not lock.locked
-    assert lock.lock() and lock.locked
-    assert lock.unlock() and not lock.locked
+    assert await lock.lock() and lock.locked
+    assert await lock.unlock() and not lock.locked
 
 
-def test_a_jammed_lock_fails_and_its_feedback_stays_where_it_was():
+async def test_a_jammed_lock_fails_and_its_feedback_stays_where_it_was():
     lock = make_rig(capabilities=BoardCapabilities(has_lock=True)).board.cable_lock
-    lock.lock()
+    await lock.lock()
     lock.jam()
-    assert not lock.unlock() and lock.locked, "a lock failure: the plug stays held"
+    assert not await lock.unlock() and lock.locked, "a lock failure: the plug stays held"
     lock.jam(False)
-    assert lock.unlock() and not lock.locked
+    assert await lock.unlock() and not lock.locked
     lock.jam()
-    assert not lock.lock() and not lock.locked
+    assert not await lock.lock() and not lock.locked
 
 
 def test_a_fixed_cable_board_has_no_lock():

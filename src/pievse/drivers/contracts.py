@@ -122,14 +122,15 @@ class BoardCapabilities:
 @runtime_checkable
 class CableLock(Protocol):
     """The actuator that holds the plug in a socket, and the feedback contact that says where it
-    is. Each command answers with what the feedback reads once the actuator has had its time: a
-    jammed actuator, or a plug not fully in, is a lock failure (OCPP's ConnectorLockFailure)."""
+    is. Each command answers with what the feedback reads once the actuator has had its time
+    (awaited, so a motor's few hundred milliseconds never hold the event loop): a jammed
+    actuator, or a plug not fully in, is a lock failure (OCPP's ConnectorLockFailure)."""
 
-    def lock(self) -> bool:
+    async def lock(self) -> bool:
         """Drive the lock; True when the feedback reads locked."""
         ...
 
-    def unlock(self) -> bool:
+    async def unlock(self) -> bool:
         """Release the plug; True when the feedback reads unlocked."""
         ...
 

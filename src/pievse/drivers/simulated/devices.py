@@ -81,10 +81,10 @@ class SimulatedCableLock:
         self._locked = False
         self.jammed = False
 
-    def lock(self) -> bool:
+    async def lock(self) -> bool:
         return self._drive(True)
 
-    def unlock(self) -> bool:
+    async def unlock(self) -> bool:
         return not self._drive(False)
 
     @property
