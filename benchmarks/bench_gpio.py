@@ -23,6 +23,7 @@ import logging
 import statistics
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +62,10 @@ async def next_event(events, wanted: object) -> float:
     raise RuntimeError("the event stream ended")
 
 
-async def main(edges: int, changes: int) -> None:
+async def car_charging_on_mock_pins() -> tuple[MockFactory, TimedRelay, NativeRig, NativeBoard,
+                                               AsyncIterator]:
+    """A native board on mock pins wired like the real hardware, a car in C offered 16 A: the
+    pin factory, the timed relay, the rig, the board and its event stream."""
     Device.pin_factory = factory = MockFactory(pin_class=MockPWMPin)
     relay = factory.pin(17, pin_class=TimedRelay)
     rig = NativeRig(factory)  # wires the pilot ADC, the fault loops and the feedback
@@ -75,6 +79,11 @@ async def main(edges: int, changes: int) -> None:
     board.pilot_offer(16)
     rig.pilot.car = "C"
     await next_event(events, PilotStateChanged(PilotState.C))
+    return factory, relay, rig, board, events
+
+
+async def main(edges: int, changes: int) -> None:
+    factory, relay, rig, board, events = await car_charging_on_mock_pins()
 
     trips = []
     for _ in range(edges):

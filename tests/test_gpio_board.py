@@ -17,6 +17,7 @@ car, and close() leaving every output low and every pin free.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from gpiozero import Device
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from pievse.drivers.contracts import (
+    CableLock,
     DriverError,
     EvseBoard,
     FaultChanged,
@@ -34,6 +36,7 @@ from pievse.drivers.contracts import (
     PilotStateChanged,
 )
 from pievse.drivers.gpio.board import NativeBoard, NativePins
+from pievse.drivers.gpio.cable_lock import LockPins
 from pievse.drivers.gpio.retrofit import RetrofitBoard, RetrofitPins, parse_step_table
 from tests.conftest import eventually
 
@@ -109,6 +112,27 @@ class RelayOutput(OutputLine):
         self.main_closed = self.main_closed if self.welded else pulled_in
         if self.mirror is not None:
             self.mirror.set_closed(not self.main_closed)
+
+
+class LockDrive(OutputLine):
+    """One H-bridge input of a socket's lock actuator: while driven, the motor moves the bolt
+    (locked: the feedback contact closes to GND), unless the actuator is ``jammed``. Notes
+    whether it was ever driven together with the ``other`` input (a short across the bridge)."""
+
+    def __init__(self, factory: MockFactory, info: Any, feedback: SwitchToGround | None = None,
+                 locks: bool = True) -> None:
+        super().__init__(factory, info)
+        self.feedback, self.locks = feedback, locks
+        self.other: LockDrive | None = None
+        self.jammed = self.shorted = False
+
+    def _change_state(self, value: Any) -> bool:
+        changed = super()._change_state(value)
+        if value and self.other is not None and self.other.state:
+            self.shorted = True
+        if value and not self.jammed and self.feedback is not None:
+            self.feedback.set_closed(self.locks)
+        return changed
 
 
 class SpiLine(MockPWMPin):
@@ -441,6 +465,41 @@ async def test_a_fault_input_opens_the_contactor_before_anything_is_awaited(
     assert native.contactor.state == 0 and not native.red.state
 
 
+def trip_while_the_loop_is_blocked(loop_switch: SwitchToGround, relay: Any) -> list[int]:
+    """Open a fault loop from another thread while the caller holds the event loop (it does not
+    await), as a long synchronous handler would; what the relay read right after the edge."""
+    seen: list[int] = []
+
+    def trip() -> None:
+        loop_switch.set_closed(False)
+        seen.append(relay.state)
+
+    tripping = threading.Thread(target=trip)
+    tripping.start()
+    tripping.join(5)
+    return seen
+
+
+@pytest.mark.parametrize("kind", [RCD, ESTOP])
+async def test_a_fault_input_opens_the_contactor_while_the_event_loop_is_blocked(
+    either: Any, kind: FaultKind
+) -> None:
+    """Safety does not wait for the protocol: the edge callback drops the relay in gpiozero's
+    thread; the station hears of it when the loop is free again."""
+    rig = either
+    board, log = await rig.start()
+    if isinstance(rig, NativeRig):
+        await rig.charging(board, log)
+        relay = rig.contactor
+    else:
+        board.pilot_offer(16)
+        relay = rig.enable
+    assert relay.state
+    assert trip_while_the_loop_is_blocked(rig.loop(kind), relay) == [0]
+    assert relay.state == 0 and FaultChanged(kind, True) not in log.seen
+    await log.wait_for(FaultChanged(kind, True))
+
+
 async def test_an_unwired_emergency_stop_reads_as_pressed(native: NativeRig) -> None:
     native.estop.set_closed(False)  # a broken wire: nothing pulls the input down
     board, log = await native.start()
@@ -621,6 +680,47 @@ async def test_a_second_board_on_the_same_pins_is_refused_naming_the_pin(
     with pytest.raises(DriverError, match="GPIO17"):
         await second.start()
     await native.charging(first, log)  # the first board still owns its pins
+
+
+LOCK_PINS = LockPins(lock_drive=20, unlock_drive=21, feedback=26)
+
+
+async def a_socket_board(native: NativeRig) -> tuple[NativeBoard, LockDrive, LockDrive, Any]:
+    pin = native.factory.pin
+    feedback = pin(LOCK_PINS.feedback, pin_class=SwitchToGround, closed=False)
+    locking = pin(LOCK_PINS.lock_drive, pin_class=LockDrive, feedback=feedback, locks=True)
+    unlocking = pin(LOCK_PINS.unlock_drive, pin_class=LockDrive, feedback=feedback, locks=False)
+    locking.other, unlocking.other = unlocking, locking
+    board, _ = await native.start(lock_pins=LOCK_PINS, lock_travel_s=0.01)
+    return board, locking, unlocking, feedback
+
+
+async def test_a_socket_lock_is_driven_one_way_at_a_time_and_read_back(native: NativeRig) -> None:
+    board, locking, unlocking, _ = await a_socket_board(native)
+    assert isinstance(board.cable_lock, CableLock)
+    assert board.capabilities.has_lock and not board.cable_lock.locked
+    assert await board.cable_lock.lock() and board.cable_lock.locked
+    assert not locking.state, "the motor is not left powered"
+    assert await board.cable_lock.unlock() and not board.cable_lock.locked
+    assert not unlocking.state and not locking.shorted and not unlocking.shorted
+
+
+async def test_a_jammed_socket_lock_is_a_lock_failure(native: NativeRig) -> None:
+    board, locking, unlocking, _ = await a_socket_board(native)
+    await board.cable_lock.lock()
+    unlocking.jammed = True
+    assert not await board.cable_lock.unlock() and board.cable_lock.locked
+    assert not unlocking.state
+
+
+async def test_a_fixed_cable_board_has_no_lock(native: NativeRig) -> None:
+    board, _ = await native.start()
+    assert not board.capabilities.has_lock and board.cable_lock is None
+
+
+def test_a_lock_pin_given_another_role_is_refused() -> None:
+    with pytest.raises(ValueError, match="GPIO17 is given twice"):
+        NativeBoard(lock_pins=LockPins(lock_drive=17, unlock_drive=21, feedback=26))
 
 
 def test_a_pin_given_two_roles_is_refused() -> None:

@@ -8,6 +8,8 @@ IEC 61851-1 Annex A (pilot states, duty cycle, reaction times) and what an energ
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -17,6 +19,7 @@ from hypothesis import strategies as st
 
 from pievse.drivers.contracts import (
     BoardCapabilities,
+    CableLock,
     DriverError,
     EnergyMeter,
     EvseBoard,
@@ -119,6 +122,32 @@ async def test_simulated_drivers_implement_the_driver_protocols():
     assert isinstance(r.meter, EnergyMeter)
     assert isinstance(SimulatedCardReader(), TokenReader)
     assert not isinstance(r.ev, EvseBoard)
+
+
+# --- the cable lock -------------------------------------------------------------------------------
+
+
+async def test_a_socket_board_has_a_lock_that_follows_its_commands():
+    board = make_rig(capabilities=BoardCapabilities(has_lock=True)).board
+    lock = board.cable_lock
+    assert isinstance(lock, CableLock) and not lock.locked
+    assert await lock.lock() and lock.locked
+    assert await lock.unlock() and not lock.locked
+
+
+async def test_a_jammed_lock_fails_and_its_feedback_stays_where_it_was():
+    lock = make_rig(capabilities=BoardCapabilities(has_lock=True)).board.cable_lock
+    await lock.lock()
+    lock.jam()
+    assert not await lock.unlock() and lock.locked, "a lock failure: the plug stays held"
+    lock.jam(False)
+    assert await lock.unlock() and not lock.locked
+    lock.jam()
+    assert not await lock.lock() and not lock.locked
+
+
+def test_a_fixed_cable_board_has_no_lock():
+    assert make_rig().board.cable_lock is None
 
 
 # --- IEC 61851 pilot states -----------------------------------------------------------------------
@@ -451,7 +480,43 @@ async def test_an_rcd_trip_cuts_the_supply_and_is_reported(rig: Rig):
     await rig.charging()
     rig.board.inject_fault(FaultKind.RCD, True)
     assert rig.ev.drawn_current_a() == 0
-    assert rig.board.contactor_closed, "the trip is reported; the station opens the contactor"
+    assert not rig.board.contactor_closed, "the board opens the contactor, then reports"
+    assert FaultChanged(FaultKind.RCD, True) in await events_until_closed(rig.board)
+
+
+@pytest.mark.parametrize("kind", [FaultKind.RCD, FaultKind.EMERGENCY_STOP, FaultKind.PILOT])
+async def test_a_fault_input_opens_the_contactor_before_the_station_hears_of_it(
+    rig: Rig, kind: FaultKind
+):
+    await rig.charging()
+    rig.board.inject_fault(kind, True)
+    assert not rig.board.contactor_closed and not rig.board.contactor_conducting
+    assert rig.board.history[-2][1:] == ("contactor", False), "opened before the fault is known"
+    assert rig.board.history[-1][1:] == ("fault", (kind, True))
+    assert rig.board.openings_under_load == 1, "forced by the fault"
+    rig.board.inject_fault(kind, False)
+    assert not rig.board.contactor_closed, "a cleared fault never closes it by itself"
+
+
+async def test_a_fault_from_another_thread_opens_the_contactor_while_the_loop_is_blocked(rig: Rig):
+    """Safety does not wait for the protocol: the loop is held by a synchronous stretch of work
+    (a long GetCompositeSchedule), and the fault input still opens the contactor at once; the
+    report follows when the loop is free again."""
+    await rig.charging()
+    seen: list[bool] = []
+
+    def trip() -> None:
+        rig.board.inject_fault(FaultKind.RCD, True)
+        seen.append(rig.board.contactor_closed)
+
+    tripping = threading.Thread(target=trip)
+    tripping.start()
+    tripping.join(5)  # the loop is blocked: no await until the input has done its work
+    time.sleep(0.01)
+    assert seen == [False] and not rig.board.contactor_closed
+    assert FaultKind.RCD not in rig.board.faults, "the report waits for the loop"
+    await asyncio.sleep(0)
+    assert FaultKind.RCD in rig.board.faults and rig.ev.drawn_current_a() == 0
     assert FaultChanged(FaultKind.RCD, True) in await events_until_closed(rig.board)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -27,10 +28,15 @@ from pievse.core.charging_profiles import (
     ClearChargingProfileStatus,
     CompositeSchedule,
     CompositeScheduleStatus,
+    InstalledProfile,
     RecurrencyKind,
 )
 from pievse.protocol.common.datetimes import format_datetime, parse_datetime
-from pievse.core.smart_charging import ChargingProfiles, SmartChargingLimits
+from pievse.core.smart_charging import (
+    COMPOSITE_BOUNDARY_LIMIT,
+    ChargingProfiles,
+    SmartChargingLimits,
+)
 from pievse.persistence.profile_codec import decode_installed_profile, encode_installed_profile
 
 MONDAY = parse_datetime("2026-01-05T00:00:00Z")
@@ -509,6 +515,71 @@ def test_a_profile_not_valid_yet_names_its_valid_from_as_the_next_change() -> No
     install(store, 1, profile(1, TXD, [(0, 8)], valid_from=MONDAY + HOUR))
     assert store.limit_at(1, MONDAY) == (None, "no charging profile in effect", MONDAY + HOUR)
     assert amps(store, MONDAY + HOUR) == 8.0
+
+
+def boundaries_looked_up(work: Any) -> int:
+    """How many times ``work()`` asked a profile for its next boundary: the steps of the
+    computation, counted on the real objects."""
+    calls = 0
+
+    def count(frame: Any, event: str, _arg: Any) -> None:
+        nonlocal calls
+        if event == "call" and frame.f_code is InstalledProfile.next_boundary_after.__code__:
+            calls += 1
+
+    sys.setprofile(count)
+    try:
+        work()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+HALF_HOURS_ALTERNATING = [(i * 1800, 6 + (i % 2) * 10) for i in range(48)]
+
+
+def test_a_composite_schedule_for_ten_years_is_computed_in_a_bounded_number_of_steps() -> None:
+    """Safety does not wait for the protocol: a recurring profile repeats its boundaries for as
+    long as the CSMS asks, so ten years were 175,200 steps that held the event loop for seconds.
+    The answer stops at the bound, says so in its duration, and agrees with the profiles up to
+    there."""
+    store = ChargingProfiles()
+    install(store, 1, profile(1, TXD, HALF_HOURS_ALTERNATING, kind=RECURRING, recurrency=DAILY,
+                              duration=DAY))
+    ten_years = 10 * 365 * DAY
+    answers: list[CompositeSchedule] = []
+    steps = boundaries_looked_up(
+        lambda: answers.append(store.composite_schedule(1, MONDAY, ten_years, A, no_limit_a=32.0)))
+    assert steps <= COMPOSITE_BOUNDARY_LIMIT
+    schedule = answers[0].schedule
+    assert len(schedule.periods) <= COMPOSITE_BOUNDARY_LIMIT
+    assert schedule.duration == COMPOSITE_BOUNDARY_LIMIT * 1800 < ten_years
+    assert periods_of(answers[0])[:3] == [(0, 6.0), (1800, 16.0), (3600, 6.0)]
+    assert schedule.periods[-1].start_period < schedule.duration
+
+
+def test_a_masked_recurring_profile_cannot_make_a_composite_schedule_unbounded() -> None:
+    """A higher stack level hides the daily one, so each boundary adds no period: the work is
+    bounded by the boundaries, not by the periods of the answer."""
+    store = ChargingProfiles()
+    install(store, 1, profile(1, TXD, HALF_HOURS_ALTERNATING, kind=RECURRING, recurrency=DAILY,
+                              duration=DAY))
+    install(store, 1, profile(2, TXD, [(0, 10)], stack=1))
+    answers: list[CompositeSchedule] = []
+    steps = boundaries_looked_up(
+        lambda: answers.append(store.composite_schedule(1, MONDAY, 10 * 365 * DAY, A,
+                                                        no_limit_a=32.0)))
+    assert steps <= 2 * COMPOSITE_BOUNDARY_LIMIT  # two profiles asked at each step
+    assert periods_of(answers[0]) == [(0, 10.0)]
+
+
+def test_a_week_of_the_largest_daily_schedules_is_answered_in_full() -> None:
+    store = ChargingProfiles()
+    install(store, 1, profile(1, TXD, HALF_HOURS_ALTERNATING, kind=RECURRING, recurrency=DAILY,
+                              duration=DAY))
+    composite = store.composite_schedule(1, MONDAY, 7 * DAY, A, no_limit_a=32.0)
+    assert composite.schedule.duration == 7 * DAY
+    assert len(composite.schedule.periods) == 7 * 48
 
 
 # --- what persistence saves --------------------------------------------------------------------

@@ -170,7 +170,9 @@ class ChargingProfile:
 class CompositeSchedule:
     """What the profiles, under the station's own maximum, allow a connector over a window: the
     answer to GetCompositeSchedule. The schedule starts (``start_schedule``) on a whole second
-    and lasts the window asked for (``duration``); it is None when the request was refused."""
+    and lasts the window asked for (``duration``), or less when the window holds more schedule
+    boundaries than the station computes in one answer; it is None when the request was
+    refused."""
 
     status: CompositeScheduleStatus
     connector_id: int

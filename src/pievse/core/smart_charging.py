@@ -67,6 +67,15 @@ TX = ChargingProfilePurpose.TX_PROFILE
 #: there, finds the same limit and asks again, which costs nothing but a wake-up.
 _BOUNDARY_SCAN_LIMIT = 256
 
+#: How many schedule boundaries a composite schedule is computed through. The work (and the
+#: answer) grows with the boundaries inside the window, and recurring profiles repeat theirs for
+#: as long as the CSMS asks: ten years of a daily profile in half hours is 175,200 of them, which
+#: held the event loop (and with it every other task) for seconds. A window with more boundaries
+#: is answered for the span before the first one left out: a shorter ``duration`` tells the CSMS
+#: where the answer ends, and it can ask again from there. A week of the largest schedules the
+#: station accepts fits.
+COMPOSITE_BOUNDARY_LIMIT = 2048
+
 @dataclass(frozen=True, slots=True)
 class InstallResult:
     """The answer to SetChargingProfile and, when Rejected, why (for the log and the operator)."""
@@ -406,7 +415,8 @@ class ChargingProfiles:
         maximum: a schedule cannot say "no limit"). ``unit`` None reports in watts when every
         profile concerned is in watts, else in amps. The schedule starts on a whole second
         (OCPP's resolution) and each limit is rounded down to the 0.1 OCPP allows; adjacent
-        periods with the same limit are merged."""
+        periods with the same limit are merged. Past ``COMPOSITE_BOUNDARY_LIMIT`` boundaries the
+        answer stops at the first one left out, with its ``duration`` shortened to match."""
         if not 0 <= connector_id <= self.connector_count or duration <= 0:
             return CompositeSchedule(CompositeScheduleStatus.REJECTED, connector_id)
         plan = self._plan(connector_id)
@@ -417,7 +427,9 @@ class ChargingProfiles:
 
         raw: list[ChargingSchedulePeriod] = []
         t: float = start
-        while t < end:
+        for _ in range(COMPOSITE_BOUNDARY_LIMIT):
+            if t >= end:
+                break
             bindings = self._bindings(plan, t, tx_start, voltage, phases)
             if bindings:
                 b = min(bindings, key=lambda b: b.amps)
@@ -437,6 +449,9 @@ class ChargingProfiles:
             if nxt is None:
                 break
             t = nxt
+        else:
+            if t < end:
+                duration = max(math.floor(t - start), raw[-1].start_period + 1)
 
         schedule = ChargingSchedule(rate_unit, merge_equal_neighbours(raw), duration=duration,
                                     start_schedule=start)

@@ -36,6 +36,7 @@ __all__ = [
     "PilotStateChanged",
     "BoardCapabilities",
     "BoardEvent",
+    "CableLock",
     "TokenPresented",
     "TokenReader",
 ]
@@ -113,6 +114,30 @@ class BoardCapabilities:
     max_current_a: float = 32.0
     phases: int = 3
     current_steps_a: tuple[float, ...] = field(default=())  # relay steps; () = continuous PWM
+    #: A socket (Type 2) whose plug a lock actuator holds: the board has a ``cable_lock``. A
+    #: fixed cable has nothing to lock (UnlockConnector: NotSupported).
+    has_lock: bool = False
+
+
+@runtime_checkable
+class CableLock(Protocol):
+    """The actuator that holds the plug in a socket, and the feedback contact that says where it
+    is. Each command answers with what the feedback reads once the actuator has had its time
+    (awaited, so a motor's few hundred milliseconds never hold the event loop): a jammed
+    actuator, or a plug not fully in, is a lock failure (OCPP's ConnectorLockFailure)."""
+
+    async def lock(self) -> bool:
+        """Drive the lock; True when the feedback reads locked."""
+        ...
+
+    async def unlock(self) -> bool:
+        """Release the plug; True when the feedback reads unlocked."""
+        ...
+
+    @property
+    def locked(self) -> bool:
+        """What the feedback contact reads now."""
+        ...
 
 
 @runtime_checkable

@@ -64,6 +64,7 @@ from pievse.drivers.contracts import (
     FaultKind,
     PilotStateChanged,
 )
+from pievse.drivers.gpio.cable_lock import DEFAULT_TRAVEL_S, GpioCableLock, LockPins
 from pievse.drivers.gpio.pilot_adc import Mcp3008PilotAdc, PilotAdc, PilotMonitor, PilotPwm
 from pievse.core.iec61851 import MAX_CURRENT_A, MIN_CURRENT_A, PWM_FREQUENCY_HZ, PilotState
 
@@ -388,7 +389,8 @@ class NativeBoard(_GpioBoard):
     ``sample_period_s``, each sample a burst of at least ``samples_per_burst`` conversions across
     a PWM period; a car state counts after ``samples_to_agree`` agreeing samples. The contactor
     feedback (a mirror contact unless ``feedback_mirror_contact`` is False) must follow each
-    command within ``contactor_switching_time_s``.
+    command within ``contactor_switching_time_s``. ``lock_pins`` wires a socket's cable lock
+    (``cable_lock`` once started); None for a fixed cable.
     """
 
     def __init__(self, *, pins: NativePins = NativePins(), pilot_adc: PilotAdc | None = None,
@@ -396,13 +398,17 @@ class NativeBoard(_GpioBoard):
                  duty_resolution_percent: float | None = None, samples_to_agree: int = 3,
                  sample_period_s: float = 0.01, samples_per_burst: int = 8,
                  feedback_mirror_contact: bool = True,
-                 contactor_switching_time_s: float = 0.1) -> None:
-        _check_distinct(asdict(pins))
+                 contactor_switching_time_s: float = 0.1, lock_pins: LockPins | None = None,
+                 lock_travel_s: float = DEFAULT_TRAVEL_S) -> None:
+        lock_roles = {} if lock_pins is None else {
+            f"cable lock {role}": pin for role, pin in asdict(lock_pins).items()}
+        _check_distinct(asdict(pins) | lock_roles)
         if not MIN_CURRENT_A <= max_current_a <= MAX_CURRENT_A:
             raise ValueError(f"max_current_a must be 6-80 A, not {max_current_a!r}")
         if pins.pilot_pwm not in HARDWARE_PWM_PINS:
             log.warning("GPIO%s has no hardware PWM (GPIO12, 13, 18 and 19 have)", pins.pilot_pwm)
-        super().__init__(BoardCapabilities(max_current_a=max_current_a, phases=phases),
+        super().__init__(BoardCapabilities(max_current_a=max_current_a, phases=phases,
+                                           has_lock=lock_pins is not None),
                          rcd=pins.rcd, emergency_stop=pins.emergency_stop,
                          green_led=pins.green_led, red_led=pins.red_led,
                          switching_time_s=contactor_switching_time_s)
@@ -415,6 +421,8 @@ class NativeBoard(_GpioBoard):
             samples_per_burst=samples_per_burst, name=f"pilot GPIO{pins.pilot_pwm}")
         self._mirror = feedback_mirror_contact
         self._relay: Any = None
+        self._lock_pins, self._lock_travel_s = lock_pins, lock_travel_s
+        self.cable_lock: GpioCableLock | None = None
 
     def pilot_offer(self, amps: float) -> float:
         """Run the 1 kHz PWM at the duty cycle offering at most ``amps`` (and the board's
@@ -458,6 +466,11 @@ class NativeBoard(_GpioBoard):
                                     frequency=PWM_FREQUENCY_HZ))
         if self.pins.contactor_feedback is not None:
             self._feedback = self._input("contactor feedback", self.pins.contactor_feedback)
+        if (lock := self._lock_pins) is not None:
+            self.cable_lock = GpioCableLock(
+                self._relay_output("cable lock drive", lock.lock_drive),
+                self._relay_output("cable unlock drive", lock.unlock_drive),
+                self._input("cable lock feedback", lock.feedback), self._lock_travel_s)
         self.pilot_adc.open()
 
     def _first_pilot(self) -> PilotState:

@@ -15,7 +15,9 @@ whole charge point runs on a laptop or in CI. The physics stays consistent acros
 Faults behave like the hardware they stand for: a welded contactor keeps conducting after it was
 commanded open (the car goes on drawing if it asks), an RCD trip cuts the supply by itself (that is
 its job) while still reporting to the station, and a pilot fault makes the pilot read E and
-removes the offer from the car.
+removes the offer from the car. An RCD trip, an emergency stop and a pilot fault open the
+contactor in the board itself before the station is told, as a real EVSE's safety chain does: the
+opening never waits for the station's event loop.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 from pievse.drivers.contracts import (
     BoardCapabilities,
     BoardEvent,
+    CableLock,
     DriverError,
     FaultChanged,
     FaultKind,
@@ -46,7 +49,8 @@ from pievse.core.iec61851 import (
     duty_cycle_for_current,
 )
 
-__all__ = ["SimulatedBoard", "SimulatedCardReader", "SimulatedEv", "SimulatedMeter"]
+__all__ = ["SimulatedBoard", "SimulatedCableLock", "SimulatedCardReader", "SimulatedEv",
+           "SimulatedMeter"]
 
 #: Marks the end of an event stream in its queue.
 _END: Any = object()
@@ -54,6 +58,9 @@ _END: Any = object()
 #: When a timer fired before a manual clock reached the due instant, look again after this long
 #: instead of spinning on a clock that only a test moves.
 _RECHECK_S = 0.05
+
+#: Faults on which the board opens its contactor itself, at the input, before anyone is told.
+OPENS_AT_ONCE = frozenset({FaultKind.RCD, FaultKind.EMERGENCY_STOP, FaultKind.PILOT})
 
 
 async def _drain(queue: asyncio.Queue) -> AsyncIterator[Any]:
@@ -64,6 +71,44 @@ async def _drain(queue: asyncio.Queue) -> AsyncIterator[Any]:
             queue.put_nowait(_END)
             return
         yield item
+
+
+class SimulatedCableLock:
+    """A socket's plug lock with its feedback contact. ``jam()`` makes the actuator stick where
+    it is (a broken motor, a plug not fully in): commands fail and the feedback stays put."""
+
+    def __init__(self) -> None:
+        self._locked = False
+        self.jammed = False
+
+    async def lock(self) -> bool:
+        return self._drive(True)
+
+    async def unlock(self) -> bool:
+        return not self._drive(False)
+
+    @property
+    def locked(self) -> bool:
+        return self._locked
+
+    def jam(self, jammed: bool = True) -> None:
+        self.jammed = jammed
+
+    def _drive(self, locked: bool) -> bool:
+        if not self.jammed:
+            self._locked = locked
+        return self._locked
+
+    def __repr__(self) -> str:
+        where = "locked" if self._locked else "unlocked"
+        return f"SimulatedCableLock({where}{', jammed' if self.jammed else ''})"
+
+
+def _running_on(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 class SimulatedBoard:
@@ -97,9 +142,11 @@ class SimulatedBoard:
         self._queue: asyncio.Queue = asyncio.Queue()
         self._ended = False  # the queue holds the end mark: a restart needs a fresh one
         self._running = False
+        self._loop: asyncio.AbstractEventLoop | None = None  # the one reporting, once started
         self._reported: PilotState | None = None
         self._timer: asyncio.TimerHandle | None = None
         self.openings_under_load = 0
+        self.cable_lock: CableLock | None = SimulatedCableLock() if capabilities.has_lock else None
         self.history: deque[tuple[float, str, Any]] = deque(maxlen=history_size)
         ev._attach(self._car_changed)
         self._supply(self._clock())
@@ -113,6 +160,7 @@ class SimulatedBoard:
         if self._ended:
             self._queue, self._ended = asyncio.Queue(), False
         self._running = True
+        self._loop = asyncio.get_running_loop()
         self._log("start", None)
         self._reported = None
         self._check_pilot()
@@ -146,10 +194,7 @@ class SimulatedBoard:
 
     def set_contactor(self, closed: bool) -> None:
         now = self._begin()
-        if self._contactor and not closed and self.ev.drawn_current_a(now) > 0:
-            self.openings_under_load += 1
-        self._contactor = bool(closed)
-        self._log("contactor", self._contactor)
+        self._switch(now, closed)
         self._after_command(now)
 
     async def events(self) -> AsyncIterator[BoardEvent]:
@@ -176,14 +221,29 @@ class SimulatedBoard:
     def inject_fault(self, kind: FaultKind, active: bool) -> None:
         """Raise or clear a fault input; the board reports each change as ``FaultChanged``.
 
-        WELDED: the contactor conducts whatever it is commanded until cleared. RCD: the supply is
-        cut (the car's draw drops to 0) until cleared. PILOT: the pilot reads E and the car sees
-        no offer until cleared. EMERGENCY_STOP: reported only; the station must act.
+        RCD, EMERGENCY_STOP and PILOT open the contactor first, in this call, before the report
+        is queued; the board does not close it again by itself when the fault clears. WELDED: the
+        contactor conducts whatever it is commanded until cleared. RCD: the supply is cut (the
+        car's draw drops to 0) until cleared. PILOT: the pilot reads E and the car sees no offer
+        until cleared.
+
+        Any thread may raise a fault, as a hardware input would while the event loop is busy:
+        the contactor opens in the caller's thread at once, and the rest (the car, the report)
+        follows on the event loop.
         """
         kind = FaultKind(kind)
+        loop = self._loop
+        if loop is not None and not loop.is_closed() and not _running_on(loop):
+            if active and kind in OPENS_AT_ONCE and self._contactor:
+                self._contactor = False  # a single store: nothing else can see half of it
+                self._log("contactor", False)
+            loop.call_soon_threadsafe(self.inject_fault, kind, active)
+            return
         if (kind in self._faults) == active:
             return  # an input that does not change makes no edge to report
         now = self._begin()
+        if active and kind in OPENS_AT_ONCE and self._contactor:
+            self._switch(now, False)
         if active:
             self._faults.add(kind)
         else:
@@ -192,6 +252,12 @@ class SimulatedBoard:
         if self._running:
             self._queue.put_nowait(FaultChanged(kind, active))
         self._after_command(now)
+
+    def _switch(self, now: float, closed: bool) -> None:
+        if self._contactor and not closed and self.ev.drawn_current_a(now) > 0:
+            self.openings_under_load += 1
+        self._contactor = bool(closed)
+        self._log("contactor", self._contactor)
 
     # --- read-only state, for tests and the status API -------------------------------------------
 
