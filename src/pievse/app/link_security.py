@@ -29,11 +29,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-
 from pievse.app.config import Config, ConfigError, OcppConfig
 from pievse.app.state_folders import private_folder, unusable_folder
+from pievse.lazy import LazyModule
 from pievse.protocol.common.security_state import SecurityProfile, SecurityState
 from pievse.protocol.common.transport_security import refusal_security_event
 from pievse.services.certificates import (
@@ -44,7 +42,15 @@ from pievse.services.certificates import (
 )
 
 if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
     from pievse.app.protocols import Adapter
+else:
+    # Imported when the configuration names certificates (ca_file, cert_file).
+    x509 = LazyModule("cryptography.x509")
+    hashes = LazyModule("cryptography.hazmat.primitives.hashes")
+    serialization = LazyModule("cryptography.hazmat.primitives.serialization")
 
 __all__ = ["LinkSecurity", "certificate_directory"]
 
