@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.daemon_script import ROOT, child_environment, in_memory_daemon
+
 INSTALLED_STATE = "/var/lib/pievse"
 
 # Runs pievse in a child with an audit hook that records every file operation under the
@@ -36,24 +37,8 @@ atexit.register(lambda: open(%(record)r, "w").write(json.dumps(touched)))
 %(body)s
 """
 
-DAEMON_IN_MEMORY = """
-import asyncio
-from pievse.app.config import parse_config
-from pievse.app.daemon import Daemon
-from pievse.persistence.store import Store
-
-async def main():
-    config = parse_config('[charge_point]\\nid = "MEM1"\\n[ocpp]\\nurl = "ws://127.0.0.1:9/o"\\n'
-                          '[api]\\nlisten = ""\\n', source="<test>")
-    daemon = Daemon(config, store=Store(":memory:").open())
-    running = asyncio.create_task(daemon.run())
-    await asyncio.wait_for(daemon.started.wait(), 10)
-    daemon.logs.security_log.record("StartupOfTheDevice", tech_info="test")
-    daemon.stop()
-    await asyncio.wait_for(running, 10)
-
-asyncio.run(main())
-"""
+DAEMON_IN_MEMORY = in_memory_daemon(while_running=(
+    '    daemon.logs.security_log.record("StartupOfTheDevice", tech_info="test")'))
 
 
 def run_watched(body: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess, list]:
@@ -62,8 +47,7 @@ def run_watched(body: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess,
     scratch.mkdir()
     record = tmp_path / "touched.json"
     script = WATCHED % {"state": INSTALLED_STATE, "record": str(record), "body": body}
-    env = {**os.environ, "HOME": str(home), "TMPDIR": str(scratch),
-           "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    env = child_environment(HOME=str(home), TMPDIR=str(scratch))
     result = subprocess.run([sys.executable, "-c", script], cwd=home, env=env, timeout=120,
                             capture_output=True, text=True)
     # Private temporary folders go with the process.

@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING
 
 from pievse.app.config import Config, ConfigError, OcppConfig
 from pievse.app.state_folders import private_folder, unusable_folder
-from pievse.lazy import LazyModule
 from pievse.protocol.common.security_state import SecurityProfile, SecurityState
 from pievse.protocol.common.transport_security import refusal_security_event
 from pievse.services.certificates import (
@@ -40,17 +39,10 @@ from pievse.services.certificates import (
     CertificateUse,
     KeyType,
 )
+from pievse.services.cryptography_modules import hashes, serialization, x509
 
 if TYPE_CHECKING:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-
     from pievse.app.protocols import Adapter
-else:
-    # Imported when the configuration names certificates (ca_file, cert_file).
-    x509 = LazyModule("cryptography.x509")
-    hashes = LazyModule("cryptography.hazmat.primitives.hashes")
-    serialization = LazyModule("cryptography.hazmat.primitives.serialization")
 
 __all__ = ["LinkSecurity", "certificate_directory"]
 

@@ -43,26 +43,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from typing import TYPE_CHECKING
-
-from pievse.lazy import LazyModule
+from pievse.services.cryptography_modules import (
+    ec,
+    exceptions,
+    hashes,
+    oid,
+    rsa,
+    serialization,
+    verification,
+    x509,
+)
 from pievse.services.private_files import write_private_file
-
-if TYPE_CHECKING:
-    from cryptography import exceptions, x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-    from cryptography.x509 import oid, verification
-else:
-    # Imported at the first certificate handled: a station that handles none is spared it.
-    exceptions = LazyModule("cryptography.exceptions")
-    x509 = LazyModule("cryptography.x509")
-    hashes = LazyModule("cryptography.hazmat.primitives.hashes")
-    serialization = LazyModule("cryptography.hazmat.primitives.serialization")
-    ec = LazyModule("cryptography.hazmat.primitives.asymmetric.ec")
-    rsa = LazyModule("cryptography.hazmat.primitives.asymmetric.rsa")
-    oid = LazyModule("cryptography.x509.oid")
-    verification = LazyModule("cryptography.x509.verification")
 
 __all__ = [
     "CertificateHashData",

@@ -28,28 +28,18 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
-from typing import TYPE_CHECKING
-
-from pievse.lazy import LazyModule
-
-if TYPE_CHECKING:
-    from cryptography import exceptions, x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
-    from cryptography.x509 import oid
-else:
-    # Imported at the first firmware signature checked.
-    exceptions = LazyModule("cryptography.exceptions")
-    x509 = LazyModule("cryptography.x509")
-    hashes = LazyModule("cryptography.hazmat.primitives.hashes")
-    ec = LazyModule("cryptography.hazmat.primitives.asymmetric.ec")
-    padding = LazyModule("cryptography.hazmat.primitives.asymmetric.padding")
-    rsa = LazyModule("cryptography.hazmat.primitives.asymmetric.rsa")
-    utils = LazyModule("cryptography.hazmat.primitives.asymmetric.utils")
-    oid = LazyModule("cryptography.x509.oid")
-
-from pievse.services.firmware_rollback import FirmwareError
 from pievse.services.certificates import chain_error
+from pievse.services.cryptography_modules import (
+    ec,
+    exceptions,
+    hashes,
+    oid,
+    padding,
+    rsa,
+    utils,
+    x509,
+)
+from pievse.services.firmware_rollback import FirmwareError
 
 __all__ = ["SignatureError", "check_signing_certificate", "verify_file_signature"]
 
