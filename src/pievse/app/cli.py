@@ -33,6 +33,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import signal
 
     from pievse.app.daemon import Daemon, ExitReason
+    from pievse.app.state_folders import unusable_folder
     from pievse.persistence.store import Store, StoreError
 
     try:
@@ -42,7 +43,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
 
     async def main() -> ExitReason:
-        daemon = Daemon(config, store=store)
+        try:
+            daemon = Daemon(config, store=store)
+        except OSError as error:
+            problem = unusable_folder(error, store.path)
+            if problem is None:
+                raise
+            raise _Unusable(problem) from None
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, daemon.stop)
@@ -50,6 +57,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         reason = asyncio.run(main())
+    except _Unusable as error:
+        # Exit 2, which the unit does not restart: a restart cannot give the folder back.
+        print(f"pievse: refusing to start: {error}", file=sys.stderr)
+        return 2
     except ConfigError as error:
         # What only the files the config names can tell (a ca_file that holds no root
         # certificate): as much the config's problem as a key out of range.
@@ -65,6 +76,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         argv = restart_argv(state, [sys.executable, "-m", "pievse", *sys.argv[1:]])
         os.execv(argv[0], argv)
     return 1 if reason is ExitReason.FAILED else 0
+
+
+class _Unusable(Exception):
+    """A state folder the daemon may not use (owned by another user)."""
 
 
 def _refuse_to_start(path: str, problems: list[str]) -> int:

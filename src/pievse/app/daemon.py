@@ -84,16 +84,18 @@ class Daemon:
         from pievse.app.link_security import LinkSecurity
         from pievse.app.maintenance import log_uploader, updater_and_uploader
         from pievse.app.protocols import DaemonParts, build_adapter
+        from pievse.app.state_folders import following_store
         from pievse.protocol.common.link import OcppLink
         from pievse.protocol.common.outbox import Outbox
 
-        self.config = config
         # The one clock of the charge point: the station reads it, everything that waits
         # (link, RPC, heartbeat, outbox, services, the timers below) waits on it.
         self.clock = clock or SystemClock()
         # The store first: the transactions and messages a crash left behind shape everything
         # else (the simulated meters start from the energy they had reached).
         self.store = store or Store(config.storage.path).open()
+        # Every state folder follows the store in use, not the file's [storage] path.
+        config = self.config = following_store(config, self.store.path)
         cp = config.charge_point
         self.hardware = hardware or build_hardware(config, initial_energy_wh={
             n: TransactionRecorder.last_meter_energy(self.store, n)

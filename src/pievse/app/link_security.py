@@ -25,15 +25,12 @@ from __future__ import annotations
 import logging
 import os
 import ssl
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-
 from pievse.app.config import Config, ConfigError, OcppConfig
+from pievse.app.state_folders import private_folder, unusable_folder
 from pievse.protocol.common.security_state import SecurityProfile, SecurityState
 from pievse.protocol.common.transport_security import refusal_security_event
 from pievse.services.certificates import (
@@ -42,6 +39,7 @@ from pievse.services.certificates import (
     CertificateUse,
     KeyType,
 )
+from pievse.services.cryptography_modules import hashes, serialization, x509
 
 if TYPE_CHECKING:
     from pievse.app.protocols import Adapter
@@ -66,6 +64,8 @@ class LinkSecurity:
             self.directory = certificate_directory(ocpp.certificate_dir, config.storage.path)
             self.certificates = CertificateStore(self.directory)
         except OSError as error:
+            if unusable_folder(error, config.storage.path):
+                raise  # the folder's owner is wrong, not the configuration
             key = (f"[ocpp] certificate_dir = {ocpp.certificate_dir!r}" if ocpp.certificate_dir
                    else f"[storage] path = {config.storage.path!r}")
             raise ConfigError([f"{key}: cannot make the certificate folder "
@@ -138,7 +138,7 @@ def certificate_directory(configured: str, storage_path: str) -> Path:
     if configured:
         path = Path(configured)
     elif storage_path == ":memory:":
-        path = Path(tempfile.mkdtemp(prefix="pievse-certificates-"))
+        path = private_folder("certificates")
     else:
         store = Path(os.path.abspath(storage_path))
         shared = store.parent / "certificates"

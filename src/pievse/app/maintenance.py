@@ -9,12 +9,12 @@ private temporary folder when the store is in memory.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pievse.aio import AsyncClock, SystemClock
 from pievse.app.config import Config
+from pievse.app.state_folders import private_folder, state_directory
 from pievse.services.diagnostics import DiagnosticsUploader
 from pievse.services.firmware import FirmwareUpdater
 from pievse.services.log_upload import LogUploader
@@ -24,22 +24,15 @@ if TYPE_CHECKING:
     from pievse.app.link_security import LinkSecurity
     from pievse.persistence.store import Store
 
-__all__ = ["log_uploader", "state_directory", "updater_and_uploader"]
+__all__ = ["log_uploader", "updater_and_uploader"]
 
 #: The security log's bound: a few thousand events, a few years of a charge point's normal life.
 SECURITY_LOG_BYTES = 256 << 10
 
 
-def state_directory(config: Config) -> Path | None:
-    """The folder of the store, where state files go; None for a store in memory."""
-    if config.storage.path == ":memory:":
-        return None
-    return Path(config.storage.path).resolve().parent
-
-
 def _folder(config: Config, name: str) -> Path:
-    state = state_directory(config)
-    return state / name if state is not None else Path(tempfile.mkdtemp(prefix=f"pievse-{name}-"))
+    state = state_directory(config.storage.path)
+    return state / name if state is not None else private_folder(name)
 
 
 def _secrets(config: Config, security: LinkSecurity) -> list[str]:
@@ -50,7 +43,7 @@ def _secrets(config: Config, security: LinkSecurity) -> list[str]:
 
 def updater_and_uploader(config: Config, store: Store, security: LinkSecurity,
                          clock: AsyncClock) -> tuple[FirmwareUpdater | None, DiagnosticsUploader]:
-    state = state_directory(config)
+    state = state_directory(config.storage.path)
     firmware = None
     if state is not None and config.firmware.allow_updates:
         firmware = FirmwareUpdater(state, python=config.firmware.python or None,

@@ -43,13 +43,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509 import verification
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
+from pievse.services.cryptography_modules import (
+    ec,
+    exceptions,
+    hashes,
+    oid,
+    rsa,
+    serialization,
+    verification,
+    x509,
+)
 from pievse.services.private_files import write_private_file
 
 __all__ = [
@@ -63,8 +66,6 @@ __all__ = [
 log = logging.getLogger("pievse.ocpp.certificates")
 
 UTC = dt.timezone.utc
-PEM = serialization.Encoding.PEM
-
 
 class CertificateUse(str, enum.Enum):
     """The kinds of root certificate the CSMS installs (CertificateUseEnumType)."""
@@ -195,13 +196,13 @@ def _why_not_a_root(certificate: x509.Certificate) -> str | None:
         return "it is not a root (its issuer is not its subject)"
     try:
         certificate.verify_directly_issued_by(certificate)
-    except (InvalidSignature, ValueError, TypeError):
+    except (exceptions.InvalidSignature, ValueError, TypeError):
         return "its self-signature does not verify"
     return None
 
 
 def _common_name(name: x509.Name) -> str | None:
-    values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    values = name.get_attributes_for_oid(oid.NameOID.COMMON_NAME)
     return str(values[0].value) if values else None
 
 
@@ -259,7 +260,7 @@ class CertificateStore:
         if sum(len(self.root_files(u)) for u in CertificateUse) >= self.max_certificates:
             return Outcome("Rejected", f"the certificate store is full ({self.max_certificates})")
         try:
-            write_private_file(path, certificate.public_bytes(PEM))
+            write_private_file(path, certificate.public_bytes(serialization.Encoding.PEM))
         except OSError as error:
             return Outcome("Failed", f"cannot write it: {error.strerror or error}")
         log.info("installed %s %s (serial %x, expires %s)", use.value,
@@ -319,9 +320,10 @@ class CertificateStore:
         """The installed charge point certificate (the leaf), or the one before it."""
         path = self._previous_path if previous else self.client_certificate_path
         try:
-            return x509.load_pem_x509_certificates(path.read_bytes())[0]
+            pem = path.read_bytes()
         except FileNotFoundError:
-            return None
+            return None  # known without cryptography: profiles 0-2 never load it
+        return x509.load_pem_x509_certificates(pem)[0]
 
     def client_certificate_file(self, now: dt.datetime | None = None) -> Path | None:
         """The file (key and chain) for the next TLS connection of profile 3: the installed
@@ -355,8 +357,8 @@ class CertificateStore:
         if not cpo_name:
             raise ValueError("the CSR needs an organization name: set CpoName first")
         key = key_type.generate()
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, charge_point_id),
-                             x509.NameAttribute(NameOID.ORGANIZATION_NAME, cpo_name)])
+        subject = x509.Name([x509.NameAttribute(oid.NameOID.COMMON_NAME, charge_point_id),
+                             x509.NameAttribute(oid.NameOID.ORGANIZATION_NAME, cpo_name)])
         is_ec = isinstance(key, ec.EllipticCurvePrivateKey)
         csr = (
             x509.CertificateSigningRequestBuilder()
@@ -366,13 +368,14 @@ class CertificateStore:
                 digital_signature=True, content_commitment=False, key_encipherment=not is_ec,
                 data_encipherment=False, key_agreement=is_ec, key_cert_sign=False,
                 crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]),
+            .add_extension(x509.ExtendedKeyUsage([oid.ExtendedKeyUsageOID.CLIENT_AUTH]),
                            critical=False)
             .sign(key, hashes.SHA256())
         )
         write_private_file(self._pending_key_path, key.private_bytes(
-            PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-        csr_pem = csr.public_bytes(PEM)
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()))
+        csr_pem = csr.public_bytes(serialization.Encoding.PEM)
         write_private_file(self._pending_csr_path, csr_pem)
         log.info("new %s key and CSR for CN=%s, O=%s", key_type.value, charge_point_id, cpo_name)
         return csr_pem.decode("ascii")
@@ -396,9 +399,9 @@ class CertificateStore:
                                                                          now)
         if wrong:
             return Outcome("Rejected", wrong)
-        pem = key.private_bytes(PEM, serialization.PrivateFormat.PKCS8,
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
-        pem += b"".join(c.public_bytes(PEM) for c in chain)
+        pem += b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain)
         try:
             self._keep_previous()
             write_private_file(self.client_certificate_path, pem)
@@ -429,7 +432,7 @@ class CertificateStore:
                 return "it is a CA certificate, not a charge point certificate"
         with contextlib.suppress(x509.ExtensionNotFound):
             usages = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-            if ExtendedKeyUsageOID.CLIENT_AUTH not in usages:
+            if oid.ExtendedKeyUsageOID.CLIENT_AUTH not in usages:
                 return "its extendedKeyUsage does not allow TLS client authentication"
         return None
 
@@ -482,7 +485,7 @@ class CertificateStore:
                     continue
                 for certificate in found:
                     outcome = self.install_root(CertificateUse.CENTRAL_SYSTEM_ROOT,
-                                                certificate.public_bytes(PEM).decode())
+                                                certificate.public_bytes(serialization.Encoding.PEM).decode())
                     if not outcome.accepted:
                         problems.append(f"[ocpp] ca_file {path}: {outcome.reason}")
         if cert_file is not None and self.charge_point_certificate() is None:
@@ -505,11 +508,11 @@ class CertificateStore:
         if chain[0].public_key().public_bytes(der, public) != key.public_key().public_bytes(
                 der, public):
             return ["[ocpp] key_file is not the key of the certificate in cert_file"]
-        pem = key.private_bytes(PEM, serialization.PrivateFormat.PKCS8,
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
         self._keep_previous()
-        write_private_file(self.client_certificate_path,
-                           pem + b"".join(c.public_bytes(PEM) for c in chain))
+        chain_pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain)
+        write_private_file(self.client_certificate_path, pem + chain_pem)
         return []
 
 

@@ -28,14 +28,18 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
-from cryptography.x509.oid import ExtendedKeyUsageOID
-
-from pievse.services.firmware_rollback import FirmwareError
 from pievse.services.certificates import chain_error
+from pievse.services.cryptography_modules import (
+    ec,
+    exceptions,
+    hashes,
+    oid,
+    padding,
+    rsa,
+    utils,
+    x509,
+)
+from pievse.services.firmware_rollback import FirmwareError
 
 __all__ = ["SignatureError", "check_signing_certificate", "verify_file_signature"]
 
@@ -75,8 +79,9 @@ def check_signing_certificate(pem: str, roots: list[x509.Certificate],
             return "its keyUsage does not allow digital signatures"
     with contextlib.suppress(x509.ExtensionNotFound):
         usages = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-        if not {ExtendedKeyUsageOID.CODE_SIGNING, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE} \
-                & set(usages):
+        signing = {oid.ExtendedKeyUsageOID.CODE_SIGNING,
+                   oid.ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE}
+        if not signing & set(usages):
             return "its extendedKeyUsage does not allow code signing"
     if not isinstance(leaf.public_key(), rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
         return "its key is neither RSA nor EC"
@@ -116,11 +121,11 @@ def verify_file_signature(path: Path, signature: str, signing_certificate: str) 
         if isinstance(key, rsa.RSAPublicKey):
             try:
                 key.verify(raw, digest, padding.PKCS1v15(), prehashed)
-            except InvalidSignature:
+            except exceptions.InvalidSignature:
                 key.verify(raw, digest, padding.PSS(mgf=padding.MGF1(hashes.SHA256()),
                                                     salt_length=padding.PSS.AUTO), prehashed)
             return
-    except (InvalidSignature, UnsupportedAlgorithm, ValueError):
+    except (exceptions.InvalidSignature, exceptions.UnsupportedAlgorithm, ValueError):
         raise SignatureError("the signature does not match the file and the signing "
                              "certificate's key (SHA-256 with RSA or ECDSA)") from None
     raise SignatureError("the signing certificate's key is neither RSA nor EC")
