@@ -64,7 +64,7 @@ def _check_api_token(value: str) -> str | None:
 KEYS: tuple[Key, ...] = (
     # [charge_point]: what the CSMS knows this charge point as, and the installation's limits.
     Key("charge_point", "id", str, REQUIRED, "the charge point identity the CSMS knows",
-        minimum=1, maximum=48, check=_check_charge_point_id, example="pievse-001"),
+        minimum=1, maximum=48, check=_check_charge_point_id, example="pievse001"),
     Key("charge_point", "vendor", str, "pievse", "chargePointVendor in BootNotification",
         maximum=20),
     Key("charge_point", "model", str, "pievse-sim", "chargePointModel in BootNotification",
