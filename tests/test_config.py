@@ -250,6 +250,15 @@ def test_the_csms_url_must_be_a_websocket_url_with_a_host(url, allowed):
     assert problem.startswith(f'[ocpp] url = "{url}": {allowed}')
 
 
+@pytest.mark.parametrize("url", ["ws://csms.example.com/ocpp/{id}/",
+                                 "ws://csms.example.com/ocpp?cp={id}&tenant=7"])
+def test_the_csms_url_may_carry_an_id_placeholder_in_its_path_or_query_for_arthexis(url):
+    assert parse_config(MINIMAL.replace("ws://csms.example.com/ocpp", url)).ocpp.url == url
+    [problem] = problems_of(MINIMAL.replace("ws://csms.example.com/ocpp",
+                                            "ws://{id}.csms.example.com/ocpp"))
+    assert "{id} (the charge point id) belongs in the path or the query" in problem
+
+
 @pytest.mark.parametrize(
     ("charge_point_id", "allowed"),
     [

@@ -18,8 +18,8 @@ from pievse.app.config.security_keys import SECURITY_CROSS_CHECKS, SECURITY_KEYS
 # --- the table of keys ----------------------------------------------------------------------------
 
 def _check_charge_point_id(value: str) -> str | None:
-    # The identity becomes the last path segment of the websocket URL (OCPP-J), so it must
-    # survive being put in a URL path unchanged.
+    # The identity becomes a path segment of the websocket URL (OCPP-J; the last one, or where
+    # [ocpp] url says {id}), so it must survive being put in a URL unchanged.
     if "/" in value or any(c.isspace() or not c.isprintable() for c in value):
         return 'must not contain "/", whitespace or control characters (it is part of the URL)'
     return None
@@ -38,6 +38,9 @@ def _check_ws_url(value: str) -> str | None:
         return allowed
     if any(c.isspace() for c in value):
         return "must not contain whitespace"
+    # The link puts the charge point id where the URL says {id} (protocol.common.link).
+    if "{id}" in parts.netloc:
+        return "{id} (the charge point id) belongs in the path or the query"
     return None
 
 
