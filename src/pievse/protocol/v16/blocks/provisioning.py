@@ -22,6 +22,7 @@ from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action
 
 from pievse import __version__
+from pievse.protocol.common.datetimes import parse_datetime
 from pievse.protocol.common.notifications import Call
 from pievse.protocol.common.rpc import (
     CallErrorReceived,
@@ -47,7 +48,8 @@ BOOT_INTERVAL_S = 60
 class ProvisioningBlock:
     def __init__(self, context: Context, *, vendor: str, model: str,
                  serial_number: str | None = None,
-                 on_ping_interval: Callable[[int], None] | None = None) -> None:
+                 on_ping_interval: Callable[[int], None] | None = None,
+                 on_csms_time: Callable[[float], None] | None = None) -> None:
         self.context = context
         self.log = context.log
         self.boot = call.BootNotification(
@@ -57,6 +59,7 @@ class ProvisioningBlock:
             firmware_version=f"pievse {__version__}",
         )
         self._on_ping_interval = on_ping_interval
+        self._on_csms_time = on_csms_time
         #: The CSMS accepted this process's BootNotification (and no later one was refused).
         self._accepted = False
         self._boot_now = asyncio.Event()
@@ -113,6 +116,14 @@ class ProvisioningBlock:
 
     def _answered(self, response: Any) -> bool:
         """Take in the CSMS's answer to a BootNotification; True when it is Accepted."""
+        if self._on_csms_time is not None:
+            try:
+                csms_time = parse_datetime(response.current_time)
+            except (ValueError, OverflowError) as error:
+                self.log.warning("BootNotification: the CSMS's currentTime is unusable (%s)",
+                                 error)
+            else:
+                self._on_csms_time(csms_time)
         self._accepted = response.status == "Accepted"
         if self._accepted:
             interval = int(response.interval)
