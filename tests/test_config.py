@@ -93,7 +93,7 @@ def test_the_configuration_is_frozen():
 def test_default_config_takes_overrides_section_by_section_and_validates_them():
     config = default_config(charge_point={"connectors": 2}, api={"listen": ""})
     assert config.charge_point.connectors == 2
-    assert config.charge_point.id == "pievse-001"
+    assert config.charge_point.id == "pievse001"
     assert config.ocpp.url == "ws://127.0.0.1:9000/ocpp"
     assert config.api.enabled is False and config.api.host is None and config.api.port is None
     with pytest.raises(ConfigError) as caught:
@@ -149,7 +149,7 @@ def test_a_phase_rotation_on_a_single_phase_station_is_refused():
 def test_the_example_file_parses_and_holds_the_defaults():
     config = load_config(str(EXAMPLE))
     assert config == default_config()
-    assert config.charge_point.id == "pievse-001"
+    assert config.charge_point.id == "pievse001"
     assert config.ocpp.url == "ws://127.0.0.1:9000/ocpp"
 
 
@@ -250,6 +250,15 @@ def test_the_csms_url_must_be_a_websocket_url_with_a_host(url, allowed):
     assert problem.startswith(f'[ocpp] url = "{url}": {allowed}')
 
 
+@pytest.mark.parametrize("url", ["ws://csms.example.com/ocpp/{id}/",
+                                 "ws://csms.example.com/ocpp?cp={id}&tenant=7"])
+def test_the_csms_url_may_carry_an_id_placeholder_in_its_path_or_query_for_arthexis(url):
+    assert parse_config(MINIMAL.replace("ws://csms.example.com/ocpp", url)).ocpp.url == url
+    [problem] = problems_of(MINIMAL.replace("ws://csms.example.com/ocpp",
+                                            "ws://{id}.csms.example.com/ocpp"))
+    assert "{id} (the charge point id) belongs in the path or the query" in problem
+
+
 @pytest.mark.parametrize(
     ("charge_point_id", "allowed"),
     [
@@ -302,6 +311,17 @@ def test_an_unknown_key_without_a_close_match_lists_the_known_keys():
     assert problem == "[logging] colour: unknown key; known keys: level"
 
 
+def test_the_example_id_has_no_hyphen_which_home_assistant_trips_on():
+    """Home Assistant's OCPP integration mishandles ids with a hyphen: whoever copies the example
+    must not inherit that, from the example file, the key's own example or the README."""
+    (id_key,) = [key for key in KEYS if (key.section, key.name) == ("charge_point", "id")]
+    readme = (EXAMPLE.parent / "README.md").read_text()
+    for example in (load_config(str(EXAMPLE)).charge_point.id, id_key.example,
+                    default_config().charge_point.id):
+        assert "-" not in example
+        assert f'id = "{example}"' in readme
+
+
 def test_a_section_written_as_a_plain_value_is_reported():
     assert problems_of('api = "127.0.0.1:8180"\n' + MINIMAL) == [
         'api = "127.0.0.1:8180": must be a table, [api]'
@@ -311,7 +331,7 @@ def test_a_section_written_as_a_plain_value_is_reported():
 def test_missing_required_keys_are_reported_with_an_example():
     assert problems_of("") == [
         "[charge_point] id: missing; it is required (the charge point identity the CSMS knows), "
-        'e.g. id = "pievse-001"',
+        'e.g. id = "pievse001"',
         "[ocpp] url: missing; it is required (websocket URL of the CSMS), "
         'e.g. url = "ws://127.0.0.1:9000/ocpp"',
     ]

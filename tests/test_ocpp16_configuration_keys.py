@@ -165,9 +165,10 @@ async def authorization_key(csms: CentralSystem, daemon: Daemon) -> None:
 async def security_profile(csms: CentralSystem, daemon: Daemon) -> None:
     _, headers = daemon.security.transport()
     assert "Authorization" not in headers
-    boots = len(received(csms, "BootNotification"))
+    statuses = len(received(csms, "StatusNotification"))
     await change(csms, "AuthorizationKey", KEY)  # the station reconnects with it
-    await eventually(lambda: len(received(csms, "BootNotification")) > boots and
+    # A reconnect is not a reboot: the statuses sent again say it is back.
+    await eventually(lambda: len(received(csms, "StatusNotification")) > statuses and
                      daemon.protocol.registered, what="registered again")
     await change(csms, "SecurityProfile", "1")
     _, headers = daemon.security.transport()

@@ -77,13 +77,50 @@ async def test_reconnect_after_the_csms_drops_the_connection_resends_the_current
     csms, start_station
 ):
     daemon = await start_station()
-    boots = len(received(csms, "BootNotification"))
+    statuses = len(received(csms, "StatusNotification"))
     await csms.drop_connection("CP1")
-    await eventually(lambda: len(received(csms, "BootNotification")) > boots, timeout=20,
-                     what="reconnect and boot again")
+    # A reconnect is not a reboot: the statuses, not a BootNotification, say it is back.
+    await eventually(lambda: len(received(csms, "StatusNotification")) > statuses, timeout=20,
+                     what="reconnect and send the statuses again")
     await eventually(lambda: daemon.protocol.registered, what="registered again")
     daemon.hardware.simulated.evs[1].set_state("B")
     await eventually(lambda: status_now(csms) == "Preparing", what="status after reconnect")
+
+
+async def test_a_reconnect_is_not_a_reboot_for_home_assistant(csms, start_station):
+    """Home Assistant reports every BootNotification as a reboot: once accepted, this process
+    reconnects with the status of every connector and what was queued, and sends a
+    BootNotification only when the CSMS asks or answered the last one Pending or Rejected."""
+    daemon = await start_station()
+    connectors = len(daemon.station.connectors)
+
+    async def reconnect() -> list[dict]:
+        statuses = len(received(csms, "StatusNotification"))
+        await csms.drop_connection("CP1")
+        await eventually(lambda: not daemon.protocol.registered, what="the link dropped")
+        await eventually(lambda: daemon.protocol.registered, timeout=20, what="registered again")
+        await eventually(lambda: len(received(csms, "StatusNotification")) > statuses + connectors,
+                         what="the status of connector 0 and every connector")
+        return received(csms, "StatusNotification")[statuses:]
+
+    boots = len(received(csms, "BootNotification"))
+    resent = await reconnect()
+    assert sorted(s["connectorId"] for s in resent) == list(range(connectors + 1))
+    assert len(received(csms, "BootNotification")) == boots, "a reconnect sends no boot"
+
+    assert (await csms.trigger_message("CP1", "BootNotification"))["status"] == "Accepted"
+    await eventually(lambda: len(received(csms, "BootNotification")) == boots + 1,
+                     what="the BootNotification the CSMS asked for")
+
+    csms.boot_status = "Pending"
+    assert (await csms.trigger_message("CP1", "BootNotification"))["status"] == "Accepted"
+    await eventually(lambda: len(received(csms, "BootNotification")) == boots + 2,
+                     what="a BootNotification answered Pending")
+    csms.boot_status = "Accepted"
+    await reconnect()
+    assert len(received(csms, "BootNotification")) == boots + 3, "Pending: boot on reconnect"
+    await reconnect()
+    assert len(received(csms, "BootNotification")) == boots + 3, "accepted again: no boot"
 
 
 async def test_transaction_messages_wait_for_the_connection_and_keep_their_order(

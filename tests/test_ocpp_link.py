@@ -125,8 +125,19 @@ def test_the_charge_point_id_becomes_the_last_path_segment(url, charge_point_id,
     assert charge_point_url(url, charge_point_id) == expected
 
 
+@pytest.mark.parametrize(("url", "expected"), [
+    ("wss://csms.example/ocpp/{id}/", "wss://csms.example/ocpp/CP%201/"),
+    ("ws://csms:9000/ocpp/{id}/ws", "ws://csms:9000/ocpp/CP%201/ws"),
+    ("ws://csms:9000/ocpp?cp={id}&tenant=7", "ws://csms:9000/ocpp?cp=CP%201&tenant=7"),
+])
+def test_an_id_placeholder_puts_the_id_where_arthexis_wants_it(url, expected):
+    """arthexis serves charge points only at …/ocpp/<id>/, trailing slash included."""
+    assert charge_point_url(url, "CP 1") == expected
+
+
 @pytest.mark.parametrize(("url", "charge_point_id"), [
     ("http://csms:9000/ocpp", "CP1"),
+    ("ws://{id}.csms:9000/ocpp", "CP1"),
     ("csms:9000", "CP1"),
     ("ws://csms:9000/ocpp", ""),
 ])

@@ -92,6 +92,30 @@ async def test_profile_1_with_a_wrong_key_is_refused_with_a_line_naming_the_cred
     assert_secret_free(line, str(error))
 
 
+@pytest.mark.parametrize("profile", [P0, P1])
+async def test_arthexis_answering_wrong_credentials_with_403_is_a_credentials_refusal(profile):
+    """arthexis answers wrong Basic-auth credentials with 403, not 401. Where credentials were
+    sent that is the same refusal; without them (profile 0) a 403 stays "forbidden"."""
+    from websockets.asyncio.server import serve
+
+    def forbid(connection, request):
+        return connection.respond(403, "Forbidden\n")
+
+    async with serve(lambda connection: connection.wait_closed(), "127.0.0.1", 0,
+                     process_request=forbid) as server:
+        port = server.sockets[0].getsockname()[1]
+        security = TransportSecurity(profile, WRONG_KEY if profile is P1 else None)
+        error = await refusal(f"ws://127.0.0.1:{port}/ocpp", security)
+    line = security.describe_refusal(error)
+    if profile is P1:
+        assert line.startswith("the CSMS refused the credentials (HTTP 403")
+        assert security.refusal_security_event(error) == "FailedToAuthenticateAtCentralSystem"
+    else:
+        assert line == "the CSMS forbids this charge point (HTTP 403 Forbidden)"
+        assert security.refusal_security_event(error) is None
+    assert_secret_free(line, str(error))
+
+
 # --- profile 2: TLS, the CSMS verified, Basic authentication ----------------------------------
 
 

@@ -353,13 +353,32 @@ def test_a_composite_schedule_for_a_connector_that_does_not_exist_is_rejected() 
         CompositeScheduleStatus.REJECTED)
 
 
+def test_a_relative_charge_point_max_profile_counts_from_its_arrival() -> None:
+    """Home Assistant's station-wide limit is a Relative ChargePointMaxProfile: it limits every
+    connector from the moment it arrives, with no transaction running, and a restart (the
+    profile persisted and read back) does not move its start."""
+    store = ChargingProfiles(connector_count=2)
+    arrival = MONDAY + 10 * HOUR
+    install(store, 0, profile(1, CPMAX, [(0, 10), (HOUR, 6)], kind=RELATIVE, start=None,
+                              duration=2 * HOUR), now=arrival)
+    for connector_id in (0, 1, 2):
+        assert amps(store, arrival - 1, connector_id) is None, "not before it arrived"
+        assert amps(store, arrival, connector_id) == 10.0
+        assert amps(store, arrival + HOUR, connector_id) == 6.0
+        assert amps(store, arrival + 2 * HOUR, connector_id) is None, "its duration is over"
+    assert store.limit_at(1, arrival).next_change_at == arrival + HOUR
+    (entry,) = store.installed
+    restored = ChargingProfiles(connector_count=2)
+    install(restored, 0, decode_installed_profile(encode_installed_profile(entry)).profile,
+            now=arrival + 5 * HOUR)
+    assert amps(restored, arrival + HOUR, 1) == 6.0, "a restart keeps the start of arrival"
+
+
 # --- what SetChargingProfile refuses -------------------------------------------------------------
 
 REJECTIONS = {
     "ChargePointMaxProfile not on connector 0": (1, profile(1, CPMAX, [(0, 16)]), None,
                                                  "only be set on connector 0"),
-    "Relative ChargePointMaxProfile": (0, profile(1, CPMAX, [(0, 16)], kind=RELATIVE),
-                                       None, "cannot be Relative"),
     "TxProfile on connector 0": (0, profile(1, TXP, [(0, 16)]), 5, "not connector 0"),
     "TxProfile without a transaction": (1, profile(1, TXP, [(0, 16)]), None,
                                         "no transaction is running on connector 1"),

@@ -58,7 +58,7 @@ def charging_profiles(draw: st.DrawFn, profile_id: int) -> tuple[int, ChargingPr
         P.TX_PROFILE: 1,  # where the transaction may run
         P.TX_DEFAULT_PROFILE: draw(st.sampled_from([0, 1, 2])),
     }[purpose]
-    # A Relative ChargePointMaxProfile is rejected (tested apart): draw it rarely.
+    # A Relative ChargePointMaxProfile counts from its arrival (tested apart): draw it rarely.
     kinds = [K.ABSOLUTE, K.RECURRING] * 4 + [K.RELATIVE] if connector_id == 0 else list(K)
     kind = draw(st.sampled_from(kinds))
     unit = draw(st.sampled_from(ChargingRateUnit))

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from pievse.aio import AsyncClock, SystemClock
@@ -30,6 +31,7 @@ from pievse.drivers.contracts import (
 )
 from pievse.app.driver_factory import Hardware, SimulatedHardware, build_hardware
 from pievse.persistence.recorder import TransactionRecorder
+from pievse.app.system_time import system_clock_synchronised
 from pievse.app.systemd import Notifier, ServiceReporter
 from pievse.core.effects import (
     Effect,
@@ -51,6 +53,20 @@ log = logging.getLogger("pievse")
 # How long an exit waits for the StopTransaction of an interrupted session: well inside
 # systemd's TimeoutStopSec, and the contactor is already open while it waits.
 SHUTDOWN_DELIVERY_S = 5.0
+#: A difference from the CSMS's time below this is the message's precision and transit.
+CLOCK_NOISE_S = 2.0
+#: A correction this large is worth a warning (once: a station whose clock was days off).
+CLOCK_JUMP_S = 60.0
+
+
+def _span(seconds: float) -> str:
+    """How far ahead (+) or behind (-) the CSMS's time is, readably: "3.0 days behind"."""
+    way = "behind" if seconds > 0 else "ahead"
+    value = abs(seconds)
+    for unit, size in (("days", 86_400), ("hours", 3_600), ("minutes", 60)):
+        if value >= size:
+            return f"{value / size:.1f} {unit} {way}"
+    return f"{value:.0f} s {way}"
 
 
 class ExitReason(enum.Enum):
@@ -80,6 +96,7 @@ class Daemon:
         configuration_overrides: dict[str, Any] | None = None,
         notifier: Notifier | None = None,
         store: Store | None = None,
+        clock_synchronised: Callable[[], bool] = system_clock_synchronised,
     ) -> None:
         from pievse.app.link_security import LinkSecurity
         from pievse.app.maintenance import log_uploader, updater_and_uploader
@@ -91,6 +108,8 @@ class Daemon:
         # The one clock of the charge point: the station reads it, everything that waits
         # (link, RPC, heartbeat, outbox, services, the timers below) waits on it.
         self.clock = clock or SystemClock()
+        self._clock_synchronised = clock_synchronised
+        self._clock_jump_logged = False
         # The store first: the transactions and messages a crash left behind shape everything
         # else (the simulated meters start from the energy they had reached).
         self.store = store or Store(config.storage.path).open()
@@ -131,6 +150,7 @@ class Daemon:
             on_security_change=self._security_changed,
             on_ping_interval=self._ping_interval_changed,
             on_connection_change=self._connection_changed,
+            on_csms_time=self._csms_time,
         ))
         self.security.protocol = self.protocol
         self.recorder = TransactionRecorder(self.store, self.station)
@@ -168,6 +188,27 @@ class Daemon:
         #: The last errors logged, for the status page.
         self.recent_errors = RecentErrors()
         self.service = ServiceReporter(notifier or Notifier(), self.describe)
+
+    # --- the time ----------------------------------------------------------------------------
+
+    def _csms_time(self, csms_time: float) -> None:
+        """The CSMS's time, from its answer to a BootNotification: adopted when the system clock
+        is not synchronised (a Pi without RTC or network time at boot), so that the timestamps
+        sent are right. The system time itself is left to the time daemon."""
+        if not isinstance(self.clock, SystemClock):
+            return  # a test's clock: its time is the test's to set
+        offset = csms_time - self.clock.now()
+        # Within the message's own precision and transit, there is nothing to correct.
+        if abs(offset) < CLOCK_NOISE_S or self._clock_synchronised():
+            return
+        self.clock.resync(csms_time)
+        if abs(offset) >= CLOCK_JUMP_S and not self._clock_jump_logged:
+            self._clock_jump_logged = True
+            log.warning("the system clock is not synchronised and %s off: taking the CSMS's "
+                        "time from BootNotification", _span(offset))
+        else:
+            log.info("the system clock is not synchronised: taking the CSMS's time from "
+                     "BootNotification (%+.1f s)", offset)
 
     # --- effects -------------------------------------------------------------------------------
 

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING
 from pievse.app.config import Config, ConfigError, OcppConfig
 from pievse.app.state_folders import private_folder, unusable_folder
 from pievse.protocol.common.security_state import SecurityProfile, SecurityState
-from pievse.protocol.common.transport_security import refusal_security_event
 from pievse.services.certificates import (
     CertificateHashData,
     CertificateStore,
@@ -104,7 +103,7 @@ class LinkSecurity:
 
     def describe_failure(self, error: BaseException) -> str:
         assert self.protocol is not None
-        event = refusal_security_event(error)
+        event = self.protocol.transport_security().refusal_security_event(error)
         if event is not None:
             # Told to the CSMS once a connection works again (queued while offline).
             self.protocol.report_security_event(event, type(error).__name__)

@@ -83,6 +83,7 @@ class DaemonParts:
     on_security_change: Callable[[str], None]
     on_ping_interval: Callable[[int], None]
     on_connection_change: Callable[[], None]
+    on_csms_time: Callable[[float], None]
 
 
 def build_16(parts: DaemonParts) -> Adapter:
@@ -103,6 +104,7 @@ def build_16(parts: DaemonParts) -> Adapter:
         serial_number=cp.serial_number or None,
         response_timeout=config.ocpp.response_timeout,
         on_ping_interval=parts.on_ping_interval,
+        on_csms_time=parts.on_csms_time,
         on_connection_change=parts.on_connection_change,
         outbox=parts.outbox,
         clock=parts.clock,

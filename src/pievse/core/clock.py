@@ -35,8 +35,9 @@ class SystemClock:
     def __init__(self) -> None:
         self.resync()
 
-    def resync(self) -> None:
-        self._wall_anchor = time.time()
+    def resync(self, wall_time: float | None = None) -> None:
+        """Adopt ``wall_time`` (seconds since the epoch, now), else the system's wall time."""
+        self._wall_anchor = time.time() if wall_time is None else wall_time
         self._mono_anchor = time.monotonic()
 
     def now(self) -> float:

@@ -172,6 +172,15 @@ class ChargingProfiles:
         if problem is not None:
             return InstallResult(ChargingProfileStatus.REJECTED, problem)
 
+        if profile.purpose is CPMAX and profile.kind is ChargingProfileKind.RELATIVE:
+            # The charge point as a whole has no transaction to count from; CSMSs that send one
+            # (Home Assistant's station-wide limit) mean "from now", as other chargers read it.
+            # Kept as the Absolute profile it amounts to, so that a restart does not move its
+            # start.
+            profile = dataclasses.replace(
+                profile, kind=ChargingProfileKind.ABSOLUTE,
+                schedule=dataclasses.replace(profile.schedule, start_schedule=now),
+            )
         if profile.kind is ChargingProfileKind.ABSOLUTE and profile.schedule.start_schedule is None:
             # OCPP 1.6 leaves an Absolute schedule without startSchedule undefined; it starts
             # when it becomes valid, i.e. at validFrom or now. Kept in the profile so that
@@ -221,9 +230,6 @@ class ChargingProfiles:
         if profile.purpose is CPMAX:
             if connector_id != 0:
                 return "a ChargePointMaxProfile can only be set on connector 0"
-            if profile.kind is ChargingProfileKind.RELATIVE:
-                return ("a ChargePointMaxProfile cannot be Relative: the charge point has no "
-                        "transaction to start from")
         if profile.purpose is TX:
             if connector_id == 0:
                 return "a TxProfile belongs to a transaction on a connector, not connector 0"

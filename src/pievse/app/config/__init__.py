@@ -262,7 +262,7 @@ def default_config(**overrides: dict[str, Any]) -> Config:
     file: ``default_config(ocpp={"url": "ws://10.0.0.2/ocpp"}, api={"listen": ""})``.
 
     Required keys that are not overridden take the values of ``config.example.toml``
-    (charge point ``pievse-001``, CSMS at ``ws://127.0.0.1:9000/ocpp``).
+    (charge point ``pievse001``, CSMS at ``ws://127.0.0.1:9000/ocpp``).
     """
     return _build(overrides, "<default_config>", fill_required=True)
 

@@ -18,8 +18,8 @@ from pievse.app.config.security_keys import SECURITY_CROSS_CHECKS, SECURITY_KEYS
 # --- the table of keys ----------------------------------------------------------------------------
 
 def _check_charge_point_id(value: str) -> str | None:
-    # The identity becomes the last path segment of the websocket URL (OCPP-J), so it must
-    # survive being put in a URL path unchanged.
+    # The identity becomes a path segment of the websocket URL (OCPP-J; the last one, or where
+    # [ocpp] url says {id}), so it must survive being put in a URL unchanged.
     if "/" in value or any(c.isspace() or not c.isprintable() for c in value):
         return 'must not contain "/", whitespace or control characters (it is part of the URL)'
     return None
@@ -38,6 +38,9 @@ def _check_ws_url(value: str) -> str | None:
         return allowed
     if any(c.isspace() for c in value):
         return "must not contain whitespace"
+    # The link puts the charge point id where the URL says {id} (protocol.common.link).
+    if "{id}" in parts.netloc:
+        return "{id} (the charge point id) belongs in the path or the query"
     return None
 
 
@@ -64,7 +67,7 @@ def _check_api_token(value: str) -> str | None:
 KEYS: tuple[Key, ...] = (
     # [charge_point]: what the CSMS knows this charge point as, and the installation's limits.
     Key("charge_point", "id", str, REQUIRED, "the charge point identity the CSMS knows",
-        minimum=1, maximum=48, check=_check_charge_point_id, example="pievse-001"),
+        minimum=1, maximum=48, check=_check_charge_point_id, example="pievse001"),
     Key("charge_point", "vendor", str, "pievse", "chargePointVendor in BootNotification",
         maximum=20),
     Key("charge_point", "model", str, "pievse-sim", "chargePointModel in BootNotification",

@@ -1,7 +1,8 @@
 """The websocket link to the central system (CSMS): connect, run a session, reconnect, forever.
 
 An OCPP-J charge point is the websocket *client*. It connects to the CSMS URL with its charge
-point id as the last path segment (``ws://csms.example:9000/ocpp/CP1``) and offers the OCPP
+point id as the last path segment (``ws://csms.example:9000/ocpp/CP1``), or where the URL puts a
+``{id}``, and offers the OCPP
 version as the websocket subprotocol (``Sec-WebSocket-Protocol: ocpp1.6``). The CSMS must select
 that subprotocol; a server that selects none speaks something else, and no session is run on it.
 
@@ -31,27 +32,44 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from pievse import __version__
 from pievse.aio import AsyncClock, SystemClock
 
-__all__ = ["OcppLink", "SessionFactory", "charge_point_url", "describe_connect_failure"]
+__all__ = [
+    "ID_PLACEHOLDER", "OcppLink", "SessionFactory", "charge_point_url",
+    "describe_connect_failure",
+]
 
 #: Runs one OCPP session over an open websocket and returns when it closes.
 SessionFactory = Callable[[Any], Awaitable[None]]
 
 
+#: Where ``[ocpp] url`` wants the charge point id, when not as the last path segment.
+ID_PLACEHOLDER = "{id}"
+
+
 def charge_point_url(url: str, charge_point_id: str) -> str:
-    """The CSMS URL with the charge point id appended as the last path segment.
+    """The CSMS URL with the charge point id in it: where the URL says ``{id}``, else appended
+    as the last path segment.
 
     >>> charge_point_url("ws://csms:9000/ocpp/", "CP 1")
     'ws://csms:9000/ocpp/CP%201'
+    >>> charge_point_url("ws://csms:9000/ocpp/{id}/", "CP1")
+    'ws://csms:9000/ocpp/CP1/'
 
-    The id is percent-encoded whole (a "/" in it stays part of the id); a query is kept.
+    Some CSMSs serve a charge point only at a path of their own (arthexis: ``…/ocpp/<id>/``,
+    with the trailing slash) or take the id in the query. The id is percent-encoded whole (a
+    "/" in it stays part of the id); a query is kept.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
         raise ValueError(f"the CSMS URL must be ws://host[:port]/path or wss://…, got {url!r}")
     if not charge_point_id:
         raise ValueError("the charge point id must not be empty")
-    path = parts.path.rstrip("/") + "/" + quote(charge_point_id, safe="")
-    return urlunsplit(parts._replace(path=path))
+    if ID_PLACEHOLDER in parts.netloc:
+        raise ValueError(f"{ID_PLACEHOLDER} belongs in the path or the query of the CSMS URL")
+    encoded = quote(charge_point_id, safe="")
+    if ID_PLACEHOLDER in parts.path or ID_PLACEHOLDER in parts.query:
+        return urlunsplit(parts._replace(path=parts.path.replace(ID_PLACEHOLDER, encoded),
+                                         query=parts.query.replace(ID_PLACEHOLDER, encoded)))
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/" + encoded))
 
 
 def describe_connect_failure(error: BaseException, open_timeout: float | None = None) -> str:

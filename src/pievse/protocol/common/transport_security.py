@@ -208,6 +208,10 @@ class TransportSecurity:
         """:func:`describe_refusal` for a connection made with these settings."""
         return describe_refusal(error, open_timeout, profile=SecurityProfile(self.profile))
 
+    def refusal_security_event(self, error: BaseException) -> str | None:
+        """:func:`refusal_security_event` for a connection made with these settings."""
+        return refusal_security_event(error, profile=SecurityProfile(self.profile))
+
     def connection_options(self, charge_point_id: str) -> ConnectionOptions:
         """The ``ssl`` context and headers for the next connection (ValueError or
         ``ssl.SSLError`` when the files cannot be used: call :meth:`problems` first)."""
@@ -326,9 +330,10 @@ def describe_refusal(error: BaseException, open_timeout: float | None = None, *,
                      profile: SecurityProfile | None = None) -> str:
     """One line naming why the CSMS could not be reached or refused this charge point.
 
-    Credentials (HTTP 401), the CSMS's certificate (untrusted CA, expired, self-signed, host name
-    mismatch) and the handshake (client certificate refused, TLS version, cipher) each get their
-    own words; anything else is described by
+    Credentials (HTTP 401, or 403 under a profile with Basic auth), the CSMS's certificate
+    (untrusted CA, expired, self-signed, host name mismatch) and the handshake (client
+    certificate refused, TLS version, cipher) each get their own words; anything else is
+    described by
     :func:`pievse.protocol.common.link.describe_connect_failure`.
 
     A CSMS that refuses a client certificate under TLS 1.3 often just closes the connection
@@ -340,9 +345,12 @@ def describe_refusal(error: BaseException, open_timeout: float | None = None, *,
     from pievse.protocol.common.link import describe_connect_failure
 
     cause = _root_cause(error)
-    if isinstance(cause, InvalidStatus) and cause.response.status_code == 401:
-        return ("the CSMS refused the credentials (HTTP 401 Unauthorized): it does not accept "
-                "this charge point id with this AuthorizationKey")
+    if _credentials_refused(cause, profile):
+        assert isinstance(cause, InvalidStatus)
+        status = cause.response.status_code
+        return (f"the CSMS refused the credentials (HTTP {status} "
+                f"{cause.response.reason_phrase}): it does not accept this charge point id with "
+                "this AuthorizationKey")
     if isinstance(cause, InvalidStatus) and cause.response.status_code == 403:
         return "the CSMS forbids this charge point (HTTP 403 Forbidden)"
     if isinstance(cause, ssl.SSLCertVerificationError):
@@ -371,12 +379,23 @@ def describe_refusal(error: BaseException, open_timeout: float | None = None, *,
     return describe_connect_failure(cause, open_timeout)
 
 
-def refusal_security_event(error: BaseException) -> str | None:
-    """The white paper's security event type for a refused connection, if it names one."""
+def _credentials_refused(cause: BaseException, profile: SecurityProfile | None) -> bool:
+    """HTTP 401, or 403 where Basic credentials were sent: some CSMSs (arthexis) answer wrong
+    credentials with 403, and with a password in play that is what it means."""
     from websockets.exceptions import InvalidStatus
 
+    if not isinstance(cause, InvalidStatus):
+        return False
+    status = cause.response.status_code
+    return status == 401 or (status == 403 and profile is not None and profile.uses_basic_auth)
+
+
+def refusal_security_event(error: BaseException, *,
+                           profile: SecurityProfile | None = None) -> str | None:
+    """The white paper's security event type for a refused connection made under ``profile``,
+    if it names one."""
     cause = _root_cause(error)
-    if isinstance(cause, InvalidStatus) and cause.response.status_code == 401:
+    if _credentials_refused(cause, profile):
         return "FailedToAuthenticateAtCentralSystem"
     if isinstance(cause, ssl.SSLCertVerificationError):
         return "InvalidCentralSystemCertificate"

@@ -91,6 +91,7 @@ SECURITY_EXTENSION = frozenset({
 class ChargePoint16:
     """One charge point on OCPP 1.6J. ``run_session`` is given to the websocket link.
 
+    ``on_csms_time(t)`` hears the CSMS's time from each answer to a BootNotification.
     ``firmware``, ``diagnostics`` and ``logs`` are the services behind UpdateFirmware and
     SignedUpdateFirmware, GetDiagnostics, and GetLog (without them these are refused).
     ``certificates`` and ``security_state`` turn the security extension on; with it come
@@ -114,6 +115,7 @@ class ChargePoint16:
         serial_number: str | None = None,
         response_timeout: float = 30.0,
         on_ping_interval: Callable[[int], None] | None = None,
+        on_csms_time: Callable[[float], None] | None = None,
         on_connection_change: Callable[[], None] | None = None,
         outbox: Outbox | None = None,
         clock: AsyncClock | None = None,
@@ -154,7 +156,7 @@ class ChargePoint16:
         context = self.context
         self._provisioning = ProvisioningBlock(
             context, vendor=vendor, model=model, serial_number=serial_number,
-            on_ping_interval=on_ping_interval)
+            on_ping_interval=on_ping_interval, on_csms_time=on_csms_time)
         self._security = (SecurityBlock(context, charge_point_id=charge_point_id,
                                         cpo_name=cpo_name, key_type=key_type,
                                         on_security_change=on_security_change)

@@ -2,7 +2,11 @@
 (GetConfiguration, ChangeConfiguration) and DataTransfer.
 
 Registration sends BootNotification until the CSMS accepts it; Pending and Rejected wait the
-interval the CSMS gives (a TriggerMessage(BootNotification) cuts the wait short). The heartbeat
+interval the CSMS gives (a TriggerMessage(BootNotification) cuts the wait short). A reconnect is
+not a reboot: once the CSMS has accepted a BootNotification from this process, a new connection
+goes straight to the current statuses and the queued messages (CSMSs such as Home Assistant's
+report each BootNotification as a reboot). A BootNotification is sent again when the CSMS asks
+for one, and on the next connection when it answered one with Pending or Rejected. The heartbeat
 goes every HeartbeatInterval seconds of silence: any message the CSMS answered stands for one.
 A key that feeds a station setting passes a change on to the station.
 """
@@ -18,6 +22,7 @@ from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action
 
 from pievse import __version__
+from pievse.protocol.common.datetimes import parse_datetime
 from pievse.protocol.common.notifications import Call
 from pievse.protocol.common.rpc import (
     CallErrorReceived,
@@ -43,7 +48,8 @@ BOOT_INTERVAL_S = 60
 class ProvisioningBlock:
     def __init__(self, context: Context, *, vendor: str, model: str,
                  serial_number: str | None = None,
-                 on_ping_interval: Callable[[int], None] | None = None) -> None:
+                 on_ping_interval: Callable[[int], None] | None = None,
+                 on_csms_time: Callable[[float], None] | None = None) -> None:
         self.context = context
         self.log = context.log
         self.boot = call.BootNotification(
@@ -53,6 +59,9 @@ class ProvisioningBlock:
             firmware_version=f"pievse {__version__}",
         )
         self._on_ping_interval = on_ping_interval
+        self._on_csms_time = on_csms_time
+        #: The CSMS accepted this process's BootNotification (and no later one was refused).
+        self._accepted = False
         self._boot_now = asyncio.Event()
         self._heartbeat_changed = asyncio.Event()
         context.configuration.on_change(self._configuration_changed)
@@ -80,7 +89,12 @@ class ProvisioningBlock:
     # --- registration --------------------------------------------------------------------------
 
     async def register(self, call_csms: Call) -> bool:
-        """BootNotification until Accepted (True); False if the connection closed first."""
+        """BootNotification until Accepted (True); False if the connection closed first.
+        Registered at once when the CSMS has accepted this process already."""
+        if self._accepted:
+            self.log.info("reconnected to the CSMS (registered since this start: no "
+                          "BootNotification)")
+            return True
         while True:
             try:
                 response = await call_csms(self.boot)
@@ -91,17 +105,38 @@ class ProvisioningBlock:
                 continue
             except ConnectionLost:
                 return False
-            interval = int(response.interval)
-            if response.status == "Accepted":
-                if interval > 0:
-                    self.context.configuration.set_initial("HeartbeatInterval", interval)
-                self.log.info("registered with the CSMS (heartbeat every %s s)", interval)
+            if self._answered(response):
                 return True
+            interval = int(response.interval)
             retry = interval if interval > 0 else BOOT_INTERVAL_S
             self.log.warning(
                 "BootNotification %s by the CSMS; trying again in %s s", response.status, retry
             )
             await self._wait_boot_retry(retry)
+
+    def _answered(self, response: Any) -> bool:
+        """Take in the CSMS's answer to a BootNotification; True when it is Accepted."""
+        if self._on_csms_time is not None:
+            try:
+                csms_time = parse_datetime(response.current_time)
+            except (ValueError, OverflowError) as error:
+                self.log.warning("BootNotification: the CSMS's currentTime is unusable (%s)",
+                                 error)
+            else:
+                self._on_csms_time(csms_time)
+        self._accepted = response.status == "Accepted"
+        if self._accepted:
+            interval = int(response.interval)
+            if interval > 0:
+                self.context.configuration.set_initial("HeartbeatInterval", interval)
+            self.log.info("registered with the CSMS (heartbeat every %s s)", interval)
+        return self._accepted
+
+    def _triggered_boot_answered(self, response: Any) -> None:
+        # No answer (the link dropped) leaves things as they were.
+        if response is not None and not self._answered(response):
+            self.log.warning("BootNotification %s by the CSMS; it is sent again on the next "
+                             "connection", response.status)
 
     async def _wait_boot_retry(self, seconds: float) -> None:
         self._boot_now.clear()
@@ -110,7 +145,7 @@ class ProvisioningBlock:
     def _boot_triggered(self, connector_id: int | None) -> None:
         self._boot_now.set()
         if self.context.registered:
-            self.context.send(self.boot)
+            self.context.send(self.boot, self._triggered_boot_answered)
 
     async def _heartbeat(self, _: Call) -> None:
         context = self.context
