@@ -1,0 +1,102 @@
+"""Schema-valid frames a CSMS may send that no station can carry out: numbers beyond what the code
+can hold, date-times beyond what it can write back, payloads nested a thousand deep, frames larger
+than a default websocket takes. Each is answered (a 1.6 CALLERROR, or the spec's Rejected) before
+anything changes, and the link, the daemon and the session stay up."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pievse.protocol.common.frames import read_frame
+from tests.conftest import eventually
+from tests.test_ocpp16_robustness import OCPP16_ERROR_CODES
+from tests.test_ocpp16_sessions import TAG, charging_session, received
+
+pytestmark = pytest.mark.asyncio
+
+HUGE_INTEGER = "1" + "0" * 400
+
+
+def profile_frame(unique_id: str, *, duration: str = "3600", start_period: str = "0",
+                  limit: str = "10", min_rate: str = "6") -> str:
+    return (
+        f'[2,"{unique_id}","SetChargingProfile",{{"connectorId":0,"csChargingProfiles":{{'
+        '"chargingProfileId":9,"stackLevel":0,"chargingProfilePurpose":"TxDefaultProfile",'
+        '"chargingProfileKind":"Relative","chargingSchedule":{"chargingRateUnit":"A",'
+        f'"duration":{duration},"minChargingRate":{min_rate},"chargingSchedulePeriod":'
+        f'[{{"startPeriod":{start_period},"limit":{limit}}}]}}}}}}]'
+    )
+
+
+async def still_answering(csms, daemon) -> None:
+    assert daemon.protocol.registered
+    assert (await csms.get_configuration("CP1", ["HeartbeatInterval"]))["configurationKey"]
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        (profile_frame("d", duration=HUGE_INTEGER), "PropertyConstraintViolation"),
+        (profile_frame("s", start_period=HUGE_INTEGER), "PropertyConstraintViolation"),
+        (profile_frame("l", limit="1e400"), "PropertyConstraintViolation"),
+        (profile_frame("m", min_rate="-1.8e309"), "PropertyConstraintViolation"),
+        (profile_frame("n", limit="NaN"), "TypeConstraintViolation"),
+        (profile_frame("i", min_rate="Infinity"), "TypeConstraintViolation"),
+        (profile_frame("t", duration="9223372036854775808"), "PropertyConstraintViolation"),
+        ('[2,"f","UpdateFirmware",{"location":"http://x/f","retrieveDate":'
+         f'"2030-01-01T00:00:00Z","retryInterval":{HUGE_INTEGER}}}]',
+         "PropertyConstraintViolation"),
+        ('[2,"g","GetDiagnostics",{"location":"ftp://x/","retryInterval":1e999}]',
+         "PropertyConstraintViolation"),
+        ('[2,"h","ChangeAvailability",{"connectorId":-Infinity,"type":"Operative"}]',
+         "TypeConstraintViolation"),
+    ],
+)
+async def test_numbers_beyond_what_the_code_can_hold_are_refused_before_anything_changes(
+    csms, start_station, frame, code
+):
+    daemon = await start_station()
+    answer = json.loads(await csms.send_raw("CP1", frame))
+    assert answer[:3] == [4, json.loads(frame.replace("NaN", "0").replace("Infinity", "0"))[1],
+                          code]
+    assert answer[2] in OCPP16_ERROR_CODES
+    assert not daemon.station.charging.profiles.installed
+    await still_answering(csms, daemon)
+    # A session still starts (an installed profile with such a number crashed every start).
+    await charging_session(csms, daemon)
+
+
+@pytest.mark.parametrize("number", [str(2**63), str(-(2**63) - 1), "1e309", "NaN", "-Infinity"])
+async def test_a_callresult_with_a_number_beyond_what_the_code_can_hold_is_not_well_formed(
+    number,
+):
+    frame = read_frame(f'[3,"r",{{"transactionId":{number},"idTagInfo":{{}}}}]')
+    assert frame.unique_id == "r" and frame.fault is not None
+    assert frame.fault[0] in ("property_constraint", "type_constraint")
+    assert read_frame(f'[3,"r",{{"transactionId":{2**63 - 1}}}]').well_formed
+
+
+async def test_numbers_beyond_what_the_code_can_hold_in_an_answer_are_an_invalid_answer(
+    csms, start_station
+):
+    async def huge_transaction_id(cp_id, action, payload):
+        if action == "StartTransaction":
+            return {"transactionId": 2**63, "idTagInfo": {"status": "Accepted"}}
+        if action == "Heartbeat":
+            return {"currentTime": "2030-01-01T00:00:00Z"}
+        return None
+
+    daemon = await start_station()
+    csms.on_call = huge_transaction_id
+    sim = daemon.hardware.simulated
+    sim.evs[1].set_state("B")
+    sim.reader.present(TAG)
+    await eventually(lambda: received(csms, "StartTransaction"), what="StartTransaction")
+    # The transaction goes on without an id from the CSMS, the daemon and the link stay.
+    await eventually(lambda: daemon.station.connector(1).transaction is not None,
+                     what="a transaction")
+    assert daemon.station.connector(1).transaction.transaction_id != 2**63
+    csms.on_call = None
+    await still_answering(csms, daemon)
