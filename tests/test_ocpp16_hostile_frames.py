@@ -100,3 +100,33 @@ async def test_numbers_beyond_what_the_code_can_hold_in_an_answer_are_an_invalid
     assert daemon.station.connector(1).transaction.transaction_id != 2**63
     csms.on_call = None
     await still_answering(csms, daemon)
+
+
+@pytest.mark.parametrize("frame", [
+    profile_frame("l", limit="1.7e308", min_rate="1.7e308"),
+    profile_frame("m", limit="-1.7e308"),
+    profile_frame("d", duration=str(2**63 - 1)),
+])
+async def test_the_largest_numbers_a_frame_may_carry_are_answered_and_keep_the_link(
+    csms, start_station, frame
+):
+    # A limit of 1.7e308 is a multiple of 0.1 whose quotient the schema check could not round:
+    # the OverflowError ended the session that every other message shares.
+    daemon = await start_station()
+    answer = json.loads(await csms.send_raw("CP1", frame))
+    assert answer[0] in (3, 4) and answer[1] == json.loads(frame)[1]
+    await still_answering(csms, daemon)
+    await charging_session(csms, daemon)
+
+
+async def test_a_heartbeat_interval_of_64_bits_keeps_the_station_running(csms, start_station):
+    async def longest_interval(cp_id, action, payload):
+        if action == "BootNotification":
+            return {"status": "Accepted", "currentTime": "2030-01-01T00:00:00Z",
+                    "interval": 2**63 - 1}
+        return None
+
+    csms.on_call = longest_interval
+    daemon = await start_station()
+    await still_answering(csms, daemon)
+    await charging_session(csms, daemon)
