@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from pievse.app.daemon import ExitReason
 from pievse.protocol.common.frames import read_frame
 from tests.conftest import eventually
 from tests.test_ocpp16_robustness import OCPP16_ERROR_CODES
@@ -130,3 +131,69 @@ async def test_a_heartbeat_interval_of_64_bits_keeps_the_station_running(csms, s
     daemon = await start_station()
     await still_answering(csms, daemon)
     await charging_session(csms, daemon)
+
+
+UNWRITABLE = ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-23:59",
+              "9999-12-31T23:59:59.9999999Z"]
+
+
+@pytest.mark.parametrize("when", UNWRITABLE)
+async def test_a_local_list_with_an_unwritable_date_time_leaves_the_list_version(
+    csms, start_station, when
+):
+    daemon = await start_station()
+    before = daemon.station.local_list_version()
+    frame = json.dumps([2, "v", "SendLocalList", {
+        "listVersion": before + 5, "updateType": "Full",
+        "localAuthorizationList": [
+            {"idTag": TAG, "idTagInfo": {"status": "Accepted", "expiryDate": when}}]}])
+    answer = json.loads(await csms.send_raw("CP1", frame))
+    assert answer[:3] == [4, "v", "PropertyConstraintViolation"]
+    assert daemon.station.local_list_version() == before
+    await still_answering(csms, daemon)
+
+
+@pytest.mark.parametrize("when", UNWRITABLE)
+async def test_a_reservation_or_profile_with_an_unwritable_date_time_changes_nothing(
+    csms, start_station, when
+):
+    daemon = await start_station()
+    reserve = json.dumps([2, "r", "ReserveNow", {"connectorId": 1, "expiryDate": when,
+                                                  "idTag": TAG, "reservationId": 3}])
+    answer = json.loads(await csms.send_raw("CP1", reserve))
+    assert answer[:3] == [4, "r", "PropertyConstraintViolation"]
+    frame = json.loads(profile_frame("p"))
+    frame[3]["csChargingProfiles"]["validTo"] = when
+    answer = json.loads(await csms.send_raw("CP1", json.dumps(frame)))
+    assert answer[:3] == [4, "p", "PropertyConstraintViolation"]
+    assert not daemon.station.charging.profiles.installed
+    await still_answering(csms, daemon)
+    await charging_session(csms, daemon)
+
+
+@pytest.mark.parametrize("when", UNWRITABLE)
+async def test_an_authorize_answer_with_an_unwritable_date_time_ends_no_session(
+    csms, start_station, when
+):
+    async def expiring(cp_id, action, payload):
+        if action == "Authorize":
+            return {"idTagInfo": {"status": "Accepted", "expiryDate": when}}
+        if action == "StartTransaction":
+            return {"transactionId": 5,
+                    "idTagInfo": {"status": "Accepted", "expiryDate": when}}
+        return None
+
+    daemon = await start_station()
+    csms.on_call = expiring
+    sim = daemon.hardware.simulated
+    sim.evs[1].set_state("B")
+    sim.reader.present(TAG)
+    await eventually(lambda: received(csms, "Authorize"), what="Authorize")
+    csms.on_call = None
+    await still_answering(csms, daemon)
+    # Whatever the station made of the answer, the transaction it started is ended.
+    if received(csms, "StartTransaction"):
+        sim.reader.present(TAG)
+        await eventually(lambda: received(csms, "StopTransaction"), what="StopTransaction")
+    assert daemon.exit_reason is ExitReason.STOPPED  # still running: nothing failed
+    assert daemon.protocol.registered
