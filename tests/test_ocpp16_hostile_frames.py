@@ -197,3 +197,43 @@ async def test_an_authorize_answer_with_an_unwritable_date_time_ends_no_session(
         await eventually(lambda: received(csms, "StopTransaction"), what="StopTransaction")
     assert daemon.exit_reason is ExitReason.STOPPED  # still running: nothing failed
     assert daemon.protocol.registered
+
+
+def widest_local_list(version: int, entries: int) -> str:
+    # Every idTag as long as the schema allows, in characters that JSON escapes as surrogate
+    # pairs: the largest SendLocalList the station can be sent for its advertised length.
+    plug = "\U0001F50C"
+    return json.dumps([2, "big", "SendLocalList", {
+        "listVersion": version, "updateType": "Full",
+        "localAuthorizationList": [
+            {"idTag": f"{n:05d}" + plug * 15, "idTagInfo": {
+                "status": "ConcurrentTx", "expiryDate": "2099-01-01T00:00:00.000000000+00:00",
+                "parentIdTag": plug * 20}}
+            for n in range(entries)]}])
+
+
+async def test_a_local_list_of_the_advertised_length_fits_in_one_frame(csms, start_station):
+    daemon = await start_station(authorization={"send_local_list_max_length": 3000,
+                                                "local_list_max_length": 3000})
+    advertised = await csms.get_configuration("CP1", ["SendLocalListMaxLength"])
+    assert advertised["configurationKey"][0]["value"] == "3000"
+    frame = widest_local_list(7, 3000)
+    assert len(frame) > 2**20  # past websockets' default, which closed the link with 1009
+    answer = json.loads(await csms.send_raw("CP1", frame, timeout=30))
+    assert answer == [3, "big", {"status": "Accepted"}]
+    assert daemon.station.local_list_version() == 7
+    await still_answering(csms, daemon)
+
+
+async def test_a_frame_larger_than_any_request_closes_the_link_and_the_station_comes_back(
+    csms, start_station
+):
+    daemon = await start_station()
+    boots = len(received(csms, "BootNotification"))
+    frame = widest_local_list(7, 3000)  # three times SendLocalListMaxLength
+    assert await csms.send_raw("CP1", frame, timeout=5) is None
+    assert daemon.station.local_list_version() != 7
+    await eventually(lambda: csms.connected("CP1") and daemon.protocol.registered,
+                     what="the station back on the link")
+    assert len(received(csms, "BootNotification")) >= boots
+    await still_answering(csms, daemon)

@@ -65,6 +65,7 @@ from pievse.protocol.v16.blocks.reservation import ReservationBlock
 from pievse.protocol.v16.blocks.security import SecurityBlock
 from pievse.protocol.v16.blocks.smart_charging import SmartChargingBlock
 from pievse.protocol.v16.blocks.transactions import TransactionsBlock
+from pievse.protocol.v16.codec.authorization import send_local_list_frame_size
 from pievse.protocol.v16.configuration import Configuration
 from pievse.protocol.v16.context import Context, Dispatch
 from pievse.protocol.v16.security_events import SecurityEvent, SecurityEvents
@@ -130,6 +131,10 @@ class ChargePoint16:
         if (certificates is None) != (security_state is None):
             raise TypeError("the security extension needs both certificates and security_state")
         self.station = station
+        #: The largest message a 1.6 CSMS may need to send: a SendLocalList as long as the
+        #: station advertises (SendLocalListMaxLength).
+        self.max_message_size = send_local_list_frame_size(
+            station.access.authorization.send_list_max_length)
         #: What the heartbeat, the retries and the response timeouts are measured on.
         self.clock = clock or SystemClock()
         self.charge_point_id = charge_point_id
