@@ -36,6 +36,18 @@ async def still_answering(csms, daemon) -> None:
     assert (await csms.get_configuration("CP1", ["HeartbeatInterval"]))["configurationKey"]
 
 
+async def card_presented(csms, start_station, answers, action: str):
+    """A station whose CSMS answers with ``answers``, once a car is plugged in and a card
+    presented, and ``action`` has reached the CSMS."""
+    daemon = await start_station()
+    csms.on_call = answers
+    sim = daemon.hardware.simulated
+    sim.evs[1].set_state("B")
+    sim.reader.present(TAG)
+    await eventually(lambda: received(csms, action), what=action)
+    return daemon
+
+
 @pytest.mark.parametrize(
     ("frame", "code"),
     [
@@ -89,12 +101,7 @@ async def test_numbers_beyond_what_the_code_can_hold_in_an_answer_are_an_invalid
             return {"currentTime": "2030-01-01T00:00:00Z"}
         return None
 
-    daemon = await start_station()
-    csms.on_call = huge_transaction_id
-    sim = daemon.hardware.simulated
-    sim.evs[1].set_state("B")
-    sim.reader.present(TAG)
-    await eventually(lambda: received(csms, "StartTransaction"), what="StartTransaction")
+    daemon = await card_presented(csms, start_station, huge_transaction_id, "StartTransaction")
     # The transaction goes on without an id from the CSMS, the daemon and the link stay.
     await eventually(lambda: daemon.station.connector(1).transaction is not None,
                      what="a transaction")
@@ -183,12 +190,8 @@ async def test_an_authorize_answer_with_an_unwritable_date_time_ends_no_session(
                     "idTagInfo": {"status": "Accepted", "expiryDate": when}}
         return None
 
-    daemon = await start_station()
-    csms.on_call = expiring
+    daemon = await card_presented(csms, start_station, expiring, "Authorize")
     sim = daemon.hardware.simulated
-    sim.evs[1].set_state("B")
-    sim.reader.present(TAG)
-    await eventually(lambda: received(csms, "Authorize"), what="Authorize")
     csms.on_call = None
     await still_answering(csms, daemon)
     # Whatever the station made of the answer, the transaction it started is ended.
