@@ -5,6 +5,7 @@ anything changes, and the link, the daemon and the session stay up."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -238,5 +239,28 @@ async def test_a_frame_larger_than_any_request_closes_the_link_and_the_station_c
     assert daemon.station.local_list_version() != 7
     await eventually(lambda: csms.connected("CP1") and daemon.protocol.registered,
                      what="the station back on the link")
+    assert len(received(csms, "BootNotification")) >= boots
+    await still_answering(csms, daemon)
+
+
+async def test_a_session_task_that_fails_ends_the_session_and_starts_again_on_reconnect(
+    csms, start_station, caplog
+):
+    daemon = await start_station()
+    runs: list[int] = []
+
+    async def fails_once(call_csms) -> None:
+        runs.append(len(runs))
+        if len(runs) == 1:
+            raise RuntimeError("a session task that fails")
+        await asyncio.Event().wait()
+
+    daemon.protocol.context.while_registered("fails-once", fails_once)
+    boots = len(received(csms, "BootNotification"))
+    await csms.drop_connection("CP1")
+    await eventually(lambda: len(runs) == 2, what="the task started again on a new session")
+    assert any("a session task that fails" in str(r.exc_info[1]) for r in caplog.records
+               if r.exc_info)
+    await eventually(lambda: daemon.protocol.registered, what="registered again")
     assert len(received(csms, "BootNotification")) >= boots
     await still_answering(csms, daemon)

@@ -240,7 +240,7 @@ class ChargePoint16:
                     asyncio.create_task(context.notifications.deliver(call_csms),
                                         name="ocpp-notifications"),
                 ]
-                await reader
+                await _until_closed_or_failed(reader, tasks)
             else:
                 booting.cancel()
         finally:
@@ -291,4 +291,20 @@ class ChargePoint16:
                     on_response(None)
                 raise
             if on_response is not None:
-                on_response(response)
+                try:
+                    on_response(response)
+                except Exception:
+                    # Whoever waited for this answer failed on it; the next message still goes.
+                    log.exception("handling the answer to %s failed", type(request).__name__)
+
+
+async def _until_closed_or_failed(reader: asyncio.Task, tasks: list[asyncio.Task]) -> None:
+    """Wait until the connection closes (``reader`` ends). A session task that fails instead
+    raises here, ending the session: the link logs why and reconnects, and every task starts
+    afresh, rather than heartbeats or deliveries stopping without a word."""
+    waiting = {reader, *tasks}
+    while reader in waiting:
+        done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not reader and not task.cancelled() and task.exception() is not None:
+                raise task.exception()
