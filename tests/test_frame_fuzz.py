@@ -31,8 +31,12 @@ from tests.test_ocpp16_robustness import OCPP16_ERROR_CODES
 SCHEMAS = os.path.join(os.path.dirname(ocpp.__file__), "v16", "schemas")
 
 # What a CALL may do that ends the link or the daemon by design: a Reset restarts the station,
-# a ChangeConfiguration of the security keys reconnects with them.
-SKIPPED = {"Reset", "ChangeConfiguration"}
+# a ChangeConfiguration of the security keys reconnects with them (so only other keys are sent).
+SKIPPED = {"Reset"}
+ORDINARY_KEYS = ["HeartbeatInterval", "MeterValueSampleInterval", "ClockAlignedDataInterval",
+                 "ConnectionTimeOut", "MeterValuesSampledData", "LocalAuthListEnabled",
+                 "WebSocketPingInterval", "TransactionMessageAttempts", "StopTxnSampledData",
+                 "ResetRetries", "NoSuchKey"]
 
 # --- what is sent ---------------------------------------------------------------------------------
 
@@ -111,8 +115,13 @@ def _encode(frame: Any) -> str:
 
 def calls(actions: list[str]) -> st.SearchStrategy[str]:
     def call(action: str) -> st.SearchStrategy[str]:
+        payloads = from_schema(_schema(action))
+        if action == "ChangeConfiguration":
+            payloads = st.fixed_dictionaries({
+                "key": st.sampled_from(ORDINARY_KEYS),
+                "value": st.one_of(TEXT, INTEGERS.map(str), NUMBERS.map(str))})
         return st.builds(lambda payload, n: _encode([2, f"fz-{n}", action, payload]),
-                         from_schema(_schema(action)), st.integers(0, 10**6))
+                         payloads, st.integers(0, 10**6))
 
     garbage = st.one_of(
         st.builds(lambda value: _encode([2, "fz-raw", "Heartbeat", value]), ANY_JSON),
