@@ -116,3 +116,25 @@ def test_a_value_that_is_not_text_is_not_a_date_time():
     with pytest.raises(ValueError):
         parse_datetime(None)  # type: ignore[arg-type]
     assert not is_datetime(20250101)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", [
+    "9999-12-31T23:59:59.9999999Z",  # rounds into the year 10000 as epoch seconds
+    "9999-12-31T23:59:59.999999Z",
+    "0001-01-01T00:00:00+01:00",
+    "9999-12-31T23:59:59-23:59",
+    "0001-01-01T00:00:00.0000001+00:01",
+])
+def test_what_is_read_can_always_be_written_back_or_is_refused(text):
+    try:
+        seconds = parse_datetime(text)
+    except ValueError:
+        assert not is_datetime(text)
+        return
+    assert is_datetime(text)
+    assert parse_datetime(format_datetime(seconds)) == pytest.approx(seconds, abs=1e-3)
+
+
+@pytest.mark.parametrize("text", ["9999-12-31T23:59:59.9999999Z", "9999-12-31T23:59:59.999999Z"])
+def test_the_last_microsecond_of_9999_is_refused_since_it_cannot_be_written_back(text):
+    assert not is_datetime(text)

@@ -699,3 +699,50 @@ async def test_the_response_timeout_runs_on_the_sessions_clock(wire):
     await clock.advance(1)
     with pytest.raises(ResponseTimeout, match="within 30 s"):
         await waiting
+
+
+# --- frames beyond what the station can hold -----------------------------------------------------
+
+
+@pytest.mark.parametrize(("number", "code"), [
+    ("1" + "0" * 400, "PropertyConstraintViolation"),
+    ("9" * 5000, "PropertyConstraintViolation"),
+    ("1e400", "PropertyConstraintViolation"),
+    ("NaN", "TypeConstraintViolation"),
+    ("-Infinity", "TypeConstraintViolation"),
+])
+async def test_a_number_beyond_64_bits_or_finite_is_refused_with_the_sessions_code(
+    wire, number, code
+):
+    wire.charge_point_session()
+    await wire.csms_sends(f'[2,"n-1","UnlockConnector",{{"connectorId":{number}}}]')
+    answer = await wire.csms_receives()
+    assert answer[:3] == [4, "n-1", code]
+    assert await wire.csms_asks([2, "n-2", "ClearCache", {}]) == [
+        3, "n-2", {"status": "Accepted"}
+    ]
+
+
+@pytest.mark.parametrize("depth", [40, 999, 5000])
+async def test_a_frame_nested_deeper_than_any_message_is_a_formation_violation_and_keeps_the_link(
+    wire, depth
+):
+    wire.charge_point_session()
+    await wire.csms_sends('[2,"deep","DataTransfer",{"vendorId":"x","data":'
+                          + "[" * depth + "]" * depth + "}]")
+    answer = await wire.csms_receives()
+    assert answer[:3] == [4, "deep", "FormationViolation"]
+    assert await wire.csms_asks([2, "d-2", "ClearCache", {}]) == [
+        3, "d-2", {"status": "Accepted"}
+    ]
+
+
+async def test_a_number_the_schema_check_cannot_divide_is_answered_and_keeps_the_session(wire):
+    # 1.7e308 / 0.1 is infinite: rounding it for the multipleOf check raised OverflowError
+    # outside any handler, which ended the session.
+    wire.charge_point_session()
+    answer = await wire.csms_asks([2, "x-1", "SetChargingProfile", charging_profile(1.7e308)])
+    assert answer[0] in (3, 4) and answer[1] == "x-1"
+    assert await wire.csms_asks([2, "x-2", "ClearCache", {}]) == [
+        3, "x-2", {"status": "Accepted"}
+    ]

@@ -175,6 +175,7 @@ class Daemon:
             describe_failure=self.security.describe_failure,
             on_attempt=self.security.attempt,
             clock=self.clock,
+            max_message_size=self.protocol.max_message_size,
         )
         self.api: ApiServer | None = None
         self._wake = asyncio.Event()

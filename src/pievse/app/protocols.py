@@ -49,6 +49,8 @@ class Adapter(Protocol):
     version: str
     #: The websocket subprotocol the link offers, e.g. "ocpp1.6".
     subprotocol: str
+    #: The largest websocket message the CSMS may need to send.
+    max_message_size: int
     outbox: Outbox
     configuration: ConfigurationKeys
 

@@ -14,7 +14,8 @@ allows) is read as the second after ``23:59:59``, as POSIX time counts it.
 
 Instants are epoch seconds (a float), as the station core counts time, or aware datetimes. An
 instant outside the years 1 to 9999 in UTC raises ValueError, never OverflowError, so a caller
-reading a peer's payload needs to catch one exception only.
+reading a peer's payload needs to catch one exception only; what is read can always be written
+back (the schemas' ``format: date-time`` refuses the rest before a handler sees it).
 """
 
 from __future__ import annotations
@@ -48,9 +49,13 @@ def _read(text: str) -> datetime:
     try:
         when = datetime(year, month, day, hour, minute, 59 if leap else second, microsecond,
                         tzinfo=zone)
-        return (when + timedelta(seconds=1 if leap else 0)).astimezone(UTC)
-    except (ValueError, OverflowError) as error:
+        when = (when + timedelta(seconds=1 if leap else 0)).astimezone(UTC)
+        # Read as epoch seconds, the last microsecond of 9999 rounds into the year 10000: an
+        # instant that cannot be written back is refused here, not where it is answered.
+        datetime.fromtimestamp(when.timestamp(), UTC)
+    except (ValueError, OverflowError, OSError) as error:
         raise ValueError(f"{text!r} is not a date-time in the calendar: {error}") from None
+    return when
 
 
 def parse_datetime(text: str) -> float:

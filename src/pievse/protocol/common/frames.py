@@ -10,17 +10,42 @@ OCPP-J (the JSON flavour of OCPP) sends three kinds of frames, each a JSON array
 a frame that is not a well-formed message comes back with a ``fault`` naming the kind of failure
 (an :class:`~pievse.protocol.common.errors.ErrorCodes` field) and why, for the session to answer
 with its version's code.
+
+Numbers are bounded here, before any handler sees them: JSON allows integers of any length and
+Python's reader accepts ``NaN``, ``Infinity`` and floats past 1.8e308 (read as infinite), all of
+which the schemas let through and which break deep inside (``OverflowError`` from a timedelta, a
+SQLite integer or a formatted date). An integer outside a signed 64-bit integer or a float that
+is not finite is a value out of range (PropertyConstraintViolation); a ``NaN`` or ``Infinity``
+literal is not a JSON number at all (TypeConstraintViolation). A CALL carrying one is refused
+before it is handled; a CALLRESULT carrying one is an invalid answer.
+
+Nesting is bounded too: no OCPP message nests beyond a dozen levels, and a frame nested a
+thousand deep would exhaust Python's stack in the reader or in whatever walks the payload next.
+Such a frame is refused as a FormationViolation, still answering its unique id when it has one.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
 __all__ = ["CALL", "CALLERROR", "CALLRESULT", "Frame", "read_frame"]
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
+
+#: The deepest nesting of arrays and objects a frame may have (the frame's array is level 1).
+MAX_DEPTH = 32
+# The unique id of a CALL too deep to be read as JSON.
+_CALL_ID = re.compile(r'\s*\[\s*2\s*,\s*"([^"\\]{1,36})"')
+
+#: The integers every part of the station can hold (SQLite's INTEGER is a signed 64-bit one).
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+# Longer than this, a JSON integer is out of range whatever its digits (and Python refuses to
+# convert strings of more than 4300 digits, which would read as "not valid JSON").
+_INT_DIGITS = len(str(INT_MAX))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +85,80 @@ def read_frame(data: str | bytes) -> Frame:
         except UnicodeDecodeError:
             text = bytes(data).decode("utf-8", "replace")
             return Frame(text, None, payload=text, fault=("framing", "a binary frame"))
+    numbers = _Numbers()
     try:
-        message = json.loads(data)
+        message = json.loads(data, parse_int=numbers.integer, parse_float=numbers.real,
+                             parse_constant=numbers.constant)
+    except RecursionError:
+        return _too_deep(data)
     except ValueError:
         return Frame(data, None, payload=data, fault=("framing", "not valid JSON"))
+    if _depth(message) > MAX_DEPTH:
+        return _too_deep(data)
+    frame = _frame(data, message)
+    if frame.well_formed and numbers.fault is not None and frame.message_type != CALLERROR:
+        return replace(frame, fault=numbers.fault)
+    return frame
+
+
+def _depth(value: Any) -> int:
+    """How deep arrays and objects nest in ``value``, counted without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, level)
+            if level <= MAX_DEPTH:
+                stack.extend((child, level + 1) for child in item)
+    return deepest
+
+
+def _too_deep(text: str) -> Frame:
+    found = _CALL_ID.match(text)
+    unique_id = found.group(1) if found else None
+    return Frame(text, CALL if found else None, unique_id, payload=text, fault=(
+        "formation", f"a frame may nest arrays and objects {MAX_DEPTH} levels deep at most"))
+
+
+class _Numbers:
+    """The JSON reader's number hooks: each number out of bounds is read as 0 and the first one
+    noted as the frame's fault, so the frame itself (its unique id) stays readable."""
+
+    def __init__(self) -> None:
+        self.fault: tuple[str, str] | None = None
+
+    def _refuse(self, kind: str, reason: str) -> int:
+        if self.fault is None:
+            self.fault = (kind, reason)
+        return 0
+
+    def integer(self, text: str) -> int:
+        if len(text.lstrip("-")) <= _INT_DIGITS:
+            value = int(text)
+            if INT_MIN <= value <= INT_MAX:
+                return value
+        return self._refuse("property_constraint",
+                            f"the integer {_shorten(text)} is out of range (64 bits)")
+
+    def real(self, text: str) -> float:
+        value = float(text)
+        if math.isfinite(value):
+            return value
+        return float(self._refuse("property_constraint",
+                                  f"the number {_shorten(text)} is out of range"))
+
+    def constant(self, text: str) -> float:
+        return float(self._refuse("type_constraint", f"{text} is not a JSON number"))
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= 24 else f"{text[:12]}…({len(text)} characters)"
+
+
+def _frame(data: str, message: Any) -> Frame:
     if not isinstance(message, list):
         return Frame(data, None, payload=message,
                      fault=("framing", "an OCPP-J message must be a JSON array"))

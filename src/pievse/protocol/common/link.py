@@ -37,6 +37,10 @@ __all__ = [
     "describe_connect_failure",
 ]
 
+#: The largest websocket message taken by default (websockets' own default): a larger one closes
+#: the connection with 1009 (message too big) before any of it is read.
+DEFAULT_MAX_MESSAGE_SIZE = 2**20
+
 #: Runs one OCPP session over an open websocket and returns when it closes.
 SessionFactory = Callable[[Any], Awaitable[None]]
 
@@ -149,6 +153,7 @@ class OcppLink:
         on_attempt: Callable[[bool], None] | None = None,
         clock: AsyncClock | None = None,
         rng: random.Random | None = None,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     ) -> None:
         if backoff_initial <= 0 or backoff_max < backoff_initial:
             raise ValueError("need 0 < backoff_initial <= backoff_max")
@@ -179,6 +184,9 @@ class OcppLink:
         self._loop_task: asyncio.Task | None = None
         self._delay = 0.0
         self._closing = False
+        #: The largest message the CSMS may send; the adapter says what its largest request
+        #: needs (a SendLocalList of the length the station advertises).
+        self.max_message_size = max(DEFAULT_MAX_MESSAGE_SIZE, max_message_size)
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -255,6 +263,7 @@ class OcppLink:
             "ping_interval": self._ping_interval or None,
             "ping_timeout": 20 if self._ping_interval else None,
             "proxy": self._proxy,
+            "max_size": self.max_message_size,
         }
         if ssl_context is not None:
             options["ssl"] = ssl_context

@@ -275,6 +275,19 @@ class RpcSession:
             await self._handle_call(frame.unique_id, frame.action, frame.payload)
 
     async def _handle_call(self, unique_id: str, action: str, payload: dict[str, Any]) -> None:
+        """Answer one CALL. Whatever fails on the way is this CALL's InternalError: one bad CALL
+        never ends the session that other CALLs and our own requests share."""
+        try:
+            await self._answer_call(unique_id, action, payload)
+        except Exception as error:
+            self.log.exception("answering %s %s failed", action, unique_id)
+            await self._send_error(
+                unique_id,
+                self._codes.internal(f"handling {action} failed: {type(error).__name__}"),
+                action,
+            )
+
+    async def _answer_call(self, unique_id: str, action: str, payload: dict[str, Any]) -> None:
         if self.on_call is not None and await self._answered_first(unique_id, action, payload):
             return
         routes = self._routes.get(action, {})

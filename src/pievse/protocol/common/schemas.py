@@ -87,6 +87,10 @@ def _values_at(payload: Any, path: _Path, shown: str = "") -> Any:
 
 def _is_multiple(value: float, step: float) -> bool:
     quotient = value / step
+    if not abs(quotient) < 2.0**53:
+        # A float this large has no digits left below ``step``: it is a multiple (and its
+        # quotient may even be infinite, which round() refuses).
+        return True
     return abs(quotient - round(quotient)) <= 1e-9 * max(1.0, abs(quotient))
 
 

@@ -65,6 +65,7 @@ from pievse.protocol.v16.blocks.reservation import ReservationBlock
 from pievse.protocol.v16.blocks.security import SecurityBlock
 from pievse.protocol.v16.blocks.smart_charging import SmartChargingBlock
 from pievse.protocol.v16.blocks.transactions import TransactionsBlock
+from pievse.protocol.v16.codec.authorization import send_local_list_frame_size
 from pievse.protocol.v16.configuration import Configuration
 from pievse.protocol.v16.context import Context, Dispatch
 from pievse.protocol.v16.security_events import SecurityEvent, SecurityEvents
@@ -132,6 +133,10 @@ class ChargePoint16:
         if (certificates is None) != (security_state is None):
             raise TypeError("the security extension needs both certificates and security_state")
         self.station = station
+        #: The largest message a 1.6 CSMS may need to send: a SendLocalList as long as the
+        #: station advertises (SendLocalListMaxLength).
+        self.max_message_size = send_local_list_frame_size(
+            station.access.authorization.send_list_max_length)
         #: What the heartbeat, the retries and the response timeouts are measured on.
         self.clock = clock or SystemClock()
         self.charge_point_id = charge_point_id
@@ -237,7 +242,7 @@ class ChargePoint16:
                     asyncio.create_task(context.notifications.deliver(call_csms),
                                         name="ocpp-notifications"),
                 ]
-                await reader
+                await _until_closed_or_failed(reader, tasks)
             else:
                 booting.cancel()
         finally:
@@ -288,4 +293,20 @@ class ChargePoint16:
                     on_response(None)
                 raise
             if on_response is not None:
-                on_response(response)
+                try:
+                    on_response(response)
+                except Exception:
+                    # Whoever waited for this answer failed on it; the next message still goes.
+                    log.exception("handling the answer to %s failed", type(request).__name__)
+
+
+async def _until_closed_or_failed(reader: asyncio.Task, tasks: list[asyncio.Task]) -> None:
+    """Wait until the connection closes (``reader`` ends). A session task that fails instead
+    raises here, ending the session: the link logs why and reconnects, and every task starts
+    afresh, rather than heartbeats or deliveries stopping without a word."""
+    waiting = {reader, *tasks}
+    while reader in waiting:
+        done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not reader and not task.cancelled() and task.exception() is not None:
+                raise task.exception()

@@ -14,6 +14,7 @@ the offset is left out). A payload outside them raises ``CodecError``; the handl
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,6 +42,7 @@ __all__ = [
     "decode_id_tag_info",
     "decode_reserve_now",
     "decode_send_local_list",
+    "send_local_list_frame_size",
     "encode_authorization_status",
     "encode_cancel_reservation_status",
     "encode_clear_cache_status",
@@ -167,6 +169,23 @@ def decode_send_local_list(payload: Mapping[str, Any]) -> LocalListUpdate:
         else:
             entries.append(AuthorizationEntry(token, decode_id_tag_info(info)))
     return LocalListUpdate(version, kind, tuple(entries), tuple(removals))
+
+
+# The largest AuthorizationData the schema lets through, as a CSMS may write it: idTags of 20
+# characters outside the BMP, each escaped as a surrogate pair (12 bytes), the longest status,
+# an expiryDate with nanoseconds and an offset.
+_WIDEST_ENTRY = {"idTag": "\U0001F50C" * ID_TAG_MAX_LENGTH, "idTagInfo": {
+    "expiryDate": "2025-01-01T00:00:00.000000000+00:00",
+    "parentIdTag": "\U0001F50C" * ID_TAG_MAX_LENGTH, "status": "ConcurrentTx"}}
+# The rest of the frame: the unique id (36 characters), the action, listVersion, updateType.
+_FRAME_OVERHEAD = 1024
+
+
+def send_local_list_frame_size(entries: int) -> int:
+    """The bytes a SendLocalList CALL with ``entries`` entries may take on the wire (the most
+    the station advertises as SendLocalListMaxLength must fit in one websocket message)."""
+    widest = len(json.dumps(_WIDEST_ENTRY)) + 2  # and ", " between entries
+    return _FRAME_OVERHEAD + entries * widest
 
 
 def encode_send_local_list(update: LocalListUpdate) -> dict[str, Any]:
