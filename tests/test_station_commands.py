@@ -327,9 +327,9 @@ def test_start_transaction_answered_accepted_only_records_the_transaction_id() -
 
 
 def test_unlock_connector_is_not_supported_without_a_cable_lock_and_the_session_goes_on() -> None:
-    """A gap, not a feature: no cable lock is driven yet (the board contract has none), and
-    NotSupported is OCPP 1.6's answer for a charge point without one. What this does prove is
-    that the command touches nothing: the session charges on."""
+    """A fixed cable has nothing to unlock (``has_lock`` false), and NotSupported is OCPP 1.6's
+    answer for a charge point without a lock. The command touches nothing: the session charges
+    on."""
     bench = Bench()
     bench.start_charging(TAG)
     answer = bench.station.unlock_connector(1)

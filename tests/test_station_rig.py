@@ -64,6 +64,7 @@ class Bench:
         connectors: int = 1,
         *,
         board_max_current_a: dict[int, float] | None = None,
+        cable_lock: dict[int, bool] | None = None,
         start_at: float = NEW_YEAR,
         meter_wh: float = 1000.0,
         **settings: Any,
@@ -74,6 +75,7 @@ class Bench:
             settings=StationSettings(**settings),
             clock=self.clock,
             board_max_current_a=board_max_current_a or {n: 32.0 for n in range(1, connectors + 1)},
+            cable_lock=cable_lock,
         )
         self.log: list[Effect] = []
         self.energy_wh = {n: meter_wh for n in range(1, connectors + 1)}

@@ -37,3 +37,6 @@ class UnlockStatus(enum.Enum):
     NOT_SUPPORTED = "not_supported"
     #: The station has no connector of that number.
     UNKNOWN_CONNECTOR = "unknown_connector"
+    #: The lock is being released (after the transaction there stopped): its outcome follows
+    #: as a ``CableLockSettled`` effect.
+    UNLOCKING = "unlocking"

@@ -16,7 +16,9 @@ Safety rules enforced here (see shared/reference/control-pilot.md):
 * it opens at once on any fault and when the car stops asking (C -> B, unplug);
 * a station-side stop or pause switches the PWM off first and opens the contactor once the car
   has left state C, or after ``stop_grace_s`` if it does not, so the contactor never breaks the
-  load unless it has to.
+  load unless it has to;
+* on a socket with a cable lock, the contactor closes only once the lock's feedback reads locked
+  for the running transaction, and the lock is released only after the contactor opened.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from pievse.core.hardware import FaultKind, MeterReading, PilotState
 from pievse.core.iec61851 import MIN_CURRENT_A
 from pievse.core.meter_plausibility import MeterPlausibility, Ratings
 from pievse.core.effects import (
+    CableLockSettled,
     Effect,
+    LockCable,
     MeterSample,
     SetContactor,
     SetPilot,
@@ -63,6 +67,11 @@ FAULT_REPORT: dict[FaultKind, tuple[ErrorCode, StopReason, str]] = {
         "contactor welded: commanded open but reads closed",
     ),
     FaultKind.PILOT: (ErrorCode.EV_COMMUNICATION_ERROR, StopReason.OTHER, "control pilot error"),
+    FaultKind.CABLE_LOCK: (
+        ErrorCode.CONNECTOR_LOCK_FAILURE,
+        StopReason.OTHER,
+        "cable lock failed: its feedback does not read the position it was driven to",
+    ),
 }
 
 METER_FAILURE_INFO = "meter not answering; last good energy kept"
@@ -134,6 +143,7 @@ class Connector:
         clock: Clock,
         emit: Callable[[Effect], None],
         board_max_current_a: float = float("inf"),
+        has_lock: bool = False,
     ) -> None:
         self.id = connector_id
         self._host = host
@@ -168,6 +178,11 @@ class Connector:
         self.meter_problem: str | None = None
         self.meter_check = MeterPlausibility(self._ratings, clock)
         self.status: tuple[ConnectorStatus, ErrorCode, str | None] | None = None
+        #: A socket whose plug a lock holds (False: a fixed cable, nothing to lock).
+        self.has_lock = has_lock
+        #: Where the lock was last driven to, and where its feedback reads it.
+        self.lock_wanted = False
+        self.locked = False
 
     # --- facts in ------------------------------------------------------------------------------
 
@@ -216,6 +231,33 @@ class Connector:
             # The status tells of the failure; or the transaction is still drawing on the
             # MaxEnergyOnInvalidId allowance, and this reading may be the one that uses it up.
             self.reconcile()
+
+    def lock_changed(self, locked: bool, failed: bool) -> None:
+        """The lock's feedback after it was driven: ``failed`` when it missed its position."""
+        self.locked = locked
+        if failed:
+            self._fault_inputs.add(FaultKind.CABLE_LOCK)
+        else:
+            self._fault_inputs.discard(FaultKind.CABLE_LOCK)
+        self._refresh_faults()
+        self._emit(CableLockSettled(self.id, locked, failed))
+        self.reconcile()
+
+    def _drive_lock(self, locked: bool) -> None:
+        if self.has_lock and self.lock_wanted != locked:
+            self.lock_wanted = locked
+            self._emit(LockCable(self.id, locked))
+
+    def unlock(self) -> None:
+        """UnlockConnector: stop the transaction here (the lock opens once the contactor has),
+        or release the plug now."""
+        tx = self.transaction
+        if tx is not None:
+            self.begin_stop(StopReason.UNLOCK_COMMAND, None)
+            return
+        # Driven even when thought open already: the person asks because the plug is stuck.
+        self.lock_wanted = True
+        self._drive_lock(False)
 
     def _ratings(self) -> Ratings:
         settings = self._settings()
@@ -302,6 +344,7 @@ class Connector:
         self.pending = None
         self.finishing = False
         self.transaction = tx
+        self._drive_lock(True)
         self._emit(
             TransactionStarted(tx.ref, self.id, tx.id_token, tx.meter_start_wh, now,
                                tx.reservation_id)
@@ -317,6 +360,7 @@ class Connector:
         tx.next_sample_at = now + interval if interval > 0 else None
         self.pending = None
         self.transaction = tx
+        self._drive_lock(True)
         self._host.transaction_started(self)
 
     def begin_stop(self, reason: StopReason, id_token: IdToken | None) -> None:
@@ -344,6 +388,7 @@ class Connector:
                 transaction_data=tuple(tx.samples),
             )
         )
+        self._drive_lock(False)  # the contactor is open: no plug is pulled under load
         if self.scheduled_availability is not None:
             self.operative = self.scheduled_availability
             self.scheduled_availability = None
@@ -401,6 +446,7 @@ class Connector:
             or not self._car_asks_for_power()
             or self.transaction is None
             or self._host.shutting_down()
+            or not self._lock_holds()
         )
         if must_open and self.contactor_closed:
             self._command_contactor(False)
@@ -450,6 +496,10 @@ class Connector:
                 self.pending = None
 
         self.report_status(now)
+
+    def _lock_holds(self) -> bool:
+        """A fixed cable, or a plug the lock holds for this transaction as its feedback says."""
+        return not self.has_lock or (self.lock_wanted and self.locked)
 
     def _command_contactor(self, closed: bool) -> None:
         self.contactor_closed = closed

@@ -38,6 +38,14 @@ class SetPilot:
     amps: float
 
 
+@dataclass(frozen=True, slots=True)
+class LockCable:
+    """Drive a socket's cable lock; the outcome comes back as ``Station.cable_lock_changed``."""
+
+    connector_id: int
+    locked: bool
+
+
 # --- to the protocol -----------------------------------------------------------------------------
 
 
@@ -48,6 +56,15 @@ class StatusChanged:
     error_code: ErrorCode
     info: str | None
     timestamp: float
+
+
+@dataclass(frozen=True, slots=True)
+class CableLockSettled:
+    """The cable lock reached a position (``failed``: not the one it was driven to)."""
+
+    connector_id: int
+    locked: bool
+    failed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +163,8 @@ class ResetNow:
 Effect = (
     SetContactor
     | SetPilot
+    | LockCable
+    | CableLockSettled
     | StatusChanged
     | AuthorizeRequest
     | MeterSample

@@ -43,3 +43,5 @@ class FaultKind(str, enum.Enum):
     # contact itself failed. No current flows, but the station must not pretend it charges.
     CONTACTOR_OPEN = "contactor_open"
     PILOT = "pilot"  # pilot in state E/F, or the car's diode check failed
+    # A socket's cable lock did not reach the position it was driven to (its feedback says so).
+    CABLE_LOCK = "cable_lock"

@@ -71,12 +71,14 @@ class Station:
         clock: Clock | None = None,
         board_max_current_a: Mapping[int, float] | None = None,
         access_limits: AccessLimits | None = None,
+        cable_lock: Mapping[int, bool] | None = None,
     ) -> None:
         if connector_count < 1:
             raise ValueError("a charge point has at least one connector")
         self._settings = settings or StationSettings()
         self.clock: Clock = clock or SystemClock()
         board_max = board_max_current_a or {}
+        has_lock = cable_lock or {}
         self._effects: list[Effect] = []
         self._next_ref = 1
         self._authorizing: dict[str, _AuthorizationInFlight] = {}
@@ -92,7 +94,8 @@ class Station:
         seams = {"settings": self._current_settings, "clock": self.clock, "emit": self._emit}
         host = _ConnectorSeam(self)
         self.connectors: dict[int, Connector] = {
-            n: Connector(n, host, board_max_current_a=board_max.get(n, float("inf")), **seams)
+            n: Connector(n, host, board_max_current_a=board_max.get(n, float("inf")),
+                         has_lock=has_lock.get(n, False), **seams)
             for n in range(1, connector_count + 1)
         }
         self.charging = ChargingLimits(self.connectors, **seams)
@@ -215,6 +218,12 @@ class Station:
         again (None). Charging goes on with the last good energy value: a meter that fell silent
         is no danger to anyone, and the CSMS learns of it from the PowerMeterFailure error code."""
         self.connector(connector_id).set_meter_problem(problem)
+        return self._take()
+
+    def cable_lock_changed(self, connector_id: int, locked: bool, failed: bool) -> list[Effect]:
+        """The cable lock was driven (``LockCable``): where its feedback reads it now, and
+        whether that misses the position it was driven to (ConnectorLockFailure)."""
+        self.connector(connector_id).lock_changed(locked, failed)
         return self._take()
 
     def offered_current_confirmed(self, connector_id: int, amps: float) -> None:
@@ -364,11 +373,16 @@ class Station:
         return Answer(RemoteStartStopStatus.ACCEPTED, self._take())
 
     def unlock_connector(self, connector_id: int) -> Answer:
-        """No connector lock on the builds supported so far: a tethered cable has nothing to
-        unlock, so the honest answer is NotSupported (and no session is touched)."""
-        if connector_id not in self.connectors:
+        """A socket with a lock: the transaction there stops (UnlockCommand) and the lock opens
+        once the contactor has; the outcome follows as ``CableLockSettled``. A tethered cable
+        has nothing to unlock: NotSupported, and no session is touched."""
+        connector = self.connectors.get(connector_id)
+        if connector is None:
             return Answer(UnlockStatus.UNKNOWN_CONNECTOR, self._take())
-        return Answer(UnlockStatus.NOT_SUPPORTED, self._take())
+        if not connector.has_lock:
+            return Answer(UnlockStatus.NOT_SUPPORTED, self._take())
+        connector.unlock()
+        return Answer(UnlockStatus.UNLOCKING, self._take())
 
     def change_availability(self, connector_id: int, operative: bool) -> Answer:
         """Connector 0 is the whole charge point; a connector the station lacks is Rejected."""
