@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from pievse.app.config import ConfigError, parse_config
+from pievse.app.driver_factory import build_hardware
 from pievse.local_api.client import ApiCallFailed, call_api
 from tests.conftest import eventually
 from tests.modbus_standin import MeterServer
@@ -131,8 +132,33 @@ BASE = '[charge_point]\nid = "CP1"\n[ocpp]\nurl = "ws://127.0.0.1:9000/ocpp"\n'
      '[meter]\ndriver = "modbus"\nmodel = "sdm630"\ndevice = "/dev/ttyUSB0"\n',
      '[board] current_steps = "6:none,10:5,10:6": step \'10:6\''),
     ('[board]\ndriver = "gpio"\npilot_pin = 40\n', "[board] pilot_pin = 40: must be between -1"),
+    ('[board]\ndriver = "gpio"\nhas_lock = true\nlock_drive_pin = 5\nunlock_drive_pin = 6\n'
+     '[meter]\ndriver = "modbus"\nmodel = "sdm630"\ndevice = "/dev/ttyUSB0"\n',
+     "[board] lock_feedback_pin = -1: has_lock = true needs the lock wired"),
+    ('[board]\ndriver = "gpio"\nhas_lock = true\nlock_drive_pin = 5\nunlock_drive_pin = 6\n'
+     'lock_feedback_pin = 17\n[meter]\ndriver = "modbus"\nmodel = "sdm630"\n'
+     'device = "/dev/ttyUSB0"\n',
+     "[board] lock_feedback_pin = 17: GPIO17 is already contactor_pin"),
+    ('[board]\ndriver = "gpio"\nkind = "retrofit"\nhas_lock = true\n[meter]\n'
+     'driver = "modbus"\nmodel = "sdm630"\ndevice = "/dev/ttyUSB0"\n',
+     "[board] has_lock = true: a retrofit board drives no cable lock"),
 ])
 def test_a_wrong_board_config_names_the_key_the_value_and_what_is_allowed(extra, problem):
     with pytest.raises(ConfigError) as caught:
         parse_config(BASE + extra)
     assert any(line.startswith(problem) for line in caught.value.problems), caught.value.problems
+
+
+@pytest.mark.parametrize("board", [
+    '[board]\nhas_lock = true\n',
+    '[board]\ndriver = "gpio"\nhas_lock = true\nlock_drive_pin = 5\nunlock_drive_pin = 6\n'
+    'lock_feedback_pin = 26\n[meter]\ndriver = "modbus"\nmodel = "sdm630"\n'
+    'device = "/dev/ttyUSB0"\n',
+])
+def test_has_lock_gives_the_board_a_cable_lock_and_without_it_none(board):
+    locked = build_hardware(parse_config(BASE + board)).boards[1]
+    fixed = build_hardware(parse_config(BASE + board.replace("has_lock = true",
+                                                             "has_lock = false"))).boards[1]
+    assert locked.capabilities.has_lock and not fixed.capabilities.has_lock
+    if "gpio" not in board:  # a native board makes its lock on its pins when it starts
+        assert locked.cable_lock is not None and fixed.cable_lock is None

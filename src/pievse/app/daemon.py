@@ -29,12 +29,14 @@ from pievse.drivers.contracts import (
     PilotStateChanged,
     TokenReader,
 )
+from pievse.app.cable_locks import CableLocks
 from pievse.app.driver_factory import Hardware, SimulatedHardware, build_hardware
 from pievse.persistence.recorder import TransactionRecorder
 from pievse.app.system_time import system_clock_synchronised
 from pievse.app.systemd import Notifier, ServiceReporter
 from pievse.core.effects import (
     Effect,
+    LockCable,
     ResetNow,
     SetContactor,
     SetPilot,
@@ -131,7 +133,13 @@ class Daemon:
             board_max_current_a={
                 n: board.capabilities.max_current_a for n, board in self.hardware.boards.items()
             },
+            cable_lock={n: board.capabilities.has_lock
+                        for n, board in self.hardware.boards.items()},
         )
+        self.cable_locks = CableLocks(
+            lambda n: getattr(self.hardware.boards[n], "cable_lock", None),
+            lambda n, locked, failed: self.dispatch(
+                self.station.cable_lock_changed(n, locked, failed)))
         self.security = LinkSecurity(config)
         self.firmware, self.diagnostics = updater_and_uploader(config, self.store, self.security,
                                                               self.clock)
@@ -222,7 +230,9 @@ class Daemon:
                 self._command_board(effect)
         with self.store.batch():
             for effect in effects:
-                if not isinstance(effect, SetContactor | SetPilot):
+                if isinstance(effect, LockCable):
+                    self.cable_locks.drive(effect)
+                elif not isinstance(effect, SetContactor | SetPilot):
                     self._carry_out(effect)
             self.recorder.settled()
         self._wake.set()

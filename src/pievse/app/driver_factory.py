@@ -61,7 +61,8 @@ def build_hardware(config: Config, initial_energy_wh: dict[int, float] | None = 
         )
         ev.set_state(simcfg.ev_state_at_start)
         board = SimulatedBoard(
-            ev, capabilities=BoardCapabilities(max_current_a=cp.max_current, phases=cp.phases)
+            ev, capabilities=BoardCapabilities(max_current_a=cp.max_current, phases=cp.phases,
+                                               has_lock=config.board.has_lock)
         )
         sim.evs[n], sim.boards[n] = ev, board
         boards[n] = board
@@ -100,6 +101,7 @@ def gpio_board(board: BoardConfig, config: Config) -> EvseBoard:
                              phases=cp.phases,
                              contactor_switching_time_s=board.contactor_switching_time or 3.0)
     from pievse.drivers.gpio.board import NativeBoard, NativePins
+    from pievse.drivers.gpio.cable_lock import LockPins
     from pievse.drivers.gpio.pilot_adc import Mcp3008PilotAdc, PilotDivider
 
     pins = NativePins(pilot_pwm=board.pilot_pin, contactor=board.contactor_pin,
@@ -111,7 +113,11 @@ def gpio_board(board: BoardConfig, config: Config) -> EvseBoard:
                                                board.pilot_adc_at_plus_12v))
     return NativeBoard(pins=pins, pilot_adc=adc, max_current_a=cp.max_current, phases=cp.phases,
                        feedback_mirror_contact=board.feedback_contact == "mirror",
-                       contactor_switching_time_s=board.contactor_switching_time or 0.1)
+                       contactor_switching_time_s=board.contactor_switching_time or 0.1,
+                       lock_pins=LockPins(lock_drive=board.lock_drive_pin,
+                                          unlock_drive=board.unlock_drive_pin,
+                                          feedback=board.lock_feedback_pin)
+                       if board.has_lock else None)
 
 
 def modbus_meter(config: MeterConfig) -> EnergyMeter:

@@ -137,6 +137,10 @@ class BoardConfig:
     pilot_adc_at_plus_12v: float
     current_steps: str
     contactor_switching_time: float
+    has_lock: bool
+    lock_drive_pin: int
+    unlock_drive_pin: int
+    lock_feedback_pin: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,10 +118,19 @@ BOARD_KEYS: tuple[Key, ...] = (
     Key("board", "contactor_switching_time", float, 0.0,
         "how long the contactor may take to move (0 = 0.1 s native, 3 s retrofit)", unit="s",
         minimum=0, maximum=10),
+    Key("board", "has_lock", bool, False,
+        "a socket whose plug a lock holds while charging (false: a fixed cable)"),
+    Key("board", "lock_drive_pin", int, -1, "native with has_lock: output driving the lock",
+        **_PIN),
+    Key("board", "unlock_drive_pin", int, -1, "native with has_lock: output driving the unlock",
+        **_PIN),
+    Key("board", "lock_feedback_pin", int, -1, "native with has_lock: lock feedback input",
+        **_PIN),
 )
 
 _PIN_KEYS = ("pilot_pin", "contactor_pin", "feedback_pin", "vehicle_connected_pin", "rcd_pin",
              "emergency_stop_pin", "green_led_pin", "red_led_pin")
+_LOCK_PIN_KEYS = ("lock_drive_pin", "unlock_drive_pin", "lock_feedback_pin")
 
 
 def _board_rules(sections: dict[str, dict[str, Any]]) -> list[str]:
@@ -136,7 +145,9 @@ def _board_rules(sections: dict[str, dict[str, Any]]) -> list[str]:
         problems.append('[meter] driver = "simulated": a simulated meter measures the simulated '
                         'car, which a real board does not have; with [board] driver = "gpio" '
                         'use a real meter, e.g. driver = "modbus"')
-    used = [name for name in _PIN_KEYS if board[name] != -1
+    native_lock = board["kind"] == "native" and board["has_lock"]
+    used = [name for name in _PIN_KEYS + (_LOCK_PIN_KEYS if native_lock else ())
+            if board[name] != -1
             and (board["kind"] == "native" or name != "pilot_pin")
             and (board["kind"] == "retrofit" or name != "vehicle_connected_pin")]
     owners: dict[int, str] = {}
@@ -154,8 +165,14 @@ def _board_rules(sections: dict[str, dict[str, Any]]) -> list[str]:
                             "charges from the charger contactor's auxiliary contact; must be wired")
         if board["contactor_pin"] == -1:
             problems.append("[board] contactor_pin = -1: a retrofit board needs the enable relay")
+        if board["has_lock"]:
+            problems.append("[board] has_lock = true: a retrofit board drives no cable lock "
+                            "(its charger does); must be false")
     elif board["contactor_pin"] == -1:
         problems.append("[board] contactor_pin = -1: a native board needs the contactor relay")
+    if native_lock:
+        problems += [f"[board] {name} = -1: has_lock = true needs the lock wired"
+                     for name in _LOCK_PIN_KEYS if board[name] == -1]
     return problems
 
 
