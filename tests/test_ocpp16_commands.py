@@ -6,7 +6,14 @@ import pytest
 
 from pievse.app.daemon import ExitReason
 from tests.conftest import eventually
-from tests.test_ocpp16_sessions import charging_session, next_one, received, sent_at, status_now
+from tests.test_ocpp16_sessions import (
+    TAG,
+    charging_session,
+    next_one,
+    received,
+    sent_at,
+    status_now,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -133,11 +140,38 @@ async def test_hard_reset_without_a_transaction_restarts_at_once(csms, start_sta
 
 async def test_unlock_connector_is_not_supported_without_a_cable_lock_driver(
         csms, start_station):
-    """A gap, not a feature: the board contract has no cable lock yet (a socket's lock actuator
-    is not driven; the builds so far have a tethered cable). OCPP 1.6 answers NotSupported for
-    a charge point without a connector lock, so that is the honest answer until one is driven."""
+    """A fixed cable (``[board] has_lock = false``, the default) has no lock to drive: OCPP 1.6
+    answers NotSupported for a charge point without a connector lock."""
     await start_station()
     assert (await csms.unlock_connector("CP1", 1))["status"] == "NotSupported"
+
+
+async def test_unlock_connector_during_a_session_stops_it_with_unlock_command_and_unlocks(
+        csms, start_station):
+    daemon = await start_station(board={"has_lock": True})
+    lock = daemon.hardware.simulated.boards[1].cable_lock
+    await charging_session(csms, daemon)
+    assert lock.locked
+
+    assert (await csms.unlock_connector("CP1", 1))["status"] == "Unlocked"
+    await eventually(lambda: received(csms, "StopTransaction"), what="StopTransaction")
+    assert received(csms, "StopTransaction")[-1]["reason"] == "UnlockCommand"
+    assert not lock.locked and not daemon.hardware.simulated.boards[1].contactor_closed
+
+
+async def test_a_jammed_lock_gives_connector_lock_failure_and_no_contactor(csms, start_station):
+    daemon = await start_station(board={"has_lock": True})
+    sim = daemon.hardware.simulated
+    sim.boards[1].cable_lock.jam()
+    sim.evs[1].set_state("B")
+    sim.reader.present(TAG)
+    await eventually(lambda: any(s["errorCode"] == "ConnectorLockFailure"
+                                 for s in received(csms, "StatusNotification")),
+                     what="ConnectorLockFailure")
+    sim.evs[1].set_state("C")
+    await eventually(lambda: received(csms, "StopTransaction"), what="StopTransaction")
+    assert not sim.boards[1].contactor_closed
+    assert not any(s["status"] == "Charging" for s in received(csms, "StatusNotification"))
 
 
 async def test_clear_cache_is_accepted(csms, start_station):

@@ -14,6 +14,7 @@ __all__ = [
     "encode_availability_status",
     "encode_remote_start_stop_status",
     "encode_reset_status",
+    "encode_unlock_outcome",
     "encode_unlock_status",
 ]
 
@@ -38,3 +39,8 @@ def encode_unlock_status(status: UnlockStatus) -> str:
     # before the core told the two apart.
     return {UnlockStatus.NOT_SUPPORTED: "NotSupported",
             UnlockStatus.UNKNOWN_CONNECTOR: "NotSupported"}[status]
+
+
+def encode_unlock_outcome(unlocked: bool) -> str:
+    """The lock was driven open: whether its feedback reads unlocked."""
+    return "Unlocked" if unlocked else "UnlockFailed"
