@@ -183,6 +183,7 @@ class Connector:
         #: Where the lock was last driven to, and where its feedback reads it.
         self.lock_wanted = False
         self.locked = False
+        self._lock_failed = False
 
     # --- facts in ------------------------------------------------------------------------------
 
@@ -213,6 +214,8 @@ class Connector:
         self.faults = set(self._fault_inputs)
         if self.pilot.is_error:
             self.faults.add(FaultKind.PILOT)
+        if self._lock_failed:
+            self.faults.add(FaultKind.CABLE_LOCK)
 
     def meter_reading(self, reading: MeterReading) -> None:
         check = self.meter_check
@@ -235,10 +238,7 @@ class Connector:
     def lock_changed(self, locked: bool, failed: bool) -> None:
         """The lock's feedback after it was driven: ``failed`` when it missed its position."""
         self.locked = locked
-        if failed:
-            self._fault_inputs.add(FaultKind.CABLE_LOCK)
-        else:
-            self._fault_inputs.discard(FaultKind.CABLE_LOCK)
+        self._lock_failed = failed
         self._refresh_faults()
         self._emit(CableLockSettled(self.id, locked, failed))
         self.reconcile()
