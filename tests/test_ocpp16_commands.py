@@ -159,6 +159,20 @@ async def test_unlock_connector_during_a_session_stops_it_with_unlock_command_an
     assert not lock.locked and not daemon.hardware.simulated.boards[1].contactor_closed
 
 
+async def test_unlock_connector_on_a_lock_stuck_locked_answers_unlock_failed(
+        csms, start_station):
+    daemon = await start_station(board={"has_lock": True})
+    lock = daemon.hardware.simulated.boards[1].cable_lock
+    await charging_session(csms, daemon)
+    lock.jam()
+    assert (await csms.unlock_connector("CP1", 1))["status"] == "UnlockFailed"
+    await eventually(lambda: received(csms, "StopTransaction"), what="StopTransaction")
+    assert received(csms, "StopTransaction")[-1]["reason"] == "UnlockCommand"
+    assert lock.locked and not daemon.hardware.simulated.boards[1].contactor_closed
+    await eventually(lambda: received(csms, "StatusNotification")[-1]["errorCode"]
+                     == "ConnectorLockFailure", what="ConnectorLockFailure")
+
+
 async def test_a_jammed_lock_gives_connector_lock_failure_and_no_contactor(csms, start_station):
     daemon = await start_station(board={"has_lock": True})
     sim = daemon.hardware.simulated
