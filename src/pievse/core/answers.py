@@ -9,8 +9,21 @@ The answers of the local authorization, the reservations and smart charging live
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
-__all__ = ["AvailabilityStatus", "RemoteStartStopStatus", "ResetStatus", "UnlockStatus"]
+from pievse.core.effects import Effect
+
+__all__ = ["Answer", "AvailabilityStatus", "RemoteStartStopStatus", "ResetStatus",
+           "UnlockStatus"]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The station's answer to a command (one of the core's status enums) and what the command
+    caused."""
+
+    status: enum.Enum
+    effects: list[Effect]
 
 
 class RemoteStartStopStatus(enum.Enum):

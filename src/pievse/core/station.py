@@ -20,14 +20,14 @@ of the others (``ConnectorHost``, ``LimitedConnector``, ``ShownConnector``,
 from __future__ import annotations
 
 import dataclasses
-import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pievse.core.hardware import FaultKind, MeterReading, PilotState
 from pievse.core.access import Access, AccessLimits
-from pievse.core.answers import AvailabilityStatus, RemoteStartStopStatus, ResetStatus, UnlockStatus
+from pievse.core.answers import (
+    Answer, AvailabilityStatus, RemoteStartStopStatus, ResetStatus, UnlockStatus)
 from pievse.core.authorization import (
     AuthorizationResult, AuthorizationStatus, IdToken, LocalListUpdate)
 from pievse.core.charging_limits import ChargingLimits
@@ -47,14 +47,6 @@ from pievse.core.reservations import Reservation, ReservationStatus
 from pievse.core.settings import StationSettings
 from pievse.core.transactions import InterruptedTransaction, Transaction
 from pievse.core.vocabulary import ConnectorStatus, ErrorCode, ReadingContext, StopReason
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """The station's answer to a command, and what the command caused."""
-
-    status: enum.Enum | str
-    effects: list[Effect]
 
 
 @dataclass(slots=True)
