@@ -197,6 +197,8 @@ class Daemon:
         #: The last errors logged, for the status page.
         self.recent_errors = RecentErrors()
         self.service = ServiceReporter(notifier or Notifier(), self.describe)
+        self.watchers: list[Callable[[], None]] = []  # told of each change, must not block
+        self.mqtt: Any = None  # the MQTT bridge, when [mqtt] host is set
 
     # --- the time ----------------------------------------------------------------------------
 
@@ -236,6 +238,7 @@ class Daemon:
                     self._carry_out(effect)
             self.recorder.settled()
         self._wake.set()
+        self._changed()
 
     def _command_board(self, effect: SetContactor | SetPilot) -> None:
         board = self.hardware.boards[effect.connector_id]
@@ -280,6 +283,11 @@ class Daemon:
 
     def _connection_changed(self) -> None:
         self.service.changed()
+        self._changed()
+
+    def _changed(self) -> None:
+        for watcher in self.watchers:
+            watcher()
 
     def describe(self) -> str:
         """One line for ``systemctl status``: the CSMS link and what each connector does."""
@@ -320,6 +328,9 @@ class Daemon:
             if self.hardware.reader is not None:
                 self._tasks.append(asyncio.create_task(self._tokens(self.hardware.reader)))
             self._tasks.append(asyncio.create_task(self.link.run(), name="ocpp-link"))
+            if self.config.mqtt.enabled:
+                from pievse.app.mqtt_bridge import start_mqtt
+                self._tasks.append(start_mqtt(self))
             if self.service.notifier.enabled:
                 self._tasks.append(asyncio.create_task(self.service.run(), name="systemd"))
             stopping = asyncio.create_task(self._stopping.wait())

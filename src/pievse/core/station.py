@@ -359,9 +359,14 @@ class Station:
 
     def remote_stop(self, transaction_id: int) -> Answer:
         tx = self.find_transaction(transaction_id)
-        if tx is None or tx.stop is not None:
+        return self.stop_session(tx.connector_id if tx else 0, StopReason.REMOTE)
+
+    def stop_session(self, connector_id: int, reason: StopReason) -> Answer:
+        """Stop the session on a connector, known to the CSMS by its transaction id or not yet."""
+        c = self.connectors.get(connector_id)
+        if c is None or c.transaction is None or c.transaction.stop is not None:
             return Answer(RemoteStartStopStatus.REJECTED, self._take())
-        self.connector(tx.connector_id).begin_stop(StopReason.REMOTE, None)
+        c.begin_stop(reason, None)
         return Answer(RemoteStartStopStatus.ACCEPTED, self._take())
 
     def unlock_connector(self, connector_id: int) -> Answer:

@@ -45,6 +45,7 @@ __all__ = [
     "Key",
     "LoggingConfig",
     "MeterConfig",
+    "MqttConfig",
     "OcppConfig",
     "ReservationsConfig",
     "RfidConfig",
@@ -172,6 +173,26 @@ class ApiConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MqttConfig:
+    host: str
+    port: int
+    username: str
+    password: str
+    tls: bool
+    ca_file: str
+    cert_file: str
+    key_file: str
+    tls_insecure: bool
+    base_topic: str
+    discovery_prefix: str
+    publish_interval: float
+
+    @property
+    def enabled(self) -> bool:
+        return self.host != ""
+
+
+@dataclass(frozen=True, slots=True)
 class StorageConfig:
     path: str
 
@@ -222,6 +243,7 @@ class Config:
     firmware: FirmwareConfig
     diagnostics: DiagnosticsConfig
     logging: LoggingConfig
+    mqtt: MqttConfig
 
     def secret_keys(self) -> frozenset[tuple[str, str]]:
         """(section, name) of every key whose value must never be shown (diagnostics, logs)."""

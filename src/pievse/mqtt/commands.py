@@ -1,0 +1,107 @@
+"""The commands on the set topics, read within bounds and carried out through the station's
+controls, the same ones the local API uses (``HomeControls``; the app implements it).
+
+::
+
+    <base>/max_current/set                a number of amperes, 0 (pause) up to the installation's
+    <base>/connector/<n>/max_current/set  maximum; "" or "none" lifts the limit again
+    <base>/enabled/set                    "ON" / "OFF": take cars, or not (ChangeAvailability)
+    <base>/connector/<n>/enabled/set
+    <base>/connector/<n>/stop/set         "PRESS" (or empty): stop the session there
+
+What a payload may be is checked here, with the local API's own field rules
+(:class:`pievse.local_api.bodies.Field`); whether the station can do it (the connector exists, a
+session runs there, the current is within the installation's) is the controls' to say. Either
+refusal is a ``CommandRefused`` (a ``ValueError``) whose message says what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pievse.local_api.bodies import Field
+from pievse.local_api.wire import Refused
+from pievse.mqtt.topics import CommandRefused, Topics
+
+__all__ = ["MAX_PAYLOAD_BYTES", "HomeControls", "Order", "carry_out", "read_order"]
+
+#: The longest payload a command takes: a number or a word. Longer is refused unread.
+MAX_PAYLOAD_BYTES = 32
+
+MAX_CURRENT = Field("max_current", float, minimum=0, maximum=80)
+ENABLED = Field("enabled", str, choices=("ON", "OFF"))
+STOP = Field("stop", str, choices=("PRESS", ""))
+
+_NUMBER = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3})?")
+_LIFT = ("", "none", "null")
+
+
+class HomeControls(Protocol):
+    """What a person at home may change; each raises ``ValueError`` (saying why) when the
+    station cannot do it."""
+
+    def stop_session(self, connector: int) -> None: ...
+
+    def set_enabled(self, connector: int | None, enabled: bool) -> None: ...
+
+    def set_max_current(self, connector: int | None, amps: float | None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    command: str
+    #: None: the whole station.
+    connector: int | None
+    value: Any
+
+
+def _take(field: Field, value: Any) -> Any:
+    try:
+        return field.take({field.name: value})
+    except Refused as error:
+        raise CommandRefused(str(error)) from None
+
+
+def _amps(text: str) -> float | None:
+    if text.lower() in _LIFT:
+        return None
+    if not _NUMBER.fullmatch(text):
+        raise CommandRefused(f'"max_current" = {text[:MAX_PAYLOAD_BYTES]!r}: '
+                             f"{MAX_CURRENT.allowed()} (A), or empty to lift the limit")
+    return _take(MAX_CURRENT, float(text))
+
+
+def read_order(topics: Topics, topic: str, payload: bytes) -> Order:
+    """The command a message on a set topic gives; ``CommandRefused`` if it gives none."""
+    command, connector = topics.read_command(topic)
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise CommandRefused(f"{command}: a payload of {len(payload)} bytes; a command takes at "
+                             f"most {MAX_PAYLOAD_BYTES}")
+    try:
+        text = payload.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise CommandRefused(f"{command}: the payload is not ASCII text") from None
+    if command == "max_current":
+        return Order(command, connector, _amps(text))
+    if command == "enabled":
+        return Order(command, connector, _take(ENABLED, text.upper()) == "ON")
+    if command == "stop":
+        if connector is None:
+            raise CommandRefused("stop: name the connector (<base>/connector/<n>/stop/set)")
+        _take(STOP, text.upper())
+        return Order(command, connector, None)
+    raise CommandRefused(f"{command[:40]!r}: no such command; the commands are max_current, "
+                         "enabled and stop")
+
+
+def carry_out(controls: HomeControls, order: Order) -> None:
+    """Do what ``order`` says; ``ValueError`` (from the controls) if the station cannot."""
+    if order.command == "max_current":
+        controls.set_max_current(order.connector, order.value)
+    elif order.command == "enabled":
+        controls.set_enabled(order.connector, order.value)
+    else:
+        assert order.connector is not None
+        controls.stop_session(order.connector)

@@ -1,0 +1,296 @@
+"""MQTT and Home Assistant discovery against a real Mosquitto broker started by the test: the
+daemon (simulated hardware, the bench CSMS on real websockets) publishes its state and takes
+commands; another client on the broker plays Home Assistant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+import pytest
+
+from pievse.aio import FakeClock
+from pievse.app.mqtt_bridge import supervise
+from tests.conftest import eventually
+from tests.mqtt_standin import Recorder, publish
+
+pytestmark = pytest.mark.asyncio
+
+TAG = "04A1B2C3"
+BASE = "pievse/CP1"
+CONNECTOR = f"{BASE}/connector/1/state"
+DISCOVERY = re.compile(r"homeassistant/(\w+)/([A-Za-z0-9_-]+)/([A-Za-z0-9_-]+)/config")
+
+
+def near(amps: float | None, expected: float) -> bool:
+    """The offer as the board's PWM can make it (a few hundredths off)."""
+    return amps is not None and abs(amps - expected) < 0.1
+
+
+def mqtt_section(broker, **keys) -> dict:
+    return {"host": "127.0.0.1", "port": broker.port, **keys}
+
+
+async def started(start_station, broker, **sections):
+    daemon = await start_station(mqtt=mqtt_section(broker), **sections)
+    await eventually(lambda: daemon.mqtt is not None and daemon.mqtt.connected,
+                     what="the bridge connected")
+    return daemon
+
+
+async def charging(daemon, recorder: Recorder) -> dict:
+    daemon.sim_ev(1, "B", None)
+    daemon.sim_token(TAG)
+    daemon.sim_ev(1, "C", None)
+    return await recorder.wait_for(
+        CONNECTOR, lambda s: s["status"] == "Charging" and (s["power_w"] or 0) > 0,
+        what="Charging with power")
+
+
+def discovery(recorder: Recorder) -> dict[str, tuple[str, bytes, bool]]:
+    return {topic: (topic, payload, retained) for topic, payload, retained in recorder.messages
+            if DISCOVERY.fullmatch(topic)}
+
+
+# --- discovery ---------------------------------------------------------------------------------
+
+
+async def test_discovery_is_one_device_whose_entities_have_what_home_assistant_requires(
+        mosquitto, start_station):
+    async with Recorder(mosquitto) as early:
+        daemon = await started(start_station, mosquitto)
+        await early.wait_for(CONNECTOR)  # published after the discovery
+    async with Recorder(mosquitto) as late:  # subscribes after: gets what is retained
+        await late.wait_for(CONNECTOR)
+        await late.wait_for(f"{BASE}/state")
+        await eventually(lambda: len(discovery(late)) >= 14, what="the discovery configs")
+        configs = {}
+        for topic, payload, retained in discovery(late).values():
+            assert retained, f"{topic} is not retained"
+            component, node, object_id = DISCOVERY.fullmatch(topic).groups()
+            assert node == "pievse_CP1"
+            configs[(component, object_id)] = json.loads(payload)
+        states = {t: late.last_json(t) for t in (CONNECTOR, f"{BASE}/state")}
+    ids = [config["unique_id"] for config in configs.values()]
+    assert len(ids) == len(set(ids)), "unique_id must be unique"
+    for (component, object_id), config in configs.items():
+        assert config["device"] == {"identifiers": ["pievse_CP1"], "name": "pievse CP1",
+                                    "manufacturer": "pievse", "model": "pievse-sim",
+                                    "sw_version": "0.1.0"}
+        assert config["availability_topic"] == f"{BASE}/availability"
+        assert config["unique_id"].endswith(object_id) and config["name"]
+        if component in ("sensor", "binary_sensor", "switch", "number"):
+            # The template names a field of the JSON published on the state topic.
+            [field] = re.fullmatch(r"\{\{ value_json\.(\w+) \}\}",
+                                   config["value_template"]).groups()
+            assert field in states[config["state_topic"]], (object_id, field)
+        if component in ("switch", "number", "button"):
+            assert config["command_topic"].startswith(BASE + "/")
+            assert config["command_topic"].endswith("/set")
+        if component in ("binary_sensor", "switch"):
+            assert states[config["state_topic"]][field] in ("ON", "OFF")
+    units = {"power": "W", "energy": "kWh", "current": "A"}
+    for (component, object_id), config in configs.items():
+        if component == "sensor" and config.get("device_class") in units:
+            assert config["unit_of_measurement"] == units[config["device_class"]], object_id
+            assert config["state_class"] == ("total_increasing"
+                                             if config["device_class"] == "energy"
+                                             else "measurement")
+    assert configs[("sensor", "connector1_power")]["device_class"] == "power"
+    assert configs[("sensor", "connector1_energy")]["state_class"] == "total_increasing"
+    assert configs[("sensor", "connector1_session_energy")]["unit_of_measurement"] == "kWh"
+    number = configs[("number", "max_current")]
+    assert (number["min"], number["max"], number["step"]) == (0, 32.0, 1)
+    assert configs[("button", "connector1_stop")]["payload_press"] == "PRESS"
+    assert configs[("binary_sensor", "csms")]["device_class"] == "connectivity"
+    assert daemon.mqtt.connections == 1
+
+
+async def test_home_assistant_coming_online_gets_the_discovery_again(mosquitto, start_station):
+    await started(start_station, mosquitto)
+    async with Recorder(mosquitto) as ha:
+        await publish(mosquitto, "homeassistant/status", "online")
+        await eventually(lambda: len(discovery(ha)) >= 14, what="discovery sent again")
+
+
+# --- state ------------------------------------------------------------------------------------
+
+
+async def test_state_follows_the_car_from_plug_in_to_charging_and_back(
+        mosquitto, start_station, csms):
+    async with Recorder(mosquitto) as ha:
+        daemon = await started(start_station, mosquitto)
+        first = await ha.wait_for(CONNECTOR)
+        assert first["status"] == "Available" and first["car_state"] == "A"
+        assert first["contactor"] == "OFF" and first["session_energy_kwh"] == 0.0
+        assert await ha.wait_for(f"{BASE}/availability") == "online"
+        await ha.wait_for(f"{BASE}/state", lambda s: s["csms"] == "ON", what="CSMS link ON")
+        daemon.sim_ev(1, "B", None)
+        await ha.wait_for(CONNECTOR, lambda s: s["status"] == "Preparing" and
+                          s["car_state"] == "B", what="Preparing")
+        state = await charging(daemon, ha)
+        assert state["contactor"] == "ON" and state["fault"] == "OFF"
+        assert near(state["offered_current_a"], 32)
+        assert state["offered_current_reason"] == "installation maximum: 32 A"
+        grown = await ha.wait_for(CONNECTOR, lambda s: s["session_energy_kwh"] > 0,
+                                  what="session energy growing")
+        assert grown["energy_kwh"] >= grown["session_energy_kwh"]
+        # The same values as the local API's status, which they come from.
+        api = daemon.status(show_id_tags=False)["connectors"][0]
+        assert grown["session_id"] == api["transaction"]["id"]
+        daemon.sim_ev(1, "A", None)
+        await ha.wait_for(CONNECTOR, lambda s: s["status"] == "Available"
+                          and s["contactor"] == "OFF", what="Available again")
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+async def test_max_current_caps_the_offer_and_stop_ends_the_session(
+        mosquitto, start_station, csms):
+    async with Recorder(mosquitto) as ha:
+        daemon = await started(start_station, mosquitto)
+        await charging(daemon, ha)
+        await publish(mosquitto, f"{BASE}/max_current/set", "10")
+        state = await ha.wait_for(CONNECTOR, lambda s: near(s["offered_current_a"], 10),
+                                  what="offer capped at 10 A")
+        assert state["offered_current_reason"] == "mqtt: 10 A"
+        assert (await ha.wait_for(f"{BASE}/state"))["max_current_a"] == 10
+        # The cap never raises what the CSMS allows: the lowest limit rules.
+        daemon.dispatch(daemon.station.set_current_limit(1, "charging_profile", 8))
+        await ha.wait_for(CONNECTOR, lambda s: near(s["offered_current_a"], 8), what="8 A")
+        daemon.dispatch(daemon.station.set_current_limit(1, "charging_profile", None))
+        await publish(mosquitto, f"{BASE}/max_current/set", "")  # lifted
+        await ha.wait_for(CONNECTOR, lambda s: near(s["offered_current_a"], 32), what="32 A again")
+        await publish(mosquitto, f"{BASE}/connector/1/stop/set", "PRESS")
+        await ha.wait_for(CONNECTOR, lambda s: s["session_id"] is None, what="session ended")
+    await eventually(lambda: [m for m in csms.messages if m.action == "StopTransaction"])
+    stops = [m.payload for m in csms.messages if m.action == "StopTransaction"
+             and m.direction == "in" and m.message_type == 2]
+    assert stops[-1]["reason"] == "Remote"
+
+
+async def test_disabled_the_station_takes_no_car_until_enabled_again(mosquitto, start_station):
+    async with Recorder(mosquitto) as ha:
+        daemon = await started(start_station, mosquitto)
+        await publish(mosquitto, f"{BASE}/enabled/set", "OFF")
+        await ha.wait_for(f"{BASE}/state", lambda s: s["enabled"] == "OFF", what="disabled")
+        await ha.wait_for(CONNECTOR, lambda s: s["status"] == "Unavailable")
+        daemon.sim_ev(1, "B", None)
+        daemon.sim_token(TAG)
+        daemon.sim_ev(1, "C", None)
+        await asyncio.sleep(1.0)
+        assert daemon.station.connector(1).transaction is None
+        assert not daemon.station.connector(1).contactor_closed
+        await publish(mosquitto, f"{BASE}/enabled/set", "ON")
+        await ha.wait_for(f"{BASE}/state", lambda s: s["enabled"] == "ON", what="enabled")
+
+
+async def test_bad_and_retained_commands_are_ignored_and_the_bridge_goes_on(
+        mosquitto, start_station, caplog):
+    async with Recorder(mosquitto) as ha:
+        daemon = await started(start_station, mosquitto)
+        await charging(daemon, ha)
+        for topic, payload in [
+            (f"{BASE}/max_current/set", "lots"), (f"{BASE}/max_current/set", "500"),
+            (f"{BASE}/max_current/set", "nan"), (f"{BASE}/max_current/set", b"\xff\xfe"),
+            (f"{BASE}/max_current/set", "1" * 1000), (f"{BASE}/enabled/set", "maybe"),
+            (f"{BASE}/connector/9/stop/set", "PRESS"), (f"{BASE}/stop/set", "PRESS"),
+            (f"{BASE}/connector/x/enabled/set", "ON"), (f"{BASE}/reboot/set", "now"),
+        ]:
+            await publish(mosquitto, topic, payload)
+        await publish(mosquitto, f"{BASE}/max_current/set", "12")
+        await ha.wait_for(CONNECTOR, lambda s: near(s["offered_current_a"], 12), what="12 A")
+        assert daemon.station.connector(1).transaction is not None
+        assert daemon.mqtt.connections == 1
+    ignored = [r.getMessage() for r in caplog.records if "MQTT: ignored" in r.getMessage()]
+    assert len(ignored) == 10, ignored
+    assert any("connector 9: this station has connector 1 only" in m for m in ignored)
+    assert any('"max_current" = 500' in m or "500 A" in m for m in ignored)
+
+
+async def test_a_command_left_retained_on_the_broker_is_not_carried_out(
+        mosquitto, start_station, caplog):
+    # Carried out, it would be again at every reconnect of the bridge.
+    await publish(mosquitto, f"{BASE}/enabled/set", "OFF", retain=True)
+    async with Recorder(mosquitto) as ha:
+        await started(start_station, mosquitto)
+        await ha.wait_for(f"{BASE}/state", lambda s: s["enabled"] == "ON")
+        await eventually(lambda: any("ignored a retained command" in r.getMessage()
+                                     for r in caplog.records), what="the retained command logged")
+        await asyncio.sleep(0.5)
+        assert ha.last_json(f"{BASE}/state")["enabled"] == "ON"
+
+
+# --- resilience -------------------------------------------------------------------------------
+
+
+async def test_charging_goes_on_without_the_broker_and_the_bridge_comes_back(
+        mosquitto, start_station):
+    async with Recorder(mosquitto) as ha:
+        daemon = await started(start_station, mosquitto)
+        await charging(daemon, ha)
+    await mosquitto.kill()
+    await eventually(lambda: not daemon.mqtt.connected, what="the bridge noticed")
+    energy = daemon.station.connector(1).transaction.energy_wh
+    await eventually(lambda: daemon.station.connector(1).transaction.energy_wh > energy + 1,
+                     what="energy still growing without the broker")
+    assert daemon.station.connector(1).contactor_closed
+    await mosquitto.start()  # an empty broker on the same port: nothing retained
+    async with Recorder(mosquitto) as ha:
+        await eventually(lambda: daemon.mqtt.connections == 2, what="reconnected", timeout=30)
+        assert await ha.wait_for(f"{BASE}/availability") == "online"
+        state = await ha.wait_for(CONNECTOR, lambda s: s["status"] == "Charging")
+        assert state["session_energy_kwh"] > 0
+        await eventually(lambda: len(discovery(ha)) >= 14, what="discovery published again")
+        await publish(mosquitto, f"{BASE}/max_current/set", "16")
+        await ha.wait_for(CONNECTOR, lambda s: near(s["offered_current_a"], 16), what="commands")
+
+
+async def test_a_station_that_dies_is_shown_offline_by_its_last_will(mosquitto, csms, tmp_path):
+    from tests.station_process import StationProcess
+
+    station = StationProcess(tmp_path, csms.url, mqtt=mqtt_section(mosquitto))
+    async with Recorder(mosquitto) as ha:
+        await station.start()
+        try:
+            assert await ha.wait_for(f"{BASE}/availability", lambda s: s == "online") == "online"
+            await station.kill()  # SIGKILL: no goodbye from the station
+            await ha.wait_for(f"{BASE}/availability", lambda s: s == "offline",
+                              what="the last will")
+        finally:
+            await station.kill()
+    async with Recorder(mosquitto) as later:  # retained: Home Assistant restarting sees it too
+        assert await later.wait_for(f"{BASE}/availability") == "offline"
+
+
+async def test_a_station_that_stops_says_offline_itself(mosquitto, start_station):
+    async with Recorder(mosquitto) as ha:
+        daemon = await started(start_station, mosquitto)
+        await ha.wait_for(f"{BASE}/availability", lambda s: s == "online")
+        daemon.stop()
+        await ha.wait_for(f"{BASE}/availability", lambda s: s == "offline")
+
+
+async def test_a_failing_bridge_is_logged_and_started_again(caplog):
+    clock = FakeClock()
+    runs = []
+
+    async def run() -> None:
+        runs.append(clock.now())
+        if len(runs) < 3:
+            raise RuntimeError("a bug in the bridge")
+        await asyncio.Event().wait()
+
+    task = asyncio.create_task(supervise(run, clock))
+    for _ in range(3):
+        await FakeClock.settle()
+        await clock.advance(5)
+    await FakeClock.settle()
+    assert len(runs) == 3 and not task.done()
+    assert sum("failed; starting it again" in r.getMessage() for r in caplog.records) == 2
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
