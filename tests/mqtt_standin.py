@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import json
 import shutil
 import signal
@@ -34,13 +35,24 @@ def _free_port() -> int:
 
 
 class Mosquitto:
-    """``mosquitto -c <folder>/mosquitto.conf`` listening on ``port`` of 127.0.0.1."""
+    """``mosquitto -c <folder>/mosquitto.conf`` listening on ``port`` of 127.0.0.1, and on
+    ``tls_port`` over TLS once :meth:`use_tls` has given it its certificate."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.port = _free_port()
+        self.tls_port: int | None = None
+        self._tls_lines = ""
         self.process: subprocess.Popen | None = None
         self.log_path = folder / "mosquitto.log"
+
+    def use_tls(self, cafile: Path, certfile: Path, keyfile: Path) -> None:
+        """A TLS listener too (from the next start), which asks clients for a certificate
+        signed by ``cafile``."""
+        self.tls_port = _free_port()
+        self._tls_lines = (f"listener {self.tls_port} 127.0.0.1\ncafile {cafile}\n"
+                           f"certfile {certfile}\nkeyfile {keyfile}\n"
+                           "require_certificate true\n")
 
     @staticmethod
     def binary() -> str | None:
@@ -54,8 +66,11 @@ class Mosquitto:
 
     def _config(self) -> Path:
         path = self.folder / "mosquitto.conf"
-        path.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                        "persistence false\n")
+        # Run as root (CI), mosquitto would become the user "mosquitto", who may not read the
+        # test's files.
+        path.write_text(f"per_listener_settings false\nallow_anonymous true\npersistence false\n"
+                        f"user {getpass.getuser()}\nlistener {self.port} 127.0.0.1\n"
+                        + self._tls_lines)
         return path
 
     async def start(self) -> None:

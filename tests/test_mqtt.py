@@ -16,7 +16,6 @@ from pievse.app.mqtt_bridge import supervise
 from tests.conftest import eventually
 from tests.mqtt_standin import Recorder, publish
 
-pytestmark = pytest.mark.asyncio
 
 TAG = "04A1B2C3"
 BASE = "pievse/CP1"
@@ -294,3 +293,66 @@ async def test_a_failing_bridge_is_logged_and_started_again(caplog):
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+# --- TLS ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pki(tmp_path):
+    from tests.tls_standins import TestPki
+
+    (tmp_path / "pki").mkdir()
+    return TestPki(tmp_path / "pki")
+
+
+async def tls_broker(mosquitto, pki, tmp_path):
+    server_cert, server_key = pki.server.write(tmp_path / "pki", "broker")
+    await mosquitto.kill()
+    mosquitto.use_tls(pki.root_file, server_cert, server_key)
+    await mosquitto.start()
+    return pki.client.write(tmp_path / "pki", "station")
+
+
+async def test_over_tls_with_a_client_certificate(mosquitto, start_station, pki, tmp_path):
+    cert, key = await tls_broker(mosquitto, pki, tmp_path)
+    async with Recorder(mosquitto) as ha:
+        await start_station(mqtt={"host": "127.0.0.1", "port": mosquitto.tls_port, "tls": True,
+                                  "ca_file": str(pki.root_file), "cert_file": str(cert),
+                                  "key_file": str(key)})
+        assert await ha.wait_for(f"{BASE}/availability") == "online"
+        await ha.wait_for(CONNECTOR)
+
+
+async def test_a_broker_whose_certificate_is_not_trusted_gets_nothing(
+        mosquitto, start_station, pki, tmp_path, caplog):
+    cert, key = await tls_broker(mosquitto, pki, tmp_path)
+    async with Recorder(mosquitto) as ha:
+        daemon = await start_station(mqtt={
+            "host": "127.0.0.1", "port": mosquitto.tls_port, "tls": True,
+            "ca_file": str(pki.foreign_root_file), "cert_file": str(cert),
+            "key_file": str(key)})
+        await eventually(lambda: any("no connection to the broker" in r.getMessage()
+                                     for r in caplog.records), what="the failure logged")
+        assert not daemon.mqtt.connected
+        assert [t for t, _, _ in ha.messages if t.startswith(BASE)] == []
+
+
+# --- what a station without MQTT pays -----------------------------------------------------------
+
+
+def test_a_station_without_mqtt_loads_none_of_it():
+    import subprocess
+    import sys
+
+    from tests.daemon_script import child_environment, in_memory_daemon
+
+    script = in_memory_daemon(
+        while_running="    await asyncio.sleep(0.5)",
+        after="    import json, sys\n"
+              "    print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+              "('aiomqtt', 'paho') or m.startswith('pievse.mqtt'))))")
+    result = subprocess.run([sys.executable, "-c", script], env=child_environment(),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == []
