@@ -59,14 +59,17 @@ class StationControls:
         if amps is not None and not 0 <= amps <= self._installation_max_a:
             raise ValueError(f"{amps:g} A: the current must be from 0 (pause) to "
                              f"{self._installation_max_a:g} A, the installation's maximum")
-        for n in self._connectors(connector):
-            # A cap for the station is a cap on each connector, until the core holds local
-            # limits for the whole station itself.
-            self._dispatch(self._station.set_current_limit(n, self.source, amps))
+        connectors = self._connectors(connector)
         if amps is None:
             self.limits.pop(connector, None)
         else:
             self.limits[connector] = amps
+        for n in connectors:
+            # A connector's cap is the lower of its own and the station's: one limit of this
+            # source per connector, until the core holds limits for the whole station itself.
+            caps = [cap for cap in (self.limits.get(None), self.limits.get(n)) if cap is not None]
+            self._dispatch(self._station.set_current_limit(n, self.source,
+                                                           min(caps) if caps else None))
 
     def max_current(self) -> float:
         """The cap set for the whole station, else the installation's maximum."""
