@@ -187,7 +187,7 @@ async def test_disabled_the_station_takes_no_car_until_enabled_again(mosquitto, 
         await ha.wait_for(f"{BASE}/state", lambda s: s["enabled"] == "ON", what="enabled")
 
 
-async def test_bad_and_retained_commands_are_ignored_and_the_bridge_goes_on(
+async def test_bad_commands_are_logged_and_ignored_and_the_bridge_goes_on(
         mosquitto, start_station, caplog):
     async with Recorder(mosquitto) as ha:
         daemon = await started(start_station, mosquitto)
