@@ -103,6 +103,7 @@ async def test_discovery_is_one_device_whose_entities_have_what_home_assistant_r
     number = configs[("number", "max_current")]
     assert (number["min"], number["max"], number["step"]) == (0, 32.0, 1)
     assert configs[("button", "connector1_stop")]["payload_press"] == "PRESS"
+    assert ("button", "connector1_start") not in configs  # no id tag to charge a start to
     assert configs[("binary_sensor", "csms")]["device_class"] == "connectivity"
     assert daemon.mqtt.connections == 1
 
@@ -169,6 +170,33 @@ async def test_max_current_caps_the_offer_and_stop_ends_the_session(
     stops = [m.payload for m in csms.messages if m.action == "StopTransaction"
              and m.direction == "in" and m.message_type == 2]
     assert stops[-1]["reason"] == "Remote"
+
+
+async def test_start_charges_the_configured_id_tag_once_authorised(
+        mosquitto, start_station, csms):
+    async with Recorder(mosquitto) as ha:
+        daemon = await start_station(mqtt=mqtt_section(mosquitto, start_id_tag="HOME-1"))
+        await eventually(lambda: daemon.mqtt.connected, what="the bridge connected")
+        button = json.loads(await eventually(lambda: ha.last(
+            "homeassistant/button/pievse_CP1/connector1_start/config"), what="start button"))
+        assert button["command_topic"] == f"{BASE}/connector/1/start/set"
+        daemon.sim_ev(1, "B", None)
+        await ha.wait_for(CONNECTOR, lambda s: s["status"] == "Preparing")
+        await publish(mosquitto, button["command_topic"], "PRESS")
+        daemon.sim_ev(1, "C", None)
+        await ha.wait_for(CONNECTOR, lambda s: s["status"] == "Charging", what="Charging")
+    starts = [m.payload for m in csms.messages if m.action == "StartTransaction"
+              and m.direction == "in" and m.message_type == 2]
+    assert [s["idTag"] for s in starts] == ["HOME-1"]
+
+
+async def test_without_an_id_tag_there_is_no_start(mosquitto, start_station, caplog):
+    daemon = await started(start_station, mosquitto)
+    daemon.sim_ev(1, "B", None)
+    await publish(mosquitto, f"{BASE}/start/set", "PRESS")
+    await eventually(lambda: any("no start: mqtt has no id tag" in r.getMessage()
+                                 for r in caplog.records), what="the refusal logged")
+    assert daemon.station.connector(1).transaction is None
 
 
 async def test_disabled_the_station_takes_no_car_until_enabled_again(mosquitto, start_station):

@@ -43,6 +43,10 @@ def test_mqtt_is_off_unless_a_host_is_set():
      '[mqtt] cert_file = "/no/such/cert.pem" and key_file = "": a client certificate needs both'),
     ('tls = true\nca_file = "/no/such/ca.pem"', '[mqtt] ca_file = "/no/such/ca.pem": no such file'),
     ('password = "secret"', "[mqtt] password = (hidden): needs a username"),
+    ('start_id_tag = "my card"',
+     '[mqtt] start_id_tag = "my card": must not contain whitespace or control characters'),
+    ('start_id_tag = "HOME-0123456789012345"',
+     '[mqtt] start_id_tag = "HOME-0123456789012345": must be at most 20 characters long'),
     ('base_topic = "ev"\ndiscovery_prefix = "ev"',
      '[mqtt] base_topic = "ev": must differ from discovery_prefix'),
 ])

@@ -33,7 +33,8 @@ PAYLOADS = st.one_of(WORDS.map(str.encode), st.binary(max_size=64),
                      st.text(max_size=40).map(lambda t: t.encode("utf-8", "surrogatepass")),
                      st.floats(allow_nan=True, allow_infinity=True).map(lambda f: repr(f).encode()),
                      st.integers(-(10**40), 10**40).map(lambda i: str(i).encode()))
-COMMANDS = st.sampled_from(["max_current", "enabled", "stop", "Stop", "reset", "", "+", "#"])
+COMMANDS = st.sampled_from(["max_current", "enabled", "start", "stop", "Stop", "reset", "", "+",
+                            "#"])
 CONNECTORS = st.sampled_from(["1", "2", "3", "0", "01", "-1", "x", "999", "1000", "", "+"])
 SEGMENTS = st.text(st.characters(exclude_categories=()), max_size=12)
 TOPIC = st.one_of(
@@ -57,8 +58,10 @@ def test_a_message_is_an_order_within_bounds_or_refused_with_a_reason(topic, pay
         assert order.value is None or (math.isfinite(order.value) and 0 <= order.value <= 80)
     elif order.command == "enabled":
         assert order.value in (True, False)
+    elif order.command == "stop":
+        assert order.connector is not None
     else:
-        assert order.command == "stop" and order.connector is not None
+        assert order.command == "start" and order.value is None
     assert order.connector is None or order.connector >= 1
 
 
@@ -69,7 +72,8 @@ def test_no_command_crashes_the_bridge_or_lifts_the_offer_above_the_installation
     bench.pilot("B")
     bench.tap(TAG)
     bench.pilot("C")
-    controls = StationControls(bench.station, bench.record, INSTALLATION_A, source="mqtt")
+    controls = StationControls(bench.station, bench.record, INSTALLATION_A, source="mqtt",
+                               start_id_tag="HOME-1")
     bridge = MqttBridge(Broker("127.0.0.1", 1883), TOPICS,
                         Device("CP1", "pievse", "sim", "0", 2, INSTALLATION_A),
                         status=dict, controls=controls, max_current=controls.max_current,

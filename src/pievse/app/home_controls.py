@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pievse.core.answers import AvailabilityStatus, RemoteStartStopStatus
+from pievse.core.authorization import IdToken, IdTokenType
 from pievse.core.effects import Effect
 from pievse.core.station import Station
 from pievse.core.vocabulary import StopReason
@@ -24,8 +25,9 @@ class StationControls:
     which the offered current's reason shows); ``dispatch`` carries out the effects."""
 
     def __init__(self, station: Station, dispatch: Callable[[list[Effect]], None],
-                 installation_max_a: float, source: str) -> None:
+                 installation_max_a: float, source: str, start_id_tag: str = "") -> None:
         self._station = station
+        self._start_id_tag = start_id_tag
         self._dispatch = dispatch
         self._installation_max_a = installation_max_a
         self.source = source
@@ -40,6 +42,19 @@ class StationControls:
             raise ValueError(f"connector {connector}: this station has connector"
                              + (f"s 1 to {len(numbers)}" if len(numbers) > 1 else " 1 only"))
         return [connector]
+
+    def start_session(self, connector: int | None) -> None:
+        """Start a session for the configured id tag (authorised like a card) on ``connector``,
+        or on the connector where a car waits (None)."""
+        if not self._start_id_tag:
+            raise ValueError(f"no start: {self.source} has no id tag to charge a session to")
+        self._connectors(connector)
+        answer = self._station.remote_start(IdToken(self._start_id_tag, IdTokenType.LOCAL),
+                                            connector)
+        self._dispatch(answer.effects)
+        if answer.status is not RemoteStartStopStatus.ACCEPTED:
+            where = f"connector {connector}" if connector else "the station"
+            raise ValueError(f"{where}: no session can start there now")
 
     def stop_session(self, connector: int) -> None:
         self._connectors(connector)

@@ -35,14 +35,16 @@ RESTART_S = 5.0
 def build_bridge(daemon: Daemon) -> MqttBridge:
     config = daemon.config
     mqtt, cp = config.mqtt, config.charge_point
-    controls = StationControls(daemon.station, daemon.dispatch, cp.max_current, source="mqtt")
+    controls = StationControls(daemon.station, daemon.dispatch, cp.max_current, source="mqtt",
+                               start_id_tag=mqtt.start_id_tag)
     # The id may hold "+" or "#", which a topic may not.
     base = mqtt.base_topic or "pievse/" + re.sub(r"[+#]", "_", cp.id)
     return MqttBridge(
         Broker(mqtt.host, mqtt.port, mqtt.username, mqtt.password, mqtt.tls, mqtt.ca_file,
                mqtt.cert_file, mqtt.key_file, mqtt.tls_insecure),
         Topics(base, mqtt.discovery_prefix, node_id(cp.id)),
-        Device(cp.id, cp.vendor, cp.model, __version__, cp.connectors, cp.max_current),
+        Device(cp.id, cp.vendor, cp.model, __version__, cp.connectors, cp.max_current,
+               can_start=bool(mqtt.start_id_tag)),
         status=lambda: daemon.status(show_id_tags=False),
         controls=controls,
         max_current=controls.max_current,

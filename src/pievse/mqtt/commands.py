@@ -8,6 +8,8 @@ controls, the same ones the local API uses (``HomeControls``; the app implements
     <base>/enabled/set                    "ON" / "OFF": take cars, or not (ChangeAvailability)
     <base>/connector/<n>/enabled/set
     <base>/connector/<n>/stop/set         "PRESS" (or empty): stop the session there
+    <base>/start/set                      "PRESS" (or empty): start a session where a car waits,
+    <base>/connector/<n>/start/set        or on that connector (with [mqtt] start_id_tag)
 
 What a payload may be is checked here, with the local API's own field rules
 (:class:`pievse.local_api.bodies.Field`); whether the station can do it (the connector exists, a
@@ -32,7 +34,7 @@ MAX_PAYLOAD_BYTES = 32
 
 MAX_CURRENT = Field("max_current", float, minimum=0, maximum=80)
 ENABLED = Field("enabled", str, choices=("ON", "OFF"))
-STOP = Field("stop", str, choices=("PRESS", ""))
+PRESS = ("PRESS", "")
 
 _NUMBER = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3})?")
 _LIFT = ("", "none", "null")
@@ -41,6 +43,8 @@ _LIFT = ("", "none", "null")
 class HomeControls(Protocol):
     """What a person at home may change; each raises ``ValueError`` (saying why) when the
     station cannot do it."""
+
+    def start_session(self, connector: int | None) -> None: ...
 
     def stop_session(self, connector: int) -> None: ...
 
@@ -87,13 +91,13 @@ def read_order(topics: Topics, topic: str, payload: bytes) -> Order:
         return Order(command, connector, _amps(text))
     if command == "enabled":
         return Order(command, connector, _take(ENABLED, text.upper()) == "ON")
-    if command == "stop":
-        if connector is None:
+    if command in ("start", "stop"):
+        if command == "stop" and connector is None:
             raise CommandRefused("stop: name the connector (<base>/connector/<n>/stop/set)")
-        _take(STOP, text.upper())
+        _take(Field(command, str, choices=PRESS), text.upper())
         return Order(command, connector, None)
     raise CommandRefused(f"{command[:40]!r}: no such command; the commands are max_current, "
-                         "enabled and stop")
+                         "enabled, start and stop")
 
 
 def carry_out(controls: HomeControls, order: Order) -> None:
@@ -102,6 +106,8 @@ def carry_out(controls: HomeControls, order: Order) -> None:
         controls.set_max_current(order.connector, order.value)
     elif order.command == "enabled":
         controls.set_enabled(order.connector, order.value)
+    elif order.command == "start":
+        controls.start_session(order.connector)
     else:
         assert order.connector is not None
         controls.stop_session(order.connector)

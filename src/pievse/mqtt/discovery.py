@@ -7,9 +7,9 @@ the state topic with a template that picks its field out of the JSON of
 :mod:`pievse.mqtt.state`. The energy sensors are ``total_increasing`` kWh, which Home
 Assistant's energy dashboard takes.
 
-Not here yet: a select for the charging mode (fast / pv / min+pv): the station has no modes
-before solar surplus charging exists. A start button: a session starts with a card or the
-CSMS, because it needs an id tag to be charged to.
+A start button per connector only with ``[mqtt] start_id_tag``: a session needs an id tag to be
+charged to. Not here yet: a select for the charging mode (fast / pv / min+pv): the station has
+no modes before solar surplus charging exists.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ class Device:
     connectors: int
     #: The installation's maximum (A): the top of the max current slider.
     max_current_a: float
+    #: Sessions may be started over MQTT (an id tag is configured for them).
+    can_start: bool = False
 
 
 def _field(name: str) -> str:
@@ -104,6 +106,10 @@ def discovery_messages(topics: Topics, device: Device) -> list[tuple[str, dict[s
         for object_id, component, name, field, extra in _CONNECTOR_ENTITIES:
             entity(component, prefix + object_id, label + name, state_topic=state,
                    value_template=_field(field), **extra)
+        if device.can_start:
+            entity("button", prefix + "start", label + "Start charging",
+                   command_topic=topics.command("start", n), payload_press="PRESS",
+                   icon="mdi:play-circle-outline")
         entity("button", prefix + "stop", label + "Stop charging",
                command_topic=topics.command("stop", n), payload_press="PRESS",
                icon="mdi:stop-circle-outline")

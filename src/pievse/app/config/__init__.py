@@ -185,6 +185,7 @@ class MqttConfig:
     tls_insecure: bool
     base_topic: str
     discovery_prefix: str
+    start_id_tag: str
     publish_interval: float
 
     @property

@@ -30,6 +30,12 @@ def _check_topic_or_empty(value: str) -> str | None:
     return None if value == "" else topic_problem(value)
 
 
+def _check_id_tag(value: str) -> str | None:
+    if any(c.isspace() or not c.isprintable() for c in value):
+        return "must not contain whitespace or control characters"
+    return None
+
+
 def _check_host(value: str) -> str | None:
     if any(c.isspace() for c in value) or "/" in value:
         return 'must be a host name or address, without a scheme or a path (e.g. "192.168.1.10")'
@@ -58,6 +64,9 @@ MQTT_KEYS: tuple[Key, ...] = (
     Key("mqtt", "discovery_prefix", str, "homeassistant",
         'Home Assistant\'s discovery prefix ("" = publish no discovery)', maximum=200,
         check=_check_topic_or_empty),
+    Key("mqtt", "start_id_tag", str, "",
+        'the id tag a session started from MQTT is charged to, authorised like a card ("" = no '
+        "start command)", maximum=20, check=_check_id_tag),
     Key("mqtt", "publish_interval", float, 60.0,
         "every state is published again this often, changed or not (changes go out at once)",
         unit="s", minimum=1, maximum=3600),
