@@ -58,3 +58,12 @@ def test_a_problem_names_the_key_the_value_and_what_is_allowed(lines, problem):
 def test_the_password_is_never_shown():
     problems = problems_of(mqtt('password = "hunter2\x01"'))
     assert problems and all("hunter2" not in p for p in problems)
+
+
+def test_check_config_says_where_mqtt_goes(tmp_path, capsys):
+    from pievse.app.config import check_config_main
+
+    path = tmp_path / "config.toml"
+    path.write_text(mqtt('host = "broker.lan"\nport = 8883\ntls = true'))
+    assert check_config_main(str(path)) == 0
+    assert "  MQTT to broker.lan:8883 over TLS" in capsys.readouterr().out.splitlines()

@@ -96,15 +96,3 @@ def test_no_command_crashes_the_bridge_or_lifts_the_offer_above_the_installation
     assert failures == [], [r.getMessage() for r in failures]
     assert 0 <= controls.max_current() <= INSTALLATION_A
 
-
-def test_a_connector_cap_never_lifts_the_station_cap():
-    bench = Bench(2)
-    controls = StationControls(bench.station, bench.record, INSTALLATION_A, source="mqtt")
-    controls.set_max_current(None, 10)
-    controls.set_max_current(1, 20)
-    assert [c.limits["mqtt"] for c in bench.station.connectors.values()] == [10, 10]
-    controls.set_max_current(2, 6)
-    controls.set_max_current(None, None)
-    assert [c.limits["mqtt"] for c in bench.station.connectors.values()] == [20, 6]
-    controls.set_max_current(1, None)
-    assert "mqtt" not in bench.station.connector(1).limits

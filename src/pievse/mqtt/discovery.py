@@ -106,6 +106,10 @@ def discovery_messages(topics: Topics, device: Device) -> list[tuple[str, dict[s
         for object_id, component, name, field, extra in _CONNECTOR_ENTITIES:
             entity(component, prefix + object_id, label + name, state_topic=state,
                    value_template=_field(field), **extra)
+        if several:  # one alone is the station's switch
+            entity("switch", prefix + "enabled", label + "Enabled", state_topic=state,
+                   value_template=_field("enabled"), command_topic=topics.command("enabled", n),
+                   payload_on="ON", payload_off="OFF", icon="mdi:power")
         if device.can_start:
             entity("button", prefix + "start", label + "Start charging",
                    command_topic=topics.command("start", n), payload_press="PRESS",

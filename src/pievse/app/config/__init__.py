@@ -438,6 +438,8 @@ def summary(config: Config) -> list[str]:
         f"drivers: board {_board(config.board)}, meter {_meter(config.meter)} "
         f"(every {_number(config.meter.interval)} s), card reader {config.rfid.driver}",
         f"local API on {api.listen}" if api.enabled else "local API off",
+        *([f"MQTT to {config.mqtt.host}:{config.mqtt.port}"
+           + (" over TLS" if config.mqtt.tls else "")] if config.mqtt.enabled else []),
         f"storage {config.storage.path}, log level {config.logging.level}",
     ]
 
