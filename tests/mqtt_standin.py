@@ -43,8 +43,21 @@ class Mosquitto:
         self.port = _free_port()
         self.tls_port: int | None = None
         self._tls_lines = ""
+        #: (user, password) every client must log in with, once require_login() has set it.
+        self.login: tuple[str, str] | None = None
+        self._login_lines = "allow_anonymous true\n"
         self.process: subprocess.Popen | None = None
         self.log_path = folder / "mosquitto.log"
+
+    def require_login(self, user: str, password: str) -> None:
+        """From the next start, no anonymous client: only ``user`` with ``password``."""
+        passwords = self.folder / "passwords"
+        passwords.write_text(f"{user}:{password}\n")
+        # mosquitto_passwd (same package) hashes the file in place.
+        tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+        subprocess.run([tool, "-U", str(passwords)], check=True, capture_output=True)
+        self.login = (user, password)
+        self._login_lines = f"allow_anonymous false\npassword_file {passwords}\n"
 
     def use_tls(self, cafile: Path, certfile: Path, keyfile: Path) -> None:
         """A TLS listener too (from the next start), which asks clients for a certificate
@@ -68,9 +81,9 @@ class Mosquitto:
         path = self.folder / "mosquitto.conf"
         # Run as root (CI), mosquitto would become the user "mosquitto", who may not read the
         # test's files.
-        path.write_text(f"per_listener_settings false\nallow_anonymous true\npersistence false\n"
-                        f"user {getpass.getuser()}\nlistener {self.port} 127.0.0.1\n"
-                        + self._tls_lines)
+        path.write_text(f"per_listener_settings false\npersistence false\n"
+                        f"user {getpass.getuser()}\n{self._login_lines}"
+                        f"listener {self.port} 127.0.0.1\n{self._tls_lines}")
         return path
 
     async def start(self) -> None:
@@ -122,7 +135,9 @@ class Recorder:
             await self._task
 
     async def _record(self) -> None:
-        async with aiomqtt.Client("127.0.0.1", self.broker.port) as client:
+        user, password = self.broker.login or (None, None)
+        async with aiomqtt.Client("127.0.0.1", self.broker.port, username=user,
+                                  password=password) as client:
             await client.subscribe("#", qos=1)
             self._subscribed.set()
             async for message in client.messages:

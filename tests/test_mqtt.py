@@ -384,3 +384,23 @@ def test_a_station_without_mqtt_loads_none_of_it():
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1]) == []
+
+
+# --- a broker that wants a login -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("password", ["s3cret-for-ev", "not-the-password"])
+async def test_a_broker_that_wants_a_login(mosquitto, start_station, caplog, password):
+    await mosquitto.kill()
+    mosquitto.require_login("pievse", "s3cret-for-ev")
+    await mosquitto.start()
+    async with Recorder(mosquitto) as ha:
+        daemon = await start_station(mqtt=mqtt_section(mosquitto, username="pievse",
+                                                       password=password))
+        if password == "not-the-password":
+            await eventually(lambda: any("no connection to the broker" in r.getMessage()
+                                         for r in caplog.records), what="the refusal logged")
+            assert not daemon.mqtt.connected and ha.last(f"{BASE}/availability") is None
+            assert all(password not in r.getMessage() for r in caplog.records)
+        else:
+            assert await ha.wait_for(f"{BASE}/availability") == "online"

@@ -127,7 +127,7 @@ class MqttBridge:
         level = logging.DEBUG if self._outage_logged else logging.WARNING
         self._outage_logged = True
         log.log(level, "MQTT: no connection to the broker at %s:%s (%s); retrying, charging "
-                "goes on", self.broker.host, self.broker.port, error or type(error).__name__)
+                "goes on", self.broker.host, self.broker.port, str(error) or type(error).__name__)
 
     def _client(self) -> aiomqtt.Client:
         broker = self.broker
