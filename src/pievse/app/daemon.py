@@ -238,7 +238,8 @@ class Daemon:
                     self._carry_out(effect)
             self.recorder.settled()
         self._wake.set()
-        self._changed()
+        for watcher in self.watchers:
+            watcher()
 
     def _command_board(self, effect: SetContactor | SetPilot) -> None:
         board = self.hardware.boards[effect.connector_id]
@@ -283,9 +284,6 @@ class Daemon:
 
     def _connection_changed(self) -> None:
         self.service.changed()
-        self._changed()
-
-    def _changed(self) -> None:
         for watcher in self.watchers:
             watcher()
 
