@@ -45,6 +45,7 @@ from pievse.core.interrupted import InterruptedTransactions
 from pievse.core.placement import connector_for, free_connector
 from pievse.core.reservations import Reservation, ReservationStatus
 from pievse.core.settings import StationSettings
+from pievse.core.standalone import Standalone
 from pievse.core.transactions import InterruptedTransaction, Transaction
 from pievse.core.vocabulary import ConnectorStatus, ErrorCode, ReadingContext, StopReason
 
@@ -64,6 +65,7 @@ class Station:
         board_max_current_a: Mapping[int, float] | None = None,
         access_limits: AccessLimits | None = None,
         cable_lock: Mapping[int, bool] | None = None,
+        standalone: Standalone | None = None,
     ) -> None:
         if connector_count < 1:
             raise ValueError("a charge point has at least one connector")
@@ -93,7 +95,7 @@ class Station:
         self.charging = ChargingLimits(self.connectors, **seams)
         self.interrupted = InterruptedTransactions(self.connector, self.restore_transaction_refs,
                                                    clock=self.clock, emit=self._emit)
-        self.access = Access(self.connectors, limits=access_limits, **seams)
+        self.access = Access(self.connectors, limits=access_limits, standalone=standalone, **seams)
 
     @property
     def settings(self) -> StationSettings:
@@ -265,6 +267,8 @@ class Station:
                 connector.authorize(id_token, known.group)
                 return self._take()
         self._authorizing[id_token.value] = _AuthorizationInFlight(None, remote=False)
+        if self.access.standalone is not None:
+            return self.authorization_result(id_token, None)  # no CSMS: the card list decides
         self._emit(AuthorizeRequest(id_token))
         return self._take()
 
@@ -286,7 +290,7 @@ class Station:
             if result is None:
                 self._emit(TokenAnswered(id_token, False, None, None, "CSMS unreachable"))
                 return self._take()
-            how = "authorised offline"
+            how = "authorised offline" if self.access.standalone is None else "on the card list"
         if result.status is not AuthorizationStatus.ACCEPTED:
             self._emit(TokenAnswered(id_token, False, result.status, None,
                                     f"id tag {result.status.word}"))
@@ -589,6 +593,8 @@ class _ConnectorSeam:
 
     def pilot_reported(self, connector: Connector) -> None:
         self._station.interrupted.pilot_known(connector)
+        if (standalone := self._station.access.standalone) is not None:
+            standalone.pilot_reported(connector)  # free charging starts on plugging in
 
     def transaction_started(self, connector: Connector) -> None:
         self._station.charging.transaction_started(connector)

@@ -38,6 +38,7 @@ from pievse.persistence.access_codec import (
     encode_local_list,
     encode_reservations,
 )
+from pievse.persistence.history import Tariff
 from pievse.persistence.store import ENERGY_WRITE_INTERVAL_S, Store
 
 __all__ = ["TransactionRecorder"]
@@ -46,10 +47,14 @@ log = logging.getLogger(__name__)
 
 
 class TransactionRecorder:
-    def __init__(self, store: Store, station: Station) -> None:
+    def __init__(self, store: Store, station: Station, tariff: Tariff | None = None) -> None:
         self.store = store
         self.station = station
+        #: The price a session starting now is billed at (kept with the session).
+        self.tariff = tariff
         self._energy_written_at: dict[int, float] = {}  # transaction ref -> station time
+        #: transaction ref -> the highest power measured since its last write
+        self._peak_power_w: dict[int, float] = {}
         self._reset_recorded: bool | None = None
         self._cache_recorded = station.access.cache_revision
 
@@ -131,12 +136,16 @@ class TransactionRecorder:
             case TransactionStarted():
                 self.store.transaction_started(effect.transaction_ref, effect.connector_id,
                                                effect.id_token, effect.meter_start_wh,
-                                               effect.timestamp)
+                                               effect.timestamp, self.tariff)
                 self.store.set_state(f"meter_energy_wh/{effect.connector_id}",
                                      effect.meter_start_wh)
                 self._energy_written_at[effect.transaction_ref] = effect.timestamp
             case TransactionStopped():
-                self.store.transaction_ended(effect.transaction_ref)
+                self.store.transaction_ended(effect.transaction_ref, ended_at=effect.timestamp,
+                                             meter_stop_wh=effect.meter_stop_wh,
+                                             stop_reason=effect.reason.value,
+                                             peak_power_w=self._peak_power_w.pop(
+                                                 effect.transaction_ref, None))
                 self.store.set_state(f"meter_energy_wh/{effect.connector_id}",
                                      effect.meter_stop_wh)
                 self._energy_written_at.pop(effect.transaction_ref, None)
@@ -159,6 +168,9 @@ class TransactionRecorder:
         tx, reading = connector.transaction, connector.last_reading
         if tx is None or tx.stop is not None or reading is None:
             return
+        if reading.power_w is not None:
+            peak = self._peak_power_w.get(tx.ref, 0.0)
+            self._peak_power_w[tx.ref] = max(peak, reading.power_w)
         now = self.station.clock.now()
         if now - self._energy_written_at.get(tx.ref, 0.0) >= ENERGY_WRITE_INTERVAL_S:
             self._write_energy(tx.ref, connector_id, reading.energy_import_wh, now)
@@ -178,6 +190,7 @@ class TransactionRecorder:
 
     def _write_energy(self, ref: int, connector_id: int, energy_wh: float, at: float) -> None:
         with self.store.batch():
-            self.store.transaction_energy(ref, energy_wh, at)
+            # The peak power goes with the energy: as much of it is lost to a power cut.
+            self.store.transaction_energy(ref, energy_wh, at, self._peak_power_w.get(ref))
             self.store.set_state(f"meter_energy_wh/{connector_id}", energy_wh)
         self._energy_written_at[ref] = at
