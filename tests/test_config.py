@@ -332,8 +332,8 @@ def test_missing_required_keys_are_reported_with_an_example():
     assert problems_of("") == [
         "[charge_point] id: missing; it is required (the charge point identity the CSMS knows), "
         'e.g. id = "pievse001"',
-        "[ocpp] url: missing; it is required (websocket URL of the CSMS), "
-        'e.g. url = "ws://127.0.0.1:9000/ocpp"',
+        '[ocpp] url: missing; it is required (websocket URL of the CSMS, or "" to run without '
+        'one), e.g. url = "ws://127.0.0.1:9000/ocpp"',
     ]
 
 

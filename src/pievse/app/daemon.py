@@ -32,6 +32,7 @@ from pievse.drivers.contracts import (
 from pievse.app.cable_locks import CableLocks
 from pievse.app.driver_factory import Hardware, SimulatedHardware, build_hardware
 from pievse.persistence.recorder import TransactionRecorder
+from pievse.app.standalone import StandaloneCards, tariff
 from pievse.app.system_time import system_clock_synchronised
 from pievse.app.systemd import Notifier, ServiceReporter
 from pievse.core.effects import (
@@ -122,6 +123,7 @@ class Daemon:
             n: TransactionRecorder.last_meter_energy(self.store, n)
             for n in range(1, cp.connectors + 1)})
         auth = config.authorization
+        self.standalone = StandaloneCards.for_config(config, self.store)  # None with a CSMS
         self.station = Station(
             cp.connectors,
             clock=self.clock,
@@ -135,6 +137,7 @@ class Daemon:
             },
             cable_lock={n: board.capabilities.has_lock
                         for n, board in self.hardware.boards.items()},
+            standalone=self.standalone.decision if self.standalone else None,
         )
         self.cable_locks = CableLocks(
             lambda n: getattr(self.hardware.boards[n], "cable_lock", None),
@@ -161,7 +164,7 @@ class Daemon:
             on_csms_time=self._csms_time,
         ))
         self.security.protocol = self.protocol
-        self.recorder = TransactionRecorder(self.store, self.station)
+        self.recorder = TransactionRecorder(self.store, self.station, tariff(config))
         keys = self.protocol.configuration
         # What the CSMS changed survives a restart, except for a key that has become read-only
         # since (its value is the station's to say now); the caller's overrides (tests) come last.
@@ -258,10 +261,12 @@ class Daemon:
                 asyncio.get_running_loop().create_task(self._reset(hard))
             case StatusChanged():
                 self.service.changed()
-                self.protocol.handle(effect)
+                if not self.standalone:
+                    self.protocol.handle(effect)
             case _:
                 self.recorder.record(effect)
-                self.protocol.handle(effect)
+                if not self.standalone:  # without a CSMS, the store is the only record
+                    self.protocol.handle(effect)
 
     async def _reset(self, hard: bool) -> None:
         # Give the StopTransaction messages a chance to reach the CSMS before going down.
@@ -283,7 +288,9 @@ class Daemon:
 
     def describe(self) -> str:
         """One line for ``systemctl status``: the CSMS link and what each connector does."""
-        if self.protocol.registered:
+        if self.standalone:
+            link = "standalone (no CSMS)"
+        elif self.protocol.registered:
             link = "online"
         elif self.protocol.connected:
             link = "connected, not yet accepted by the CSMS"
@@ -319,7 +326,8 @@ class Daemon:
                 self._tasks.append(asyncio.create_task(self._poll_meter(n, meter)))
             if self.hardware.reader is not None:
                 self._tasks.append(asyncio.create_task(self._tokens(self.hardware.reader)))
-            self._tasks.append(asyncio.create_task(self.link.run(), name="ocpp-link"))
+            if not self.standalone:
+                self._tasks.append(asyncio.create_task(self.link.run(), name="ocpp-link"))
             if self.service.notifier.enabled:
                 self._tasks.append(asyncio.create_task(self.service.run(), name="systemd"))
             stopping = asyncio.create_task(self._stopping.wait())
@@ -361,7 +369,7 @@ class Daemon:
             return
         self.api = ApiServer(self, self.config.api.host, self.config.api.port,
                              token=self.config.api.token or None,
-                             simulations=self.simulations())
+                             simulations=self.simulations(), history=self.store.sessions)
         await self.api.start()
         log.info("local API on http://%s:%s/api/status", self.config.api.host, self.api.port)
 
@@ -498,6 +506,8 @@ class Daemon:
                 log.warning("card %s: the reader names its type %r, which is none known; taken "
                             "for an ISO 14443 card", token.id_token, token.kind)
                 kind = IdTokenType.ISO14443
+            if self.standalone:
+                self.standalone.refresh()  # `pievse cards` may have changed the list
             self.dispatch(self.station.token_presented(IdToken(token.id_token, kind)))
 
     # --- the local API's backend ---------------------------------------------------------------
@@ -545,6 +555,7 @@ class Daemon:
                 "version": self.protocol.version,
                 "security_profile": int(self.security.state.profile),
                 "queued_transaction_messages": len(self.protocol.outbox),
+                "standalone": bool(self.standalone),
             },
             "connectors": connectors,
             "recent_errors": self.recent_errors.as_json(),

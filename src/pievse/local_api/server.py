@@ -9,6 +9,8 @@ and who may do what is decided by :mod:`pievse.local_api.access`.
 Routes::
 
     GET  /api/status       the backend's status() as JSON (id tags for trusted clients only)
+    GET  /api/sessions     the session history as JSON; ?since=DATE&limit=N (see sessions.py)
+    GET  /api/sessions.csv the same as a CSV download
     POST /api/sim/ev       {"connector": 1, "state": "A"|"B"|"C", "max_current": 32}
     POST /api/sim/token    {"id_token": "04A1B2C3"}
     POST /api/sim/fault    {"connector": 1, "fault": "rcd"|"emergency_stop"|"welded"|"pilot",
@@ -35,6 +37,7 @@ import asyncio
 import collections
 import contextlib
 import enum
+import functools
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -45,7 +48,10 @@ from pievse.drivers.contracts import FaultKind
 from pievse.local_api.access import Access
 from pievse.local_api.bodies import Field, read_body
 from pievse.local_api.status_page import STATUS_PAGE_PATH, handle_status_page
-from pievse.local_api.wire import MAX_HEADER_BYTES, Refused, Request, json_response, read_request
+from pievse.local_api.sessions import (
+    Download, SessionSource, sessions_download, sessions_json)
+from pievse.local_api.wire import (
+    MAX_HEADER_BYTES, Refused, Request, file_response, json_response, read_request)
 
 __all__ = ["ApiBackend", "ApiServer", "Simulation", "SimulationUnavailable"]
 
@@ -148,6 +154,7 @@ class ApiServer:
         *,
         token: str | None = None,
         simulations: Iterable[Simulation] = (),
+        history: SessionSource | None = None,
         request_timeout: float = REQUEST_TIMEOUT_S,
         max_connections: int = MAX_CONNECTIONS,
     ) -> None:
@@ -165,9 +172,14 @@ class ApiServer:
         # path -> method -> handler(request) -> JSON-serialisable answer
         self._routes: dict[str, dict[str, Callable[[Request], Any]]] = {
             "/api/status": {"GET": self._status},
+            **({"/api/sessions": {"GET": functools.partial(self._sessions, sessions_json)},
+                "/api/sessions.csv": {"GET": functools.partial(self._sessions,
+                                                               sessions_download)}}
+               if history is not None else {}),
             **{sim.path: {"POST": posts[sim]} for sim in Simulation if sim in simulated},
         }
         self._missing = {sim.path: sim.missing for sim in Simulation if sim not in simulated}
+        self._history = history
 
     @property
     def port(self) -> int:
@@ -201,6 +213,9 @@ class ApiServer:
     def _status(self, request: Request) -> dict[str, Any]:
         return self.backend.status(self.access.trusted(request))
 
+    def _sessions(self, answer: Callable[..., Any], request: Request) -> Any:
+        return answer(self._history, request.query, self.access.trusted(request))
+
     def _sim_ev(self, request: Request) -> dict[str, Any]:
         body = read_body(request.body, EV_FIELDS)
         self.backend.sim_ev(body["connector"], body["state"], body["max_current"])
@@ -216,8 +231,9 @@ class ApiServer:
         self.backend.sim_fault(body["connector"], body["fault"], body["active"])
         return {"ok": True}
 
-    def answer(self, request: Request) -> tuple[HTTPStatus, dict[str, Any], dict[str, str]]:
-        """The status, JSON body and extra headers that answer ``request``."""
+    def answer(self, request: Request) -> tuple[HTTPStatus, Any, dict[str, str]]:
+        """The status, body (JSON, or a ``Download``) and extra headers that answer
+        ``request``."""
         try:
             return HTTPStatus.OK, self._route(request)(request), {}
         except Refused as error:
@@ -251,6 +267,8 @@ class ApiServer:
         if request.path == STATUS_PAGE_PATH:
             return handle_status_page(request.method)
         status, body, headers = self.answer(request)
+        if isinstance(body, Download):
+            return file_response(body.content, body.content_type, body.filename)
         try:
             return json_response(status, body, headers)
         except (TypeError, ValueError):

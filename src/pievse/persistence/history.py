@@ -19,7 +19,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CSV_COLUMNS", "SessionRecord", "Tariff", "sessions_csv"]
+__all__ = ["CSV_COLUMNS", "SessionRecord", "Tariff", "parse_since", "sessions_csv"]
+
+#: The earliest and latest ``since`` taken: a wallbox's sessions lie between.
+EARLIEST = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+LATEST = datetime.datetime(2200, 1, 1, tzinfo=datetime.UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,3 +102,21 @@ def _cell(value: Any) -> str:
 def _iso(epoch: float) -> str:
     return datetime.datetime.fromtimestamp(epoch, datetime.UTC).isoformat(
         timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_since(text: str) -> float:
+    """A date ("2026-12-01", midnight UTC) or a date and time in ISO 8601 ("2026-12-01T08:00Z",
+    UTC unless it names its offset) as epoch seconds; ValueError saying what is allowed."""
+    allowed = (f"{text[:40]!r} is no date: a date 2026-12-01 or a date and time "
+               "2026-12-01T08:00:00Z (UTC unless an offset is given), from 2000 to 2199")
+    if not 10 <= len(text) <= 40 or not text.isascii():
+        raise ValueError(allowed)
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        raise ValueError(allowed) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError(allowed)
+    return moment.timestamp()

@@ -49,7 +49,9 @@ __all__ = [
     "ReservationsConfig",
     "RfidConfig",
     "SimulationConfig",
+    "StandaloneConfig",
     "StorageConfig",
+    "TariffConfig",
     "check_config_main",
     "default_config",
     "load_config",
@@ -203,6 +205,18 @@ class DiagnosticsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StandaloneConfig:
+    authorization: str
+    cards: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class TariffConfig:
+    price_per_kwh: float
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingConfig:
     level: str
 
@@ -221,6 +235,8 @@ class Config:
     reservations: ReservationsConfig
     firmware: FirmwareConfig
     diagnostics: DiagnosticsConfig
+    standalone: StandaloneConfig
+    tariff: TariffConfig
     logging: LoggingConfig
 
     def secret_keys(self) -> frozenset[tuple[str, str]]:
@@ -411,12 +427,20 @@ def summary(config: Config) -> list[str]:
         f"charge point {cp.id} ({cp.vendor} {cp.model}): {connectors}, "
         f"{_number(cp.max_current)} A max, {cp.phases} phase{'s' if cp.phases > 1 else ''} "
         f"at {_number(cp.voltage)} V",
-        f"OCPP {ocpp.version} to {ocpp.url}, security profile {ocpp.security_profile}",
+        f"OCPP {ocpp.version} to {ocpp.url}, security profile {ocpp.security_profile}"
+        if ocpp.url else f"no CSMS: standalone, {_standalone(config.standalone)}",
         f"drivers: board {_board(config.board)}, meter {_meter(config.meter)} "
         f"(every {_number(config.meter.interval)} s), card reader {config.rfid.driver}",
         f"local API on {api.listen}" if api.enabled else "local API off",
         f"storage {config.storage.path}, log level {config.logging.level}",
     ]
+
+
+def _standalone(standalone: StandaloneConfig) -> str:
+    if standalone.authorization == "free":
+        return "free charging (plug in and charge)"
+    return (f"cards: {len(standalone.cards)} in the config, and those `pievse cards add` put in "
+            "the store")
 
 
 def _board(board: BoardConfig) -> str:
