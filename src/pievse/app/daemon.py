@@ -33,7 +33,7 @@ from pievse.app.cable_locks import CableLocks
 from pievse.app.driver_factory import Hardware, SimulatedHardware, build_hardware
 from pievse.persistence.recorder import TransactionRecorder
 from pievse.app.standalone import StandaloneCards, tariff
-from pievse.app.system_time import system_clock_synchronised
+from pievse.app.system_time import clock_offset_span, system_clock_synchronised
 from pievse.app.systemd import Notifier, ServiceReporter
 from pievse.core.effects import (
     Effect,
@@ -60,16 +60,6 @@ SHUTDOWN_DELIVERY_S = 5.0
 CLOCK_NOISE_S = 2.0
 #: A correction this large is worth a warning (once: a station whose clock was days off).
 CLOCK_JUMP_S = 60.0
-
-
-def _span(seconds: float) -> str:
-    """How far ahead (+) or behind (-) the CSMS's time is, readably: "3.0 days behind"."""
-    way = "behind" if seconds > 0 else "ahead"
-    value = abs(seconds)
-    for unit, size in (("days", 86_400), ("hours", 3_600), ("minutes", 60)):
-        if value >= size:
-            return f"{value / size:.1f} {unit} {way}"
-    return f"{value:.0f} s {way}"
 
 
 class ExitReason(enum.Enum):
@@ -175,7 +165,7 @@ class Daemon:
                 keys.set_initial(name, value)
         keys.on_change(self.store.configuration_changed)
         self.station.settings = station_settings(config, keys.station_settings())
-        self.link = OcppLink(
+        self.link = None if self.standalone else OcppLink(
             config.ocpp.url,
             cp.id,
             subprotocol=self.protocol.subprotocol,
@@ -217,7 +207,7 @@ class Daemon:
         if abs(offset) >= CLOCK_JUMP_S and not self._clock_jump_logged:
             self._clock_jump_logged = True
             log.warning("the system clock is not synchronised and %s off: taking the CSMS's "
-                        "time from BootNotification", _span(offset))
+                        "time from BootNotification", clock_offset_span(offset))
         else:
             log.info("the system clock is not synchronised: taking the CSMS's time from "
                      "BootNotification (%+.1f s)", offset)
@@ -276,10 +266,13 @@ class Daemon:
         self._stopping.set()
 
     def _ping_interval_changed(self, seconds: int) -> None:
-        self.link.set_ping_interval(seconds)
+        if self.link is not None:
+            self.link.set_ping_interval(seconds)
 
     def _security_changed(self, what: str) -> None:
         reason = self.security.changed(what)
+        if self.link is None:
+            return
         log.warning("security settings changed (%s): reconnecting", reason)
         asyncio.get_running_loop().create_task(self.link.reconnect(reason))
 
@@ -326,7 +319,7 @@ class Daemon:
                 self._tasks.append(asyncio.create_task(self._poll_meter(n, meter)))
             if self.hardware.reader is not None:
                 self._tasks.append(asyncio.create_task(self._tokens(self.hardware.reader)))
-            if not self.standalone:
+            if self.link is not None:
                 self._tasks.append(asyncio.create_task(self.link.run(), name="ocpp-link"))
             if self.service.notifier.enabled:
                 self._tasks.append(asyncio.create_task(self.service.run(), name="systemd"))
@@ -389,8 +382,9 @@ class Daemon:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await self.link.close()
+        if self.link is not None:
+            with contextlib.suppress(Exception):
+                await self.link.close()
         if self.api is not None:
             with contextlib.suppress(Exception):
                 await self.api.stop()
