@@ -52,6 +52,26 @@ async def transaction(station: StationProcess) -> dict | None:
     return (await station.status())["connectors"][0]["transaction"]
 
 
+async def _transaction_when(station: StationProcess, going_on: bool) -> dict | None:
+    for _ in range(1000):
+        tx = await transaction(station)
+        if (tx is not None) == going_on:
+            return tx
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no session {'started' if going_on else 'ended'}:\n"
+                         + station.log_tail())
+
+
+async def session_started(station: StationProcess) -> dict:
+    tx = await _transaction_when(station, True)
+    assert tx is not None
+    return tx
+
+
+async def session_over(station: StationProcess) -> None:
+    await _transaction_when(station, False)
+
+
 async def charge_until_energy(station: StationProcess, wh: float) -> None:
     await station.ev("C")
 
@@ -81,10 +101,7 @@ async def test_a_card_from_the_config_charges_without_a_csms_and_the_session_is_
                      what="the card accepted")
     await charge_until_energy(station, 5.0)
     await station.ev("A")
-    for _ in range(500):
-        if await transaction(station) is None:
-            break
-        await asyncio.sleep(0.02)
+    await session_over(station)
 
     [session] = (await station.api("GET", "/api/sessions"))["sessions"]
     assert session["id_tag"] == CARD and session["stop_reason"] == "EVDisconnected"
@@ -125,18 +142,11 @@ async def test_free_charging_starts_when_the_car_is_plugged_in_and_records_FREE(
     station.configure(standalone={"authorization": "free"})
     await station.start()
     await station.ev("B")
-    tx = None
-    for _ in range(500):
-        if (tx := await transaction(station)) is not None:
-            break
-        await asyncio.sleep(0.02)
-    assert tx is not None and tx["id_tag"] == "FREE", station.log_tail()
+    tx = await session_started(station)
+    assert tx["id_tag"] == "FREE", station.log_tail()
     await charge_until_energy(station, 2.0)
     await station.ev("A")
-    for _ in range(500):
-        if await transaction(station) is None:
-            break
-        await asyncio.sleep(0.02)
+    await session_over(station)
     [session] = (await station.api("GET", "/api/sessions"))["sessions"]
     assert session["id_tag"] == "FREE" and session["energy_wh"] >= 2.0
 
