@@ -122,6 +122,11 @@ async def test_a_card_from_the_config_charges_without_a_csms_and_the_session_is_
     # Nothing waits for a CSMS: no link was started, the outbox stayed empty.
     assert (await station.status())["ocpp"]["queued_transaction_messages"] == 0
     assert not log_says(station, "cannot connect")
+    shown = await asyncio.to_thread(pievse, station, "status")
+    assert "OCPP 1.6 standalone, no CSMS" in shown.stdout, shown.stderr
+    checked = subprocess.run([*PIEVSE, "check-config", str(station.config_path)],
+                             capture_output=True, text=True, timeout=60, check=False)
+    assert "no CSMS: standalone, cards: 1 in the config" in checked.stdout
     await station.stop()
     with sqlite3.connect(station.store_path) as db:
         assert db.execute("SELECT COUNT(*) FROM outbox").fetchone() == (0,)

@@ -80,6 +80,8 @@ def format_status(status: dict[str, Any]) -> str:
     """A few lines per connector from the JSON of GET /api/status; missing values show as "?"."""
     ocpp = status.get("ocpp") or {}
     link = "connected" if ocpp.get("connected") else "not connected"
+    if ocpp.get("standalone"):
+        link = "standalone, no CSMS"
     if ocpp.get("connected") and ocpp.get("registered") is False:
         link += ", not yet accepted"
     queued = ocpp.get("queued_transaction_messages")
