@@ -72,6 +72,7 @@ FAULT_REPORT: dict[FaultKind, tuple[ErrorCode, StopReason, str]] = {
         StopReason.OTHER,
         "cable lock failed: its feedback does not read the position it was driven to",
     ),
+    FaultKind.BOARD_DRIVER: (ErrorCode.INTERNAL_ERROR, StopReason.OTHER, "board driver failed"),
 }
 
 METER_FAILURE_INFO = "meter not answering; last good energy kept"
