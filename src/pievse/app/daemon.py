@@ -50,6 +50,8 @@ log = logging.getLogger("pievse")
 # How long an exit waits for the StopTransaction of an interrupted session: well inside
 # systemd's TimeoutStopSec, and the contactor is already open while it waits.
 SHUTDOWN_DELIVERY_S = 5.0
+#: The longest a lock stroke under way at exit may take: several travel times.
+LOCK_SETTLE_S = 5.0
 #: A difference from the CSMS's time below this is the message's precision and transit.
 CLOCK_NOISE_S = 2.0
 #: A correction this large is worth a warning (once: a station whose clock was days off).
@@ -377,6 +379,7 @@ class Daemon:
             except Exception:
                 log.critical("connector %s: could not open the contactor", n, exc_info=True)
         await self._end_transactions()
+        await self.cable_locks.settle(timeout=LOCK_SETTLE_S)
         for job in (self.firmware, self.diagnostics, self.logs):
             if job is not None:
                 job.stop()
