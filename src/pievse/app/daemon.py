@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -20,20 +21,15 @@ from pievse.aio import AsyncClock, SystemClock
 from pievse.local_api.server import ApiServer, Simulation, SimulationUnavailable
 from pievse.app.config import Config
 from pievse.drivers.contracts import (
-    DriverError,
-    EnergyMeter,
-    EvseBoard,
-    FaultChanged,
     FaultKind,
-    MeterReading,
-    PilotStateChanged,
-    TokenReader,
 )
 from pievse.app.cable_locks import CableLocks
 from pievse.app.driver_factory import Hardware, SimulatedHardware, build_hardware
+from pievse.app.hardware_inputs import HardwareInputs
+from pievse.app.supervision import Supervisor
 from pievse.persistence.recorder import TransactionRecorder
 from pievse.app.standalone import StandaloneCards, tariff
-from pievse.app.system_time import clock_offset_span, system_clock_synchronised
+from pievse.app.system_time import system_clock_synchronised
 from pievse.app.systemd import Notifier, ServiceReporter
 from pievse.core.effects import (
     Effect,
@@ -46,7 +42,6 @@ from pievse.core.effects import (
 )
 from pievse.core.settings import StationSettings
 from pievse.core.access import AccessLimits
-from pievse.core.authorization import IdToken, IdTokenType
 from pievse.core.station import Station
 from pievse.local_api.status_page import RecentErrors
 from pievse.persistence.store import Store, StoredOutboxJournal
@@ -56,10 +51,22 @@ log = logging.getLogger("pievse")
 # How long an exit waits for the StopTransaction of an interrupted session: well inside
 # systemd's TimeoutStopSec, and the contactor is already open while it waits.
 SHUTDOWN_DELIVERY_S = 5.0
+#: The longest a lock stroke under way at exit may take: several travel times.
+LOCK_SETTLE_S = 5.0
 #: A difference from the CSMS's time below this is the message's precision and transit.
 CLOCK_NOISE_S = 2.0
 #: A correction this large is worth a warning (once: a station whose clock was days off).
 CLOCK_JUMP_S = 60.0
+
+
+def _span(seconds: float) -> str:
+    """How far ahead (+) or behind (-) the CSMS's time is, readably: "3.0 days behind"."""
+    way = "behind" if seconds > 0 else "ahead"
+    value = abs(seconds)
+    for unit, size in (("days", 86_400), ("hours", 3_600), ("minutes", 60)):
+        if value >= size:
+            return f"{value / size:.1f} {unit} {way}"
+    return f"{value:.0f} s {way}"
 
 
 class ExitReason(enum.Enum):
@@ -182,9 +189,12 @@ class Daemon:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self.exit_reason = ExitReason.STOPPED
-        self._meter_online: dict[int, bool] = {}
-        #: Per connector: was the last reading implausible, and were the readings a failure.
-        self._meter_implausible: dict[int, tuple[bool, bool]] = {}
+        self.supervisor = Supervisor(self.clock)
+        self.inputs = HardwareInputs(self.station, self.hardware, self.dispatch, self.clock,
+                                     meter_interval_s=config.meter.interval,
+                                     reading_taken=self.recorder.reading_taken,
+                                     before_card=self.standalone.refresh if self.standalone
+                                     else None)
         self._tasks: list[asyncio.Task] = []
         self.started = asyncio.Event()
         #: The last errors logged, for the status page.
@@ -207,7 +217,7 @@ class Daemon:
         if abs(offset) >= CLOCK_JUMP_S and not self._clock_jump_logged:
             self._clock_jump_logged = True
             log.warning("the system clock is not synchronised and %s off: taking the CSMS's "
-                        "time from BootNotification", clock_offset_span(offset))
+                        "time from BootNotification", _span(offset))
         else:
             log.info("the system clock is not synchronised: taking the CSMS's time from "
                      "BootNotification (%+.1f s)", offset)
@@ -231,6 +241,17 @@ class Daemon:
         self._wake.set()
 
     def _command_board(self, effect: SetContactor | SetPilot) -> None:
+        try:
+            self._drive_board(effect)
+        except Exception as error:  # noqa: BLE001 - a board that cannot be driven is a fault
+            # Reported once the effects in hand are carried out: the station is mid-dispatch.
+            log.critical("connector %s: the board refused %s", effect.connector_id, effect,
+                         exc_info=True, extra={"CONNECTOR_ID": effect.connector_id})
+            asyncio.get_running_loop().call_soon(
+                functools.partial(self.inputs.board_failed, effect.connector_id,
+                                  f"{type(error).__name__}: {error}", until_unplugged=True))
+
+    def _drive_board(self, effect: SetContactor | SetPilot) -> None:
         board = self.hardware.boards[effect.connector_id]
         if isinstance(effect, SetContactor):
             board.set_contactor(effect.closed)
@@ -312,17 +333,13 @@ class Daemon:
             await self._start_drivers()
             self.dispatch(self.station.start())
             await self._start_api()
-            self._tasks = [asyncio.create_task(self._timer(), name="station-timer")]
-            for n, board in self.hardware.boards.items():
-                self._tasks.append(asyncio.create_task(self._board_events(n, board)))
-            for n, meter in self.hardware.meters.items():
-                self._tasks.append(asyncio.create_task(self._poll_meter(n, meter)))
-            if self.hardware.reader is not None:
-                self._tasks.append(asyncio.create_task(self._tokens(self.hardware.reader)))
-            if self.link is not None:
-                self._tasks.append(asyncio.create_task(self.link.run(), name="ocpp-link"))
+            # The core's timer is not supervised: see pievse.app.supervision.
+            self._tasks = [asyncio.create_task(self._timer(), name="station-timer"),
+                           *self.inputs.start(self.supervisor),
+                           *([self.supervisor.start("OCPP link", self.link.run)]
+                             if self.link is not None else [])]
             if self.service.notifier.enabled:
-                self._tasks.append(asyncio.create_task(self.service.run(), name="systemd"))
+                self._tasks.append(self.supervisor.start("systemd notifier", self.service.run))
             stopping = asyncio.create_task(self._stopping.wait())
             self.started.set()
             if self.firmware is not None:
@@ -354,8 +371,7 @@ class Daemon:
         if self.hardware.reader is not None:
             await self.hardware.reader.start()
         # A first reading before anything can start, so meterStart is a real value.
-        for n, meter in self.hardware.meters.items():
-            await self._read_meter(n, meter)
+        await self.inputs.first_readings()
 
     async def _start_api(self) -> None:
         if not self.config.api.listen:
@@ -376,6 +392,7 @@ class Daemon:
             except Exception:
                 log.critical("connector %s: could not open the contactor", n, exc_info=True)
         await self._end_transactions()
+        await self.cable_locks.settle(timeout=LOCK_SETTLE_S)
         for job in (self.firmware, self.diagnostics, self.logs):
             if job is not None:
                 job.stop()
@@ -425,85 +442,6 @@ class Daemon:
             timeout = None if deadline is None else deadline - self.clock.now()
             await self.clock.wait(self._wake, timeout)
 
-    async def _board_events(self, n: int, board: EvseBoard) -> None:
-        async for event in board.events():
-            match event:
-                case PilotStateChanged(state=state):
-                    self.dispatch(self.station.pilot_changed(n, state))
-                    log.info("connector %s: pilot state %s", n, state.value,
-                             extra={"CONNECTOR_ID": n})
-                case FaultChanged(kind=kind, active=active):
-                    self.dispatch(self.station.fault_changed(n, kind, active))
-                    log.log(logging.ERROR if active else logging.INFO, "connector %s: fault %s %s",
-                            n, kind.value, "active" if active else "cleared",
-                            extra={"CONNECTOR_ID": n})
-
-    async def _poll_meter(self, n: int, meter: EnergyMeter) -> None:
-        interval = self.config.meter.interval
-        while True:
-            await self._read_meter(n, meter)
-            await self.clock.sleep(interval)
-
-    async def _read_meter(self, n: int, meter: EnergyMeter) -> None:
-        try:
-            reading = await meter.read()
-        except DriverError as error:
-            if self._meter_online.get(n, True):
-                # Once per outage; the CSMS hears PowerMeterFailure through the connector's
-                # status, and charging goes on with the last good energy value.
-                log.error("connector %s: meter offline, reported as PowerMeterFailure: %s", n,
-                          error, extra={"CONNECTOR_ID": n})
-                problem = getattr(meter, "problem", None) or str(error)
-                self.dispatch(self.station.meter_failed(n, problem))
-            self._meter_online[n] = False
-        else:
-            if not self._meter_online.get(n, True):
-                log.info("connector %s: meter back online", n, extra={"CONNECTOR_ID": n})
-                self.dispatch(self.station.meter_failed(n, None))
-            self._meter_online[n] = True
-            self.dispatch(self.station.meter_reading(n, reading))
-            self._reading_judged(n, meter, reading)
-            self.recorder.reading_taken(n)
-
-    def _reading_judged(self, n: int, meter: EnergyMeter, reading: MeterReading) -> None:
-        """Say what the station made of a reading, once per change: implausible (a warning),
-        implausible often enough to be a meter failure (an error; the CSMS hears PowerMeterFailure
-        through the connector's status), plausible again."""
-        check = self.station.connector(n).meter_check
-        judgement = check.last
-        if judgement is None:
-            return
-        if not judgement.energy_accepted:
-            # A driver that compares each energy with its last one must not compare with this.
-            discard = getattr(meter, "discard", None)
-            if discard is not None:
-                discard(reading)
-        implausible, failed = judgement.problem is not None, check.failed
-        was_implausible, was_failed = self._meter_implausible.get(n, (False, False))
-        self._meter_implausible[n] = (implausible, failed)
-        extra = {"CONNECTOR_ID": n}
-        if failed and not was_failed:
-            log.error("connector %s: meter readings implausible %d times in a row, reported "
-                      "as PowerMeterFailure: %s", n, check.rejected_in_a_row,
-                      "; ".join(judgement.problems), extra=extra)
-        elif implausible and not was_implausible:
-            log.warning("connector %s: %s", n, judgement.problem, extra=extra)
-        elif was_implausible and not implausible:
-            log.info("connector %s: meter readings plausible again", n, extra=extra)
-
-    async def _tokens(self, reader: TokenReader) -> None:
-        async for token in reader.tokens():
-            log.info("card presented: %s", token.id_token)
-            try:
-                kind = IdTokenType.named(token.kind)
-            except ValueError:
-                log.warning("card %s: the reader names its type %r, which is none known; taken "
-                            "for an ISO 14443 card", token.id_token, token.kind)
-                kind = IdTokenType.ISO14443
-            if self.standalone:
-                self.standalone.refresh()  # `pievse cards` may have changed the list
-            self.dispatch(self.station.token_presented(IdToken(token.id_token, kind)))
-
     # --- the local API's backend ---------------------------------------------------------------
 
     def status(self, show_id_tags: bool = True) -> dict[str, Any]:
@@ -528,7 +466,7 @@ class Daemon:
                         "energy_wh": reading.energy_import_wh if reading else None,
                         "power_w": reading.power_w if reading else None,
                         "current_a": list(reading.current_a) if reading else [],
-                        "online": self._meter_online.get(n, reading is not None),
+                        "online": self.inputs.meter_online.get(n, reading is not None),
                         "problem": c.meter_problem or c.meter_check.problem,
                     },
                     "transaction": None

@@ -14,7 +14,7 @@ import ctypes.util
 import logging
 import sys
 
-__all__ = ["clock_offset_span", "system_clock_synchronised"]
+__all__ = ["system_clock_synchronised"]
 
 log = logging.getLogger("pievse.clock")
 
@@ -45,13 +45,3 @@ def system_clock_synchronised() -> bool:
     if state < 0:
         return True
     return state != TIME_ERROR and not timex.status & STA_UNSYNC
-
-
-def clock_offset_span(seconds: float) -> str:
-    """How far ahead (+) or behind (-) the CSMS's time is, readably: "3.0 days behind"."""
-    way = "behind" if seconds > 0 else "ahead"
-    value = abs(seconds)
-    for unit, size in (("days", 86_400), ("hours", 3_600), ("minutes", 60)):
-        if value >= size:
-            return f"{value / size:.1f} {unit} {way}"
-    return f"{value:.0f} s {way}"

@@ -79,7 +79,9 @@ class Station:
         self.reset_pending: bool | None = None  # None, or True for hard / False for soft
         self.shutting_down = False
         self.operative = True
-        self._status0: tuple[ConnectorStatus, ErrorCode] | None = None
+        self._status0: tuple[ConnectorStatus, ErrorCode, str | None] | None = None
+        #: Why the card reader cannot read cards, reported on connector 0; None if it can.
+        self.reader_problem: str | None = None
         self._next_aligned_at: float | None = None
         #: Whether the CSMS can be asked now (connected and registered): LocalPreAuthorize
         #: applies only then. The protocol adapter says so (``csms_connection_changed``).
@@ -176,8 +178,7 @@ class Station:
         """The current status of connector 0 and of every connector (for a reconnect or a
         TriggerMessage), without changing anything."""
         now = self.clock.now()
-        status0, code0 = self._station_status()
-        result = [StatusChanged(0, status0, code0, None, now)]
+        result = [StatusChanged(0, *self._station_status(), now)]
         for c in self.connectors.values():
             status, code, info = c.compute_status()
             result.append(StatusChanged(c.id, status, code, info, now))
@@ -212,6 +213,12 @@ class Station:
         again (None). Charging goes on with the last good energy value: a meter that fell silent
         is no danger to anyone, and the CSMS learns of it from the PowerMeterFailure error code."""
         self.connector(connector_id).set_meter_problem(problem)
+        return self._take()
+
+    def reader_failed(self, problem: str | None) -> list[Effect]:
+        """The card reader cannot read cards (``problem`` says why), or can again (None)."""
+        self.reader_problem = problem
+        self._report_station_status()
         return self._take()
 
     def cable_lock_changed(self, connector_id: int, locked: bool, failed: bool) -> list[Effect]:
@@ -552,16 +559,19 @@ class Station:
 
     # --- connector 0 ---------------------------------------------------------------------------
 
-    def _station_status(self) -> tuple[ConnectorStatus, ErrorCode]:
-        if not self.operative and not self.transactions():
-            return ConnectorStatus.UNAVAILABLE, ErrorCode.NO_ERROR
-        return ConnectorStatus.AVAILABLE, ErrorCode.NO_ERROR
+    def _station_status(self) -> tuple[ConnectorStatus, ErrorCode, str | None]:
+        status = (ConnectorStatus.UNAVAILABLE if not self.operative and not self.transactions()
+                  else ConnectorStatus.AVAILABLE)
+        if self.reader_problem is not None:
+            # Not Unavailable: a session can still start remotely or from the local API.
+            return status, ErrorCode.READER_FAILURE, self.reader_problem[:50]
+        return status, ErrorCode.NO_ERROR, None
 
     def _report_station_status(self) -> None:
         status = self._station_status()
         if status != self._status0:
             self._status0 = status
-            self._emit(StatusChanged(0, status[0], status[1], None, self.clock.now()))
+            self._emit(StatusChanged(0, *status, self.clock.now()))
 
 
 class _ConnectorSeam:

@@ -61,6 +61,8 @@ class TransactionRecorder:
     def recover(self) -> list[Effect]:
         """Stop the transactions a crash or power cut left open; number new ones after them."""
         self.station.restore_transaction_refs(self.store.state("next_transaction_ref", 1))
+        for n, connector in self.station.connectors.items():
+            connector.remembered_energy_wh = self.last_meter_energy(self.store, n)
         hard = self.store.state("reset_pending")
         reason = StopReason.POWER_LOSS if hard is None else StopReason.REBOOT
         effects: list[Effect] = []
