@@ -31,6 +31,7 @@ from pievse.drivers.contracts import (
 )
 from pievse.app.cable_locks import CableLocks
 from pievse.app.driver_factory import Hardware, SimulatedHardware, build_hardware
+from pievse.app.home import Home
 from pievse.persistence.recorder import TransactionRecorder
 from pievse.app.system_time import system_clock_synchronised
 from pievse.app.systemd import Notifier, ServiceReporter
@@ -136,6 +137,7 @@ class Daemon:
             cable_lock={n: board.capabilities.has_lock
                         for n, board in self.hardware.boards.items()},
         )
+        self.home = Home(config, self.station, self.dispatch, self.clock, self.hardware.site_meter)
         self.cable_locks = CableLocks(
             lambda n: getattr(self.hardware.boards[n], "cable_lock", None),
             lambda n, locked, failed: self.dispatch(
@@ -311,8 +313,9 @@ class Daemon:
             self.dispatch(self.recorder.recover())
             await self._start_drivers()
             self.dispatch(self.station.start())
+            self._tasks = await self.home.start()
             await self._start_api()
-            self._tasks = [asyncio.create_task(self._timer(), name="station-timer")]
+            self._tasks.append(asyncio.create_task(self._timer(), name="station-timer"))
             for n, board in self.hardware.boards.items():
                 self._tasks.append(asyncio.create_task(self._board_events(n, board)))
             for n, meter in self.hardware.meters.items():
@@ -389,7 +392,7 @@ class Daemon:
         for closable in [
             *self.hardware.boards.values(),
             *self.hardware.meters.values(),
-            *([self.hardware.reader] if self.hardware.reader else []),
+            *filter(None, [self.hardware.reader, self.hardware.site_meter]),
         ]:
             with contextlib.suppress(Exception):
                 await closable.close()
@@ -547,8 +550,12 @@ class Daemon:
                 "queued_transaction_messages": len(self.protocol.outbox),
             },
             "connectors": connectors,
+            **self.home.status(),
             "recent_errors": self.recent_errors.as_json(),
         }
+
+    def set_local_limit(self, connector: int | None, amps: float | None) -> None:
+        self.home.set_local_limit("api", connector, amps)
 
     def simulations(self) -> set[Simulation]:
         """The simulated parts the local API may drive: a car needs its simulated board."""

@@ -71,7 +71,8 @@ class SiteLoad:
         #: The rest of the house's current on each phase, and the room, at the last reading.
         self.house_a: tuple[float, ...] = ()
         self.room_a: float | None = None
-        self._last_reading_at: float | None = None
+        #: When the site meter gave its last reading (None: never).
+        self.last_reading_at: float | None = None
         self._last_change_at = now
         self._last_cut_at = now
         self._rooms: collections.deque[tuple[float, float]] = collections.deque()
@@ -86,9 +87,10 @@ class SiteLoad:
             return self.failed(now, "the site meter gives no current per phase")
         cars = list(cars_a) + [0.0] * (len(site_a) - len(cars_a))
         self.house_a = tuple(max(0.0, site - car) for site, car in zip(site_a, cars))
-        room = max(0.0, math.floor(self.fuse.ceiling_a - max(self.house_a)))
+        # Whole amps, after a tenth's rounding: a meter's float32 10.0 A reads 9.9999990 A.
+        room = max(0.0, math.floor(round(self.fuse.ceiling_a - max(self.house_a), 1)))
         self.room_a = room
-        self._last_reading_at = now
+        self.last_reading_at = now
         if self.blind is not None:
             # Seeing again: from the safe current, down at once or up after the hold.
             self.blind = None
@@ -115,7 +117,7 @@ class SiteLoad:
         return None
 
     def silent_since(self, now: float) -> bool:
-        last = self._last_reading_at
+        last = self.last_reading_at
         return last is not None and now - last >= self.fuse.silence_s
 
     # --- inside ----------------------------------------------------------------------------------

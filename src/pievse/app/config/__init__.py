@@ -49,6 +49,7 @@ __all__ = [
     "ReservationsConfig",
     "RfidConfig",
     "SimulationConfig",
+    "SiteConfig",
     "StorageConfig",
     "check_config_main",
     "default_config",
@@ -108,6 +109,19 @@ class MeterConfig:
     unit_id: int
     timeout: float
     registers: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    main_fuse: float
+    margin: float
+    safe_current: float
+    hold: float
+
+    @property
+    def managed(self) -> bool:
+        """Whether the cars' offer follows the house's load (a main fuse is set)."""
+        return self.main_fuse > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +228,8 @@ class Config:
     meter: MeterConfig
     rfid: RfidConfig
     board: BoardConfig
+    site_meter: MeterConfig
+    site: SiteConfig
     simulation: SimulationConfig
     api: ApiConfig
     storage: StorageConfig
