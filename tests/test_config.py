@@ -22,6 +22,7 @@ from pievse.app.config import (
     default_config,
     load_config,
     parse_config,
+    summary,
 )
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
@@ -466,6 +467,8 @@ SITE_METER = ('[site_meter]\ndriver = "modbus"\nmodel = "sdm630"\ntransport = "t
 def test_a_site_meter_and_a_main_fuse_give_load_management():
     config = parse_config(MINIMAL + SITE_METER + "[site]\nmain_fuse = 35\nsafe_current = 8\n")
     assert config.site.managed and config.site.main_fuse == 35.0
+    assert summary(config)[-1] == ("house fuse 35 A a phase less 3 A, site meter modbus sdm630 "
+                                   "(unit 1, 10.0.0.7:502) every 0.5 s, 8 A while it is silent")
     assert config.site_meter.model == "sdm630" and config.site_meter.interval == 0.5
     assert not default_config().site.managed
 

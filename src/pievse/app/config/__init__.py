@@ -432,7 +432,17 @@ def summary(config: Config) -> list[str]:
         f"(every {_number(config.meter.interval)} s), card reader {config.rfid.driver}",
         f"local API on {api.listen}" if api.enabled else "local API off",
         f"storage {config.storage.path}, log level {config.logging.level}",
+        *_house_fuse(config),
     ]
+
+
+def _house_fuse(config: Config) -> list[str]:
+    site = config.site
+    if not site.managed:
+        return []
+    return [f"house fuse {_number(site.main_fuse)} A a phase less {_number(site.margin)} A, "
+            f"site meter {_meter(config.site_meter)} every {_number(config.site_meter.interval)}"
+            f" s, {_number(site.safe_current)} A while it is silent"]
 
 
 def _board(board: BoardConfig) -> str:
