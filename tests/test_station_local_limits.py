@@ -94,6 +94,9 @@ def test_a_station_limit_too_small_for_two_pauses_the_session_that_started_last(
     assert bench.status(2) is S.SUSPENDED_EVSE
     local(bench, "site", 12)
     assert (bench.offered_a(1), bench.offered_a(2)) == (6.0, 6.0)
+    install(bench, 1, profile(1, TXP, [(0, 0)]))
+    assert (bench.offered_a(1), bench.offered_a(2)) == (0.0, 12.0), \
+        "a session the CSMS pauses leaves its share to the other"
 
 
 def test_the_limits_a_person_sets_are_handed_out_to_keep_and_the_site_limit_is_not():

@@ -170,9 +170,12 @@ class LocalLimits:
         ``alone``: no session runs, each may have all of it (the first to start will)."""
         if alone:
             return {c.id: total for c in connectors}
+        # A session its own limits pause draws nothing: it needs no share.
+        able = [c for c in connectors if self._ceiling(c) >= MIN_CURRENT_A]
+        given = {c.id: self._ceiling(c) for c in connectors if c not in able}
         fit = max(int(total // MIN_CURRENT_A), 1)  # under 6 A: the first still says how much
-        given = {c.id: 0.0 for c in connectors[fit:]}
-        sharing = connectors[:fit]
+        given.update({c.id: 0.0 for c in able[fit:]})
+        sharing = able[:fit]
         left = total
         # Water-filling: the connector with the lowest ceiling takes what it can of an equal
         # share, and what is left is shared again between the rest.
