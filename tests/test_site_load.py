@@ -132,3 +132,32 @@ def test_a_reading_without_currents_per_phase_counts_as_a_failure():
     house = settled_house()
     assert house.site.reading(house.t + 1, [], [22.0]) == 10
     assert "no current per phase" in house.site.blind
+
+
+def test_the_cars_own_ramp_after_a_raise_seen_first_by_the_site_meter_is_no_load_step():
+    house = settled_house()
+    house.others = [25.0] * 3
+    house.read()
+    house.others = [18.0] * 3  # 14 A of room
+    house.run(30)
+    changes = len(house.changes)
+    # The car's meter lags one reading behind the site meter from now on.
+    lagging = house.car()
+    for _ in range(60):
+        house.t += 1.0
+        car = house.car()
+        moved = house.site.reading(house.t, [o + car for o in house.others], [lagging] * 3)
+        lagging = car
+        if moved is not None:
+            house.changes.append((house.t, moved))
+    amps = [a for _, a in house.changes[changes:]]
+    assert amps == sorted(amps), f"raised, never cut back: {amps}"
+    assert house.site.limit_a == 14
+    # A real step right after a raise still cuts at once.
+    house.others = [16.0] * 3
+    changes = len(house.changes)
+    while len(house.changes) == changes:
+        house.read()
+    assert house.site.limit_a == 16
+    house.others = [26.0] * 3
+    assert house.read() == 6

@@ -11,7 +11,8 @@ sessions (see ``local_limits.py``). How it moves:
 
 * **Down at once.** A reading with less room than the limit cuts the limit to the room on that
   very reading: the offer falls within one poll of the site meter, and the car follows within
-  the 5 s IEC 61851-1 gives it.
+  the 5 s IEC 61851-1 gives it. (Only for those 5 s after a raise, a dip no deeper than the raise
+  is taken for the car's own ramp, which the site meter may see before the car's meter does.)
 * **Up slowly, in steps.** The limit goes up only once the room has stayed above it for
   ``hold_s`` (a load hovering at the limit then cuts once to its peaks and stays there instead
   of pumping the car), by ``step_a`` at a time and no more often than every ``raise_interval_s``
@@ -75,6 +76,7 @@ class SiteLoad:
         self.last_reading_at: float | None = None
         self._last_change_at = now
         self._last_cut_at = now
+        self._raised_by = 0.0
         self._rooms: collections.deque[tuple[float, float]] = collections.deque()
 
     # --- inputs: each returns the new limit when it moved, else None -----------------------------
@@ -96,10 +98,13 @@ class SiteLoad:
             self.blind = None
             self._rooms.clear()
             self._last_cut_at = now
-        self._rooms.append((now, room))
+        ramping = self._ramping(now)
+        # Room is room though the car's own ramp hides it: a load step that really came in the
+        # meantime still cuts once the ramp is over, before any further raise.
+        self._rooms.append((now, room + ramping))
         while self._rooms and self._rooms[0][0] < now - self.fuse.hold_s:
             self._rooms.popleft()
-        if room < self.limit_a:
+        if room < self.limit_a - ramping:
             self._last_cut_at = now
             return self._move(now, room)
         return self._raised(now)
@@ -122,6 +127,14 @@ class SiteLoad:
 
     # --- inside ----------------------------------------------------------------------------------
 
+    def _ramping(self, now: float) -> float:
+        """Right after a raise the site meter may see the car's new draw before the car's own
+        meter does, and take it for the house's: for the car's reaction time a dip of up to the
+        raise is that, not a load step (the margin covers it); a deeper one cuts at once."""
+        if now - self._last_change_at < self.fuse.raise_interval_s:
+            return self._raised_by
+        return 0.0
+
     def _raised(self, now: float) -> float | None:
         fuse = self.fuse
         if now - self._last_cut_at < fuse.hold_s or now - self._last_change_at < (
@@ -137,6 +150,7 @@ class SiteLoad:
     def _move(self, now: float, amps: float) -> float | None:
         if amps == self.limit_a:
             return None
+        self._raised_by = max(0.0, amps - self.limit_a)
         self.limit_a = amps
         self._last_change_at = now
         return amps
