@@ -601,3 +601,18 @@ def test_the_status_summary_says_why_the_meter_is_not_trusted():
         "online": True, "energy_wh": 1234500.0, "power_w": 7000.0, "problem": problem}}]})
     assert f"meter problem: {problem}" in text
     assert "meter offline" not in text
+
+
+def test_the_status_summary_says_what_limits_the_offer_and_what_the_house_fuse_does():
+    connector = {"id": 1, "offered_current": 7.0,
+                 "offered_current_reason": "local limit (site, shared): 7 A"}
+    site = {"limit_a": 7.0, "room_a": 7.0, "main_fuse_a": 35.0, "meter_online": True}
+    text = format_status({"connectors": [connector], "site": site})
+    assert "house fuse: the cars may draw 7 A, room 7 A under the 35 A main fuse" in text
+    assert "  limited by local limit (site, shared): 7 A" in text
+    silent = {**site, "limit_a": 6.0, "room_a": None, "meter_online": False,
+              "problem": "no reading for 5 s"}
+    text = format_status({"connectors": [connector], "site": silent})
+    assert ("house fuse: site meter silent (no reading for 5 s), the cars get the safe current, "
+            "6 A") in text
+    assert "the cars may draw ? A" in format_status({"site": {"limit_a": "x"}})
