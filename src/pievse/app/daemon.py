@@ -26,6 +26,7 @@ from pievse.drivers.contracts import (
 from pievse.app.cable_locks import CableLocks
 from pievse.app.driver_factory import Hardware, SimulatedHardware, build_hardware
 from pievse.app.hardware_inputs import HardwareInputs
+from pievse.app.home import Home
 from pievse.app.supervision import Supervisor
 from pievse.persistence.recorder import TransactionRecorder
 from pievse.app.standalone import StandaloneCards, tariff
@@ -136,6 +137,7 @@ class Daemon:
                         for n, board in self.hardware.boards.items()},
             standalone=self.standalone.decision if self.standalone else None,
         )
+        self.home = Home(config, self.station, self.dispatch, self.clock, self.hardware.site_meter)
         self.cable_locks = CableLocks(
             lambda n: getattr(self.hardware.boards[n], "cable_lock", None),
             lambda n, locked, failed: self.dispatch(
@@ -332,9 +334,10 @@ class Daemon:
             self.dispatch(self.recorder.recover())
             await self._start_drivers()
             self.dispatch(self.station.start())
+            self._tasks = await self.home.start(self.supervisor)
             await self._start_api()
             # The core's timer is not supervised: see pievse.app.supervision.
-            self._tasks = [asyncio.create_task(self._timer(), name="station-timer"),
+            self._tasks += [asyncio.create_task(self._timer(), name="station-timer"),
                            *self.inputs.start(self.supervisor),
                            *([self.supervisor.start("OCPP link", self.link.run)]
                              if self.link is not None else [])]
@@ -408,7 +411,7 @@ class Daemon:
         for closable in [
             *self.hardware.boards.values(),
             *self.hardware.meters.values(),
-            *([self.hardware.reader] if self.hardware.reader else []),
+            *filter(None, [self.hardware.reader, self.hardware.site_meter]),
         ]:
             with contextlib.suppress(Exception):
                 await closable.close()
@@ -490,8 +493,12 @@ class Daemon:
                 "standalone": bool(self.standalone),
             },
             "connectors": connectors,
+            **self.home.status(),
             "recent_errors": self.recent_errors.as_json(),
         }
+
+    def set_local_limit(self, connector: int | None, amps: float | None) -> None:
+        self.home.set_local_limit("api", connector, amps)
 
     def simulations(self) -> set[Simulation]:
         """The simulated parts the local API may drive: a car needs its simulated board."""

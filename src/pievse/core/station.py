@@ -8,13 +8,10 @@ without an input (a timeout, a meter sample), ``next_deadline()`` says when to c
 Commands of the CSMS return a typed answer (the core's own words, see ``answers.py``) together
 with their effects, so one implementation serves OCPP 1.6 and 2.0.1 alike.
 
-Helpers own a part of the charge point each: the ``connectors`` (IEC 61851 and the transaction
-on each), ``charging`` (smart charging: profiles to the current each connector offers),
-``access`` (who may start where: the Local Authorization List, the Authorization Cache and the
-reservations) and ``interrupted`` (transactions a power cut left open). None of them holds the
-station: each is given the settings, the clock, an emit function and the few questions it asks
-of the others (``ConnectorHost``, ``LimitedConnector``, ``ShownConnector``,
-``ResumableConnector``), so that each can be built and tested alone.
+Each part of the charge point is its own object (``connectors``, ``charging``: the CSMS's
+profiles, ``local``: the house's limits, ``access``: list, cache and reservations,
+``interrupted``: sessions a power cut left open), given only the settings, the clock, an emit
+function and the few questions it asks of the others, so that each is built and tested alone.
 """
 
 from __future__ import annotations
@@ -42,6 +39,7 @@ from pievse.core.clock import Clock, SystemClock
 from pievse.core.effects import AuthorizeRequest, Effect, ResetNow, StatusChanged, TokenAnswered
 from pievse.core.connector import Connector
 from pievse.core.interrupted import InterruptedTransactions
+from pievse.core.local_limits import LocalLimits
 from pievse.core.placement import connector_for, free_connector
 from pievse.core.reservations import Reservation, ReservationStatus
 from pievse.core.settings import StationSettings
@@ -95,6 +93,7 @@ class Station:
             for n in range(1, connector_count + 1)
         }
         self.charging = ChargingLimits(self.connectors, **seams)
+        self.local = LocalLimits(self.connectors, settings=self._current_settings, emit=self._emit)
         self.interrupted = InterruptedTransactions(self.connector, self.restore_transaction_refs,
                                                    clock=self.clock, emit=self._emit)
         self.access = Access(self.connectors, limits=access_limits, standalone=standalone, **seams)
@@ -119,8 +118,9 @@ class Station:
         self._effects.append(effect)
 
     def _take(self) -> list[Effect]:
-        # Every input ends here: bring the Reserved statuses up to date first, as one
-        # connector's state can decide whether another shows Reserved (connector 0).
+        # Every input ends here: the station-wide local limits follow the sessions running now,
+        # and the Reserved statuses (one connector's state can decide another's, connector 0).
+        self.local.settle()
         self.access.settle()
         effects, self._effects = self._effects, []
         return effects
@@ -132,6 +132,7 @@ class Station:
 
     def _transaction_ended(self, connector: Connector) -> None:
         self.charging.transaction_ended(connector)
+        self.local.moved(connector.id)
         self._report_station_status()
         if self.reset_pending is not None and not self.transactions():
             self._emit(ResetNow(hard=self.reset_pending))
@@ -428,10 +429,8 @@ class Station:
         return Answer(ResetStatus.ACCEPTED, self._take())
 
     def shut_down(self, reason: StopReason = StopReason.REBOOT) -> list[Effect]:
-        """The daemon is going down: open every contactor now and end every transaction.
-
-        No grace for the car to stop drawing: the process is about to lose control of the
-        board, and a contactor left closed without a controller is the one unsafe outcome."""
+        """The daemon is going down: open every contactor now and end every transaction. No
+        grace for the car: a contactor left closed without a controller is the unsafe outcome."""
         self.shutting_down = True
         self._authorizing.clear()
         for c in self.connectors.values():
@@ -449,6 +448,13 @@ class Station:
         else:
             c.limits[source] = amps
         c.reconcile()
+        return self._take()
+
+    def set_local_limit(self, source: str, connector_id: int | None,
+                        amps: float | None) -> list[Effect]:
+        """A local limit of ``source`` ("api", "mqtt", "site") on a connector, or (None) on the
+        whole station, shared by its sessions; ``amps`` None lifts it. ValueError if wrong."""
+        self.local.set(source, connector_id, amps)
         return self._take()
 
     # --- smart charging --------------------------------------------------------------------------
@@ -608,6 +614,7 @@ class _ConnectorSeam:
 
     def transaction_started(self, connector: Connector) -> None:
         self._station.charging.transaction_started(connector)
+        self._station.local.moved(connector.id)
 
     def transaction_ended(self, connector: Connector) -> None:
         self._station._transaction_ended(connector)

@@ -11,6 +11,9 @@ Routes::
     GET  /api/status       the backend's status() as JSON (id tags for trusted clients only)
     GET  /api/sessions     the session history as JSON; ?since=DATE&limit=N (see sessions.py)
     GET  /api/sessions.csv the same as a CSV download
+    POST /api/limit        {"connector": 1, "amps": 16}: the local API's maximum current on a
+                           connector, or without "connector" on the whole station (shared by
+                           its sessions); "amps": null lifts it, as DELETE /api/limit does
     POST /api/sim/ev       {"connector": 1, "state": "A"|"B"|"C", "max_current": 32}
     POST /api/sim/token    {"id_token": "04A1B2C3"}
     POST /api/sim/fault    {"connector": 1, "fault": "rcd"|"emergency_stop"|"welded"|"pilot",
@@ -96,6 +99,11 @@ class ApiBackend(Protocol):
         ``show_id_tags``."""
         ...
 
+    def set_local_limit(self, connector: int | None, amps: float | None) -> None:
+        """The local API's limit on ``connector`` (None: the whole station); ``amps`` None lifts
+        it. ValueError for a connector the station lacks."""
+        ...
+
     def sim_ev(self, connector: int, state: str, max_current: float | None) -> None:
         """Put the simulated car on ``connector`` in pilot state A, B or C; optionally change the
         most it draws (A)."""
@@ -118,6 +126,8 @@ EV_FIELDS = (
     Field("state", str, choices=("A", "B", "C")),
     Field("max_current", float, default=None, minimum=6, maximum=80, nullable=True),
 )
+LIMIT_CONNECTOR = Field("connector", int, default=None, minimum=1, maximum=8, nullable=True)
+LIMIT_FIELDS = (LIMIT_CONNECTOR, Field("amps", float, minimum=0, maximum=80, nullable=True))
 # An OCPP 1.6 IdToken is a CiString20.
 TOKEN_FIELDS = (Field("id_token", str, minimum=1, maximum=20),)
 FAULT_FIELDS = (
@@ -176,6 +186,7 @@ class ApiServer:
                 "/api/sessions.csv": {"GET": functools.partial(self._sessions,
                                                                sessions_download)}}
                if history is not None else {}),
+            "/api/limit": {"POST": self._set_limit, "DELETE": self._lift_limit},
             **{sim.path: {"POST": posts[sim]} for sim in Simulation if sim in simulated},
         }
         self._missing = {sim.path: sim.missing for sim in Simulation if sim not in simulated}
@@ -215,6 +226,16 @@ class ApiServer:
 
     def _sessions(self, answer: Callable[..., Any], request: Request) -> Any:
         return answer(self._history, request.query, self.access.trusted(request))
+
+    def _set_limit(self, request: Request) -> dict[str, Any]:
+        body = read_body(request.body, LIMIT_FIELDS)
+        self.backend.set_local_limit(body["connector"], body["amps"])
+        return {"ok": True}
+
+    def _lift_limit(self, request: Request) -> dict[str, Any]:
+        body = read_body(request.body, (LIMIT_CONNECTOR,))
+        self.backend.set_local_limit(body["connector"], None)
+        return {"ok": True}
 
     def _sim_ev(self, request: Request) -> dict[str, Any]:
         body = read_body(request.body, EV_FIELDS)
@@ -259,7 +280,7 @@ class ApiServer:
             raise Refused(f"{request.path} allows {allow}, not {request.method}",
                           HTTPStatus.METHOD_NOT_ALLOWED, {"Allow": allow})
         self.access.check_origin(request)
-        if request.method == "POST":
+        if request.method != "GET":
             self.access.check_change(request)
         return handler
 

@@ -1,5 +1,6 @@
 """Keeps the store in step with the station: open transactions, their energy, the charging
-profiles, the Local Authorization List, the Authorization Cache, the reservations, the last run.
+profiles, the local limits a person set, the Local Authorization List, the Authorization Cache,
+the reservations, the last run.
 
 The daemon hands every effect to ``record()`` inside the same store batch that queues the
 effect's OCPP message, so "transaction started" and "StartTransaction queued" (or "stopped" and
@@ -21,6 +22,7 @@ from pievse.core.effects import (
     ChargingProfilesChanged,
     Effect,
     LocalAuthListChanged,
+    LocalLimitsChanged,
     MeterSample,
     ReservationsChanged,
     TransactionStarted,
@@ -84,7 +86,21 @@ class TransactionRecorder:
         self.store.set_state("reset_pending", None)
         # Charging profiles come back after the transactions they might have belonged to ended.
         effects += self.station.restore_charging_profiles(self._stored_profiles())
+        effects += self._recover_local_limits()
         self._recover_access()
+        return effects
+
+    def _recover_local_limits(self) -> list[Effect]:
+        """The maximum currents a person set (local API, MQTT) hold after a restart, as they
+        would on any appliance; one that no longer fits (a connector gone) is left out."""
+        effects: list[Effect] = []
+        for data in self.store.state("local_limits", []):
+            try:
+                effects += self.station.set_local_limit(data["source"], data["connector"],
+                                                        data["amps"])
+            except (KeyError, TypeError, ValueError) as error:
+                log.error("a stored local limit is unreadable or no longer fits (%r: %s): left "
+                          "out", data, error)
         return effects
 
     def _stored_profiles(self) -> list[InstalledProfile]:
@@ -154,6 +170,10 @@ class TransactionRecorder:
             case ChargingProfilesChanged(profiles=profiles):
                 self.store.set_state("charging_profiles",
                                      [encode_installed_profile(entry) for entry in profiles])
+            case LocalLimitsChanged(limits=limits):
+                self.store.set_state("local_limits", [
+                    {"source": x.source, "connector": x.connector_id, "amps": x.amps}
+                    for x in limits])
             case LocalAuthListChanged():
                 self.store.set_state("local_auth_list",
                                      encode_local_list(effect.list_version, effect.entries))

@@ -49,6 +49,7 @@ __all__ = [
     "ReservationsConfig",
     "RfidConfig",
     "SimulationConfig",
+    "SiteConfig",
     "StandaloneConfig",
     "StorageConfig",
     "TariffConfig",
@@ -110,6 +111,19 @@ class MeterConfig:
     unit_id: int
     timeout: float
     registers: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    main_fuse: float
+    margin: float
+    safe_current: float
+    hold: float
+
+    @property
+    def managed(self) -> bool:
+        """Whether the cars' offer follows the house's load (a main fuse is set)."""
+        return self.main_fuse > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +242,8 @@ class Config:
     meter: MeterConfig
     rfid: RfidConfig
     board: BoardConfig
+    site_meter: MeterConfig
+    site: SiteConfig
     simulation: SimulationConfig
     api: ApiConfig
     storage: StorageConfig
@@ -433,6 +449,7 @@ def summary(config: Config) -> list[str]:
         f"(every {_number(config.meter.interval)} s), card reader {config.rfid.driver}",
         f"local API on {api.listen}" if api.enabled else "local API off",
         f"storage {config.storage.path}, log level {config.logging.level}",
+        *_house_fuse(config),
     ]
 
 
@@ -441,6 +458,15 @@ def _standalone(standalone: StandaloneConfig) -> str:
         return "free charging (plug in and charge)"
     return (f"cards: {len(standalone.cards)} in the config, and those `pievse cards add` put in "
             "the store")
+
+
+def _house_fuse(config: Config) -> list[str]:
+    site = config.site
+    if not site.managed:
+        return []
+    return [f"house fuse {_number(site.main_fuse)} A a phase less {_number(site.margin)} A, "
+            f"site meter {_meter(config.site_meter)} every {_number(config.site_meter.interval)}"
+            f" s, {_number(site.safe_current)} A while it is silent"]
 
 
 def _board(board: BoardConfig) -> str:

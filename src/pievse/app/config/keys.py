@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pievse.app.config.hardware_keys import BOARD_KEYS, HARDWARE_CROSS_CHECKS, METER_KEYS, RFID_KEYS
+from pievse.app.config.hardware_keys import (
+    BOARD_KEYS, HARDWARE_CROSS_CHECKS, METER_KEYS, RFID_KEYS, SITE_KEYS, SITE_METER_KEYS)
 from pievse.app.config.key import REQUIRED, Key
 from pievse.local_api.addresses import is_loopback, split_host_port
 from pievse.app.config.security_keys import SECURITY_CROSS_CHECKS, SECURITY_KEYS
@@ -105,6 +106,9 @@ KEYS: tuple[Key, ...] = (
     *METER_KEYS,
     *RFID_KEYS,
     *BOARD_KEYS,
+    # [site_meter], [site]: the house's grid connection and its main fuse.
+    *SITE_METER_KEYS,
+    *SITE_KEYS,
     # [simulation]: the simulated car behind the simulated board.
     Key("simulation", "ev_max_current", float, 32.0, "the most the simulated car draws",
         unit="A", minimum=6, maximum=80),
