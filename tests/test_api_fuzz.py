@@ -52,8 +52,10 @@ FIELDS = {
                        JSON),
     "fault": mostly(st.sampled_from([kind.value for kind in FaultKind] + ["smoke"]), JSON),
     "active": mostly(st.booleans(), JSON),
+    "amps": mostly(st.floats(-1, 100) | st.integers(-1, 100) | st.none(), JSON),
 }
-ROUTE_FIELDS = {"/api/sim/ev": ("connector", "state", "max_current"),
+ROUTE_FIELDS = {"/api/limit": ("connector", "amps"),
+                "/api/sim/ev": ("connector", "state", "max_current"),
                 "/api/sim/token": ("id_token",), "/api/sim/fault": ("connector", "fault", "active")}
 
 
@@ -73,9 +75,9 @@ BODIES = st.one_of(
                      b'{"id_token": "\\ud800"}', b'{"state": "C", "state": "B"}']),
 )
 # Mostly what reaches a body's decoding: a JSON POST to a route that takes one.
-METHODS = ["POST"] * 8 + ["GET", "PUT"]
-ROUTES = ["/api/sim/ev", "/api/sim/token", "/api/sim/fault"] * 3 + ["/api/status", "/",
-                                                                    "/api/nope"]
+METHODS = ["POST"] * 8 + ["GET", "PUT", "DELETE"]
+ROUTES = ["/api/limit", "/api/sim/ev", "/api/sim/token", "/api/sim/fault"] * 3 + [
+    "/api/status", "/", "/api/nope"]
 CONTENT_TYPES = ["application/json"] * 6 + ["application/json; charset=utf-8", "text/plain",
                                             None]
 
@@ -207,6 +209,25 @@ def test_random_bodies_never_get_a_500_and_a_4xx_changes_nothing(served, complai
     assert complaints.records == [], [r.getMessage() for r in complaints.records]
 
 
+@FUZZ
+@given(st.sampled_from(["POST", "DELETE"]), bodies_for("/api/limit"))
+def test_a_limit_that_reaches_the_station_is_always_one_it_can_take(served, complaints, method,
+                                                                     body):
+    api, station = served
+    calls_before = len(station.calls)
+    status, _ = answer_of(exchange(api.port, http_request(method, "/api/limit", body,
+                                                          "application/json")))
+    if status == 200:
+        [(what, connector, amps)] = station.calls[calls_before:]
+        assert what == "limit"
+        assert connector is None or (type(connector) is int and 1 <= connector <= 8)
+        assert amps is None or (type(amps) is float and 0 <= amps <= 80)
+        assert method == "POST" or amps is None
+    else:
+        assert len(station.calls) == calls_before
+    assert complaints.records == []
+
+
 # --- against a daemon with simulated drivers ------------------------------------------------------
 
 
@@ -261,7 +282,7 @@ def snapshot(daemon: Daemon, taps: Taps) -> tuple:
     sim = daemon.hardware.simulated
     evs = {n: (ev.plugged, ev.wants_power, ev.max_current_a) for n, ev in sim.evs.items()}
     faults = {n: board.faults for n, board in sim.boards.items()}
-    connectors = {n: (c.status, c.pilot, c.contactor_closed,
+    connectors = {n: (c.status, c.pilot, c.contactor_closed, c.offered_a, dict(c.limits),
                       c.transaction and (c.transaction.transaction_id, c.transaction.id_token))
                   for n, c in daemon.station.connectors.items()}
     return evs, faults, connectors, taps.count

@@ -22,6 +22,7 @@ from pievse.app.config import (
     default_config,
     load_config,
     parse_config,
+    summary,
 )
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
@@ -302,7 +303,7 @@ def test_a_misspelt_section_is_reported_with_the_section_it_probably_meant():
 
 def test_a_key_in_the_wrong_section_is_reported_with_where_it_belongs():
     assert problems_of(with_minimal("ocpp", "interval = 5")) == [
-        "[ocpp] interval: unknown key here; it belongs in [meter]"
+        "[ocpp] interval: unknown key here; it belongs in [meter], [site_meter]"
     ]
 
 
@@ -332,8 +333,8 @@ def test_missing_required_keys_are_reported_with_an_example():
     assert problems_of("") == [
         "[charge_point] id: missing; it is required (the charge point identity the CSMS knows), "
         'e.g. id = "pievse001"',
-        "[ocpp] url: missing; it is required (websocket URL of the CSMS), "
-        'e.g. url = "ws://127.0.0.1:9000/ocpp"',
+        '[ocpp] url: missing; it is required (websocket URL of the CSMS, or "" to run without '
+        'one), e.g. url = "ws://127.0.0.1:9000/ocpp"',
     ]
 
 
@@ -455,3 +456,43 @@ def test_check_config_on_a_missing_file_says_so_in_one_line(tmp_path, capsys):
     path = tmp_path / "nowhere.toml"
     assert check_config_main(str(path)) == 2
     assert capsys.readouterr().err == f"pievse: {path}: no such file\n"
+
+
+# --- the house fuse ------------------------------------------------------------------------------
+
+SITE_METER = ('[site_meter]\ndriver = "modbus"\nmodel = "sdm630"\ntransport = "tcp"\n'
+              'host = "10.0.0.7"\n')
+
+
+def test_a_site_meter_and_a_main_fuse_give_load_management():
+    config = parse_config(MINIMAL + SITE_METER + "[site]\nmain_fuse = 35\nsafe_current = 8\n")
+    assert config.site.managed and config.site.main_fuse == 35.0
+    assert summary(config)[-1] == ("house fuse 35 A a phase less 3 A, site meter modbus sdm630 "
+                                   "(unit 1, 10.0.0.7:502) every 0.5 s, 8 A while it is silent")
+    assert config.site_meter.model == "sdm630" and config.site_meter.interval == 0.5
+    assert not default_config().site.managed
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    (SITE_METER, "[site] main_fuse = 0: a [site_meter] is there to keep the house under its "
+                 "main fuse; must be the fuse's rating per phase, e.g. main_fuse = 35"),
+    ("[site]\nmain_fuse = 35\n", '[site_meter] driver = "none": [site] main_fuse = 35.0 needs '
+                                 'the meter at the grid connection to keep under it; must be '
+                                 '"modbus"'),
+    (SITE_METER + "[site]\nmain_fuse = 10\nmargin = 5\n",
+     "[site] margin = 5.0: leaves 5.0 A under main_fuse = 10.0; must leave at least 6 A for a car"),
+    (SITE_METER + "[site]\nmain_fuse = 25\nsafe_current = 23\n",
+     "[site] safe_current = 23.0: must be at most main_fuse - margin = 22.0 (A): it is what the "
+     "cars draw while the house is not measured"),
+    ('[site_meter]\ndriver = "modbus"\ntransport = "tcp"\n[site]\nmain_fuse = 35\n',
+     '[site_meter] model = "": a Modbus meter needs its register map'),
+    (SITE_METER.replace('host = "10.0.0.7"\n', "") + "[site]\nmain_fuse = 35\n",
+     '[site_meter] host = "": a Modbus TCP meter needs the host name'),
+    (SITE_METER + "interval = 2.0\n[site]\nmain_fuse = 35\n",
+     "[site_meter] interval = 2.0: must be between 0.1 and 1 (s)"),
+    ('[site_meter]\ndriver = "simulated"\n', '[site_meter] driver = "simulated": must be "none" '
+                                            'or "modbus"'),
+])
+def test_a_house_fuse_that_cannot_work_is_refused_naming_the_key(text, problem):
+    problems = problems_of(MINIMAL + text)
+    assert any(p.startswith(problem) for p in problems), problems

@@ -200,3 +200,39 @@ def test_any_bytes_in_the_file_give_a_config_or_a_config_error(tmp_path_factory,
         load_config(str(path))
     except ConfigError as error:
         assert error.problems
+
+
+# --- the house fuse: [site_meter] and [site] together --------------------------------------------
+
+SITE_KEYS = [key for key in KEYS if key.section in ("site", "site_meter")]
+
+
+@st.composite
+def site_documents(draw: st.DrawFn) -> str:
+    sections: dict[str, dict[str, Any]] = {"charge_point": {"id": "CP1"},
+                                           "ocpp": {"url": "ws://csms.example.com/ocpp"}}
+    if draw(st.booleans()):  # a house fuse that works, some of whose keys are then changed
+        sections["site_meter"] = {"driver": "modbus", "model": "sdm630", "transport": "tcp",
+                                  "host": "10.0.0.7"}
+        sections["site"] = {"main_fuse": 35.0}
+    for key in draw(st.lists(st.sampled_from(SITE_KEYS), max_size=4, unique=True)):
+        value = draw(st.one_of(valid(key), valid(key), bounds(key), hostile))
+        sections.setdefault(key.section, {})[key.name] = value
+    return "".join(f"[{s}]\n" + "".join(f"{n} = {toml(v)}\n" for n, v in keys.items())
+                   for s, keys in sections.items())
+
+
+@FUZZ
+@given(site_documents())
+def test_a_house_fuse_config_is_one_that_can_work_or_problems_naming_keys(text):
+    check(text, None)
+    try:
+        config = parse_config(text, "<fuzz>")
+    except ConfigError:
+        return
+    site, meter = config.site, config.site_meter
+    assert site.managed == (meter.driver == "modbus")
+    if site.managed:
+        assert site.main_fuse - site.margin >= 6
+        assert 0 <= site.safe_current <= site.main_fuse - site.margin
+        assert meter.interval <= 1.0 and (meter.model or meter.registers)

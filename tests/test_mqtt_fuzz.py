@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from pievse.aio import FakeClock
 from pievse.app.home_controls import StationControls
+from pievse.core.local_limits import LocalLimitSource
 from pievse.mqtt.bridge import Broker, MqttBridge
 from pievse.mqtt.commands import Order, read_order
 from pievse.mqtt.discovery import Device
@@ -72,11 +73,13 @@ def test_no_command_crashes_the_bridge_or_lifts_the_offer_above_the_installation
     bench.pilot("B")
     bench.tap(TAG)
     bench.pilot("C")
-    controls = StationControls(bench.station, bench.record, INSTALLATION_A, source="mqtt",
-                               start_id_tag="HOME-1")
+    controls = StationControls(
+        bench.station, bench.record,
+        lambda *limit: bench.record(bench.station.set_local_limit(*limit)),
+        LocalLimitSource.MQTT, start_id_tag="HOME-1")
     bridge = MqttBridge(Broker("127.0.0.1", 1883), TOPICS,
                         Device("CP1", "pievse", "sim", "0", 2, INSTALLATION_A),
-                        status=dict, controls=controls, max_current=controls.max_current,
+                        status=dict, controls=controls,
                         clock=FakeClock())
     failures = []
     handler = logging.Handler(logging.ERROR)
@@ -88,11 +91,11 @@ def test_no_command_crashes_the_bridge_or_lifts_the_offer_above_the_installation
             bridge.command(topic, payload)
             for connector in bench.station.connectors.values():
                 assert connector.offered_a <= INSTALLATION_A
-                assert 0 <= connector.limits.get("mqtt", 0) <= INSTALLATION_A
                 if connector.contactor_closed:
                     assert connector.transaction is not None
     finally:
         logger.removeHandler(handler)
     assert failures == [], [r.getMessage() for r in failures]
-    assert 0 <= controls.max_current() <= INSTALLATION_A
+    for table in bench.station.local.limits.values():
+        assert all(0 <= amps <= 80 for amps in table.values())
 

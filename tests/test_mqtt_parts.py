@@ -3,7 +3,10 @@ discovery of a station with several connectors."""
 
 from __future__ import annotations
 
+import pytest
+
 from pievse.app.home_controls import StationControls
+from pievse.core.local_limits import LocalLimitSource
 from pievse.mqtt.discovery import Device, discovery_messages
 from pievse.mqtt.topics import Topics
 from tests.test_station_rig import Bench
@@ -12,17 +15,19 @@ TOPICS = Topics("pievse/CP1", "homeassistant", "pievse_CP1")
 INSTALLATION_A = 32.0
 
 
-def test_a_connector_cap_never_lifts_the_station_cap():
+def test_max_current_is_the_mqtt_local_limit_and_a_connector_cap_never_lifts_the_station_cap():
     bench = Bench(2)
-    controls = StationControls(bench.station, bench.record, INSTALLATION_A, source="mqtt")
+    controls = StationControls(
+        bench.station, bench.record,
+        lambda *limit: bench.record(bench.station.set_local_limit(*limit)), LocalLimitSource.MQTT)
     controls.set_max_current(None, 10)
     controls.set_max_current(1, 20)
-    assert [c.limits["mqtt"] for c in bench.station.connectors.values()] == [10, 10]
-    controls.set_max_current(2, 6)
+    assert bench.station.local.limits[LocalLimitSource.MQTT] == {None: 10, 1: 20}
+    assert bench.station.connector(1).offered_a <= 10
     controls.set_max_current(None, None)
-    assert [c.limits["mqtt"] for c in bench.station.connectors.values()] == [20, 6]
-    controls.set_max_current(1, None)
-    assert "mqtt" not in bench.station.connector(1).limits
+    assert bench.station.connector(1).limits["local limit (mqtt)"] == 20
+    with pytest.raises(ValueError, match="connector 3: this station has connectors 1 to 2"):
+        controls.set_max_current(3, 16)
 
 
 def test_a_station_of_several_connectors_gets_a_switch_for_each():

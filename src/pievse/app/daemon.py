@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -20,18 +21,15 @@ from pievse.aio import AsyncClock, SystemClock
 from pievse.local_api.server import ApiServer, Simulation, SimulationUnavailable
 from pievse.app.config import Config
 from pievse.drivers.contracts import (
-    DriverError,
-    EnergyMeter,
-    EvseBoard,
-    FaultChanged,
     FaultKind,
-    MeterReading,
-    PilotStateChanged,
-    TokenReader,
 )
 from pievse.app.cable_locks import CableLocks
 from pievse.app.driver_factory import Hardware, SimulatedHardware, build_hardware
+from pievse.app.hardware_inputs import HardwareInputs
+from pievse.app.home import Home
+from pievse.app.supervision import Supervisor
 from pievse.persistence.recorder import TransactionRecorder
+from pievse.app.standalone import StandaloneCards, tariff
 from pievse.app.system_time import system_clock_synchronised
 from pievse.app.systemd import Notifier, ServiceReporter
 from pievse.core.effects import (
@@ -45,7 +43,6 @@ from pievse.core.effects import (
 )
 from pievse.core.settings import StationSettings
 from pievse.core.access import AccessLimits
-from pievse.core.authorization import IdToken, IdTokenType
 from pievse.core.station import Station
 from pievse.local_api.status_page import RecentErrors
 from pievse.persistence.store import Store, StoredOutboxJournal
@@ -55,6 +52,8 @@ log = logging.getLogger("pievse")
 # How long an exit waits for the StopTransaction of an interrupted session: well inside
 # systemd's TimeoutStopSec, and the contactor is already open while it waits.
 SHUTDOWN_DELIVERY_S = 5.0
+#: The longest a lock stroke under way at exit may take: several travel times.
+LOCK_SETTLE_S = 5.0
 #: A difference from the CSMS's time below this is the message's precision and transit.
 CLOCK_NOISE_S = 2.0
 #: A correction this large is worth a warning (once: a station whose clock was days off).
@@ -122,6 +121,7 @@ class Daemon:
             n: TransactionRecorder.last_meter_energy(self.store, n)
             for n in range(1, cp.connectors + 1)})
         auth = config.authorization
+        self.standalone = StandaloneCards.for_config(config, self.store)  # None with a CSMS
         self.station = Station(
             cp.connectors,
             clock=self.clock,
@@ -135,7 +135,9 @@ class Daemon:
             },
             cable_lock={n: board.capabilities.has_lock
                         for n, board in self.hardware.boards.items()},
+            standalone=self.standalone.decision if self.standalone else None,
         )
+        self.home = Home(config, self.station, self.dispatch, self.clock, self.hardware.site_meter)
         self.cable_locks = CableLocks(
             lambda n: getattr(self.hardware.boards[n], "cable_lock", None),
             lambda n, locked, failed: self.dispatch(
@@ -161,7 +163,7 @@ class Daemon:
             on_csms_time=self._csms_time,
         ))
         self.security.protocol = self.protocol
-        self.recorder = TransactionRecorder(self.store, self.station)
+        self.recorder = TransactionRecorder(self.store, self.station, tariff(config))
         keys = self.protocol.configuration
         # What the CSMS changed survives a restart, except for a key that has become read-only
         # since (its value is the station's to say now); the caller's overrides (tests) come last.
@@ -172,7 +174,7 @@ class Daemon:
                 keys.set_initial(name, value)
         keys.on_change(self.store.configuration_changed)
         self.station.settings = station_settings(config, keys.station_settings())
-        self.link = OcppLink(
+        self.link = None if self.standalone else OcppLink(
             config.ocpp.url,
             cp.id,
             subprotocol=self.protocol.subprotocol,
@@ -189,9 +191,12 @@ class Daemon:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self.exit_reason = ExitReason.STOPPED
-        self._meter_online: dict[int, bool] = {}
-        #: Per connector: was the last reading implausible, and were the readings a failure.
-        self._meter_implausible: dict[int, tuple[bool, bool]] = {}
+        self.supervisor = Supervisor(self.clock)
+        self.inputs = HardwareInputs(self.station, self.hardware, self.dispatch, self.clock,
+                                     meter_interval_s=config.meter.interval,
+                                     reading_taken=self.recorder.reading_taken,
+                                     before_card=self.standalone.refresh if self.standalone
+                                     else None)
         self._tasks: list[asyncio.Task] = []
         self.started = asyncio.Event()
         #: The last errors logged, for the status page.
@@ -242,6 +247,17 @@ class Daemon:
             watcher()
 
     def _command_board(self, effect: SetContactor | SetPilot) -> None:
+        try:
+            self._drive_board(effect)
+        except Exception as error:  # noqa: BLE001 - a board that cannot be driven is a fault
+            # Reported once the effects in hand are carried out: the station is mid-dispatch.
+            log.critical("connector %s: the board refused %s", effect.connector_id, effect,
+                         exc_info=True, extra={"CONNECTOR_ID": effect.connector_id})
+            asyncio.get_running_loop().call_soon(
+                functools.partial(self.inputs.board_failed, effect.connector_id,
+                                  f"{type(error).__name__}: {error}", until_unplugged=True))
+
+    def _drive_board(self, effect: SetContactor | SetPilot) -> None:
         board = self.hardware.boards[effect.connector_id]
         if isinstance(effect, SetContactor):
             board.set_contactor(effect.closed)
@@ -262,10 +278,12 @@ class Daemon:
                 asyncio.get_running_loop().create_task(self._reset(hard))
             case StatusChanged():
                 self.service.changed()
-                self.protocol.handle(effect)
+                if not self.standalone:
+                    self.protocol.handle(effect)
             case _:
                 self.recorder.record(effect)
-                self.protocol.handle(effect)
+                if not self.standalone:  # without a CSMS, the store is the only record
+                    self.protocol.handle(effect)
 
     async def _reset(self, hard: bool) -> None:
         # Give the StopTransaction messages a chance to reach the CSMS before going down.
@@ -275,10 +293,13 @@ class Daemon:
         self._stopping.set()
 
     def _ping_interval_changed(self, seconds: int) -> None:
-        self.link.set_ping_interval(seconds)
+        if self.link is not None:
+            self.link.set_ping_interval(seconds)
 
     def _security_changed(self, what: str) -> None:
         reason = self.security.changed(what)
+        if self.link is None:
+            return
         log.warning("security settings changed (%s): reconnecting", reason)
         asyncio.get_running_loop().create_task(self.link.reconnect(reason))
 
@@ -289,7 +310,9 @@ class Daemon:
 
     def describe(self) -> str:
         """One line for ``systemctl status``: the CSMS link and what each connector does."""
-        if self.protocol.registered:
+        if self.standalone:
+            link = "standalone (no CSMS)"
+        elif self.protocol.registered:
             link = "online"
         elif self.protocol.connected:
             link = "connected, not yet accepted by the CSMS"
@@ -317,20 +340,18 @@ class Daemon:
             self.dispatch(self.recorder.recover())
             await self._start_drivers()
             self.dispatch(self.station.start())
+            self._tasks = await self.home.start(self.supervisor)
             await self._start_api()
-            self._tasks = [asyncio.create_task(self._timer(), name="station-timer")]
-            for n, board in self.hardware.boards.items():
-                self._tasks.append(asyncio.create_task(self._board_events(n, board)))
-            for n, meter in self.hardware.meters.items():
-                self._tasks.append(asyncio.create_task(self._poll_meter(n, meter)))
-            if self.hardware.reader is not None:
-                self._tasks.append(asyncio.create_task(self._tokens(self.hardware.reader)))
-            self._tasks.append(asyncio.create_task(self.link.run(), name="ocpp-link"))
+            # The core's timer is not supervised: see pievse.app.supervision.
+            self._tasks += [asyncio.create_task(self._timer(), name="station-timer"),
+                           *self.inputs.start(self.supervisor),
+                           *([self.supervisor.start("OCPP link", self.link.run)]
+                             if self.link is not None else [])]
             if self.config.mqtt.enabled:
                 from pievse.app.mqtt_bridge import start_mqtt
                 self._tasks.append(start_mqtt(self))
             if self.service.notifier.enabled:
-                self._tasks.append(asyncio.create_task(self.service.run(), name="systemd"))
+                self._tasks.append(self.supervisor.start("systemd notifier", self.service.run))
             stopping = asyncio.create_task(self._stopping.wait())
             self.started.set()
             if self.firmware is not None:
@@ -362,15 +383,14 @@ class Daemon:
         if self.hardware.reader is not None:
             await self.hardware.reader.start()
         # A first reading before anything can start, so meterStart is a real value.
-        for n, meter in self.hardware.meters.items():
-            await self._read_meter(n, meter)
+        await self.inputs.first_readings()
 
     async def _start_api(self) -> None:
         if not self.config.api.listen:
             return
         self.api = ApiServer(self, self.config.api.host, self.config.api.port,
                              token=self.config.api.token or None,
-                             simulations=self.simulations())
+                             simulations=self.simulations(), history=self.store.sessions)
         await self.api.start()
         log.info("local API on http://%s:%s/api/status", self.config.api.host, self.api.port)
 
@@ -384,21 +404,23 @@ class Daemon:
             except Exception:
                 log.critical("connector %s: could not open the contactor", n, exc_info=True)
         await self._end_transactions()
+        await self.cable_locks.settle(timeout=LOCK_SETTLE_S)
         for job in (self.firmware, self.diagnostics, self.logs):
             if job is not None:
                 job.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await self.link.close()
+        if self.link is not None:
+            with contextlib.suppress(Exception):
+                await self.link.close()
         if self.api is not None:
             with contextlib.suppress(Exception):
                 await self.api.stop()
         for closable in [
             *self.hardware.boards.values(),
             *self.hardware.meters.values(),
-            *([self.hardware.reader] if self.hardware.reader else []),
+            *filter(None, [self.hardware.reader, self.hardware.site_meter]),
         ]:
             with contextlib.suppress(Exception):
                 await closable.close()
@@ -432,83 +454,6 @@ class Daemon:
             timeout = None if deadline is None else deadline - self.clock.now()
             await self.clock.wait(self._wake, timeout)
 
-    async def _board_events(self, n: int, board: EvseBoard) -> None:
-        async for event in board.events():
-            match event:
-                case PilotStateChanged(state=state):
-                    self.dispatch(self.station.pilot_changed(n, state))
-                    log.info("connector %s: pilot state %s", n, state.value,
-                             extra={"CONNECTOR_ID": n})
-                case FaultChanged(kind=kind, active=active):
-                    self.dispatch(self.station.fault_changed(n, kind, active))
-                    log.log(logging.ERROR if active else logging.INFO, "connector %s: fault %s %s",
-                            n, kind.value, "active" if active else "cleared",
-                            extra={"CONNECTOR_ID": n})
-
-    async def _poll_meter(self, n: int, meter: EnergyMeter) -> None:
-        interval = self.config.meter.interval
-        while True:
-            await self._read_meter(n, meter)
-            await self.clock.sleep(interval)
-
-    async def _read_meter(self, n: int, meter: EnergyMeter) -> None:
-        try:
-            reading = await meter.read()
-        except DriverError as error:
-            if self._meter_online.get(n, True):
-                # Once per outage; the CSMS hears PowerMeterFailure through the connector's
-                # status, and charging goes on with the last good energy value.
-                log.error("connector %s: meter offline, reported as PowerMeterFailure: %s", n,
-                          error, extra={"CONNECTOR_ID": n})
-                problem = getattr(meter, "problem", None) or str(error)
-                self.dispatch(self.station.meter_failed(n, problem))
-            self._meter_online[n] = False
-        else:
-            if not self._meter_online.get(n, True):
-                log.info("connector %s: meter back online", n, extra={"CONNECTOR_ID": n})
-                self.dispatch(self.station.meter_failed(n, None))
-            self._meter_online[n] = True
-            self.dispatch(self.station.meter_reading(n, reading))
-            self._reading_judged(n, meter, reading)
-            self.recorder.reading_taken(n)
-
-    def _reading_judged(self, n: int, meter: EnergyMeter, reading: MeterReading) -> None:
-        """Say what the station made of a reading, once per change: implausible (a warning),
-        implausible often enough to be a meter failure (an error; the CSMS hears PowerMeterFailure
-        through the connector's status), plausible again."""
-        check = self.station.connector(n).meter_check
-        judgement = check.last
-        if judgement is None:
-            return
-        if not judgement.energy_accepted:
-            # A driver that compares each energy with its last one must not compare with this.
-            discard = getattr(meter, "discard", None)
-            if discard is not None:
-                discard(reading)
-        implausible, failed = judgement.problem is not None, check.failed
-        was_implausible, was_failed = self._meter_implausible.get(n, (False, False))
-        self._meter_implausible[n] = (implausible, failed)
-        extra = {"CONNECTOR_ID": n}
-        if failed and not was_failed:
-            log.error("connector %s: meter readings implausible %d times in a row, reported "
-                      "as PowerMeterFailure: %s", n, check.rejected_in_a_row,
-                      "; ".join(judgement.problems), extra=extra)
-        elif implausible and not was_implausible:
-            log.warning("connector %s: %s", n, judgement.problem, extra=extra)
-        elif was_implausible and not implausible:
-            log.info("connector %s: meter readings plausible again", n, extra=extra)
-
-    async def _tokens(self, reader: TokenReader) -> None:
-        async for token in reader.tokens():
-            log.info("card presented: %s", token.id_token)
-            try:
-                kind = IdTokenType.named(token.kind)
-            except ValueError:
-                log.warning("card %s: the reader names its type %r, which is none known; taken "
-                            "for an ISO 14443 card", token.id_token, token.kind)
-                kind = IdTokenType.ISO14443
-            self.dispatch(self.station.token_presented(IdToken(token.id_token, kind)))
-
     # --- the local API's backend ---------------------------------------------------------------
 
     def status(self, show_id_tags: bool = True) -> dict[str, Any]:
@@ -533,7 +478,7 @@ class Daemon:
                         "energy_wh": reading.energy_import_wh if reading else None,
                         "power_w": reading.power_w if reading else None,
                         "current_a": list(reading.current_a) if reading else [],
-                        "online": self._meter_online.get(n, reading is not None),
+                        "online": self.inputs.meter_online.get(n, reading is not None),
                         "problem": c.meter_problem or c.meter_check.problem,
                     },
                     "transaction": None
@@ -554,10 +499,15 @@ class Daemon:
                 "version": self.protocol.version,
                 "security_profile": int(self.security.state.profile),
                 "queued_transaction_messages": len(self.protocol.outbox),
+                "standalone": bool(self.standalone),
             },
             "connectors": connectors,
+            **self.home.status(),
             "recent_errors": self.recent_errors.as_json(),
         }
+
+    def set_local_limit(self, connector: int | None, amps: float | None) -> None:
+        self.home.set_local_limit("api", connector, amps)
 
     def simulations(self) -> set[Simulation]:
         """The simulated parts the local API may drive: a car needs its simulated board."""

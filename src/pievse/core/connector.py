@@ -72,6 +72,7 @@ FAULT_REPORT: dict[FaultKind, tuple[ErrorCode, StopReason, str]] = {
         StopReason.OTHER,
         "cable lock failed: its feedback does not read the position it was driven to",
     ),
+    FaultKind.BOARD_DRIVER: (ErrorCode.INTERNAL_ERROR, StopReason.OTHER, "board driver failed"),
 }
 
 METER_FAILURE_INFO = "meter not answering; last good energy kept"
@@ -174,6 +175,8 @@ class Connector:
         self.open_deadline: float | None = None
         #: The last reading, as far as it is plausible (see ``meter_check``).
         self.last_reading: MeterReading | None = None
+        #: The register's energy as the last run left it: the energy until a reading is accepted.
+        self.remembered_energy_wh = 0.0
         #: Why the meter gives no readings now; None while it does.
         self.meter_problem: str | None = None
         self.meter_check = MeterPlausibility(self._ratings, clock)
@@ -271,7 +274,10 @@ class Connector:
 
     @property
     def energy_wh(self) -> float:
-        return self.last_reading.energy_import_wh if self.last_reading else 0.0
+        # A session that starts while the meter is silent starts from where the register was,
+        # not from 0 Wh: a meterStart of 0 would bill the whole register at the first reading.
+        return (self.last_reading.energy_import_wh if self.last_reading
+                else self.remembered_energy_wh)
 
     # --- questions -----------------------------------------------------------------------------
 

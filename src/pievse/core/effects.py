@@ -136,6 +136,23 @@ class ReservationsChanged:
     reservations: tuple[Reservation, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class LocalLimit:
+    """A local limit a person set: its source ("api", "mqtt"), its connector (None: the whole
+    station) and its amps."""
+
+    source: str
+    connector_id: int | None
+    amps: float
+
+
+@dataclass(frozen=True, slots=True)
+class LocalLimitsChanged:
+    """The local limits that survive a restart changed: every one of them."""
+
+    limits: tuple[LocalLimit, ...]
+
+
 # --- to the person at the station ----------------------------------------------------------------
 
 
@@ -175,4 +192,5 @@ Effect = (
     | ChargingProfilesChanged
     | LocalAuthListChanged
     | ReservationsChanged
+    | LocalLimitsChanged
 )

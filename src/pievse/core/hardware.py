@@ -45,3 +45,6 @@ class FaultKind(str, enum.Enum):
     PILOT = "pilot"  # pilot in state E/F, or the car's diode check failed
     # A socket's cable lock did not reach the position it was driven to (its feedback says so).
     CABLE_LOCK = "cable_lock"
+    # The board's driver failed: its inputs (pilot, fault contacts) are no longer heard, so
+    # nothing the station decides about this connector rests on facts. Set by the daemon.
+    BOARD_DRIVER = "board_driver"

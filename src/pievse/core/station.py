@@ -8,13 +8,10 @@ without an input (a timeout, a meter sample), ``next_deadline()`` says when to c
 Commands of the CSMS return a typed answer (the core's own words, see ``answers.py``) together
 with their effects, so one implementation serves OCPP 1.6 and 2.0.1 alike.
 
-Helpers own a part of the charge point each: the ``connectors`` (IEC 61851 and the transaction
-on each), ``charging`` (smart charging: profiles to the current each connector offers),
-``access`` (who may start where: the Local Authorization List, the Authorization Cache and the
-reservations) and ``interrupted`` (transactions a power cut left open). None of them holds the
-station: each is given the settings, the clock, an emit function and the few questions it asks
-of the others (``ConnectorHost``, ``LimitedConnector``, ``ShownConnector``,
-``ResumableConnector``), so that each can be built and tested alone.
+Each part of the charge point is its own object (``connectors``, ``charging``: the CSMS's
+profiles, ``local``: the house's limits, ``access``: list, cache and reservations,
+``interrupted``: sessions a power cut left open), given only the settings, the clock, an emit
+function and the few questions it asks of the others, so that each is built and tested alone.
 """
 
 from __future__ import annotations
@@ -42,9 +39,11 @@ from pievse.core.clock import Clock, SystemClock
 from pievse.core.effects import AuthorizeRequest, Effect, ResetNow, StatusChanged, TokenAnswered
 from pievse.core.connector import Connector
 from pievse.core.interrupted import InterruptedTransactions
+from pievse.core.local_limits import LocalLimits
 from pievse.core.placement import connector_for, free_connector
 from pievse.core.reservations import Reservation, ReservationStatus
 from pievse.core.settings import StationSettings
+from pievse.core.standalone import Standalone
 from pievse.core.transactions import InterruptedTransaction, Transaction
 from pievse.core.vocabulary import ConnectorStatus, ErrorCode, ReadingContext, StopReason
 
@@ -64,6 +63,7 @@ class Station:
         board_max_current_a: Mapping[int, float] | None = None,
         access_limits: AccessLimits | None = None,
         cable_lock: Mapping[int, bool] | None = None,
+        standalone: Standalone | None = None,
     ) -> None:
         if connector_count < 1:
             raise ValueError("a charge point has at least one connector")
@@ -77,7 +77,9 @@ class Station:
         self.reset_pending: bool | None = None  # None, or True for hard / False for soft
         self.shutting_down = False
         self.operative = True
-        self._status0: tuple[ConnectorStatus, ErrorCode] | None = None
+        self._status0: tuple[ConnectorStatus, ErrorCode, str | None] | None = None
+        #: Why the card reader cannot read cards, reported on connector 0; None if it can.
+        self.reader_problem: str | None = None
         self._next_aligned_at: float | None = None
         #: Whether the CSMS can be asked now (connected and registered): LocalPreAuthorize
         #: applies only then. The protocol adapter says so (``csms_connection_changed``).
@@ -91,9 +93,10 @@ class Station:
             for n in range(1, connector_count + 1)
         }
         self.charging = ChargingLimits(self.connectors, **seams)
+        self.local = LocalLimits(self.connectors, settings=self._current_settings, emit=self._emit)
         self.interrupted = InterruptedTransactions(self.connector, self.restore_transaction_refs,
                                                    clock=self.clock, emit=self._emit)
-        self.access = Access(self.connectors, limits=access_limits, **seams)
+        self.access = Access(self.connectors, limits=access_limits, standalone=standalone, **seams)
 
     @property
     def settings(self) -> StationSettings:
@@ -115,8 +118,9 @@ class Station:
         self._effects.append(effect)
 
     def _take(self) -> list[Effect]:
-        # Every input ends here: bring the Reserved statuses up to date first, as one
-        # connector's state can decide whether another shows Reserved (connector 0).
+        # Every input ends here: the station-wide local limits follow the sessions running now,
+        # and the Reserved statuses (one connector's state can decide another's, connector 0).
+        self.local.settle()
         self.access.settle()
         effects, self._effects = self._effects, []
         return effects
@@ -128,6 +132,7 @@ class Station:
 
     def _transaction_ended(self, connector: Connector) -> None:
         self.charging.transaction_ended(connector)
+        self.local.moved(connector.id)
         self._report_station_status()
         if self.reset_pending is not None and not self.transactions():
             self._emit(ResetNow(hard=self.reset_pending))
@@ -174,8 +179,7 @@ class Station:
         """The current status of connector 0 and of every connector (for a reconnect or a
         TriggerMessage), without changing anything."""
         now = self.clock.now()
-        status0, code0 = self._station_status()
-        result = [StatusChanged(0, status0, code0, None, now)]
+        result = [StatusChanged(0, *self._station_status(), now)]
         for c in self.connectors.values():
             status, code, info = c.compute_status()
             result.append(StatusChanged(c.id, status, code, info, now))
@@ -210,6 +214,12 @@ class Station:
         again (None). Charging goes on with the last good energy value: a meter that fell silent
         is no danger to anyone, and the CSMS learns of it from the PowerMeterFailure error code."""
         self.connector(connector_id).set_meter_problem(problem)
+        return self._take()
+
+    def reader_failed(self, problem: str | None) -> list[Effect]:
+        """The card reader cannot read cards (``problem`` says why), or can again (None)."""
+        self.reader_problem = problem
+        self._report_station_status()
         return self._take()
 
     def cable_lock_changed(self, connector_id: int, locked: bool, failed: bool) -> list[Effect]:
@@ -265,6 +275,8 @@ class Station:
                 connector.authorize(id_token, known.group)
                 return self._take()
         self._authorizing[id_token.value] = _AuthorizationInFlight(None, remote=False)
+        if self.access.standalone is not None:
+            return self.authorization_result(id_token, None)  # no CSMS: the card list decides
         self._emit(AuthorizeRequest(id_token))
         return self._take()
 
@@ -286,7 +298,7 @@ class Station:
             if result is None:
                 self._emit(TokenAnswered(id_token, False, None, None, "CSMS unreachable"))
                 return self._take()
-            how = "authorised offline"
+            how = "authorised offline" if self.access.standalone is None else "on the card list"
         if result.status is not AuthorizationStatus.ACCEPTED:
             self._emit(TokenAnswered(id_token, False, result.status, None,
                                     f"id tag {result.status.word}"))
@@ -422,10 +434,8 @@ class Station:
         return Answer(ResetStatus.ACCEPTED, self._take())
 
     def shut_down(self, reason: StopReason = StopReason.REBOOT) -> list[Effect]:
-        """The daemon is going down: open every contactor now and end every transaction.
-
-        No grace for the car to stop drawing: the process is about to lose control of the
-        board, and a contactor left closed without a controller is the one unsafe outcome."""
+        """The daemon is going down: open every contactor now and end every transaction. No
+        grace for the car: a contactor left closed without a controller is the unsafe outcome."""
         self.shutting_down = True
         self._authorizing.clear()
         for c in self.connectors.values():
@@ -443,6 +453,13 @@ class Station:
         else:
             c.limits[source] = amps
         c.reconcile()
+        return self._take()
+
+    def set_local_limit(self, source: str, connector_id: int | None,
+                        amps: float | None) -> list[Effect]:
+        """A local limit of ``source`` ("api", "mqtt", "site") on a connector, or (None) on the
+        whole station, shared by its sessions; ``amps`` None lifts it. ValueError if wrong."""
+        self.local.set(source, connector_id, amps)
         return self._take()
 
     # --- smart charging --------------------------------------------------------------------------
@@ -553,16 +570,19 @@ class Station:
 
     # --- connector 0 ---------------------------------------------------------------------------
 
-    def _station_status(self) -> tuple[ConnectorStatus, ErrorCode]:
-        if not self.operative and not self.transactions():
-            return ConnectorStatus.UNAVAILABLE, ErrorCode.NO_ERROR
-        return ConnectorStatus.AVAILABLE, ErrorCode.NO_ERROR
+    def _station_status(self) -> tuple[ConnectorStatus, ErrorCode, str | None]:
+        status = (ConnectorStatus.UNAVAILABLE if not self.operative and not self.transactions()
+                  else ConnectorStatus.AVAILABLE)
+        if self.reader_problem is not None:
+            # Not Unavailable: a session can still start remotely or from the local API.
+            return status, ErrorCode.READER_FAILURE, self.reader_problem[:50]
+        return status, ErrorCode.NO_ERROR, None
 
     def _report_station_status(self) -> None:
         status = self._station_status()
         if status != self._status0:
             self._status0 = status
-            self._emit(StatusChanged(0, status[0], status[1], None, self.clock.now()))
+            self._emit(StatusChanged(0, *status, self.clock.now()))
 
 
 class _ConnectorSeam:
@@ -594,9 +614,12 @@ class _ConnectorSeam:
 
     def pilot_reported(self, connector: Connector) -> None:
         self._station.interrupted.pilot_known(connector)
+        if (standalone := self._station.access.standalone) is not None:
+            standalone.pilot_reported(connector)  # free charging starts on plugging in
 
     def transaction_started(self, connector: Connector) -> None:
         self._station.charging.transaction_started(connector)
+        self._station.local.moved(connector.id)
 
     def transaction_ended(self, connector: Connector) -> None:
         self._station._transaction_ended(connector)

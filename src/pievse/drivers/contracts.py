@@ -79,6 +79,9 @@ class TokenPresented:
 
 @runtime_checkable
 class TokenReader(Protocol):
+    """Cards, one event per tap. A reader may also say why it cannot read cards now (a
+    ``problem`` property: None when it can), which the station reports as ReaderFailure."""
+
     async def start(self) -> None: ...
 
     def tokens(self) -> AsyncIterator[TokenPresented]: ...

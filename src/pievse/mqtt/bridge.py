@@ -70,8 +70,7 @@ class Broker:
 
 class MqttBridge:
     """Publish ``status()`` (the local API's status) for ``device`` under ``topics`` and carry
-    out the commands through ``controls``; ``max_current()`` is the limit a person set (the
-    number entity's state)."""
+    out the commands through ``controls``."""
 
     def __init__(
         self,
@@ -81,7 +80,6 @@ class MqttBridge:
         *,
         status: Callable[[], dict[str, Any]],
         controls: HomeControls,
-        max_current: Callable[[], float],
         clock: AsyncClock,
         publish_interval: float = 60.0,
     ) -> None:
@@ -90,7 +88,6 @@ class MqttBridge:
         self.device = device
         self._status = status
         self._controls = controls
-        self._max_current = max_current
         self._clock = clock
         self._interval = publish_interval
         self._changed = asyncio.Event()
@@ -169,7 +166,7 @@ class MqttBridge:
 
     def _states(self) -> dict[str, dict[str, Any]]:
         status = self._status()
-        states = {self.topics.station_state: station_state(status, self._max_current())}
+        states = {self.topics.station_state: station_state(status, self.device.station_max_a)}
         for connector in status["connectors"]:
             states[self.topics.connector_state(connector["id"])] = connector_state(connector)
         return states

@@ -3,17 +3,17 @@ controls, the same ones the local API uses (``HomeControls``; the app implements
 
 ::
 
-    <base>/max_current/set                a number of amperes, 0 (pause) up to the installation's
-    <base>/connector/<n>/max_current/set  maximum; "" or "none" lifts the limit again
+    <base>/max_current/set                the mqtt local limit in amperes, 0 (pause) to 80, as
+    <base>/connector/<n>/max_current/set  POST /api/limit takes it; "" or "none" lifts it
     <base>/enabled/set                    "ON" / "OFF": take cars, or not (ChangeAvailability)
     <base>/connector/<n>/enabled/set
     <base>/connector/<n>/stop/set         "PRESS" (or empty): stop the session there
     <base>/start/set                      "PRESS" (or empty): start a session where a car waits,
     <base>/connector/<n>/start/set        or on that connector (with [mqtt] start_id_tag)
 
-What a payload may be is checked here, with the local API's own field rules
-(:class:`pievse.local_api.bodies.Field`); whether the station can do it (the connector exists, a
-session runs there, the current is within the installation's) is the controls' to say. Either
+What a payload may be is checked here, with the local API's own field rules (the amperes of
+``POST /api/limit`` are ``LIMIT_AMPS``); whether the station can do it (the connector exists, a
+session runs there) is the controls' and the core's to say. Either
 refusal is a ``CommandRefused`` (a ``ValueError``) whose message says what is wrong.
 """
 
@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pievse.local_api.bodies import Field
+from pievse.local_api.bodies import LIMIT_AMPS, Field
 from pievse.local_api.wire import Refused
 from pievse.mqtt.topics import CommandRefused, Topics
 
@@ -32,7 +32,6 @@ __all__ = ["MAX_PAYLOAD_BYTES", "HomeControls", "Order", "carry_out", "read_orde
 #: The longest payload a command takes: a number or a word. Longer is refused unread.
 MAX_PAYLOAD_BYTES = 32
 
-MAX_CURRENT = Field("max_current", float, minimum=0, maximum=80)
 ENABLED = Field("enabled", str, choices=("ON", "OFF"))
 PRESS = ("PRESS", "")
 
@@ -72,9 +71,10 @@ def _amps(text: str) -> float | None:
     if text.lower() in _LIFT:
         return None
     if not _NUMBER.fullmatch(text):
-        raise CommandRefused(f'"max_current" = {text[:MAX_PAYLOAD_BYTES]!r}: '
-                             f"{MAX_CURRENT.allowed()} (A), or empty to lift the limit")
-    return _take(MAX_CURRENT, float(text))
+        raise CommandRefused(f"{text[:MAX_PAYLOAD_BYTES]!r} is not a current: the payload "
+                             f"{LIMIT_AMPS.allowed().removesuffix(' or null')} (A), or is empty "
+                             "to lift the limit")
+    return _take(LIMIT_AMPS, float(text))
 
 
 def read_order(topics: Topics, topic: str, payload: bytes) -> Order:

@@ -31,10 +31,16 @@ class Device:
     model: str
     sw_version: str
     connectors: int
-    #: The installation's maximum (A): the top of the max current slider.
+    #: The installation's maximum per connector (A).
     max_current_a: float
     #: Sessions may be started over MQTT (an id tag is configured for them).
     can_start: bool = False
+
+    @property
+    def station_max_a(self) -> float:
+        """The most the connectors can draw together: the top of the max current slider (a
+        station-wide limit is shared between them)."""
+        return min(80.0, self.max_current_a * self.connectors)
 
 
 def _field(name: str) -> str:
@@ -96,7 +102,7 @@ def discovery_messages(topics: Topics, device: Device) -> list[tuple[str, dict[s
            payload_on="ON", payload_off="OFF", icon="mdi:power")
     entity("number", "max_current", "Max current", state_topic=station,
            value_template=_field("max_current_a"), command_topic=topics.command("max_current"),
-           min=0, max=device.max_current_a, step=1, unit_of_measurement="A",
+           min=0, max=device.station_max_a, step=1, unit_of_measurement="A",
            device_class="current", mode="slider", icon="mdi:current-ac")
     several = device.connectors > 1
     for n in range(1, device.connectors + 1):

@@ -43,14 +43,16 @@ def connector_state(connector: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def station_state(status: dict[str, Any], max_current_a: float) -> dict[str, Any]:
-    """The station as a whole: its link to the CSMS, whether it takes cars, the most it offers."""
+def station_state(status: dict[str, Any], station_max_a: float) -> dict[str, Any]:
+    """The station as a whole: its link to the CSMS, whether it takes cars, and the station-wide
+    limit set over MQTT (without one, ``station_max_a``)."""
     ocpp = status["ocpp"]
     connectors = status["connectors"]
+    limits = status.get("local_limits", {}).get("mqtt", {})
     return {
         "csms": ON_OFF[bool(ocpp["registered"])],
         "csms_connected": ON_OFF[bool(ocpp["connected"])],
         "queued_messages": ocpp["queued_transaction_messages"],
         "enabled": ON_OFF[any(c["status"] != "Unavailable" for c in connectors)],
-        "max_current_a": max_current_a,
+        "max_current_a": limits.get("station", station_max_a),
     }

@@ -50,7 +50,10 @@ __all__ = [
     "ReservationsConfig",
     "RfidConfig",
     "SimulationConfig",
+    "SiteConfig",
+    "StandaloneConfig",
     "StorageConfig",
+    "TariffConfig",
     "check_config_main",
     "default_config",
     "load_config",
@@ -109,6 +112,19 @@ class MeterConfig:
     unit_id: int
     timeout: float
     registers: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    main_fuse: float
+    margin: float
+    safe_current: float
+    hold: float
+
+    @property
+    def managed(self) -> bool:
+        """Whether the cars' offer follows the house's load (a main fuse is set)."""
+        return self.main_fuse > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +241,18 @@ class DiagnosticsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StandaloneConfig:
+    authorization: str
+    cards: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class TariffConfig:
+    price_per_kwh: float
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingConfig:
     level: str
 
@@ -236,6 +264,8 @@ class Config:
     meter: MeterConfig
     rfid: RfidConfig
     board: BoardConfig
+    site_meter: MeterConfig
+    site: SiteConfig
     simulation: SimulationConfig
     api: ApiConfig
     storage: StorageConfig
@@ -243,6 +273,8 @@ class Config:
     reservations: ReservationsConfig
     firmware: FirmwareConfig
     diagnostics: DiagnosticsConfig
+    standalone: StandaloneConfig
+    tariff: TariffConfig
     logging: LoggingConfig
     mqtt: MqttConfig
 
@@ -434,14 +466,32 @@ def summary(config: Config) -> list[str]:
         f"charge point {cp.id} ({cp.vendor} {cp.model}): {connectors}, "
         f"{_number(cp.max_current)} A max, {cp.phases} phase{'s' if cp.phases > 1 else ''} "
         f"at {_number(cp.voltage)} V",
-        f"OCPP {ocpp.version} to {ocpp.url}, security profile {ocpp.security_profile}",
+        f"OCPP {ocpp.version} to {ocpp.url}, security profile {ocpp.security_profile}"
+        if ocpp.url else f"no CSMS: standalone, {_standalone(config.standalone)}",
         f"drivers: board {_board(config.board)}, meter {_meter(config.meter)} "
         f"(every {_number(config.meter.interval)} s), card reader {config.rfid.driver}",
         f"local API on {api.listen}" if api.enabled else "local API off",
         *([f"MQTT to {config.mqtt.host}:{config.mqtt.port}"
            + (" over TLS" if config.mqtt.tls else "")] if config.mqtt.enabled else []),
         f"storage {config.storage.path}, log level {config.logging.level}",
+        *_house_fuse(config),
     ]
+
+
+def _standalone(standalone: StandaloneConfig) -> str:
+    if standalone.authorization == "free":
+        return "free charging (plug in and charge)"
+    return (f"cards: {len(standalone.cards)} in the config, and those `pievse cards add` put in "
+            "the store")
+
+
+def _house_fuse(config: Config) -> list[str]:
+    site = config.site
+    if not site.managed:
+        return []
+    return [f"house fuse {_number(site.main_fuse)} A a phase less {_number(site.margin)} A, "
+            f"site meter {_meter(config.site_meter)} every {_number(config.site_meter.interval)}"
+            f" s, {_number(site.safe_current)} A while it is silent"]
 
 
 def _board(board: BoardConfig) -> str:
