@@ -40,7 +40,8 @@ def test_mqtt_is_off_unless_a_host_is_set():
      '[mqtt] ca_file = "/etc/ssl/certs/ca.pem": needs tls = true (without TLS it would be '
      "ignored)"),
     ('tls = true\ncert_file = "/no/such/cert.pem"',
-     '[mqtt] cert_file = "/no/such/cert.pem" and key_file = "": a client certificate needs both'),
+     '[mqtt] cert_file = "/no/such/cert.pem": needs key_file, the private key of the client '
+     "certificate"),
     ('tls = true\nca_file = "/no/such/ca.pem"', '[mqtt] ca_file = "/no/such/ca.pem": no such file'),
     ('password = "secret"', "[mqtt] password = (hidden): needs a username"),
     ('start_id_tag = "my card"',

@@ -90,9 +90,12 @@ def _mqtt_rules(sections: dict[str, dict[str, Any]]) -> list[str]:
             if mqtt[name]:
                 problems.append(f"[mqtt] {name} = {_show(mqtt[name])}: needs tls = true "
                                 "(without TLS it would be ignored)")
-    if bool(mqtt["cert_file"]) != bool(mqtt["key_file"]):
-        problems.append(f"[mqtt] cert_file = {_show(mqtt['cert_file'])} and key_file = "
-                        f"{_show(mqtt['key_file'])}: a client certificate needs both")
+    if mqtt["cert_file"] and not mqtt["key_file"]:
+        problems.append(f"[mqtt] cert_file = {_show(mqtt['cert_file'])}: needs key_file, the "
+                        "private key of the client certificate")
+    if mqtt["key_file"] and not mqtt["cert_file"]:
+        problems.append(f"[mqtt] key_file = {_show(mqtt['key_file'])}: needs cert_file, the "
+                        "client certificate it is the key of")
     if mqtt["password"] and not mqtt["username"]:
         problems.append("[mqtt] password = (hidden): needs a username")
     problems += [p for name in ("ca_file", "cert_file", "key_file")
