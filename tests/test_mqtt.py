@@ -62,7 +62,7 @@ async def test_discovery_is_one_device_whose_entities_have_what_home_assistant_r
     async with Recorder(mosquitto) as late:  # subscribes after: gets what is retained
         await late.wait_for(CONNECTOR)
         await late.wait_for(f"{BASE}/state")
-        await eventually(lambda: len(discovery(late)) >= 14, what="the discovery configs")
+        await eventually(lambda: len(discovery(late)) >= 15, what="the discovery configs")
         configs = {}
         for topic, payload, retained in discovery(late).values():
             assert retained, f"{topic} is not retained"
@@ -70,6 +70,13 @@ async def test_discovery_is_one_device_whose_entities_have_what_home_assistant_r
             assert node == "pievse_CP1"
             configs[(component, object_id)] = json.loads(payload)
         states = {t: late.last_json(t) for t in (CONNECTOR, f"{BASE}/state")}
+    assert set(configs) == {
+        ("binary_sensor", "csms"), ("switch", "enabled"), ("number", "max_current"),
+        *(("sensor", f"connector1_{name}") for name in (
+            "status", "car_state", "power", "session_energy", "energy", "offered_current",
+            "offered_current_reason", "error")),
+        *(("binary_sensor", f"connector1_{name}") for name in ("session", "contactor", "fault")),
+        ("button", "connector1_stop")}
     ids = [config["unique_id"] for config in configs.values()]
     assert len(ids) == len(set(ids)), "unique_id must be unique"
     for (component, object_id), config in configs.items():
@@ -170,7 +177,7 @@ async def test_max_current_caps_the_offer_and_stop_ends_the_session(
         await publish(mosquitto, f"{BASE}/max_current/set", "")  # lifted
         await ha.wait_for(CONNECTOR, lambda s: near(s["offered_current_a"], 32), what="32 A again")
         await publish(mosquitto, f"{BASE}/connector/1/stop/set", "PRESS")
-        await ha.wait_for(CONNECTOR, lambda s: s["session_id"] is None, what="session ended")
+        await ha.wait_for(CONNECTOR, lambda s: s["session"] == "OFF", what="session ended")
     await eventually(lambda: [m for m in csms.messages if m.action == "StopTransaction"])
     stops = [m.payload for m in csms.messages if m.action == "StopTransaction"
              and m.direction == "in" and m.message_type == 2]
@@ -296,6 +303,29 @@ async def test_a_station_that_dies_is_shown_offline_by_its_last_will(mosquitto, 
             await station.kill()
     async with Recorder(mosquitto) as later:  # retained: Home Assistant restarting sees it too
         assert await later.wait_for(f"{BASE}/availability") == "offline"
+
+
+async def test_a_station_without_a_csms_charges_freely_and_stops_from_home_assistant(
+        mosquitto, tmp_path):
+    from tests.station_process import StationProcess
+
+    station = StationProcess(tmp_path, "", standalone={"authorization": "free"},
+                             mqtt=mqtt_section(mosquitto))
+    async with Recorder(mosquitto) as ha:
+        await station.start()
+        try:
+            await ha.wait_for(CONNECTOR)
+            assert not any("/csms/" in t for t in discovery(ha))  # no CSMS, no link to show
+            await station.ev("C")
+            charging = await ha.wait_for(CONNECTOR, lambda s: s["status"] == "Charging"
+                                         and s["contactor"] == "ON",
+                                         what="charging without a card")
+            assert charging["session"] == "ON"
+            await publish(mosquitto, f"{BASE}/connector/1/stop/set", "PRESS")
+            await ha.wait_for(CONNECTOR, lambda s: s["session"] == "OFF"
+                              and s["contactor"] == "OFF", what="stopped")
+        finally:
+            await station.stop()
 
 
 async def test_a_station_that_stops_says_offline_itself(mosquitto, start_station):

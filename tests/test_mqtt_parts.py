@@ -37,3 +37,12 @@ def test_a_station_of_several_connectors_gets_a_switch_for_each():
     assert "homeassistant/switch/pievse_CP1/enabled/config" in topics
     assert not any("connector1_enabled" in t for t, _ in discovery_messages(
         TOPICS, Device("CP1", "pievse", "sim", "0", 1, INSTALLATION_A)))
+
+
+def test_a_station_without_a_csms_shows_no_csms_link():
+    def objects(device: Device) -> set[str]:
+        return {t.split("/")[-2] for t, _ in discovery_messages(TOPICS, device)}
+
+    assert "csms" in objects(Device("CP1", "pievse", "sim", "0", 1, INSTALLATION_A))
+    assert "csms" not in objects(Device("CP1", "pievse", "sim", "0", 1, INSTALLATION_A,
+                                        standalone=True))

@@ -38,7 +38,7 @@ def build_bridge(daemon: Daemon) -> MqttBridge:
                mqtt.cert_file, mqtt.key_file, mqtt.tls_insecure),
         Topics(base, mqtt.discovery_prefix, node_id(cp.id)),
         Device(cp.id, cp.vendor, cp.model, __version__, cp.connectors, cp.max_current,
-               can_start=bool(mqtt.start_id_tag)),
+               can_start=bool(mqtt.start_id_tag), standalone=daemon.standalone is not None),
         status=lambda: daemon.status(show_id_tags=False),
         controls=controls,
         clock=daemon.clock,

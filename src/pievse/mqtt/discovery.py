@@ -35,6 +35,8 @@ class Device:
     max_current_a: float
     #: Sessions may be started over MQTT (an id tag is configured for them).
     can_start: bool = False
+    #: No CSMS: no link to show.
+    standalone: bool = False
 
     @property
     def station_max_a(self) -> float:
@@ -63,6 +65,7 @@ _CONNECTOR_ENTITIES: tuple[tuple[str, str, str, str, dict[str, Any]], ...] = (
      {"device_class": "current", "unit_of_measurement": "A", "state_class": "measurement"}),
     ("offered_current_reason", "sensor", "Offered current reason", "offered_current_reason",
      {"icon": "mdi:information-outline", "entity_category": "diagnostic"}),
+    ("session", "binary_sensor", "Session", "session", {"icon": "mdi:ev-plug-type2"}),
     ("contactor", "binary_sensor", "Contactor", "contactor", {"device_class": "power"}),
     ("fault", "binary_sensor", "Fault", "fault", {"device_class": "problem"}),
     ("error", "sensor", "Error code", "error_code",
@@ -94,9 +97,10 @@ def discovery_messages(topics: Topics, device: Device) -> list[tuple[str, dict[s
         messages.append((topics.discovery(component, object_id), config))
 
     station = topics.station_state
-    entity("binary_sensor", "csms", "CSMS link", state_topic=station,
-           value_template=_field("csms"), device_class="connectivity",
-           entity_category="diagnostic")
+    if not device.standalone:
+        entity("binary_sensor", "csms", "CSMS link", state_topic=station,
+               value_template=_field("csms"), device_class="connectivity",
+               entity_category="diagnostic")
     entity("switch", "enabled", "Enabled", state_topic=station,
            value_template=_field("enabled"), command_topic=topics.command("enabled"),
            payload_on="ON", payload_off="OFF", icon="mdi:power")

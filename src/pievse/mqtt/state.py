@@ -31,6 +31,8 @@ def connector_state(connector: dict[str, Any]) -> dict[str, Any]:
         "power_w": meter["power_w"],
         "energy_kwh": _kwh(meter["energy_wh"]),
         "session_energy_kwh": _kwh(session["energy_wh"]) if session else 0.0,
+        "session": ON_OFF[session is not None],
+        # The CSMS's transaction id: None before it answered, and always without a CSMS.
         "session_id": session["id"] if session else None,
         "offered_current_a": connector["offered_current"],
         "offered_current_reason": connector["offered_current_reason"],
