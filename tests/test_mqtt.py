@@ -288,6 +288,28 @@ async def test_charging_goes_on_without_the_broker_and_the_bridge_comes_back(
         await ha.wait_for(CONNECTOR, lambda s: near(s["offered_current_a"], 16), what="commands")
 
 
+async def test_a_broker_that_accepts_and_never_answers_holds_up_nothing(start_station, caplog):
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # takes the CONNECT and answers nothing, ever
+
+    silent = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    try:
+        daemon = await start_station(mqtt={"host": "127.0.0.1", "port": port})
+        daemon.sim_ev(1, "B", None)
+        daemon.sim_token(TAG)
+        daemon.sim_ev(1, "C", None)
+        await eventually(lambda: daemon.station.connector(1).contactor_closed, what="charging")
+        energy = daemon.station.connector(1).transaction.energy_wh
+        await eventually(lambda: daemon.station.connector(1).transaction.energy_wh > energy + 1,
+                         what="energy growing")
+        await eventually(lambda: any("no connection to the broker" in r.getMessage()
+                                     for r in caplog.records), what="the timeout", timeout=30)
+        assert not daemon.mqtt.connected
+    finally:
+        silent.close()
+
+
 async def test_a_station_that_dies_is_shown_offline_by_its_last_will(mosquitto, csms, tmp_path):
     from tests.station_process import StationProcess
 

@@ -36,8 +36,9 @@ log = logging.getLogger("pievse.mqtt")
 FIRST_RETRY_S = 1.0
 LAST_RETRY_S = 60.0
 #: The broker hears from the client at least this often; it sends the last will when it has
-#: heard nothing for one and a half times as long.
-KEEPALIVE_S = 30
+#: heard nothing for one and a half times as long. It is also how long opening the TCP connection
+#: may take (in a thread that an exiting daemon waits for, after opening the contactors).
+KEEPALIVE_S = 15
 #: How long one publish or subscribe may wait for the broker before the connection is given up.
 OPERATION_TIMEOUT_S = 10.0
 #: How long a stopping bridge tries to say "offline" itself.
