@@ -89,8 +89,9 @@ version = ocpp.v16.ChargePoint._ocpp_version
 package = ocpp.v16
 from pievse.protocol.ocpp_packages import defer_charge_points
 defer_charge_points()  # imported for real now: left as it is
+exec("from ocpp.v201 import *")  # a star import takes what the __init__ defines
 print(json.dumps([submodule, light, missing, version, sys.modules["ocpp.v16"] is package,
-                  "jsonschema" in sys.modules]))
+                  "jsonschema" in sys.modules, ChargePoint._ocpp_version]))
 """
 
 
@@ -99,4 +100,4 @@ def test_a_version_package_runs_its_init_only_for_what_the_init_defines():
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1]) == [
-        "ocpp.v16.call_result", [], True, "1.6", True, True]
+        "ocpp.v16.call_result", [], True, "1.6", True, True, "2.0.1"]

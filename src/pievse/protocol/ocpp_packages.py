@@ -46,13 +46,15 @@ def _register_deferred(name: str) -> None:
     package = importlib.util.module_from_spec(spec)
 
     def run_init(attribute: str) -> Any:
-        # Dunder names are asked for by tools probing a module (copy, pickle, inspect): none of
-        # them is worth running the __init__ for, and it defines none.
-        if attribute.startswith("__") or not attribute.isidentifier():
+        if attribute.isidentifier() and not attribute.startswith("__"):
+            # "from ocpp.v16 import call" asks for the attribute before importing the submodule.
+            if importlib.util.find_spec(f"{name}.{attribute}") is not None:
+                return importlib.import_module(f"{name}.{attribute}")
+        elif attribute != "__all__":
+            # Dunder names are asked for by tools probing a module (copy, pickle, inspect): the
+            # __init__ defines none. "from ocpp.v16 import *" asks for __all__ (which it does not
+            # define either) and then takes every public name: ChargePoint must be among them.
             raise AttributeError(f"module {name!r} has no attribute {attribute!r}")
-        # "from ocpp.v16 import call" asks for the attribute before importing the submodule.
-        if importlib.util.find_spec(f"{name}.{attribute}") is not None:
-            return importlib.import_module(f"{name}.{attribute}")
         with _running_init:
             if package.__dict__.get("__getattr__") is run_init:
                 # Gone before the __init__ runs: its own "from ocpp.v16 import call" must find
