@@ -7,7 +7,6 @@ websockets, the simulated hardware drivers stand in for the board, the meter and
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -185,12 +184,19 @@ async def start_station(request: pytest.FixtureRequest,
         return daemon
 
     yield start
+    hung = []
     for daemon, task in running:
         daemon.stop()
-        with contextlib.suppress(Exception):
+        try:
             if clock is not None:
                 await run_out(clock, task)
             await asyncio.wait_for(task, 10)
+        except TimeoutError:
+            hung.append(daemon.config.charge_point.id)
+        except Exception:  # noqa: BLE001 - how a daemon ended is each test's own business
+            pass
+    # A daemon that does not stop when asked hangs systemd's stop as well.
+    assert not hung, f"daemon(s) {hung} did not stop within 10 s of being asked"
 
 
 # --- pcscd with vsmartcard's virtual reader: one per machine, so one fixture for the session ---
