@@ -50,6 +50,7 @@ __all__ = [
     "RfidConfig",
     "SimulationConfig",
     "SiteConfig",
+    "SolarConfig",
     "StandaloneConfig",
     "StorageConfig",
     "TariffConfig",
@@ -127,6 +128,15 @@ class SiteConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SolarConfig:
+    mode: str
+    start_delay: float
+    stop_delay: float
+    reserve_w: float
+    phase_switch_interval: float
+
+
+@dataclass(frozen=True, slots=True)
 class RfidConfig:
     driver: str
     reader: str
@@ -157,6 +167,8 @@ class BoardConfig:
     lock_drive_pin: int
     unlock_drive_pin: int
     lock_feedback_pin: int
+    has_phase_switch: bool
+    phase_switch_pin: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +256,7 @@ class Config:
     board: BoardConfig
     site_meter: MeterConfig
     site: SiteConfig
+    solar: SolarConfig
     simulation: SimulationConfig
     api: ApiConfig
     storage: StorageConfig
