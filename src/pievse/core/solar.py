@@ -167,7 +167,10 @@ class Solar:
                     return moved
                 self._charging = True
                 return self._move(now, max(target, MIN_CURRENT_A)) or moved
-            if _stayed(self._short_since, now, rules.stop_delay_s):
+            # Too little for the phases in use: one phase instead, when it can switch now
+            # and the surplus covers it; else a pause.
+            if (_stayed(self._short_since, now, rules.stop_delay_s)
+                    and self.wanted_phases >= self.phases):
                 self._charging = False
                 return self._move(now, 0.0) or moved
         return self._follow(now, max(target, MIN_CURRENT_A)) or moved
@@ -187,7 +190,9 @@ class Solar:
             return
         if self.phases == 1 and _stayed(self._three_since, now, rules.start_delay_s):
             self.wanted_phases = rules.phases
-        elif self.phases > 1 and _stayed(self._under_three_since, now, rules.stop_delay_s):
+        elif (self.phases > 1 and _stayed(self._under_three_since, now, rules.stop_delay_s)
+              and (self.mode is SolarMode.MIN_PV or surplus_w >= rules.least_power_w(1))):
+            # In pv, only for a surplus one phase can charge from: else the car just pauses.
             self.wanted_phases = 1
 
     def _target(self, surplus_w: float) -> float:

@@ -1,0 +1,169 @@
+"""Charging from the solar surplus, end to end: a daemon with a simulated car whose board has a
+phase relay, a real pymodbus server as the site meter (an Eastron SDM630's registers over TCP:
+the net power at the grid connection, negative while the house exports), and the bench CSMS.
+
+The test plays a day's export curve (a morning ramp, a cloud, the evening) into the site meter's
+registers: what the panels make, less what the house uses, plus what the car draws now. The
+daemon runs on a FakeClock moved poll by poll (see test_house_fuse.py), so the delays are
+measured in the station's seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+
+import pytest
+
+from pievse.aio import FakeClock
+from tests.conftest import eventually
+from tests.modbus_standin import MeterServer, words
+from tests.test_house_fuse import CURRENT_REGISTERS, Grid, offer, site_meter, site_sections
+from tests.test_ocpp16_sessions import TAG, received
+
+__all__ = ["site_meter"]  # the fixture, used by name
+
+POLL_S = 1.0
+POWER_REGISTER = 0x0034  # SDM630 total system power, W, float32 (negative: export)
+VOLTS = 230.0
+SOLAR = {"start_delay": 30.0, "stop_delay": 60.0, "phase_switch_interval": 120.0}
+
+
+class SunnyGrid(Grid):
+    """The grid connection of a house with panels: ``pv_w`` made, ``house_w`` used, and the
+    car's draw, as the site meter's net power and currents."""
+
+    def __init__(self, server: MeterServer) -> None:
+        super().__init__(server)
+        self.pv_w = 0.0
+        self.house_w = 400.0
+        self.others = [self.house_w / 3 / VOLTS] * 3
+        self.log: list[tuple[float, float, int, float]] = []  # (t, surplus, phases, offer)
+
+    def cars_w(self) -> float:
+        evs = self.daemon.hardware.simulated.evs if self.daemon is not None else {}
+        return sum(ev.power_w() for ev in evs.values())
+
+    def net_w(self) -> float:
+        return self.house_w - self.pv_w + self.cars_w()
+
+    async def publish(self) -> None:
+        await super().publish()
+        await self.server.update("input", POWER_REGISTER, words(self.net_w(), "float32"))
+
+    async def play(self, clock: FakeClock, seconds: float,
+                   pv_w: Callable[[float], float] = lambda t: 0.0) -> None:
+        """``seconds`` of station time, poll by poll, the panels making ``pv_w(t)`` (t from
+        the start of this stretch)."""
+        home = self.daemon.home
+        for step in range(round(seconds / POLL_S)):
+            self.pv_w = max(0.0, pv_w(step * POLL_S))
+            await self.publish()
+            await clock.advance(POLL_S)
+            now = clock.now()
+            await eventually(lambda: home.site.last_reading_at is not None
+                             and home.site.last_reading_at >= now, what="the site meter's poll")
+            await asyncio.sleep(0.005)  # the station meter's reading of this instant
+            board = self.daemon.hardware.simulated.boards[1]
+            self.log.append((now, self.pv_w - self.house_w, board.phases, offer(self.daemon)))
+
+
+def ramp(start_w: float, end_w: float, seconds: float) -> Callable[[float], float]:
+    return lambda t: start_w + (end_w - start_w) * min(t / seconds, 1.0)
+
+
+@pytest.fixture
+def sunny(csms, start_station, site_meter, fake_clock, tmp_path):
+    grid = SunnyGrid(site_meter)
+
+    async def build(mode: str, phase_switch: bool = True, storage=None, **solar):
+        await grid.publish()
+        grid.daemon = await start_station(
+            **{**site_sections(site_meter, main_fuse=35.0, safe_current=16.0),
+               "site_meter": {**site_sections(site_meter)["site_meter"], "interval": POLL_S}},
+            solar={**SOLAR, "mode": mode, **solar},
+            board={"has_phase_switch": phase_switch},
+            storage=storage or {"path": ":memory:"})
+        return grid, grid.daemon
+
+    return build
+
+
+async def plugged_session(csms, daemon) -> None:
+    """Plug in, present a card and ask for power: the session starts whether or not there is
+    current to offer."""
+    sim = daemon.hardware.simulated
+    sim.evs[1].set_state("B")
+    await eventually(lambda: csms.charge_points["CP1"].statuses.get(1) == "Preparing",
+                     what="Preparing")
+    sim.reader.present(TAG)
+    await eventually(lambda: received(csms, "StartTransaction"), what="StartTransaction")
+    sim.evs[1].set_state("C")
+    await eventually(lambda: daemon.station.connector(1).transaction is not None,
+                     what="the transaction")
+
+
+def starts(log) -> list[float]:
+    """The instants the offer went from nothing to something."""
+    return [t for (_, _, _, a), (t, _, _, b) in zip(log, log[1:]) if a == 0 and b > 0]
+
+
+def switches(log) -> list[tuple[float, int]]:
+    return [(t, p) for (_, _, q, _), (t, _, p, _) in zip(log, log[1:]) if p != q]
+
+
+async def test_pv_a_sunny_day_starts_after_the_delay_follows_pauses_in_a_cloud_and_switches_phases(
+        csms, sunny, fake_clock):
+    grid, daemon = await sunny("pv")
+    await plugged_session(csms, daemon)
+    board = daemon.hardware.simulated.boards[1]
+    # Night: nothing to offer, the session waits.
+    await grid.play(fake_clock, 30)
+    assert offer(daemon) == 0.0 and board.phases == 3
+    assert daemon.status()["connectors"][0]["offered_current_reason"].startswith(
+        "paused: solar surplus allows 0 A")
+    await eventually(lambda: csms.charge_points["CP1"].statuses[1] == "SuspendedEVSE",
+                     what="SuspendedEVSE")
+
+    # Morning: the panels ramp up to 9 kW in 10 minutes.
+    await grid.play(fake_clock, 900, ramp(0, 9000, 600))
+    one_phase_from = next(t for t, surplus, _, _ in grid.log if surplus >= 6 * VOLTS)
+    [first_start, *_] = starts(grid.log)
+    assert first_start - one_phase_from >= SOLAR["start_delay"], "the start delay"
+    assert first_start - one_phase_from <= SOLAR["start_delay"] + 10
+    assert board.phases == 3, "enough for three phases by now"
+    assert offer(daemon) == pytest.approx(12, abs=1), "follows 8.6 kW on three phases"
+    assert daemon.status()["connectors"][0]["offered_current_reason"].startswith(
+        "solar surplus: ")
+    assert daemon.station.connector(1).contactor_closed
+    morning = switches(grid.log)
+    assert [p for _, p in morning] == [1, 3], "one phase while the sun was weak, then three"
+
+    # A cloud: 3 minutes of nothing; the car pauses only after the stop delay.
+    cloud_from = len(grid.log)
+    await grid.play(fake_clock, 180, lambda t: 300.0)
+    cloud = grid.log[cloud_from:]
+    paused_at = next(t for t, _, _, a in cloud if a == 0)
+    assert paused_at - cloud[0][0] >= SOLAR["stop_delay"] - POLL_S
+    assert all(a >= 6 for t, _, _, a in cloud if t < cloud[0][0] + SOLAR["stop_delay"] - 2)
+    await eventually(lambda: csms.charge_points["CP1"].statuses[1] == "SuspendedEVSE",
+                     what="paused in the cloud")
+
+    # The sun again, then the evening: the same session resumes, and pauses at dusk.
+    await grid.play(fake_clock, 600, lambda t: 7000.0)
+    assert offer(daemon) >= 6.0
+    await eventually(lambda: csms.charge_points["CP1"].statuses[1] == "Charging",
+                     what="charging again")
+    await grid.play(fake_clock, 900, ramp(7000, 0, 600))
+    assert offer(daemon) == 0.0 and not board.pwm_on
+    assert len(received(csms, "StartTransaction")) == 1 and not received(csms, "StopTransaction")
+
+    done = switches(grid.log)
+    # One phase for the weak morning, three for the day, one again for the evening: the cloud
+    # paused the car without a switch (too little even for one phase).
+    assert [p for _, p in done] == [1, 3, 1], done
+    gaps = [b - a for (a, _), (b, _) in zip(done, done[1:])]
+    assert all(gap >= SOLAR["phase_switch_interval"] for gap in gaps), done
+    assert daemon.status()["solar"]["phase_switch"]["switches"] == len(done)
+    assert board.openings_under_load == 0
