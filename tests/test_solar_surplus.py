@@ -104,6 +104,27 @@ async def plugged_session(csms, daemon) -> None:
                      what="the transaction")
 
 
+def assert_switched_safely(history) -> int:
+    """Every ``phases`` command on the simulated board came with the contactor open, after the
+    PWM had stopped (the board's history is in its own time). The switches."""
+    events = list(history)
+    count = 0
+    for i, (_, what, _) in enumerate(events):
+        if what != "phases":
+            continue
+        count += 1
+        before = [(w, v) for _, w, v in events[:i] if w in ("contactor", "pilot_offer",
+                                                            "pilot_standby")]
+        contactor = [v for w, v in before if w == "contactor"]
+        assert not contactor or contactor[-1] is False, "the relay moved under a closed contactor"
+        last_opening = max(j for j, (w, v) in enumerate(before) if w == "contactor" and not v) \
+            if contactor else -1
+        pilot_before_opening = [w for w, _ in before[:last_opening] if w != "contactor"]
+        assert not pilot_before_opening or pilot_before_opening[-1] == "pilot_standby", \
+            "the PWM stopped before the contactor opened"
+    return count
+
+
 def starts(log) -> list[float]:
     """The instants the offer went from nothing to something."""
     return [t for (_, _, _, a), (t, _, _, b) in zip(log, log[1:]) if a == 0 and b > 0]
@@ -166,4 +187,7 @@ async def test_pv_a_sunny_day_starts_after_the_delay_follows_pauses_in_a_cloud_a
     gaps = [b - a for (a, _), (b, _) in zip(done, done[1:])]
     assert all(gap >= SOLAR["phase_switch_interval"] for gap in gaps), done
     assert daemon.status()["solar"]["phase_switch"]["switches"] == len(done)
+    assert assert_switched_safely(board.history) == len(done)
+    for switched_at, _ in done:  # nothing offered (so nothing closed) while the relay settles
+        assert all(a == 0 for t, _, _, a in grid.log if switched_at <= t < switched_at + 2)
     assert board.openings_under_load == 0
