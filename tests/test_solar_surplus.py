@@ -11,7 +11,6 @@ measured in the station's seconds.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 
 import pytest
@@ -19,7 +18,7 @@ import pytest
 from pievse.aio import FakeClock
 from tests.conftest import eventually
 from tests.modbus_standin import MeterServer, words
-from tests.test_house_fuse import CURRENT_REGISTERS, Grid, offer, site_meter, site_sections
+from tests.test_house_fuse import Grid, api_limit, offer, site_meter, site_sections
 from tests.test_ocpp16_sessions import TAG, received
 
 __all__ = ["site_meter"]  # the fixture, used by name
@@ -77,14 +76,14 @@ def ramp(start_w: float, end_w: float, seconds: float) -> Callable[[float], floa
 def sunny(csms, start_station, site_meter, fake_clock, tmp_path):
     grid = SunnyGrid(site_meter)
 
-    async def build(mode: str, phase_switch: bool = True, storage=None, **solar):
+    async def build(mode: str, phase_switch: bool = True, storage=None, api=None, **solar):
         await grid.publish()
         grid.daemon = await start_station(
             **{**site_sections(site_meter, main_fuse=35.0, safe_current=16.0),
                "site_meter": {**site_sections(site_meter)["site_meter"], "interval": POLL_S}},
             solar={**SOLAR, "mode": mode, **solar},
             board={"has_phase_switch": phase_switch},
-            storage=storage or {"path": ":memory:"})
+            storage=storage or {"path": ":memory:"}, api=api or {"listen": ""})
         return grid, grid.daemon
 
     return build
@@ -191,3 +190,69 @@ async def test_pv_a_sunny_day_starts_after_the_delay_follows_pauses_in_a_cloud_a
     for switched_at, _ in done:  # nothing offered (so nothing closed) while the relay settles
         assert all(a == 0 for t, _, _, a in grid.log if switched_at <= t < switched_at + 2)
     assert board.openings_under_load == 0
+
+
+async def test_min_pv_never_offers_less_than_6_a_and_more_in_the_sun(csms, sunny, fake_clock):
+    grid, daemon = await sunny("min+pv", phase_switch=False)
+    await plugged_session(csms, daemon)
+    await grid.play(fake_clock, 60)
+    await eventually(lambda: csms.charge_points["CP1"].statuses[1] == "Charging",
+                     what="charging at night")
+    await grid.play(fake_clock, 300, ramp(0, 12000, 200))
+    await grid.play(fake_clock, 120, lambda t: 0.0)  # a cloud
+    offers = [a for _, _, _, a in grid.log]
+    assert min(offers) == 6.0, "at least the minimum, night and cloud"
+    assert max(offers) >= 15.0, "more from the surplus"
+    assert offers[-1] == 6.0
+    assert daemon.status()["connectors"][0]["offered_current_reason"] == "solar surplus: 6 A"
+
+
+async def test_fast_ignores_the_surplus(csms, sunny, fake_clock):
+    grid, daemon = await sunny("fast")
+    await plugged_session(csms, daemon)
+    await grid.play(fake_clock, 90)  # the house fuse's room, measured: 31 A
+    await grid.play(fake_clock, 200, ramp(0, 8000, 100))
+    await grid.play(fake_clock, 60, lambda t: 0.0)
+    offers = {a for _, _, _, a in grid.log[90:]}
+    assert offers == {31.0}, "what the house fuse leaves, whatever the sun does"
+    assert "solar" not in daemon.status()["connectors"][0]["offered_current_reason"]
+    assert daemon.status()["solar"]["limit_a"] is None
+    assert daemon.hardware.simulated.boards[1].phases == 3
+
+
+async def test_the_house_fuse_still_cuts_a_solar_offer(csms, sunny, fake_clock):
+    grid, daemon = await sunny("pv", phase_switch=False, start_delay=0.0)
+    await plugged_session(csms, daemon)
+    await grid.play(fake_clock, 120, lambda t: 20000.0)
+    assert offer(daemon) >= 20.0
+    assert daemon.status()["connectors"][0]["offered_current_reason"].startswith(
+        "solar surplus: ")
+    grid.others = [25.0, 0.6, 0.6]  # an oven on L1, in the sun
+    await grid.play(fake_clock, 2, lambda t: 20000.0)
+    assert offer(daemon) == 7.0
+    assert daemon.status()["connectors"][0]["offered_current_reason"] == \
+        "local limit (site, shared): 7 A"
+
+
+async def test_the_mode_chosen_through_the_api_holds_after_a_restart(csms, sunny, fake_clock,
+                                                                     tmp_path):
+    storage = {"path": str(tmp_path / "pievse.sqlite3")}
+    grid, daemon = await sunny("fast", storage=storage, api={"listen": "127.0.0.1:0"})
+    assert daemon.status()["solar"]["mode"] == "fast"
+    await api_limit(daemon, {"mode": "pv"}, path="/api/mode")
+    assert daemon.status()["solar"]["mode"] == "pv"
+    assert daemon.status()["solar"]["limit_a"] == 0.0
+
+    daemon.stop()
+    await eventually(lambda: daemon.store._db is None, what="the first daemon's store closed")
+    grid, second = await sunny("fast", storage=storage)
+    assert second.status()["solar"]["mode"] == "pv", "the choice holds"
+    second.home.set_mode("min+pv")  # what MQTT calls
+    assert second.status()["solar"]["mode"] == "min+pv"
+    with pytest.raises(ValueError, match="the modes are"):
+        second.home.set_mode("turbo")
+
+    second.stop()
+    await eventually(lambda: second.store._db is None, what="the second daemon's store closed")
+    grid, third = await sunny("pv", storage=storage)
+    assert third.status()["solar"]["mode"] == "pv", "a new mode in the config wins"
