@@ -236,3 +236,49 @@ def test_a_house_fuse_config_is_one_that_can_work_or_problems_naming_keys(text):
         assert site.main_fuse - site.margin >= 6
         assert 0 <= site.safe_current <= site.main_fuse - site.margin
         assert meter.interval <= 1.0 and (meter.model or meter.registers)
+
+
+# --- the solar surplus: [solar] with the site meter and the phase switch ------------------------
+
+SOLAR_KEYS = [key for key in KEYS if key.section == "solar"
+              or (key.section, key.name) in {("board", "has_phase_switch"),
+                                             ("board", "phase_switch_pin"), ("board", "driver"),
+                                             ("board", "kind"), ("charge_point", "phases"),
+                                             ("site_meter", "driver")}]
+
+
+@st.composite
+def solar_documents(draw: st.DrawFn) -> str:
+    sections: dict[str, dict[str, Any]] = {"charge_point": {"id": "CP1"},
+                                           "ocpp": {"url": "ws://csms.example.com/ocpp"}}
+    if draw(st.booleans()):  # a site meter and a phase switch that work, then changed
+        sections["site_meter"] = {"driver": "modbus", "model": "sdm630", "transport": "tcp",
+                                  "host": "10.0.0.7"}
+        sections["site"] = {"main_fuse": 35.0}
+        sections["solar"] = {"mode": "pv"}
+        sections["board"] = {"has_phase_switch": True}
+    for key in draw(st.lists(st.sampled_from(SOLAR_KEYS), max_size=4, unique=True)):
+        value = draw(st.one_of(valid(key), valid(key), bounds(key), hostile))
+        sections.setdefault(key.section, {})[key.name] = value
+    return "".join(f"[{s}]\n" + "".join(f"{n} = {toml(v)}\n" for n, v in keys.items())
+                   for s, keys in sections.items())
+
+
+@FUZZ
+@given(solar_documents())
+def test_a_solar_config_is_one_that_can_work_or_problems_naming_keys(text):
+    check(text, None)
+    try:
+        config = parse_config(text, "<fuzz>")
+    except ConfigError:
+        return
+    solar, board = config.solar, config.board
+    assert solar.mode in ("fast", "pv", "min+pv")
+    if solar.mode != "fast":
+        assert config.site_meter.driver == "modbus", "a surplus needs the site meter"
+    assert 0 <= solar.start_delay <= 3600 and 0 <= solar.stop_delay <= 3600
+    assert solar.reserve_w >= 0 and solar.phase_switch_interval >= 60
+    if board.has_phase_switch:
+        assert config.charge_point.phases == 3
+        if board.driver == "gpio":
+            assert board.kind == "native" and 0 <= board.phase_switch_pin <= 27
