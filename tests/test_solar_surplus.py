@@ -256,3 +256,26 @@ async def test_the_mode_chosen_through_the_api_holds_after_a_restart(csms, sunny
     await eventually(lambda: second.store._db is None, what="the second daemon's store closed")
     grid, third = await sunny("pv", storage=storage)
     assert third.status()["solar"]["mode"] == "pv", "a new mode in the config wins"
+
+
+async def test_a_fault_during_a_phase_switch_opens_everything_and_nothing_closes_again(
+        csms, sunny, fake_clock):
+    grid, daemon = await sunny("min+pv")
+    await plugged_session(csms, daemon)
+    await grid.play(fake_clock, 10)
+    board = daemon.hardware.simulated.boards[1]
+    assert board.contactor_closed, "min+pv charges at night"
+    switch = daemon.home.solar.switch
+    for _ in range(120):  # the night is too dark for three phases: a switch to one begins
+        await grid.play(fake_clock, 1)
+        if switch.holding:
+            break
+    assert switch.holding
+    board.inject_fault("rcd", True)
+    await grid.play(fake_clock, 30)
+    assert not board.contactor_closed and not board.pwm_on
+    assert not switch.holding and board.phases == 1, "the switch ended with everything open"
+    after = list(board.history)[[w for _, w, _ in board.history].index("fault"):]
+    assert ("contactor", True) not in [(w, v) for _, w, v in after]
+    await eventually(lambda: received(csms, "StopTransaction"), what="the fault ends the session")
+    assert assert_switched_safely(board.history) == 1
