@@ -505,6 +505,8 @@ def test_solar_charging_is_fast_without_a_phase_switch_by_default():
                           "reserve_w = 300\n[board]\nhas_phase_switch = true\n")
     assert config.solar.mode == "pv" and config.solar.reserve_w == 300.0
     assert config.board.has_phase_switch
+    assert summary(config)[-1] == ("charging mode pv: start after 60 s of surplus, pause after "
+                                   "300 s without, one or three phases (at most every 300 s)")
 
 
 @pytest.mark.parametrize(("text", "problem"), [

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import pytest
 
 from pievse.aio import FakeClock
+from pievse.local_api.client import format_status
 from tests.conftest import eventually
 from tests.modbus_standin import MeterServer, words
 from tests.test_house_fuse import Grid, api_limit, offer, site_meter, site_sections
@@ -242,6 +243,9 @@ async def test_the_mode_chosen_through_the_api_holds_after_a_restart(csms, sunny
     await api_limit(daemon, {"mode": "pv"}, path="/api/mode")
     assert daemon.status()["solar"]["mode"] == "pv"
     assert daemon.status()["solar"]["limit_a"] == 0.0
+    [line] = [s for s in format_status(daemon.status()).splitlines() if s.startswith("solar")]
+    assert line.startswith("solar: pv, surplus ") and line.endswith(
+        "kW, the cars may draw 0 A on 3 phase(s)"), line
 
     daemon.stop()
     await eventually(lambda: daemon.store._db is None, what="the first daemon's store closed")

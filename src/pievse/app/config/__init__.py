@@ -463,6 +463,7 @@ def summary(config: Config) -> list[str]:
         f"local API on {api.listen}" if api.enabled else "local API off",
         f"storage {config.storage.path}, log level {config.logging.level}",
         *_house_fuse(config),
+        *_solar(config),
     ]
 
 
@@ -480,6 +481,16 @@ def _house_fuse(config: Config) -> list[str]:
     return [f"house fuse {_number(site.main_fuse)} A a phase less {_number(site.margin)} A, "
             f"site meter {_meter(config.site_meter)} every {_number(config.site_meter.interval)}"
             f" s, {_number(site.safe_current)} A while it is silent"]
+
+
+def _solar(config: Config) -> list[str]:
+    solar = config.solar
+    switch = (f", one or three phases (at most every {_number(solar.phase_switch_interval)} s)"
+              if config.board.has_phase_switch else "")
+    if solar.mode == "fast" and not switch:
+        return []
+    return [f"charging mode {solar.mode}: start after {_number(solar.start_delay)} s of "
+            f"surplus, pause after {_number(solar.stop_delay)} s without{switch}"]
 
 
 def _board(board: BoardConfig) -> str:
