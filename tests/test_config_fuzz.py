@@ -207,19 +207,30 @@ def test_any_bytes_in_the_file_give_a_config_or_a_config_error(tmp_path_factory,
 SITE_KEYS = [key for key in KEYS if key.section in ("site", "site_meter")]
 
 
+#: A house fuse that works.
+WORKING_SITE = {"site_meter": {"driver": "modbus", "model": "sdm630", "transport": "tcp",
+                               "host": "10.0.0.7"},
+                "site": {"main_fuse": 35.0}}
+
+
 @st.composite
-def site_documents(draw: st.DrawFn) -> str:
+def changed_documents(draw: st.DrawFn, working: dict[str, dict[str, Any]],
+                      keys: list[Key]) -> str:
+    """The ``working`` sections (or none of them), some of ``keys`` then set to values valid,
+    at their bounds or hostile."""
     sections: dict[str, dict[str, Any]] = {"charge_point": {"id": "CP1"},
                                            "ocpp": {"url": "ws://csms.example.com/ocpp"}}
-    if draw(st.booleans()):  # a house fuse that works, some of whose keys are then changed
-        sections["site_meter"] = {"driver": "modbus", "model": "sdm630", "transport": "tcp",
-                                  "host": "10.0.0.7"}
-        sections["site"] = {"main_fuse": 35.0}
-    for key in draw(st.lists(st.sampled_from(SITE_KEYS), max_size=4, unique=True)):
+    if draw(st.booleans()):
+        sections.update({name: dict(table) for name, table in working.items()})
+    for key in draw(st.lists(st.sampled_from(keys), max_size=4, unique=True)):
         value = draw(st.one_of(valid(key), valid(key), bounds(key), hostile))
         sections.setdefault(key.section, {})[key.name] = value
     return "".join(f"[{s}]\n" + "".join(f"{n} = {toml(v)}\n" for n, v in keys.items())
                    for s, keys in sections.items())
+
+
+def site_documents() -> st.SearchStrategy[str]:
+    return changed_documents(WORKING_SITE, SITE_KEYS)
 
 
 @FUZZ
@@ -247,21 +258,10 @@ SOLAR_KEYS = [key for key in KEYS if key.section == "solar"
                                              ("site_meter", "driver")}]
 
 
-@st.composite
-def solar_documents(draw: st.DrawFn) -> str:
-    sections: dict[str, dict[str, Any]] = {"charge_point": {"id": "CP1"},
-                                           "ocpp": {"url": "ws://csms.example.com/ocpp"}}
-    if draw(st.booleans()):  # a site meter and a phase switch that work, then changed
-        sections["site_meter"] = {"driver": "modbus", "model": "sdm630", "transport": "tcp",
-                                  "host": "10.0.0.7"}
-        sections["site"] = {"main_fuse": 35.0}
-        sections["solar"] = {"mode": "pv"}
-        sections["board"] = {"has_phase_switch": True}
-    for key in draw(st.lists(st.sampled_from(SOLAR_KEYS), max_size=4, unique=True)):
-        value = draw(st.one_of(valid(key), valid(key), bounds(key), hostile))
-        sections.setdefault(key.section, {})[key.name] = value
-    return "".join(f"[{s}]\n" + "".join(f"{n} = {toml(v)}\n" for n, v in keys.items())
-                   for s, keys in sections.items())
+def solar_documents() -> st.SearchStrategy[str]:
+    # A site meter and a phase switch that work, in pv.
+    return changed_documents({**WORKING_SITE, "solar": {"mode": "pv"},
+                              "board": {"has_phase_switch": True}}, SOLAR_KEYS)
 
 
 @FUZZ

@@ -106,3 +106,14 @@ def test_the_relay_is_told_only_once_the_contactor_is_open_then_settles():
     assert switch.step(6.0, contactor_closed=False) == ([], 1)
     assert not switch.holding and switch.phases == 1 and switch.switches == 1
     assert not switch.request(1, 7.0), "nothing to switch"
+
+
+def test_choosing_fast_brings_three_phases_back_but_not_sooner_than_the_interval():
+    solar = Solar(RULES, SolarMode.PV, 0.0)
+    now = feed(solar, 0.0, 121, ONE_PHASE_W + 200)
+    solar.switched(1, now)
+    solar.set_mode(SolarMode.FAST, now)
+    now = feed(solar, now, 10, ONE_PHASE_W + 200)
+    assert solar.limit_a is None and solar.wanted_phases == 1, "the relay is spared"
+    feed(solar, now, 300, ONE_PHASE_W + 200)
+    assert solar.wanted_phases == 3

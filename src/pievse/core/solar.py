@@ -110,7 +110,6 @@ class Solar:
         self._charging = self._cars_w > 0
         if mode is SolarMode.FAST:
             self.limit_a = None
-            self.wanted_phases = self.rules.phases
         elif mode is SolarMode.MIN_PV or self._charging:
             self.limit_a = MIN_CURRENT_A if self.limit_a is None else max(
                 self.limit_a, MIN_CURRENT_A)
@@ -179,16 +178,17 @@ class Solar:
         rules = self.rules
         if not rules.phase_switch or rules.phases == 1:
             return
-        if self.mode is SolarMode.FAST:
-            self.wanted_phases = rules.phases
-            return
         three = surplus_w >= rules.least_power_w(rules.phases)
         self._three_since = _since(self._three_since, three, now)
         self._under_three_since = _since(self._under_three_since, not three, now)
+        # The interval holds whatever asks, a change of mode too: the relay and the car's
+        # charger are spared.
         if self.switched_at is not None and now - self.switched_at < (
                 rules.phase_switch_interval_s):
             return
-        if self.phases == 1 and _stayed(self._three_since, now, rules.start_delay_s):
+        if self.mode is SolarMode.FAST:
+            self.wanted_phases = rules.phases
+        elif self.phases == 1 and _stayed(self._three_since, now, rules.start_delay_s):
             self.wanted_phases = rules.phases
         elif (self.phases > 1 and _stayed(self._under_three_since, now, rules.stop_delay_s)
               and (self.mode is SolarMode.MIN_PV or surplus_w >= rules.least_power_w(1))):
