@@ -19,10 +19,18 @@ from pievse.aio import FakeClock
 from pievse.local_api.client import format_status
 from tests.conftest import eventually
 from tests.modbus_standin import MeterServer, words
+from tests.test_gpio_board import (  # noqa: F401 - the mock pins fixture
+    PHASE_SWITCH,
+    RELAY,
+    NativeRig,
+    RelayOutput,
+    factory,
+)
 from tests.test_house_fuse import Grid, api_limit, offer, site_meter, site_sections
+from tests.test_meter_in_station import modbus_section, sdm630  # noqa: F401 - a fixture
 from tests.test_ocpp16_sessions import TAG, received
 
-__all__ = ["site_meter"]  # the fixture, used by name
+__all__ = ["factory", "sdm630", "site_meter"]  # fixtures, used by name
 
 POLL_S = 1.0
 POWER_REGISTER = 0x0034  # SDM630 total system power, W, float32 (negative: export)
@@ -65,8 +73,9 @@ class SunnyGrid(Grid):
             await eventually(lambda: home.site.last_reading_at is not None
                              and home.site.last_reading_at >= now, what="the site meter's poll")
             await asyncio.sleep(0.005)  # the station meter's reading of this instant
-            board = self.daemon.hardware.simulated.boards[1]
-            self.log.append((now, self.pv_w - self.house_w, board.phases, offer(self.daemon)))
+            board = self.daemon.hardware.boards[1]
+            offered = round(self.daemon.station.connector(1).offered_a, 1)
+            self.log.append((now, self.pv_w - self.house_w, board.phases, offered))
 
 
 def ramp(start_w: float, end_w: float, seconds: float) -> Callable[[float], float]:
@@ -283,3 +292,38 @@ async def test_a_fault_during_a_phase_switch_opens_everything_and_nothing_closes
     assert ("contactor", True) not in [(w, v) for _, w, v in after]
     await eventually(lambda: received(csms, "StopTransaction"), what="the fault ends the session")
     assert assert_switched_safely(board.history) == 1
+
+
+async def test_on_the_gpio_board_the_contactor_opens_before_the_phase_relay_moves(
+        csms, start_station, factory, sdm630, site_meter, fake_clock):  # noqa: F811 - fixtures
+    rig = NativeRig(factory)
+    relay = factory.pin(PHASE_SWITCH, pin_class=RelayOutput, moves=rig.moves)
+    grid = SunnyGrid(site_meter)
+    await grid.publish()
+    sections = site_sections(site_meter)
+    grid.daemon = daemon = await start_station(
+        board={"driver": "gpio", "kind": "native", "has_phase_switch": True,
+               "phase_switch_pin": PHASE_SWITCH},
+        meter=modbus_section(sdm630), rfid={"driver": "simulated"},
+        site_meter={**sections["site_meter"], "interval": POLL_S}, site=sections["site"],
+        solar={**SOLAR, "mode": "min+pv"})
+    assert relay.state == 1, "three phases from the start"
+    rig.pilot.car = "B"
+    await eventually(lambda: csms.charge_points["CP1"].statuses.get(1) == "Preparing",
+                     what="Preparing")
+    daemon.sim_token(TAG)
+    await eventually(lambda: received(csms, "StartTransaction"), what="StartTransaction")
+    rig.pilot.car = "C"
+    await eventually(lambda: rig.contactor.state == 1, what="the contactor relay pulled in")
+    # The car draws 6 A on three phases, by its meter and at the grid connection.
+    await sdm630.update("input", POWER_REGISTER, words(3 * 6 * VOLTS, "float32"))
+    grid.house_w += 3 * 6 * VOLTS
+    rig.moves.clear()
+    # A dark evening in min+pv: one phase is enough, after the stop delay.
+    await grid.play(fake_clock, SOLAR["stop_delay"] + 20)
+    assert relay.state == 0 and daemon.hardware.boards[1].phases == 1
+    await eventually(lambda: rig.contactor.state == 1, what="charging again on one phase")
+    assert rig.moves == [(f"GPIO{RELAY}", False), (f"GPIO{PHASE_SWITCH}", False),
+                         (f"GPIO{RELAY}", True)]
+    assert daemon.status()["solar"]["phase_switch"]["switches"] == 1
+    assert len(received(csms, "StartTransaction")) == 1 and not received(csms, "StopTransaction")
