@@ -269,7 +269,7 @@ async def test_csms_that_never_answers_does_not_block_the_station(csms, start_st
     # The Authorize reaches the CSMS, which sits on it past the response timeout: the card is
     # refused (CSMS unreachable), the car keeps waiting, the late answer changes nothing.
     await csms.wait_for_message("CP1", "Authorize", timeout=10)
-    await eventually(lambda: TAG not in daemon.station._authorizing, timeout=10,
+    await eventually(lambda: TAG not in daemon.station.id_tags.deciding, timeout=10,
                      what="the Authorize timeout handled")
     await csms.wait_for_message("CP1", "Authorize", "out", timeout=10)
     await asyncio.sleep(0.3)

@@ -205,6 +205,8 @@ class Daemon:
         #: The last errors logged, for the status page.
         self.recent_errors = RecentErrors()
         self.service = ServiceReporter(notifier or Notifier(), self.describe)
+        self.watchers: list[Callable[[], None]] = []  # told of each change, must not block
+        self.mqtt: Any = None  # the MQTT bridge, when [mqtt] host is set
 
     # --- the time ----------------------------------------------------------------------------
 
@@ -244,6 +246,8 @@ class Daemon:
                     self._carry_out(effect)
             self.recorder.settled()
         self._wake.set()
+        for watcher in self.watchers:
+            watcher()
 
     def _command_board(self, effect: SetContactor | SetPilot | SetPhases) -> None:
         try:
@@ -306,6 +310,8 @@ class Daemon:
 
     def _connection_changed(self) -> None:
         self.service.changed()
+        for watcher in self.watchers:
+            watcher()
 
     def describe(self) -> str:
         """One line for ``systemctl status``: the CSMS link and what each connector does."""
@@ -346,6 +352,9 @@ class Daemon:
                            *self.inputs.start(self.supervisor),
                            *([self.supervisor.start("OCPP link", self.link.run)]
                              if self.link is not None else [])]
+            if self.config.mqtt.enabled:
+                from pievse.app.mqtt_bridge import start_mqtt
+                self._tasks.append(start_mqtt(self))
             if self.service.notifier.enabled:
                 self._tasks.append(self.supervisor.start("systemd notifier", self.service.run))
             stopping = asyncio.create_task(self._stopping.wait())

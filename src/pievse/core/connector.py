@@ -44,41 +44,15 @@ from pievse.core.effects import (
     TransactionStarted,
     TransactionStopped,
 )
+from pievse.core.fault_reports import (
+    FAULT_REPORT,
+    IMPLAUSIBLE_METER_INFO,
+    METER_FAILURE_INFO,
+    VENTILATION_INFO,
+)
 from pievse.core.settings import StationSettings
 from pievse.core.transactions import StopRequest, Transaction
 from pievse.core.vocabulary import ConnectorStatus, ErrorCode, ReadingContext, StopReason
-
-# Why a fault stops a transaction, and the error code the CSMS sees for it.
-FAULT_REPORT: dict[FaultKind, tuple[ErrorCode, StopReason, str]] = {
-    FaultKind.RCD: (ErrorCode.GROUND_FAILURE, StopReason.OTHER, "residual current device tripped"),
-    FaultKind.EMERGENCY_STOP: (
-        ErrorCode.OTHER_ERROR,
-        StopReason.EMERGENCY_STOP,
-        "emergency stop pressed",
-    ),
-    FaultKind.CONTACTOR_OPEN: (
-        ErrorCode.POWER_SWITCH_FAILURE,
-        StopReason.OTHER,
-        "contactor commanded closed but reads open",
-    ),
-    FaultKind.WELDED: (
-        ErrorCode.POWER_SWITCH_FAILURE,
-        StopReason.OTHER,
-        "contactor welded: commanded open but reads closed",
-    ),
-    FaultKind.PILOT: (ErrorCode.EV_COMMUNICATION_ERROR, StopReason.OTHER, "control pilot error"),
-    FaultKind.CABLE_LOCK: (
-        ErrorCode.CONNECTOR_LOCK_FAILURE,
-        StopReason.OTHER,
-        "cable lock failed: its feedback does not read the position it was driven to",
-    ),
-    FaultKind.BOARD_DRIVER: (ErrorCode.INTERNAL_ERROR, StopReason.OTHER, "board driver failed"),
-}
-
-METER_FAILURE_INFO = "meter not answering; last good energy kept"
-IMPLAUSIBLE_METER_INFO = "implausible meter readings; last good energy kept"
-VENTILATION_INFO = "vehicle asks for ventilation (state D), which this station does not provide"
-
 
 @dataclass(slots=True)
 class PendingAuthorization:

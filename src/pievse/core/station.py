@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from pievse.core.hardware import FaultKind, MeterReading, PilotState
@@ -36,22 +35,16 @@ from pievse.core.charging_profiles import (
     InstalledProfile,
 )
 from pievse.core.clock import Clock, SystemClock
-from pievse.core.effects import AuthorizeRequest, Effect, ResetNow, StatusChanged, TokenAnswered
+from pievse.core.effects import Effect, ResetNow, StatusChanged
 from pievse.core.connector import Connector
+from pievse.core.id_tags import IdTags
 from pievse.core.interrupted import InterruptedTransactions
 from pievse.core.local_limits import LocalLimits
-from pievse.core.placement import connector_for, free_connector
 from pievse.core.reservations import Reservation, ReservationStatus
 from pievse.core.settings import StationSettings
 from pievse.core.standalone import Standalone
 from pievse.core.transactions import InterruptedTransaction, Transaction
 from pievse.core.vocabulary import ConnectorStatus, ErrorCode, ReadingContext, StopReason
-
-
-@dataclass(slots=True)
-class _AuthorizationInFlight:
-    connector_id: int | None  # bound to a connector (remote start with connectorId), else chosen
-    remote: bool
 
 
 class Station:
@@ -73,7 +66,6 @@ class Station:
         has_lock = cable_lock or {}
         self._effects: list[Effect] = []
         self._next_ref = 1
-        self._authorizing: dict[str, _AuthorizationInFlight] = {}
         self.reset_pending: bool | None = None  # None, or True for hard / False for soft
         self.shutting_down = False
         self.operative = True
@@ -97,6 +89,8 @@ class Station:
         self.interrupted = InterruptedTransactions(self.connector, self.restore_transaction_refs,
                                                    clock=self.clock, emit=self._emit)
         self.access = Access(self.connectors, limits=access_limits, standalone=standalone, **seams)
+        self.id_tags = IdTags(self.connectors, self.access, csms_online=lambda: self.csms_online,
+                              emit=self._emit)
 
     @property
     def settings(self) -> StationSettings:
@@ -240,44 +234,7 @@ class Station:
 
     def token_presented(self, id_token: IdToken) -> list[Effect]:
         """A card was presented at the station."""
-        key = id_token.key
-        for c in self.connectors.values():
-            tx = c.transaction
-            if tx is not None and tx.id_token.key == key and tx.stop is None:
-                # The same card ends its own session; no need to ask the CSMS (OCPP 1.6 3.5).
-                c.begin_stop(StopReason.LOCAL, id_token)
-                self._emit(TokenAnswered(id_token, True, None, c.id, "session stopped"))
-                return self._take()
-        for c in self.connectors.values():
-            if c.pending is not None and c.pending.id_token.key == key:
-                c.pending = None
-                c.reconcile()
-                self._emit(TokenAnswered(id_token, True, None, c.id, "authorisation cancelled"))
-                return self._take()
-        if id_token.value in self._authorizing:
-            return self._take()  # a second tap while the CSMS is deciding: one question only
-        if free_connector(self.connectors) is None:
-            self._emit(
-                TokenAnswered(id_token, False, None, None, "no connector free for a new session")
-            )
-            return self._take()
-        if self.csms_online:
-            known = self.access.pre_authorized(id_token)
-            # A card held locally as Accepted starts at once (LocalPreAuthorize); the CSMS
-            # still hears of it when the transaction starts and may refuse it there. Where a
-            # reservation refuses it on what is known locally, the CSMS is asked after all:
-            # its answer may name the card's group (OCPP 1.6 5.13).
-            connector = (self._connector_for(id_token, known.group, None)
-                         if known is not None else None)
-            if known is not None and connector is not None:
-                self._emit(TokenAnswered(id_token, True, known.status, connector.id,
-                                        "authorised locally"))
-                connector.authorize(id_token, known.group)
-                return self._take()
-        self._authorizing[id_token.value] = _AuthorizationInFlight(None, remote=False)
-        if self.access.standalone is not None:
-            return self.authorization_result(id_token, None)  # no CSMS: the card list decides
-        self._emit(AuthorizeRequest(id_token))
+        self.id_tags.presented(id_token)
         return self._take()
 
     def authorization_result(
@@ -285,33 +242,7 @@ class Station:
     ) -> list[Effect]:
         """The CSMS's verdict on ``id_token`` (its result, or only the status); ``None`` when
         it could not be asked (offline), and the local stores decide."""
-        result = (AuthorizationResult(verdict) if isinstance(verdict, AuthorizationStatus)
-                  else verdict)
-        if result is not None:
-            self.access.remember(id_token, result)
-        request = self._authorizing.pop(id_token.value, None)
-        if request is None:
-            return self._take()
-        how = "authorised"
-        if result is None:
-            result = self.access.decide_offline(id_token)
-            if result is None:
-                self._emit(TokenAnswered(id_token, False, None, None, "CSMS unreachable"))
-                return self._take()
-            how = "authorised offline" if self.access.standalone is None else "on the card list"
-        if result.status is not AuthorizationStatus.ACCEPTED:
-            self._emit(TokenAnswered(id_token, False, result.status, None,
-                                    f"id tag {result.status.word}"))
-            return self._take()
-        connector = self._connector_for(id_token, result.group, request.connector_id)
-        if connector is None:
-            why = ("connector reserved for another id tag"
-                   if free_connector(self.connectors, request.connector_id) is not None
-                   else "no connector free")
-            self._emit(TokenAnswered(id_token, False, result.status, None, why))
-            return self._take()
-        self._emit(TokenAnswered(id_token, True, result.status, connector.id, how))
-        connector.authorize(id_token, result.group)
+        self.id_tags.verdict(id_token, verdict)
         return self._take()
 
     def verdict_received(self, id_token: IdToken, result: AuthorizationResult) -> list[Effect]:
@@ -319,10 +250,6 @@ class Station:
         stop: the cache keeps it (OCPP 1.6 3.5.1)."""
         self.access.remember(id_token, result)
         return self._take()
-
-    def _connector_for(self, id_token: IdToken, group: IdToken | None,
-                       bound: int | None) -> Connector | None:
-        return connector_for(self.connectors, self.access, id_token, group, bound)
 
     # --- transactions and the CSMS -------------------------------------------------------------
 
@@ -359,21 +286,25 @@ class Station:
         # A reservation is checked with the card's group as the local stores know it; with
         # AuthorizeRemoteTxRequests the CSMS's answer, which may name the group, decides again.
         group = self.access.known_group(id_token)
-        connector = self._connector_for(id_token, group, connector_id)
+        connector = self.id_tags.connector_for(id_token, group, connector_id)
         if connector is None:
             return Answer(RemoteStartStopStatus.REJECTED, self._take())
         if self.settings.authorize_remote_tx_requests:
-            self._authorizing[id_token.value] = _AuthorizationInFlight(connector.id, remote=True)
-            self._emit(AuthorizeRequest(id_token))
+            self.id_tags.ask_for_remote_start(id_token, connector)
         else:
             connector.authorize(id_token, group)
         return Answer(RemoteStartStopStatus.ACCEPTED, self._take())
 
     def remote_stop(self, transaction_id: int) -> Answer:
         tx = self.find_transaction(transaction_id)
-        if tx is None or tx.stop is not None:
+        return self.stop_session(tx.connector_id if tx else 0, StopReason.REMOTE)
+
+    def stop_session(self, connector_id: int, reason: StopReason) -> Answer:
+        """Stop the session on a connector, known to the CSMS by its transaction id or not yet."""
+        c = self.connectors.get(connector_id)
+        if c is None or c.transaction is None or c.transaction.stop is not None:
             return Answer(RemoteStartStopStatus.REJECTED, self._take())
-        self.connector(tx.connector_id).begin_stop(StopReason.REMOTE, None)
+        c.begin_stop(reason, None)
         return Answer(RemoteStartStopStatus.ACCEPTED, self._take())
 
     def unlock_connector(self, connector_id: int) -> Answer:
@@ -415,7 +346,7 @@ class Station:
     def reset(self, hard: bool) -> Answer:
         """Stop every transaction (reason HardReset/SoftReset), then ask the daemon to restart."""
         self.reset_pending = hard
-        self._authorizing.clear()
+        self.id_tags.deciding.clear()
         reason = StopReason.HARD_RESET if hard else StopReason.SOFT_RESET
         running = self.transactions()
         for tx in running:
@@ -432,7 +363,7 @@ class Station:
         """The daemon is going down: open every contactor now and end every transaction. No
         grace for the car: a contactor left closed without a controller is the unsafe outcome."""
         self.shutting_down = True
-        self._authorizing.clear()
+        self.id_tags.deciding.clear()
         for c in self.connectors.values():
             c.pending = None
             c.begin_stop(reason, None)

@@ -45,6 +45,7 @@ __all__ = [
     "Key",
     "LoggingConfig",
     "MeterConfig",
+    "MqttConfig",
     "OcppConfig",
     "ReservationsConfig",
     "RfidConfig",
@@ -200,6 +201,27 @@ class ApiConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MqttConfig:
+    host: str
+    port: int
+    username: str
+    password: str
+    tls: bool
+    ca_file: str
+    cert_file: str
+    key_file: str
+    tls_insecure: bool
+    base_topic: str
+    discovery_prefix: str
+    start_id_tag: str
+    publish_interval: float
+
+    @property
+    def enabled(self) -> bool:
+        return self.host != ""
+
+
+@dataclass(frozen=True, slots=True)
 class StorageConfig:
     path: str
 
@@ -267,6 +289,7 @@ class Config:
     standalone: StandaloneConfig
     tariff: TariffConfig
     logging: LoggingConfig
+    mqtt: MqttConfig
 
     def secret_keys(self) -> frozenset[tuple[str, str]]:
         """(section, name) of every key whose value must never be shown (diagnostics, logs)."""
@@ -461,6 +484,8 @@ def summary(config: Config) -> list[str]:
         f"drivers: board {_board(config.board)}, meter {_meter(config.meter)} "
         f"(every {_number(config.meter.interval)} s), card reader {config.rfid.driver}",
         f"local API on {api.listen}" if api.enabled else "local API off",
+        *([f"MQTT to {config.mqtt.host}:{config.mqtt.port}"
+           + (" over TLS" if config.mqtt.tls else "")] if config.mqtt.enabled else []),
         f"storage {config.storage.path}, log level {config.logging.level}",
         *_house_fuse(config),
         *_solar(config),

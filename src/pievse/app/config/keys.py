@@ -13,6 +13,7 @@ from typing import Any
 from pievse.app.config.hardware_keys import (
     BOARD_KEYS, HARDWARE_CROSS_CHECKS, METER_KEYS, RFID_KEYS, SITE_KEYS, SITE_METER_KEYS)
 from pievse.app.config.key import REQUIRED, Key
+from pievse.app.config.mqtt_keys import MQTT_CROSS_CHECKS, MQTT_KEYS
 from pievse.local_api.addresses import is_loopback, split_host_port
 from pievse.app.config.security_keys import SECURITY_CROSS_CHECKS, SECURITY_KEYS
 from pievse.app.config.solar_keys import SOLAR_CROSS_CHECKS, SOLAR_KEYS
@@ -164,6 +165,8 @@ KEYS: tuple[Key, ...] = (
     # [logging]
     Key("logging", "level", str, "info", "least severe level logged",
         choices=("debug", "info", "warning", "error")),
+    # [mqtt]: the station's state and controls for Home Assistant (pievse.app.config.mqtt_keys).
+    *MQTT_KEYS,
 )
 
 SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(key.section for key in KEYS))
@@ -189,4 +192,4 @@ def _api_rules(sections: dict[str, dict[str, Any]]) -> list[str]:
 #: its problems, worded like the others ("[section] key = value: what is allowed").
 CROSS_CHECKS: list[Callable[[dict[str, dict[str, Any]]], list[str]]] = [
     _charge_point_rules, _api_rules, *HARDWARE_CROSS_CHECKS, *SECURITY_CROSS_CHECKS,
-    *SOLAR_CROSS_CHECKS]
+    *MQTT_CROSS_CHECKS, *SOLAR_CROSS_CHECKS]
