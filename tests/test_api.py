@@ -74,6 +74,9 @@ class Station:
     def set_local_limit(self, connector: int | None, amps: float | None) -> None:
         self._call("limit", connector, amps)
 
+    def set_mode(self, mode: str) -> None:
+        self._call("mode", mode)
+
     def sim_ev(self, connector: int, state: str, max_current: float | None) -> None:
         self._call("ev", connector, state, max_current)
 

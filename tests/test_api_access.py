@@ -287,3 +287,15 @@ async def test_a_cross_site_request_cannot_set_a_limit(serve, station):
                           Host=f"127.0.0.1:{api.port}", Content_Type="text/plain")
     assert response.status == 415
     assert station.calls == []
+
+
+async def test_beyond_loopback_the_charging_mode_needs_the_token(serve, station):
+    api = await serve("0.0.0.0", token=TOKEN)
+    response = await json_post(api.port, "/api/mode", {"mode": "pv"})
+    assert response.status == 401 and station.calls == []
+    response = await json_post(api.port, "/api/mode", {"mode": "pv"},
+                               Origin="http://evil.example", Authorization=f"Bearer {TOKEN}")
+    assert response.status == 403 and station.calls == []
+    response = await json_post(api.port, "/api/mode", {"mode": "pv"},
+                               Authorization=f"Bearer {TOKEN}")
+    assert response.status == 200 and station.calls == [("mode", "pv")]

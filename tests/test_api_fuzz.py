@@ -53,8 +53,10 @@ FIELDS = {
     "fault": mostly(st.sampled_from([kind.value for kind in FaultKind] + ["smoke"]), JSON),
     "active": mostly(st.booleans(), JSON),
     "amps": mostly(st.floats(-1, 100) | st.integers(-1, 100) | st.none(), JSON),
+    "mode": mostly(st.sampled_from(["fast", "pv", "min+pv", "PV", "min pv", "", "pv\x00"]),
+                   JSON),
 }
-ROUTE_FIELDS = {"/api/limit": ("connector", "amps"),
+ROUTE_FIELDS = {"/api/limit": ("connector", "amps"), "/api/mode": ("mode",),
                 "/api/sim/ev": ("connector", "state", "max_current"),
                 "/api/sim/token": ("id_token",), "/api/sim/fault": ("connector", "fault", "active")}
 
@@ -76,7 +78,7 @@ BODIES = st.one_of(
 )
 # Mostly what reaches a body's decoding: a JSON POST to a route that takes one.
 METHODS = ["POST"] * 8 + ["GET", "PUT", "DELETE"]
-ROUTES = ["/api/limit", "/api/sim/ev", "/api/sim/token", "/api/sim/fault"] * 3 + [
+ROUTES = ["/api/limit", "/api/mode", "/api/sim/ev", "/api/sim/token", "/api/sim/fault"] * 3 + [
     "/api/status", "/", "/api/nope"]
 CONTENT_TYPES = ["application/json"] * 6 + ["application/json; charset=utf-8", "text/plain",
                                             None]
@@ -223,6 +225,21 @@ def test_a_limit_that_reaches_the_station_is_always_one_it_can_take(served, comp
         assert connector is None or (type(connector) is int and 1 <= connector <= 8)
         assert amps is None or (type(amps) is float and 0 <= amps <= 80)
         assert method == "POST" or amps is None
+    else:
+        assert len(station.calls) == calls_before
+    assert complaints.records == []
+
+
+@FUZZ
+@given(bodies_for("/api/mode"))
+def test_a_mode_that_reaches_the_station_is_always_one_it_knows(served, complaints, body):
+    api, station = served
+    calls_before = len(station.calls)
+    status, _ = answer_of(exchange(api.port, http_request("POST", "/api/mode", body,
+                                                          "application/json")))
+    if status == 200:
+        assert station.calls[calls_before:] in ([("mode", "fast")], [("mode", "pv")],
+                                               [("mode", "min+pv")])
     else:
         assert len(station.calls) == calls_before
     assert complaints.records == []

@@ -496,3 +496,40 @@ def test_a_site_meter_and_a_main_fuse_give_load_management():
 def test_a_house_fuse_that_cannot_work_is_refused_naming_the_key(text, problem):
     problems = problems_of(MINIMAL + text)
     assert any(p.startswith(problem) for p in problems), problems
+
+
+def test_solar_charging_is_fast_without_a_phase_switch_by_default():
+    config = default_config()
+    assert config.solar.mode == "fast" and not config.board.has_phase_switch
+    config = parse_config(MINIMAL + SITE_METER + '[site]\nmain_fuse = 35\n[solar]\nmode = "pv"\n'
+                          "reserve_w = 300\n[board]\nhas_phase_switch = true\n")
+    assert config.solar.mode == "pv" and config.solar.reserve_w == 300.0
+    assert config.board.has_phase_switch
+    assert summary(config)[-1] == ("charging mode pv: start after 60 s of surplus, pause after "
+                                   "300 s without, one or three phases (at most every 300 s)")
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ('[solar]\nmode = "pv"\n', '[solar] mode = "pv": the surplus is measured by the site meter '
+                               "at the grid connection; set [site_meter]"),
+    ('[solar]\nmode = "sun"\n', '[solar] mode = "sun": must be one of "fast", "pv" or "min+pv"'),
+    ("[solar]\nphase_switch_interval = 10\n",
+     "[solar] phase_switch_interval = 10: must be between 60 and 86400 (s)"),
+    ("[charge_point]\nphases = 1\n[board]\nhas_phase_switch = true\n",
+     "[board] has_phase_switch = true: switches between one and three phases; [charge_point] "
+     "phases = 1 must be 3"),
+    ('[board]\ndriver = "gpio"\nhas_phase_switch = true\n[meter]\ndriver = "modbus"\n'
+     'model = "sdm630"\ndevice = "/dev/ttyUSB0"\n',
+     "[board] phase_switch_pin = -1: has_phase_switch = true needs the relay"),
+    ('[board]\ndriver = "gpio"\nhas_phase_switch = true\nphase_switch_pin = 17\n[meter]\n'
+     'driver = "modbus"\nmodel = "sdm630"\ndevice = "/dev/ttyUSB0"\n',
+     "[board] phase_switch_pin = 17: GPIO17 is already contactor_pin"),
+])
+def test_a_solar_config_that_cannot_work_says_which_key_and_why(text, problem):
+    if text.startswith("[charge_point]\n"):  # MINIMAL's own section: one more line in it
+        line, _, text = text.removeprefix("[charge_point]\n").partition("\n")
+        text = with_minimal("charge_point", line) + text
+    else:
+        text = MINIMAL + text
+    problems = problems_of(text)
+    assert any(p.startswith(problem) for p in problems), problems

@@ -202,10 +202,11 @@ async def test_two_sessions_share_the_room_under_the_fuse(csms, house, fake_cloc
     assert sum(grid.cars_a()) / 3 + 12.0 <= 32.0
 
 
-async def api_limit(daemon, body: dict | None, method: str = "POST") -> dict:
+async def api_limit(daemon, body: dict | None, method: str = "POST",
+                    path: str = "/api/limit") -> dict:
     payload = json.dumps(body).encode() if body is not None else b""
     reader, writer = await asyncio.open_connection("127.0.0.1", daemon.api.port)
-    writer.write(f"{method} /api/limit HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    writer.write(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                  f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
                  .encode() + payload)
     await writer.drain()

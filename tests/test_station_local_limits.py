@@ -112,7 +112,7 @@ def test_the_limits_a_person_sets_are_handed_out_to_keep_and_the_site_limit_is_n
 
 
 @pytest.mark.parametrize(("source", "connector", "amps", "words"), [
-    ("solar", None, 10, "no local limit source 'solar'"),
+    ("sun", None, 10, "no local limit source 'sun'"),
     ("api", 3, 10, "no connector 3"),
     ("api", None, -1, "0 to 80 A"),
     ("api", None, float("nan"), "0 to 80 A"),

@@ -33,10 +33,12 @@ from pievse.app.standalone import StandaloneCards, tariff
 from pievse.app.system_time import system_clock_synchronised
 from pievse.app.systemd import Notifier, ServiceReporter
 from pievse.core.effects import (
+    BOARD_COMMANDS,
     Effect,
     LockCable,
     ResetNow,
     SetContactor,
+    SetPhases,
     SetPilot,
     StatusChanged,
     TokenAnswered,
@@ -137,7 +139,8 @@ class Daemon:
                         for n, board in self.hardware.boards.items()},
             standalone=self.standalone.decision if self.standalone else None,
         )
-        self.home = Home(config, self.station, self.dispatch, self.clock, self.hardware.site_meter)
+        self.home = Home(config, self.station, self.dispatch, self.clock, self.hardware.site_meter,
+                         store=self.store)
         self.cable_locks = CableLocks(
             lambda n: getattr(self.hardware.boards[n], "cable_lock", None),
             lambda n, locked, failed: self.dispatch(
@@ -233,20 +236,20 @@ class Daemon:
         so that nothing (not even a failing disk) stands between a decision to open a contactor
         and the pin; what the rest changes in the store is committed in one write."""
         for effect in effects:
-            if isinstance(effect, SetContactor | SetPilot):
+            if isinstance(effect, BOARD_COMMANDS):
                 self._command_board(effect)
         with self.store.batch():
             for effect in effects:
                 if isinstance(effect, LockCable):
                     self.cable_locks.drive(effect)
-                elif not isinstance(effect, SetContactor | SetPilot):
+                elif not isinstance(effect, BOARD_COMMANDS):
                     self._carry_out(effect)
             self.recorder.settled()
         self._wake.set()
         for watcher in self.watchers:
             watcher()
 
-    def _command_board(self, effect: SetContactor | SetPilot) -> None:
+    def _command_board(self, effect: SetContactor | SetPilot | SetPhases) -> None:
         try:
             self._drive_board(effect)
         except Exception as error:  # noqa: BLE001 - a board that cannot be driven is a fault
@@ -257,9 +260,11 @@ class Daemon:
                 functools.partial(self.inputs.board_failed, effect.connector_id,
                                   f"{type(error).__name__}: {error}", until_unplugged=True))
 
-    def _drive_board(self, effect: SetContactor | SetPilot) -> None:
+    def _drive_board(self, effect: SetContactor | SetPilot | SetPhases) -> None:
         board = self.hardware.boards[effect.connector_id]
-        if isinstance(effect, SetContactor):
+        if isinstance(effect, SetPhases):
+            board.set_phases(effect.phases)
+        elif isinstance(effect, SetContactor):
             board.set_contactor(effect.closed)
             log.info("connector %s: contactor %s", effect.connector_id,
                      "closed" if effect.closed else "open",
@@ -508,6 +513,9 @@ class Daemon:
 
     def set_local_limit(self, connector: int | None, amps: float | None) -> None:
         self.home.set_local_limit("api", connector, amps)
+
+    def set_mode(self, mode: str) -> None:
+        self.home.set_mode(mode)
 
     def simulations(self) -> set[Simulation]:
         """The simulated parts the local API may drive: a car needs its simulated board."""

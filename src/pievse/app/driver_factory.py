@@ -65,7 +65,8 @@ def build_hardware(config: Config, initial_energy_wh: dict[int, float] | None = 
         ev.set_state(simcfg.ev_state_at_start)
         board = SimulatedBoard(
             ev, capabilities=BoardCapabilities(max_current_a=cp.max_current, phases=cp.phases,
-                                               has_lock=config.board.has_lock)
+                                               has_lock=config.board.has_lock,
+                                               phase_switch=config.board.has_phase_switch)
         )
         sim.evs[n], sim.boards[n] = ev, board
         boards[n] = board
@@ -114,7 +115,9 @@ def gpio_board(board: BoardConfig, config: Config) -> EvseBoard:
     pins = NativePins(pilot_pwm=board.pilot_pin, contactor=board.contactor_pin,
                       contactor_feedback=pin(board.feedback_pin), rcd=pin(board.rcd_pin),
                       emergency_stop=pin(board.emergency_stop_pin),
-                      green_led=pin(board.green_led_pin), red_led=pin(board.red_led_pin))
+                      green_led=pin(board.green_led_pin), red_led=pin(board.red_led_pin),
+                      phase_switch=pin(board.phase_switch_pin) if board.has_phase_switch
+                      else None)
     adc = Mcp3008PilotAdc(board.adc_channel, spi_device=board.adc_spi_device,
                           divider=PilotDivider(board.pilot_adc_at_minus_12v,
                                                board.pilot_adc_at_plus_12v))

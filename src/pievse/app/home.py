@@ -1,7 +1,8 @@
-"""The house side of the charge point: the local limits people set, and the house fuse.
+"""The house side of the charge point: the local limits people set, the house fuse, the sun.
 
 ``Home`` is what the local API and MQTT call to set a maximum current
-(``set_local_limit(source, connector_id, amps)``), and it runs the load management when the
+(``set_local_limit(source, connector_id, amps)``) or the charging mode (``set_mode(mode)``:
+"fast", "pv", "min+pv", see ``app/solar.py``), and it runs the load management when the
 config has a site meter and a main fuse: it reads the site meter every ``[site_meter] interval``
 (a second at most), feeds each reading with what the cars draw now to the core's ``SiteLoad``,
 and hands the limit it decides to the station as the station-wide ``site`` limit. A site meter
@@ -17,6 +18,7 @@ from typing import Any
 
 from pievse.aio import AsyncClock
 from pievse.app.config import Config
+from pievse.app.solar import SolarCharging, State
 from pievse.app.supervision import Supervisor
 from pievse.core.effects import Effect
 from pievse.core.local_limits import LocalLimitSource
@@ -31,7 +33,8 @@ log = logging.getLogger("pievse.home")
 
 class Home:
     def __init__(self, config: Config, station: Station, dispatch: Callable[[list[Effect]], None],
-                 clock: AsyncClock, site_meter: EnergyMeter | None) -> None:
+                 clock: AsyncClock, site_meter: EnergyMeter | None,
+                 store: State | None = None) -> None:
         self._station = station
         self._dispatch = dispatch
         self._clock = clock
@@ -42,6 +45,15 @@ class Home:
         if self.site_meter is not None:
             self.site = SiteLoad(SiteFuse(site.main_fuse, site.margin, site.safe_current,
                                           hold_s=site.hold), clock.now())
+        self.solar = SolarCharging(
+            config, station, dispatch, clock.now(), metered=self.site_meter is not None,
+            switched=list(station.connectors) if config.board.has_phase_switch else [],
+            store=store)
+
+    def set_mode(self, mode: str) -> None:
+        """Charge "fast", from the solar surplus only ("pv") or at least 6 A ("min+pv"); kept
+        across a restart. ValueError names what is wrong."""
+        self.solar.set_mode(mode, self._clock.now())
 
     # --- local limits ----------------------------------------------------------------------------
 
@@ -73,6 +85,7 @@ class Home:
                 "meter_online": self.site.blind is None,
                 "problem": self.site.blind,
             },
+            "solar": self.solar.status(),
         }
 
     # --- the house fuse --------------------------------------------------------------------------
@@ -84,6 +97,7 @@ class Home:
             return []
         await self.site_meter.start()
         self._apply(site.limit_a)  # the safe current until the first reading
+        self.solar.apply(self._clock.now())
         # A site meter driver that fails is a silent site meter: the safe current.
         return [supervisor.start("house fuse", self._run, failed=lambda why: self._apply(
             site.failed(self._clock.now(), f"site meter driver failed: {why}")))]
@@ -101,8 +115,10 @@ class Home:
             reading = await meter.read()
         except DriverError as error:
             self._apply(site.failed(self._clock.now(), str(error)))
+            self.solar.reading(self._clock.now(), None)
         else:
             self._apply(site.reading(self._clock.now(), reading.current_a, self._cars_a()))
+            self.solar.reading(self._clock.now(), reading)
         self._apply(site.check(self._clock.now()))
         if site.blind is not None and was_blind is None:
             log.error("site meter silent (%s): the cars get the safe current, %g A", site.blind,

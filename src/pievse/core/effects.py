@@ -39,6 +39,19 @@ class SetPilot:
 
 
 @dataclass(frozen=True, slots=True)
+class SetPhases:
+    """Switch the board's phase relay to 1 or 3 phases; sent only while its contactor is open
+    (see ``phase_switch.py``)."""
+
+    connector_id: int
+    phases: int
+
+
+#: What the daemon carries out on the boards at once, before anything else.
+BOARD_COMMANDS = (SetContactor, SetPilot, SetPhases)
+
+
+@dataclass(frozen=True, slots=True)
 class LockCable:
     """Drive a socket's cable lock; the outcome comes back as ``Station.cable_lock_changed``."""
 
@@ -180,6 +193,7 @@ class ResetNow:
 Effect = (
     SetContactor
     | SetPilot
+    | SetPhases
     | LockCable
     | CableLockSettled
     | StatusChanged

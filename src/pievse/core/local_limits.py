@@ -36,14 +36,18 @@ class LocalLimitSource(str, enum.Enum):
     API = "api"  # the local HTTP API (the status page, an app)
     MQTT = "mqtt"  # Home Assistant and the like
     SITE = "site"  # the house fuse, from the site meter
+    SOLAR = "solar"  # the solar surplus, from the site meter (see solar.py)
 
     @property
     def kept(self) -> bool:
         """A limit a person set survives a restart; a measured one is measured again."""
-        return self is not LocalLimitSource.SITE
+        return self not in (LocalLimitSource.SITE, LocalLimitSource.SOLAR)
 
     def label(self, shared: bool) -> str:
         """The name of the limit on a connector: what ``current_limit_reason`` says."""
+        if self is LocalLimitSource.SOLAR:
+            # The surplus is the station's: it is only ever set for the whole station.
+            return "solar surplus" if shared else "solar surplus (connector)"
         return f"local limit ({self.value}, shared)" if shared else f"local limit ({self.value})"
 
 

@@ -97,6 +97,11 @@ def format_status(status: dict[str, Any]) -> str:
         lines.append(f"house fuse: the cars may draw {_amps(site.get('limit_a'))}, room "
                      f"{_amps(site.get('room_a'))} under the {_amps(site.get('main_fuse_a'))} "
                      "main fuse")
+    solar = status.get("solar")
+    if solar and solar.get("mode") not in (None, "fast"):
+        surplus = solar.get("surplus_w")
+        lines.append(f"solar: {solar['mode']}, surplus {_kw(surplus)}, the cars may draw "
+                     f"{_amps(solar.get('limit_a'))} on {solar.get('phases', '?')} phase(s)")
     for c in status.get("connectors") or []:
         state = c.get("status") or "unknown"
         if c.get("error_code") not in (None, "NoError"):

@@ -14,6 +14,8 @@ Routes::
     POST /api/limit        {"connector": 1, "amps": 16}: the local API's maximum current on a
                            connector, or without "connector" on the whole station (shared by
                            its sessions); "amps": null lifts it, as DELETE /api/limit does
+    POST /api/mode         {"mode": "fast"|"pv"|"min+pv"}: how the cars charge (the solar
+                           surplus); kept across a restart
     POST /api/sim/ev       {"connector": 1, "state": "A"|"B"|"C", "max_current": 32}
     POST /api/sim/token    {"id_token": "04A1B2C3"}
     POST /api/sim/fault    {"connector": 1, "fault": "rcd"|"emergency_stop"|"welded"|"pilot",
@@ -47,6 +49,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Protocol
 
+from pievse.core.solar import SolarMode
 from pievse.drivers.contracts import FaultKind
 from pievse.local_api.access import Access
 from pievse.local_api.bodies import LIMIT_AMPS, Field, read_body
@@ -104,6 +107,11 @@ class ApiBackend(Protocol):
         it. ValueError for a connector the station lacks."""
         ...
 
+    def set_mode(self, mode: str) -> None:
+        """The charging mode ("fast", "pv", "min+pv"). ValueError when the station cannot
+        charge that way (no site meter to measure a surplus)."""
+        ...
+
     def sim_ev(self, connector: int, state: str, max_current: float | None) -> None:
         """Put the simulated car on ``connector`` in pilot state A, B or C; optionally change the
         most it draws (A)."""
@@ -128,6 +136,7 @@ EV_FIELDS = (
 )
 LIMIT_CONNECTOR = Field("connector", int, default=None, minimum=1, maximum=8, nullable=True)
 LIMIT_FIELDS = (LIMIT_CONNECTOR, LIMIT_AMPS)
+MODE_FIELDS = (Field("mode", str, choices=tuple(mode.value for mode in SolarMode)),)
 # An OCPP 1.6 IdToken is a CiString20.
 TOKEN_FIELDS = (Field("id_token", str, minimum=1, maximum=20),)
 FAULT_FIELDS = (
@@ -187,6 +196,7 @@ class ApiServer:
                                                                sessions_download)}}
                if history is not None else {}),
             "/api/limit": {"POST": self._set_limit, "DELETE": self._lift_limit},
+            "/api/mode": {"POST": self._set_mode},
             **{sim.path: {"POST": posts[sim]} for sim in Simulation if sim in simulated},
         }
         self._missing = {sim.path: sim.missing for sim in Simulation if sim not in simulated}
@@ -235,6 +245,10 @@ class ApiServer:
     def _lift_limit(self, request: Request) -> dict[str, Any]:
         body = read_body(request.body, (LIMIT_CONNECTOR,))
         self.backend.set_local_limit(body["connector"], None)
+        return {"ok": True}
+
+    def _set_mode(self, request: Request) -> dict[str, Any]:
+        self.backend.set_mode(read_body(request.body, MODE_FIELDS)["mode"])
         return {"ok": True}
 
     def _sim_ev(self, request: Request) -> dict[str, Any]:

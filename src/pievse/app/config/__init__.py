@@ -51,6 +51,7 @@ __all__ = [
     "RfidConfig",
     "SimulationConfig",
     "SiteConfig",
+    "SolarConfig",
     "StandaloneConfig",
     "StorageConfig",
     "TariffConfig",
@@ -128,6 +129,15 @@ class SiteConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SolarConfig:
+    mode: str
+    start_delay: float
+    stop_delay: float
+    reserve_w: float
+    phase_switch_interval: float
+
+
+@dataclass(frozen=True, slots=True)
 class RfidConfig:
     driver: str
     reader: str
@@ -158,6 +168,8 @@ class BoardConfig:
     lock_drive_pin: int
     unlock_drive_pin: int
     lock_feedback_pin: int
+    has_phase_switch: bool
+    phase_switch_pin: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +278,7 @@ class Config:
     board: BoardConfig
     site_meter: MeterConfig
     site: SiteConfig
+    solar: SolarConfig
     simulation: SimulationConfig
     api: ApiConfig
     storage: StorageConfig
@@ -475,6 +488,7 @@ def summary(config: Config) -> list[str]:
            + (" over TLS" if config.mqtt.tls else "")] if config.mqtt.enabled else []),
         f"storage {config.storage.path}, log level {config.logging.level}",
         *_house_fuse(config),
+        *_solar(config),
     ]
 
 
@@ -492,6 +506,16 @@ def _house_fuse(config: Config) -> list[str]:
     return [f"house fuse {_number(site.main_fuse)} A a phase less {_number(site.margin)} A, "
             f"site meter {_meter(config.site_meter)} every {_number(config.site_meter.interval)}"
             f" s, {_number(site.safe_current)} A while it is silent"]
+
+
+def _solar(config: Config) -> list[str]:
+    solar = config.solar
+    switch = (f", one or three phases (at most every {_number(solar.phase_switch_interval)} s)"
+              if config.board.has_phase_switch else "")
+    if solar.mode == "fast" and not switch:
+        return []
+    return [f"charging mode {solar.mode}: start after {_number(solar.start_delay)} s of "
+            f"surplus, pause after {_number(solar.stop_delay)} s without{switch}"]
 
 
 def _board(board: BoardConfig) -> str:

@@ -156,6 +156,10 @@ BOARD_KEYS: tuple[Key, ...] = (
         **_PIN),
     Key("board", "lock_feedback_pin", int, -1, "native with has_lock: lock feedback input",
         **_PIN),
+    Key("board", "has_phase_switch", bool, False,
+        "a relay switches the supply between one and three phases (for the solar surplus)"),
+    Key("board", "phase_switch_pin", int, -1,
+        "native with has_phase_switch: the relay that connects L2 and L3", **_PIN),
 )
 
 _PIN_KEYS = ("pilot_pin", "contactor_pin", "feedback_pin", "vehicle_connected_pin", "rcd_pin",
@@ -176,7 +180,9 @@ def _board_rules(sections: dict[str, dict[str, Any]]) -> list[str]:
                         'car, which a real board does not have; with [board] driver = "gpio" '
                         'use a real meter, e.g. driver = "modbus"')
     native_lock = board["kind"] == "native" and board["has_lock"]
-    used = [name for name in _PIN_KEYS + (_LOCK_PIN_KEYS if native_lock else ())
+    switch = ("phase_switch_pin",) if board["kind"] == "native" and board["has_phase_switch"] \
+        else ()
+    used = [name for name in _PIN_KEYS + (_LOCK_PIN_KEYS if native_lock else ()) + switch
             if board[name] != -1
             and (board["kind"] == "native" or name != "pilot_pin")
             and (board["kind"] == "retrofit" or name != "vehicle_connected_pin")]

@@ -16,6 +16,7 @@ from pievse.app.config.key import REQUIRED, Key
 from pievse.app.config.mqtt_keys import MQTT_CROSS_CHECKS, MQTT_KEYS
 from pievse.local_api.addresses import is_loopback, split_host_port
 from pievse.app.config.security_keys import SECURITY_CROSS_CHECKS, SECURITY_KEYS
+from pievse.app.config.solar_keys import SOLAR_CROSS_CHECKS, SOLAR_KEYS
 from pievse.app.config.standalone_keys import STANDALONE_KEYS
 
 # --- the table of keys ----------------------------------------------------------------------------
@@ -110,6 +111,8 @@ KEYS: tuple[Key, ...] = (
     # [site_meter], [site]: the house's grid connection and its main fuse.
     *SITE_METER_KEYS,
     *SITE_KEYS,
+    # [solar]: charging from the solar surplus the site meter measures.
+    *SOLAR_KEYS,
     # [simulation]: the simulated car behind the simulated board.
     Key("simulation", "ev_max_current", float, 32.0, "the most the simulated car draws",
         unit="A", minimum=6, maximum=80),
@@ -189,4 +192,4 @@ def _api_rules(sections: dict[str, dict[str, Any]]) -> list[str]:
 #: its problems, worded like the others ("[section] key = value: what is allowed").
 CROSS_CHECKS: list[Callable[[dict[str, dict[str, Any]]], list[str]]] = [
     _charge_point_rules, _api_rules, *HARDWARE_CROSS_CHECKS, *SECURITY_CROSS_CHECKS,
-    *MQTT_CROSS_CHECKS]
+    *MQTT_CROSS_CHECKS, *SOLAR_CROSS_CHECKS]
