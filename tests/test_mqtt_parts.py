@@ -7,8 +7,9 @@ import pytest
 
 from pievse.app.home_controls import StationControls
 from pievse.core.local_limits import LocalLimitSource
+from pievse.mqtt.commands import carry_out, read_order
 from pievse.mqtt.discovery import Device, discovery_messages
-from pievse.mqtt.topics import Topics
+from pievse.mqtt.topics import CommandRefused, Topics
 from tests.test_station_rig import Bench
 
 TOPICS = Topics("pievse/CP1", "homeassistant", "pievse_CP1")
@@ -46,3 +47,34 @@ def test_a_station_without_a_csms_shows_no_csms_link():
     assert "csms" in objects(Device("CP1", "pievse", "sim", "0", 1, INSTALLATION_A))
     assert "csms" not in objects(Device("CP1", "pievse", "sim", "0", 1, INSTALLATION_A,
                                         standalone=True))
+
+
+def test_the_mode_select_is_offered_with_a_site_meter_only_and_takes_the_api_s_modes():
+    with_meter = dict(discovery_messages(
+        TOPICS, Device("CP1", "pievse", "sim", "0", 1, INSTALLATION_A,
+                       modes=("fast", "pv", "min+pv"))))
+    select = with_meter["homeassistant/select/pievse_CP1/mode/config"]
+    assert select["options"] == ["fast", "pv", "min+pv"]
+    assert select["command_topic"] == "pievse/CP1/mode/set"
+    assert select["state_topic"] == "pievse/CP1/state"
+    assert select["unique_id"] == "pievse_CP1_mode" and select["device"]["identifiers"]
+    without = [t for t, _ in discovery_messages(
+        TOPICS, Device("CP1", "pievse", "sim", "0", 1, INSTALLATION_A))]
+    assert not any("/select/" in t for t in without)
+
+
+def test_a_mode_command_sets_the_mode_and_a_station_without_a_site_meter_says_why_not():
+    chosen: list[str] = []
+    bench = Bench(1)
+    controls = StationControls(bench.station, bench.record, lambda *_: None,
+                               LocalLimitSource.MQTT, set_mode=chosen.append)
+    carry_out(controls, read_order(TOPICS, "pievse/CP1/mode/set", b"PV"))
+    assert chosen == ["pv"]
+    with pytest.raises(CommandRefused, match='"mode" = "eco"'):
+        read_order(TOPICS, "pievse/CP1/mode/set", b"eco")
+    with pytest.raises(CommandRefused, match="the station's, not a connector's"):
+        read_order(TOPICS, "pievse/CP1/connector/1/mode/set", b"pv")
+    without = StationControls(bench.station, bench.record, lambda *_: None,
+                              LocalLimitSource.MQTT)
+    with pytest.raises(ValueError, match="without a \\[site_meter\\]"):
+        carry_out(without, read_order(TOPICS, "pievse/CP1/mode/set", b"fast"))

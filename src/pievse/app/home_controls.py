@@ -29,12 +29,14 @@ class StationControls:
 
     def __init__(self, station: Station, dispatch: Callable[[list[Effect]], None],
                  set_local_limit: Callable[[str, int | None, float | None], None],
-                 source: LocalLimitSource, start_id_tag: str = "") -> None:
+                 source: LocalLimitSource, start_id_tag: str = "",
+                 set_mode: Callable[[str], None] | None = None) -> None:
         self._station = station
         self._dispatch = dispatch
         self._set_local_limit = set_local_limit
         self.source = source
         self._start_id_tag = start_id_tag
+        self._set_mode = set_mode
 
     def _check(self, connector: int | None) -> None:
         if connector is not None and connector not in self._station.connectors:
@@ -73,3 +75,10 @@ class StationControls:
     def set_max_current(self, connector: int | None, amps: float | None) -> None:
         self._check(connector)
         self._set_local_limit(self.source.value, connector, amps)
+
+    def set_mode(self, mode: str) -> None:
+        """The charging mode, through the same call as ``POST /api/mode`` (``Home.set_mode``)."""
+        if self._set_mode is None:
+            raise ValueError("no charging modes: the station measures no solar surplus without a "
+                             "[site_meter]")
+        self._set_mode(mode)

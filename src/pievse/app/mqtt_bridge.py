@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from pievse import __version__
 from pievse.app.home_controls import StationControls
 from pievse.core.local_limits import LocalLimitSource
+from pievse.core.solar import SolarMode
 from pievse.mqtt.bridge import Broker, MqttBridge
 from pievse.mqtt.discovery import Device
 from pievse.mqtt.topics import Topics, node_id
@@ -29,8 +30,10 @@ __all__ = ["build_bridge", "start_mqtt"]
 def build_bridge(daemon: Daemon) -> MqttBridge:
     config = daemon.config
     mqtt, cp = config.mqtt, config.charge_point
+    solar = config.site_meter.driver != "none"
     controls = StationControls(daemon.station, daemon.dispatch, daemon.home.set_local_limit,
-                               LocalLimitSource.MQTT, start_id_tag=mqtt.start_id_tag)
+                               LocalLimitSource.MQTT, start_id_tag=mqtt.start_id_tag,
+                               set_mode=daemon.home.set_mode if solar else None)
     # The id may hold "+" or "#", which a topic may not.
     base = mqtt.base_topic or "pievse/" + re.sub(r"[+#]", "_", cp.id)
     return MqttBridge(
@@ -38,7 +41,8 @@ def build_bridge(daemon: Daemon) -> MqttBridge:
                mqtt.cert_file, mqtt.key_file, mqtt.tls_insecure),
         Topics(base, mqtt.discovery_prefix, node_id(cp.id)),
         Device(cp.id, cp.vendor, cp.model, __version__, cp.connectors, cp.max_current,
-               can_start=bool(mqtt.start_id_tag), standalone=daemon.standalone is not None),
+               can_start=bool(mqtt.start_id_tag), standalone=daemon.standalone is not None,
+               modes=tuple(mode.value for mode in SolarMode) if solar else ()),
         status=lambda: daemon.status(show_id_tags=False),
         controls=controls,
         clock=daemon.clock,

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from pievse.core.solar import SolarMode
 from pievse.local_api.wire import Refused
 
 __all__ = ["LIMIT_AMPS", "MAX_DEPTH", "Field", "decode_body", "read_body"]
@@ -81,6 +82,8 @@ class Field:
 
 #: The amperes of a local limit: ``POST /api/limit``'s "amps", and MQTT's max current.
 LIMIT_AMPS = Field("amps", float, minimum=0, maximum=80, nullable=True)
+#: The charging mode: ``POST /api/mode``'s "mode", and MQTT's mode select.
+MODE = Field("mode", str, choices=tuple(mode.value for mode in SolarMode))
 
 
 def _shown(value: Any) -> str:

@@ -49,10 +49,9 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Protocol
 
-from pievse.core.solar import SolarMode
 from pievse.drivers.contracts import FaultKind
 from pievse.local_api.access import Access
-from pievse.local_api.bodies import LIMIT_AMPS, Field, read_body
+from pievse.local_api.bodies import LIMIT_AMPS, MODE, Field, read_body
 from pievse.local_api.status_page import STATUS_PAGE_PATH, handle_status_page
 from pievse.local_api.sessions import (
     Download, SessionSource, sessions_download, sessions_json)
@@ -136,7 +135,7 @@ EV_FIELDS = (
 )
 LIMIT_CONNECTOR = Field("connector", int, default=None, minimum=1, maximum=8, nullable=True)
 LIMIT_FIELDS = (LIMIT_CONNECTOR, LIMIT_AMPS)
-MODE_FIELDS = (Field("mode", str, choices=tuple(mode.value for mode in SolarMode)),)
+MODE_FIELDS = (MODE,)
 # An OCPP 1.6 IdToken is a CiString20.
 TOKEN_FIELDS = (Field("id_token", str, minimum=1, maximum=20),)
 FAULT_FIELDS = (

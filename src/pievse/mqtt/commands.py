@@ -10,6 +10,8 @@ controls, the same ones the local API uses (``HomeControls``; the app implements
     <base>/connector/<n>/stop/set         "PRESS" (or empty): stop the session there
     <base>/start/set                      "PRESS" (or empty): start a session where a car waits,
     <base>/connector/<n>/start/set        or on that connector (with [mqtt] start_id_tag)
+    <base>/mode/set                       "fast", "pv" or "min+pv": the charging mode (with a
+                                          site meter), as POST /api/mode takes it
 
 What a payload may be is checked here, with the local API's own field rules (the amperes of
 ``POST /api/limit`` are ``LIMIT_AMPS``); whether the station can do it (the connector exists, a
@@ -23,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pievse.local_api.bodies import LIMIT_AMPS, Field
+from pievse.local_api.bodies import LIMIT_AMPS, MODE, Field
 from pievse.local_api.wire import Refused
 from pievse.mqtt.topics import CommandRefused, Topics
 
@@ -50,6 +52,8 @@ class HomeControls(Protocol):
     def set_enabled(self, connector: int | None, enabled: bool) -> None: ...
 
     def set_max_current(self, connector: int | None, amps: float | None) -> None: ...
+
+    def set_mode(self, mode: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +100,12 @@ def read_order(topics: Topics, topic: str, payload: bytes) -> Order:
             raise CommandRefused("stop: name the connector (<base>/connector/<n>/stop/set)")
         _take(Field(command, str, choices=PRESS), text.upper())
         return Order(command, connector, None)
+    if command == "mode":
+        if connector is not None:
+            raise CommandRefused("mode: the station's, not a connector's (<base>/mode/set)")
+        return Order(command, None, _take(MODE, text.lower()))
     raise CommandRefused(f"{command[:40]!r}: no such command; the commands are max_current, "
-                         "enabled, start and stop")
+                         "enabled, start, stop and mode")
 
 
 def carry_out(controls: HomeControls, order: Order) -> None:
@@ -108,6 +116,8 @@ def carry_out(controls: HomeControls, order: Order) -> None:
         controls.set_enabled(order.connector, order.value)
     elif order.command == "start":
         controls.start_session(order.connector)
+    elif order.command == "mode":
+        controls.set_mode(order.value)
     else:
         assert order.connector is not None
         controls.stop_session(order.connector)

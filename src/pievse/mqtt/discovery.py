@@ -8,8 +8,8 @@ the state topic with a template that picks its field out of the JSON of
 Assistant's energy dashboard takes.
 
 A start button per connector only with ``[mqtt] start_id_tag``: a session needs an id tag to be
-charged to. Not here yet: a select for the charging mode (fast / pv / min+pv): the station has
-no modes before solar surplus charging exists.
+charged to. A select for the charging mode (fast / pv / min+pv) only with a site meter, which the
+solar modes need.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ class Device:
     can_start: bool = False
     #: No CSMS: no link to show.
     standalone: bool = False
+    #: The charging modes the station offers (none without a site meter).
+    modes: tuple[str, ...] = ()
 
     @property
     def station_max_a(self) -> float:
@@ -108,6 +110,10 @@ def discovery_messages(topics: Topics, device: Device) -> list[tuple[str, dict[s
            value_template=_field("max_current_a"), command_topic=topics.command("max_current"),
            min=0, max=device.station_max_a, step=1, unit_of_measurement="A",
            device_class="current", mode="slider", icon="mdi:current-ac")
+    if device.modes:
+        entity("select", "mode", "Charging mode", state_topic=station,
+               value_template=_field("mode"), command_topic=topics.command("mode"),
+               options=list(device.modes), icon="mdi:solar-power")
     several = device.connectors > 1
     for n in range(1, device.connectors + 1):
         state = topics.connector_state(n)

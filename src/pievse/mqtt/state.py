@@ -57,4 +57,5 @@ def station_state(status: dict[str, Any], station_max_a: float) -> dict[str, Any
         "queued_messages": ocpp["queued_transaction_messages"],
         "enabled": ON_OFF[any(c["status"] != "Unavailable" for c in connectors)],
         "max_current_a": limits.get("station", station_max_a),
+        "mode": (status.get("solar") or {}).get("mode"),
     }
