@@ -476,9 +476,9 @@ def test_a_site_meter_and_a_main_fuse_give_load_management():
 @pytest.mark.parametrize(("text", "problem"), [
     (SITE_METER, "[site] main_fuse = 0: a [site_meter] is there to keep the house under its "
                  "main fuse; must be the fuse's rating per phase, e.g. main_fuse = 35"),
-    ("[site]\nmain_fuse = 35\n", '[site_meter] driver = "none": [site] main_fuse = 35.0 needs '
-                                 'the meter at the grid connection to keep under it; must be '
-                                 '"modbus"'),
+    ("[site]\nmain_fuse = 35\n", "[site] main_fuse = 35.0: a house fuse needs the meter at the "
+                                 'grid connection to keep under it: [site_meter] driver = '
+                                 '"modbus", or main_fuse = 0'),
     (SITE_METER + "[site]\nmain_fuse = 10\nmargin = 5\n",
      "[site] margin = 5.0: leaves 5.0 A under main_fuse = 10.0; must leave at least 6 A for a car"),
     (SITE_METER + "[site]\nmain_fuse = 25\nsafe_current = 23\n",

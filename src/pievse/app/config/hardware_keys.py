@@ -251,8 +251,9 @@ def _site_rules(sections: dict[str, dict[str, Any]]) -> list[str]:
         problems.append("[site] main_fuse = 0: a [site_meter] is there to keep the house under "
                         "its main fuse; must be the fuse's rating per phase, e.g. main_fuse = 35")
     elif fuse > 0 and not managed:
-        problems.append(f'[site_meter] driver = "none": [site] main_fuse = {_show(fuse)} needs '
-                        'the meter at the grid connection to keep under it; must be "modbus"')
+        problems.append(f"[site] main_fuse = {_show(fuse)}: a house fuse needs the meter at the "
+                        'grid connection to keep under it: [site_meter] driver = "modbus", or '
+                        "main_fuse = 0")
     elif managed and fuse - margin < MIN_CURRENT_A:
         problems.append(f"[site] margin = {_show(margin)}: leaves {_show(fuse - margin)} A under "
                         f"main_fuse = {_show(fuse)}; must leave at least 6 A for a car")
