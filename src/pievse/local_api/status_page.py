@@ -8,8 +8,8 @@ session's energy and the recent errors; a chart of the session's power (``GET /a
 as inline SVG); the recent sessions (``GET /api/sessions``); and the controls of a person at home
 (max current, stop, enable/disable, and the charging mode when the status has one). A change the
 API refuses with 401 makes the page ask for the ``[api] token`` once; it keeps it for the tab
-(``sessionStorage``) and sends it as ``Authorization: Bearer``. Every value reaches the page as text (``textContent``),
-never as markup.
+(``sessionStorage``) and sends it as ``Authorization: Bearer``. Every value reaches the page as
+text (``textContent``), never as markup.
 
 Defence in depth, because the page shows strings that come from outside (id tags from cards,
 messages logged about the CSMS): it is served with a Content-Security-Policy that allows only
