@@ -77,6 +77,12 @@ class Station:
     def set_mode(self, mode: str) -> None:
         self._call("mode", mode)
 
+    def stop_session(self, connector: int) -> None:
+        self._call("stop", connector)
+
+    def set_enabled(self, connector: int | None, enabled: bool) -> None:
+        self._call("enable", connector, enabled)
+
     def sim_ev(self, connector: int, state: str, max_current: float | None) -> None:
         self._call("ev", connector, state, max_current)
 
@@ -94,7 +100,7 @@ def station() -> Station:
 
 @pytest.fixture
 async def server(station: Station) -> AsyncIterator[ApiServer]:
-    api = ApiServer(station, "127.0.0.1", 0, simulations=Simulation)
+    api = ApiServer(station, "127.0.0.1", 0, simulations=Simulation, controls=station)
     await api.start()
     try:
         yield api
@@ -237,6 +243,57 @@ async def test_a_connector_the_station_lacks_is_a_400_with_the_stations_words(se
     station.failure = ValueError("no connector 5")
     response = await request(server.port, "POST", "/api/limit", {"connector": 5, "amps": 10})
     assert (response.status, response.json) == (400, {"error": "no connector 5"})
+
+
+# --- the controls of a person at home ----------------------------------------------------------
+
+
+async def test_stop_and_enable_reach_the_controls(server, station):
+    response = await request(server.port, "POST", "/api/stop", {"connector": 2})
+    assert (response.status, response.json) == (200, {"ok": True})
+    response = await request(server.port, "POST", "/api/enable", {"connector": 1,
+                                                                  "enabled": False})
+    assert response.status == 200
+    response = await request(server.port, "POST", "/api/enable", {"enabled": True})
+    assert response.status == 200
+    response = await request(server.port, "POST", "/api/enable", {"connector": None,
+                                                                  "enabled": False})
+    assert response.status == 200
+    assert station.calls == [("stop", 2), ("enable", 1, False), ("enable", None, True),
+                             ("enable", None, False)]
+
+
+@pytest.mark.parametrize(("path", "body", "words"), [
+    ("/api/stop", {}, '"connector" is missing'),
+    ("/api/stop", {"connector": None}, "an integer from 1 to 8"),
+    ("/api/stop", {"connector": 9}, "from 1 to 8"),
+    ("/api/enable", {"connector": 1}, '"enabled" is missing'),
+    ("/api/enable", {"enabled": 1}, "true or false"),
+    ("/api/enable", {"enabled": True, "why": "x"}, 'unknown field "why"'),
+])
+async def test_a_control_body_that_does_not_fit_is_refused_naming_the_field(server, station, path,
+                                                                            body, words):
+    response = await request(server.port, "POST", path, body)
+    assert response.status == 400 and words in response.json["error"], response.json
+    assert station.calls == []
+
+
+async def test_a_control_the_station_refuses_is_a_400_saying_why(server, station):
+    station.failure = ValueError("connector 1: no session to stop")
+    response = await request(server.port, "POST", "/api/stop", {"connector": 1})
+    assert (response.status, response.json) == (400, {"error": "connector 1: no session to stop"})
+
+
+async def test_without_controls_there_are_no_control_routes(station):
+    api = ApiServer(station, "127.0.0.1", 0)
+    await api.start()
+    try:
+        for path in ("/api/stop", "/api/enable", "/api/power"):
+            response = await request(api.port, "POST", path, {"connector": 1})
+            assert response.status == 404, path
+    finally:
+        await api.stop()
+    assert station.calls == []
 
 
 # --- failures ------------------------------------------------------------------------------------

@@ -275,6 +275,22 @@ async def test_beyond_loopback_a_limit_needs_the_token(serve, station):
     assert response.status == 200 and station.calls[-1] == ("limit", None, None)
 
 
+@pytest.mark.parametrize(("path", "body", "call"), [
+    ("/api/stop", {"connector": 1}, ("stop", 1)),
+    ("/api/enable", {"connector": 1, "enabled": False}, ("enable", 1, False)),
+])
+async def test_beyond_loopback_stop_and_enable_need_the_token(serve, station, path, body, call):
+    api = await serve("0.0.0.0", token=TOKEN, controls=station)
+    response = await json_post(api.port, path, body)
+    assert response.status == 401 and "[api] token" in response.json["error"]
+    response = await json_post(api.port, path, body, Origin="http://evil.example",
+                               Authorization=f"Bearer {TOKEN}")
+    assert response.status == 403
+    assert station.calls == []
+    response = await json_post(api.port, path, body, Authorization=f"Bearer {TOKEN}")
+    assert response.status == 200 and station.calls == [call]
+
+
 async def test_a_cross_site_request_cannot_set_a_limit(serve, station):
     api = await serve()
     response = await json_post(api.port, "/api/limit", {"amps": 10},

@@ -27,6 +27,7 @@ from pievse.app.cable_locks import CableLocks
 from pievse.app.driver_factory import Hardware, SimulatedHardware, build_hardware
 from pievse.app.hardware_inputs import HardwareInputs
 from pievse.app.home import Home
+from pievse.app.page_parts import page_parts
 from pievse.app.supervision import Supervisor
 from pievse.persistence.recorder import TransactionRecorder
 from pievse.app.standalone import StandaloneCards, tariff
@@ -393,9 +394,11 @@ class Daemon:
     async def _start_api(self) -> None:
         if not self.config.api.listen:
             return
+        controls, power = page_parts(self)
         self.api = ApiServer(self, self.config.api.host, self.config.api.port,
                              token=self.config.api.token or None,
-                             simulations=self.simulations(), history=self.store.sessions)
+                             simulations=self.simulations(), history=self.store.sessions,
+                             controls=controls, power=power)
         await self.api.start()
         log.info("local API on http://%s:%s/api/status", self.config.api.host, self.api.port)
 

@@ -85,7 +85,8 @@ class Home:
                 "meter_online": self.site.blind is None,
                 "problem": self.site.blind,
             },
-            "solar": self.solar.status(),
+            # No modes to choose from without a site meter to measure the surplus.
+            "solar": None if self.site is None else self.solar.status(),
         }
 
     # --- the house fuse --------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""What a person at home may change on the station over MQTT (and the local API's controls, when
-they come): stop a session, take cars or not, start a session for a configured id tag, cap the
-current.
+"""What a person at home may change on the station over MQTT and the local API (the status
+page's controls): stop a session, take cars or not, start a session for a configured id tag (MQTT
+only), cap the current.
 
 The rules are here once: the connector must exist, a stop needs a session, a start needs an id
 tag to charge to. A refusal is a ``ValueError`` saying why. The cap is the source's local limit,

@@ -16,10 +16,19 @@ Routes::
                            its sessions); "amps": null lifts it, as DELETE /api/limit does
     POST /api/mode         {"mode": "fast"|"pv"|"min+pv"}: how the cars charge (the solar
                            surplus); kept across a restart
+    POST /api/stop         {"connector": 1}: end the session on the connector
+    POST /api/enable       {"connector": 1, "enabled": false}: take cars or not (out of service);
+                           without "connector" (or null) the whole station
+    GET  /api/power        each connector's session power, for the status page's chart
+                           (see power.py)
     POST /api/sim/ev       {"connector": 1, "state": "A"|"B"|"C", "max_current": 32}
     POST /api/sim/token    {"id_token": "04A1B2C3"}
     POST /api/sim/fault    {"connector": 1, "fault": "rcd"|"emergency_stop"|"welded"|"pilot",
                             "active": true}
+
+The stop and enable routes are the controls of a person at home (``Controls``: the same rules as
+over MQTT, a ``ValueError`` says why one is refused); they exist when the station gives the API
+its controls, as ``/api/power`` exists when it gives it the power traces.
 
 A ``/api/sim/...`` route exists only when the part it drives is simulated (``Simulation``): a car
 behind a simulated board, the card reader, a simulated board's fault inputs. A successful POST
@@ -52,13 +61,14 @@ from typing import Any, Protocol
 from pievse.drivers.contracts import FaultKind
 from pievse.local_api.access import Access
 from pievse.local_api.bodies import LIMIT_AMPS, MODE, Field, read_body
+from pievse.local_api.power import PowerTraces
 from pievse.local_api.status_page import STATUS_PAGE_PATH, handle_status_page
 from pievse.local_api.sessions import (
     Download, SessionSource, sessions_download, sessions_json)
 from pievse.local_api.wire import (
     MAX_HEADER_BYTES, Refused, Request, file_response, json_response, read_request)
 
-__all__ = ["ApiBackend", "ApiServer", "Simulation", "SimulationUnavailable"]
+__all__ = ["ApiBackend", "ApiServer", "Controls", "Simulation", "SimulationUnavailable"]
 
 log = logging.getLogger("pievse.api")
 
@@ -125,6 +135,18 @@ class ApiBackend(Protocol):
         ...
 
 
+class Controls(Protocol):
+    """What a person at home may change besides the maximum current (the app's
+    ``StationControls``); each raises ValueError saying why it cannot."""
+
+    def stop_session(self, connector: int) -> None:
+        ...
+
+    def set_enabled(self, connector: int | None, enabled: bool) -> None:
+        """Whether ``connector`` (None: the whole station) takes cars."""
+        ...
+
+
 # --- request bodies -------------------------------------------------------------------------------
 
 CONNECTOR = Field("connector", int, default=1, minimum=1)
@@ -136,6 +158,8 @@ EV_FIELDS = (
 LIMIT_CONNECTOR = Field("connector", int, default=None, minimum=1, maximum=8, nullable=True)
 LIMIT_FIELDS = (LIMIT_CONNECTOR, LIMIT_AMPS)
 MODE_FIELDS = (MODE,)
+STOP_FIELDS = (Field("connector", int, minimum=1, maximum=8),)
+ENABLE_FIELDS = (LIMIT_CONNECTOR, Field("enabled", bool))
 # An OCPP 1.6 IdToken is a CiString20.
 TOKEN_FIELDS = (Field("id_token", str, minimum=1, maximum=20),)
 FAULT_FIELDS = (
@@ -173,6 +197,8 @@ class ApiServer:
         token: str | None = None,
         simulations: Iterable[Simulation] = (),
         history: SessionSource | None = None,
+        controls: Controls | None = None,
+        power: PowerTraces | None = None,
         request_timeout: float = REQUEST_TIMEOUT_S,
         max_connections: int = MAX_CONNECTIONS,
     ) -> None:
@@ -196,10 +222,14 @@ class ApiServer:
                if history is not None else {}),
             "/api/limit": {"POST": self._set_limit, "DELETE": self._lift_limit},
             "/api/mode": {"POST": self._set_mode},
+            **({"/api/stop": {"POST": self._stop}, "/api/enable": {"POST": self._enable}}
+               if controls is not None else {}),
+            **({"/api/power": {"GET": lambda _: power.as_json()}} if power is not None else {}),
             **{sim.path: {"POST": posts[sim]} for sim in Simulation if sim in simulated},
         }
         self._missing = {sim.path: sim.missing for sim in Simulation if sim not in simulated}
         self._history = history
+        self._controls = controls
 
     @property
     def port(self) -> int:
@@ -248,6 +278,17 @@ class ApiServer:
 
     def _set_mode(self, request: Request) -> dict[str, Any]:
         self.backend.set_mode(read_body(request.body, MODE_FIELDS)["mode"])
+        return {"ok": True}
+
+    def _stop(self, request: Request) -> dict[str, Any]:
+        assert self._controls is not None  # the route exists with them only
+        self._controls.stop_session(read_body(request.body, STOP_FIELDS)["connector"])
+        return {"ok": True}
+
+    def _enable(self, request: Request) -> dict[str, Any]:
+        assert self._controls is not None
+        body = read_body(request.body, ENABLE_FIELDS)
+        self._controls.set_enabled(body["connector"], body["enabled"])
         return {"ok": True}
 
     def _sim_ev(self, request: Request) -> dict[str, Any]:
