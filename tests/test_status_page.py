@@ -29,6 +29,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from pievse.drivers.contracts import FaultKind
 from pievse.local_api.status_page import RecentErrors, status_page
 from tests.conftest import eventually, standin_missing
+from tests.test_house_fuse import site_meter, site_sections  # noqa: F401 - a fixture
 from tests.test_ocpp16_sessions import TAG, charging_session
 
 CHROMIUM = "/usr/bin/chromium"
@@ -485,3 +486,30 @@ async def test_max_current_from_the_page_beyond_loopback_asks_for_the_token_then
     await eventually(lambda: TAG in page.connector(1), "the id tag for a trusted page")
     # The browser logs the refused request; nothing else went wrong.
     assert [p for p in page.problems() if "(Unauthorized)" not in p] == []
+
+
+async def test_the_charging_mode_is_chosen_on_the_page_of_a_station_with_a_site_meter(
+    csms, start_station, open_page, site_meter  # noqa: F811 - a fixture
+):
+    """With a site meter the page offers the modes; choosing one posts it (POST /api/mode) and
+    the station charges that way from then on."""
+    daemon = await start_station(**site_sections(site_meter, main_fuse=35.0, safe_current=16.0),
+                                 api={"listen": "127.0.0.1:0"})
+    page = await open_page(f"http://127.0.0.1:{daemon.api.port}/")
+    shown = ('document.getElementById("mode-row").hidden ? ""'
+             ' : document.getElementById("mode").value')
+    await eventually(lambda: page.snapshot.get("text"), "the page to render", 30)
+
+    async def mode_shown() -> str:
+        return await page.evaluate(shown)
+
+    value = ""
+    for _ in range(100):
+        if (value := await mode_shown()) == "fast":
+            break
+        await asyncio.sleep(0.1)
+    assert value == "fast", "the mode row shows the configured mode"
+    await page.evaluate('const s = document.getElementById("mode"); s.value = "pv";'
+                        ' s.dispatchEvent(new Event("change"))')
+    await eventually(lambda: daemon.status()["solar"]["mode"] == "pv", "the station in pv mode")
+    assert page.problems() == []
