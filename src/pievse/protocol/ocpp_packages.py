@@ -40,7 +40,12 @@ def defer_charge_points() -> None:
 
 
 def _register_deferred(name: str) -> None:
-    spec = importlib.util.find_spec(name)
+    try:
+        spec = importlib.util.find_spec(name)
+    except ModuleNotFoundError:
+        # No ocpp at all: a command that needs no protocol (pievse --version on a half-made
+        # install, the firmware update's check of a new version) must still run.
+        return
     if spec is None or spec.loader is None:
         return  # not in this version of ocpp: nothing to defer
     package = importlib.util.module_from_spec(spec)
