@@ -3,6 +3,7 @@
     pievse run --config FILE      the charge point daemon
     pievse demo                   a whole charging session against an embedded CSMS, simulated
     pievse csms                   the embedded OCPP 1.6J central system for bench tests
+    pievse fleet --scenario FILE  many simulated charge points against a CSMS (load tests)
     pievse check-config FILE      validate a config file (exit 2 on any problem)
     pievse status | sim ...       talk to a running daemon through its local API
 
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     from pievse import __version__
     from pievse.app.api_commands import add_api_commands
     from pievse.csms.cli import add_csms_command
+    from pievse.fleet.cli import add_fleet_command
 
     parser = argparse.ArgumentParser(
         prog="pievse", description="OCPP charge point controller for the Raspberry Pi"
@@ -126,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check_config)
 
     add_csms_command(sub)
+    add_fleet_command(sub)
     add_api_commands(sub)
     return parser
 
