@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Scenario", "ScenarioError", "load_scenario", "parse_scenario", "scenario_keys"]
@@ -32,7 +32,7 @@ class _Key:
     section: str
     name: str
     type: type
-    default: Any
+    default: Any = field(hash=False)  # a list default cannot be hashed
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[Any, ...] = ()
@@ -194,7 +194,7 @@ def _read(document: dict[str, Any], problems: list[str]) -> dict[tuple[str, str]
     for name, value in document.items():
         if name in sections:
             if not isinstance(value, dict):
-                problems.append(f"[{name}] must be a table")
+                problems.append(f"{name} = {_show(value)}: must be a table ([{name}])")
                 continue
             for key_name, item in value.items():
                 key = known.get((name, key_name))
@@ -291,12 +291,13 @@ def _cross_check(values: dict[tuple[str, str], Any], problems: list[str]) -> Non
                                         for kind in v(("faults", "kinds"))):
         problems.append(f"[faults] kinds = {_show(v(('faults', 'kinds')))}: must list one or "
                         f"more of {', '.join(FAULT_KINDS)}")
-    cards = [*v(("cards", "valid")), *v(("cards", "invalid")), *v(("cards", "blocked"))]
-    for card in cards:
-        if not (0 < len(card) <= 20 and card.isprintable() and not any(c.isspace() for c in card)):
-            problems.append(f"[cards] {card!r}: an id tag is 1 to 20 printable characters "
-                            "without spaces")
-            break
+    for name in ("valid", "invalid", "blocked"):
+        for card in v(("cards", name)):
+            if not (0 < len(card) <= 20 and card.isprintable()
+                    and not any(c.isspace() for c in card)):
+                problems.append(f"[cards] {name} = {_show(card)}: each id tag must be 1 to 20 "
+                                "printable characters without spaces")
+                break
     if v(("authorization", "remote_share")) < 1 and not v(("cards", "valid")) and not v(
             ("cards", "valid_count")):
         problems.append("[cards] valid_count = 0: cars that start with a card need at least one "
