@@ -115,7 +115,7 @@ async def test_a_seeded_fleet_of_50_stations_is_what_the_csms_ledger_shows() -> 
     await central.start()
     starter = asyncio.create_task(remote_starts(central))
     try:
-        fleet = Fleet(scenario(count=50, remote_share=0.3), central.url)
+        fleet = Fleet(scenario(count=50, remote_share=0.3), central.url, validate_outbound=True)
         await fleet.run()
     finally:
         starter.cancel()
@@ -150,7 +150,8 @@ async def test_link_drops_and_a_csms_restart_lose_no_transaction_message() -> No
     port = free_port()
     central = CentralSystem(port=port, accept_id_tags=set(VALID))
     await central.start()
-    fleet = Fleet(scenario(seed=5, count=20, duration=14, boot="ramp", drops=900), central.url)
+    fleet = Fleet(scenario(seed=5, count=20, duration=14, boot="ramp", drops=900), central.url,
+                  validate_outbound=True)
     running = asyncio.create_task(fleet.run())
     try:
         await asyncio.sleep(5)

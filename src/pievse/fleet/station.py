@@ -64,7 +64,8 @@ class FleetStation:
     """Charge point number ``index`` of ``scenario``, connecting to ``csms_url``."""
 
     def __init__(self, index: int, scenario: Scenario, csms_url: str, *, clock: AsyncClock,
-                 metrics: FleetMetrics, rng: random.Random) -> None:
+                 metrics: FleetMetrics, rng: random.Random,
+                 validate_outbound: bool = False) -> None:
         self.index = index
         self.id = scenario.station_id(index)
         self.clock = clock
@@ -88,6 +89,8 @@ class FleetStation:
             self.station, self.dispatch, vendor=scenario.vendor, model=scenario.model,
             serial_number=self.id[-25:], outbox=Outbox(clock=clock), clock=clock,
             charge_point_id=self.id)
+        # Every frame the CSMS sends is validated; our own are checked by the tests.
+        self.adapter.validate_outbound = validate_outbound
         keys = self.adapter.configuration
         keys.set_initial("MeterValueSampleInterval", scenario.meter_interval)
         self.station.settings = StationSettings(
@@ -100,7 +103,7 @@ class FleetStation:
             csms_url, self.id, subprotocol=self.adapter.subprotocol,
             session_factory=self._session, ping_interval=0, extra_headers=headers,
             logger=_LINK_LOG, clock=clock, rng=rng,
-            max_message_size=self.adapter.max_message_size)
+            max_message_size=self.adapter.max_message_size, compression=None)
         #: The open websocket (None while offline), for a simulated link drop.
         self.connection: Any = None
         self.sessions = 0  # websocket sessions run so far

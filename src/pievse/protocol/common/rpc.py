@@ -29,18 +29,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, is_dataclass
 from typing import Any, Literal, Protocol
 
-from ocpp.charge_point import (
-    camel_to_snake_case,
-    remove_nones,
-    serialize_as_dict,
-    snake_to_camel_case,
-)
+from ocpp.charge_point import camel_to_snake_case
 from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, CallError, CallResult
 from ocpp.routing import create_route_map
 from websockets.exceptions import ConnectionClosed
 
 from pievse.aio import AsyncClock, SystemClock
+from pievse.protocol.common.payloads import wire_payload
 from pievse.protocol.common.frames import CALL, CALLERROR, CALLRESULT, Frame, read_frame
 from pievse.protocol.common.rpc_errors import (
     CallErrorReceived,
@@ -154,8 +150,12 @@ class RpcSession:
         concurrent: bool = False,
         clock: AsyncClock | None = None,
         routes: Routes | None = None,
+        validate_outbound: bool = True,
     ) -> None:
         self.connection = connection
+        #: False: our own CALLs go unchecked (a fleet checks them in its tests, not per send);
+        #: what the peer sends is validated whatever this says.
+        self.validate_outbound = validate_outbound
         self.handler = handler
         self.version = version
         self.response_timeout = response_timeout
@@ -372,9 +372,9 @@ class RpcSession:
         if result is None:
             return {}
         if is_dataclass(result) and not isinstance(result, type):
-            return snake_to_camel_case(remove_nones(serialize_as_dict(result)))
+            return wire_payload(result)
         if isinstance(result, dict):
-            return snake_to_camel_case(remove_nones(result))
+            return wire_payload(result)
         raise TypeError(f"a handler returned {type(result).__name__}, not a dataclass or dict")
 
     def _receive_answer(self, frame: Frame) -> None:
@@ -469,7 +469,7 @@ class RpcSession:
         action = type(request).__name__
         if action.endswith("Payload"):
             action = action[: -len("Payload")]
-        payload = snake_to_camel_case(remove_nones(serialize_as_dict(request)))
+        payload = wire_payload(request)
         answer = await self.call_payload(action, payload, timeout=timeout)
         result_class = self._result_class(action)
         try:
@@ -492,7 +492,7 @@ class RpcSession:
                 "call() from an @on handler would wait for an answer nobody reads: "
                 "send follow-up CALLs from an @after handler"
             )
-        if validate:
+        if validate and self.validate_outbound:
             try:
                 self.validator.validate_call(action, payload)
             except OCPPError as error:
