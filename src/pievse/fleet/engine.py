@@ -89,17 +89,35 @@ class Fleet:
         if self._built:
             return
         self._built = True
+        for index in range(self.scenario.count):
+            self.add(index)
+
+    def add(self, index: int) -> tuple[FleetStation, StationDrivers]:
+        """Make station number ``index`` of the scenario (not started)."""
         scenario = self.scenario
-        for index in range(scenario.count):
-            # Each station draws from its own generator: its story does not depend on the others.
-            rng = random.Random(scenario.seed * 1_000_003 + index)
-            station = FleetStation(index, scenario, self.csms_url, clock=self.clock,
-                                   metrics=self.metrics, rng=rng,
-                                   validate_outbound=self.validate_outbound)
-            station.on_transaction_stopped = self._stopped
-            self.stations.append(station)
-            self.drivers.append(StationDrivers(station, scenario, rng, self.counts,
-                                               self.clock.now))
+        # Each station draws from its own generator: its story does not depend on the others.
+        rng = random.Random(scenario.seed * 1_000_003 + index)
+        station = FleetStation(index, scenario, self.csms_url, clock=self.clock,
+                               metrics=self.metrics, rng=rng,
+                               validate_outbound=self.validate_outbound)
+        station.on_transaction_stopped = self._stopped
+        drivers = StationDrivers(station, scenario, rng, self.counts, self.clock.now)
+        self.stations.append(station)
+        self.drivers.append(drivers)
+        return station, drivers
+
+    async def retire(self, station: FleetStation, drivers: StationDrivers,
+                     timeout: float = DELIVERY_TIMEOUT_S) -> None:
+        """Wind one station down (its driver leaves, its messages are delivered) and stop it."""
+        drivers.stop()
+        deadline = time.monotonic() + timeout
+        while any(c.transaction is not None for c in station.station.connectors.values()) \
+                and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await station.wait_delivered(max(0.0, deadline - time.monotonic()))
+        await station.stop()
+        self.stations.remove(station)
+        self.drivers.remove(drivers)
 
     def _stopped(self, station: FleetStation, start: int, stop: int) -> None:
         self.stopped.append(StoppedTransaction(station.id, start, stop))
