@@ -180,3 +180,16 @@ def test_a_bad_scenario_is_refused_naming_the_key(tmp_path) -> None:
     assert done.returncode == 2
     assert "[arrivals] per_hour = -3" in done.stderr
     assert "[stations] color" in done.stderr
+
+
+def test_the_fleet_demo_checks_itself_against_the_csms() -> None:
+    done = subprocess.run([sys.executable, "-m", "pievse", "demo", "--stations", "5"],
+                          capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "demo OK" in done.stdout and "5 stations" in done.stdout
+
+
+def test_a_demo_fleet_needs_a_number_of_stations() -> None:
+    done = subprocess.run([sys.executable, "-m", "pievse", "demo", "--stations", "0"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "--stations" in done.stderr

@@ -91,6 +91,10 @@ def _refuse_to_start(path: str, problems: list[str]) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.stations is not None:
+        from pievse.app.fleet_demo import run_fleet_demo
+
+        return run_fleet_demo(args.stations)
     from pievse.app.demo import run_demo
 
     return run_demo(verbose=args.verbose)
@@ -100,6 +104,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from pievse.app.config import check_config_main
 
     return check_config_main(args.file)
+
+
+def _station_count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 100_000:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a number of stations, 1 to 100000")
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="play a whole charging session with simulated hardware")
     demo.add_argument("-v", "--verbose", action="store_true", help="also show the daemon's log")
+    demo.add_argument("--stations", type=_station_count, default=None, metavar="N",
+                      help="a fleet of N simulated charge points instead of one session")
     demo.set_defaults(func=cmd_demo)
 
     check = sub.add_parser("check-config", help="validate a config file")
