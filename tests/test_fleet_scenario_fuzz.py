@@ -96,9 +96,10 @@ def test_any_document_is_a_scenario_or_its_problems_name_their_keys(text: str) -
                 continue
             named = NAMED.match(problem)
             assert named is not None, problem
-            section, name = named.groups()
-            assert name in text and (section is None or f"[{section}]" in text or any(
-                k.section == section and k.name == name for k in KEYS)), problem
+            # It names a key or section of the document (a rule between two keys names both).
+            written = set(re.findall(r"^\[?([A-Za-z0-9_]+)\]? ?=?", text, re.MULTILINE))
+            assert named.group(2) in written or any(
+                re.search(rf"\b{re.escape(name)}\b", problem) for name in written), problem
             assert len(problem) < 400
         return
     assert isinstance(scenario, Scenario)
@@ -110,3 +111,12 @@ def test_any_document_is_a_scenario_or_its_problems_name_their_keys(text: str) -
 
 def test_every_default_makes_a_scenario() -> None:
     assert parse_scenario("").count == 10
+
+
+def test_the_example_scenario_is_a_scenario_with_every_key() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "fleet.example.toml").read_text()
+    assert parse_scenario(text).count == 100
+    for key in KEYS:
+        assert f"\n{key.name} = " in text, key.label

@@ -279,7 +279,7 @@ def _cross_check(values: dict[tuple[str, str], Any], problems: list[str]) -> Non
     for low, high in (("min_duration", "max_duration"), ("min_energy", "max_energy")):
         if v(("sessions", low)) > v(("sessions", high)):
             problems.append(f"[sessions] {low} = {v(('sessions', low)):g}: must not be above "
-                            f"{high} ({v(('sessions', high)):g})")
+                            f"[sessions] {high} = {v(('sessions', high)):g}")
     if v(("arrivals", "kind")) == "profile" and len(v(("arrivals", "profile"))) != 24:
         problems.append(f"[arrivals] profile = {_show(v(('arrivals', 'profile')))}: must list 24 "
                         "rates (cars per station per hour, for each hour of the day) when kind "
