@@ -37,7 +37,7 @@ duration = 86400
 [stations]
 count = {count}
 [boot]
-mode = "ramp"
+mode = "{mode}"
 rate = {rate}
 [arrivals]
 per_hour = 0
@@ -103,7 +103,8 @@ def run_sink(port: int) -> None:
 
 # --- the fleet ---------------------------------------------------------------------------------
 
-def run_fleet(count: int, url: str, rate: float, interval: int, window: float) -> dict:
+def run_fleet(count: int, url: str, rate: float, interval: int, window: float,
+              mode: str = "ramp") -> dict:
     _more_files()
     import logging
 
@@ -111,7 +112,8 @@ def run_fleet(count: int, url: str, rate: float, interval: int, window: float) -
     from pievse.fleet.scenario import parse_scenario
 
     logging.basicConfig(level=logging.CRITICAL)
-    scenario = parse_scenario(SCENARIO.format(count=count, rate=rate, interval=interval))
+    scenario = parse_scenario(SCENARIO.format(count=count, rate=rate, interval=interval,
+                                              mode=mode))
     gc.collect()
     baseline = rss_bytes()
     fleet = Fleet(scenario, url)
@@ -128,10 +130,15 @@ def run_fleet(count: int, url: str, rate: float, interval: int, window: float) -
         figures["boot_s"] = round(fleet.booted_in_s, 2)
         figures["rejected_boots"] = fleet.metrics.rejected_boots
         figures["reconnects"] = fleet.metrics.reconnects
+        figures["booted"] = sum(1 for s in fleet.stations if s.booted)
         await asyncio.sleep(2)
         gc.collect()
         figures["idle_kb_per_station"] = round((rss_bytes() - baseline) / count / 1024, 1)
         figures["built_kb_per_station"] = round((built - baseline) / count / 1024, 1)
+        if mode == "storm":
+            stop.set()
+            await running
+            return
         # Every car arrives (a ramp of 2,000 per second) and starts with its card.
         for index, station in enumerate(fleet.stations):
             station.read_meters()
@@ -186,7 +193,8 @@ def measure(count: int, args: argparse.Namespace) -> dict:
         child = subprocess.run(
             [sys.executable, __file__, "--child", str(count), "--url",
              f"ws://127.0.0.1:{port}/ocpp", "--rate", str(args.rate), "--interval",
-             str(args.interval), "--window", str(args.window)],
+             str(args.interval), "--window", str(args.window),
+             *(["--storm"] if args.storm else [])],
             capture_output=True, text=True, check=True)
         return json.loads(child.stdout.strip().splitlines()[-1])
     finally:
@@ -200,6 +208,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=250.0, help="stations started per second")
     parser.add_argument("--interval", type=int, default=10, help="MeterValues interval (s)")
     parser.add_argument("--window", type=float, default=30.0, help="measuring window (s)")
+    parser.add_argument("--storm", action="store_true",
+                        help="boot storm: every station at once; prints boot figures only")
     parser.add_argument("--sink", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -209,7 +219,14 @@ def main() -> None:
         return
     if args.child:
         print(json.dumps(run_fleet(args.child, args.url, args.rate, args.interval,
-                                   args.window)))
+                                   args.window, "storm" if args.storm else "ramp")))
+        return
+    if args.storm:
+        for count in args.stations:
+            f = measure(count, args)
+            print(f"boot storm of {count}: {f['booted']} booted in {f['boot_s']} s, "
+                  f"{f['reconnects']} reconnects, {f['rejected_boots']} rejected boots, "
+                  f"{f['idle_kb_per_station']} KB per idle station", flush=True)
         return
     print(f"ramp {args.rate:g}/s, MeterValues every {args.interval} s, {args.window:g} s window")
     print(f"{'stations':>9}{'boot s':>8}{'msg/s':>9}{'CPU ms/msg':>12}{'cores':>7}"
