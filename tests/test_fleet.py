@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import subprocess
 import sys
@@ -193,3 +194,31 @@ def test_a_demo_fleet_needs_a_number_of_stations() -> None:
     done = subprocess.run([sys.executable, "-m", "pievse", "demo", "--stations", "0"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "--stations" in done.stderr
+
+
+async def test_pievse_fleet_over_tls_with_a_password_per_station(tmp_path) -> None:
+    from tests.tls_standins import TestPki
+
+    pki = TestPki(tmp_path)
+    central = CentralSystem(port=0, ssl_context=pki.server_context(pki.server),
+                            authorization_keys={f"FLEET-{n:05}": f"pw-{n}" for n in (1, 2, 3)})
+    await central.start()
+    url = central.url
+    scenario_file = tmp_path / "fleet.toml"
+    scenario_file.write_text('duration = 4\n[stations]\npassword_pattern = "pw-{n}"\n')
+    try:
+        fleet = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "pievse", "fleet", "--scenario", str(scenario_file),
+            "--csms", url, "--ca-file", str(pki.root_file), "--stations", "3",
+            "--json", str(tmp_path / "run.json"), "--csv", str(tmp_path / "actions.csv"),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        output, _ = await asyncio.wait_for(fleet.communicate(), 60)
+    finally:
+        await central.stop()
+    assert fleet.returncode == 0, output.decode()
+    assert url.startswith("wss://") and not central.refused
+    assert {cp for cp, record in central.charge_points.items() if record.boot} == {
+        "FLEET-00001", "FLEET-00002", "FLEET-00003"}
+    data = json.loads((tmp_path / "run.json").read_text())
+    assert data["actions"]["BootNotification"]["sent"] == 3
+    assert "BootNotification" in (tmp_path / "actions.csv").read_text()

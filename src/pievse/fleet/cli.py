@@ -19,6 +19,9 @@ def add_fleet_command(subparsers: Any) -> argparse.ArgumentParser:
                        help="CSMS URL, e.g. ws://host:9000/ocpp (the id is appended)")
     fleet.add_argument("--stations", type=int, default=None,
                        help="number of stations (default: the scenario's [stations] count)")
+    fleet.add_argument("--ca-file", default=None,
+                       help="for wss://: the CA certificate(s) the CSMS's certificate is "
+                            "checked against (default: the system's)")
     fleet.add_argument("--json", default=None, help="write the report as JSON to this file")
     fleet.add_argument("--csv", default=None, help="write one CSV row per OCPP action here")
     fleet.add_argument("-v", "--verbose", action="store_true",
@@ -48,6 +51,15 @@ def run_fleet(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"pievse fleet: --csms {args.csms!r}: {error}", file=sys.stderr)
         return 2
+    ssl_context = None
+    if args.ca_file:
+        import ssl
+
+        try:
+            ssl_context = ssl.create_default_context(cafile=args.ca_file)
+        except (OSError, ssl.SSLError) as error:
+            print(f"pievse fleet: --ca-file {args.ca_file}: {error}", file=sys.stderr)
+            return 2
     logging.basicConfig(level=logging.WARNING if args.verbose else logging.ERROR,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.verbose:
@@ -55,11 +67,12 @@ def run_fleet(args: argparse.Namespace) -> int:
         logging.getLogger("pievse.ocpp").setLevel(logging.CRITICAL)
         logging.getLogger("pievse.fleet.link").setLevel(logging.CRITICAL)
     return play(scenario, args.csms, stations=args.stations, json_path=args.json,
-                csv_path=args.csv)
+                csv_path=args.csv, ssl_context=ssl_context)
 
 
 def play(scenario: Any, csms_url: str, *, stations: int | None = None,
-         json_path: str | None = None, csv_path: str | None = None) -> int:
+         json_path: str | None = None, csv_path: str | None = None,
+         ssl_context: Any = None) -> int:
     """Run the fleet in this process; 0 if every transaction message reached the CSMS."""
     import asyncio
     import signal
@@ -67,7 +80,7 @@ def play(scenario: Any, csms_url: str, *, stations: int | None = None,
     from pievse.fleet.engine import Fleet
     from pievse.fleet.report import progress_line, report, summary, write_report
 
-    fleet = Fleet(scenario, csms_url, count=stations)
+    fleet = Fleet(scenario, csms_url, count=stations, ssl_context=ssl_context)
     tty = sys.stderr.isatty()
 
     def show(progress: Any) -> None:

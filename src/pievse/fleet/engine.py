@@ -13,6 +13,7 @@ import asyncio
 import gc
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,7 +68,8 @@ class Fleet:
 
     def __init__(self, scenario: Scenario, csms_url: str, *, count: int | None = None,
                  clock: AsyncClock | None = None, metrics: FleetMetrics | None = None,
-                 validate_outbound: bool = False) -> None:
+                 validate_outbound: bool = False,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.scenario = scenario if count is None else scenario.with_count(count)
         self.csms_url = csms_url
         self.clock = clock or SystemClock()
@@ -81,6 +83,8 @@ class Fleet:
         self.booted_in_s: float | None = None  # until the last station was first accepted
         self.undelivered = 0
         self.validate_outbound = validate_outbound
+        #: For wss://: the CAs the CSMS's certificate is checked against (None: the system's).
+        self.ssl_context = ssl_context
         self._window = _Window()
         self._built = False
 
@@ -99,7 +103,8 @@ class Fleet:
         rng = random.Random(scenario.seed * 1_000_003 + index)
         station = FleetStation(index, scenario, self.csms_url, clock=self.clock,
                                metrics=self.metrics, rng=rng,
-                               validate_outbound=self.validate_outbound)
+                               validate_outbound=self.validate_outbound,
+                               ssl_context=self.ssl_context)
         station.on_transaction_stopped = self._stopped
         drivers = StationDrivers(station, scenario, rng, self.counts, self.clock.now)
         self.stations.append(station)

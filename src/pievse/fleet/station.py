@@ -25,6 +25,7 @@ import asyncio
 import base64
 import logging
 import random
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -65,7 +66,8 @@ class FleetStation:
 
     def __init__(self, index: int, scenario: Scenario, csms_url: str, *, clock: AsyncClock,
                  metrics: FleetMetrics, rng: random.Random,
-                 validate_outbound: bool = False) -> None:
+                 validate_outbound: bool = False,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.index = index
         self.id = scenario.station_id(index)
         self.clock = clock
@@ -102,6 +104,7 @@ class FleetStation:
         self.link = OcppLink(
             csms_url, self.id, subprotocol=self.adapter.subprotocol,
             session_factory=self._session, ping_interval=0, extra_headers=headers,
+            ssl=ssl_context,
             logger=_LINK_LOG, clock=clock, rng=rng,
             max_message_size=self.adapter.max_message_size, compression=None)
         #: The open websocket (None while offline), for a simulated link drop.
