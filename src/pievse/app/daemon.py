@@ -27,6 +27,7 @@ from pievse.app.cable_locks import CableLocks
 from pievse.app.driver_factory import Hardware, SimulatedHardware, build_hardware
 from pievse.app.hardware_inputs import HardwareInputs
 from pievse.app.supervision import Supervisor
+from pievse.board_commands import drive_board
 from pievse.persistence.recorder import TransactionRecorder
 from pievse.app.system_time import system_clock_synchronised
 from pievse.app.systemd import Notifier, ServiceReporter
@@ -245,17 +246,11 @@ class Daemon:
                                   f"{type(error).__name__}: {error}", until_unplugged=True))
 
     def _drive_board(self, effect: SetContactor | SetPilot) -> None:
-        board = self.hardware.boards[effect.connector_id]
+        drive_board(self.station, self.hardware.boards[effect.connector_id], effect)
         if isinstance(effect, SetContactor):
-            board.set_contactor(effect.closed)
             log.info("connector %s: contactor %s", effect.connector_id,
                      "closed" if effect.closed else "open",
                      extra={"CONNECTOR_ID": effect.connector_id})
-        elif effect.amps > 0:
-            self.station.offered_current_confirmed(effect.connector_id,
-                                                   board.pilot_offer(effect.amps))
-        else:
-            board.pilot_standby()
 
     def _carry_out(self, effect: Effect) -> None:
         match effect:

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pievse.aio import AsyncClock
+from pievse.board_commands import drive_board
 from pievse.core.authorization import IdToken, IdTokenType
 from pievse.core.effects import (
     Effect,
@@ -208,15 +209,8 @@ class FleetStation:
     def dispatch(self, effects: list[Effect]) -> None:
         """Carry out the station's effects: the board's first, then the messages."""
         for effect in effects:
-            if isinstance(effect, SetContactor):
-                self.boards[effect.connector_id].set_contactor(effect.closed)
-            elif isinstance(effect, SetPilot):
-                board = self.boards[effect.connector_id]
-                if effect.amps > 0:
-                    self.station.offered_current_confirmed(effect.connector_id,
-                                                           board.pilot_offer(effect.amps))
-                else:
-                    board.pilot_standby()
+            if isinstance(effect, SetContactor | SetPilot):
+                drive_board(self.station, self.boards[effect.connector_id], effect)
         for effect in effects:
             if isinstance(effect, SetContactor | SetPilot | LockCable):
                 continue
