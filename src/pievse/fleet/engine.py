@@ -81,6 +81,7 @@ class Fleet:
         self.stopped: list[StoppedTransaction] = []
         self.started_at: float | None = None
         self.booted_in_s: float | None = None  # until the last station was first accepted
+        self.ran_s: float | None = None  # from the start to the last message delivered
         self.undelivered = 0
         self.validate_outbound = validate_outbound
         #: For wss://: the CAs the CSMS's certificate is checked against (None: the system's).
@@ -145,6 +146,7 @@ class Fleet:
             starting.cancel()
             await asyncio.gather(starting, return_exceptions=True)
             await self.wind_down()
+            self.ran_s = time.monotonic() - self.started_at
         finally:
             if reporter is not None:
                 reporter.cancel()

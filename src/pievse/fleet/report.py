@@ -50,6 +50,7 @@ def report(fleet: Fleet) -> dict[str, Any]:
                      "stations": scenario.count, "boot": scenario.boot_mode},
         "csms": fleet.csms_url,
         "booted_in_s": None if fleet.booted_in_s is None else round(fleet.booted_in_s, 3),
+        "ran_s": None if fleet.ran_s is None else round(fleet.ran_s, 3),
         "totals": {
             "frames_sent": metrics.frames_sent,
             "frames_received": metrics.frames_received,
@@ -79,9 +80,10 @@ def report(fleet: Fleet) -> dict[str, Any]:
 def summary(data: dict[str, Any]) -> str:
     totals = data["totals"]
     booted = "-" if data["booted_in_s"] is None else f"{data['booted_in_s']:.1f} s"
+    ran = "-" if data["ran_s"] is None else f"{data['ran_s']:.0f} s"
     lines = [
-        f"{data['scenario']['stations']} stations, {data['scenario']['duration_s']:g} s "
-        f"(seed {data['scenario']['seed']}), all booted in {booted}",
+        f"{data['scenario']['stations']} stations, seed {data['scenario']['seed']}, ran {ran} "
+        f"of {data['scenario']['duration_s']:g} s, all booted in {booted}",
         f"sessions {totals['sessions_started']} started, {totals['sessions_stopped']} stopped, "
         f"{totals['energy_wh'] / 1000:,.1f} kWh; {totals['reconnects']} reconnects, "
         f"{totals['rejected_boots']} rejected boots, {totals['call_errors']} CALLERRORs, "
