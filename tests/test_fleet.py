@@ -184,7 +184,8 @@ def test_a_bad_scenario_is_refused_naming_the_key(tmp_path) -> None:
 
 
 def test_the_fleet_demo_checks_itself_against_the_csms() -> None:
-    done = subprocess.run([sys.executable, "-m", "pievse", "demo", "--stations", "5"],
+    done = subprocess.run([sys.executable, "-m", "pievse", "demo", "--stations", "5",
+                           "--seconds", "6"],
                           capture_output=True, text=True, timeout=90)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "demo OK" in done.stdout and "5 stations" in done.stdout

@@ -94,7 +94,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.stations is not None:
         from pievse.app.fleet_demo import run_fleet_demo
 
-        return run_fleet_demo(args.stations)
+        return run_fleet_demo(args.stations, seconds=args.seconds)
     from pievse.app.demo import run_demo
 
     return run_demo(verbose=args.verbose)
@@ -133,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-v", "--verbose", action="store_true", help="also show the daemon's log")
     demo.add_argument("--stations", type=_station_count, default=None, metavar="N",
                       help="a fleet of N simulated charge points instead of one session")
+    demo.add_argument("--seconds", type=int, default=20, choices=range(1, 3601),
+                      metavar="S", help="how long the fleet runs (with --stations; default 20)")
     demo.set_defaults(func=cmd_demo)
 
     check = sub.add_parser("check-config", help="validate a config file")

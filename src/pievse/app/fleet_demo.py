@@ -19,9 +19,9 @@ CARDS = 20
 
 DEMO_SCENARIO = f"""
 seed = 1
-duration = {SECONDS}
+duration = {{seconds}}
 [stations]
-id_pattern = "DEMO-{{n:04}}"
+id_pattern = "DEMO-{{{{n:04}}}}"
 [boot]
 mode = "ramp"
 rate = 200
@@ -43,7 +43,7 @@ interval = 2
 """
 
 
-def run_fleet_demo(stations: int, *, out: TextIO | None = None) -> int:
+def run_fleet_demo(stations: int, *, seconds: int = SECONDS, out: TextIO | None = None) -> int:
     from pievse.csms.server import CentralSystem
     from pievse.fleet.engine import Fleet
     from pievse.fleet.report import progress_line, report, summary
@@ -51,9 +51,9 @@ def run_fleet_demo(stations: int, *, out: TextIO | None = None) -> int:
 
     out = out or sys.stdout
     logging.basicConfig(level=logging.CRITICAL)
-    scenario = parse_scenario(DEMO_SCENARIO)
+    scenario = parse_scenario(DEMO_SCENARIO.format(seconds=seconds))
     print(f"pievse demo: {stations} simulated charge points against the embedded CSMS for "
-          f"{SECONDS} s", file=out)
+          f"{seconds} s", file=out)
 
     async def play() -> tuple[Fleet, CentralSystem]:
         csms = CentralSystem(host="127.0.0.1", port=0, heartbeat_interval=300,
