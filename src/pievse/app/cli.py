@@ -16,6 +16,7 @@ import argparse
 import logging
 import os
 import sys
+from typing import Any
 
 DEFAULT_CONFIG = "/etc/pievse/config.toml"
 
@@ -106,10 +107,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return check_config_main(args.file)
 
 
-def _station_count(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 100_000:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be a number of stations, 1 to 100000")
-    return int(text)
+def _whole_number(highest: int, what: str) -> Any:
+    def parse(text: str) -> int:
+        if not text.isdigit() or not 1 <= int(text) <= highest:
+            raise argparse.ArgumentTypeError(f"{text!r}: must be {what}, 1 to {highest}")
+        return int(text)
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,9 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="play a whole charging session with simulated hardware")
     demo.add_argument("-v", "--verbose", action="store_true", help="also show the daemon's log")
-    demo.add_argument("--stations", type=_station_count, default=None, metavar="N",
+    demo.add_argument("--stations", type=_whole_number(100_000, "a number of stations"),
+                      default=None, metavar="N",
                       help="a fleet of N simulated charge points instead of one session")
-    demo.add_argument("--seconds", type=int, default=20, choices=range(1, 3601),
+    demo.add_argument("--seconds", type=_whole_number(3600, "a number of seconds"), default=20,
                       metavar="S", help="how long the fleet runs (with --stations; default 20)")
     demo.set_defaults(func=cmd_demo)
 
