@@ -17,7 +17,12 @@ from pievse.app.driver_factory import build_hardware
 from pievse.local_api.client import ApiCallFailed, call_api
 from tests.conftest import eventually
 from tests.modbus_standin import MeterServer
-from tests.test_gpio_board import NativeRig, factory  # noqa: F401 - the mock pins fixture
+from tests.test_gpio_board import (  # noqa: F401 - the mock pins fixture
+    LockDrive,
+    NativeRig,
+    SwitchToGround,
+    factory,
+)
 from tests.test_meter_in_station import modbus_section, serve_sdm630, session_energy, set_energy
 from tests.test_ocpp16_sessions import received, status_now
 from tests.test_pcsc_reader import on_reader
@@ -83,6 +88,37 @@ async def test_the_daemon_releases_the_gpio_board_when_it_stops(
     await eventually(lambda: not csms.connected("CP1"), what="daemon stopped")
     assert rig.contactor.state == 0 and rig.pilot.pwm.state == 0, \
         "relays dropped and the pilot driver's input low: -12 V, state F"
+
+
+async def test_a_type_2_socket_on_the_gpio_board_holds_the_plug_for_the_session_until_unlocked(
+        csms, start_station, factory, sdm630):  # noqa: F811
+    """OCPP 1.6 UnlockConnector on a socket whose lock is wired to the native board: the lock
+    closes before the contactor does, holds for the session, and UnlockConnector ends the session
+    (reason UnlockCommand) and releases the plug, answered Unlocked from the lock's feedback."""
+    rig = NativeRig(factory)
+    feedback = factory.pin(26, pin_class=SwitchToGround, closed=False)
+    locking = factory.pin(20, pin_class=LockDrive, feedback=feedback, locks=True)
+    unlocking = factory.pin(21, pin_class=LockDrive, feedback=feedback, locks=False)
+    locking.other, unlocking.other = unlocking, locking
+    daemon = await start_station(
+        board={"driver": "gpio", "kind": "native", "has_lock": True, "lock_drive_pin": 20,
+               "unlock_drive_pin": 21, "lock_feedback_pin": 26},
+        meter=modbus_section(sdm630), rfid={"driver": "simulated"})
+    rig.pilot.car = "B"
+    await eventually(lambda: status_now(csms) == "Preparing", what="Preparing")
+    daemon.sim_token(UID)
+    await eventually(lambda: received(csms, "StartTransaction"), what="StartTransaction")
+    rig.pilot.car = "C"
+    await eventually(lambda: rig.contactor.state == 1, what="the contactor relay pulled in")
+    assert daemon.hardware.boards[1].cable_lock.locked
+
+    answer = await csms.call("CP1", "UnlockConnector", {"connectorId": 1})
+    assert answer["status"] == "Unlocked"
+    assert rig.contactor.state == 0
+    assert not daemon.hardware.boards[1].cable_lock.locked
+    await eventually(lambda: received(csms, "StopTransaction"), what="StopTransaction")
+    assert received(csms, "StopTransaction")[0]["reason"] == "UnlockCommand"
+    assert not locking.shorted and not unlocking.shorted, "never both drives at once"
 
 
 async def api_call(daemon, path: str, body: dict) -> str:

@@ -36,6 +36,16 @@ class CableLocks:
         self._moving.add(task)
         task.add_done_callback(self._moving.discard)
 
+    async def settle(self, timeout: float) -> None:
+        """Let the strokes under way end (an unlock at shutdown releases the plug, and reports
+        while the station and its store are still there); past ``timeout``, stop them."""
+        if not self._moving:
+            return
+        _, late = await asyncio.wait(set(self._moving), timeout=timeout)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+
     async def _drive(self, effect: LockCable) -> None:
         n = effect.connector_id
         async with self._turns.setdefault(n, asyncio.Lock()):

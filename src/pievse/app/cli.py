@@ -6,6 +6,7 @@
     pievse fleet --scenario FILE  many simulated charge points against a CSMS (load tests)
     pievse check-config FILE      validate a config file (exit 2 on any problem)
     pievse status | sim ...       talk to a running daemon through its local API
+    pievse sessions | cards ...   the session history and the standalone cards, in the store
 
 Start-up cost matters on a Pi Zero 2 W, so each command imports what it needs when it runs.
 """
@@ -118,6 +119,7 @@ def _whole_number(highest: int, what: str) -> Any:
 def build_parser() -> argparse.ArgumentParser:
     from pievse import __version__
     from pievse.app.api_commands import add_api_commands
+    from pievse.app.store_commands import add_store_commands
     from pievse.csms.cli import add_csms_command
     from pievse.fleet.cli import add_fleet_command
 
@@ -148,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_csms_command(sub)
     add_fleet_command(sub)
     add_api_commands(sub)
+    add_store_commands(sub)
     return parser
 
 

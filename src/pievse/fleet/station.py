@@ -37,6 +37,7 @@ from pievse.core.effects import (
     LockCable,
     ResetNow,
     SetContactor,
+    SetPhases,
     SetPilot,
     TransactionStarted,
     TransactionStopped,
@@ -209,10 +210,10 @@ class FleetStation:
     def dispatch(self, effects: list[Effect]) -> None:
         """Carry out the station's effects: the board's first, then the messages."""
         for effect in effects:
-            if isinstance(effect, SetContactor | SetPilot):
+            if isinstance(effect, SetContactor | SetPilot | SetPhases):
                 drive_board(self.station, self.boards[effect.connector_id], effect)
         for effect in effects:
-            if isinstance(effect, SetContactor | SetPilot | LockCable):
+            if isinstance(effect, SetContactor | SetPilot | SetPhases | LockCable):
                 continue
             if isinstance(effect, ResetNow):
                 # A fleet station "reboots" by reconnecting; its sessions have been ended.
