@@ -141,12 +141,11 @@ class ObservedConnection:
     async def send(self, message: str) -> None:
         metrics = self._metrics
         metrics.frames_sent += 1
-        if message.startswith("[2,"):
-            head = _HEAD.match(message)
-            if head is not None and head.group(3):
-                action = head.group(3)
-                metrics.sent_call(action)
-                self._pending[head.group(2)] = (action, metrics.clock())
+        head = _HEAD.match(message)
+        if head is not None and head.group(1) == "2" and head.group(3):
+            action = head.group(3)
+            metrics.sent_call(action)
+            self._pending[head.group(2)] = (action, metrics.clock())
         await self._inner.send(message)
 
     async def recv(self) -> str | bytes:
