@@ -3,6 +3,7 @@
     pievse run --config FILE      the charge point daemon
     pievse demo                   a whole charging session against an embedded CSMS, simulated
     pievse csms                   the embedded OCPP 1.6J central system for bench tests
+    pievse fleet --scenario FILE  many simulated charge points against a CSMS (load tests)
     pievse check-config FILE      validate a config file (exit 2 on any problem)
     pievse status | sim ...       talk to a running daemon through its local API
     pievse sessions | cards ...   the session history and the standalone cards, in the store
@@ -16,6 +17,7 @@ import argparse
 import logging
 import os
 import sys
+from typing import Any
 
 DEFAULT_CONFIG = "/etc/pievse/config.toml"
 
@@ -91,6 +93,10 @@ def _refuse_to_start(path: str, problems: list[str]) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.stations is not None:
+        from pievse.app.fleet_demo import run_fleet_demo
+
+        return run_fleet_demo(args.stations, seconds=args.seconds)
     from pievse.app.demo import run_demo
 
     return run_demo(verbose=args.verbose)
@@ -102,11 +108,20 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return check_config_main(args.file)
 
 
+def _whole_number(highest: int, what: str) -> Any:
+    def parse(text: str) -> int:
+        if not text.isdigit() or not 1 <= int(text) <= highest:
+            raise argparse.ArgumentTypeError(f"{text!r}: must be {what}, 1 to {highest}")
+        return int(text)
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     from pievse import __version__
     from pievse.app.api_commands import add_api_commands
     from pievse.app.store_commands import add_store_commands
     from pievse.csms.cli import add_csms_command
+    from pievse.fleet.cli import add_fleet_command
 
     parser = argparse.ArgumentParser(
         prog="pievse", description="OCPP charge point controller for the Raspberry Pi"
@@ -121,6 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="play a whole charging session with simulated hardware")
     demo.add_argument("-v", "--verbose", action="store_true", help="also show the daemon's log")
+    demo.add_argument("--stations", type=_whole_number(100_000, "a number of stations"),
+                      default=None, metavar="N",
+                      help="a fleet of N simulated charge points instead of one session")
+    demo.add_argument("--seconds", type=_whole_number(3600, "a number of seconds"), default=20,
+                      metavar="S", help="how long the fleet runs (with --stations; default 20)")
     demo.set_defaults(func=cmd_demo)
 
     check = sub.add_parser("check-config", help="validate a config file")
@@ -128,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check_config)
 
     add_csms_command(sub)
+    add_fleet_command(sub)
     add_api_commands(sub)
     add_store_commands(sub)
     return parser

@@ -29,6 +29,7 @@ from pievse.app.hardware_inputs import HardwareInputs
 from pievse.app.home import Home
 from pievse.app.page_parts import page_parts
 from pievse.app.supervision import Supervisor
+from pievse.board_commands import drive_board
 from pievse.persistence.recorder import TransactionRecorder
 from pievse.app.standalone import StandaloneCards, tariff
 from pievse.app.system_time import system_clock_synchronised
@@ -262,19 +263,11 @@ class Daemon:
                                   f"{type(error).__name__}: {error}", until_unplugged=True))
 
     def _drive_board(self, effect: SetContactor | SetPilot | SetPhases) -> None:
-        board = self.hardware.boards[effect.connector_id]
-        if isinstance(effect, SetPhases):
-            board.set_phases(effect.phases)
-        elif isinstance(effect, SetContactor):
-            board.set_contactor(effect.closed)
+        drive_board(self.station, self.hardware.boards[effect.connector_id], effect)
+        if isinstance(effect, SetContactor):
             log.info("connector %s: contactor %s", effect.connector_id,
                      "closed" if effect.closed else "open",
                      extra={"CONNECTOR_ID": effect.connector_id})
-        elif effect.amps > 0:
-            self.station.offered_current_confirmed(effect.connector_id,
-                                                   board.pilot_offer(effect.amps))
-        else:
-            board.pilot_standby()
 
     def _carry_out(self, effect: Effect) -> None:
         match effect:

@@ -171,6 +171,13 @@ class SimulatedEv:
     def battery_capacity_wh(self) -> float | None:
         return self._capacity_wh
 
+    @battery_capacity_wh.setter
+    def battery_capacity_wh(self, capacity_wh: float | None) -> None:
+        """The energy this plug-in (and the next ones) takes before the car is full."""
+        if capacity_wh is not None and not capacity_wh > 0:
+            raise ValueError(f"battery_capacity_wh must be positive (or None), not {capacity_wh!r}")
+        self._command(lambda: setattr(self, "_capacity_wh", capacity_wh))
+
     @property
     def plugged(self) -> bool:
         return self._plugged

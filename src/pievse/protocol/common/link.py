@@ -154,6 +154,7 @@ class OcppLink:
         clock: AsyncClock | None = None,
         rng: random.Random | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        compression: str | None = "deflate",
     ) -> None:
         if backoff_initial <= 0 or backoff_max < backoff_initial:
             raise ValueError("need 0 < backoff_initial <= backoff_max")
@@ -187,6 +188,9 @@ class OcppLink:
         #: The largest message the CSMS may send; the adapter says what its largest request
         #: needs (a SendLocalList of the length the station advertises).
         self.max_message_size = max(DEFAULT_MAX_MESSAGE_SIZE, max_message_size)
+        #: "deflate" offers permessage-deflate; None does not (its zlib windows cost some
+        #: hundred KB per connection, which a fleet of thousands of links cannot spend).
+        self.compression = compression
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -264,6 +268,7 @@ class OcppLink:
             "ping_timeout": 20 if self._ping_interval else None,
             "proxy": self._proxy,
             "max_size": self.max_message_size,
+            "compression": self.compression,
         }
         if ssl_context is not None:
             options["ssl"] = ssl_context

@@ -157,8 +157,12 @@ class RpcSession:
         concurrent: bool = False,
         clock: AsyncClock | None = None,
         routes: Routes | None = None,
+        validate_outbound: bool = True,
     ) -> None:
         self.connection = connection
+        #: False: our own CALLs go unchecked (a fleet checks them in its tests, not per send);
+        #: what the peer sends is validated whatever this says.
+        self.validate_outbound = validate_outbound
         self.handler = handler
         self.version = version
         self.response_timeout = response_timeout
@@ -493,7 +497,7 @@ class RpcSession:
                 "call() from an @on handler would wait for an answer nobody reads: "
                 "send follow-up CALLs from an @after handler"
             )
-        if validate:
+        if validate and self.validate_outbound:
             try:
                 self.validator.validate_call(action, payload)
             except OCPPError as error:

@@ -105,6 +105,8 @@ class ChargePoint16:
     version = "1.6"
     #: The websocket subprotocol this adapter speaks.
     subprotocol = "ocpp1.6"
+    #: Check our own CALLs against the schemas before sending (a fleet turns this off).
+    validate_outbound = True
 
     def __init__(
         self,
@@ -221,7 +223,8 @@ class ChargePoint16:
         context = self.context
         session = RpcSession(
             connection, None, routes=self.routes, version=self.version,
-            response_timeout=self._response_timeout, logger=log, clock=self.clock)
+            response_timeout=self._response_timeout, logger=log, clock=self.clock,
+            validate_outbound=self.validate_outbound)
         reader = asyncio.create_task(session.run(), name="ocpp-reader")
         tasks: list[asyncio.Task] = []
         self._session = session
