@@ -70,6 +70,23 @@ def test_the_outbox_and_transaction_ids_survive_closing_the_store(path):
     assert reopened.put("meter", 8, SAMPLE).seq == 4
 
 
+def test_a_station_made_transaction_id_and_its_events_delivered_survive_closing_the_store(path):
+    # OCPP 2.0.1: the station names the transaction and numbers its events (seqNo) itself.
+    store = Store(path).open()
+    outbox = Outbox(StoredOutboxJournal(store))
+    outbox.remember_transaction_id(7, "5f0c8e0e-6a7e-4c55-9d3a-0f3c2b1a9e77")
+    outbox.event_delivered(outbox.put("start", 7, STARTED))
+    outbox.event_delivered(outbox.put("meter", 7, SAMPLE))
+    outbox.put("stop", 7, STOPPED)
+    store.close()
+
+    reopened = Outbox(StoredOutboxJournal(Store(path).open()))
+    assert reopened.transaction_id(7) == "5f0c8e0e-6a7e-4c55-9d3a-0f3c2b1a9e77"
+    assert reopened.events_sent(7) == 2
+    reopened.event_delivered(reopened.head())
+    assert reopened.events_sent(7) == 0 and reopened.transaction_id(7) is None
+
+
 def test_a_stop_delivered_forgets_the_transaction_id(path):
     store = Store(path).open()
     outbox = Outbox(StoredOutboxJournal(store))

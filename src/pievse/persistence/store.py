@@ -110,6 +110,12 @@ def _id_token_types(db: sqlite3.Connection) -> None:
                f"DEFAULT '{UNTYPED_ID_TAG_TYPE.value}'")
 
 
+def _transaction_event_counts(db: sqlite3.Connection) -> None:
+    """From schema 5 on, a transaction's messages delivered so far are counted (2.0.1 numbers
+    its TransactionEvents by seqNo, without gaps, across restarts)."""
+    db.execute("ALTER TABLE transaction_ids ADD COLUMN events_sent INTEGER NOT NULL DEFAULT 0")
+
+
 #: Each entry upgrades the schema from version ``index`` to ``index + 1`` inside one SQLite
 #: transaction; append, never edit.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
@@ -117,6 +123,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _profiles_in_core_form,  # 2: the charging profiles in the core's form
     access_in_core_form,  # 3: the list, the cache and the reservations in the core's form
     _id_token_types,  # 4: an open transaction's id token keeps its type
+    _transaction_event_counts,  # 5: a transaction's messages delivered so far
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -254,16 +261,24 @@ class Store:
     def outbox_attempted(self, entry: OutboxEntry) -> None:
         self._write("UPDATE outbox SET attempts = ? WHERE seq = ?", (entry.attempts, entry.seq))
 
-    def transaction_ids(self) -> dict[int, int]:
+    def transaction_ids(self) -> dict[int, int | str]:
         return dict(self._connection().execute(
             "SELECT transaction_ref, transaction_id FROM transaction_ids"))
 
-    def transaction_id_assigned(self, transaction_ref: int, transaction_id: int) -> None:
+    def transaction_id_assigned(self, transaction_ref: int, transaction_id: int | str) -> None:
         with self.batch():
-            self._write("INSERT OR REPLACE INTO transaction_ids VALUES (?, ?)",
-                        (transaction_ref, transaction_id))
+            self._write("INSERT OR REPLACE INTO transaction_ids (transaction_ref, "
+                        "transaction_id) VALUES (?, ?)", (transaction_ref, transaction_id))
             self._write("UPDATE open_transactions SET transaction_id = ? "
                         "WHERE transaction_ref = ?", (transaction_id, transaction_ref))
+
+    def transaction_events_sent(self) -> dict[int, int]:
+        return dict(self._connection().execute(
+            "SELECT transaction_ref, events_sent FROM transaction_ids"))
+
+    def transaction_event_sent(self, transaction_ref: int, count: int) -> None:
+        self._write("UPDATE transaction_ids SET events_sent = ? WHERE transaction_ref = ?",
+                    (count, transaction_ref))
 
     def transaction_delivered(self, transaction_ref: int) -> None:
         """Its StopTransaction was answered: nothing of it is left to send."""
@@ -326,7 +341,7 @@ class StoredOutboxJournal:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def load(self) -> tuple[list[OutboxEntry], dict[int, int]]:
+    def load(self) -> tuple[list[OutboxEntry], dict[int, int | str]]:
         return self._store.outbox_entries(), self._store.transaction_ids()
 
     def batch(self) -> contextlib.AbstractContextManager[None]:
@@ -341,11 +356,17 @@ class StoredOutboxJournal:
     def attempted(self, entry: OutboxEntry) -> None:
         self._store.outbox_attempted(entry)
 
-    def transaction_id(self, transaction_ref: int, transaction_id: int) -> None:
+    def transaction_id(self, transaction_ref: int, transaction_id: int | str) -> None:
         self._store.transaction_id_assigned(transaction_ref, transaction_id)
 
     def transaction_done(self, transaction_ref: int) -> None:
         self._store.transaction_delivered(transaction_ref)
+
+    def events_sent(self) -> dict[int, int]:
+        return self._store.transaction_events_sent()
+
+    def event_sent(self, transaction_ref: int, count: int) -> None:
+        self._store.transaction_event_sent(transaction_ref, count)
 
 
 def _statements(script: str) -> list[str]:
