@@ -90,8 +90,8 @@ KEYS: tuple[Key, ...] = (
     # [ocpp]: the link to the central system.
     Key("ocpp", "url", str, REQUIRED, "websocket URL of the CSMS", check=_check_ws_url,
         example="ws://127.0.0.1:9000/ocpp"),
-    Key("ocpp", "version", str, "1.6", "OCPP version spoken", choices=("1.6",),
-        planned=("2.0.1",)),
+    Key("ocpp", "version", str, "1.6", "OCPP version spoken", choices=("1.6", "2.0.1"),
+        planned=("auto",)),
     Key("ocpp", "response_timeout", float, 30.0, "how long to wait for the CSMS to answer a call",
         unit="s", minimum=1, maximum=300),
     Key("ocpp", "ping_interval", int, 60, "websocket ping interval (0 = off)", unit="s",

@@ -166,10 +166,7 @@ class SecurityBlock:
     def transport_security(self) -> TransportSecurity:
         """The settings of the next connection: the profile and AuthorizationKey in force, the
         installed CentralSystemRootCertificates, and the charge point certificate."""
-        return TransportSecurity(
-            self.state.profile, self.state.authorization_key,
-            tuple(self.certificates.root_files(CertificateUse.CENTRAL_SYSTEM_ROOT)),
-            self.certificates.client_certificate_file())
+        return TransportSecurity.current(self.state, self.certificates)
 
     # --- the security keys ---------------------------------------------------------------------
 

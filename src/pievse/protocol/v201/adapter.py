@@ -1,0 +1,167 @@
+"""The OCPP 2.0.1 adapter: translates between the station core and a 2.0.1 CSMS.
+
+It knows the wire and the CSMS and decides nothing about charging: what a transaction is, who
+may charge and what a connector shows are decided by the core, as under 1.6. It is the
+functional blocks of :mod:`pievse.protocol.v201.blocks` composed over one
+:class:`~pievse.protocol.v201.context.Context`: one route map of every block's handlers (an
+action routed by two blocks is refused), one device model assembled from the variables each
+block declares, and the station's effects handed to the blocks that registered for them.
+
+The session (registration, then the outbox, the redelivery queue, the ordinary messages and
+the heartbeat) is the common one (:mod:`pievse.protocol.common.adapter_session`), spoken over
+the subprotocol ``ocpp2.0.1`` with every frame checked against the 2.0.1 schemas both ways and
+2.0.1's CALLERROR codes. Each configured connector is one EVSE (evseId = the connector's number)
+with one connector (connectorId 1).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pievse.aio import AsyncClock, SystemClock
+from pievse.core.effects import Effect
+from pievse.core.station import Station
+from pievse.protocol.common.adapter_session import AdapterSession
+from pievse.protocol.common.notifications import RedeliveryQueue
+from pievse.protocol.common.outbox import Outbox
+from pievse.protocol.common.rpc import route_map
+from pievse.protocol.common.transport_security import SecurityState, TransportSecurity
+from pievse.protocol.v201.blocks import Block
+from pievse.protocol.v201.blocks.authorization import AuthorizationBlock
+from pievse.protocol.v201.blocks.availability import AvailabilityBlock
+from pievse.protocol.v201.blocks.provisioning import ProvisioningBlock
+from pievse.protocol.v201.blocks.remote_control import RemoteControlBlock
+from pievse.protocol.v201.blocks.transactions import TransactionsBlock
+from pievse.protocol.v201.context import Context, Dispatch
+from pievse.protocol.v201.device_model import DataType, DeviceModel, Mutability, Variable
+
+if TYPE_CHECKING:
+    from pievse.services.certificates import CertificateStore
+
+__all__ = ["MAX_MESSAGE_SIZE", "ChargePoint201"]
+
+log = logging.getLogger("pievse.ocpp")
+
+#: The largest message a 2.0.1 CSMS may need to send here (SetVariables at its BytesPerMessage).
+MAX_MESSAGE_SIZE = 2**16
+
+
+class ChargePoint201:
+    """One charging station on OCPP 2.0.1. ``run_session`` is given to the websocket link.
+
+    ``boot_reason`` is the BootNotification's reason (PowerUp, RemoteReset ...).
+    ``on_csms_time(t)`` hears the CSMS's time from each answer to a BootNotification.
+    ``certificates`` and ``security_state`` give the settings of the link (security profile,
+    Basic password, certificates), as under 1.6.
+    """
+
+    version = "2.0.1"
+    #: The websocket subprotocol this adapter speaks.
+    subprotocol = "ocpp2.0.1"
+    max_message_size = MAX_MESSAGE_SIZE
+
+    def __init__(
+        self,
+        station: Station,
+        dispatch: Dispatch,
+        *,
+        vendor: str,
+        model: str,
+        serial_number: str | None = None,
+        boot_reason: str = "PowerUp",
+        response_timeout: float = 30.0,
+        phases: int = 3,
+        max_power_w: float | None = None,
+        on_ping_interval: Callable[[int], None] | None = None,
+        on_csms_time: Callable[[float], None] | None = None,
+        on_connection_change: Callable[[], None] | None = None,
+        outbox: Outbox | None = None,
+        clock: AsyncClock | None = None,
+        certificates: CertificateStore | None = None,
+        security_state: SecurityState | None = None,
+        charge_point_id: str = "",
+        organization_name: str = "",
+    ) -> None:
+        self.station = station
+        self.clock = clock or SystemClock()
+        self.certificates = certificates
+        self.security_state = security_state
+        self.device_model = DeviceModel()
+        self.outbox = outbox if outbox is not None else Outbox(clock=self.clock)
+        self.context = Context(
+            station, dispatch, device_model=self.device_model, clock=self.clock,
+            outbox=self.outbox, notifications=RedeliveryQueue(self.clock, logger=log), log=log)
+        context = self.context
+        self._provisioning = ProvisioningBlock(
+            context, vendor=vendor, model=model, serial_number=serial_number,
+            boot_reason=boot_reason, response_timeout=response_timeout,
+            on_ping_interval=on_ping_interval, on_csms_time=on_csms_time)
+        self.blocks: list[Block] = [
+            self._provisioning, AvailabilityBlock(context, phases=phases,
+                                                  max_power_w=max_power_w),
+            AuthorizationBlock(context), TransactionsBlock(context), RemoteControlBlock(context),
+        ]
+        for block in self.blocks:
+            self.device_model.declare(block.variables())
+        self.device_model.declare(self._security_variables(charge_point_id, organization_name))
+        self.routes = route_map(*self.blocks)
+        self._sessions = AdapterSession(
+            context, self.routes, version=self.version, register=self._provisioning.register,
+            response_timeout=response_timeout, log=log, on_connection_change=on_connection_change)
+
+    def _security_variables(self, identity: str, organization: str) -> list[Variable]:
+        state = self.security_state
+        ro = Mutability.READ_ONLY
+        return [
+            Variable("SecurityCtrlr", "SecurityProfile", DataType.INTEGER, 0, ro,
+                     read=lambda: int(state.profile) if state is not None else 0),
+            Variable("SecurityCtrlr", "Identity", DataType.STRING, identity, ro),
+            Variable("SecurityCtrlr", "OrganizationName", DataType.STRING, organization, ro),
+        ]
+
+    @property
+    def configuration(self) -> DeviceModel:
+        """The device model, as the daemon sees configuration keys (by their stored names)."""
+        return self.device_model
+
+    # --- state ---------------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._sessions.connected
+
+    @property
+    def registered(self) -> bool:
+        """Connected and accepted by the CSMS (BootNotification Accepted)."""
+        return self._sessions.registered
+
+    def handler(self, action: str) -> Callable[..., Any]:
+        """The ``@on`` handler of ``action``, as the RPC layer calls it."""
+        return self.routes[action]["_on_action"]
+
+    # --- effects from the station --------------------------------------------------------------
+
+    def handle(self, effect: Effect) -> None:
+        """Turn one station effect into a message (or an outbox entry). Never blocks."""
+        for handler in self.context.effect_handlers(effect):
+            handler(effect)
+
+    # --- security ------------------------------------------------------------------------------
+
+    def report_security_event(self, event: str, tech_info: str | None = None) -> None:
+        """Security events are logged; SecurityEventNotification comes with the A block."""
+        log.warning("security event %s%s", event, f" ({tech_info})" if tech_info else "")
+
+    def transport_security(self) -> TransportSecurity:
+        """The settings of the next connection: the security state and certificates in force."""
+        if self.security_state is None or self.certificates is None:
+            raise RuntimeError("this charging station runs without a security state")
+        return TransportSecurity.current(self.security_state, self.certificates)
+
+    # --- one connection ------------------------------------------------------------------------
+
+    async def run_session(self, connection: Any) -> None:
+        """Run the whole OCPP session over one open websocket, until it closes."""
+        await self._sessions.run(connection)

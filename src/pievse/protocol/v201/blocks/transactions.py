@@ -1,0 +1,198 @@
+"""E Transactions and J Meter values: TransactionEvent through the outbox, MeterValues outside a
+transaction, and the variables of TxCtrlr, SampledDataCtrlr and AlignedDataCtrlr.
+
+A transaction's events wait in the same persistent outbox as 1.6's messages and are delivered
+by the same rules (:mod:`pievse.protocol.common.outbox_delivery`, MessageAttempts and
+MessageAttemptInterval of TransactionEvent): nothing is lost through kill -9 or a power cut.
+The station names each transaction itself when it starts (a UUID: 36 characters, unique across
+reboots) and numbers its events by seqNo from 0 with no gap, counted from the events the CSMS
+answered (so a repeated event keeps its number). An event made while the CSMS was not there, or
+one that waited across a restart, carries ``offline``.
+
+The transaction starts when the core starts it: when the EV is connected and authorized, that
+is TxStartPoint PowerPathClosed; it ends when either is no longer so, TxStopPoint
+PowerPathClosed. Both are read-only until the core starts transactions at other points.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pievse.core.authorization import AuthorizationStatus
+from pievse.core.effects import MeterSample, TransactionStarted, TransactionStopped
+from pievse.core.vocabulary import ReadingContext
+from pievse.protocol.common.outbox import OutboxEntry
+from pievse.protocol.common.outbox_delivery import OutboxDelivery
+from pievse.protocol.v201.codec import transactions as events
+from pievse.protocol.v201.codec.words import charging_state, decode_id_token_info
+from pievse.protocol.v201.context import Context
+from pievse.protocol.v201.device_model import DataType, Mutability, Variable, member_list
+
+__all__ = ["SUPPORTED_MEASURANDS", "TransactionsBlock"]
+
+#: What our meters can report, by OCPP measurand name.
+SUPPORTED_MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import",
+                        "Current.Import", "Current.Offered", "Voltage", "Frequency")
+
+RO = Mutability.READ_ONLY
+INTEGER, BOOLEAN, MEMBERS = DataType.INTEGER, DataType.BOOLEAN, DataType.MEMBER_LIST
+
+
+def _measurands(component: str, name: str, default: str, key: str | None = None) -> Variable:
+    return Variable(component, name, MEMBERS, default, values_list=SUPPORTED_MEASURANDS,
+                    key=key)
+
+
+class TransactionsBlock:
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self.log = context.log
+        outbox = context.outbox
+        #: Entries made while the CSMS was not there; those that waited across a restart too.
+        self._offline: set[int] = {entry.seq for entry in outbox.entries()}
+        #: The remoteStartId of each transaction a RequestStartTransaction started.
+        self._remote_start_ids: dict[int, int] = {}
+        context.on_effect(TransactionStarted, self._started)
+        context.on_effect(TransactionStopped, lambda stopped: self._put("stop", stopped))
+        context.on_effect(MeterSample, self._sample)
+        context.triggers.register("MeterValues", self._sample_now)
+        model = context.device_model
+        self.delivery = OutboxDelivery(
+            context, build=self._request, delivered=self._delivered,
+            attempts=lambda: model["TransactionMessageAttempts"],
+            retry_interval=lambda: model["TransactionMessageRetryInterval"],
+            name=lambda entry: "TransactionEvent")
+
+    def variables(self) -> list[Variable]:
+        tx, sampled, aligned = "TxCtrlr", "SampledDataCtrlr", "AlignedDataCtrlr"
+        energy = "Energy.Active.Import.Register"
+        return [
+            Variable(tx, "EVConnectionTimeOut", INTEGER, 60, unit="s", minimum=1,
+                     maximum=3600, key="ConnectionTimeOut", setting="connection_timeout_s",
+                     to_setting=float),
+            Variable(tx, "StopTxOnEVSideDisconnect", BOOLEAN, True,
+                     key="StopTransactionOnEVSideDisconnect",
+                     setting="stop_transaction_on_ev_side_disconnect"),
+            Variable(tx, "StopTxOnInvalidId", BOOLEAN, True, key="StopTransactionOnInvalidId",
+                     setting="stop_transaction_on_invalid_id"),
+            Variable(tx, "MaxEnergyOnInvalidId", INTEGER, 0, unit="Wh", minimum=0,
+                     maximum=1_000_000, key="MaxEnergyOnInvalidId",
+                     setting="max_energy_on_invalid_id_wh", to_setting=float),
+            Variable(tx, "TxStartPoint", MEMBERS, "PowerPathClosed", RO),
+            Variable(tx, "TxStopPoint", MEMBERS, "PowerPathClosed", RO),
+            _measurands(sampled, "TxStartedMeasurands", energy),
+            _measurands(sampled, "TxUpdatedMeasurands",
+                        member_list(SUPPORTED_MEASURANDS[:5]), key="MeterValuesSampledData"),
+            Variable(sampled, "TxUpdatedInterval", INTEGER, 60, unit="s", minimum=0,
+                     maximum=86400, key="MeterValueSampleInterval",
+                     setting="meter_value_sample_interval_s", to_setting=float),
+            _measurands(sampled, "TxEndedMeasurands", energy, key="StopTxnSampledData"),
+            # The Ended event carries the samples taken at TxUpdatedInterval.
+            Variable(sampled, "TxEndedInterval", INTEGER, 0, RO, unit="s"),
+            Variable(aligned, "Interval", INTEGER, 0, unit="s", minimum=0, maximum=86400,
+                     key="ClockAlignedDataInterval", setting="clock_aligned_data_interval_s",
+                     to_setting=float),
+            _measurands(aligned, "Measurands", energy, key="MeterValuesAlignedData"),
+            _measurands(aligned, "TxEndedMeasurands", "", key="StopTxnAlignedData"),
+            Variable(aligned, "TxEndedInterval", INTEGER, 0, RO, unit="s"),
+        ]
+
+    def _list(self, name: str) -> list[str]:
+        value = self.context.device_model[name]
+        return [item for item in value.split(",") if item] if value else []
+
+    # --- into the outbox -------------------------------------------------------------------------
+
+    def _started(self, started: TransactionStarted) -> None:
+        context = self.context
+        transaction_id = str(uuid.uuid4())
+        # Named before its first event is queued: a restart never finds the one without the
+        # other.
+        context.outbox.remember_transaction_id(started.transaction_ref, transaction_id)
+        remote = context.remote_starts.pop(started.id_token.key, None)
+        if remote is not None:
+            self._remote_start_ids[started.transaction_ref] = remote
+        self._put("start", started)
+        context.later(lambda: context.station.transaction_accepted(
+            started.transaction_ref, transaction_id, AuthorizationStatus.ACCEPTED))
+
+    def _put(self, kind: Any, effect: TransactionStarted | TransactionStopped | MeterSample,
+             ) -> None:
+        assert effect.transaction_ref is not None
+        entry = self.context.outbox.put(kind, effect.transaction_ref, effect)
+        if not self.context.registered:
+            self._offline.add(entry.seq)
+
+    def _sample(self, sample: MeterSample) -> None:
+        context = self.context
+        reading = sample.context
+        if reading in (ReadingContext.TRANSACTION_BEGIN, ReadingContext.TRANSACTION_END):
+            return  # they travel in the Started and Ended events
+        if sample.transaction_ref is not None and reading is not ReadingContext.TRIGGER:
+            self._put("meter", sample)
+        elif context.registered and reading is not ReadingContext.SAMPLE_PERIODIC:
+            # Outside a transaction only clock-aligned values are reported (and what a
+            # TriggerMessage asks for).
+            name = ("MeterValuesAlignedData" if reading is ReadingContext.SAMPLE_CLOCK
+                    else "MeterValuesSampledData")
+            request = events.meter_values(sample, self._list(name))
+            if request is not None:
+                context.send(request)
+
+    def _sample_now(self, evse_id: int | None) -> None:
+        self.context.dispatch(self.context.station.sample_now(evse_id))
+
+    # --- out of the outbox -----------------------------------------------------------------------
+
+    def _request(self, entry: OutboxEntry) -> Any:
+        outbox = self.context.outbox
+        transaction_id = outbox.transaction_id(entry.transaction_ref)
+        if transaction_id is None:
+            self.log.error("no transactionId for transaction %s; dropping its %s",
+                           entry.transaction_ref, entry.kind)
+            return None
+        seq_no = outbox.events_sent(entry.transaction_ref)
+        offline = entry.seq in self._offline
+        tid = str(transaction_id)
+        if entry.kind == "start":
+            return events.started(
+                entry.data, tid, seq_no, offline=offline,
+                started_measurands=self._list("SampledDataCtrlr.TxStartedMeasurands"),
+                charging_state=self._charging_state(entry.transaction_ref),
+                remote_start_id=self._remote_start_ids.get(entry.transaction_ref))
+        if entry.kind == "stop":
+            return events.ended(entry.data, tid, seq_no, offline=offline,
+                                sampled_measurands=self._list("StopTxnSampledData"),
+                                aligned_measurands=self._list("StopTxnAlignedData"))
+        clock = entry.data.context is ReadingContext.SAMPLE_CLOCK
+        return events.updated(entry.data, tid, seq_no, offline=offline, measurands=self._list(
+            "MeterValuesAlignedData" if clock else "MeterValuesSampledData"))
+
+    def _charging_state(self, transaction_ref: int) -> str | None:
+        """What the car does now, if the transaction still runs."""
+        station = self.context.station
+        for tx in station.transactions():
+            if tx.ref == transaction_ref:
+                status, _, _ = station.connector(tx.connector_id).compute_status()
+                return charging_state(status)
+        return None
+
+    def _delivered(self, entry: OutboxEntry, response: Any) -> None:
+        context = self.context
+        station = context.station
+        info = getattr(response, "id_token_info", None)
+        token = (entry.data.id_token if entry.kind in ("start", "stop") else None)
+        if info and token is not None:
+            # The CSMS's verdict on the token that started (or ended) the transaction: the
+            # cache keeps it, and a refusal at the start is the station's to act on.
+            result = decode_id_token_info(info)
+            context.dispatch(station.verdict_received(token, result))
+            if entry.kind == "start" and result.status is not AuthorizationStatus.ACCEPTED:
+                context.dispatch(station.transaction_accepted(
+                    entry.transaction_ref, str(context.outbox.transaction_id(
+                        entry.transaction_ref)), result.status))
+        self._offline.discard(entry.seq)
+        if entry.kind == "stop":
+            self._remote_start_ids.pop(entry.transaction_ref, None)
+        context.outbox.event_delivered(entry)
