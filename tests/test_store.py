@@ -77,12 +77,13 @@ def test_a_station_made_transaction_id_and_its_events_delivered_survive_closing_
     outbox.remember_transaction_id(7, "5f0c8e0e-6a7e-4c55-9d3a-0f3c2b1a9e77")
     outbox.event_delivered(outbox.put("start", 7, STARTED))
     outbox.event_delivered(outbox.put("meter", 7, SAMPLE))
-    outbox.put("stop", 7, STOPPED)
+    outbox.put("stop", 7, STOPPED, offline=True)
     store.close()
 
     reopened = Outbox(StoredOutboxJournal(Store(path).open()))
     assert reopened.transaction_id(7) == "5f0c8e0e-6a7e-4c55-9d3a-0f3c2b1a9e77"
     assert reopened.events_sent(7) == 2
+    assert [e.offline for e in reopened.entries()] == [True]
     reopened.event_delivered(reopened.head())
     assert reopened.events_sent(7) == 0 and reopened.transaction_id(7) is None
 

@@ -112,8 +112,10 @@ def _id_token_types(db: sqlite3.Connection) -> None:
 
 def _transaction_event_counts(db: sqlite3.Connection) -> None:
     """From schema 5 on, a transaction's messages delivered so far are counted (2.0.1 numbers
-    its TransactionEvents by seqNo, without gaps, across restarts)."""
+    its TransactionEvents by seqNo, without gaps, across restarts), and each queued message
+    says whether it was made while the CSMS was unreachable (2.0.1's ``offline``)."""
     db.execute("ALTER TABLE transaction_ids ADD COLUMN events_sent INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE outbox ADD COLUMN offline INTEGER NOT NULL DEFAULT 0")
 
 
 #: Each entry upgrades the schema from version ``index`` to ``index + 1`` inside one SQLite
@@ -245,15 +247,17 @@ class Store:
 
     def outbox_entries(self) -> list[OutboxEntry]:
         rows = self._connection().execute(
-            "SELECT seq, kind, transaction_ref, effect, attempts FROM outbox ORDER BY seq")
-        return [OutboxEntry(seq, kind, ref, decode_effect(json.loads(effect)), attempts)
-                for seq, kind, ref, effect, attempts in rows]
+            "SELECT seq, kind, transaction_ref, effect, attempts, offline FROM outbox "
+            "ORDER BY seq")
+        return [OutboxEntry(seq, kind, ref, decode_effect(json.loads(effect)), attempts,
+                            offline=bool(offline))
+                for seq, kind, ref, effect, attempts, offline in rows]
 
     def outbox_added(self, entry: OutboxEntry) -> None:
-        self._write("INSERT INTO outbox (seq, kind, transaction_ref, effect, attempts) "
-                    "VALUES (?, ?, ?, ?, ?)",
+        self._write("INSERT INTO outbox (seq, kind, transaction_ref, effect, attempts, offline) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
                     (entry.seq, entry.kind, entry.transaction_ref,
-                     json.dumps(encode_effect(entry.data)), entry.attempts))
+                     json.dumps(encode_effect(entry.data)), entry.attempts, int(entry.offline)))
 
     def outbox_removed(self, entry: OutboxEntry) -> None:
         self._write("DELETE FROM outbox WHERE seq = ?", (entry.seq,))

@@ -45,6 +45,8 @@ class OutboxEntry:
     data: Any  # the station effect the message is built from
     attempts: int = 0
     not_before: float = 0.0  # the clock's monotonic time before which it is not retried
+    #: Made while the CSMS was unreachable (2.0.1 says so in the message: ``offline``).
+    offline: bool = False
 
 
 class OutboxJournal(Protocol):
@@ -87,9 +89,10 @@ class Outbox:
     def entries(self) -> list[OutboxEntry]:
         return list(self._entries)
 
-    def put(self, kind: EntryKind, transaction_ref: int, data: Any) -> OutboxEntry:
+    def put(self, kind: EntryKind, transaction_ref: int, data: Any, *,
+            offline: bool = False) -> OutboxEntry:
         self._seq += 1
-        entry = OutboxEntry(self._seq, kind, transaction_ref, data)
+        entry = OutboxEntry(self._seq, kind, transaction_ref, data, offline=offline)
         with self._batch():
             if kind == "meter":
                 if self._meter_values >= self.max_meter_values:

@@ -6,8 +6,8 @@ by the same rules (:mod:`pievse.protocol.common.outbox_delivery`, MessageAttempt
 MessageAttemptInterval of TransactionEvent): nothing is lost through kill -9 or a power cut.
 The station names each transaction itself when it starts (a UUID: 36 characters, unique across
 reboots) and numbers its events by seqNo from 0 with no gap, counted from the events the CSMS
-answered (so a repeated event keeps its number). An event made while the CSMS was not there, or
-one that waited across a restart, carries ``offline``.
+answered (so a repeated event keeps its number). An event made while the CSMS was not there
+carries ``offline`` (the outbox keeps that on disk with the event).
 
 The transaction starts when the core starts it: when the EV is connected and authorized, that
 is TxStartPoint PowerPathClosed; it ends when either is no longer so, TxStopPoint
@@ -48,9 +48,6 @@ class TransactionsBlock:
     def __init__(self, context: Context) -> None:
         self.context = context
         self.log = context.log
-        outbox = context.outbox
-        #: Entries made while the CSMS was not there; those that waited across a restart too.
-        self._offline: set[int] = {entry.seq for entry in outbox.entries()}
         #: The remoteStartId of each transaction a RequestStartTransaction started.
         self._remote_start_ids: dict[int, int] = {}
         context.on_effect(TransactionStarted, self._started)
@@ -120,9 +117,8 @@ class TransactionsBlock:
     def _put(self, kind: Any, effect: TransactionStarted | TransactionStopped | MeterSample,
              ) -> None:
         assert effect.transaction_ref is not None
-        entry = self.context.outbox.put(kind, effect.transaction_ref, effect)
-        if not self.context.registered:
-            self._offline.add(entry.seq)
+        self.context.outbox.put(kind, effect.transaction_ref, effect,
+                                offline=not self.context.registered)
 
     def _sample(self, sample: MeterSample) -> None:
         context = self.context
@@ -153,7 +149,7 @@ class TransactionsBlock:
                            entry.transaction_ref, entry.kind)
             return None
         seq_no = outbox.events_sent(entry.transaction_ref)
-        offline = entry.seq in self._offline
+        offline = entry.offline
         tid = str(transaction_id)
         if entry.kind == "start":
             return events.started(
@@ -192,7 +188,6 @@ class TransactionsBlock:
                 context.dispatch(station.transaction_accepted(
                     entry.transaction_ref, str(context.outbox.transaction_id(
                         entry.transaction_ref)), result.status))
-        self._offline.discard(entry.seq)
         if entry.kind == "stop":
             self._remote_start_ids.pop(entry.transaction_ref, None)
         context.outbox.event_delivered(entry)
