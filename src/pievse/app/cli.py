@@ -1,8 +1,8 @@
 """The `pievse` command.
 
     pievse run --config FILE      the charge point daemon
-    pievse demo                   a whole charging session against an embedded CSMS, simulated
-    pievse csms                   the embedded OCPP 1.6J central system for bench tests
+    pievse demo [--ocpp 2.0.1]    a whole charging session against an embedded CSMS, simulated
+    pievse csms                   the embedded OCPP 1.6J and 2.0.1 central system for bench tests
     pievse check-config FILE      validate a config file (exit 2 on any problem)
     pievse status | sim ...       talk to a running daemon through its local API
 
@@ -92,7 +92,7 @@ def _refuse_to_start(path: str, problems: list[str]) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from pievse.app.demo import run_demo
 
-    return run_demo(verbose=args.verbose)
+    return run_demo(verbose=args.verbose, version=args.ocpp)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -119,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="play a whole charging session with simulated hardware")
     demo.add_argument("-v", "--verbose", action="store_true", help="also show the daemon's log")
+    demo.add_argument("--ocpp", choices=("1.6", "2.0.1"), default="1.6",
+                      help="the OCPP version the session is played in (default 1.6)")
     demo.set_defaults(func=cmd_demo)
 
     check = sub.add_parser("check-config", help="validate a config file")
