@@ -283,3 +283,60 @@ async def test_a_transaction_outlives_kill_9_with_its_id_and_its_sequence(csms, 
         assert numbers == sorted(numbers) and set(numbers) == set(range(max(numbers) + 1))
     finally:
         await station.stop()
+
+
+async def _status_while_replaying(csms, station, transaction_id: str | None) -> dict:
+    """GetTransactionStatus asked as the first queued event arrives after a reconnection, the
+    event still unanswered: the queue as it stands then."""
+    asked: list[dict] = []
+
+    async def ask_first(cp_id, action, payload):
+        if action == "TransactionEvent" and payload.get("offline") and not asked:
+            request = {} if transaction_id is None else {"transactionId": transaction_id}
+            asked.append(await csms.call("CP1", "GetTransactionStatus", request))
+        return None
+
+    csms.on_call = ask_first
+    csms.refuse_connections = False
+    await eventually(lambda: asked, timeout=30, what="GetTransactionStatus answered")
+    return asked[0]
+
+
+async def test_tc_e_29_check_transaction_status_transaction_with_id_ongoing_with_message_in_queue(
+        csms, start_station):
+    station = await start_station(ocpp=OCPP201)
+    assert await set_variable(csms, "SampledDataCtrlr", "TxUpdatedInterval", "1") == "Accepted"
+    started = await charging(csms, station)
+    await _offline(csms, station)
+    await asyncio.sleep(1.5)
+    answer = await _status_while_replaying(csms, station,
+                                           started["transactionInfo"]["transactionId"])
+    assert answer == {"messagesInQueue": True, "ongoingIndicator": True}
+
+
+async def test_tc_e_31_check_transaction_status_transaction_with_id_ended_with_message_in_queue(
+        csms, start_station):
+    station = await start_station(ocpp=OCPP201)
+    started = await charging(csms, station)
+    await _offline(csms, station)
+    station.hardware.simulated.evs[1].set_state("A")
+    await eventually(lambda: connector(station)["transaction"] is None, what="ended offline")
+    answer = await _status_while_replaying(csms, station,
+                                           started["transactionInfo"]["transactionId"])
+    assert answer == {"messagesInQueue": True, "ongoingIndicator": False}
+
+
+async def test_tc_e_33_check_transaction_status_without_transactionid_with_message_in_queue(
+        csms, start_station):
+    station = await start_station(ocpp=OCPP201)
+    await charging(csms, station)
+    await _offline(csms, station)
+    station.hardware.simulated.evs[1].set_state("A")
+    await eventually(lambda: connector(station)["transaction"] is None, what="ended offline")
+    assert await _status_while_replaying(csms, station, None) == {"messagesInQueue": True}
+
+
+async def test_tc_e_34_check_transaction_status_without_transactionid_without_message_in_queue(
+        csms, start_station):
+    await start_station(ocpp=OCPP201)
+    assert await csms.call("CP1", "GetTransactionStatus", {}) == {"messagesInQueue": False}

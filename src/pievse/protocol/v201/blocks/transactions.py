@@ -1,5 +1,6 @@
-"""E Transactions and J Meter values: TransactionEvent through the outbox, MeterValues outside a
-transaction, and the variables of TxCtrlr, SampledDataCtrlr and AlignedDataCtrlr.
+"""E Transactions and J Meter values: TransactionEvent through the outbox, GetTransactionStatus,
+MeterValues outside a transaction, and the variables of TxCtrlr, SampledDataCtrlr and
+AlignedDataCtrlr.
 
 A transaction's events wait in the same persistent outbox as 1.6's messages and are delivered
 by the same rules (:mod:`pievse.protocol.common.outbox_delivery`, MessageAttempts and
@@ -18,6 +19,10 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+
+from ocpp.routing import on
+from ocpp.v201 import call_result
+from ocpp.v201.enums import Action
 
 from pievse.core.authorization import AuthorizationStatus
 from pievse.core.effects import MeterSample, TransactionStarted, TransactionStopped
@@ -135,6 +140,19 @@ class TransactionsBlock:
             request = events.meter_values(sample, self._list(name))
             if request is not None:
                 context.send(request)
+
+    @on(Action.get_transaction_status)
+    def on_get_transaction_status(self, transaction_id: str | None = None,
+                                  **_: Any) -> call_result.GetTransactionStatus:
+        """The queue as it stands when the request arrives (nothing is flushed first)."""
+        outbox, station = self.context.outbox, self.context.station
+        if transaction_id is None:
+            return call_result.GetTransactionStatus(messages_in_queue=len(outbox) > 0)
+        queued = any(str(outbox.transaction_id(entry.transaction_ref)) == transaction_id
+                     for entry in outbox.entries())
+        ongoing = station.find_transaction(transaction_id) is not None
+        return call_result.GetTransactionStatus(messages_in_queue=queued,
+                                                ongoing_indicator=ongoing)
 
     def _sample_now(self, evse_id: int | None) -> None:
         self.context.dispatch(self.context.station.sample_now(evse_id))
