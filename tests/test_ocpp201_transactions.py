@@ -130,7 +130,14 @@ async def test_seq_no_counts_from_0_without_gaps_and_evse_goes_only_in_the_first
     assert {e["transactionInfo"]["transactionId"] for e in sequence} == {
         started["transactionInfo"]["transactionId"]}
     assert [e["eventType"] for e in sequence if "evse" in e] == ["Started"]
+    # What the car does travels as ChargingStateChanged events, in order with the rest.
+    states = [e["transactionInfo"]["chargingState"] for e in sequence
+              if e["triggerReason"] == "ChargingStateChanged"]
+    assert states and states[-1] == "Charging"
+    assert all(a != b for a, b in zip(states, states[1:])), "only changes are sent"
     for update in events(csms, "Updated"):
+        if update["triggerReason"] == "ChargingStateChanged":
+            continue
         assert update["triggerReason"] == "MeterValuePeriodic"
         values = update["meterValue"][0]["sampledValue"]
         assert any(v["measurand"] == "Energy.Active.Import.Register"
@@ -160,6 +167,7 @@ async def test_tc_e_40_offline_behaviour_connection_loss_during_transaction(
                      what="the queued events delivered")
     replayed = events(csms)[online:]
     assert replayed and all(e["eventType"] == "Updated" and e["offline"] for e in replayed)
+    assert {e["triggerReason"] for e in replayed} == {"MeterValuePeriodic"}
     assert [e["seqNo"] for e in events(csms)] == list(range(len(events(csms))))
 
 
@@ -177,7 +185,8 @@ async def test_tc_e_43_offline_behaviour_transaction_during_offline_period(
     await eventually(lambda: connector(station)["transaction"] is None, what="ended offline")
     csms.refuse_connections = False
     await eventually(lambda: events(csms, "Ended"), timeout=30, what="the queue emptied")
-    assert [e["eventType"] for e in events(csms)] == ["Started", "Ended"]
+    kinds = [e["eventType"] for e in events(csms)]
+    assert kinds[0] == "Started" and kinds[-1] == "Ended"
     assert all(e["offline"] for e in events(csms))
 
 

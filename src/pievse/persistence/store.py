@@ -112,10 +112,25 @@ def _id_token_types(db: sqlite3.Connection) -> None:
 
 def _transaction_event_counts(db: sqlite3.Connection) -> None:
     """From schema 5 on, a transaction's messages delivered so far are counted (2.0.1 numbers
-    its TransactionEvents by seqNo, without gaps, across restarts), and each queued message
-    says whether it was made while the CSMS was unreachable (2.0.1's ``offline``)."""
+    its TransactionEvents by seqNo, without gaps, across restarts), each queued message says
+    whether it was made while the CSMS was unreachable (2.0.1's ``offline``), and a
+    transaction's charging state may be queued too (``state``)."""
     db.execute("ALTER TABLE transaction_ids ADD COLUMN events_sent INTEGER NOT NULL DEFAULT 0")
-    db.execute("ALTER TABLE outbox ADD COLUMN offline INTEGER NOT NULL DEFAULT 0")
+    # A new kind of entry (a transaction's charging state, 2.0.1) widens the CHECK: SQLite
+    # changes a constraint only by copying the table.
+    db.execute("""
+        CREATE TABLE outbox_5 (
+            seq INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('start', 'stop', 'meter', 'state')),
+            transaction_ref INTEGER NOT NULL,
+            effect TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            offline INTEGER NOT NULL DEFAULT 0
+        )""")
+    db.execute("INSERT INTO outbox_5 (seq, kind, transaction_ref, effect, attempts) "
+               "SELECT seq, kind, transaction_ref, effect, attempts FROM outbox")
+    db.execute("DROP TABLE outbox")
+    db.execute("ALTER TABLE outbox_5 RENAME TO outbox")
 
 
 #: Each entry upgrades the schema from version ``index`` to ``index + 1`` inside one SQLite

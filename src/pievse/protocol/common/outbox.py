@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 #: Queued MeterValues kept at most, by default: ~10 days of 1-minute samples, a few MB on disk.
 MAX_METER_VALUES = 15_000
 
-EntryKind = Literal["start", "stop", "meter"]
+#: A transaction's start, stop, meter sample, or change of charging state (2.0.1 only).
+EntryKind = Literal["start", "stop", "meter", "state"]
 
 
 @dataclass(slots=True)

@@ -74,6 +74,8 @@ class TransactionsBlock:
         ]
 
     def _request(self, entry: OutboxEntry) -> Any:
+        if entry.kind == "state":
+            return None  # a 2.0.1 charging-state event, queued before a switch to 1.6
         if entry.kind == "start":
             return messages.start_transaction(entry.data)
         configuration = self.context.configuration

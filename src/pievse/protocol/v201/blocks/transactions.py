@@ -25,7 +25,12 @@ from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
 from pievse.core.authorization import AuthorizationStatus
-from pievse.core.effects import MeterSample, TransactionStarted, TransactionStopped
+from pievse.core.effects import (
+    MeterSample,
+    StatusChanged,
+    TransactionStarted,
+    TransactionStopped,
+)
 from pievse.core.vocabulary import ReadingContext
 from pievse.protocol.common.outbox import OutboxEntry
 from pievse.protocol.common.outbox_delivery import OutboxDelivery
@@ -55,7 +60,10 @@ class TransactionsBlock:
         self.log = context.log
         #: The remoteStartId of each transaction a RequestStartTransaction started.
         self._remote_start_ids: dict[int, int] = {}
+        #: The charging state last queued for each transaction.
+        self._charging_states: dict[int, str] = {}
         context.on_effect(TransactionStarted, self._started)
+        context.on_effect(StatusChanged, self._status_changed)
         context.on_effect(TransactionStopped, lambda stopped: self._put("stop", stopped))
         context.on_effect(MeterSample, self._sample)
         context.triggers.register("MeterValues", self._sample_now)
@@ -116,14 +124,33 @@ class TransactionsBlock:
         if remote is not None:
             self._remote_start_ids[started.transaction_ref] = remote
         self._put("start", started)
+        status, code, info = context.station.connector(started.connector_id).compute_status()
+        self._status_changed(StatusChanged(started.connector_id, status, code, info,
+                                           started.timestamp))
         context.later(lambda: context.station.transaction_accepted(
             started.transaction_ref, transaction_id, AuthorizationStatus.ACCEPTED))
 
-    def _put(self, kind: Any, effect: TransactionStarted | TransactionStopped | MeterSample,
-             ) -> None:
-        assert effect.transaction_ref is not None
-        self.context.outbox.put(kind, effect.transaction_ref, effect,
-                                offline=not self.context.registered)
+    def _status_changed(self, effect: StatusChanged) -> None:
+        """What the car does changed during a transaction: a ChargingStateChanged event, once
+        the transaction's Started event is queued."""
+        station, outbox = self.context.station, self.context.outbox
+        tx = station.connectors[effect.connector_id].transaction \
+            if effect.connector_id in station.connectors else None
+        state = charging_state(effect.status)
+        if tx is None or state is None or outbox.transaction_id(tx.ref) is None:
+            return
+        if self._charging_states.get(tx.ref) != state:
+            self._charging_states[tx.ref] = state
+            self._put("state", effect, tx.ref)
+
+    def _put(self, kind: Any,
+             effect: TransactionStarted | TransactionStopped | MeterSample | StatusChanged,
+             transaction_ref: int | None = None) -> None:
+        ref = transaction_ref if transaction_ref is not None else effect.transaction_ref
+        assert ref is not None
+        self.context.outbox.put(kind, ref, effect, offline=not self.context.registered)
+        if kind == "stop":
+            self._charging_states.pop(ref, None)
 
     def _sample(self, sample: MeterSample) -> None:
         context = self.context
@@ -162,6 +189,10 @@ class TransactionsBlock:
     def _request(self, entry: OutboxEntry) -> Any:
         outbox = self.context.outbox
         transaction_id = outbox.transaction_id(entry.transaction_ref)
+        if transaction_id is None and entry.kind == "start":
+            # Queued under 1.6, whose CSMS would have named it: the station names it now.
+            transaction_id = str(uuid.uuid4())
+            outbox.remember_transaction_id(entry.transaction_ref, transaction_id)
         if transaction_id is None:
             self.log.error("no transactionId for transaction %s; dropping its %s",
                            entry.transaction_ref, entry.kind)
@@ -173,8 +204,9 @@ class TransactionsBlock:
             return events.started(
                 entry.data, tid, seq_no, offline=offline,
                 started_measurands=self._list("SampledDataCtrlr.TxStartedMeasurands"),
-                charging_state=self._charging_state(entry.transaction_ref),
                 remote_start_id=self._remote_start_ids.get(entry.transaction_ref))
+        if entry.kind == "state":
+            return events.charging_state_changed(entry.data, tid, seq_no, offline=offline)
         if entry.kind == "stop":
             return events.ended(entry.data, tid, seq_no, offline=offline,
                                 sampled_measurands=self._list("StopTxnSampledData"),
@@ -182,15 +214,6 @@ class TransactionsBlock:
         clock = entry.data.context is ReadingContext.SAMPLE_CLOCK
         return events.updated(entry.data, tid, seq_no, offline=offline, measurands=self._list(
             "MeterValuesAlignedData" if clock else "MeterValuesSampledData"))
-
-    def _charging_state(self, transaction_ref: int) -> str | None:
-        """What the car does now, if the transaction still runs."""
-        station = self.context.station
-        for tx in station.transactions():
-            if tx.ref == transaction_ref:
-                status, _, _ = station.connector(tx.connector_id).compute_status()
-                return charging_state(status)
-        return None
 
     def _delivered(self, entry: OutboxEntry, response: Any) -> None:
         context = self.context

@@ -13,17 +13,19 @@ from typing import Any
 
 from ocpp.v201 import call
 
-from pievse.core.effects import MeterSample, TransactionStarted, TransactionStopped
+from pievse.core.effects import MeterSample, StatusChanged, TransactionStarted, TransactionStopped
 from pievse.core.vocabulary import ReadingContext, StopReason
 from pievse.protocol.common.datetimes import format_datetime
 from pievse.protocol.common.measurands import measurements
 from pievse.protocol.v201.codec.words import (
+    charging_state,
     encode_id_token,
     stop_trigger_reason,
     stopped_reason,
 )
 
-__all__ = ["ended", "meter_value", "meter_values", "started", "updated"]
+__all__ = ["charging_state_changed", "ended", "meter_value", "meter_values", "started",
+           "updated"]
 
 ENERGY = "Energy.Active.Import.Register"
 
@@ -62,11 +64,9 @@ def _event(event_type: str, timestamp: float, trigger_reason: str, seq_no: int,
 
 
 def started(effect: TransactionStarted, transaction_id: str, seq_no: int, *, offline: bool,
-            started_measurands: list[str], charging_state: str | None,
-            remote_start_id: int | None) -> Any:
+            started_measurands: list[str], remote_start_id: int | None) -> Any:
+    """The Started event; what the car does then follows as a ChargingStateChanged event."""
     info: dict[str, Any] = {"transactionId": transaction_id}
-    if charging_state is not None:
-        info["chargingState"] = charging_state
     if remote_start_id is not None:
         info["remoteStartId"] = remote_start_id
     values = ([_energy(effect.meter_start_wh, ReadingContext.TRANSACTION_BEGIN,
@@ -87,6 +87,16 @@ def updated(sample: MeterSample, transaction_id: str, seq_no: int, *, offline: b
     return _event("Updated", sample.timestamp,
                   _TRIGGERS.get(sample.context, "MeterValuePeriodic"), seq_no,
                   {"transactionId": transaction_id}, offline, [value])
+
+
+def charging_state_changed(effect: StatusChanged, transaction_id: str, seq_no: int, *,
+                           offline: bool) -> Any | None:
+    """The Updated event of a change of what the car does (None: not a state of a transaction)."""
+    state = charging_state(effect.status)
+    if state is None:
+        return None
+    return _event("Updated", effect.timestamp, "ChargingStateChanged", seq_no,
+                  {"transactionId": transaction_id, "chargingState": state}, offline, [])
 
 
 def ended(effect: TransactionStopped, transaction_id: str, seq_no: int, *, offline: bool,
