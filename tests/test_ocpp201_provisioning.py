@@ -214,11 +214,17 @@ async def test_a_notify_report_stays_within_bytes_per_message(csms, start_statio
 
 
 async def test_tc_b_20_reset_charging_station_without_ongoing_transaction_onidle(
-        csms, start_station):
-    station = await start_station(ocpp=OCPP201)
+        csms, start_station, tmp_path):
+    storage = {"path": str(tmp_path / "pievse.sqlite3")}
+    station = await start_station(ocpp=OCPP201, storage=storage)
     answer = await csms.call("CP1", "Reset", {"type": "OnIdle"})
     assert answer["status"] == "Accepted"
     await eventually(lambda: station.exit_reason is ExitReason.SOFT_RESET, what="the restart")
+    station.stop()
+    await eventually(lambda: not csms.connected("CP1"), what="gone")
+    # Started again (as the service does): it says why.
+    await start_station(ocpp=OCPP201, storage=storage)
+    assert [b["reason"] for b in sent(csms, "BootNotification")] == ["PowerUp", "RemoteReset"]
 
 
 async def test_tc_b_21_reset_charging_station_with_ongoing_transaction_onidle(

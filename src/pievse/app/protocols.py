@@ -86,6 +86,8 @@ class DaemonParts:
     on_ping_interval: Callable[[int], None]
     on_connection_change: Callable[[], None]
     on_csms_time: Callable[[float], None]
+    #: Why the station (re)started, in 2.0.1's words (BootReasonEnumType).
+    boot_reason: str = "PowerUp"
 
 
 def build_16(parts: DaemonParts) -> Adapter:
@@ -142,6 +144,7 @@ def build_201(parts: DaemonParts) -> Adapter:
         vendor=cp.vendor,
         model=cp.model,
         serial_number=cp.serial_number or None,
+        boot_reason=parts.boot_reason,
         response_timeout=config.ocpp.response_timeout,
         phases=cp.phases,
         max_power_w=cp.max_current * cp.voltage * cp.phases,
