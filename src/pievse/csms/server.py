@@ -70,9 +70,9 @@ __all__ = [
     "Transaction",
 ]
 
-#: The subprotocols it speaks, each with the class of its sessions; it takes the one the charge
-#: point offers.
-SUBPROTOCOLS = ("ocpp1.6", "ocpp2.0.1")
+#: The subprotocols it speaks; it takes the one the charge point offers, the newest of them when
+#: it offers both.
+SUBPROTOCOLS = ("ocpp2.0.1", "ocpp1.6")
 BOOT_STATUSES = ("Accepted", "Pending", "Rejected")
 
 

@@ -160,6 +160,21 @@ class SessionBase:
             raise ChargePointNotConnected(f"{self.id} is not connected") from error
 
 
+    # -- what every version answers alike -------------------------------------------------
+
+    def boot_answer(self) -> dict[str, Any]:
+        """The answer to BootNotification (its fields are the same in 1.6 and 2.0.1): the boot
+        status, and the heartbeat interval or, when not Accepted, the wait before the next."""
+        status = str(self.central.boot_status)
+        interval = self.central.heartbeat_interval if status == "Accepted" \
+            else self.central.retry_interval
+        return {"current_time": format_datetime(self.central.now()), "interval": interval,
+                "status": status}
+
+    def heartbeat_answer(self) -> dict[str, Any]:
+        return {"current_time": format_datetime(self.central.now())}
+
+
 class ChargePointSession(SessionBase):
     """The CSMS side of an OCPP 1.6J websocket, with 1.6's default answers."""
 
@@ -167,15 +182,11 @@ class ChargePointSession(SessionBase):
 
     @on(Action.boot_notification)
     def on_boot_notification(self, **_: Any) -> call_result.BootNotification:
-        status = str(self.central.boot_status)
-        interval = self.central.heartbeat_interval if status == "Accepted" \
-            else self.central.retry_interval
-        return call_result.BootNotification(current_time=format_datetime(self.central.now()),
-                                            interval=interval, status=status)
+        return call_result.BootNotification(**self.boot_answer())
 
     @on(Action.heartbeat)
     def on_heartbeat(self, **_: Any) -> call_result.Heartbeat:
-        return call_result.Heartbeat(current_time=format_datetime(self.central.now()))
+        return call_result.Heartbeat(**self.heartbeat_answer())
 
     @on(Action.status_notification)
     def on_status_notification(self, **_: Any) -> call_result.StatusNotification:

@@ -15,7 +15,6 @@ from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
 from pievse.csms.session import SessionBase
-from pievse.protocol.common.datetimes import format_datetime
 
 __all__ = ["ChargePointSession201"]
 
@@ -30,15 +29,11 @@ class ChargePointSession201(SessionBase):
 
     @on(Action.boot_notification)
     def on_boot_notification(self, **_: Any) -> call_result.BootNotification:
-        status = str(self.central.boot_status)
-        interval = self.central.heartbeat_interval if status == "Accepted" \
-            else self.central.retry_interval
-        return call_result.BootNotification(current_time=format_datetime(self.central.now()),
-                                            interval=interval, status=status)
+        return call_result.BootNotification(**self.boot_answer())
 
     @on(Action.heartbeat)
     def on_heartbeat(self, **_: Any) -> call_result.Heartbeat:
-        return call_result.Heartbeat(current_time=format_datetime(self.central.now()))
+        return call_result.Heartbeat(**self.heartbeat_answer())
 
     @on(Action.status_notification)
     def on_status_notification(self, **_: Any) -> call_result.StatusNotification:

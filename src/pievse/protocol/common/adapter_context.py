@@ -28,6 +28,7 @@ from pievse.protocol.common.notifications import Call, RedeliveryQueue
 from pievse.protocol.common.outbox import Outbox
 
 if TYPE_CHECKING:
+    from pievse.core.authorization import AuthorizationResult, IdToken
     from pievse.core.station import Station
 
 __all__ = ["AdapterContext", "Dispatch", "OnResponse", "SessionTask", "Trigger", "Triggers"]
@@ -149,6 +150,32 @@ class AdapterContext:
         """Feed an answer back to the station outside the current call stack (a block's effect
         handler runs inside the daemon's dispatch of the station's effects)."""
         asyncio.get_running_loop().call_soon(lambda: self.dispatch(step()))
+
+    def ask_authorization(self, id_token: IdToken, request: Any,
+                          decode: Callable[[Any], AuthorizationResult]) -> None:
+        """Send an Authorize (``request``) for ``id_token`` and hand the CSMS's verdict
+        (``decode(answer)``) to the station; without a registered CSMS or an answer, the
+        station hears "CSMS not reachable" (None) and applies its offline rules."""
+        station = self.station
+        if not self.registered:
+            self.log.info("Authorize %s: CSMS not reachable", id_token.value)
+            self.later(lambda: station.authorization_result(id_token, None))
+            return
+
+        def answered(response: Any) -> None:
+            result = decode(response) if response is not None else None
+            self.later(lambda: station.authorization_result(id_token, result))
+
+        self.send(request, answered)
+
+    def setting_changed(self, definition: Any, value: Any) -> bool:
+        """A key or variable the CSMS changed: if it feeds a station setting (its ``setting``,
+        converted by its ``to_setting``), the station hears of it. True if it did."""
+        if definition.setting is None:
+            return False
+        converted = definition.to_setting(value) if definition.to_setting else value
+        self.dispatch(self.station.update_settings(**{definition.setting: converted}))
+        return True
 
     # --- what the blocks register --------------------------------------------------------------
 

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pievse.core.effects import Effect
 from pievse.protocol.common.adapter_context import AdapterContext, OnResponse
 from pievse.protocol.common.notifications import Call
 from pievse.protocol.common.rpc import (
@@ -31,7 +32,7 @@ from pievse.protocol.common.rpc import (
     RpcSession,
 )
 
-__all__ = ["AdapterSession", "Register"]
+__all__ = ["AdapterSession", "BlockAdapter", "Register"]
 
 #: Registers the charge point over a session's call(): True once the CSMS accepted it, False if
 #: the connection closed first.
@@ -149,6 +150,37 @@ class AdapterSession:
                     # Whoever waited for this answer failed on it; the next message still goes.
                     self.log.exception("handling the answer to %s failed",
                                        type(request).__name__)
+
+
+class BlockAdapter:
+    """What an adapter of any version does the same: its blocks' effects handed on, its route
+    map, its sessions. A version's adapter sets ``context``, ``routes`` and ``sessions``."""
+
+    context: AdapterContext
+    routes: Routes
+    sessions: AdapterSession
+
+    @property
+    def connected(self) -> bool:
+        return self.sessions.connected
+
+    @property
+    def registered(self) -> bool:
+        """Connected and accepted by the CSMS (BootNotification Accepted)."""
+        return self.sessions.registered
+
+    def handler(self, action: str) -> Callable[..., Any]:
+        """The ``@on`` handler of ``action``, as the RPC layer calls it."""
+        return self.routes[action]["_on_action"]
+
+    def handle(self, effect: Effect) -> None:
+        """Turn one station effect into a message (or an outbox entry). Never blocks."""
+        for handler in self.context.effect_handlers(effect):
+            handler(effect)
+
+    async def run_session(self, connection: Any) -> None:
+        """Run the whole OCPP session over one open websocket, until it closes."""
+        await self.sessions.run(connection)
 
 
 async def _until_closed_or_failed(reader: asyncio.Task, tasks: list[asyncio.Task]) -> None:

@@ -35,16 +35,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ocpp.v16.enums import Action
 
 from pievse.aio import AsyncClock, SystemClock
-from pievse.core.effects import Effect
 from pievse.core.station import Station
 from pievse.protocol.common.notifications import RedeliveryQueue
 from pievse.protocol.common.outbox import Outbox
-from pievse.protocol.common.adapter_session import AdapterSession
+from pievse.protocol.common.adapter_session import AdapterSession, BlockAdapter
 from pievse.protocol.common.rpc import route_map
 from pievse.protocol.common.transport_security import SecurityState, TransportSecurity
 from pievse.protocol.v16.blocks import Block
@@ -84,7 +83,7 @@ SECURITY_EXTENSION = frozenset({
 })
 
 
-class ChargePoint16:
+class ChargePoint16(BlockAdapter):
     """One charge point on OCPP 1.6J. ``run_session`` is given to the websocket link.
 
     ``on_csms_time(t)`` hears the CSMS's time from each answer to a BootNotification.
@@ -169,31 +168,9 @@ class ChargePoint16:
             self.configuration.declare(block.keys())
         self.routes = {action: route for action, route in route_map(*self.blocks).items()
                        if secured or action not in SECURITY_EXTENSION}
-        self._sessions = AdapterSession(
+        self.sessions = AdapterSession(
             context, self.routes, version=self.version, register=self._provisioning.register,
             response_timeout=response_timeout, log=log, on_connection_change=on_connection_change)
-
-    # --- state ---------------------------------------------------------------------------------
-
-    @property
-    def connected(self) -> bool:
-        return self._sessions.connected
-
-    @property
-    def registered(self) -> bool:
-        """Connected and accepted by the CSMS (BootNotification Accepted)."""
-        return self._sessions.registered
-
-    def handler(self, action: str) -> Callable[..., Any]:
-        """The ``@on`` handler of ``action``, as the RPC layer calls it."""
-        return self.routes[action]["_on_action"]
-
-    # --- effects from the station --------------------------------------------------------------
-
-    def handle(self, effect: Effect) -> None:
-        """Turn one station effect into a message (or a queue entry). Never blocks."""
-        for handler in self.context.effect_handlers(effect):
-            handler(effect)
 
     # --- the security extension ----------------------------------------------------------------
 
@@ -208,9 +185,3 @@ class ChargePoint16:
         if self._security is None:
             raise RuntimeError("this charge point runs without the security extension")
         return self._security.transport_security()
-
-    # --- one connection ------------------------------------------------------------------------
-
-    async def run_session(self, connection: Any) -> None:
-        """Run the whole OCPP session over one open websocket, until it closes."""
-        await self._sessions.run(connection)

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pievse.aio import AsyncClock, SystemClock
-from pievse.core.effects import Effect
 from pievse.core.station import Station
-from pievse.protocol.common.adapter_session import AdapterSession
+from pievse.protocol.common.adapter_session import AdapterSession, BlockAdapter
 from pievse.protocol.common.notifications import RedeliveryQueue
 from pievse.protocol.common.outbox import Outbox
 from pievse.protocol.common.rpc import route_map
@@ -48,7 +47,7 @@ log = logging.getLogger("pievse.ocpp")
 MAX_MESSAGE_SIZE = 2**16
 
 
-class ChargePoint201:
+class ChargePoint201(BlockAdapter):
     """One charging station on OCPP 2.0.1. ``run_session`` is given to the websocket link.
 
     ``boot_reason`` is the BootNotification's reason (PowerUp, RemoteReset ...).
@@ -107,7 +106,7 @@ class ChargePoint201:
             self.device_model.declare(block.variables())
         self.device_model.declare(self._security_variables(charge_point_id, organization_name))
         self.routes = route_map(*self.blocks)
-        self._sessions = AdapterSession(
+        self.sessions = AdapterSession(
             context, self.routes, version=self.version, register=self._provisioning.register,
             response_timeout=response_timeout, log=log, on_connection_change=on_connection_change)
 
@@ -126,28 +125,6 @@ class ChargePoint201:
         """The device model, as the daemon sees configuration keys (by their stored names)."""
         return self.device_model
 
-    # --- state ---------------------------------------------------------------------------------
-
-    @property
-    def connected(self) -> bool:
-        return self._sessions.connected
-
-    @property
-    def registered(self) -> bool:
-        """Connected and accepted by the CSMS (BootNotification Accepted)."""
-        return self._sessions.registered
-
-    def handler(self, action: str) -> Callable[..., Any]:
-        """The ``@on`` handler of ``action``, as the RPC layer calls it."""
-        return self.routes[action]["_on_action"]
-
-    # --- effects from the station --------------------------------------------------------------
-
-    def handle(self, effect: Effect) -> None:
-        """Turn one station effect into a message (or an outbox entry). Never blocks."""
-        for handler in self.context.effect_handlers(effect):
-            handler(effect)
-
     # --- security ------------------------------------------------------------------------------
 
     def report_security_event(self, event: str, tech_info: str | None = None) -> None:
@@ -159,9 +136,3 @@ class ChargePoint201:
         if self.security_state is None or self.certificates is None:
             raise RuntimeError("this charging station runs without a security state")
         return TransportSecurity.current(self.security_state, self.certificates)
-
-    # --- one connection ------------------------------------------------------------------------
-
-    async def run_session(self, connection: Any) -> None:
-        """Run the whole OCPP session over one open websocket, until it closes."""
-        await self._sessions.run(connection)

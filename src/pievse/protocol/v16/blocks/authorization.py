@@ -42,20 +42,9 @@ class AuthorizationBlock:
         ]
 
     def _authorize(self, request: AuthorizeRequest) -> None:
-        context, id_token = self.context, request.id_token
-        if not context.registered:
-            context.log.info("Authorize %s: CSMS not reachable", id_token.value)
-            context.later(lambda: context.station.authorization_result(id_token, None))
-            return
-
-        def answered(response: Any) -> None:
-            if response is None:
-                context.later(lambda: context.station.authorization_result(id_token, None))
-                return
-            result = messages.id_tag_info(response.id_tag_info)
-            context.later(lambda: context.station.authorization_result(id_token, result))
-
-        context.send(call.Authorize(id_tag=id_token.value), answered)
+        self.context.ask_authorization(
+            request.id_token, call.Authorize(id_tag=request.id_token.value),
+            lambda response: messages.id_tag_info(response.id_tag_info))
 
     @on(Action.clear_cache)
     def on_clear_cache(self, **_: Any) -> call_result.ClearCache:

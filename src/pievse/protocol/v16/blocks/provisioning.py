@@ -77,11 +77,9 @@ class ProvisioningBlock:
 
     def _configuration_changed(self, name: str, value: Any) -> None:
         context = self.context
-        definition = context.configuration.definition(name)
-        if definition.setting is not None:
-            converted = definition.to_setting(value) if definition.to_setting else value
-            context.dispatch(context.station.update_settings(**{definition.setting: converted}))
-        elif name == "HeartbeatInterval":
+        if context.setting_changed(context.configuration.definition(name), value):
+            return
+        if name == "HeartbeatInterval":
             self.registration.heartbeat_changed()
         elif name == "WebSocketPingInterval" and self._on_ping_interval is not None:
             self._on_ping_interval(int(value))

@@ -49,17 +49,9 @@ class AuthorizationBlock:
         ]
 
     def _authorize(self, request: AuthorizeRequest) -> None:
-        context, id_token = self.context, request.id_token
-        if not context.registered:
-            context.log.info("Authorize %s: CSMS not reachable", id_token.value)
-            context.later(lambda: context.station.authorization_result(id_token, None))
-            return
-
-        def answered(response: Any) -> None:
-            result = decode_id_token_info(response.id_token_info) if response else None
-            context.later(lambda: context.station.authorization_result(id_token, result))
-
-        context.send(call.Authorize(id_token=encode_id_token(id_token)), answered)
+        self.context.ask_authorization(
+            request.id_token, call.Authorize(id_token=encode_id_token(request.id_token)),
+            lambda response: decode_id_token_info(response.id_token_info))
 
     @on(Action.clear_cache)
     def on_clear_cache(self, **_: Any) -> call_result.ClearCache:

@@ -124,11 +124,9 @@ class ProvisioningBlock:
 
     def _variable_changed(self, name: str, value: Any) -> None:
         context = self.context
-        variable = context.device_model.definition(name)
-        if variable.setting is not None:
-            converted = variable.to_setting(value) if variable.to_setting else value
-            context.dispatch(context.station.update_settings(**{variable.setting: converted}))
-        elif name == "HeartbeatInterval":
+        if context.setting_changed(context.device_model.definition(name), value):
+            return
+        if name == "HeartbeatInterval":
             self.registration.heartbeat_changed()
         elif name == "WebSocketPingInterval" and self._on_ping_interval is not None:
             self._on_ping_interval(int(value))
