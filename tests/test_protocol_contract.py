@@ -118,7 +118,7 @@ class Csms16:
 
 class Csms201:
     """OCPP 2.0.1's words for what a scenario asks. What a later slice of 2.0.1 brings (smart
-    charging, availability, the local list, reservations) skips its scenarios for now."""
+    charging, the local list, reservations) skips its scenarios for now."""
 
     version = "2.0.1"
 
@@ -145,7 +145,10 @@ class Csms201:
         pytest.skip("2.0.1 K Smart charging comes in a later slice")
 
     async def set_available(self, connector_id: int, available: bool) -> bool:
-        pytest.skip("2.0.1 G ChangeAvailability comes in a later slice")
+        answer = await self.csms.call(self.cp_id, "ChangeAvailability", {
+            "operationalStatus": "Operative" if available else "Inoperative",
+            "evse": {"id": connector_id}})
+        return answer["status"] in ("Accepted", "Scheduled")
 
     async def send_local_list(self, id_tokens: list[str]) -> bool:
         pytest.skip("2.0.1 D Local authorization list comes in a later slice")

@@ -1,5 +1,6 @@
-"""G Availability: StatusNotification of each EVSE's connector, and the components that describe
-the station (ChargingStation, each EVSE, each Connector) with their availability.
+"""G Availability: StatusNotification of each EVSE's connector, ChangeAvailability, and the
+components that describe the station (ChargingStation, each EVSE, each Connector) with their
+availability.
 
 A status is sent when 2.0.1's word for it changes (Preparing to Charging is Occupied either
 way), and only while the CSMS is there: after a reconnection the current status of every
@@ -9,12 +10,16 @@ StatusNotification in 2.0.1: its availability is the ChargingStation's Availabil
 
 from __future__ import annotations
 
-from ocpp.v201 import call
+from typing import Any
+
+from ocpp.routing import on
+from ocpp.v201 import call, call_result
+from ocpp.v201.enums import Action
 
 from pievse.core.effects import StatusChanged
 from pievse.core.vocabulary import ConnectorStatus
 from pievse.protocol.common.datetimes import format_datetime
-from pievse.protocol.v201.codec.words import connector_status
+from pievse.protocol.v201.codec.words import connector_status, encode_availability_status
 from pievse.protocol.v201.context import Context
 from pievse.protocol.v201.device_model import DataType, Mutability, Variable
 
@@ -91,6 +96,21 @@ class AvailabilityBlock:
         self.context.send(call.StatusNotification(
             timestamp=format_datetime(timestamp), connector_status=status, evse_id=evse_id,
             connector_id=CONNECTOR_ID))
+
+    @on(Action.change_availability)
+    def on_change_availability(self, operational_status: str, evse: dict[str, Any] | None = None,
+                               **_: Any) -> call_result.ChangeAvailability:
+        """The whole station (no evse), an EVSE, or its one connector: the core decides, and a
+        connector in use changes once its transaction has ended (Scheduled)."""
+        evse_id = (evse or {}).get("id", 0)
+        connector_id = (evse or {}).get("connector_id")
+        if connector_id not in (None, CONNECTOR_ID) or (evse_id == 0 and evse is not None
+                                                          and connector_id is not None):
+            return call_result.ChangeAvailability(status="Rejected")
+        answer = self.context.station.change_availability(evse_id,
+                                                          operational_status == "Operative")
+        return call_result.ChangeAvailability(
+            status=encode_availability_status(self.context.answer(answer)))
 
     def _send_all(self) -> None:
         self._sent.clear()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pievse.core.answers import RemoteStartStopStatus, ResetStatus
+from pievse.core.answers import AvailabilityStatus, RemoteStartStopStatus, ResetStatus
 from pievse.core.authorization import (
     AuthorizationResult,
     AuthorizationStatus,
@@ -23,6 +23,7 @@ from pievse.protocol.common.datetimes import format_datetime, parse_datetime
 
 __all__ = [
     "charging_state",
+    "encode_availability_status",
     "connector_status",
     "decode_id_token",
     "decode_id_token_info",
@@ -146,6 +147,11 @@ def encode_reset_status(status: ResetStatus) -> str:
 
 def encode_remote_status(status: RemoteStartStopStatus) -> str:
     return "Accepted" if status is RemoteStartStopStatus.ACCEPTED else "Rejected"
+
+
+def encode_availability_status(status: AvailabilityStatus) -> str:
+    return {AvailabilityStatus.ACCEPTED: "Accepted", AvailabilityStatus.REJECTED: "Rejected",
+            AvailabilityStatus.SCHEDULED: "Scheduled"}[status]
 
 
 def timestamp(seconds: float) -> str:
