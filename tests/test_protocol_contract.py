@@ -118,7 +118,7 @@ class Csms16:
 
 class Csms201:
     """OCPP 2.0.1's words for what a scenario asks. What a later slice of 2.0.1 brings (smart
-    charging, the local list, reservations) skips its scenarios for now."""
+    charging, reservations) skips its scenarios for now."""
 
     version = "2.0.1"
 
@@ -151,10 +151,16 @@ class Csms201:
         return answer["status"] in ("Accepted", "Scheduled")
 
     async def send_local_list(self, id_tokens: list[str]) -> bool:
-        pytest.skip("2.0.1 D Local authorization list comes in a later slice")
+        entries = [{"idToken": {"idToken": t, "type": "ISO14443"},
+                    "idTokenInfo": {"status": "Accepted"}} for t in id_tokens]
+        return await self._accepted("SendLocalList", {
+            "versionNumber": 1, "updateType": "Full", "localAuthorizationList": entries})
 
     async def allow_offline_local_list(self) -> bool:
-        pytest.skip("2.0.1 D Local authorization list comes in a later slice")
+        answer = await self.csms.call(self.cp_id, "SetVariables", {"setVariableData": [{
+            "component": {"name": "AuthCtrlr"}, "variable": {"name": "LocalAuthorizeOffline"},
+            "attributeValue": "true"}]})
+        return answer["setVariableResult"][0]["attributeStatus"] == "Accepted"
 
     async def reserve(self, connector_id: int, id_token: str, reservation_id: int) -> bool:
         pytest.skip("2.0.1 H Reservation comes in a later slice")

@@ -30,6 +30,7 @@ from pievse.protocol.common.transport_security import SecurityState, TransportSe
 from pievse.protocol.v201.blocks import Block
 from pievse.protocol.v201.blocks.authorization import AuthorizationBlock
 from pievse.protocol.v201.blocks.availability import AvailabilityBlock
+from pievse.protocol.v201.blocks.local_list import LocalListBlock
 from pievse.protocol.v201.blocks.provisioning import ProvisioningBlock
 from pievse.protocol.v201.blocks.remote_control import RemoteControlBlock
 from pievse.protocol.v201.blocks.transactions import TransactionsBlock
@@ -101,6 +102,7 @@ class ChargePoint201(BlockAdapter):
             self._provisioning, AvailabilityBlock(context, phases=phases,
                                                   max_power_w=max_power_w),
             AuthorizationBlock(context), TransactionsBlock(context), RemoteControlBlock(context),
+            LocalListBlock(context, bytes_per_message=MAX_MESSAGE_SIZE),
         ]
         for block in self.blocks:
             self.device_model.declare(block.variables())

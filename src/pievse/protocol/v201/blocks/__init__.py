@@ -4,11 +4,13 @@
 provisioning (B)    BootNotification, Heartbeat, Get/SetVariables, GetBaseReport and
                     NotifyReport, Reset, DataTransfer; the communication and device-data
                     variables
-availability (G)    StatusNotification; the ChargingStation, EVSE and Connector components
+availability (G)    StatusNotification, ChangeAvailability; the ChargingStation, EVSE and
+                    Connector components
 authorization (C)   Authorize, ClearCache; AuthCtrlr, AuthCacheCtrlr
 transactions (E)    TransactionEvent through the outbox, meter values (J) in and outside a
                     transaction; TxCtrlr, SampledDataCtrlr, AlignedDataCtrlr
 remote_control (F)  RequestStart/StopTransaction, TriggerMessage
+local_list (D)      SendLocalList, GetLocalListVersion; LocalAuthListCtrlr
 ==================  ===========================================================================
 
 Each is built over the shared :class:`~pievse.protocol.v201.context.Context` and nothing else
