@@ -12,6 +12,7 @@ from pievse.app.daemon import Daemon, ExitReason
 from pievse.protocol.v201.blocks.provisioning import ITEMS_PER_MESSAGE
 from tests.conftest import eventually, station_config
 from tests.ocpp201 import OCPP201, calls_sent, get_variable, item, sent, set_variable
+from tests.test_ocpp16_sessions import next_one, sent_at
 
 pytestmark = pytest.mark.asyncio
 
@@ -26,6 +27,19 @@ async def test_tc_b_01_cold_boot_charging_station_accepted(csms, start_station):
     assert status["connectorStatus"] == "Available"
     assert station.status()["ocpp"]["version"] == "2.0.1"
     assert csms.session("CP1").websocket.subprotocol == "ocpp2.0.1"
+
+
+async def test_heartbeat_at_the_interval_the_csms_gave_and_set_variables_changes_it(
+        csms, start_station, fake_clock):
+    csms.heartbeat_interval = 60
+    await start_station(ocpp=OCPP201)
+    registered = sent_at(csms, "StatusNotification")[-1]
+    beats = [await next_one(fake_clock, csms, "Heartbeat", 60) for _ in range(2)]
+    assert beats == [registered + 60, registered + 120]
+    assert (await get_variable(csms, "OCPPCommCtrlr", "HeartbeatInterval"))[
+        "attributeValue"] == "60"
+    assert await set_variable(csms, "OCPPCommCtrlr", "HeartbeatInterval", "20") == "Accepted"
+    assert await next_one(fake_clock, csms, "Heartbeat", 20) > beats[-1]
 
 
 async def test_tc_b_02_cold_boot_charging_station_pending(csms, start_station):
@@ -266,6 +280,32 @@ async def test_tc_b_29_reset_evse_with_ongoing_transaction_not_supported(csms, s
     await start_station(ocpp=OCPP201)
     answer = await csms.call("CP1", "Reset", {"type": "OnIdle", "evseId": 1})
     assert answer["status"] == "Rejected"
+
+
+async def test_every_variable_kept_under_a_16_key_feeds_what_that_key_feeds():
+    """One meaning, one stored name, one station setting: the 2.0.1 variable and the 1.6 key
+    of the same name agree on the setting and on the kind of value."""
+    from pievse.core.station import Station
+    from pievse.protocol.v16.adapter import ChargePoint16
+    from pievse.protocol.v16.configuration import KeyType
+    from pievse.protocol.v201.adapter import ChargePoint201
+    from pievse.protocol.v201.device_model import DataType
+
+    kinds = {KeyType.INT: {DataType.INTEGER}, KeyType.BOOL: {DataType.BOOLEAN},
+             KeyType.CSL: {DataType.MEMBER_LIST, DataType.SEQUENCE_LIST},
+             KeyType.STRING: {DataType.STRING}}
+    keys = ChargePoint16(Station(1), lambda effects: None, vendor="v", model="m").configuration
+    model = ChargePoint201(Station(1), lambda effects: None, vendor="v", model="m").device_model
+    shared = [v for v in model if v.key is not None]
+    assert len(shared) >= 15
+    for variable in shared:
+        assert variable.key in keys, variable.key
+        key = keys.definition(variable.key)
+        assert variable.setting == key.setting, variable.key
+        assert variable.data_type in kinds[key.type], variable.key
+        assert variable.default == key.default, variable.key
+    fed = {v.setting for v in shared if v.setting}
+    assert fed == {keys.definition(v.key).setting for v in shared} - {None}
 
 
 async def test_a_value_set_under_one_version_holds_under_the_other(csms, tmp_path):
