@@ -77,3 +77,41 @@ async def test_tc_g_11_change_availability_evse_with_ongoing_transaction(csms, s
     sim.evs[1].set_state("A")
     await eventually(lambda: last_status(csms) == "Unavailable",
                      what="Unavailable once the transaction ended")
+
+
+async def test_tc_f_06_remote_unlock_connector_without_ongoing_transaction_accepted(
+        csms, start_station):
+    station = await start_station(ocpp=OCPP201, board={"has_lock": True})
+    station.hardware.simulated.evs[1].set_state("B")
+    answer = await csms.call("CP1", "UnlockConnector", {"evseId": 1, "connectorId": 1})
+    assert answer["status"] == "Unlocked"
+
+
+async def test_tc_f_07_remote_unlock_connector_without_ongoing_transaction_no_cable_connected(
+        csms, start_station):
+    await start_station(ocpp=OCPP201, board={"has_lock": True})
+    answer = await csms.call("CP1", "UnlockConnector", {"evseId": 1, "connectorId": 1})
+    assert answer["status"] == "Unlocked"
+    answer = await csms.call("CP1", "UnlockConnector", {"evseId": 3, "connectorId": 1})
+    assert answer["status"] == "UnknownConnector"
+
+
+async def test_an_unlock_during_a_transaction_is_refused_and_the_session_goes_on(
+        csms, start_station):
+    station = await start_station(ocpp=OCPP201, board={"has_lock": True})
+    sim = station.hardware.simulated
+    sim.evs[1].set_state("C")
+    sim.reader.present("04A1B2C3")
+    await eventually(lambda: sim.boards[1].contactor_closed, what="charging")
+    answer = await csms.call("CP1", "UnlockConnector", {"evseId": 1, "connectorId": 1})
+    assert answer["status"] == "OngoingAuthorizedTransaction"
+    assert sim.boards[1].contactor_closed
+
+
+async def test_a_fixed_cable_has_nothing_to_unlock(csms, start_station):
+    from pievse.csms.server import CallErrorResponse
+
+    await start_station(ocpp=OCPP201)
+    with pytest.raises(CallErrorResponse) as refused:
+        await csms.call("CP1", "UnlockConnector", {"evseId": 1, "connectorId": 1})
+    assert refused.value.code == "NotSupported"

@@ -1,6 +1,9 @@
-"""G Availability: StatusNotification of each EVSE's connector, ChangeAvailability, and the
-components that describe the station (ChargingStation, each EVSE, each Connector) with their
-availability.
+"""G Availability: StatusNotification of each EVSE's connector, ChangeAvailability,
+UnlockConnector (F05), and the components that describe the station (ChargingStation, each
+EVSE, each Connector) with their availability.
+
+UnlockConnector does not end a transaction in 2.0.1: during one it is refused
+(OngoingAuthorizedTransaction). A fixed cable has no lock: NotSupported.
 
 A status is sent when 2.0.1's word for it changes (Preparing to Charging is Occupied either
 way), and only while the CSMS is there: after a reconnection the current status of every
@@ -12,13 +15,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from ocpp.exceptions import NotSupportedError
 from ocpp.routing import on
 from ocpp.v201 import call, call_result
 from ocpp.v201.enums import Action
 
+from pievse.core.answers import UnlockStatus
 from pievse.core.effects import StatusChanged
 from pievse.core.vocabulary import ConnectorStatus
 from pievse.protocol.common.datetimes import format_datetime
+from pievse.protocol.common.unlocking import Unlocking
 from pievse.protocol.v201.codec.words import connector_status, encode_availability_status
 from pievse.protocol.v201.context import Context
 from pievse.protocol.v201.device_model import DataType, Mutability, Variable
@@ -40,6 +46,7 @@ class AvailabilityBlock:
         self._connector_type = connector_type
         #: The status last sent for each EVSE.
         self._sent: dict[int, str] = {}
+        self.unlocking = Unlocking(context)
         context.on_effect(StatusChanged, self._status_changed)
         context.on_registered(self._send_all)
         context.triggers.register("StatusNotification", self._send_statuses)
@@ -111,6 +118,21 @@ class AvailabilityBlock:
                                                           operational_status == "Operative")
         return call_result.ChangeAvailability(
             status=encode_availability_status(self.context.answer(answer)))
+
+    @on(Action.unlock_connector)
+    async def on_unlock_connector(self, evse_id: int, connector_id: int,
+                                  **_: Any) -> call_result.UnlockConnector:
+        station = self.context.station
+        if connector_id != CONNECTOR_ID or evse_id not in station.connectors:
+            return call_result.UnlockConnector(status="UnknownConnector")
+        if station.connector(evse_id).transaction is not None:
+            return call_result.UnlockConnector(status="OngoingAuthorizedTransaction")
+        outcome = await self.unlocking.unlock(evse_id)
+        if outcome is UnlockStatus.NOT_SUPPORTED:
+            raise NotSupportedError("a fixed cable has no lock to release")
+        if isinstance(outcome, UnlockStatus):
+            return call_result.UnlockConnector(status="UnknownConnector")
+        return call_result.UnlockConnector(status="Unlocked" if outcome else "UnlockFailed")
 
     def _send_all(self) -> None:
         self._sent.clear()
