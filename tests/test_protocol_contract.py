@@ -118,7 +118,7 @@ class Csms16:
 
 class Csms201:
     """OCPP 2.0.1's words for what a scenario asks. What a later slice of 2.0.1 brings (smart
-    charging, reservations) skips its scenarios for now."""
+    charging) skips its scenarios for now."""
 
     version = "2.0.1"
 
@@ -163,7 +163,9 @@ class Csms201:
         return answer["setVariableResult"][0]["attributeStatus"] == "Accepted"
 
     async def reserve(self, connector_id: int, id_token: str, reservation_id: int) -> bool:
-        pytest.skip("2.0.1 H Reservation comes in a later slice")
+        return await self._accepted("ReserveNow", {
+            "id": reservation_id, "expiryDateTime": "2099-01-01T00:00:00Z",
+            "idToken": {"idToken": id_token, "type": "ISO14443"}, "evseId": connector_id})
 
     def sessions(self) -> list[BilledSession]:
         return [BilledSession(t.transaction_id, t.id_tag, t.energy_wh, t.stopped, t.stop_reason)

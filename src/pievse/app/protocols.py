@@ -158,7 +158,9 @@ def build_201(parts: DaemonParts) -> Adapter:
         charge_point_id=cp.id,
         organization_name=security.cpo_name,
     )
-    adapter.configuration.set_initial("WebSocketPingInterval", config.ocpp.ping_interval)
+    keys = adapter.configuration
+    keys.set_initial("WebSocketPingInterval", config.ocpp.ping_interval)
+    keys.set_initial("ReserveConnectorZeroSupported", config.reservations.connector_zero)
     return adapter
 
 

@@ -33,6 +33,7 @@ from pievse.protocol.v201.blocks.availability import AvailabilityBlock
 from pievse.protocol.v201.blocks.local_list import LocalListBlock
 from pievse.protocol.v201.blocks.provisioning import ProvisioningBlock
 from pievse.protocol.v201.blocks.remote_control import RemoteControlBlock
+from pievse.protocol.v201.blocks.reservation import ReservationBlock
 from pievse.protocol.v201.blocks.transactions import TransactionsBlock
 from pievse.protocol.v201.context import Context, Dispatch
 from pievse.protocol.v201.device_model import DataType, DeviceModel, Mutability, Variable
@@ -102,7 +103,7 @@ class ChargePoint201(BlockAdapter):
             self._provisioning, AvailabilityBlock(context, phases=phases,
                                                   max_power_w=max_power_w),
             AuthorizationBlock(context), TransactionsBlock(context), RemoteControlBlock(context),
-            LocalListBlock(context, bytes_per_message=MAX_MESSAGE_SIZE),
+            LocalListBlock(context, bytes_per_message=MAX_MESSAGE_SIZE), ReservationBlock(context),
         ]
         for block in self.blocks:
             self.device_model.declare(block.variables())
