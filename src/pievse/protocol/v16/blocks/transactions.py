@@ -13,13 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from pievse.core.effects import MeterSample, TransactionStarted, TransactionStopped
+from pievse.protocol.common.measurands import SUPPORTED_MEASURANDS
 from pievse.protocol.common.outbox import OutboxEntry
 from pievse.protocol.common.outbox_delivery import SLOW_RETRY_S, OutboxDelivery
 from pievse.protocol.v16 import messages
 from pievse.protocol.v16.blocks.meter_values import measurands
 from pievse.protocol.v16.configuration import (
     MAX_CSL_ITEMS,
-    SUPPORTED_MEASURANDS,
     KeyDefinition,
     KeyType,
 )

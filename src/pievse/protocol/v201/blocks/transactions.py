@@ -32,6 +32,7 @@ from pievse.core.effects import (
     TransactionStopped,
 )
 from pievse.core.vocabulary import ReadingContext
+from pievse.protocol.common.measurands import SUPPORTED_MEASURANDS
 from pievse.protocol.common.outbox import OutboxEntry
 from pievse.protocol.common.outbox_delivery import OutboxDelivery
 from pievse.protocol.v201.codec import transactions as events
@@ -39,11 +40,7 @@ from pievse.protocol.v201.codec.words import charging_state, decode_id_token_inf
 from pievse.protocol.v201.context import Context
 from pievse.protocol.v201.device_model import DataType, Mutability, Variable, member_list
 
-__all__ = ["SUPPORTED_MEASURANDS", "TransactionsBlock"]
-
-#: What our meters can report, by OCPP measurand name.
-SUPPORTED_MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import",
-                        "Current.Import", "Current.Offered", "Voltage", "Frequency")
+__all__ = ["TransactionsBlock"]
 
 RO = Mutability.READ_ONLY
 INTEGER, BOOLEAN, MEMBERS = DataType.INTEGER, DataType.BOOLEAN, DataType.MEMBER_LIST
