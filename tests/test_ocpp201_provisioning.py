@@ -350,3 +350,30 @@ async def test_a_value_set_under_one_version_holds_under_the_other(csms, tmp_pat
     await run("2.0.1", set_under_201)
     await run("1.6", read_under_16)
     await run("2.0.1", read_under_201)
+
+
+async def _custom_report(csms, request_id: int, **criteria) -> list[dict]:
+    answer = await csms.call("CP1", "GetReport", {"requestId": request_id, **criteria})
+    if answer["status"] != "Accepted":
+        return []
+    await eventually(lambda: any(r["requestId"] == request_id and not r.get("tbc")
+                                 for r in sent(csms, "NotifyReport")), what="the report")
+    return [e for r in sent(csms, "NotifyReport") if r["requestId"] == request_id
+            for e in r.get("reportData", [])]
+
+
+async def test_get_report_by_component_variable_and_by_criteria(csms, start_station):
+    await start_station(ocpp=OCPP201, charge_point={"connectors": 2})
+    data = await _custom_report(csms, 21, componentVariable=[
+        {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}},
+        {"component": {"name": "EVSE", "evse": {"id": 2}}}])
+    assert ("OCPPCommCtrlr", "HeartbeatInterval") in _names(data)
+    assert {e["component"].get("evse", {}).get("id") for e in data
+            if e["component"]["name"] == "EVSE"} == {2}
+    assert ("OCPPCommCtrlr", "OfflineThreshold") not in _names(data)
+    available = await _custom_report(csms, 22, componentCriteria=["Available"])
+    assert {"ChargingStation", "EVSE", "Connector"} <= {e["component"]["name"]
+                                                        for e in available}
+    answer = await csms.call("CP1", "GetReport", {"requestId": 23, "componentVariable": [
+        {"component": {"name": "NoSuchComponent"}}]})
+    assert answer["status"] == "EmptyResultSet"

@@ -1,6 +1,6 @@
 """B Provisioning: BootNotification, Heartbeat, the device model (GetVariables, SetVariables,
-GetBaseReport and the NotifyReports it asks for), Reset and DataTransfer, and the variables of
-the communication controller, the device-data controller and the clock.
+GetBaseReport and GetReport and the NotifyReports they ask for), Reset and DataTransfer, and the
+variables of the communication controller, the device-data controller and the clock.
 
 Registration and the heartbeat are the common ones (:mod:`pievse.protocol.common.registration`).
 While the CSMS has not accepted the charging station (Pending, Rejected) it sends nothing of
@@ -195,6 +195,37 @@ class ProvisioningBlock:
         for report in self.notify_reports(request_id, self._base_report(report_base)):
             self.context.reply(report)
 
+    def _report(self, component_variable: list[dict[str, Any]] | None,
+                component_criteria: list[str] | None) -> list[dict[str, Any]]:
+        """GetReport: the variables of the components named (and of the variables named, where
+        one is), of the components whose variables of the criteria (Active, Available, Enabled,
+        Problem) are true."""
+        model = self.context.device_model
+        chosen = list(model)
+        if component_variable:
+            chosen = [v for v in chosen if any(_names(v, wanted) for wanted in component_variable)]
+        if component_criteria:
+            meeting = {v.address()[:4] for v in model
+                       if v.name in component_criteria and model.value(v) is True}
+            chosen = [v for v in chosen if v.address()[:4] in meeting]
+        return [model.report_data(v) for v in chosen]
+
+    @on(Action.get_report)
+    def on_get_report(self, request_id: int,
+                      component_variable: list[dict[str, Any]] | None = None,
+                      component_criteria: list[str] | None = None,
+                      **_: Any) -> call_result.GetReport:
+        found = self._report(component_variable, component_criteria)
+        return call_result.GetReport(status="Accepted" if found else "EmptyResultSet")
+
+    @after(Action.get_report)
+    def after_get_report(self, request_id: int,
+                         component_variable: list[dict[str, Any]] | None = None,
+                         component_criteria: list[str] | None = None, **_: Any) -> None:
+        for report in self.notify_reports(
+                request_id, self._report(component_variable, component_criteria)):
+            self.context.reply(report)
+
     def notify_reports(self, request_id: int, data: list[dict[str, Any]]) -> list[Any]:
         """``data`` as NotifyReports of at most ItemsPerMessageGetReport items and
         BytesPerMessageGetReport characters each, numbered from 0, all but the last ``tbc``."""
@@ -245,3 +276,17 @@ class ProvisioningBlock:
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:
         return call_result.DataTransfer(status="UnknownVendorId")
+
+
+def _names(variable: Variable, wanted: dict[str, Any]) -> bool:
+    """Whether a ComponentVariableType (as the RPC layer gives it) names ``variable``: its
+    component (and EVSE, connector, instance where given), and its variable where one is."""
+    component, evse = wanted["component"], wanted["component"].get("evse") or {}
+    if component["name"] != variable.component or any(
+            given is not None and given != ours for given, ours in (
+                (evse.get("id"), variable.evse), (evse.get("connector_id"), variable.connector),
+                (component.get("instance"), variable.component_instance))):
+        return False
+    named = wanted.get("variable")
+    return named is None or (named["name"] == variable.name and named.get("instance") in (
+        None, variable.instance))
