@@ -293,6 +293,7 @@ async def test_an_unavailable_connector_refuses_a_session_until_it_is_available(
     await eventually(lambda: connector(station)["status"] != "Unavailable", what="available")
     assert await side.remote_start(ALICE, 1)
     await charging(station)
+    await eventually(side.sessions, what="the session at the CSMS")
     assert len(side.sessions()) == 1, "the tap while Unavailable started nothing"
 
 
@@ -341,4 +342,6 @@ async def test_a_reserved_connector_waits_for_the_card_it_was_reserved_for(side,
     station.hardware.simulated.reader.present(ALICE)
     transaction = (await charging(station))["transaction"]
     assert transaction["id_tag"] == ALICE
+    # 2.0.1 names the transaction at the station: the CSMS may hear of it a moment later.
+    await eventually(side.sessions, what="the session at the CSMS")
     assert [s.id_token for s in side.sessions()] == [ALICE]
