@@ -61,7 +61,8 @@ async def test_tc_e_01_start_transaction_options_powerpathclosed(csms, start_sta
                      transaction_id, what="the transactionId in the status")
     [authorize] = sent(csms, "Authorize")
     assert authorize["idToken"] == CARD
-    assert sent(csms, "StatusNotification")[-1]["connectorStatus"] == "Occupied"
+    await eventually(lambda: sent(csms, "StatusNotification")[-1]["connectorStatus"] ==
+                     "Occupied", what="Occupied")
 
 
 async def test_tc_e_04_local_start_transaction_authorization_first_success(
