@@ -91,3 +91,17 @@ async def test_tc_f_27_trigger_message_not_implemented(csms, start_station):
                              {"requestedMessage": "StatusNotification", "evse": {"id": 9}})
     assert answer["status"] == "Rejected"
     assert "SignCertificate" not in calls_sent(csms)
+
+
+async def test_security_events_reach_the_csms_once_accepted_and_not_before(csms, start_station):
+    """A04: the station reports its start (StartupOfTheDevice) through the redelivery queue,
+    which waits for an Accepted BootNotification (a CSMS answers earlier ones SecurityError)."""
+    csms.boot_status, csms.boot_retry_interval = "Pending", 3600
+    station = await start_station(ocpp=OCPP201, wait_registered=False)
+    await csms.wait_for_message("CP1", "BootNotification", "out")
+    assert "SecurityEventNotification" not in calls_sent(csms)
+    csms.boot_status = "Accepted"
+    await csms.call("CP1", "TriggerMessage", {"requestedMessage": "BootNotification"})
+    await eventually(lambda: sent(csms, "SecurityEventNotification"), what="the event")
+    [event] = sent(csms, "SecurityEventNotification")
+    assert event["type"] == "StartupOfTheDevice" and station.protocol.registered

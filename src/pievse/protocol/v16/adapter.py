@@ -62,7 +62,8 @@ from pievse.protocol.v16.blocks.transactions import TransactionsBlock
 from pievse.protocol.v16.codec.authorization import send_local_list_frame_size
 from pievse.protocol.v16.configuration import Configuration
 from pievse.protocol.v16.context import Context, Dispatch
-from pievse.protocol.v16.security_events import SecurityEvent, SecurityEvents
+from pievse.protocol.common.security_events import SecurityEvent, SecurityEvents
+from pievse.protocol.v16.security_events import security_event_notification
 from pievse.services.certificates import CertificateStore, KeyType
 
 if TYPE_CHECKING:
@@ -140,7 +141,7 @@ class ChargePoint16(BlockAdapter):
         self.outbox = outbox if outbox is not None else Outbox(clock=self.clock)
         notifications = RedeliveryQueue(self.clock, logger=log)
         secured = certificates is not None
-        security_events = (SecurityEvents(notifications, self.clock,
+        security_events = (SecurityEvents(notifications, self.clock, security_event_notification,
                                           logs.security_log if logs is not None else None)
                            if secured else None)
         self.context = Context(

@@ -29,7 +29,7 @@ from pievse.protocol.v16.configuration import Configuration
 if TYPE_CHECKING:
     from pievse.core.station import Station
     from pievse.protocol.common.transport_security import SecurityState
-    from pievse.protocol.v16.security_events import SecurityEvents
+    from pievse.protocol.common.security_events import SecurityEvents
     from pievse.services.certificates import CertificateStore
     from pievse.services.diagnostics import DiagnosticsUploader
     from pievse.services.firmware import FirmwareUpdater

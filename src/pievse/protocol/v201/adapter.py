@@ -26,6 +26,7 @@ from pievse.protocol.common.adapter_session import AdapterSession, BlockAdapter
 from pievse.protocol.common.notifications import RedeliveryQueue
 from pievse.protocol.common.outbox import Outbox
 from pievse.protocol.common.rpc import route_map
+from pievse.protocol.common.security_events import SecurityEvent, SecurityEvents
 from pievse.protocol.common.transport_security import SecurityState, TransportSecurity
 from pievse.protocol.v201.blocks import Block
 from pievse.protocol.v201.blocks.authorization import AuthorizationBlock
@@ -35,11 +36,13 @@ from pievse.protocol.v201.blocks.provisioning import ProvisioningBlock
 from pievse.protocol.v201.blocks.remote_control import RemoteControlBlock
 from pievse.protocol.v201.blocks.reservation import ReservationBlock
 from pievse.protocol.v201.blocks.transactions import TransactionsBlock
+from pievse.protocol.v201.codec.words import security_event_notification
 from pievse.protocol.v201.context import Context, Dispatch
 from pievse.protocol.v201.device_model import DataType, DeviceModel, Mutability, Variable
 
 if TYPE_CHECKING:
     from pievse.services.certificates import CertificateStore
+    from pievse.services.security_log import SecurityLog
 
 __all__ = ["MAX_MESSAGE_SIZE", "ChargePoint201"]
 
@@ -55,7 +58,7 @@ class ChargePoint201(BlockAdapter):
     ``boot_reason`` is the BootNotification's reason (PowerUp, RemoteReset ...).
     ``on_csms_time(t)`` hears the CSMS's time from each answer to a BootNotification.
     ``certificates`` and ``security_state`` give the settings of the link (security profile,
-    Basic password, certificates), as under 1.6.
+    Basic password, certificates), as under 1.6; security events go to ``security_log`` too.
     """
 
     version = "2.0.1"
@@ -84,6 +87,7 @@ class ChargePoint201(BlockAdapter):
         security_state: SecurityState | None = None,
         charge_point_id: str = "",
         organization_name: str = "",
+        security_log: SecurityLog | None = None,
     ) -> None:
         self.station = station
         self.clock = clock or SystemClock()
@@ -91,9 +95,13 @@ class ChargePoint201(BlockAdapter):
         self.security_state = security_state
         self.device_model = DeviceModel()
         self.outbox = outbox if outbox is not None else Outbox(clock=self.clock)
+        notifications = RedeliveryQueue(self.clock, logger=log)
+        #: Security events: to the security log and, through the redelivery queue, the CSMS.
+        self.security_events = SecurityEvents(notifications, self.clock,
+                                              security_event_notification, security_log)
         self.context = Context(
             station, dispatch, device_model=self.device_model, clock=self.clock,
-            outbox=self.outbox, notifications=RedeliveryQueue(self.clock, logger=log), log=log)
+            outbox=self.outbox, notifications=notifications, log=log)
         context = self.context
         self._provisioning = ProvisioningBlock(
             context, vendor=vendor, model=model, serial_number=serial_number,
@@ -130,9 +138,10 @@ class ChargePoint201(BlockAdapter):
 
     # --- security ------------------------------------------------------------------------------
 
-    def report_security_event(self, event: str, tech_info: str | None = None) -> None:
-        """Security events are logged; SecurityEventNotification comes with the A block."""
-        log.warning("security event %s%s", event, f" ({tech_info})" if tech_info else "")
+    def report_security_event(self, event: SecurityEvent | str,
+                              tech_info: str | None = None) -> None:
+        """Log a security event and tell the CSMS (SecurityEventNotification, A04)."""
+        self.security_events.report(event, tech_info)
 
     def transport_security(self) -> TransportSecurity:
         """The settings of the next connection: the security state and certificates in force."""

@@ -41,7 +41,7 @@ from pievse.protocol.common.transport_security import (
 from pievse.protocol.v16.configuration import ChangeResult, KeyDefinition
 from pievse.protocol.v16.configuration import KeyType as ConfigType
 from pievse.protocol.v16.context import Context
-from pievse.protocol.v16.security_events import SecurityEvent
+from pievse.protocol.common.security_events import SecurityEvent
 from pievse.services.certificates import CertificateHashData, CertificateUse, KeyType
 
 __all__ = ["AuthorizationKeyRedactor", "SecurityBlock", "check_profile_change",

@@ -19,6 +19,7 @@ from pievse.core.authorization import (
     IdTokenType,
 )
 from pievse.core.vocabulary import ConnectorStatus, StopReason
+from pievse.protocol.common.security_events import SecurityEvent
 from pievse.protocol.common.datetimes import format_datetime, parse_datetime
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "encode_id_token",
     "encode_remote_status",
     "encode_reset_status",
+    "security_event_notification",
     "stopped_reason",
     "stop_trigger_reason",
 ]
@@ -154,5 +156,21 @@ def encode_availability_status(status: AvailabilityStatus) -> str:
             AvailabilityStatus.SCHEDULED: "Scheduled"}[status]
 
 
-def timestamp(seconds: float) -> str:
-    return format_datetime(seconds)
+# 2.0.1 says CSMS and Charging Station where the white paper said Central System and Charge
+# Point; the other events keep their names.
+_SECURITY_EVENTS = {
+    SecurityEvent.FAILED_TO_AUTHENTICATE_AT_CENTRAL_SYSTEM: "FailedToAuthenticateAtCsms",
+    SecurityEvent.CENTRAL_SYSTEM_FAILED_TO_AUTHENTICATE: "CsmsFailedToAuthenticate",
+    SecurityEvent.INVALID_CENTRAL_SYSTEM_CERTIFICATE: "InvalidCsmsCertificate",
+    SecurityEvent.INVALID_CHARGE_POINT_CERTIFICATE: "InvalidChargingStationCertificate",
+}
+
+
+def security_event_notification(event: SecurityEvent, at: float,
+                                tech_info: str | None = None) -> Any:
+    """The SecurityEventNotification of one event at ``at`` (epoch seconds)."""
+    from ocpp.v201 import call
+
+    return call.SecurityEventNotification(
+        type=_SECURITY_EVENTS.get(event, event.value), timestamp=format_datetime(at),
+        tech_info=tech_info[:255] if tech_info else None)
