@@ -350,3 +350,23 @@ async def test_tc_e_34_check_transaction_status_without_transactionid_without_me
         csms, start_station):
     await start_station(ocpp=OCPP201)
     assert await csms.call("CP1", "GetTransactionStatus", {}) == {"messagesInQueue": False}
+
+
+@pytest.mark.parametrize("evse", [{"id": 1}, None], ids=["specific EVSE", "all EVSE"])
+async def test_tc_f_13_14_trigger_message_transactionevent(csms, start_station, evse):
+    """TC_F_13_CS (a specific EVSE) and TC_F_14_CS (all EVSE)."""
+    station = await start_station(ocpp=OCPP201)
+    await charging(csms, station)
+    await eventually(lambda: any(e["transactionInfo"].get("chargingState") == "Charging"
+                                 for e in events(csms)), what="Charging")
+    before = len(events(csms))
+    payload = {"requestedMessage": "TransactionEvent", **({"evse": evse} if evse else {})}
+    assert (await csms.call("CP1", "TriggerMessage", payload))["status"] == "Accepted"
+    await eventually(lambda: any(e["triggerReason"] == "Trigger" for e in events(csms)),
+                     what="the triggered event")
+    [event] = [e for e in events(csms)[before:] if e["triggerReason"] == "Trigger"]
+    assert event["eventType"] == "Updated"
+    assert event["transactionInfo"]["chargingState"] == "Charging"
+    assert event["meterValue"][0]["sampledValue"][0]["context"] == "Trigger"
+    assert not [m for m in sent(csms, "MeterValues")], "a TransactionEvent, not MeterValues"
+    assert [e["seqNo"] for e in events(csms)] == list(range(len(events(csms))))

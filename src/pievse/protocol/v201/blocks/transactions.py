@@ -59,11 +59,15 @@ class TransactionsBlock:
         self._remote_start_ids: dict[int, int] = {}
         #: The charging state last queued for each transaction.
         self._charging_states: dict[int, str] = {}
+        #: EVSEs whose next triggered sample is a TransactionEvent (TriggerMessage), not a
+        #: MeterValues.
+        self._event_triggered: set[int] = set()
         context.on_effect(TransactionStarted, self._started)
         context.on_effect(StatusChanged, self._status_changed)
         context.on_effect(TransactionStopped, lambda stopped: self._put("stop", stopped))
         context.on_effect(MeterSample, self._sample)
         context.triggers.register("MeterValues", self._sample_now)
+        context.triggers.register("TransactionEvent", self._event_now)
         model = context.device_model
         self.delivery = OutboxDelivery(
             context, build=self._request, delivered=self._delivered,
@@ -154,7 +158,11 @@ class TransactionsBlock:
         reading = sample.context
         if reading in (ReadingContext.TRANSACTION_BEGIN, ReadingContext.TRANSACTION_END):
             return  # they travel in the Started and Ended events
-        if sample.transaction_ref is not None and reading is not ReadingContext.TRIGGER:
+        triggered_event = (reading is ReadingContext.TRIGGER
+                           and sample.connector_id in self._event_triggered)
+        self._event_triggered.discard(sample.connector_id)
+        if sample.transaction_ref is not None and (
+                reading is not ReadingContext.TRIGGER or triggered_event):
             self._put("meter", sample)
         elif context.registered and reading is not ReadingContext.SAMPLE_PERIODIC:
             # Outside a transaction only clock-aligned values are reported (and what a
@@ -177,6 +185,15 @@ class TransactionsBlock:
         ongoing = station.find_transaction(transaction_id) is not None
         return call_result.GetTransactionStatus(messages_in_queue=queued,
                                                 ongoing_indicator=ongoing)
+
+    def _event_now(self, evse_id: int | None) -> None:
+        """TriggerMessage(TransactionEvent): an Updated event, now, of each transaction (on
+        ``evse_id``, or on every EVSE)."""
+        station = self.context.station
+        self._event_triggered = {tx.connector_id for tx in station.transactions()
+                                 if evse_id in (None, 0, tx.connector_id)}
+        if self._event_triggered:
+            self.context.dispatch(station.sample_now(evse_id))
 
     def _sample_now(self, evse_id: int | None) -> None:
         self.context.dispatch(self.context.station.sample_now(evse_id))
@@ -209,8 +226,10 @@ class TransactionsBlock:
                                 sampled_measurands=self._list("StopTxnSampledData"),
                                 aligned_measurands=self._list("StopTxnAlignedData"))
         clock = entry.data.context is ReadingContext.SAMPLE_CLOCK
-        return events.updated(entry.data, tid, seq_no, offline=offline, measurands=self._list(
-            "MeterValuesAlignedData" if clock else "MeterValuesSampledData"))
+        return events.updated(
+            entry.data, tid, seq_no, offline=offline,
+            measurands=self._list("MeterValuesAlignedData" if clock else "MeterValuesSampledData"),
+            charging_state=self._charging_states.get(entry.transaction_ref))
 
     def _delivered(self, entry: OutboxEntry, response: Any) -> None:
         context = self.context

@@ -30,7 +30,8 @@ __all__ = ["charging_state_changed", "ended", "meter_value", "meter_values", "st
 ENERGY = "Energy.Active.Import.Register"
 
 _TRIGGERS = {ReadingContext.SAMPLE_CLOCK: "MeterValueClock",
-             ReadingContext.SAMPLE_PERIODIC: "MeterValuePeriodic"}
+             ReadingContext.SAMPLE_PERIODIC: "MeterValuePeriodic",
+             ReadingContext.TRIGGER: "Trigger"}
 
 
 def meter_value(sample: MeterSample, measurands: list[str]) -> dict[str, Any] | None:
@@ -79,14 +80,18 @@ def started(effect: TransactionStarted, transaction_id: str, seq_no: int, *, off
 
 
 def updated(sample: MeterSample, transaction_id: str, seq_no: int, *, offline: bool,
-            measurands: list[str]) -> Any | None:
-    """The Updated event of a periodic or clock-aligned sample (None: nothing to report)."""
+            measurands: list[str], charging_state: str | None = None) -> Any | None:
+    """The Updated event of a periodic, clock-aligned or triggered sample (None: nothing to
+    report); a triggered one says what the car does (``charging_state``) too."""
     value = meter_value(sample, measurands)
     if value is None:
         return None
+    info: dict[str, Any] = {"transactionId": transaction_id}
+    if sample.context is ReadingContext.TRIGGER and charging_state is not None:
+        info["chargingState"] = charging_state
     return _event("Updated", sample.timestamp,
-                  _TRIGGERS.get(sample.context, "MeterValuePeriodic"), seq_no,
-                  {"transactionId": transaction_id}, offline, [value])
+                  _TRIGGERS.get(sample.context, "MeterValuePeriodic"), seq_no, info, offline,
+                  [value])
 
 
 def charging_state_changed(effect: StatusChanged, transaction_id: str, seq_no: int, *,
