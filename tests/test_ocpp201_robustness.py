@@ -105,3 +105,32 @@ async def test_security_events_reach_the_csms_once_accepted_and_not_before(csms,
     await eventually(lambda: sent(csms, "SecurityEventNotification"), what="the event")
     [event] = sent(csms, "SecurityEventNotification")
     assert event["type"] == "StartupOfTheDevice" and station.protocol.registered
+
+
+KEY, NEW_KEY = "0123456789abcdef", "fedcba9876543210-new"
+
+
+async def test_a_new_basic_auth_password_is_write_only_never_logged_and_used_next(
+        csms, start_station, caplog):
+    """A01: SetVariables of SecurityCtrlr.BasicAuthPassword; the station reconnects with it."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    csms.authorization_keys = {"CP1": KEY}
+    station = await start_station(ocpp={**OCPP201, "security_profile": 1, "password": KEY})
+    assert (await get_variable(csms, "SecurityCtrlr", "SecurityProfile"))[
+        "attributeValue"] == "1"
+    assert (await get_variable(csms, "SecurityCtrlr", "BasicAuthPassword"))[
+        "attributeStatus"] == "Rejected", "write-only"
+    assert await set_variable(csms, "SecurityCtrlr", "BasicAuthPassword", "short") == "Rejected"
+    csms.authorization_keys = {"CP1": NEW_KEY}
+    connections = csms.charge_points["CP1"].connections
+    assert await set_variable(csms, "SecurityCtrlr", "BasicAuthPassword", NEW_KEY) == \
+        "Accepted"
+    await eventually(lambda: csms.charge_points["CP1"].connections > connections
+                     and station.protocol.registered, timeout=20,
+                     what="reconnected with the new password")
+    assert ("ReconfigurationOfSecurityParameters"
+            in [e["type"] for e in sent(csms, "SecurityEventNotification")])
+    assert "BasicAuthPassword" in caplog.text, "the frames were logged (with the value blanked)"
+    assert NEW_KEY not in caplog.text

@@ -158,6 +158,7 @@ def build_201(parts: DaemonParts) -> Adapter:
         charge_point_id=cp.id,
         organization_name=security.cpo_name,
         security_log=parts.logs.security_log if parts.logs is not None else None,
+        on_security_change=parts.on_security_change,
     )
     keys = adapter.configuration
     keys.set_initial("WebSocketPingInterval", config.ocpp.ping_interval)

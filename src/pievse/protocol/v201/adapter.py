@@ -35,10 +35,11 @@ from pievse.protocol.v201.blocks.local_list import LocalListBlock
 from pievse.protocol.v201.blocks.provisioning import ProvisioningBlock
 from pievse.protocol.v201.blocks.remote_control import RemoteControlBlock
 from pievse.protocol.v201.blocks.reservation import ReservationBlock
+from pievse.protocol.v201.blocks.security import SecurityBlock
 from pievse.protocol.v201.blocks.transactions import TransactionsBlock
 from pievse.protocol.v201.codec.words import security_event_notification
 from pievse.protocol.v201.context import Context, Dispatch
-from pievse.protocol.v201.device_model import DataType, DeviceModel, Mutability, Variable
+from pievse.protocol.v201.device_model import DeviceModel
 
 if TYPE_CHECKING:
     from pievse.services.certificates import CertificateStore
@@ -58,7 +59,9 @@ class ChargePoint201(BlockAdapter):
     ``boot_reason`` is the BootNotification's reason (PowerUp, RemoteReset ...).
     ``on_csms_time(t)`` hears the CSMS's time from each answer to a BootNotification.
     ``certificates`` and ``security_state`` give the settings of the link (security profile,
-    Basic password, certificates), as under 1.6; security events go to ``security_log`` too.
+    Basic password, certificates), as under 1.6; security events go to ``security_log`` too, and
+    ``on_security_change(what)`` hears of a new password once its answer is out (the owner then
+    reconnects with it).
     """
 
     version = "2.0.1"
@@ -88,6 +91,7 @@ class ChargePoint201(BlockAdapter):
         charge_point_id: str = "",
         organization_name: str = "",
         security_log: SecurityLog | None = None,
+        on_security_change: Callable[[str], None] | None = None,
     ) -> None:
         self.station = station
         self.clock = clock or SystemClock()
@@ -112,24 +116,17 @@ class ChargePoint201(BlockAdapter):
                                                   max_power_w=max_power_w),
             AuthorizationBlock(context), TransactionsBlock(context), RemoteControlBlock(context),
             LocalListBlock(context, bytes_per_message=MAX_MESSAGE_SIZE), ReservationBlock(context),
+            SecurityBlock(context, security_state=security_state,
+                          security_events=self.security_events, identity=charge_point_id,
+                          organization_name=organization_name,
+                          on_security_change=on_security_change),
         ]
         for block in self.blocks:
             self.device_model.declare(block.variables())
-        self.device_model.declare(self._security_variables(charge_point_id, organization_name))
         self.routes = route_map(*self.blocks)
         self.sessions = AdapterSession(
             context, self.routes, version=self.version, register=self._provisioning.register,
             response_timeout=response_timeout, log=log, on_connection_change=on_connection_change)
-
-    def _security_variables(self, identity: str, organization: str) -> list[Variable]:
-        state = self.security_state
-        ro = Mutability.READ_ONLY
-        return [
-            Variable("SecurityCtrlr", "SecurityProfile", DataType.INTEGER, 0, ro,
-                     read=lambda: int(state.profile) if state is not None else 0),
-            Variable("SecurityCtrlr", "Identity", DataType.STRING, identity, ro),
-            Variable("SecurityCtrlr", "OrganizationName", DataType.STRING, organization, ro),
-        ]
 
     @property
     def configuration(self) -> DeviceModel:

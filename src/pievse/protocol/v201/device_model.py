@@ -84,6 +84,11 @@ class Variable:
     to_setting: Callable[[Any], Any] | None = None
     #: Where the value lives when it is not kept here.
     read: Callable[[], Any] | None = None
+    #: Carries out a change in place of keeping the value here (a secret, say): the result and
+    #: why.
+    write: Callable[[Any], tuple[SetResult, str]] | None = None
+    #: Runs once the answer to a SetVariables of this variable has gone out.
+    answered: Callable[[], None] | None = None
 
     @property
     def stored_name(self) -> str:
@@ -278,12 +283,26 @@ class DeviceModel:
             value = parse(found, text)
         except ValueError as error:
             return SetResult.REJECTED, f"invalid {found.data_type.value}: {error}"
+        if found.write is not None:
+            return found.write(value)
         self._values[found.stored_name] = value
         for listener in self._listeners:
             listener(found.stored_name, value)
         if found.reboot_required:
             return SetResult.REBOOT_REQUIRED, "takes effect after a restart"
         return SetResult.ACCEPTED, "changed"
+
+    def answered(self, component: dict[str, Any], variable: dict[str, Any]) -> None:
+        """The answer to a SetVariables of this variable has gone out."""
+        found, _ = self.find(component, variable)
+        if found is not None and found.answered is not None:
+            found.answered()
+
+    def shown(self, component: dict[str, Any], variable: dict[str, Any], text: str) -> str:
+        """``text`` as a value of that variable may be shown in a log line."""
+        found, _ = self.find(component, variable)
+        secret = found is not None and found.mutability is Mutability.WRITE_ONLY
+        return "[not shown]" if secret else repr(text)
 
     # --- reports ---------------------------------------------------------------------------------
 

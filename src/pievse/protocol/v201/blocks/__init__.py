@@ -12,6 +12,7 @@ transactions (E)    TransactionEvent through the outbox, meter values (J) in and
 remote_control (F)  RequestStart/StopTransaction, TriggerMessage
 local_list (D)      SendLocalList, GetLocalListVersion; LocalAuthListCtrlr
 reservation (H)     ReserveNow, CancelReservation
+security (A)        SecurityCtrlr, BasicAuthPassword
 ==================  ===========================================================================
 
 Each is built over the shared :class:`~pievse.protocol.v201.context.Context` and nothing else

@@ -164,13 +164,20 @@ class ProvisioningBlock:
                 item["component"], item["variable"], item.get("attribute_type"),
                 item["attribute_value"]) if n < allowed else (
                 SetResult.REJECTED, f"past ItemsPerMessageSetVariables ({allowed})")
-            self.log.info("SetVariables %s.%s = %r: %s (%s)", item["component"]["name"],
-                          item["variable"]["name"], item["attribute_value"], status.value, why)
+            self.log.info("SetVariables %s.%s = %s: %s (%s)", item["component"]["name"],
+                          item["variable"]["name"], self.context.device_model.shown(
+                              item["component"], item["variable"], item["attribute_value"]),
+                          status.value, why)
             results.append({"attributeStatus": status.value,
                             "attributeType": item.get("attribute_type", "Actual"),
                             "component": snake_to_camel_case(item["component"]),
                             "variable": snake_to_camel_case(item["variable"])})
         return call_result.SetVariables(set_variable_result=results)
+
+    @after(Action.set_variables)
+    def after_set_variables(self, set_variable_data: list[dict[str, Any]], **_: Any) -> None:
+        for item in set_variable_data:
+            self.context.device_model.answered(item["component"], item["variable"])
 
     # --- reports ---------------------------------------------------------------------------------
 
