@@ -23,6 +23,19 @@ def calls_sent(csms: CentralSystem, cp_id: str = "CP1") -> list[str]:
             if m.cp_id == cp_id and m.direction == "in" and m.message_type == 2]
 
 
+def numbered_without_gaps(events: list[dict[str, Any]]) -> None:
+    """A transaction's events as the CSMS got them are numbered 0, 1, 2 ... in order; an event
+    sent again (its answer was lost with the link) keeps its number and is the same event."""
+    first: dict[int, dict[str, Any]] = {}
+    for event in events:
+        number = event["seqNo"]
+        if number in first:
+            assert event == first[number], f"seqNo {number} used by two different events"
+        else:
+            assert number == len(first), f"seqNo {number} after {len(first) - 1}"
+            first[number] = event
+
+
 def item(component: str, variable: str, *, instance: str | None = None,
          evse: int | None = None, **more: Any) -> dict[str, Any]:
     """A GetVariableData or SetVariableData entry."""
