@@ -19,11 +19,11 @@ import sys
 
 BASELINE = ["asyncio", "ssl", "json", "sqlite3", "logging"]
 
-#: (label, modules), in the order a daemon's start reaches them.
+#: (label, modules), in the order a daemon's start reaches them. ``pievse.protocol`` comes first
+#: so that ``ocpp.v16``'s message modules load as a start loads them (without ocpp's ChargePoint).
 PARTS = [
-    ("jsonschema (via ocpp.messages)", ["jsonschema"]),
-    ("ocpp: messages, routing", ["ocpp.messages", "ocpp.charge_point", "ocpp.routing"]),
-    ("ocpp.v16: call, call_result, enums", ["ocpp.v16"]),
+    ("ocpp.v16: call, call_result, enums", ["pievse.protocol", "ocpp.v16.call",
+                                            "ocpp.v16.call_result", "ocpp.v16.enums"]),
     ("websockets client", ["websockets.asyncio.client"]),
     ("pievse core", ["pievse.core.station"]),
     ("pievse config", ["pievse.app.config"]),
@@ -32,9 +32,12 @@ PARTS = [
     ("pievse local API", ["pievse.local_api.server"]),
     ("pievse daemon (the rest)", ["pievse.app.daemon", "pievse.app.link_security",
                                   "pievse.app.maintenance"]),
+    ("pievse command line", ["pievse.app.cli", "pievse.app.api_commands", "pievse.csms.cli"]),
     ("cryptography (profile 3, certificates)", ["cryptography.x509",
                                                 "cryptography.x509.verification",
                                                 "cryptography.hazmat.primitives.asymmetric.ec"]),
+    # Not loaded by a start: ocpp's own ChargePoint, for whoever asks for ocpp.v16.ChargePoint.
+    ("ocpp.charge_point (jsonschema)", ["ocpp.charge_point"]),
 ]
 
 PROBE = """

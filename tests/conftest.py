@@ -7,7 +7,6 @@ websockets, the simulated hardware drivers stand in for the board, the meter and
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -21,9 +20,10 @@ from tests.vpcd_card import PcscDaemon, VirtualCard
 
 # --- stand-ins that need system programs (pcscd, socat, ...) --------------------------------------
 # A test of a real driver runs against a real stand-in (pcscd with a virtual reader, socat's
-# serial pair, chromium, debootstrap). Plain `pytest` requires them: a missing stand-in fails the
-# test, so no run can go green by quietly leaving the real drivers out. `--standins=skip` skips
-# those tests instead, and the terminal summary says, once, which ones and why.
+# serial pair, chromium, debootstrap, a mosquitto broker). Plain `pytest` requires them: a missing
+# stand-in fails the test, so no run can go green by quietly leaving the real drivers out.
+# `--standins=skip` skips those tests instead, and the terminal summary says, once, which ones
+# and why.
 
 SKIPPED_FOR_A_STANDIN = "--standins=skip: "
 _skipped_for_standins: dict[str, list[str]] = {}  # why -> the tests skipped for it
@@ -33,7 +33,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--standins", choices=("required", "skip"), default="required",
         help="required (the default): a test whose system stand-in (pcscd, socat, chromium, "
-             "debootstrap) is missing fails; skip: it is skipped, and the summary lists it",
+             "debootstrap, mosquitto) is missing fails; skip: it is skipped, and the summary "
+             "lists it",
     )
 
 
@@ -183,12 +184,19 @@ async def start_station(request: pytest.FixtureRequest,
         return daemon
 
     yield start
+    hung = []
     for daemon, task in running:
         daemon.stop()
-        with contextlib.suppress(Exception):
+        try:
             if clock is not None:
                 await run_out(clock, task)
             await asyncio.wait_for(task, 10)
+        except TimeoutError:
+            hung.append(daemon.config.charge_point.id)
+        except Exception:  # noqa: BLE001 - how a daemon ended is each test's own business
+            pass
+    # A daemon that does not stop when asked hangs systemd's stop as well.
+    assert not hung, f"daemon(s) {hung} did not stop within 10 s of being asked"
 
 
 # --- pcscd with vsmartcard's virtual reader: one per machine, so one fixture for the session ---
@@ -242,3 +250,21 @@ def card(pcscd: PcscDaemon) -> Iterator[Callable[[], VirtualCard]]:
         each.remove()
     if pcscd.running:
         pcscd.wait_empty()
+
+
+# --- a Mosquitto broker of the test's own, on a free port of 127.0.0.1 ----------------------------
+
+
+@pytest.fixture
+async def mosquitto(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Any]:
+    from tests.mqtt_standin import Mosquitto
+
+    why = Mosquitto.missing()
+    if why is not None:
+        standin_missing(request, why)
+    broker = Mosquitto(tmp_path)
+    await broker.start()
+    try:
+        yield broker
+    finally:
+        await broker.kill()

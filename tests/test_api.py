@@ -71,6 +71,18 @@ class Station:
         self._call("status")
         return STATUS if show_id_tags else without_id_tags(STATUS)
 
+    def set_local_limit(self, connector: int | None, amps: float | None) -> None:
+        self._call("limit", connector, amps)
+
+    def set_mode(self, mode: str) -> None:
+        self._call("mode", mode)
+
+    def stop_session(self, connector: int) -> None:
+        self._call("stop", connector)
+
+    def set_enabled(self, connector: int | None, enabled: bool) -> None:
+        self._call("enable", connector, enabled)
+
     def sim_ev(self, connector: int, state: str, max_current: float | None) -> None:
         self._call("ev", connector, state, max_current)
 
@@ -88,7 +100,7 @@ def station() -> Station:
 
 @pytest.fixture
 async def server(station: Station) -> AsyncIterator[ApiServer]:
-    api = ApiServer(station, "127.0.0.1", 0, simulations=Simulation)
+    api = ApiServer(station, "127.0.0.1", 0, simulations=Simulation, controls=station)
     await api.start()
     try:
         yield api
@@ -188,6 +200,103 @@ async def test_tripping_and_clearing_a_fault_input_passes_connector_fault_and_st
                              {"connector": 2, "fault": fault, "active": active})
     assert (response.status, response.json) == (200, {"ok": True})
     assert station.calls == [("fault", 2, fault, active)]
+
+
+# --- the local limit ---------------------------------------------------------------------------
+
+
+async def test_a_limit_on_a_connector_or_the_whole_station_reaches_the_backend(server, station):
+    response = await request(server.port, "POST", "/api/limit", {"connector": 2, "amps": 16})
+    assert (response.status, response.json) == (200, {"ok": True})
+    response = await request(server.port, "POST", "/api/limit", {"amps": 20.5})
+    assert response.status == 200
+    response = await request(server.port, "POST", "/api/limit", {"connector": 2, "amps": None})
+    assert response.status == 200
+    assert station.calls == [("limit", 2, 16.0), ("limit", None, 20.5), ("limit", 2, None)]
+
+
+async def test_delete_lifts_the_limit_with_or_without_a_body(server, station):
+    response = await request(server.port, "DELETE", "/api/limit")
+    assert (response.status, response.json) == (200, {"ok": True})
+    response = await request(server.port, "DELETE", "/api/limit", {"connector": 1})
+    assert response.status == 200
+    assert station.calls == [("limit", None, None), ("limit", 1, None)]
+
+
+@pytest.mark.parametrize(("body", "words"), [
+    ({}, '"amps" is missing'),
+    ({"amps": 81}, "from 0 to 80"),
+    ({"amps": -1}, "from 0 to 80"),
+    ({"amps": "16"}, "a number"),
+    ({"amps": True}, "a number"),
+    ({"connector": 0, "amps": 10}, '"connector" = 0'),
+    ({"connector": 1.5, "amps": 10}, "an integer"),
+    ({"amps": 10, "phases": 1}, 'unknown field "phases"'),
+])
+async def test_a_body_that_does_not_fit_is_refused_naming_the_field(server, station, body, words):
+    response = await request(server.port, "POST", "/api/limit", body)
+    assert response.status == 400 and words in response.json["error"], response.json
+    assert station.calls == []
+
+
+async def test_a_connector_the_station_lacks_is_a_400_with_the_stations_words(server, station):
+    station.failure = ValueError("no connector 5")
+    response = await request(server.port, "POST", "/api/limit", {"connector": 5, "amps": 10})
+    assert (response.status, response.json) == (400, {"error": "no connector 5"})
+
+
+# --- the controls of a person at home ----------------------------------------------------------
+
+
+async def test_stop_and_enable_reach_the_controls(server, station):
+    response = await request(server.port, "POST", "/api/stop", {"connector": 2})
+    assert (response.status, response.json) == (200, {"ok": True})
+    response = await request(server.port, "POST", "/api/enable", {"connector": 1,
+                                                                  "enabled": False})
+    assert response.status == 200
+    response = await request(server.port, "POST", "/api/enable", {"enabled": True})
+    assert response.status == 200
+    response = await request(server.port, "POST", "/api/enable", {"connector": None,
+                                                                  "enabled": False})
+    assert response.status == 200
+    assert station.calls == [("stop", 2), ("enable", 1, False), ("enable", None, True),
+                             ("enable", None, False)]
+
+
+@pytest.mark.parametrize(("path", "body", "words"), [
+    ("/api/stop", {}, '"connector" is missing'),
+    ("/api/stop", {"connector": None}, "an integer from 1 to 8"),
+    ("/api/stop", {"connector": 9}, "from 1 to 8"),
+    ("/api/enable", {"connector": 1}, '"enabled" is missing'),
+    ("/api/enable", {"enabled": 1}, "true or false"),
+    ("/api/enable", {"enabled": True, "why": "x"}, 'unknown field "why"'),
+])
+async def test_a_control_body_that_does_not_fit_is_refused_naming_the_field(server, station, path,
+                                                                            body, words):
+    response = await request(server.port, "POST", path, body)
+    assert response.status == 400 and words in response.json["error"], response.json
+    assert station.calls == []
+
+
+async def test_a_control_the_station_refuses_is_a_400_saying_why(server, station):
+    station.failure = ValueError("connector 1: no session to stop")
+    response = await request(server.port, "POST", "/api/stop", {"connector": 1})
+    assert (response.status, response.json) == (400, {"error": "connector 1: no session to stop"})
+
+
+async def test_without_controls_there_are_no_control_routes(station):
+    api = ApiServer(station, "127.0.0.1", 0)
+    await api.start()
+    try:
+        for path in ("/api/stop", "/api/enable", "/api/power"):
+            response = await request(api.port, "POST", path, {"connector": 1})
+            assert response.status == 404, path
+    finally:
+        await api.stop()
+    assert station.calls == []
+
+
+# --- failures ------------------------------------------------------------------------------------
 
 
 async def test_a_station_on_real_drivers_answers_409_with_its_reason(server, station):
@@ -552,3 +661,18 @@ def test_the_status_summary_says_why_the_meter_is_not_trusted():
         "online": True, "energy_wh": 1234500.0, "power_w": 7000.0, "problem": problem}}]})
     assert f"meter problem: {problem}" in text
     assert "meter offline" not in text
+
+
+def test_the_status_summary_says_what_limits_the_offer_and_what_the_house_fuse_does():
+    connector = {"id": 1, "offered_current": 7.0,
+                 "offered_current_reason": "local limit (site, shared): 7 A"}
+    site = {"limit_a": 7.0, "room_a": 7.0, "main_fuse_a": 35.0, "meter_online": True}
+    text = format_status({"connectors": [connector], "site": site})
+    assert "house fuse: the cars may draw 7 A, room 7 A under the 35 A main fuse" in text
+    assert "  limited by local limit (site, shared): 7 A" in text
+    silent = {**site, "limit_a": 6.0, "room_a": None, "meter_online": False,
+              "problem": "no reading for 5 s"}
+    text = format_status({"connectors": [connector], "site": silent})
+    assert ("house fuse: site meter silent (no reading for 5 s), the cars get the safe current, "
+            "6 A") in text
+    assert "the cars may draw ? A" in format_status({"site": {"limit_a": "x"}})

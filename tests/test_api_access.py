@@ -257,3 +257,61 @@ def test_a_weak_or_unsendable_token_is_refused_without_being_shown(token):
 def test_the_token_is_a_secret_key():
     config = parse_config(BASE + f'listen = "0.0.0.0:8180"\ntoken = "{TOKEN}"\n')
     assert ("api", "token") in config.secret_keys()
+
+
+async def test_beyond_loopback_a_limit_needs_the_token(serve, station):
+    api = await serve("0.0.0.0", token=TOKEN)
+    response = await json_post(api.port, "/api/limit", {"amps": 10})
+    assert response.status == 401
+    response = await send(api.port, "DELETE", "/api/limit", Host=f"127.0.0.1:{api.port}")
+    assert response.status == 401
+    assert station.calls == []
+    response = await json_post(api.port, "/api/limit", {"amps": 10},
+                               Authorization=f"Bearer {TOKEN}")
+    assert response.status == 200 and station.calls == [("limit", None, 10.0)]
+    # A DELETE has no body to declare; the token is all it needs.
+    response = await send(api.port, "DELETE", "/api/limit", Host=f"127.0.0.1:{api.port}",
+                          Authorization=f"Bearer {TOKEN}")
+    assert response.status == 200 and station.calls[-1] == ("limit", None, None)
+
+
+@pytest.mark.parametrize(("path", "body", "call"), [
+    ("/api/stop", {"connector": 1}, ("stop", 1)),
+    ("/api/enable", {"connector": 1, "enabled": False}, ("enable", 1, False)),
+])
+async def test_beyond_loopback_stop_and_enable_need_the_token(serve, station, path, body, call):
+    api = await serve("0.0.0.0", token=TOKEN, controls=station)
+    response = await json_post(api.port, path, body)
+    assert response.status == 401 and "[api] token" in response.json["error"]
+    response = await json_post(api.port, path, body, Origin="http://evil.example",
+                               Authorization=f"Bearer {TOKEN}")
+    assert response.status == 403
+    assert station.calls == []
+    response = await json_post(api.port, path, body, Authorization=f"Bearer {TOKEN}")
+    assert response.status == 200 and station.calls == [call]
+
+
+async def test_a_cross_site_request_cannot_set_a_limit(serve, station):
+    api = await serve()
+    response = await json_post(api.port, "/api/limit", {"amps": 10},
+                               Origin="http://evil.example")
+    assert response.status == 403
+    response = await send(api.port, "DELETE", "/api/limit", Host=f"127.0.0.1:{api.port}",
+                          Sec_Fetch_Site="cross-site")
+    assert response.status == 403
+    response = await send(api.port, "POST", "/api/limit", {"amps": 10},
+                          Host=f"127.0.0.1:{api.port}", Content_Type="text/plain")
+    assert response.status == 415
+    assert station.calls == []
+
+
+async def test_beyond_loopback_the_charging_mode_needs_the_token(serve, station):
+    api = await serve("0.0.0.0", token=TOKEN)
+    response = await json_post(api.port, "/api/mode", {"mode": "pv"})
+    assert response.status == 401 and station.calls == []
+    response = await json_post(api.port, "/api/mode", {"mode": "pv"},
+                               Origin="http://evil.example", Authorization=f"Bearer {TOKEN}")
+    assert response.status == 403 and station.calls == []
+    response = await json_post(api.port, "/api/mode", {"mode": "pv"},
+                               Authorization=f"Bearer {TOKEN}")
+    assert response.status == 200 and station.calls == [("mode", "pv")]

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from pievse.app.daemon import Daemon
 from pievse.core.hardware import FaultKind
+from pievse.local_api.power import PowerTraces
 from pievse.local_api.server import ApiServer, Simulation
 from pievse.local_api.wire import MAX_BODY_BYTES
 from tests.conftest import station_config
@@ -52,8 +53,14 @@ FIELDS = {
                        JSON),
     "fault": mostly(st.sampled_from([kind.value for kind in FaultKind] + ["smoke"]), JSON),
     "active": mostly(st.booleans(), JSON),
+    "amps": mostly(st.floats(-1, 100) | st.integers(-1, 100) | st.none(), JSON),
+    "mode": mostly(st.sampled_from(["fast", "pv", "min+pv", "PV", "min pv", "", "pv\x00"]),
+                   JSON),
+    "enabled": mostly(st.booleans(), JSON),
 }
-ROUTE_FIELDS = {"/api/sim/ev": ("connector", "state", "max_current"),
+ROUTE_FIELDS = {"/api/limit": ("connector", "amps"), "/api/mode": ("mode",),
+                "/api/stop": ("connector",), "/api/enable": ("connector", "enabled"),
+                "/api/sim/ev": ("connector", "state", "max_current"),
                 "/api/sim/token": ("id_token",), "/api/sim/fault": ("connector", "fault", "active")}
 
 
@@ -73,9 +80,9 @@ BODIES = st.one_of(
                      b'{"id_token": "\\ud800"}', b'{"state": "C", "state": "B"}']),
 )
 # Mostly what reaches a body's decoding: a JSON POST to a route that takes one.
-METHODS = ["POST"] * 8 + ["GET", "PUT"]
-ROUTES = ["/api/sim/ev", "/api/sim/token", "/api/sim/fault"] * 3 + ["/api/status", "/",
-                                                                    "/api/nope"]
+METHODS = ["POST"] * 8 + ["GET", "PUT", "DELETE"]
+ROUTES = ["/api/limit", "/api/mode", "/api/stop", "/api/enable", "/api/sim/ev", "/api/sim/token",
+          "/api/sim/fault"] * 3 + ["/api/status", "/api/power", "/", "/api/nope"]
 CONTENT_TYPES = ["application/json"] * 6 + ["application/json; charset=utf-8", "text/plain",
                                             None]
 
@@ -155,7 +162,8 @@ def served(loop_thread: LoopThread) -> Iterator[tuple[ApiServer, Station]]:
     station = Station()
 
     async def start() -> ApiServer:
-        api = ApiServer(station, "127.0.0.1", 0, simulations=Simulation)
+        api = ApiServer(station, "127.0.0.1", 0, simulations=Simulation, controls=station,
+                        power=PowerTraces())
         await api.start()
         return api
 
@@ -205,6 +213,40 @@ def test_random_bodies_never_get_a_500_and_a_4xx_changes_nothing(served, complai
     if status >= 400:
         assert len(station.calls) == calls_before, data[:200]
     assert complaints.records == [], [r.getMessage() for r in complaints.records]
+
+
+@FUZZ
+@given(st.sampled_from(["POST", "DELETE"]), bodies_for("/api/limit"))
+def test_a_limit_that_reaches_the_station_is_always_one_it_can_take(served, complaints, method,
+                                                                     body):
+    api, station = served
+    calls_before = len(station.calls)
+    status, _ = answer_of(exchange(api.port, http_request(method, "/api/limit", body,
+                                                          "application/json")))
+    if status == 200:
+        [(what, connector, amps)] = station.calls[calls_before:]
+        assert what == "limit"
+        assert connector is None or (type(connector) is int and 1 <= connector <= 8)
+        assert amps is None or (type(amps) is float and 0 <= amps <= 80)
+        assert method == "POST" or amps is None
+    else:
+        assert len(station.calls) == calls_before
+    assert complaints.records == []
+
+
+@FUZZ
+@given(bodies_for("/api/mode"))
+def test_a_mode_that_reaches_the_station_is_always_one_it_knows(served, complaints, body):
+    api, station = served
+    calls_before = len(station.calls)
+    status, _ = answer_of(exchange(api.port, http_request("POST", "/api/mode", body,
+                                                          "application/json")))
+    if status == 200:
+        assert station.calls[calls_before:] in ([("mode", "fast")], [("mode", "pv")],
+                                               [("mode", "min+pv")])
+    else:
+        assert len(station.calls) == calls_before
+    assert complaints.records == []
 
 
 # --- against a daemon with simulated drivers ------------------------------------------------------
@@ -261,7 +303,7 @@ def snapshot(daemon: Daemon, taps: Taps) -> tuple:
     sim = daemon.hardware.simulated
     evs = {n: (ev.plugged, ev.wants_power, ev.max_current_a) for n, ev in sim.evs.items()}
     faults = {n: board.faults for n, board in sim.boards.items()}
-    connectors = {n: (c.status, c.pilot, c.contactor_closed,
+    connectors = {n: (c.status, c.pilot, c.contactor_closed, c.offered_a, dict(c.limits),
                       c.transaction and (c.transaction.transaction_id, c.transaction.id_token))
                   for n, c in daemon.station.connectors.items()}
     return evs, faults, connectors, taps.count
@@ -294,6 +336,26 @@ def test_random_bodies_change_nothing_in_a_daemon_on_a_4xx(loop_thread, daemon, 
     if status >= 400:
         assert settled(loop_thread, daemon, taps) == before, data[:200]
     assert complaints.records == [], [r.getMessage() for r in complaints.records]
+
+
+@FUZZ
+@given(st.sampled_from(["/api/stop", "/api/enable"]).flatmap(
+    lambda route: st.tuples(st.just(route), bodies_for(route))))
+def test_a_control_that_reaches_the_station_is_always_one_it_can_take(served, complaints, sent):
+    api, station = served
+    route, body = sent
+    calls_before = len(station.calls)
+    status, _ = answer_of(exchange(api.port, http_request("POST", route, body,
+                                                          "application/json")))
+    if status == 200:
+        [call] = station.calls[calls_before:]
+        connector = call[1]
+        assert connector is None or (type(connector) is int and 1 <= connector <= 8)
+        assert call[0] == "stop" and connector is not None or (
+            call[0] == "enable" and type(call[2]) is bool)
+    else:
+        assert len(station.calls) == calls_before
+    assert complaints.records == []
 
 
 def test_the_fuzzed_bodies_fit_the_servers_limit():

@@ -22,6 +22,7 @@ from pievse.app.config import (
     default_config,
     load_config,
     parse_config,
+    summary,
 )
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
@@ -302,7 +303,7 @@ def test_a_misspelt_section_is_reported_with_the_section_it_probably_meant():
 
 def test_a_key_in_the_wrong_section_is_reported_with_where_it_belongs():
     assert problems_of(with_minimal("ocpp", "interval = 5")) == [
-        "[ocpp] interval: unknown key here; it belongs in [meter]"
+        "[ocpp] interval: unknown key here; it belongs in [meter], [site_meter]"
     ]
 
 
@@ -332,8 +333,8 @@ def test_missing_required_keys_are_reported_with_an_example():
     assert problems_of("") == [
         "[charge_point] id: missing; it is required (the charge point identity the CSMS knows), "
         'e.g. id = "pievse001"',
-        "[ocpp] url: missing; it is required (websocket URL of the CSMS), "
-        'e.g. url = "ws://127.0.0.1:9000/ocpp"',
+        '[ocpp] url: missing; it is required (websocket URL of the CSMS, or "" to run without '
+        'one), e.g. url = "ws://127.0.0.1:9000/ocpp"',
     ]
 
 
@@ -455,3 +456,80 @@ def test_check_config_on_a_missing_file_says_so_in_one_line(tmp_path, capsys):
     path = tmp_path / "nowhere.toml"
     assert check_config_main(str(path)) == 2
     assert capsys.readouterr().err == f"pievse: {path}: no such file\n"
+
+
+# --- the house fuse ------------------------------------------------------------------------------
+
+SITE_METER = ('[site_meter]\ndriver = "modbus"\nmodel = "sdm630"\ntransport = "tcp"\n'
+              'host = "10.0.0.7"\n')
+
+
+def test_a_site_meter_and_a_main_fuse_give_load_management():
+    config = parse_config(MINIMAL + SITE_METER + "[site]\nmain_fuse = 35\nsafe_current = 8\n")
+    assert config.site.managed and config.site.main_fuse == 35.0
+    assert summary(config)[-1] == ("house fuse 35 A a phase less 3 A, site meter modbus sdm630 "
+                                   "(unit 1, 10.0.0.7:502) every 0.5 s, 8 A while it is silent")
+    assert config.site_meter.model == "sdm630" and config.site_meter.interval == 0.5
+    assert not default_config().site.managed
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    (SITE_METER, "[site] main_fuse = 0: a [site_meter] is there to keep the house under its "
+                 "main fuse; must be the fuse's rating per phase, e.g. main_fuse = 35"),
+    ("[site]\nmain_fuse = 35\n", "[site] main_fuse = 35.0: a house fuse needs the meter at the "
+                                 'grid connection to keep under it: [site_meter] driver = '
+                                 '"modbus", or main_fuse = 0'),
+    (SITE_METER + "[site]\nmain_fuse = 10\nmargin = 5\n",
+     "[site] margin = 5.0: leaves 5.0 A under main_fuse = 10.0; must leave at least 6 A for a car"),
+    (SITE_METER + "[site]\nmain_fuse = 25\nsafe_current = 23\n",
+     "[site] safe_current = 23.0: must be at most main_fuse - margin = 22.0 (A): it is what the "
+     "cars draw while the house is not measured"),
+    ('[site_meter]\ndriver = "modbus"\ntransport = "tcp"\n[site]\nmain_fuse = 35\n',
+     '[site_meter] model = "": a Modbus meter needs its register map'),
+    (SITE_METER.replace('host = "10.0.0.7"\n', "") + "[site]\nmain_fuse = 35\n",
+     '[site_meter] host = "": a Modbus TCP meter needs the host name'),
+    (SITE_METER + "interval = 2.0\n[site]\nmain_fuse = 35\n",
+     "[site_meter] interval = 2.0: must be between 0.1 and 1 (s)"),
+    ('[site_meter]\ndriver = "simulated"\n', '[site_meter] driver = "simulated": must be "none" '
+                                            'or "modbus"'),
+])
+def test_a_house_fuse_that_cannot_work_is_refused_naming_the_key(text, problem):
+    problems = problems_of(MINIMAL + text)
+    assert any(p.startswith(problem) for p in problems), problems
+
+
+def test_solar_charging_is_fast_without_a_phase_switch_by_default():
+    config = default_config()
+    assert config.solar.mode == "fast" and not config.board.has_phase_switch
+    config = parse_config(MINIMAL + SITE_METER + '[site]\nmain_fuse = 35\n[solar]\nmode = "pv"\n'
+                          "reserve_w = 300\n[board]\nhas_phase_switch = true\n")
+    assert config.solar.mode == "pv" and config.solar.reserve_w == 300.0
+    assert config.board.has_phase_switch
+    assert summary(config)[-1] == ("charging mode pv: start after 60 s of surplus, pause after "
+                                   "300 s without, one or three phases (at most every 300 s)")
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ('[solar]\nmode = "pv"\n', '[solar] mode = "pv": the surplus is measured by the site meter '
+                               "at the grid connection; set [site_meter]"),
+    ('[solar]\nmode = "sun"\n', '[solar] mode = "sun": must be one of "fast", "pv" or "min+pv"'),
+    ("[solar]\nphase_switch_interval = 10\n",
+     "[solar] phase_switch_interval = 10: must be between 60 and 86400 (s)"),
+    ("[charge_point]\nphases = 1\n[board]\nhas_phase_switch = true\n",
+     "[board] has_phase_switch = true: switches between one and three phases; [charge_point] "
+     "phases = 1 must be 3"),
+    ('[board]\ndriver = "gpio"\nhas_phase_switch = true\n[meter]\ndriver = "modbus"\n'
+     'model = "sdm630"\ndevice = "/dev/ttyUSB0"\n',
+     "[board] phase_switch_pin = -1: has_phase_switch = true needs the relay"),
+    ('[board]\ndriver = "gpio"\nhas_phase_switch = true\nphase_switch_pin = 17\n[meter]\n'
+     'driver = "modbus"\nmodel = "sdm630"\ndevice = "/dev/ttyUSB0"\n',
+     "[board] phase_switch_pin = 17: GPIO17 is already contactor_pin"),
+])
+def test_a_solar_config_that_cannot_work_says_which_key_and_why(text, problem):
+    if text.startswith("[charge_point]\n"):  # MINIMAL's own section: one more line in it
+        line, _, text = text.removeprefix("[charge_point]\n").partition("\n")
+        text = with_minimal("charge_point", line) + text
+    else:
+        text = MINIMAL + text
+    problems = problems_of(text)
+    assert any(p.startswith(problem) for p in problems), problems

@@ -200,3 +200,85 @@ def test_any_bytes_in_the_file_give_a_config_or_a_config_error(tmp_path_factory,
         load_config(str(path))
     except ConfigError as error:
         assert error.problems
+
+
+# --- the house fuse: [site_meter] and [site] together --------------------------------------------
+
+SITE_KEYS = [key for key in KEYS if key.section in ("site", "site_meter")]
+
+
+#: A house fuse that works.
+WORKING_SITE = {"site_meter": {"driver": "modbus", "model": "sdm630", "transport": "tcp",
+                               "host": "10.0.0.7"},
+                "site": {"main_fuse": 35.0}}
+
+
+@st.composite
+def changed_documents(draw: st.DrawFn, working: dict[str, dict[str, Any]],
+                      keys: list[Key]) -> str:
+    """The ``working`` sections (or none of them), some of ``keys`` then set to values valid,
+    at their bounds or hostile."""
+    sections: dict[str, dict[str, Any]] = {"charge_point": {"id": "CP1"},
+                                           "ocpp": {"url": "ws://csms.example.com/ocpp"}}
+    if draw(st.booleans()):
+        sections.update({name: dict(table) for name, table in working.items()})
+    for key in draw(st.lists(st.sampled_from(keys), max_size=4, unique=True)):
+        value = draw(st.one_of(valid(key), valid(key), bounds(key), hostile))
+        sections.setdefault(key.section, {})[key.name] = value
+    return "".join(f"[{s}]\n" + "".join(f"{n} = {toml(v)}\n" for n, v in keys.items())
+                   for s, keys in sections.items())
+
+
+def site_documents() -> st.SearchStrategy[str]:
+    return changed_documents(WORKING_SITE, SITE_KEYS)
+
+
+@FUZZ
+@given(site_documents())
+def test_a_house_fuse_config_is_one_that_can_work_or_problems_naming_keys(text):
+    check(text, None)
+    try:
+        config = parse_config(text, "<fuzz>")
+    except ConfigError:
+        return
+    site, meter = config.site, config.site_meter
+    assert site.managed == (meter.driver == "modbus")
+    if site.managed:
+        assert site.main_fuse - site.margin >= 6
+        assert 0 <= site.safe_current <= site.main_fuse - site.margin
+        assert meter.interval <= 1.0 and (meter.model or meter.registers)
+
+
+# --- the solar surplus: [solar] with the site meter and the phase switch ------------------------
+
+SOLAR_KEYS = [key for key in KEYS if key.section == "solar"
+              or (key.section, key.name) in {("board", "has_phase_switch"),
+                                             ("board", "phase_switch_pin"), ("board", "driver"),
+                                             ("board", "kind"), ("charge_point", "phases"),
+                                             ("site_meter", "driver")}]
+
+
+def solar_documents() -> st.SearchStrategy[str]:
+    # A site meter and a phase switch that work, in pv.
+    return changed_documents({**WORKING_SITE, "solar": {"mode": "pv"},
+                              "board": {"has_phase_switch": True}}, SOLAR_KEYS)
+
+
+@FUZZ
+@given(solar_documents())
+def test_a_solar_config_is_one_that_can_work_or_problems_naming_keys(text):
+    check(text, None)
+    try:
+        config = parse_config(text, "<fuzz>")
+    except ConfigError:
+        return
+    solar, board = config.solar, config.board
+    assert solar.mode in ("fast", "pv", "min+pv")
+    if solar.mode != "fast":
+        assert config.site_meter.driver == "modbus", "a surplus needs the site meter"
+    assert 0 <= solar.start_delay <= 3600 and 0 <= solar.stop_delay <= 3600
+    assert solar.reserve_w >= 0 and solar.phase_switch_interval >= 60
+    if board.has_phase_switch:
+        assert config.charge_point.phases == 3
+        if board.driver == "gpio":
+            assert board.kind == "native" and 0 <= board.phase_switch_pin <= 27

@@ -152,7 +152,7 @@ def test_a_string_of_absurd_length_is_a_problem_naming_the_key(k):
 
 TYPES = {str: ("[1, 2]", "must be a string"), int: ('"12"', "must be an integer"),
          float: ("true", "must be a number"), bool: ("1", "must be true or false"),
-         dict: ('"x"', "must be a table")}
+         dict: ('"x"', "must be a table"), list: ('"x"', "must be a list")}
 
 
 @pytest.mark.parametrize("k", KEYS, ids=lambda k: k.label)

@@ -193,16 +193,22 @@ async def test_a_meter_driver_that_raises_the_unforeseen_is_a_power_meter_failur
 
 async def test_a_card_reader_that_breaks_is_started_again_and_reads_the_next_card(
         csms, buggy_station):
-    """The card lost with the broken stream is lost; the next one starts the session."""
+    """The card lost with the broken stream is lost, and the charge point reports ReaderFailure
+    (connector 0, still Available: a remote start works); the next card read clears it and
+    starts the session."""
     daemon = await buggy_station()
     sim = daemon.hardware.simulated
     daemon.hardware.reader.breaks_on_next_card = True
     sim.evs[1].set_state("B")
     await eventually(lambda: status_now(csms) == "Preparing", what="Preparing")
     sim.reader.present(TAG)
-    await eventually(lambda: daemon.supervisor.failures.get("card reader"), what="the failure")
+    await eventually(lambda: last_status(csms, 0)["errorCode"] == "ReaderFailure",
+                     what="ReaderFailure on connector 0")
+    assert last_status(csms, 0)["status"] == "Available"
+    assert last_status(csms, 0)["info"].startswith("card reader driver failed")
     sim.reader.present(TAG)
     await eventually(lambda: received(csms, "StartTransaction"), what="StartTransaction")
+    await eventually(lambda: last_status(csms, 0)["errorCode"] == "NoError", what="NoError")
 
 
 # --- the supervisor itself -------------------------------------------------------------------

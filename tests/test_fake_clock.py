@@ -117,3 +117,40 @@ async def test_the_system_clock_waits_in_real_seconds():
     with pytest.raises(TimeoutError):
         await clock.wait_for(asyncio.sleep(10), 0.01)
     assert abs(clock.now() - time.time()) < 1.0
+
+
+@pytest.mark.parametrize("clock_kind", ["system", "fake"])
+async def test_a_cancellation_a_library_swallowed_is_honoured_at_the_next_wait(clock_kind):
+    """A loop that waits on the clock ends when cancelled, even after something it awaited
+    swallowed the cancellation (seen with an MQTT client's publish: the bridge's loop then went
+    on for ever and the daemon's stop hung)."""
+    clock = SystemClock() if clock_kind == "system" else FakeClock()
+    changed = asyncio.Event()
+    rounds = 0
+    swallowed = False
+
+    async def publish_swallowing_a_cancellation_once() -> None:
+        nonlocal swallowed
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            if swallowed:
+                raise
+            swallowed = True
+
+    async def publish_loop() -> None:
+        nonlocal rounds
+        while True:
+            rounds += 1
+            await publish_swallowing_a_cancellation_once()
+            await clock.wait(changed, 0.01)
+
+    task = asyncio.create_task(publish_loop())
+    await asyncio.sleep(0.01)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=2)
+    if task not in done:  # the bug: let the test end, then say what happened
+        task.cancel()
+        await asyncio.wait({task}, timeout=2)
+    assert task in done, "the loop went on after it was cancelled"
+    assert task.cancelled() and rounds == 1

@@ -740,3 +740,45 @@ def test_step_tables_read_as_written() -> None:
 
 def test_both_boards_implement_the_board_protocol() -> None:
     assert isinstance(NativeBoard(), EvseBoard) and isinstance(RetrofitBoard(), EvseBoard)
+
+
+# --- native board: the phase relay ----------------------------------------------------------------
+
+PHASE_SWITCH = 16
+
+
+async def test_the_phase_relay_moves_only_while_the_contactor_is_open(native: NativeRig) -> None:
+    relay = native.factory.pin(PHASE_SWITCH, pin_class=RelayOutput, moves=native.moves)
+    board, log = await native.start(pins=NativePins(phase_switch=PHASE_SWITCH))
+    assert board.capabilities.phase_switch and board.phases == 3
+    assert relay.state, "all phases from the start, as before the switch existed"
+    await native.charging(board, log)
+    with pytest.raises(DriverError, match="closed contactor"):
+        board.set_phases(1)
+    assert relay.state and board.phases == 3, "the relay did not move under load"
+
+    # The safe sequence, as the station drives it: PWM off, the car leaves C, contactor open,
+    # then the relay; the contactor closes again only once the car asks on the new supply.
+    native.moves.clear()
+    board.pilot_standby()
+    native.pilot.car = "B"
+    await log.wait_for(PilotStateChanged(B), times=2)
+    board.set_contactor(False)
+    board.set_phases(1)
+    assert board.phases == 1 and not relay.state
+    board.pilot_offer(16.0)
+    native.pilot.car = "C"
+    await log.wait_for(PilotStateChanged(C), times=2)
+    board.set_contactor(True)
+    assert native.moves == [(f"GPIO{RELAY}", False), (f"GPIO{PHASE_SWITCH}", False),
+                            (f"GPIO{RELAY}", True)]
+    with pytest.raises(ValueError, match="1 or 3"):
+        board.set_phases(2)
+
+
+async def test_a_board_without_a_phase_relay_refuses_to_switch(native: NativeRig) -> None:
+    board, _ = await native.start()
+    assert not board.capabilities.phase_switch and board.phases == 3
+    with pytest.raises(DriverError, match="no phase switch"):
+        board.set_phases(1)
+    assert isinstance(board, EvseBoard)

@@ -145,6 +145,39 @@ async def test_a_meter_missing_at_start_does_not_stop_the_station(csms, start_st
     assert daemon.status()["connectors"][0]["meter"]["online"] is False
 
 
+async def test_a_session_started_while_the_meter_is_silent_starts_where_the_register_was(
+        csms, start_station, sdm630, fake_clock, tmp_path):
+    """A restart with the meter silent from the start (its bus down after a power cut): the
+    next session's meterStart is the energy the register had reached, not 0 Wh, which would bill
+    the whole register at the first reading."""
+    store = {"path": str(tmp_path / "pievse.db")}
+    first = await start_station(meter={**modbus_section(sdm630), "interval": 60.0},
+                                storage=store)
+    await charging_session(csms, first)
+    await set_energy(sdm630, ENERGY_KWH + 0.25)
+    await fake_clock.advance(60)
+    await polled(fake_clock, lambda: session_energy(first) == pytest.approx(250.0),
+                 what="a quarter kilowatt-hour")
+    stopped = await stop_session(csms, first, fake_clock)
+    assert stopped["meterStop"] == round((ENERGY_KWH + 0.25) * 1000)
+    first.hardware.simulated.evs[1].set_state("A")
+    first.stop()
+    await polled(fake_clock, lambda: not csms.connected("CP1"), what="the first run ended")
+    port = sdm630.port
+    await sdm630.stop()
+
+    second = await start_station(meter={**modbus_section(sdm630), "port": port,
+                                        "interval": 60.0}, storage=store)
+    await polled(fake_clock, lambda: "PowerMeterFailure" in error_codes(csms),
+                 what="the meter silent from the start")
+    sim = second.hardware.simulated
+    sim.evs[1].set_state("B")
+    sim.reader.present(TAG)
+    await polled(fake_clock, lambda: len(received(csms, "StartTransaction")) == 2,
+                 what="the second StartTransaction")
+    assert received(csms, "StartTransaction")[1]["meterStart"] == stopped["meterStop"]
+
+
 # --- readings the station must not bill with -----------------------------------------------------
 
 

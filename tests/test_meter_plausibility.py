@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from pievse.core.connector import IMPLAUSIBLE_METER_INFO, METER_FAILURE_INFO
+from pievse.core.fault_reports import IMPLAUSIBLE_METER_INFO, METER_FAILURE_INFO
 from pievse.core.effects import MeterSample, StatusChanged
 from pievse.core.hardware import MeterReading
 from pievse.core.meter_plausibility import FAILURE_AFTER, REGISTER_MAX_WH

@@ -240,14 +240,16 @@ async def test_daemon_stop_opens_the_contactor_and_stops_the_transaction(csms, s
 
 
 async def test_an_unhandled_error_opens_the_contactor_and_ends_the_daemon(csms, start_station):
+    """An error in the station core itself (its state is then suspect) ends the daemon, the
+    contactor open first; a driver's error is survived instead (test_daemon_supervision)."""
     daemon = await start_station()
     await charging_session(csms, daemon)
     board = daemon.hardware.simulated.boards[1]
 
-    async def broken_read():
-        raise RuntimeError("bug in a driver")
+    def broken_deadline():
+        raise RuntimeError("bug in the station core")
 
-    daemon.hardware.meters[1].read = broken_read
+    daemon.station.next_deadline = broken_deadline
     await eventually(lambda: daemon.exit_reason is ExitReason.FAILED, what="daemon failed")
     assert not board.contactor_closed and not board.pwm_on
     await csms.wait_for_message("CP1", "StopTransaction", timeout=10)
@@ -267,7 +269,7 @@ async def test_csms_that_never_answers_does_not_block_the_station(csms, start_st
     # The Authorize reaches the CSMS, which sits on it past the response timeout: the card is
     # refused (CSMS unreachable), the car keeps waiting, the late answer changes nothing.
     await csms.wait_for_message("CP1", "Authorize", timeout=10)
-    await eventually(lambda: TAG not in daemon.station._authorizing, timeout=10,
+    await eventually(lambda: TAG not in daemon.station.id_tags.deciding, timeout=10,
                      what="the Authorize timeout handled")
     await csms.wait_for_message("CP1", "Authorize", "out", timeout=10)
     await asyncio.sleep(0.3)

@@ -195,7 +195,7 @@ async def test_unknown_id_tag_is_refused_and_no_transaction_starts(csms, start_s
     sim.evs[1].set_state("C")
     sim.reader.present("DEADBEEF")
     await eventually(lambda: received(csms, "Authorize"), what="Authorize")
-    await eventually(lambda: not daemon.station._authorizing, what="answer processed")
+    await eventually(lambda: not daemon.station.id_tags.deciding, what="answer processed")
     assert received(csms, "StartTransaction") == []
     assert not sim.boards[1].contactor_closed
 

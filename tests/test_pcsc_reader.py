@@ -212,6 +212,7 @@ async def test_a_filter_that_matches_no_reader_is_logged_once_and_reads_nothing(
         "no card reader name contains 'ACR122' (readers: Virtual PCD 00 00, Virtual PCD 00 01);"
         " waiting for one"]
     assert taps.reader.readers == () and taps.tokens == [] and uid_reads(tapped) == 0
+    assert taps.reader.problem == "no card reader connected", "reported as ReaderFailure"
 
 
 # --- cards and readers that misbehave ---------------------------------------------------------
@@ -242,6 +243,8 @@ async def test_pcscd_stopped_is_logged_once_and_a_tap_after_its_restart_is_read(
 
     await asyncio.to_thread(own_pcscd.stop)
     await eventually(lambda: not taps.reader.online, what="the driver noticing")
+    await eventually(lambda: taps.reader.problem == "PC/SC service (pcscd) not reachable",
+                     what="the problem the station reports as ReaderFailure")
     # Let it try again several times: each try is a DEBUG line, never another ERROR.
     await eventually(lambda: sum("next attempt" in r.getMessage() for r in caplog.records) >= 4,
                      what="several retries")
@@ -255,6 +258,7 @@ async def test_pcscd_stopped_is_logged_once_and_a_tap_after_its_restart_is_read(
     card().insert(OTHER_UID, slot=1)
     await taps.wait_for(2)
     assert taps.ids() == [UID, OTHER_UID]
+    assert taps.reader.problem is None
     errors = [r for r in caplog.records if r.name == LOGGER and r.levelno >= logging.WARNING]
     assert len(errors) == 1, [r.getMessage() for r in errors]
     assert "pcscd" in errors[0].getMessage()

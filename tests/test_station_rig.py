@@ -30,6 +30,7 @@ from pievse.core.effects import (
     TransactionStopped,
 )
 from pievse.core.settings import StationSettings
+from pievse.core.standalone import Standalone
 from pievse.core.station import Answer, Station
 from pievse.core.vocabulary import ConnectorStatus
 
@@ -67,6 +68,7 @@ class Bench:
         cable_lock: dict[int, bool] | None = None,
         start_at: float = NEW_YEAR,
         meter_wh: float = 1000.0,
+        standalone: Standalone | None = None,
         **settings: Any,
     ) -> None:
         self.clock = ManualClock(start_at)
@@ -76,6 +78,7 @@ class Bench:
             clock=self.clock,
             board_max_current_a=board_max_current_a or {n: 32.0 for n in range(1, connectors + 1)},
             cable_lock=cable_lock,
+            standalone=standalone,
         )
         self.log: list[Effect] = []
         self.energy_wh = {n: meter_wh for n in range(1, connectors + 1)}

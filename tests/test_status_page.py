@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import struct
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from pievse.drivers.contracts import FaultKind
 from pievse.local_api.status_page import RecentErrors, status_page
 from tests.conftest import eventually, standin_missing
+from tests.test_house_fuse import site_meter, site_sections  # noqa: F401 - a fixture
 from tests.test_ocpp16_sessions import TAG, charging_session
 
 CHROMIUM = "/usr/bin/chromium"
@@ -46,6 +48,14 @@ SNAPSHOT_JS = """JSON.stringify({
           : document.getElementById("error-list").innerText,
   stale: document.body.classList.contains("stale"),
   images: document.querySelectorAll("img").length,
+  history: document.getElementById("history").hidden ? ""
+           : document.getElementById("history-rows").innerText,
+  chartPoints: document.getElementById("chart").hidden ? 0
+               : document.getElementById("chart-line").getAttribute("points").split(" ")
+                 .filter(Boolean).length,
+  message: document.getElementById("control-message").innerText,
+  tokenAsked: document.getElementById("token-form").hidden ? ""
+              : document.getElementById("token-why").innerText,
   sameDocument: window.loadedOnce === true,
 })"""
 
@@ -132,8 +142,10 @@ class Page:
                 found.append(params["entry"]["text"])
         return found
 
-    async def screenshot(self, path: Path) -> bytes:
-        answer = await self.devtools.call("Page.captureScreenshot", self.session, format="png")
+    async def screenshot(self, path: Path, clip: dict[str, float] | None = None) -> bytes:
+        area = {"clip": {**clip, "scale": 1}, "captureBeyondViewport": True} if clip else {}
+        answer = await self.devtools.call("Page.captureScreenshot", self.session, format="png",
+                                          **area)
         png = base64.b64decode(answer["data"])
         path.write_bytes(png)
         return png
@@ -338,3 +350,166 @@ def test_recent_errors_keep_the_newest_first_lines_of_errors_only():
                                               "could not open the …"]
     assert [e["level"] for e in errors] == ["ERROR", "CRITICAL"]
     assert all(e["time"].endswith("Z") for e in errors)
+
+
+# --- the chart, the history and the controls ------------------------------------------------------
+
+# The chart's line in the page's light colours (--busy).
+LINE_RGB = (0x0A, 0x58, 0xCA)
+TOKEN = "0123456789abcdef0123"
+
+
+def png_pixels(png: bytes) -> list[list[tuple[int, int, int]]]:
+    """The RGB rows of an 8-bit RGB or RGBA PNG (what Chromium writes), decoded with zlib."""
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    position, data, header = 8, b"", None
+    while position < len(png):
+        length, kind = struct.unpack(">I4s", png[position:position + 8])
+        chunk = png[position + 8:position + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", chunk)
+        elif kind == b"IDAT":
+            data += chunk
+        position += 12 + length
+    width, height, depth, colour, _, _, interlace = header
+    assert depth == 8 and colour in (2, 6) and interlace == 0, header
+    step = 3 if colour == 2 else 4
+    raw = zlib.decompress(data)
+    stride = width * step
+    rows, previous = [], bytearray(stride)
+    for y in range(height):
+        start = y * (stride + 1)
+        kind, line = raw[start], bytearray(raw[start + 1:start + 1 + stride])
+        for i in range(stride):
+            left = line[i - step] if i >= step else 0
+            up, corner = previous[i], previous[i - step] if i >= step else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 0xFF
+            elif kind == 2:
+                line[i] = (line[i] + up) & 0xFF
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 0xFF
+            elif kind == 4:
+                guess = left + up - corner
+                near = min((abs(guess - left), 0, left), (abs(guess - up), 1, up),
+                           (abs(guess - corner), 2, corner))
+                line[i] = (line[i] + near[2]) & 0xFF
+        rows.append([tuple(line[x:x + 3]) for x in range(0, stride, step)])
+        previous = line
+    return rows
+
+
+def line_pixels(rows: list[list[tuple[int, int, int]]]) -> tuple[int, int]:
+    """How many pixels have the chart line's colour, in the upper and the lower half."""
+    def is_line(rgb: tuple[int, int, int]) -> bool:
+        return sum(abs(a - b) for a, b in zip(rgb, LINE_RGB, strict=True)) < 60
+    half = len(rows) // 2
+    return (sum(map(is_line, itertools.chain(*rows[:half]))),
+            sum(map(is_line, itertools.chain(*rows[half:]))))
+
+
+async def chart_screenshot(page: Page, path: Path) -> list[list[tuple[int, int, int]]]:
+    box = json.loads(await page.evaluate("""(() => {
+        const chart = document.getElementById("power-chart");
+        chart.scrollIntoView();
+        const r = chart.getBoundingClientRect();
+        return JSON.stringify({x: r.left + scrollX, y: r.top + scrollY,
+                               width: r.width, height: r.height});
+    })()"""))
+    return png_pixels(await page.screenshot(path, clip=box))
+
+
+async def click(page: Page, element_id: str) -> None:
+    await page.evaluate(f"document.getElementById({json.dumps(element_id)}).click()")
+
+
+async def test_page_charts_the_sessions_power_stops_it_and_lists_it_with_its_markup_id_tag_as_text(
+    csms, start_station, open_page, tmp_path
+):
+    daemon, page = await station_with_page(start_station, open_page,
+                                           tariff={"price_per_kwh": 0.30, "currency": "EUR"})
+    await eventually(lambda: "Available" in page.connector(1), "Available")
+    assert page.snapshot["chartPoints"] == 0  # no session yet: no chart
+    # No charging modes in this station's status (no solar): no mode control.
+    assert await page.evaluate('getComputedStyle(document.getElementById("mode-row")).display')\
+        == "none"
+
+    hostile = "<img src=x><b>bold"
+    daemon.hardware.simulated.evs[1].set_state("C")
+    assert (await csms.remote_start("CP1", hostile, connector_id=1))["status"] == "Accepted"
+    await eventually(lambda: "Charging" in page.connector(1), "Charging")
+    await eventually(lambda: kilowatts(daemon) != "0.0 kW", "the car's power")
+    # A few points, the later ones with the car's power: the line rises off the bottom.
+    await eventually(lambda: page.snapshot["chartPoints"] >= 4, "the chart's points", 20)
+    upper, lower = line_pixels(await chart_screenshot(page, tmp_path / "chart.png"))
+    assert upper > 50, f"the chart shows no power line above its bottom half ({upper}, {lower})"
+
+    await click(page, "stop-1")
+    await eventually(lambda: daemon.station.connector(1).transaction is None, "the stop")
+    await eventually(lambda: "Connector 1: stop: done." in page.snapshot["message"],
+                     "the page saying the stop was done")
+    await eventually(lambda: hostile in page.snapshot["history"], "the session in the history")
+    row = page.snapshot["history"].splitlines()[0]
+    assert "Wh" in row and "EUR" in row and "charging" not in row
+    assert page.snapshot["images"] == 0
+    # The chart keeps the last session until the next one.
+    await eventually(lambda: "last session" in page.snapshot["text"], "the chart's caption")
+    assert page.snapshot["chartPoints"] >= 4
+    assert page.problems() == []
+
+
+async def test_max_current_from_the_page_beyond_loopback_asks_for_the_token_then_lowers_the_offer(
+    csms, start_station, open_page
+):
+    daemon = await start_station(api={"listen": "0.0.0.0:0", "token": TOKEN},
+                                 charge_point={"max_current": 16})
+    page = await open_page(f"http://127.0.0.1:{daemon.api.port}/")
+    await charging_session(csms, daemon)
+    await eventually(lambda: "Offered\n16 A" in page.connector(1), "16 A offered")
+
+    await page.evaluate('document.getElementById("limit-1").value = "10"')
+    await click(page, "set-limit-1")
+    await eventually(lambda: "token" in page.snapshot["tokenAsked"], "the page asking the token")
+    # Refused (401): no limit of the API's, the offer as it was.
+    assert "local limit (api)" not in daemon.station.connector(1).limits
+    assert daemon.station.connector(1).offered_a > 15
+
+    await page.evaluate(f'document.getElementById("token").value = {json.dumps(TOKEN)}')
+    await click(page, "token-send")
+    await eventually(lambda: daemon.station.connector(1).limits.get("local limit (api)") == 10,
+                     "the API's limit of 10 A")
+    await eventually(lambda: daemon.station.connector(1).offered_a <= 10, "the offer at 10 A")
+    await eventually(lambda: "Offered\n10 A" in page.connector(1), "10 A on the page")
+    assert "local limit (api)" in page.connector(1)
+    assert page.snapshot["tokenAsked"] == "" and "max 10 A: done" in page.snapshot["message"]
+    # With the token the page is trusted: it shows the card of the session.
+    await eventually(lambda: TAG in page.connector(1), "the id tag for a trusted page")
+    # The browser logs the refused request; nothing else went wrong.
+    assert [p for p in page.problems() if "(Unauthorized)" not in p] == []
+
+
+async def test_the_charging_mode_is_chosen_on_the_page_of_a_station_with_a_site_meter(
+    csms, start_station, open_page, site_meter  # noqa: F811 - a fixture
+):
+    """With a site meter the page offers the modes; choosing one posts it (POST /api/mode) and
+    the station charges that way from then on."""
+    daemon = await start_station(**site_sections(site_meter, main_fuse=35.0, safe_current=16.0),
+                                 api={"listen": "127.0.0.1:0"})
+    page = await open_page(f"http://127.0.0.1:{daemon.api.port}/")
+    shown = ('document.getElementById("mode-row").hidden ? ""'
+             ' : document.getElementById("mode").value')
+    await eventually(lambda: page.snapshot.get("text"), "the page to render", 30)
+
+    async def mode_shown() -> str:
+        return await page.evaluate(shown)
+
+    value = ""
+    for _ in range(100):
+        if (value := await mode_shown()) == "fast":
+            break
+        await asyncio.sleep(0.1)
+    assert value == "fast", "the mode row shows the configured mode"
+    await page.evaluate('const s = document.getElementById("mode"); s.value = "pv";'
+                        ' s.dispatchEvent(new Event("change"))')
+    await eventually(lambda: daemon.status()["solar"]["mode"] == "pv", "the station in pv mode")
+    assert page.problems() == []

@@ -62,7 +62,12 @@ class WaitingClock(abc.ABC):
     async def wait(self, event: asyncio.Event, timeout: float | None) -> bool:
         # A timeout block, not asyncio.wait_for: on Python 3.11 wait_for can swallow a
         # cancellation that arrives while the event is being set (CPython gh-86296), and a loop
-        # built on it then never stops, which hangs the daemon's shutdown.
+        # built on it then never stops, which hangs the daemon's shutdown. For the same reason
+        # a cancellation that a library awaited before swallowed is honoured here: left
+        # pending, the timeout below would take it for its own and the loop would go on.
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError
         try:
             async with self.timeout(timeout):
                 await event.wait()

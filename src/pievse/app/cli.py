@@ -5,6 +5,7 @@
     pievse csms                   the embedded OCPP 1.6J and 2.0.1 central system for bench tests
     pievse check-config FILE      validate a config file (exit 2 on any problem)
     pievse status | sim ...       talk to a running daemon through its local API
+    pievse sessions | cards ...   the session history and the standalone cards, in the store
 
 Start-up cost matters on a Pi Zero 2 W, so each command imports what it needs when it runs.
 """
@@ -104,6 +105,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from pievse import __version__
     from pievse.app.api_commands import add_api_commands
+    from pievse.app.store_commands import add_store_commands
     from pievse.csms.cli import add_csms_command
 
     parser = argparse.ArgumentParser(
@@ -129,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_csms_command(sub)
     add_api_commands(sub)
+    add_store_commands(sub)
     return parser
 
 

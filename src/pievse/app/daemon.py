@@ -26,15 +26,20 @@ from pievse.drivers.contracts import (
 from pievse.app.cable_locks import CableLocks
 from pievse.app.driver_factory import Hardware, SimulatedHardware, build_hardware
 from pievse.app.hardware_inputs import HardwareInputs
+from pievse.app.home import Home
+from pievse.app.page_parts import page_parts
 from pievse.app.supervision import Supervisor
 from pievse.persistence.recorder import TransactionRecorder
+from pievse.app.standalone import StandaloneCards, tariff
 from pievse.app.system_time import system_clock_synchronised
 from pievse.app.systemd import Notifier, ServiceReporter
 from pievse.core.effects import (
+    BOARD_COMMANDS,
     Effect,
     LockCable,
     ResetNow,
     SetContactor,
+    SetPhases,
     SetPilot,
     StatusChanged,
     TokenAnswered,
@@ -119,6 +124,7 @@ class Daemon:
             n: TransactionRecorder.last_meter_energy(self.store, n)
             for n in range(1, cp.connectors + 1)})
         auth = config.authorization
+        self.standalone = StandaloneCards.for_config(config, self.store)  # None with a CSMS
         self.station = Station(
             cp.connectors,
             clock=self.clock,
@@ -132,7 +138,10 @@ class Daemon:
             },
             cable_lock={n: board.capabilities.has_lock
                         for n, board in self.hardware.boards.items()},
+            standalone=self.standalone.decision if self.standalone else None,
         )
+        self.home = Home(config, self.station, self.dispatch, self.clock, self.hardware.site_meter,
+                         store=self.store)
         self.cable_locks = CableLocks(
             lambda n: getattr(self.hardware.boards[n], "cable_lock", None),
             lambda n, locked, failed: self.dispatch(
@@ -161,7 +170,7 @@ class Daemon:
             else "RemoteReset",
         ))
         self.security.protocol = self.protocol
-        self.recorder = TransactionRecorder(self.store, self.station)
+        self.recorder = TransactionRecorder(self.store, self.station, tariff(config))
         keys = self.protocol.configuration
         # What the CSMS changed survives a restart, except for a key that has become read-only
         # since (its value is the station's to say now); the caller's overrides (tests) come last.
@@ -172,7 +181,7 @@ class Daemon:
                 keys.set_initial(name, value)
         keys.on_change(self.store.configuration_changed)
         self.station.settings = station_settings(config, keys.station_settings())
-        self.link = OcppLink(
+        self.link = None if self.standalone else OcppLink(
             config.ocpp.url,
             cp.id,
             subprotocol=self.protocol.subprotocol,
@@ -192,12 +201,16 @@ class Daemon:
         self.supervisor = Supervisor(self.clock)
         self.inputs = HardwareInputs(self.station, self.hardware, self.dispatch, self.clock,
                                      meter_interval_s=config.meter.interval,
-                                     reading_taken=self.recorder.reading_taken)
+                                     reading_taken=self.recorder.reading_taken,
+                                     before_card=self.standalone.refresh if self.standalone
+                                     else None)
         self._tasks: list[asyncio.Task] = []
         self.started = asyncio.Event()
         #: The last errors logged, for the status page.
         self.recent_errors = RecentErrors()
         self.service = ServiceReporter(notifier or Notifier(), self.describe)
+        self.watchers: list[Callable[[], None]] = []  # told of each change, must not block
+        self.mqtt: Any = None  # the MQTT bridge, when [mqtt] host is set
 
     # --- the time ----------------------------------------------------------------------------
 
@@ -227,18 +240,20 @@ class Daemon:
         so that nothing (not even a failing disk) stands between a decision to open a contactor
         and the pin; what the rest changes in the store is committed in one write."""
         for effect in effects:
-            if isinstance(effect, SetContactor | SetPilot):
+            if isinstance(effect, BOARD_COMMANDS):
                 self._command_board(effect)
         with self.store.batch():
             for effect in effects:
                 if isinstance(effect, LockCable):
                     self.cable_locks.drive(effect)
-                elif not isinstance(effect, SetContactor | SetPilot):
+                elif not isinstance(effect, BOARD_COMMANDS):
                     self._carry_out(effect)
             self.recorder.settled()
         self._wake.set()
+        for watcher in self.watchers:
+            watcher()
 
-    def _command_board(self, effect: SetContactor | SetPilot) -> None:
+    def _command_board(self, effect: SetContactor | SetPilot | SetPhases) -> None:
         try:
             self._drive_board(effect)
         except Exception as error:  # noqa: BLE001 - a board that cannot be driven is a fault
@@ -249,9 +264,11 @@ class Daemon:
                 functools.partial(self.inputs.board_failed, effect.connector_id,
                                   f"{type(error).__name__}: {error}", until_unplugged=True))
 
-    def _drive_board(self, effect: SetContactor | SetPilot) -> None:
+    def _drive_board(self, effect: SetContactor | SetPilot | SetPhases) -> None:
         board = self.hardware.boards[effect.connector_id]
-        if isinstance(effect, SetContactor):
+        if isinstance(effect, SetPhases):
+            board.set_phases(effect.phases)
+        elif isinstance(effect, SetContactor):
             board.set_contactor(effect.closed)
             log.info("connector %s: contactor %s", effect.connector_id,
                      "closed" if effect.closed else "open",
@@ -270,10 +287,12 @@ class Daemon:
                 asyncio.get_running_loop().create_task(self._reset(hard))
             case StatusChanged():
                 self.service.changed()
-                self.protocol.handle(effect)
+                if not self.standalone:
+                    self.protocol.handle(effect)
             case _:
                 self.recorder.record(effect)
-                self.protocol.handle(effect)
+                if not self.standalone:  # without a CSMS, the store is the only record
+                    self.protocol.handle(effect)
 
     async def _reset(self, hard: bool) -> None:
         # Give the StopTransaction messages a chance to reach the CSMS before going down.
@@ -283,19 +302,26 @@ class Daemon:
         self._stopping.set()
 
     def _ping_interval_changed(self, seconds: int) -> None:
-        self.link.set_ping_interval(seconds)
+        if self.link is not None:
+            self.link.set_ping_interval(seconds)
 
     def _security_changed(self, what: str) -> None:
         reason = self.security.changed(what)
+        if self.link is None:
+            return
         log.warning("security settings changed (%s): reconnecting", reason)
         asyncio.get_running_loop().create_task(self.link.reconnect(reason))
 
     def _connection_changed(self) -> None:
         self.service.changed()
+        for watcher in self.watchers:
+            watcher()
 
     def describe(self) -> str:
         """One line for ``systemctl status``: the CSMS link and what each connector does."""
-        if self.protocol.registered:
+        if self.standalone:
+            link = "standalone (no CSMS)"
+        elif self.protocol.registered:
             link = "online"
         elif self.protocol.connected:
             link = "connected, not yet accepted by the CSMS"
@@ -323,11 +349,16 @@ class Daemon:
             self.dispatch(self.recorder.recover())
             await self._start_drivers()
             self.dispatch(self.station.start())
+            self._tasks = await self.home.start(self.supervisor)
             await self._start_api()
             # The core's timer is not supervised: see pievse.app.supervision.
-            self._tasks = [asyncio.create_task(self._timer(), name="station-timer"),
+            self._tasks += [asyncio.create_task(self._timer(), name="station-timer"),
                            *self.inputs.start(self.supervisor),
-                           self.supervisor.start("OCPP link", self.link.run)]
+                           *([self.supervisor.start("OCPP link", self.link.run)]
+                             if self.link is not None else [])]
+            if self.config.mqtt.enabled:
+                from pievse.app.mqtt_bridge import start_mqtt
+                self._tasks.append(start_mqtt(self))
             if self.service.notifier.enabled:
                 self._tasks.append(self.supervisor.start("systemd notifier", self.service.run))
             stopping = asyncio.create_task(self._stopping.wait())
@@ -366,9 +397,11 @@ class Daemon:
     async def _start_api(self) -> None:
         if not self.config.api.listen:
             return
+        controls, power = page_parts(self)
         self.api = ApiServer(self, self.config.api.host, self.config.api.port,
                              token=self.config.api.token or None,
-                             simulations=self.simulations())
+                             simulations=self.simulations(), history=self.store.sessions,
+                             controls=controls, power=power)
         await self.api.start()
         log.info("local API on http://%s:%s/api/status", self.config.api.host, self.api.port)
 
@@ -389,15 +422,16 @@ class Daemon:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await self.link.close()
+        if self.link is not None:
+            with contextlib.suppress(Exception):
+                await self.link.close()
         if self.api is not None:
             with contextlib.suppress(Exception):
                 await self.api.stop()
         for closable in [
             *self.hardware.boards.values(),
             *self.hardware.meters.values(),
-            *([self.hardware.reader] if self.hardware.reader else []),
+            *filter(None, [self.hardware.reader, self.hardware.site_meter]),
         ]:
             with contextlib.suppress(Exception):
                 await closable.close()
@@ -476,10 +510,18 @@ class Daemon:
                 "version": self.protocol.version,
                 "security_profile": int(self.security.state.profile),
                 "queued_transaction_messages": len(self.protocol.outbox),
+                "standalone": bool(self.standalone),
             },
             "connectors": connectors,
+            **self.home.status(),
             "recent_errors": self.recent_errors.as_json(),
         }
+
+    def set_local_limit(self, connector: int | None, amps: float | None) -> None:
+        self.home.set_local_limit("api", connector, amps)
+
+    def set_mode(self, mode: str) -> None:
+        self.home.set_mode(mode)
 
     def simulations(self) -> set[Simulation]:
         """The simulated parts the local API may drive: a car needs its simulated board."""

@@ -1,6 +1,7 @@
 """The hardware of the charge point, built from the configuration's driver sections.
 
-One board and one meter per connector, and at most one card reader. Each section picks its driver
+One board and one meter per connector, at most one card reader, and the meter at the house's grid
+connection if the config has one. Each section picks its driver
 (``driver = "simulated" | "modbus" | ...``); simulated and real drivers mix freely, so a real meter
 can run beside a simulated car and board. A real driver's library is imported only when the
 configuration asks for that driver, which keeps a simulated station's start-up light.
@@ -32,6 +33,8 @@ class Hardware:
     meters: dict[int, EnergyMeter]
     reader: TokenReader | None
     simulated: SimulatedHardware | None
+    #: The meter at the house's grid connection ([site_meter]), if there is one.
+    site_meter: EnergyMeter | None = None
 
 
 def build_hardware(config: Config, initial_energy_wh: dict[int, float] | None = None) -> Hardware:
@@ -62,7 +65,8 @@ def build_hardware(config: Config, initial_energy_wh: dict[int, float] | None = 
         ev.set_state(simcfg.ev_state_at_start)
         board = SimulatedBoard(
             ev, capabilities=BoardCapabilities(max_current_a=cp.max_current, phases=cp.phases,
-                                               has_lock=config.board.has_lock)
+                                               has_lock=config.board.has_lock,
+                                               phase_switch=config.board.has_phase_switch)
         )
         sim.evs[n], sim.boards[n] = ev, board
         boards[n] = board
@@ -82,7 +86,11 @@ def build_hardware(config: Config, initial_energy_wh: dict[int, float] | None = 
 
         reader = PcscReader(config.rfid.reader or None, uid_format=config.rfid.uid_format,
                             feedback=config.rfid.feedback)
-    return Hardware(boards, meters, reader, sim)
+    site_meter = None
+    if config.site_meter.driver == "modbus":
+        # Back soon after an outage: while it is silent the cars get only the safe current.
+        site_meter = modbus_meter(config.site_meter, backoff_max=4.0)
+    return Hardware(boards, meters, reader, sim, site_meter)
 
 
 def gpio_board(board: BoardConfig, config: Config) -> EvseBoard:
@@ -107,7 +115,9 @@ def gpio_board(board: BoardConfig, config: Config) -> EvseBoard:
     pins = NativePins(pilot_pwm=board.pilot_pin, contactor=board.contactor_pin,
                       contactor_feedback=pin(board.feedback_pin), rcd=pin(board.rcd_pin),
                       emergency_stop=pin(board.emergency_stop_pin),
-                      green_led=pin(board.green_led_pin), red_led=pin(board.red_led_pin))
+                      green_led=pin(board.green_led_pin), red_led=pin(board.red_led_pin),
+                      phase_switch=pin(board.phase_switch_pin) if board.has_phase_switch
+                      else None)
     adc = Mcp3008PilotAdc(board.adc_channel, spi_device=board.adc_spi_device,
                           divider=PilotDivider(board.pilot_adc_at_minus_12v,
                                                board.pilot_adc_at_plus_12v))
@@ -120,7 +130,7 @@ def gpio_board(board: BoardConfig, config: Config) -> EvseBoard:
                        if board.has_lock else None)
 
 
-def modbus_meter(config: MeterConfig) -> EnergyMeter:
+def modbus_meter(config: MeterConfig, backoff_max: float = 30.0) -> EnergyMeter:
     from pievse.drivers.modbus.register_maps import load_register_map, register_map_from_dict
     from pievse.drivers.modbus.meter import ModbusMeter, ModbusRtu, ModbusTcp
 
@@ -134,4 +144,5 @@ def modbus_meter(config: MeterConfig) -> EnergyMeter:
     else:
         connection = ModbusRtu(config.device, baudrate=config.baudrate, parity=config.parity,
                                stopbits=config.stopbits)
-    return ModbusMeter(connection, register_map, unit_id=config.unit_id, timeout=config.timeout)
+    return ModbusMeter(connection, register_map, unit_id=config.unit_id, timeout=config.timeout,
+                       backoff_max=backoff_max)

@@ -11,8 +11,10 @@ for the station is decided here:
   fail the same way, over and over;
 * a **meter** whose driver fails is treated as a meter that stopped answering (PowerMeterFailure;
   charging goes on with the last good energy) until the next good reading;
-* a **card reader** that fails is logged and started again; a card can still be authorised
-  remotely meanwhile.
+* a **card reader** that cannot read cards (its driver failed, or says why: pcscd gone, no
+  reader plugged in) is reported on connector 0 as ReaderFailure, and its driver is started
+  again; a session can still be started remotely meanwhile. A failed driver is trusted again at
+  the next card it reads.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ from pievse.drivers.contracts import (
 
 log = logging.getLogger("pievse")
 
+#: How often the card reader's own state (pcscd reachable, a reader plugged in) is looked at.
+READER_CHECK_S = 5.0
+
 
 class HardwareInputs:
     """The station's inputs from its boards, meters and card reader."""
@@ -54,6 +59,7 @@ class HardwareInputs:
         *,
         meter_interval_s: float,
         reading_taken: Callable[[int], None],
+        before_card: Callable[[], None] | None = None,
     ) -> None:
         self._station = station
         self._hardware = hardware
@@ -61,10 +67,15 @@ class HardwareInputs:
         self._clock = clock
         self._meter_interval_s = meter_interval_s
         self._reading_taken = reading_taken
+        #: Called before a card is decided: a station without CSMS reads its card list again.
+        self._before_card = before_card
         #: Per connector: did the last attempt to read the meter give a reading.
         self.meter_online: dict[int, bool] = {}
         #: Per connector: was the last reading implausible, and were the readings a failure.
         self._meter_implausible: dict[int, tuple[bool, bool]] = {}
+        #: Why the card reader's driver failed, until it reads a card again.
+        self._reader_failure: str | None = None
+        self._reader_problem: str | None = None
         #: Connectors whose board failed, and whether only unplugging the car clears it.
         self._board_failed: dict[int, bool] = {}
 
@@ -85,7 +96,9 @@ class HardwareInputs:
                 failed=lambda why, n=n: self._meter_driver_failed(n, why)))
         reader = self._hardware.reader
         if reader is not None:
-            tasks.append(supervisor.start("card reader", lambda: self._tokens(reader)))
+            tasks.append(supervisor.start("card reader", lambda: self._tokens(reader),
+                                          failed=self._reader_driver_failed))
+            tasks.append(supervisor.start("card reader watch", lambda: self._watch_reader(reader)))
         return tasks
 
     # --- boards --------------------------------------------------------------------------------
@@ -185,8 +198,33 @@ class HardwareInputs:
 
     # --- the card reader -----------------------------------------------------------------------
 
+    def _reader_driver_failed(self, why: str) -> None:
+        self._reader_failure = f"card reader driver failed: {why}"
+        self._reader_changed(self._hardware.reader)
+
+    def _reader_changed(self, reader: TokenReader | None) -> None:
+        problem = self._reader_failure or getattr(reader, "problem", None)
+        if problem == self._reader_problem:
+            return
+        if problem is None:
+            log.info("card reader reads cards again")
+        else:
+            log.error("card reader cannot read cards (%s): reported as ReaderFailure", problem)
+        self._reader_problem = problem
+        self._dispatch(self._station.reader_failed(problem))
+
+    async def _watch_reader(self, reader: TokenReader) -> None:
+        # Drivers keep their own state (pcscd reachable, a reader plugged in); a look every few
+        # seconds costs nothing and needs no callback into the event loop from their threads.
+        while True:
+            self._reader_changed(reader)
+            await self._clock.sleep(READER_CHECK_S)
+
     async def _tokens(self, reader: TokenReader) -> None:
         async for token in reader.tokens():
+            if self._reader_failure is not None:
+                self._reader_failure = None
+                self._reader_changed(reader)
             log.info("card presented: %s", token.id_token)
             try:
                 kind = IdTokenType.named(token.kind)
@@ -194,4 +232,6 @@ class HardwareInputs:
                 log.warning("card %s: the reader names its type %r, which is none known; taken "
                             "for an ISO 14443 card", token.id_token, token.kind)
                 kind = IdTokenType.ISO14443
+            if self._before_card is not None:
+                self._before_card()
             self._dispatch(self._station.token_presented(IdToken(token.id_token, kind)))

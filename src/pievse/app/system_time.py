@@ -10,7 +10,6 @@ until a time daemon (systemd-timesyncd, chrony, ntpd) has disciplined the clock,
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import sys
 
@@ -36,7 +35,9 @@ def system_clock_synchronised() -> bool:
     if not sys.platform.startswith("linux"):
         return True
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        # The process's own symbols, libc's among them: no search for the library (which
+        # would run ldconfig and import more at every start).
+        libc = ctypes.CDLL(None, use_errno=True)
         timex = _Timex()
         state = libc.adjtimex(ctypes.byref(timex))
     except (OSError, AttributeError) as error:

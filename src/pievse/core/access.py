@@ -51,6 +51,7 @@ from pievse.core.reservations import (
     ReservationStatus,
 )
 from pievse.core.settings import StationSettings
+from pievse.core.standalone import Standalone
 from pievse.core.vocabulary import ConnectorStatus, ErrorCode
 
 __all__ = ["Access", "AccessLimits", "ShownConnector"]
@@ -101,8 +102,11 @@ class Access:
         clock: Clock,
         emit: Callable[[Effect], None],
         limits: AccessLimits | None = None,
+        standalone: Standalone | None = None,
     ) -> None:
         self._connectors = connectors
+        #: A station without CSMS: its own card list (or free charging) decides every card.
+        self.standalone = standalone
         self._settings = settings
         self._clock = clock
         self._emit = emit
@@ -152,7 +156,10 @@ class Access:
         return self.authorization.decide_pre_authorize(id_token, self._now(), self._settings())
 
     def decide_offline(self, id_token: IdToken) -> AuthorizationResult | None:
-        """The CSMS cannot be asked: Accepted to start, a stored refusal, or None to refuse."""
+        """The CSMS cannot be asked: Accepted to start, a stored refusal, or None to refuse.
+        A station without CSMS never asks one: its card list decides."""
+        if self.standalone is not None:
+            return self.standalone.decide(id_token, self._now())
         return self.authorization.decide_offline(id_token, self._now(), self._settings())
 
     def known_group(self, id_token: IdToken) -> IdToken | None:

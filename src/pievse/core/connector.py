@@ -44,41 +44,15 @@ from pievse.core.effects import (
     TransactionStarted,
     TransactionStopped,
 )
+from pievse.core.fault_reports import (
+    FAULT_REPORT,
+    IMPLAUSIBLE_METER_INFO,
+    METER_FAILURE_INFO,
+    VENTILATION_INFO,
+)
 from pievse.core.settings import StationSettings
 from pievse.core.transactions import StopRequest, Transaction
 from pievse.core.vocabulary import ConnectorStatus, ErrorCode, ReadingContext, StopReason
-
-# Why a fault stops a transaction, and the error code the CSMS sees for it.
-FAULT_REPORT: dict[FaultKind, tuple[ErrorCode, StopReason, str]] = {
-    FaultKind.RCD: (ErrorCode.GROUND_FAILURE, StopReason.OTHER, "residual current device tripped"),
-    FaultKind.EMERGENCY_STOP: (
-        ErrorCode.OTHER_ERROR,
-        StopReason.EMERGENCY_STOP,
-        "emergency stop pressed",
-    ),
-    FaultKind.CONTACTOR_OPEN: (
-        ErrorCode.POWER_SWITCH_FAILURE,
-        StopReason.OTHER,
-        "contactor commanded closed but reads open",
-    ),
-    FaultKind.WELDED: (
-        ErrorCode.POWER_SWITCH_FAILURE,
-        StopReason.OTHER,
-        "contactor welded: commanded open but reads closed",
-    ),
-    FaultKind.PILOT: (ErrorCode.EV_COMMUNICATION_ERROR, StopReason.OTHER, "control pilot error"),
-    FaultKind.CABLE_LOCK: (
-        ErrorCode.CONNECTOR_LOCK_FAILURE,
-        StopReason.OTHER,
-        "cable lock failed: its feedback does not read the position it was driven to",
-    ),
-    FaultKind.BOARD_DRIVER: (ErrorCode.INTERNAL_ERROR, StopReason.OTHER, "board driver failed"),
-}
-
-METER_FAILURE_INFO = "meter not answering; last good energy kept"
-IMPLAUSIBLE_METER_INFO = "implausible meter readings; last good energy kept"
-VENTILATION_INFO = "vehicle asks for ventilation (state D), which this station does not provide"
-
 
 @dataclass(slots=True)
 class PendingAuthorization:
@@ -175,6 +149,8 @@ class Connector:
         self.open_deadline: float | None = None
         #: The last reading, as far as it is plausible (see ``meter_check``).
         self.last_reading: MeterReading | None = None
+        #: The register's energy as the last run left it: the energy until a reading is accepted.
+        self.remembered_energy_wh = 0.0
         #: Why the meter gives no readings now; None while it does.
         self.meter_problem: str | None = None
         self.meter_check = MeterPlausibility(self._ratings, clock)
@@ -272,7 +248,10 @@ class Connector:
 
     @property
     def energy_wh(self) -> float:
-        return self.last_reading.energy_import_wh if self.last_reading else 0.0
+        # A session that starts while the meter is silent starts from where the register was,
+        # not from 0 Wh: a meterStart of 0 would bill the whole register at the first reading.
+        return (self.last_reading.energy_import_wh if self.last_reading
+                else self.remembered_energy_wh)
 
     # --- questions -----------------------------------------------------------------------------
 

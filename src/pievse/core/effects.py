@@ -39,6 +39,19 @@ class SetPilot:
 
 
 @dataclass(frozen=True, slots=True)
+class SetPhases:
+    """Switch the board's phase relay to 1 or 3 phases; sent only while its contactor is open
+    (see ``phase_switch.py``)."""
+
+    connector_id: int
+    phases: int
+
+
+#: What the daemon carries out on the boards at once, before anything else.
+BOARD_COMMANDS = (SetContactor, SetPilot, SetPhases)
+
+
+@dataclass(frozen=True, slots=True)
 class LockCable:
     """Drive a socket's cable lock; the outcome comes back as ``Station.cable_lock_changed``."""
 
@@ -136,6 +149,23 @@ class ReservationsChanged:
     reservations: tuple[Reservation, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class LocalLimit:
+    """A local limit a person set: its source ("api", "mqtt"), its connector (None: the whole
+    station) and its amps."""
+
+    source: str
+    connector_id: int | None
+    amps: float
+
+
+@dataclass(frozen=True, slots=True)
+class LocalLimitsChanged:
+    """The local limits that survive a restart changed: every one of them."""
+
+    limits: tuple[LocalLimit, ...]
+
+
 # --- to the person at the station ----------------------------------------------------------------
 
 
@@ -163,6 +193,7 @@ class ResetNow:
 Effect = (
     SetContactor
     | SetPilot
+    | SetPhases
     | LockCable
     | CableLockSettled
     | StatusChanged
@@ -175,4 +206,5 @@ Effect = (
     | ChargingProfilesChanged
     | LocalAuthListChanged
     | ReservationsChanged
+    | LocalLimitsChanged
 )

@@ -8,20 +8,16 @@ without an input (a timeout, a meter sample), ``next_deadline()`` says when to c
 Commands of the CSMS return a typed answer (the core's own words, see ``answers.py``) together
 with their effects, so one implementation serves OCPP 1.6 and 2.0.1 alike.
 
-Helpers own a part of the charge point each: the ``connectors`` (IEC 61851 and the transaction
-on each), ``charging`` (smart charging: profiles to the current each connector offers),
-``access`` (who may start where: the Local Authorization List, the Authorization Cache and the
-reservations) and ``interrupted`` (transactions a power cut left open). None of them holds the
-station: each is given the settings, the clock, an emit function and the few questions it asks
-of the others (``ConnectorHost``, ``LimitedConnector``, ``ShownConnector``,
-``ResumableConnector``), so that each can be built and tested alone.
+Each part of the charge point is its own object (``connectors``, ``charging``: the CSMS's
+profiles, ``local``: the house's limits, ``access``: list, cache and reservations,
+``interrupted``: sessions a power cut left open), given only the settings, the clock, an emit
+function and the few questions it asks of the others, so that each is built and tested alone.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from pievse.core.hardware import FaultKind, MeterReading, PilotState
@@ -39,20 +35,16 @@ from pievse.core.charging_profiles import (
     InstalledProfile,
 )
 from pievse.core.clock import Clock, SystemClock
-from pievse.core.effects import AuthorizeRequest, Effect, ResetNow, StatusChanged, TokenAnswered
+from pievse.core.effects import Effect, ResetNow, StatusChanged
 from pievse.core.connector import Connector
+from pievse.core.id_tags import IdTags
 from pievse.core.interrupted import InterruptedTransactions
-from pievse.core.placement import connector_for, free_connector
+from pievse.core.local_limits import LocalLimits
 from pievse.core.reservations import Reservation, ReservationStatus
 from pievse.core.settings import StationSettings
+from pievse.core.standalone import Standalone
 from pievse.core.transactions import InterruptedTransaction, Transaction
 from pievse.core.vocabulary import ConnectorStatus, ErrorCode, ReadingContext, StopReason
-
-
-@dataclass(slots=True)
-class _AuthorizationInFlight:
-    connector_id: int | None  # bound to a connector (remote start with connectorId), else chosen
-    remote: bool
 
 
 class Station:
@@ -64,6 +56,7 @@ class Station:
         board_max_current_a: Mapping[int, float] | None = None,
         access_limits: AccessLimits | None = None,
         cable_lock: Mapping[int, bool] | None = None,
+        standalone: Standalone | None = None,
     ) -> None:
         if connector_count < 1:
             raise ValueError("a charge point has at least one connector")
@@ -73,11 +66,12 @@ class Station:
         has_lock = cable_lock or {}
         self._effects: list[Effect] = []
         self._next_ref = 1
-        self._authorizing: dict[str, _AuthorizationInFlight] = {}
         self.reset_pending: bool | None = None  # None, or True for hard / False for soft
         self.shutting_down = False
         self.operative = True
-        self._status0: tuple[ConnectorStatus, ErrorCode] | None = None
+        self._status0: tuple[ConnectorStatus, ErrorCode, str | None] | None = None
+        #: Why the card reader cannot read cards, reported on connector 0; None if it can.
+        self.reader_problem: str | None = None
         self._next_aligned_at: float | None = None
         #: Whether the CSMS can be asked now (connected and registered): LocalPreAuthorize
         #: applies only then. The protocol adapter says so (``csms_connection_changed``).
@@ -91,9 +85,12 @@ class Station:
             for n in range(1, connector_count + 1)
         }
         self.charging = ChargingLimits(self.connectors, **seams)
+        self.local = LocalLimits(self.connectors, settings=self._current_settings, emit=self._emit)
         self.interrupted = InterruptedTransactions(self.connector, self.restore_transaction_refs,
                                                    clock=self.clock, emit=self._emit)
-        self.access = Access(self.connectors, limits=access_limits, **seams)
+        self.access = Access(self.connectors, limits=access_limits, standalone=standalone, **seams)
+        self.id_tags = IdTags(self.connectors, self.access, csms_online=lambda: self.csms_online,
+                              emit=self._emit)
 
     @property
     def settings(self) -> StationSettings:
@@ -115,8 +112,9 @@ class Station:
         self._effects.append(effect)
 
     def _take(self) -> list[Effect]:
-        # Every input ends here: bring the Reserved statuses up to date first, as one
-        # connector's state can decide whether another shows Reserved (connector 0).
+        # Every input ends here: the station-wide local limits follow the sessions running now,
+        # and the Reserved statuses (one connector's state can decide another's, connector 0).
+        self.local.settle()
         self.access.settle()
         effects, self._effects = self._effects, []
         return effects
@@ -128,6 +126,7 @@ class Station:
 
     def _transaction_ended(self, connector: Connector) -> None:
         self.charging.transaction_ended(connector)
+        self.local.moved(connector.id)
         self._report_station_status()
         if self.reset_pending is not None and not self.transactions():
             self._emit(ResetNow(hard=self.reset_pending))
@@ -174,8 +173,7 @@ class Station:
         """The current status of connector 0 and of every connector (for a reconnect or a
         TriggerMessage), without changing anything."""
         now = self.clock.now()
-        status0, code0 = self._station_status()
-        result = [StatusChanged(0, status0, code0, None, now)]
+        result = [StatusChanged(0, *self._station_status(), now)]
         for c in self.connectors.values():
             status, code, info = c.compute_status()
             result.append(StatusChanged(c.id, status, code, info, now))
@@ -212,6 +210,12 @@ class Station:
         self.connector(connector_id).set_meter_problem(problem)
         return self._take()
 
+    def reader_failed(self, problem: str | None) -> list[Effect]:
+        """The card reader cannot read cards (``problem`` says why), or can again (None)."""
+        self.reader_problem = problem
+        self._report_station_status()
+        return self._take()
+
     def cable_lock_changed(self, connector_id: int, locked: bool, failed: bool) -> list[Effect]:
         """The cable lock was driven (``LockCable``): where its feedback reads it now, and
         whether that misses the position it was driven to (ConnectorLockFailure)."""
@@ -230,42 +234,7 @@ class Station:
 
     def token_presented(self, id_token: IdToken) -> list[Effect]:
         """A card was presented at the station."""
-        key = id_token.key
-        for c in self.connectors.values():
-            tx = c.transaction
-            if tx is not None and tx.id_token.key == key and tx.stop is None:
-                # The same card ends its own session; no need to ask the CSMS (OCPP 1.6 3.5).
-                c.begin_stop(StopReason.LOCAL, id_token)
-                self._emit(TokenAnswered(id_token, True, None, c.id, "session stopped"))
-                return self._take()
-        for c in self.connectors.values():
-            if c.pending is not None and c.pending.id_token.key == key:
-                c.pending = None
-                c.reconcile()
-                self._emit(TokenAnswered(id_token, True, None, c.id, "authorisation cancelled"))
-                return self._take()
-        if id_token.value in self._authorizing:
-            return self._take()  # a second tap while the CSMS is deciding: one question only
-        if free_connector(self.connectors) is None:
-            self._emit(
-                TokenAnswered(id_token, False, None, None, "no connector free for a new session")
-            )
-            return self._take()
-        if self.csms_online:
-            known = self.access.pre_authorized(id_token)
-            # A card held locally as Accepted starts at once (LocalPreAuthorize); the CSMS
-            # still hears of it when the transaction starts and may refuse it there. Where a
-            # reservation refuses it on what is known locally, the CSMS is asked after all:
-            # its answer may name the card's group (OCPP 1.6 5.13).
-            connector = (self._connector_for(id_token, known.group, None)
-                         if known is not None else None)
-            if known is not None and connector is not None:
-                self._emit(TokenAnswered(id_token, True, known.status, connector.id,
-                                        "authorised locally"))
-                connector.authorize(id_token, known.group)
-                return self._take()
-        self._authorizing[id_token.value] = _AuthorizationInFlight(None, remote=False)
-        self._emit(AuthorizeRequest(id_token))
+        self.id_tags.presented(id_token)
         return self._take()
 
     def authorization_result(
@@ -273,33 +242,7 @@ class Station:
     ) -> list[Effect]:
         """The CSMS's verdict on ``id_token`` (its result, or only the status); ``None`` when
         it could not be asked (offline), and the local stores decide."""
-        result = (AuthorizationResult(verdict) if isinstance(verdict, AuthorizationStatus)
-                  else verdict)
-        if result is not None:
-            self.access.remember(id_token, result)
-        request = self._authorizing.pop(id_token.value, None)
-        if request is None:
-            return self._take()
-        how = "authorised"
-        if result is None:
-            result = self.access.decide_offline(id_token)
-            if result is None:
-                self._emit(TokenAnswered(id_token, False, None, None, "CSMS unreachable"))
-                return self._take()
-            how = "authorised offline"
-        if result.status is not AuthorizationStatus.ACCEPTED:
-            self._emit(TokenAnswered(id_token, False, result.status, None,
-                                    f"id tag {result.status.word}"))
-            return self._take()
-        connector = self._connector_for(id_token, result.group, request.connector_id)
-        if connector is None:
-            why = ("connector reserved for another id tag"
-                   if free_connector(self.connectors, request.connector_id) is not None
-                   else "no connector free")
-            self._emit(TokenAnswered(id_token, False, result.status, None, why))
-            return self._take()
-        self._emit(TokenAnswered(id_token, True, result.status, connector.id, how))
-        connector.authorize(id_token, result.group)
+        self.id_tags.verdict(id_token, verdict)
         return self._take()
 
     def verdict_received(self, id_token: IdToken, result: AuthorizationResult) -> list[Effect]:
@@ -307,10 +250,6 @@ class Station:
         stop: the cache keeps it (OCPP 1.6 3.5.1)."""
         self.access.remember(id_token, result)
         return self._take()
-
-    def _connector_for(self, id_token: IdToken, group: IdToken | None,
-                       bound: int | None) -> Connector | None:
-        return connector_for(self.connectors, self.access, id_token, group, bound)
 
     # --- transactions and the CSMS -------------------------------------------------------------
 
@@ -347,21 +286,25 @@ class Station:
         # A reservation is checked with the card's group as the local stores know it; with
         # AuthorizeRemoteTxRequests the CSMS's answer, which may name the group, decides again.
         group = self.access.known_group(id_token)
-        connector = self._connector_for(id_token, group, connector_id)
+        connector = self.id_tags.connector_for(id_token, group, connector_id)
         if connector is None:
             return Answer(RemoteStartStopStatus.REJECTED, self._take())
         if self.settings.authorize_remote_tx_requests:
-            self._authorizing[id_token.value] = _AuthorizationInFlight(connector.id, remote=True)
-            self._emit(AuthorizeRequest(id_token))
+            self.id_tags.ask_for_remote_start(id_token, connector)
         else:
             connector.authorize(id_token, group)
         return Answer(RemoteStartStopStatus.ACCEPTED, self._take())
 
     def remote_stop(self, transaction_id: int | str) -> Answer:
         tx = self.find_transaction(transaction_id)
-        if tx is None or tx.stop is not None:
+        return self.stop_session(tx.connector_id if tx else 0, StopReason.REMOTE)
+
+    def stop_session(self, connector_id: int, reason: StopReason) -> Answer:
+        """Stop the session on a connector, known to the CSMS by its transaction id or not yet."""
+        c = self.connectors.get(connector_id)
+        if c is None or c.transaction is None or c.transaction.stop is not None:
             return Answer(RemoteStartStopStatus.REJECTED, self._take())
-        self.connector(tx.connector_id).begin_stop(StopReason.REMOTE, None)
+        c.begin_stop(reason, None)
         return Answer(RemoteStartStopStatus.ACCEPTED, self._take())
 
     def unlock_connector(self, connector_id: int) -> Answer:
@@ -403,7 +346,7 @@ class Station:
     def reset(self, hard: bool) -> Answer:
         """Stop every transaction (reason HardReset/SoftReset), then ask the daemon to restart."""
         self.reset_pending = hard
-        self._authorizing.clear()
+        self.id_tags.deciding.clear()
         reason = StopReason.HARD_RESET if hard else StopReason.SOFT_RESET
         running = self.transactions()
         for tx in running:
@@ -417,12 +360,10 @@ class Station:
         return Answer(ResetStatus.ACCEPTED, self._take())
 
     def shut_down(self, reason: StopReason = StopReason.REBOOT) -> list[Effect]:
-        """The daemon is going down: open every contactor now and end every transaction.
-
-        No grace for the car to stop drawing: the process is about to lose control of the
-        board, and a contactor left closed without a controller is the one unsafe outcome."""
+        """The daemon is going down: open every contactor now and end every transaction. No
+        grace for the car: a contactor left closed without a controller is the unsafe outcome."""
         self.shutting_down = True
-        self._authorizing.clear()
+        self.id_tags.deciding.clear()
         for c in self.connectors.values():
             c.pending = None
             c.begin_stop(reason, None)
@@ -438,6 +379,13 @@ class Station:
         else:
             c.limits[source] = amps
         c.reconcile()
+        return self._take()
+
+    def set_local_limit(self, source: str, connector_id: int | None,
+                        amps: float | None) -> list[Effect]:
+        """A local limit of ``source`` ("api", "mqtt", "site") on a connector, or (None) on the
+        whole station, shared by its sessions; ``amps`` None lifts it. ValueError if wrong."""
+        self.local.set(source, connector_id, amps)
         return self._take()
 
     # --- smart charging --------------------------------------------------------------------------
@@ -548,16 +496,19 @@ class Station:
 
     # --- connector 0 ---------------------------------------------------------------------------
 
-    def _station_status(self) -> tuple[ConnectorStatus, ErrorCode]:
-        if not self.operative and not self.transactions():
-            return ConnectorStatus.UNAVAILABLE, ErrorCode.NO_ERROR
-        return ConnectorStatus.AVAILABLE, ErrorCode.NO_ERROR
+    def _station_status(self) -> tuple[ConnectorStatus, ErrorCode, str | None]:
+        status = (ConnectorStatus.UNAVAILABLE if not self.operative and not self.transactions()
+                  else ConnectorStatus.AVAILABLE)
+        if self.reader_problem is not None:
+            # Not Unavailable: a session can still start remotely or from the local API.
+            return status, ErrorCode.READER_FAILURE, self.reader_problem[:50]
+        return status, ErrorCode.NO_ERROR, None
 
     def _report_station_status(self) -> None:
         status = self._station_status()
         if status != self._status0:
             self._status0 = status
-            self._emit(StatusChanged(0, status[0], status[1], None, self.clock.now()))
+            self._emit(StatusChanged(0, *status, self.clock.now()))
 
 
 class _ConnectorSeam:
@@ -589,9 +540,12 @@ class _ConnectorSeam:
 
     def pilot_reported(self, connector: Connector) -> None:
         self._station.interrupted.pilot_known(connector)
+        if (standalone := self._station.access.standalone) is not None:
+            standalone.pilot_reported(connector)  # free charging starts on plugging in
 
     def transaction_started(self, connector: Connector) -> None:
         self._station.charging.transaction_started(connector)
+        self._station.local.moved(connector.id)
 
     def transaction_ended(self, connector: Connector) -> None:
         self._station._transaction_ended(connector)

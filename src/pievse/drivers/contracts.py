@@ -79,6 +79,9 @@ class TokenPresented:
 
 @runtime_checkable
 class TokenReader(Protocol):
+    """Cards, one event per tap. A reader may also say why it cannot read cards now (a
+    ``problem`` property: None when it can), which the station reports as ReaderFailure."""
+
     async def start(self) -> None: ...
 
     def tokens(self) -> AsyncIterator[TokenPresented]: ...
@@ -117,6 +120,8 @@ class BoardCapabilities:
     #: A socket (Type 2) whose plug a lock actuator holds: the board has a ``cable_lock``. A
     #: fixed cable has nothing to lock (UnlockConnector: NotSupported).
     has_lock: bool = False
+    #: A relay that switches the supply between one phase and ``phases`` (``set_phases``).
+    phase_switch: bool = False
 
 
 @runtime_checkable
@@ -158,6 +163,12 @@ class EvseBoard(Protocol):
         ...
 
     def set_contactor(self, closed: bool) -> None: ...
+
+    def set_phases(self, phases: int) -> None:
+        """Switch the phase relay to 1 phase or ``capabilities.phases``. Refused (DriverError)
+        without ``capabilities.phase_switch`` and while the contactor is closed: a relay never
+        moves under load."""
+        ...
 
     def events(self) -> AsyncIterator[BoardEvent]:
         """Pilot changes and fault inputs. The first event after ``start()``

@@ -245,6 +245,15 @@ class PcscReader:
         return self._online
 
     @property
+    def problem(self) -> str | None:
+        """Why no card can be read now, once the driver has found out; None if cards can be."""
+        if self._failing and not self._online:
+            return "PC/SC service (pcscd) not reachable"
+        if self._online and not self._watching and self._no_reader_logged is not None:
+            return "no card reader connected"
+        return None
+
+    @property
     def readers(self) -> tuple[str, ...]:
         """The readers being watched now: cards tapped on them are read."""
         return self._watching

@@ -59,7 +59,9 @@ class Access:
         that comes from a client that may not make changes: 401 where the token would do, 403
         where nothing would."""
         media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-        if media_type != "application/json":
+        # A DELETE without a body has nothing to declare (no form can send a DELETE).
+        bodiless_delete = request.method == "DELETE" and not request.body
+        if media_type != "application/json" and not bodiless_delete:
             raise Refused("send the body as JSON, with Content-Type: application/json",
                           HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
         if self.trusted(request):

@@ -13,9 +13,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from pievse.core.solar import SolarMode
 from pievse.local_api.wire import Refused
 
-__all__ = ["MAX_DEPTH", "Field", "decode_body", "read_body"]
+__all__ = ["LIMIT_AMPS", "MAX_DEPTH", "Field", "decode_body", "read_body"]
 
 #: How deep a body may nest: an object holding arrays or objects holding scalars. The fields
 #: are all scalars; a little room lets a wrong body be answered with the field it gets wrong.
@@ -77,6 +78,12 @@ class Field:
         if not fits:
             raise Refused(f'"{self.name}" = {_shown(value)}: {self.allowed()}')
         return float(value) if self.kind is float else value
+
+
+#: The amperes of a local limit: ``POST /api/limit``'s "amps", and MQTT's max current.
+LIMIT_AMPS = Field("amps", float, minimum=0, maximum=80, nullable=True)
+#: The charging mode: ``POST /api/mode``'s "mode", and MQTT's mode select.
+MODE = Field("mode", str, choices=tuple(mode.value for mode in SolarMode))
 
 
 def _shown(value: Any) -> str:

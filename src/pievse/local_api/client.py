@@ -80,6 +80,8 @@ def format_status(status: dict[str, Any]) -> str:
     """A few lines per connector from the JSON of GET /api/status; missing values show as "?"."""
     ocpp = status.get("ocpp") or {}
     link = "connected" if ocpp.get("connected") else "not connected"
+    if ocpp.get("standalone"):
+        link = "standalone, no CSMS"
     if ocpp.get("connected") and ocpp.get("registered") is False:
         link += ", not yet accepted"
     queued = ocpp.get("queued_transaction_messages")
@@ -87,6 +89,19 @@ def format_status(status: dict[str, Any]) -> str:
         link += f", {queued} transaction message{'s' if queued != 1 else ''} queued"
     lines = [f"charge point {status.get('charge_point_id', '?')}: "
              f"OCPP {ocpp.get('version', '?')} {link}"]
+    site = status.get("site")
+    if site and site.get("meter_online") is False:
+        lines.append(f"house fuse: site meter silent ({site.get('problem') or '?'}), the cars "
+                     f"get the safe current, {_amps(site.get('limit_a'))}")
+    elif site:
+        lines.append(f"house fuse: the cars may draw {_amps(site.get('limit_a'))}, room "
+                     f"{_amps(site.get('room_a'))} under the {_amps(site.get('main_fuse_a'))} "
+                     "main fuse")
+    solar = status.get("solar")
+    if solar and solar.get("mode") not in (None, "fast"):
+        surplus = solar.get("surplus_w")
+        lines.append(f"solar: {solar['mode']}, surplus {_kw(surplus)}, the cars may draw "
+                     f"{_amps(solar.get('limit_a'))} on {solar.get('phases', '?')} phase(s)")
     for c in status.get("connectors") or []:
         state = c.get("status") or "unknown"
         if c.get("error_code") not in (None, "NoError"):
@@ -96,6 +111,8 @@ def format_status(status: dict[str, Any]) -> str:
         offered = c.get("offered_current")
         offer = f"offering {offered:g} A" if offered else "offering nothing"
         lines.append(f"  pilot {c.get('pilot_state', '?')}, contactor {contactor}, {offer}")
+        if c.get("offered_current_reason"):
+            lines.append(f"  limited by {c['offered_current_reason']}")
         meter = c.get("meter") or {}
         if meter.get("online") is False:
             lines.append("  meter offline")
@@ -113,6 +130,10 @@ def format_status(status: dict[str, Any]) -> str:
         else:
             lines.append("  no transaction")
     return "\n".join(lines)
+
+
+def _amps(amps: Any) -> str:
+    return f"{amps:g} A" if isinstance(amps, int | float) else "? A"
 
 
 def _kw(watts: float | None) -> str:

@@ -9,10 +9,26 @@ and who may do what is decided by :mod:`pievse.local_api.access`.
 Routes::
 
     GET  /api/status       the backend's status() as JSON (id tags for trusted clients only)
+    GET  /api/sessions     the session history as JSON; ?since=DATE&limit=N (see sessions.py)
+    GET  /api/sessions.csv the same as a CSV download
+    POST /api/limit        {"connector": 1, "amps": 16}: the local API's maximum current on a
+                           connector, or without "connector" on the whole station (shared by
+                           its sessions); "amps": null lifts it, as DELETE /api/limit does
+    POST /api/mode         {"mode": "fast"|"pv"|"min+pv"}: how the cars charge (the solar
+                           surplus); kept across a restart
+    POST /api/stop         {"connector": 1}: end the session on the connector
+    POST /api/enable       {"connector": 1, "enabled": false}: take cars or not (out of service);
+                           without "connector" (or null) the whole station
+    GET  /api/power        each connector's session power, for the status page's chart
+                           (see power.py)
     POST /api/sim/ev       {"connector": 1, "state": "A"|"B"|"C", "max_current": 32}
     POST /api/sim/token    {"id_token": "04A1B2C3"}
     POST /api/sim/fault    {"connector": 1, "fault": "rcd"|"emergency_stop"|"welded"|"pilot",
                             "active": true}
+
+The stop and enable routes are the controls of a person at home (``Controls``: the same rules as
+over MQTT, a ``ValueError`` says why one is refused); they exist when the station gives the API
+its controls, as ``/api/power`` exists when it gives it the power traces.
 
 A ``/api/sim/...`` route exists only when the part it drives is simulated (``Simulation``): a car
 behind a simulated board, the card reader, a simulated board's fault inputs. A successful POST
@@ -35,6 +51,7 @@ import asyncio
 import collections
 import contextlib
 import enum
+import functools
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -43,11 +60,15 @@ from typing import Any, Protocol
 
 from pievse.drivers.contracts import FaultKind
 from pievse.local_api.access import Access
-from pievse.local_api.bodies import Field, read_body
+from pievse.local_api.bodies import LIMIT_AMPS, MODE, Field, read_body
+from pievse.local_api.power import PowerTraces
 from pievse.local_api.status_page import STATUS_PAGE_PATH, handle_status_page
-from pievse.local_api.wire import MAX_HEADER_BYTES, Refused, Request, json_response, read_request
+from pievse.local_api.sessions import (
+    Download, SessionSource, sessions_download, sessions_json)
+from pievse.local_api.wire import (
+    MAX_HEADER_BYTES, Refused, Request, file_response, json_response, read_request)
 
-__all__ = ["ApiBackend", "ApiServer", "Simulation", "SimulationUnavailable"]
+__all__ = ["ApiBackend", "ApiServer", "Controls", "Simulation", "SimulationUnavailable"]
 
 log = logging.getLogger("pievse.api")
 
@@ -90,6 +111,16 @@ class ApiBackend(Protocol):
         ``show_id_tags``."""
         ...
 
+    def set_local_limit(self, connector: int | None, amps: float | None) -> None:
+        """The local API's limit on ``connector`` (None: the whole station); ``amps`` None lifts
+        it. ValueError for a connector the station lacks."""
+        ...
+
+    def set_mode(self, mode: str) -> None:
+        """The charging mode ("fast", "pv", "min+pv"). ValueError when the station cannot
+        charge that way (no site meter to measure a surplus)."""
+        ...
+
     def sim_ev(self, connector: int, state: str, max_current: float | None) -> None:
         """Put the simulated car on ``connector`` in pilot state A, B or C; optionally change the
         most it draws (A)."""
@@ -104,6 +135,18 @@ class ApiBackend(Protocol):
         ...
 
 
+class Controls(Protocol):
+    """What a person at home may change besides the maximum current (the app's
+    ``StationControls``); each raises ValueError saying why it cannot."""
+
+    def stop_session(self, connector: int) -> None:
+        ...
+
+    def set_enabled(self, connector: int | None, enabled: bool) -> None:
+        """Whether ``connector`` (None: the whole station) takes cars."""
+        ...
+
+
 # --- request bodies -------------------------------------------------------------------------------
 
 CONNECTOR = Field("connector", int, default=1, minimum=1)
@@ -112,6 +155,11 @@ EV_FIELDS = (
     Field("state", str, choices=("A", "B", "C")),
     Field("max_current", float, default=None, minimum=6, maximum=80, nullable=True),
 )
+LIMIT_CONNECTOR = Field("connector", int, default=None, minimum=1, maximum=8, nullable=True)
+LIMIT_FIELDS = (LIMIT_CONNECTOR, LIMIT_AMPS)
+MODE_FIELDS = (MODE,)
+STOP_FIELDS = (Field("connector", int, minimum=1, maximum=8),)
+ENABLE_FIELDS = (LIMIT_CONNECTOR, Field("enabled", bool))
 # An OCPP 1.6 IdToken is a CiString20.
 TOKEN_FIELDS = (Field("id_token", str, minimum=1, maximum=20),)
 FAULT_FIELDS = (
@@ -148,6 +196,9 @@ class ApiServer:
         *,
         token: str | None = None,
         simulations: Iterable[Simulation] = (),
+        history: SessionSource | None = None,
+        controls: Controls | None = None,
+        power: PowerTraces | None = None,
         request_timeout: float = REQUEST_TIMEOUT_S,
         max_connections: int = MAX_CONNECTIONS,
     ) -> None:
@@ -165,9 +216,20 @@ class ApiServer:
         # path -> method -> handler(request) -> JSON-serialisable answer
         self._routes: dict[str, dict[str, Callable[[Request], Any]]] = {
             "/api/status": {"GET": self._status},
+            **({"/api/sessions": {"GET": functools.partial(self._sessions, sessions_json)},
+                "/api/sessions.csv": {"GET": functools.partial(self._sessions,
+                                                               sessions_download)}}
+               if history is not None else {}),
+            "/api/limit": {"POST": self._set_limit, "DELETE": self._lift_limit},
+            "/api/mode": {"POST": self._set_mode},
+            **({"/api/stop": {"POST": self._stop}, "/api/enable": {"POST": self._enable}}
+               if controls is not None else {}),
+            **({"/api/power": {"GET": lambda _: power.as_json()}} if power is not None else {}),
             **{sim.path: {"POST": posts[sim]} for sim in Simulation if sim in simulated},
         }
         self._missing = {sim.path: sim.missing for sim in Simulation if sim not in simulated}
+        self._history = history
+        self._controls = controls
 
     @property
     def port(self) -> int:
@@ -201,6 +263,34 @@ class ApiServer:
     def _status(self, request: Request) -> dict[str, Any]:
         return self.backend.status(self.access.trusted(request))
 
+    def _sessions(self, answer: Callable[..., Any], request: Request) -> Any:
+        return answer(self._history, request.query, self.access.trusted(request))
+
+    def _set_limit(self, request: Request) -> dict[str, Any]:
+        body = read_body(request.body, LIMIT_FIELDS)
+        self.backend.set_local_limit(body["connector"], body["amps"])
+        return {"ok": True}
+
+    def _lift_limit(self, request: Request) -> dict[str, Any]:
+        body = read_body(request.body, (LIMIT_CONNECTOR,))
+        self.backend.set_local_limit(body["connector"], None)
+        return {"ok": True}
+
+    def _set_mode(self, request: Request) -> dict[str, Any]:
+        self.backend.set_mode(read_body(request.body, MODE_FIELDS)["mode"])
+        return {"ok": True}
+
+    def _stop(self, request: Request) -> dict[str, Any]:
+        assert self._controls is not None  # the route exists with them only
+        self._controls.stop_session(read_body(request.body, STOP_FIELDS)["connector"])
+        return {"ok": True}
+
+    def _enable(self, request: Request) -> dict[str, Any]:
+        assert self._controls is not None
+        body = read_body(request.body, ENABLE_FIELDS)
+        self._controls.set_enabled(body["connector"], body["enabled"])
+        return {"ok": True}
+
     def _sim_ev(self, request: Request) -> dict[str, Any]:
         body = read_body(request.body, EV_FIELDS)
         self.backend.sim_ev(body["connector"], body["state"], body["max_current"])
@@ -216,8 +306,9 @@ class ApiServer:
         self.backend.sim_fault(body["connector"], body["fault"], body["active"])
         return {"ok": True}
 
-    def answer(self, request: Request) -> tuple[HTTPStatus, dict[str, Any], dict[str, str]]:
-        """The status, JSON body and extra headers that answer ``request``."""
+    def answer(self, request: Request) -> tuple[HTTPStatus, Any, dict[str, str]]:
+        """The status, body (JSON, or a ``Download``) and extra headers that answer
+        ``request``."""
         try:
             return HTTPStatus.OK, self._route(request)(request), {}
         except Refused as error:
@@ -243,7 +334,7 @@ class ApiServer:
             raise Refused(f"{request.path} allows {allow}, not {request.method}",
                           HTTPStatus.METHOD_NOT_ALLOWED, {"Allow": allow})
         self.access.check_origin(request)
-        if request.method == "POST":
+        if request.method != "GET":
             self.access.check_change(request)
         return handler
 
@@ -251,6 +342,8 @@ class ApiServer:
         if request.path == STATUS_PAGE_PATH:
             return handle_status_page(request.method)
         status, body, headers = self.answer(request)
+        if isinstance(body, Download):
+            return file_response(body.content, body.content_type, body.filename)
         try:
             return json_response(status, body, headers)
         except (TypeError, ValueError):

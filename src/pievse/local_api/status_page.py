@@ -4,8 +4,12 @@
 JavaScript inline, so it works on a station with no internet (no CDN, no font, no framework).
 It polls ``GET /api/status`` about once a second and shows the CSMS connection, each connector's
 status, the current offered to the car over the control pilot and what limits it, the power, the
-session's energy and the recent errors. Every value reaches the page as text (``textContent``),
-never as markup.
+session's energy and the recent errors; a chart of the session's power (``GET /api/power``, drawn
+as inline SVG); the recent sessions (``GET /api/sessions``); and the controls of a person at home
+(max current, stop, enable/disable, and the charging mode when the status has one). A change the
+API refuses with 401 makes the page ask for the ``[api] token`` once; it keeps it for the tab
+(``sessionStorage``) and sends it as ``Authorization: Bearer``. Every value reaches the page as
+text (``textContent``), never as markup.
 
 Defence in depth, because the page shows strings that come from outside (id tags from cards,
 messages logged about the CSMS): it is served with a Content-Security-Policy that allows only
@@ -18,8 +22,9 @@ The local API serves it with one branch before its JSON routes (``pievse.local_a
     if request.path == STATUS_PAGE_PATH:
         return handle_status_page(request.method)
 
-The page needs no token: it shows what ``GET /api/status`` tells it, which leaves out the id
-tags for a client the API does not trust (:mod:`pievse.local_api.access`).
+The page itself needs no token: it shows what the API tells it, which leaves out the id tags for
+a client the API does not trust (:mod:`pievse.local_api.access`); its changes follow the API's
+rules for every change.
 
 ``RecentErrors`` is the list of "last errors" the page shows: a logging handler on the
 ``pievse`` logger that keeps the newest ERROR and CRITICAL messages for ``GET /api/status``.
@@ -77,7 +82,7 @@ class StatusPage:
             "default-src 'none'",
             "script-src " + " ".join(hashes["script"]),
             "style-src " + " ".join(hashes["style"]),
-            "connect-src 'self'",  # its own GET /api/status and nothing else
+            "connect-src 'self'",  # its own API and nothing else
             "img-src data:",  # the empty favicon
             "base-uri 'none'",
             "form-action 'none'",

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-__all__ = ["MAX_BODY_BYTES", "MAX_HEADER_BYTES", "Refused", "Request", "json_response",
-           "read_request"]
+__all__ = ["MAX_BODY_BYTES", "MAX_HEADER_BYTES", "Refused", "Request", "file_response",
+           "json_response", "read_request"]
 
 MAX_REQUEST_LINE = 2048
 MAX_HEADER_BYTES = 8192
@@ -39,6 +39,8 @@ class Request:
     #: Names in lower case.
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    #: What follows the "?" of the target, undecoded ("" if none).
+    query: str = ""
 
 
 def json_response(
@@ -54,6 +56,18 @@ def json_response(
         *(f"{name}: {value}" for name, value in (headers or {}).items()),
     ]
     return ("\r\n".join(head) + "\r\n\r\n").encode("ascii") + payload
+
+
+def file_response(content: bytes, content_type: str, filename: str) -> bytes:
+    """A 200 response that a browser saves as ``filename`` (a plain ASCII name)."""
+    head = [
+        "HTTP/1.1 200 OK",
+        f"Content-Type: {content_type}",
+        f'Content-Disposition: attachment; filename="{filename}"',
+        f"Content-Length: {len(content)}",
+        "Connection: close",
+    ]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("ascii") + content
 
 
 # The characters of an HTTP "token" (method and header names, RFC 9110).
@@ -79,7 +93,7 @@ async def read_request(reader: asyncio.StreamReader) -> Request:
         target = urlsplit(target).path
         if not target.startswith("/"):
             raise Refused("malformed request target")
-    path = target.split("?", 1)[0].split("#", 1)[0]
+    path, _, query = target.split("#", 1)[0].partition("?")
 
     headers: dict[str, str] = {}
     size = 0
@@ -114,7 +128,7 @@ async def read_request(reader: asyncio.StreamReader) -> Request:
         body = await reader.readexactly(length) if length else b""
     except asyncio.IncompleteReadError:
         raise Refused("the body is shorter than its Content-Length") from None
-    return Request(method, path, headers, body)
+    return Request(method, path, headers, body, query)
 
 
 #: Headers that a request may carry once: the checks of the API read exactly one of each.

@@ -1,5 +1,6 @@
 """Keeps the store in step with the station: open transactions, their energy, the charging
-profiles, the Local Authorization List, the Authorization Cache, the reservations, the last run.
+profiles, the local limits a person set, the Local Authorization List, the Authorization Cache,
+the reservations, the last run.
 
 The daemon hands every effect to ``record()`` inside the same store batch that queues the
 effect's OCPP message, so "transaction started" and "StartTransaction queued" (or "stopped" and
@@ -21,6 +22,7 @@ from pievse.core.effects import (
     ChargingProfilesChanged,
     Effect,
     LocalAuthListChanged,
+    LocalLimitsChanged,
     MeterSample,
     ReservationsChanged,
     TransactionStarted,
@@ -38,6 +40,7 @@ from pievse.persistence.access_codec import (
     encode_local_list,
     encode_reservations,
 )
+from pievse.persistence.history import Tariff
 from pievse.persistence.store import ENERGY_WRITE_INTERVAL_S, Store
 
 __all__ = ["TransactionRecorder"]
@@ -46,16 +49,22 @@ log = logging.getLogger(__name__)
 
 
 class TransactionRecorder:
-    def __init__(self, store: Store, station: Station) -> None:
+    def __init__(self, store: Store, station: Station, tariff: Tariff | None = None) -> None:
         self.store = store
         self.station = station
+        #: The price a session starting now is billed at (kept with the session).
+        self.tariff = tariff
         self._energy_written_at: dict[int, float] = {}  # transaction ref -> station time
+        #: transaction ref -> the highest power measured since its last write
+        self._peak_power_w: dict[int, float] = {}
         self._reset_recorded: bool | None = None
         self._cache_recorded = station.access.cache_revision
 
     def recover(self) -> list[Effect]:
         """Stop the transactions a crash or power cut left open; number new ones after them."""
         self.station.restore_transaction_refs(self.store.state("next_transaction_ref", 1))
+        for n, connector in self.station.connectors.items():
+            connector.remembered_energy_wh = self.last_meter_energy(self.store, n)
         hard = self.store.state("reset_pending")
         reason = StopReason.POWER_LOSS if hard is None else StopReason.REBOOT
         effects: list[Effect] = []
@@ -77,7 +86,21 @@ class TransactionRecorder:
         self.store.set_state("reset_pending", None)
         # Charging profiles come back after the transactions they might have belonged to ended.
         effects += self.station.restore_charging_profiles(self._stored_profiles())
+        effects += self._recover_local_limits()
         self._recover_access()
+        return effects
+
+    def _recover_local_limits(self) -> list[Effect]:
+        """The maximum currents a person set (local API, MQTT) hold after a restart, as they
+        would on any appliance; one that no longer fits (a connector gone) is left out."""
+        effects: list[Effect] = []
+        for data in self.store.state("local_limits", []):
+            try:
+                effects += self.station.set_local_limit(data["source"], data["connector"],
+                                                        data["amps"])
+            except (KeyError, TypeError, ValueError) as error:
+                log.error("a stored local limit is unreadable or no longer fits (%r: %s): left "
+                          "out", data, error)
         return effects
 
     def _stored_profiles(self) -> list[InstalledProfile]:
@@ -131,18 +154,26 @@ class TransactionRecorder:
             case TransactionStarted():
                 self.store.transaction_started(effect.transaction_ref, effect.connector_id,
                                                effect.id_token, effect.meter_start_wh,
-                                               effect.timestamp)
+                                               effect.timestamp, self.tariff)
                 self.store.set_state(f"meter_energy_wh/{effect.connector_id}",
                                      effect.meter_start_wh)
                 self._energy_written_at[effect.transaction_ref] = effect.timestamp
             case TransactionStopped():
-                self.store.transaction_ended(effect.transaction_ref)
+                self.store.transaction_ended(effect.transaction_ref, ended_at=effect.timestamp,
+                                             meter_stop_wh=effect.meter_stop_wh,
+                                             stop_reason=effect.reason.value,
+                                             peak_power_w=self._peak_power_w.pop(
+                                                 effect.transaction_ref, None))
                 self.store.set_state(f"meter_energy_wh/{effect.connector_id}",
                                      effect.meter_stop_wh)
                 self._energy_written_at.pop(effect.transaction_ref, None)
             case ChargingProfilesChanged(profiles=profiles):
                 self.store.set_state("charging_profiles",
                                      [encode_installed_profile(entry) for entry in profiles])
+            case LocalLimitsChanged(limits=limits):
+                self.store.set_state("local_limits", [
+                    {"source": x.source, "connector": x.connector_id, "amps": x.amps}
+                    for x in limits])
             case LocalAuthListChanged():
                 self.store.set_state("local_auth_list",
                                      encode_local_list(effect.list_version, effect.entries))
@@ -159,6 +190,9 @@ class TransactionRecorder:
         tx, reading = connector.transaction, connector.last_reading
         if tx is None or tx.stop is not None or reading is None:
             return
+        if reading.power_w is not None:
+            peak = self._peak_power_w.get(tx.ref, 0.0)
+            self._peak_power_w[tx.ref] = max(peak, reading.power_w)
         now = self.station.clock.now()
         if now - self._energy_written_at.get(tx.ref, 0.0) >= ENERGY_WRITE_INTERVAL_S:
             self._write_energy(tx.ref, connector_id, reading.energy_import_wh, now)
@@ -178,6 +212,7 @@ class TransactionRecorder:
 
     def _write_energy(self, ref: int, connector_id: int, energy_wh: float, at: float) -> None:
         with self.store.batch():
-            self.store.transaction_energy(ref, energy_wh, at)
+            # The peak power goes with the energy: as much of it is lost to a power cut.
+            self.store.transaction_energy(ref, energy_wh, at, self._peak_power_w.get(ref))
             self.store.set_state(f"meter_energy_wh/{connector_id}", energy_wh)
         self._energy_written_at[ref] = at

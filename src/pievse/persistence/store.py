@@ -9,6 +9,8 @@ before the message is offered to the CSMS, before the station moves on. What is 
 * the **open transactions**: id token, meter start and the last energy reading (written at most
   every ``ENERGY_WRITE_INTERVAL_S`` while charging, and with every sampled meter value), so that
   a restart after ``kill -9`` or a power cut can stop them with the energy really delivered;
+* the **session history**: each open transaction's row moves to ``sessions`` when it ends
+  (see ``history.py``), and the cards of a station without CSMS (``pievse cards``);
 * the **configuration keys** the CSMS changed (ChangeConfiguration survives a reboot);
 * small facts about the last run (``state``): the next transaction number, a Reset under way,
   the last energy register of each connector's meter, and what the CSMS installed (the charging
@@ -27,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import sqlite3
 import time
@@ -36,6 +39,7 @@ from typing import Any
 from pievse.core.authorization import IdToken
 from pievse.core.transactions import InterruptedTransaction
 from pievse.persistence.access_migration import access_in_core_form
+from pievse.persistence.history import SessionRecord, Tariff
 from pievse.persistence.effect_codec import decode_effect, encode_effect
 from pievse.persistence.profile_codec import from_schema_1
 from pievse.persistence.token_codec import UNTYPED_ID_TAG_TYPE, id_token_type
@@ -110,8 +114,35 @@ def _id_token_types(db: sqlite3.Connection) -> None:
                f"DEFAULT '{UNTYPED_ID_TAG_TYPE.value}'")
 
 
+def _session_history(db: sqlite3.Connection) -> None:
+    """From schema 5 on, every session is kept (``persistence.history``): an open transaction
+    also keeps its peak power and the price it started at, and moves to ``sessions`` when it
+    ends. The cards of a station without CSMS (``pievse cards``) are kept too. The sessions
+    that ended before are not known any more: the history starts here."""
+    db.execute("ALTER TABLE open_transactions ADD COLUMN peak_power_w REAL")
+    db.execute("ALTER TABLE open_transactions ADD COLUMN price_per_kwh REAL")
+    db.execute("ALTER TABLE open_transactions ADD COLUMN currency TEXT")
+    db.execute("""
+        CREATE TABLE sessions (
+            transaction_ref INTEGER PRIMARY KEY,
+            connector_id INTEGER NOT NULL,
+            id_token TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            ended_at REAL NOT NULL,
+            meter_start_wh REAL NOT NULL,
+            meter_stop_wh REAL NOT NULL,
+            peak_power_w REAL,
+            stop_reason TEXT NOT NULL,
+            price_per_kwh REAL,
+            currency TEXT
+        )""")
+    db.execute("CREATE INDEX sessions_by_start ON sessions (started_at)")
+    db.execute("CREATE TABLE cards (id_token TEXT PRIMARY KEY COLLATE NOCASE, name TEXT NOT NULL, "
+               "added_at REAL NOT NULL)")
+
+
 def _transaction_event_counts(db: sqlite3.Connection) -> None:
-    """From schema 5 on, a transaction's messages delivered so far are counted (2.0.1 numbers
+    """From schema 6 on, a transaction's messages delivered so far are counted (2.0.1 numbers
     its TransactionEvents by seqNo, without gaps, across restarts), each queued message says
     whether it was made while the CSMS was unreachable (2.0.1's ``offline``), and a
     transaction's charging state may be queued too (``state``)."""
@@ -119,7 +150,7 @@ def _transaction_event_counts(db: sqlite3.Connection) -> None:
     # A new kind of entry (a transaction's charging state, 2.0.1) widens the CHECK: SQLite
     # changes a constraint only by copying the table.
     db.execute("""
-        CREATE TABLE outbox_5 (
+        CREATE TABLE outbox_6 (
             seq INTEGER PRIMARY KEY,
             kind TEXT NOT NULL CHECK (kind IN ('start', 'stop', 'meter', 'state')),
             transaction_ref INTEGER NOT NULL,
@@ -127,10 +158,10 @@ def _transaction_event_counts(db: sqlite3.Connection) -> None:
             attempts INTEGER NOT NULL DEFAULT 0,
             offline INTEGER NOT NULL DEFAULT 0
         )""")
-    db.execute("INSERT INTO outbox_5 (seq, kind, transaction_ref, effect, attempts) "
+    db.execute("INSERT INTO outbox_6 (seq, kind, transaction_ref, effect, attempts) "
                "SELECT seq, kind, transaction_ref, effect, attempts FROM outbox")
     db.execute("DROP TABLE outbox")
-    db.execute("ALTER TABLE outbox_5 RENAME TO outbox")
+    db.execute("ALTER TABLE outbox_6 RENAME TO outbox")
 
 
 #: Each entry upgrades the schema from version ``index`` to ``index + 1`` inside one SQLite
@@ -140,7 +171,8 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _profiles_in_core_form,  # 2: the charging profiles in the core's form
     access_in_core_form,  # 3: the list, the cache and the reservations in the core's form
     _id_token_types,  # 4: an open transaction's id token keeps its type
-    _transaction_event_counts,  # 5: a transaction's messages delivered so far
+    _session_history,  # 5: the session history and the standalone card list
+    _transaction_event_counts,  # 6: a transaction's messages delivered so far
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -306,22 +338,49 @@ class Store:
     # --- open transactions ------------------------------------------------------------------------
 
     def transaction_started(self, transaction_ref: int, connector_id: int, id_token: IdToken,
-                            meter_start_wh: float, started_at: float) -> None:
+                            meter_start_wh: float, started_at: float,
+                            tariff: Tariff | None = None) -> None:
         with self.batch():
             self._write("INSERT OR REPLACE INTO open_transactions (transaction_ref, connector_id, "
                         "id_token, id_token_type, meter_start_wh, started_at, transaction_id, "
-                        "last_energy_wh, last_energy_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "last_energy_wh, last_energy_at, price_per_kwh, currency) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (transaction_ref, connector_id, id_token.value, id_token.type.value,
-                         meter_start_wh, started_at, None, meter_start_wh, started_at))
+                         meter_start_wh, started_at, None, meter_start_wh, started_at,
+                         tariff.price_per_kwh if tariff else None,
+                         tariff.currency if tariff else None))
             self.set_state("next_transaction_ref", transaction_ref + 1)
 
-    def transaction_energy(self, transaction_ref: int, energy_wh: float, at: float) -> None:
-        self._write("UPDATE open_transactions SET last_energy_wh = ?, last_energy_at = ? "
-                    "WHERE transaction_ref = ? AND last_energy_wh <= ?",
-                    (energy_wh, at, transaction_ref, energy_wh))
+    def transaction_energy(self, transaction_ref: int, energy_wh: float, at: float,
+                           peak_power_w: float | None = None) -> None:
+        with self.batch():
+            self._write("UPDATE open_transactions SET last_energy_wh = ?, last_energy_at = ? "
+                        "WHERE transaction_ref = ? AND last_energy_wh <= ?",
+                        (energy_wh, at, transaction_ref, energy_wh))
+            if peak_power_w is not None:
+                self._write("UPDATE open_transactions SET peak_power_w = "
+                            "MAX(COALESCE(peak_power_w, 0), ?) WHERE transaction_ref = ?",
+                            (peak_power_w, transaction_ref))
 
-    def transaction_ended(self, transaction_ref: int) -> None:
-        self._write("DELETE FROM open_transactions WHERE transaction_ref = ?", (transaction_ref,))
+    def transaction_ended(self, transaction_ref: int, *, ended_at: float | None = None,
+                          meter_stop_wh: float | None = None,
+                          stop_reason: str | None = None,
+                          peak_power_w: float | None = None) -> None:
+        """The transaction is over: its row moves to the session history with its end (when the
+        end is given), in one commit."""
+        with self.batch():
+            if ended_at is not None and meter_stop_wh is not None and stop_reason is not None:
+                self._write(
+                    "INSERT OR REPLACE INTO sessions (transaction_ref, connector_id, id_token, "
+                    "started_at, ended_at, meter_start_wh, meter_stop_wh, peak_power_w, "
+                    "stop_reason, price_per_kwh, currency) SELECT transaction_ref, "
+                    "connector_id, id_token, started_at, ?, meter_start_wh, "
+                    "MAX(?, meter_start_wh), NULLIF(MAX(COALESCE(peak_power_w, 0), ?), 0), ?, "
+                    "price_per_kwh, currency FROM open_transactions WHERE transaction_ref = ?",
+                    (ended_at, meter_stop_wh, peak_power_w or 0.0, stop_reason,
+                     transaction_ref))
+            self._write("DELETE FROM open_transactions WHERE transaction_ref = ?",
+                        (transaction_ref,))
 
     def open_transactions(self) -> list[InterruptedTransaction]:
         rows = self._connection().execute(
@@ -331,6 +390,36 @@ class Store:
         return [InterruptedTransaction(ref, connector_id, IdToken(value, id_token_type(kind)),
                                        *rest)
                 for ref, connector_id, value, kind, *rest in rows]
+
+    # --- the session history and the standalone cards ------------------------------------------
+
+    def sessions(self, since: float | None = None, limit: int | None = None) -> list[SessionRecord]:
+        """The sessions that started at or after ``since`` (all if None), newest first, at most
+        ``limit`` of them; those still going on come with the energy written so far."""
+        query = (
+            "SELECT * FROM (SELECT transaction_ref, connector_id, id_token, started_at, "
+            "ended_at, meter_start_wh, meter_stop_wh, peak_power_w, stop_reason, price_per_kwh, "
+            "currency FROM sessions UNION ALL SELECT transaction_ref, connector_id, id_token, "
+            "started_at, NULL, meter_start_wh, last_energy_wh, peak_power_w, NULL, "
+            "price_per_kwh, currency FROM open_transactions) WHERE started_at >= ? "
+            "ORDER BY started_at DESC, transaction_ref DESC LIMIT ?")
+        rows = self._connection().execute(
+            query, (-math.inf if since is None else since, -1 if limit is None else limit))
+        return [SessionRecord(*row) for row in rows]
+
+    def cards(self) -> list[tuple[str, str]]:
+        """The cards ``pievse cards add`` put in: (id token, name), in the order added."""
+        return list(self._connection().execute(
+            "SELECT id_token, name FROM cards ORDER BY added_at, id_token"))
+
+    def card_added(self, id_token: str, name: str, at: float) -> None:
+        self._write("INSERT INTO cards (id_token, name, added_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (id_token) DO UPDATE SET name = excluded.name",
+                    (id_token, name, at))
+
+    def card_removed(self, id_token: str) -> bool:
+        """False if there was no such card."""
+        return self._write("DELETE FROM cards WHERE id_token = ?", (id_token,)).rowcount > 0
 
     # --- configuration and state ------------------------------------------------------------------
 

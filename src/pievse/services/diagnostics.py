@@ -36,7 +36,6 @@ import platform
 import re
 import subprocess
 import sys
-import tarfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -260,6 +259,8 @@ class DiagnosticsUploader:
         secrets = [s.encode() for s in self.secrets() if s]
         partial = path.with_name(path.name + ".part")
         now = self.clock.now()
+        import tarfile  # here, not at start: most stations never make a bundle
+
         with tarfile.open(partial, "w:gz") as bundle:
             folder = path.name.removesuffix(".tar.gz")
             for name, data in texts.items():

@@ -17,7 +17,6 @@ import email.parser
 import hashlib
 import io
 import re
-import tarfile
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -58,6 +57,8 @@ def inspect_distribution(path: Path) -> Distribution:
     """Check that ``path`` is an intact pievse wheel or sdist; FirmwareError says why not."""
     if zipfile.is_zipfile(path):
         return _inspect_wheel(path)
+    import tarfile  # here, not at start: only a firmware update reads an sdist
+
     try:
         if tarfile.is_tarfile(path):
             return _inspect_sdist(path)
@@ -117,6 +118,8 @@ def _check_record(wheel: zipfile.ZipFile, record: str, members: set[str]) -> Non
 
 
 def _inspect_sdist(path: Path) -> Distribution:
+    import tarfile
+
     try:
         with tarfile.open(path, "r:*") as sdist:
             infos = [m for m in sdist.getmembers()

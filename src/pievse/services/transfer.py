@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import enum
-import ftplib
 import hashlib
 import logging
 import os
@@ -171,6 +170,8 @@ def _ftp_store(url: str, path: Path, timeout: float) -> None:
     folder, name = posixpath.split(unquote(parts.path))
     if not name:
         raise TransferError(f"{redact_url(url)} names no file to store")
+    import ftplib  # here, not at start: only an ftp:// upload needs it
+
     try:
         with ftplib.FTP(timeout=timeout) as ftp:
             ftp.connect(parts.hostname or "", parts.port or 21)

@@ -45,11 +45,16 @@ __all__ = [
     "Key",
     "LoggingConfig",
     "MeterConfig",
+    "MqttConfig",
     "OcppConfig",
     "ReservationsConfig",
     "RfidConfig",
     "SimulationConfig",
+    "SiteConfig",
+    "SolarConfig",
+    "StandaloneConfig",
     "StorageConfig",
+    "TariffConfig",
     "check_config_main",
     "default_config",
     "load_config",
@@ -111,6 +116,28 @@ class MeterConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SiteConfig:
+    main_fuse: float
+    margin: float
+    safe_current: float
+    hold: float
+
+    @property
+    def managed(self) -> bool:
+        """Whether the cars' offer follows the house's load (a main fuse is set)."""
+        return self.main_fuse > 0
+
+
+@dataclass(frozen=True, slots=True)
+class SolarConfig:
+    mode: str
+    start_delay: float
+    stop_delay: float
+    reserve_w: float
+    phase_switch_interval: float
+
+
+@dataclass(frozen=True, slots=True)
 class RfidConfig:
     driver: str
     reader: str
@@ -141,6 +168,8 @@ class BoardConfig:
     lock_drive_pin: int
     unlock_drive_pin: int
     lock_feedback_pin: int
+    has_phase_switch: bool
+    phase_switch_pin: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +198,27 @@ class ApiConfig:
     @property
     def port(self) -> int | None:
         return split_host_port(self.listen)[1] if self.listen else None
+
+
+@dataclass(frozen=True, slots=True)
+class MqttConfig:
+    host: str
+    port: int
+    username: str
+    password: str
+    tls: bool
+    ca_file: str
+    cert_file: str
+    key_file: str
+    tls_insecure: bool
+    base_topic: str
+    discovery_prefix: str
+    start_id_tag: str
+    publish_interval: float
+
+    @property
+    def enabled(self) -> bool:
+        return self.host != ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +253,18 @@ class DiagnosticsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StandaloneConfig:
+    authorization: str
+    cards: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class TariffConfig:
+    price_per_kwh: float
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingConfig:
     level: str
 
@@ -214,6 +276,9 @@ class Config:
     meter: MeterConfig
     rfid: RfidConfig
     board: BoardConfig
+    site_meter: MeterConfig
+    site: SiteConfig
+    solar: SolarConfig
     simulation: SimulationConfig
     api: ApiConfig
     storage: StorageConfig
@@ -221,7 +286,10 @@ class Config:
     reservations: ReservationsConfig
     firmware: FirmwareConfig
     diagnostics: DiagnosticsConfig
+    standalone: StandaloneConfig
+    tariff: TariffConfig
     logging: LoggingConfig
+    mqtt: MqttConfig
 
     def secret_keys(self) -> frozenset[tuple[str, str]]:
         """(section, name) of every key whose value must never be shown (diagnostics, logs)."""
@@ -411,12 +479,43 @@ def summary(config: Config) -> list[str]:
         f"charge point {cp.id} ({cp.vendor} {cp.model}): {connectors}, "
         f"{_number(cp.max_current)} A max, {cp.phases} phase{'s' if cp.phases > 1 else ''} "
         f"at {_number(cp.voltage)} V",
-        f"OCPP {ocpp.version} to {ocpp.url}, security profile {ocpp.security_profile}",
+        f"OCPP {ocpp.version} to {ocpp.url}, security profile {ocpp.security_profile}"
+        if ocpp.url else f"no CSMS: standalone, {_standalone(config.standalone)}",
         f"drivers: board {_board(config.board)}, meter {_meter(config.meter)} "
         f"(every {_number(config.meter.interval)} s), card reader {config.rfid.driver}",
         f"local API on {api.listen}" if api.enabled else "local API off",
+        *([f"MQTT to {config.mqtt.host}:{config.mqtt.port}"
+           + (" over TLS" if config.mqtt.tls else "")] if config.mqtt.enabled else []),
         f"storage {config.storage.path}, log level {config.logging.level}",
+        *_house_fuse(config),
+        *_solar(config),
     ]
+
+
+def _standalone(standalone: StandaloneConfig) -> str:
+    if standalone.authorization == "free":
+        return "free charging (plug in and charge)"
+    return (f"cards: {len(standalone.cards)} in the config, and those `pievse cards add` put in "
+            "the store")
+
+
+def _house_fuse(config: Config) -> list[str]:
+    site = config.site
+    if not site.managed:
+        return []
+    return [f"house fuse {_number(site.main_fuse)} A a phase less {_number(site.margin)} A, "
+            f"site meter {_meter(config.site_meter)} every {_number(config.site_meter.interval)}"
+            f" s, {_number(site.safe_current)} A while it is silent"]
+
+
+def _solar(config: Config) -> list[str]:
+    solar = config.solar
+    switch = (f", one or three phases (at most every {_number(solar.phase_switch_interval)} s)"
+              if config.board.has_phase_switch else "")
+    if solar.mode == "fast" and not switch:
+        return []
+    return [f"charging mode {solar.mode}: start after {_number(solar.start_delay)} s of "
+            f"surplus, pause after {_number(solar.stop_delay)} s without{switch}"]
 
 
 def _board(board: BoardConfig) -> str:

@@ -7,15 +7,19 @@ the driver that uses them, so a simulated board ignores its pin numbers. Rules t
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 from pievse.app.config.injected import injected
 from pievse.app.config.key import Key, _one_of, _show
 
-__all__ = ["BOARD_KEYS", "HARDWARE_CROSS_CHECKS", "METER_KEYS", "RFID_KEYS"]
+__all__ = ["BOARD_KEYS", "HARDWARE_CROSS_CHECKS", "METER_KEYS", "RFID_KEYS", "SITE_KEYS",
+           "SITE_METER_KEYS"]
 
 _DRIVER = "which driver to use"
+#: The least current a car can be offered (IEC 61851-1).
+MIN_CURRENT_A = 6.0
 
 #: Baud rates that RS-485 energy meters offer on their menus.
 BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
@@ -57,6 +61,32 @@ METER_KEYS: tuple[Key, ...] = (
         unit="s", minimum=0.05, maximum=10),
     Key("meter", "registers", dict, {},
         "register map of a meter pievse does not ship (modbus), used when model is \"\""),
+)
+
+
+#: The meter at the house's grid connection: the same drivers, maps and keys as [meter], polled
+#: at least every second (a load step must cut the offer within two).
+SITE_METER_KEYS: tuple[Key, ...] = tuple(
+    dataclasses.replace(key, section="site_meter", **{
+        "driver": dict(default="none", choices=("none", "modbus"),
+                       description=_DRIVER + ' ("none" = no site meter, no load management)'),
+        "interval": dict(default=0.5, maximum=1.0,
+                         description="how often the site meter is read"),
+    }.get(key.name, {}))
+    for key in METER_KEYS)
+
+SITE_KEYS: tuple[Key, ...] = (
+    Key("site", "main_fuse", float, 0.0,
+        "the house's main fuse, per phase: the cars' offer keeps the measured import under it "
+        "(0 = no load management)", unit="A", minimum=0, maximum=400),
+    Key("site", "margin", float, 3.0, "how far under the main fuse the import is kept",
+        unit="A", minimum=0, maximum=100),
+    Key("site", "safe_current", float, 6.0,
+        "what the cars may draw together while the site meter is silent, whatever the house "
+        "draws (0 = pause them)", unit="A", minimum=0, maximum=80),
+    Key("site", "hold", float, 30.0,
+        "how long there must have been room before the offer goes up again", unit="s",
+        minimum=5, maximum=3600),
 )
 
 
@@ -126,6 +156,10 @@ BOARD_KEYS: tuple[Key, ...] = (
         **_PIN),
     Key("board", "lock_feedback_pin", int, -1, "native with has_lock: lock feedback input",
         **_PIN),
+    Key("board", "has_phase_switch", bool, False,
+        "a relay switches the supply between one and three phases (for the solar surplus)"),
+    Key("board", "phase_switch_pin", int, -1,
+        "native with has_phase_switch: the relay that connects L2 and L3", **_PIN),
 )
 
 _PIN_KEYS = ("pilot_pin", "contactor_pin", "feedback_pin", "vehicle_connected_pin", "rcd_pin",
@@ -146,7 +180,9 @@ def _board_rules(sections: dict[str, dict[str, Any]]) -> list[str]:
                         'car, which a real board does not have; with [board] driver = "gpio" '
                         'use a real meter, e.g. driver = "modbus"')
     native_lock = board["kind"] == "native" and board["has_lock"]
-    used = [name for name in _PIN_KEYS + (_LOCK_PIN_KEYS if native_lock else ())
+    switch = ("phase_switch_pin",) if board["kind"] == "native" and board["has_phase_switch"] \
+        else ()
+    used = [name for name in _PIN_KEYS + (_LOCK_PIN_KEYS if native_lock else ()) + switch
             if board[name] != -1
             and (board["kind"] == "native" or name != "pilot_pin")
             and (board["kind"] == "retrofit" or name != "vehicle_connected_pin")]
@@ -176,28 +212,35 @@ def _board_rules(sections: dict[str, dict[str, Any]]) -> list[str]:
     return problems
 
 
+def _modbus_rules(section: str, meter: dict[str, Any]) -> list[str]:
+    """What a Modbus meter needs, in [meter] or [site_meter]."""
+    problems: list[str] = []
+    model, registers = meter["model"], meter["registers"]
+    if model and registers:
+        problems.append(f"[{section}] model = {_show(model)}: name a shipped map or describe "
+                        f"the meter in [{section}.registers], not both")
+    elif not model and not registers:
+        problems.append(f'[{section}] model = "": a Modbus meter needs its register map: must '
+                        f"be {_one_of(injected('meter_models')())}, or describe the meter in "
+                        f"[{section}.registers]")
+    elif registers:
+        problems += injected("meter_register_problems")(registers)
+    if meter["transport"] == "tcp" and not meter["host"]:
+        problems.append(f'[{section}] host = "": a Modbus TCP meter needs the host name or '
+                        'address of the meter (or of its RS-485 gateway), e.g. '
+                        'host = "192.168.1.50"')
+    if meter["transport"] == "rtu" and not meter["device"]:
+        problems.append(f'[{section}] device = "": a Modbus RTU meter needs the serial device of '
+                        'its RS-485 adapter, e.g. device = "/dev/serial/by-id/usb-FTDI_...-port0" '
+                        '(stable across replugging) or "/dev/ttyUSB0"')
+    return problems
+
+
 def _meter_rules(sections: dict[str, dict[str, Any]]) -> list[str]:
     meter = sections["meter"]
     if meter["driver"] != "modbus":
         return []
-    problems: list[str] = []
-    model, registers = meter["model"], meter["registers"]
-    if model and registers:
-        problems.append(f"[meter] model = {_show(model)}: name a shipped map or describe the "
-                        "meter in [meter.registers], not both")
-    elif not model and not registers:
-        problems.append('[meter] model = "": a Modbus meter needs its register map: must be '
-                        f"{_one_of(injected('meter_models')())}, or describe the meter in "
-                        "[meter.registers]")
-    elif registers:
-        problems += injected("meter_register_problems")(registers)
-    if meter["transport"] == "tcp" and not meter["host"]:
-        problems.append('[meter] host = "": a Modbus TCP meter needs the host name or address '
-                        'of the meter (or of its RS-485 gateway), e.g. host = "192.168.1.50"')
-    if meter["transport"] == "rtu" and not meter["device"]:
-        problems.append('[meter] device = "": a Modbus RTU meter needs the serial device of its '
-                        'RS-485 adapter, e.g. device = "/dev/serial/by-id/usb-FTDI_...-port0" '
-                        '(stable across replugging) or "/dev/ttyUSB0"')
+    problems = _modbus_rules("meter", meter)
     connectors = sections["charge_point"]["connectors"]
     if connectors != 1:
         problems.append(f"[charge_point] connectors = {connectors}: the Modbus meter driver "
@@ -205,5 +248,27 @@ def _meter_rules(sections: dict[str, dict[str, Any]]) -> list[str]:
     return problems
 
 
+def _site_rules(sections: dict[str, dict[str, Any]]) -> list[str]:
+    site, meter = sections["site"], sections["site_meter"]
+    fuse, margin, safe = site["main_fuse"], site["margin"], site["safe_current"]
+    managed = meter["driver"] != "none"
+    problems = _modbus_rules("site_meter", meter) if managed else []
+    if managed and fuse == 0:
+        problems.append("[site] main_fuse = 0: a [site_meter] is there to keep the house under "
+                        "its main fuse; must be the fuse's rating per phase, e.g. main_fuse = 35")
+    elif fuse > 0 and not managed:
+        problems.append(f"[site] main_fuse = {_show(fuse)}: a house fuse needs the meter at the "
+                        'grid connection to keep under it: [site_meter] driver = "modbus", or '
+                        "main_fuse = 0")
+    elif managed and fuse - margin < MIN_CURRENT_A:
+        problems.append(f"[site] margin = {_show(margin)}: leaves {_show(fuse - margin)} A under "
+                        f"main_fuse = {_show(fuse)}; must leave at least 6 A for a car")
+    elif managed and safe > fuse - margin:
+        problems.append(f"[site] safe_current = {_show(safe)}: must be at most main_fuse - "
+                        f"margin = {_show(fuse - margin)} (A): it is what the cars draw while "
+                        "the house is not measured")
+    return problems
+
+
 HARDWARE_CROSS_CHECKS: list[Callable[[dict[str, dict[str, Any]]], list[str]]] = [
-    _meter_rules, _board_rules]
+    _meter_rules, _board_rules, _site_rules]

@@ -81,6 +81,7 @@ _TYPE_NAMES = {
     float: "must be a number",
     bool: "must be true or false",
     dict: "must be a table",
+    list: "must be a list",
 }
 
 # --- showing values in messages -----------------------------------------------------------------

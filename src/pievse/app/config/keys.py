@@ -10,10 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pievse.app.config.hardware_keys import BOARD_KEYS, HARDWARE_CROSS_CHECKS, METER_KEYS, RFID_KEYS
+from pievse.app.config.hardware_keys import (
+    BOARD_KEYS, HARDWARE_CROSS_CHECKS, METER_KEYS, RFID_KEYS, SITE_KEYS, SITE_METER_KEYS)
 from pievse.app.config.key import REQUIRED, Key
+from pievse.app.config.mqtt_keys import MQTT_CROSS_CHECKS, MQTT_KEYS
 from pievse.local_api.addresses import is_loopback, split_host_port
 from pievse.app.config.security_keys import SECURITY_CROSS_CHECKS, SECURITY_KEYS
+from pievse.app.config.solar_keys import SOLAR_CROSS_CHECKS, SOLAR_KEYS
+from pievse.app.config.standalone_keys import STANDALONE_KEYS
 
 # --- the table of keys ----------------------------------------------------------------------------
 
@@ -28,6 +32,8 @@ def _check_charge_point_id(value: str) -> str | None:
 def _check_ws_url(value: str) -> str | None:
     from urllib.parse import urlsplit
 
+    if value == "":
+        return None  # no CSMS: the station runs on its own ([standalone])
     allowed = 'must be a ws:// or wss:// URL with a host, e.g. "ws://csms.example.com:9000/ocpp"'
     try:
         parts = urlsplit(value)
@@ -88,8 +94,9 @@ KEYS: tuple[Key, ...] = (
         "after a power cut or crash, go on with a session whose car is still plugged in "
         "(false: stop it with reason PowerLoss)"),
     # [ocpp]: the link to the central system.
-    Key("ocpp", "url", str, REQUIRED, "websocket URL of the CSMS", check=_check_ws_url,
-        example="ws://127.0.0.1:9000/ocpp"),
+    Key("ocpp", "url", str, REQUIRED,
+        'websocket URL of the CSMS, or "" to run without one',
+        check=_check_ws_url, example="ws://127.0.0.1:9000/ocpp"),
     Key("ocpp", "version", str, "1.6", "OCPP version spoken", choices=("1.6", "2.0.1"),
         planned=("auto",)),
     Key("ocpp", "response_timeout", float, 30.0, "how long to wait for the CSMS to answer a call",
@@ -101,6 +108,11 @@ KEYS: tuple[Key, ...] = (
     *METER_KEYS,
     *RFID_KEYS,
     *BOARD_KEYS,
+    # [site_meter], [site]: the house's grid connection and its main fuse.
+    *SITE_METER_KEYS,
+    *SITE_KEYS,
+    # [solar]: charging from the solar surplus the site meter measures.
+    *SOLAR_KEYS,
     # [simulation]: the simulated car behind the simulated board.
     Key("simulation", "ev_max_current", float, 32.0, "the most the simulated car draws",
         unit="A", minimum=6, maximum=80),
@@ -148,9 +160,13 @@ KEYS: tuple[Key, ...] = (
         'systemd unit whose journal GetDiagnostics uploads ("" = none)'),
     Key("diagnostics", "log_file", str, "",
         'a log file whose tail GetDiagnostics uploads too ("" = none)'),
+    # [standalone], [tariff]: a station without CSMS, and the cost of a session.
+    *STANDALONE_KEYS,
     # [logging]
     Key("logging", "level", str, "info", "least severe level logged",
         choices=("debug", "info", "warning", "error")),
+    # [mqtt]: the station's state and controls for Home Assistant (pievse.app.config.mqtt_keys).
+    *MQTT_KEYS,
 )
 
 SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(key.section for key in KEYS))
@@ -175,4 +191,5 @@ def _api_rules(sections: dict[str, dict[str, Any]]) -> list[str]:
 #: Rules between keys: each takes the validated sections ({section: {key: value}}) and returns
 #: its problems, worded like the others ("[section] key = value: what is allowed").
 CROSS_CHECKS: list[Callable[[dict[str, dict[str, Any]]], list[str]]] = [
-    _charge_point_rules, _api_rules, *HARDWARE_CROSS_CHECKS, *SECURITY_CROSS_CHECKS]
+    _charge_point_rules, _api_rules, *HARDWARE_CROSS_CHECKS, *SECURITY_CROSS_CHECKS,
+    *MQTT_CROSS_CHECKS, *SOLAR_CROSS_CHECKS]

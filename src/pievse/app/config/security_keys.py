@@ -43,6 +43,8 @@ SECURITY_KEYS: tuple[Key, ...] = (
 
 def _security_rules(sections: dict[str, dict[str, Any]]) -> list[str]:
     ocpp = sections["ocpp"]
+    if ocpp["url"] == "":
+        return []  # no CSMS, no link to secure
     profile = ocpp["security_profile"]
     label = f"[ocpp] security_profile = {profile}"
     problems = []

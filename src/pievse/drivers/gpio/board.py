@@ -93,6 +93,8 @@ class NativePins:
     emergency_stop: int | None = 23
     green_led: int | None = 24
     red_led: int | None = 25
+    #: The relay that connects L2 and L3 (on: all phases, off: one); None: no phase switch.
+    phase_switch: int | None = None
 
 
 def _check_distinct(roles: dict[str, int | None]) -> None:
@@ -196,6 +198,9 @@ class _GpioBoard:
             if not self._ended:
                 self._ended = True
                 self._queue.put_nowait(None)
+
+    def set_phases(self, phases: int) -> None:
+        raise DriverError(f"{self}: no phase switch")
 
     @property
     def faults(self) -> frozenset[FaultKind]:
@@ -408,7 +413,8 @@ class NativeBoard(_GpioBoard):
         if pins.pilot_pwm not in HARDWARE_PWM_PINS:
             log.warning("GPIO%s has no hardware PWM (GPIO12, 13, 18 and 19 have)", pins.pilot_pwm)
         super().__init__(BoardCapabilities(max_current_a=max_current_a, phases=phases,
-                                           has_lock=lock_pins is not None),
+                                           has_lock=lock_pins is not None,
+                                           phase_switch=pins.phase_switch is not None),
                          rcd=pins.rcd, emergency_stop=pins.emergency_stop,
                          green_led=pins.green_led, red_led=pins.red_led,
                          switching_time_s=contactor_switching_time_s)
@@ -421,6 +427,7 @@ class NativeBoard(_GpioBoard):
             samples_per_burst=samples_per_burst, name=f"pilot GPIO{pins.pilot_pwm}")
         self._mirror = feedback_mirror_contact
         self._relay: Any = None
+        self._phase_relay: Any = None
         self._lock_pins, self._lock_travel_s = lock_pins, lock_travel_s
         self.cable_lock: GpioCableLock | None = None
 
@@ -454,13 +461,39 @@ class NativeBoard(_GpioBoard):
             self._set_relay(self._relay, bool(closed))
         self._refresh_leds()
 
+    def set_phases(self, phases: int) -> None:
+        """Switch the phase relay (on: every phase, off: one). Refused while the contactor
+        relay is on: the phase relay never moves under load."""
+        with self._lock:
+            if self._phase_relay is None:
+                raise DriverError(f"{self}: no phase switch wired ([board] phase_switch_pin)"
+                                  if self.pins.phase_switch is None
+                                  else self._not_started("switch the phases"))
+            if phases not in (1, self.capabilities.phases):
+                raise ValueError(f"the phase relay connects 1 or {self.capabilities.phases} "
+                                 f"phases, not {phases!r}")
+            if self._relay_on:
+                raise DriverError(f"{self}: not switching the phases under a closed contactor")
+            self._phase_relay.value = phases > 1
+        log.info("%s: %d phase(s)", self, phases)
+
     @property
     def contactor_closed(self) -> bool:
         return self._relay_on
 
+    @property
+    def phases(self) -> int:
+        """The phases the phase relay connects (all of them without a phase switch)."""
+        relay = self._phase_relay
+        return self.capabilities.phases if relay is None or relay.value else 1
+
     def _open_own(self) -> None:
         # The relay first, held open, so that nothing below can find it floating.
         self._relay = self._relay_output("contactor relay", self.pins.contactor)
+        if self.pins.phase_switch is not None:
+            # All phases, as the station was before it could switch (contactor still open).
+            self._phase_relay = self._relay_output("phase switch relay", self.pins.phase_switch)
+            self._phase_relay.on()
         self.pwm.attach(self._claim("pilot PWM", self.pins.pilot_pwm, PWMOutputDevice,
                                     active_high=True, initial_value=1.0,
                                     frequency=PWM_FREQUENCY_HZ))
@@ -492,7 +525,7 @@ class NativeBoard(_GpioBoard):
         super()._release()
         self.pilot_adc.close()
         self.pwm.attach(None)
-        self._relay = None
+        self._relay = self._phase_relay = None
 
     def _drive_open(self) -> None:
         if self._relay is not None:

@@ -116,8 +116,9 @@ class SimulatedBoard:
 
     ``history`` keeps the last commands as ``(t, what, value)`` with ``what`` one of
     ``"start"``, ``"pilot_offer"`` (value: the current really offered), ``"pilot_standby"``,
-    ``"contactor"`` (value: closed), ``"fault"`` (value: ``(kind, active)``) and ``"close"``, so
-    that tests can check orderings such as "the PWM stopped before the contactor opened".
+    ``"contactor"`` (value: closed), ``"phases"`` (value: 1 or 3, the phase relay), ``"fault"``
+    (value: ``(kind, active)``) and ``"close"``, so that tests can check orderings such as "the
+    PWM stopped before the contactor opened". The car draws on the phases the relay connects.
     ``openings_under_load`` counts contactor openings while the car was drawing current: a
     well-behaved station only does that when a fault forces it.
     """
@@ -139,6 +140,7 @@ class SimulatedBoard:
         self._duty = 0.0  # 0: no PWM, steady +12 V
         self._offered = 0.0
         self._faults: set[FaultKind] = set()
+        self._phases = capabilities.phases  # what the phase relay connects
         self._queue: asyncio.Queue = asyncio.Queue()
         self._ended = False  # the queue holds the end mark: a restart needs a fresh one
         self._running = False
@@ -196,6 +198,25 @@ class SimulatedBoard:
         now = self._begin()
         self._switch(now, closed)
         self._after_command(now)
+
+    def set_phases(self, phases: int) -> None:
+        """Switch the simulated phase relay; the car draws on that many phases from now on."""
+        if not self.capabilities.phase_switch:
+            raise DriverError("this simulated board has no phase switch")
+        if phases not in (1, self.capabilities.phases):
+            raise ValueError(f"the phase relay connects 1 or {self.capabilities.phases} "
+                             f"phases, not {phases!r}")
+        if self._contactor:
+            raise DriverError("the phase relay must not switch while the contactor is closed")
+        now = self._begin()
+        self._phases = phases
+        self._log("phases", phases)
+        self._after_command(now)
+
+    @property
+    def phases(self) -> int:
+        """The phases the phase relay connects now."""
+        return self._phases
 
     async def events(self) -> AsyncIterator[BoardEvent]:
         """Pilot changes and fault inputs, in the order they happened; ends after ``close()``."""
@@ -338,7 +359,7 @@ class SimulatedBoard:
             now,
             conducting=self.contactor_conducting,
             offered_a=reaches_car,
-            phases=self.capabilities.phases,
+            phases=self._phases,
         )
 
     def _derive_pilot(self) -> PilotState:

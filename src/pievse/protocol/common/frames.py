@@ -1,4 +1,5 @@
-"""OCPP-J frames: reading one off the wire, and saying what is wrong with it when it is broken.
+"""OCPP-J frames: reading one off the wire, saying what is wrong with it when it is broken, and
+writing one.
 
 OCPP-J (the JSON flavour of OCPP) sends three kinds of frames, each a JSON array:
 
@@ -22,6 +23,9 @@ before it is handled; a CALLRESULT carrying one is an invalid answer.
 Nesting is bounded too: no OCPP message nests beyond a dozen levels, and a frame nested a
 thousand deep would exhaust Python's stack in the reader or in whatever walks the payload next.
 Such a frame is refused as a FormationViolation, still answering its unique id when it has one.
+
+:class:`Call`, :class:`CallResult` and :class:`CallError` are the frames this end writes, in the
+compact form peers expect (no spaces between elements).
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-__all__ = ["CALL", "CALLERROR", "CALLRESULT", "Frame", "read_frame"]
+__all__ = ["CALL", "CALLERROR", "CALLRESULT", "Call", "CallError", "CallResult", "Frame",
+           "read_frame"]
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 
@@ -207,3 +212,47 @@ def _call(text: str, message: list[Any], unique_id: str | None) -> Frame:
     if not isinstance(payload, dict):
         return broken("formation", f"the payload of {action} must be an object")
     return Frame(text, CALL, unique_id, action, payload)
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def _written(message: list[Any]) -> str:
+    return json.dumps(message, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A request: ``[2, uniqueId, action, payload]``."""
+
+    unique_id: str
+    action: str
+    payload: dict[str, Any]
+
+    def to_json(self) -> str:
+        return _written([CALL, self.unique_id, self.action, self.payload])
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    """The answer to a request: ``[3, uniqueId, payload]``."""
+
+    unique_id: str
+    payload: dict[str, Any]
+
+    def to_json(self) -> str:
+        return _written([CALLRESULT, self.unique_id, self.payload])
+
+
+@dataclass(frozen=True, slots=True)
+class CallError:
+    """A refused request: ``[4, uniqueId, errorCode, errorDescription, errorDetails]``."""
+
+    unique_id: str
+    error_code: str
+    error_description: str
+    error_details: dict[str, Any]
+
+    def to_json(self) -> str:
+        return _written([CALLERROR, self.unique_id, self.error_code, self.error_description,
+                         self.error_details])

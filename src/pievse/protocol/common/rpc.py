@@ -29,19 +29,22 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, is_dataclass
 from typing import Any, Literal, Protocol
 
-from ocpp.charge_point import (
-    camel_to_snake_case,
-    remove_nones,
-    serialize_as_dict,
-    snake_to_camel_case,
-)
 from ocpp.exceptions import OCPPError
-from ocpp.messages import Call, CallError, CallResult
 from ocpp.routing import create_route_map
 from websockets.exceptions import ConnectionClosed
 
 from pievse.aio import AsyncClock, SystemClock
-from pievse.protocol.common.frames import CALL, CALLERROR, CALLRESULT, Frame, read_frame
+from pievse.protocol.common.frames import (
+    CALL,
+    CALLERROR,
+    CALLRESULT,
+    Call,
+    CallError,
+    CallResult,
+    Frame,
+    read_frame,
+)
+from pievse.protocol.common.payloads import camel_to_snake_case, payload_of
 from pievse.protocol.common.rpc_errors import (
     CallErrorReceived,
     ConnectionLost,
@@ -371,10 +374,8 @@ class RpcSession:
         """The camelCase payload of a handler's answer (a dataclass, a dict or None for {})."""
         if result is None:
             return {}
-        if is_dataclass(result) and not isinstance(result, type):
-            return snake_to_camel_case(remove_nones(serialize_as_dict(result)))
-        if isinstance(result, dict):
-            return snake_to_camel_case(remove_nones(result))
+        if isinstance(result, dict) or is_dataclass(result) and not isinstance(result, type):
+            return payload_of(result)
         raise TypeError(f"a handler returned {type(result).__name__}, not a dataclass or dict")
 
     def _receive_answer(self, frame: Frame) -> None:
@@ -469,7 +470,7 @@ class RpcSession:
         action = type(request).__name__
         if action.endswith("Payload"):
             action = action[: -len("Payload")]
-        payload = snake_to_camel_case(remove_nones(serialize_as_dict(request)))
+        payload = payload_of(request)
         answer = await self.call_payload(action, payload, timeout=timeout)
         result_class = self._result_class(action)
         try:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ocpp.charge_point import snake_to_camel_case
 from ocpp.exceptions import TypeConstraintViolationError
 from ocpp.v16 import call
 
 from pievse.core.authorization import AuthorizationResult
 from pievse.protocol.common.datetimes import format_datetime, parse_datetime
 from pievse.protocol.common.measurands import format_value, measurements
+from pievse.protocol.common.payloads import snake_to_camel_case
 from pievse.services.firmware import DEFAULT_RETRIES, DEFAULT_RETRY_INTERVAL_S
 from pievse.protocol.v16.codec.authorization import (
     CodecError,

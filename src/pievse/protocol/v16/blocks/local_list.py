@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ocpp.charge_point import snake_to_camel_case
 from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
 from pievse.core.authorization import UpdateStatus
+from pievse.protocol.common.payloads import snake_to_camel_case
 from pievse.protocol.v16.codec.authorization import (
     CodecError,
     decode_send_local_list,

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ocpp.charge_point import snake_to_camel_case
 from ocpp.routing import after, on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
+from pievse.protocol.common.payloads import snake_to_camel_case
 from pievse.protocol.v16.codec import charging_profiles
 from pievse.protocol.v16.codec.answers import encode_remote_start_stop_status
 from pievse.protocol.v16.codec.authorization import CodecError, decode_id_tag

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ocpp.charge_point import snake_to_camel_case
 from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
+from pievse.protocol.common.payloads import snake_to_camel_case
 from pievse.protocol.v16.codec import charging_profiles as codec
 from pievse.protocol.v16.configuration import KeyDefinition, KeyType
 from pievse.protocol.v16.context import Context
