@@ -1,4 +1,4 @@
-"""Figures for OCPP 1.6 schema validation. Run on demand; prints, asserts nothing.
+"""Figures for OCPP 1.6 and 2.0.1 schema validation. Run on demand; prints, asserts nothing.
 
     .venv/bin/python benchmarks/bench_validation.py [--quick]
 
@@ -11,7 +11,9 @@ Compares, in µs per validated payload:
 fastjsonschema),
   plus the one-off cost of compiling a schema the first time its action is seen.
 
-Payloads: a MeterValues with 5 sampled values, and a SetChargingProfile with 24 hourly periods.
+Payloads: 1.6 a MeterValues with 5 sampled values, and a SetChargingProfile with 24 hourly
+periods; 2.0.1 a TransactionEvent Updated with the same 5 values, a NotifyReport of 50 variables
+(the most one carries here) and a SetVariables of 10.
 """
 
 from __future__ import annotations
@@ -74,26 +76,59 @@ def set_charging_profile() -> dict[str, Any]:
     }
 
 
+def transaction_event() -> dict[str, Any]:
+    sampled = [{"value": value, "measurand": measurand, "context": "Sample.Periodic",
+                "location": "Outlet", "unitOfMeasure": {"unit": unit}, **extra}
+               for value, measurand, unit, extra in (
+                   (12345.6, "Energy.Active.Import.Register", "Wh", {}),
+                   (7360, "Power.Active.Import", "W", {}),
+                   (31.9, "Current.Import", "A", {"phase": "L1"}),
+                   (230.4, "Voltage", "V", {"phase": "L1-N"}),
+                   (50.01, "Frequency", "Hz", {}))]
+    return {"eventType": "Updated", "timestamp": "2024-05-01T12:00:00.000Z",
+            "triggerReason": "MeterValuePeriodic", "seqNo": 7,
+            "transactionInfo": {"transactionId": "5f0c8e0e-6a7e-4c55-9d3a-0f3c2b1a9e77"},
+            "meterValue": [{"timestamp": "2024-05-01T12:00:00.000Z", "sampledValue": sampled}]}
+
+
+def notify_report() -> dict[str, Any]:
+    entry = {"component": {"name": "EVSE", "evse": {"id": 1}},
+             "variable": {"name": "AvailabilityState"},
+             "variableAttribute": [{"type": "Actual", "value": "Available",
+                                    "mutability": "ReadOnly", "persistent": False,
+                                    "constant": False}],
+             "variableCharacteristics": {"dataType": "OptionList",
+                                         "supportsMonitoring": False}}
+    return {"requestId": 1, "generatedAt": "2024-05-01T12:00:00.000Z", "seqNo": 0,
+            "tbc": True, "reportData": [entry] * 50}
+
+
+def set_variables() -> dict[str, Any]:
+    return {"setVariableData": [
+        {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"},
+         "attributeValue": str(60 + n), "attributeType": "Actual"} for n in range(10)]}
+
+
 def per_call_us(function: Any, number: int, repeat: int) -> float:
     """Best of ``repeat`` runs: the least disturbed by the rest of the machine."""
     return min(timeit.repeat(function, number=number, repeat=repeat)) / number * 1e6
 
 
-def ocpp_inline(action: str, payload: dict[str, Any]) -> Any:
+def ocpp_inline(version: str, action: str, payload: dict[str, Any]) -> Any:
     def run() -> None:
         # The package rewrites the payload of some actions (floats -> Decimal): give it a copy.
-        messages._validate_payload(messages.Call("1", action, copy.deepcopy(payload)), "1.6")
+        messages._validate_payload(messages.Call("1", action, copy.deepcopy(payload)), version)
 
     return run
 
 
-def ocpp_async_us(action: str, payload: dict[str, Any], number: int) -> float:
+def ocpp_async_us(version: str, action: str, payload: dict[str, Any], number: int) -> float:
     async def run() -> float:
         messages.ASYNC_VALIDATION = True
         start = time.perf_counter()
         for _ in range(number):
             await messages.validate_payload(
-                messages.Call("1", action, copy.deepcopy(payload)), "1.6"
+                messages.Call("1", action, copy.deepcopy(payload)), version
             )
         return (time.perf_counter() - start) / number * 1e6
 
@@ -113,20 +148,23 @@ def main() -> None:
     print(f"python {platform.python_version()} on {platform.machine()} ({platform.node()})")
     print(f"{'payload':<34}{'ocpp async':>12}{'ocpp inline':>13}{'pievse':>10}{'speed-up':>10}"
           f"{'compile':>10}")
-    for action, payload, label in (
-        ("MeterValues", meter_values(), "MeterValues, 5 sampled values"),
-        ("SetChargingProfile", set_charging_profile(), "SetChargingProfile, 24 periods"),
+    for version, action, payload, label in (
+        ("1.6", "MeterValues", meter_values(), "MeterValues, 5 sampled values"),
+        ("1.6", "SetChargingProfile", set_charging_profile(), "SetChargingProfile, 24 periods"),
+        ("2.0.1", "TransactionEvent", transaction_event(), "2.0.1 TransactionEvent, 5 values"),
+        ("2.0.1", "NotifyReport", notify_report(), "2.0.1 NotifyReport, 50 variables"),
+        ("2.0.1", "SetVariables", set_variables(), "2.0.1 SetVariables, 10 variables"),
     ):
-        validator = SchemaValidator("1.6")
+        validator = SchemaValidator(version)
         start = time.perf_counter()
         validator.validate_call(action, payload)  # first use compiles the schema
         compile_ms = (time.perf_counter() - start) * 1e3
 
-        ocpp_inline(action, payload)()  # let the package load and cache its schema too
+        ocpp_inline(version, action, payload)()  # the package loads and caches its schema too
         # The deep copy the package needs is not validation: take it out of its figure.
-        theirs = per_call_us(ocpp_inline(action, payload), number, repeat)
+        theirs = per_call_us(ocpp_inline(version, action, payload), number, repeat)
         theirs -= copy_us(payload, number, repeat)
-        theirs_async = ocpp_async_us(action, payload, number // 4)
+        theirs_async = ocpp_async_us(version, action, payload, number // 4)
         ours = per_call_us(lambda: validator.validate_call(action, payload), number, repeat)
         print(f"{label:<34}{theirs_async:>10.1f}µs{theirs:>11.1f}µs{ours:>8.1f}µs"
               f"{theirs / ours:>9.0f}×{compile_ms:>8.1f}ms")

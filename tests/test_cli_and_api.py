@@ -152,3 +152,13 @@ async def test_demo_plays_a_whole_session_and_exits_0():
                  "StartTransaction", "Charging", "MeterValues", "StopTransaction",
                  "Available again", "demo OK"):
         assert step in out, step
+
+
+async def test_demo_plays_the_same_session_in_ocpp_201():
+    code, out, err = await run_cli("demo", "--ocpp", "2.0.1", timeout=90)
+    assert code == 0, out + err
+    for step in ("OCPP 2.0.1", "BootNotification Accepted", "connector Occupied",
+                 "Authorize: id tag Accepted", "TransactionEvent Started",
+                 "TransactionEvent Updated", "TransactionEvent Ended: reason EVDisconnected",
+                 "Available again", "demo OK"):
+        assert step in out, step

@@ -536,14 +536,24 @@ async def test_refuse_connections_answers_the_handshake_with_503():
         assert "CP1" not in csms.charge_points
 
 
-@pytest.mark.parametrize("offered", [["ocpp2.0.1"], None, ["ocpp1.5"]])
-async def test_a_charge_point_not_offering_ocpp16_is_refused(offered):
+@pytest.mark.parametrize("offered", [["ocpp2.1"], None, ["ocpp1.5"]])
+async def test_a_charge_point_offering_no_version_it_speaks_is_refused(offered):
     async with running() as csms:
         with pytest.raises(InvalidStatus) as refused:
             async with connect(f"{csms.url}/CP1", subprotocols=offered):
                 pass
         assert refused.value.response.status_code == 400
         assert "CP1" not in csms.charge_points
+
+
+@pytest.mark.parametrize(("offered", "version"), [
+    (["ocpp1.6"], "1.6"), (["ocpp2.0.1"], "2.0.1"), (["ocpp2.0.1", "ocpp1.6"], "2.0.1")])
+async def test_it_speaks_the_version_the_charge_point_offers(offered, version):
+    async with running() as csms:
+        async with connect(f"{csms.url}/CP1", subprotocols=offered) as websocket:
+            await csms.wait_for(lambda c: c.connected("CP1"))
+            assert csms.session("CP1").version == version
+            assert websocket.subprotocol == f"ocpp{version}"
 
 
 async def test_the_identity_is_the_last_path_segment():

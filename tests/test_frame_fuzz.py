@@ -1,9 +1,11 @@
 """A fuzzer for the frames a CSMS sends: CALLs for every action the station routes, with payloads
-shaped by the official 1.6 schemas but filled with hostile values (numbers past 64 bits or past
+shaped by the official schemas of the version spoken (1.6 and 2.0.1) but filled with hostile
+values (numbers past 64 bits or past
 finite, NaN and Infinity, date-times at and past the years 1 and 9999, strings past their length,
 nesting far past any message), plus frames that are not CALLs at all.
 
-Whatever arrives, the station answers it, with a CALLRESULT or a CALLERROR carrying a 1.6 code;
+Whatever arrives, the station answers it, with a CALLRESULT or a CALLERROR carrying a code of its
+version;
 the link stays up and the daemon keeps running. The CSMS and a daemon with simulated drivers run
 on an event loop of their own thread, talking over a real websocket on 127.0.0.1, so that
 hypothesis drives them from a plain test; the examples are bounded to run in CI.
@@ -28,7 +30,16 @@ from tests.conftest import station_config
 from tests.test_api_fuzz import LoopThread
 from tests.test_ocpp16_robustness import OCPP16_ERROR_CODES
 
-SCHEMAS = os.path.join(os.path.dirname(ocpp.__file__), "v16", "schemas")
+#: Per version: the schema folder, the ending of a request's schema file, the CALLERROR codes.
+VERSIONS = {
+    "1.6": (os.path.join(os.path.dirname(ocpp.__file__), "v16", "schemas"), ".json",
+            OCPP16_ERROR_CODES),
+    "2.0.1": (os.path.join(os.path.dirname(ocpp.__file__), "v201", "schemas"), "Request.json",
+              {"FormatViolation", "GenericError", "InternalError", "MessageTypeNotSupported",
+               "NotImplemented", "NotSupported", "OccurrenceConstraintViolation",
+               "PropertyConstraintViolation", "ProtocolError", "RpcFrameworkError",
+               "SecurityError", "TypeConstraintViolation"}),
+}
 
 # What a CALL may do that ends the link or the daemon by design: a Reset restarts the station,
 # a ChangeConfiguration of the security keys reconnects with them (so only other keys are sent).
@@ -99,8 +110,9 @@ def _nested(depth: int) -> Any:
     return value
 
 
-def _schema(action: str) -> dict[str, Any]:
-    with open(os.path.join(SCHEMAS, f"{action}.json")) as file:
+def _schema(version: str, action: str) -> dict[str, Any]:
+    folder, ending, _ = VERSIONS[version]
+    with open(os.path.join(folder, f"{action}{ending}"), encoding="utf-8-sig") as file:
         return json.load(file)
 
 
@@ -113,9 +125,9 @@ def _encode(frame: Any) -> str:
         return json.dumps(frame[:3])[:-1] + "," + "[" * 1500 + "]" * 1500 + "]"
 
 
-def calls(actions: list[str]) -> st.SearchStrategy[str]:
+def calls(version: str, actions: list[str]) -> st.SearchStrategy[str]:
     def call(action: str) -> st.SearchStrategy[str]:
-        payloads = from_schema(_schema(action))
+        payloads = from_schema(_schema(version, action))
         if action == "ChangeConfiguration":
             payloads = st.fixed_dictionaries({
                 "key": st.sampled_from(ORDINARY_KEYS),
@@ -141,11 +153,12 @@ def calls(actions: list[str]) -> st.SearchStrategy[str]:
 class Rig:
     """A bench CSMS and a daemon with simulated drivers on one event loop of their own."""
 
-    def __init__(self, loop: LoopThread) -> None:
+    def __init__(self, loop: LoopThread, version: str) -> None:
         self.loop = loop
+        self.version = version
         self.csms = CentralSystem(host="127.0.0.1", port=0, heartbeat_interval=300)
         loop.run(self.csms.start())
-        self.daemon = Daemon(station_config(self.csms.url, "CP1"))
+        self.daemon = Daemon(station_config(self.csms.url, "CP1", ocpp={"version": version}))
         self.task = loop.run(self._start())
         self.actions = sorted(action for action in self.daemon.protocol.routes
                               if action not in SKIPPED)
@@ -171,19 +184,21 @@ class Rig:
         self.loop.run(stop())
 
 
-@pytest.fixture(scope="module")
-def rig() -> Iterator[Rig]:
+@pytest.fixture(scope="module", params=sorted(VERSIONS))
+def rig(request: pytest.FixtureRequest) -> Iterator[Rig]:
     loop = LoopThread()
-    station = Rig(loop)
+    station = Rig(loop, request.param)
     yield station
     station.close()
     loop.close()
 
 
-ACTIONS = sorted(
-    name[: -len(".json")] for name in os.listdir(SCHEMAS)
-    if name.endswith(".json") and not name.endswith("Response.json")
-)
+def actions(version: str) -> list[str]:
+    """Every request the version defines, by its schema files."""
+    folder, ending, _ = VERSIONS[version]
+    return sorted(name[: -len(ending)] for name in os.listdir(folder)
+                  if name.endswith(ending) and not name.endswith("Response.json"))
+
 
 FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -191,21 +206,23 @@ FUZZ = settings(max_examples=150, deadline=None,
 
 
 def test_the_rig_routes_the_actions_the_fuzzer_sends(rig):
-    assert {"SetChargingProfile", "SendLocalList", "ReserveNow", "RemoteStartTransaction"} <= set(
-        rig.actions)
-    assert set(rig.actions) <= set(ACTIONS)
+    expected = ({"SetChargingProfile", "SendLocalList", "ReserveNow", "RemoteStartTransaction"}
+                if rig.version == "1.6" else
+                {"GetVariables", "SetVariables", "GetBaseReport", "RequestStartTransaction"})
+    assert expected <= set(rig.actions)
+    assert set(rig.actions) <= set(actions(rig.version))
 
 
 @FUZZ
 @given(st.data())
-def test_any_call_is_answered_with_a_16_frame_and_the_link_and_daemon_stay(rig, data):
-    frame = data.draw(calls(rig.actions))
+def test_any_call_is_answered_in_its_version_and_the_link_and_daemon_stay(rig, data):
+    frame = data.draw(calls(rig.version, rig.actions))
     answer = rig.send(frame)
     assert answer is not None, f"no answer to {frame[:300]}"
     message = json.loads(answer)
     assert message[0] in (3, 4), answer[:300]
     if message[0] == 4:
-        assert message[2] in OCPP16_ERROR_CODES, answer[:300]
+        assert message[2] in VERSIONS[rig.version][2], answer[:300]
     assert rig.csms.connected("CP1"), f"the link closed after {frame[:300]}"
     assert not rig.task.done(), f"the daemon ended after {frame[:300]}"
     assert rig.daemon.exit_reason is ExitReason.STOPPED

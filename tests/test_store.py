@@ -4,6 +4,7 @@ reads back exactly what was written."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -68,6 +69,50 @@ def test_the_outbox_and_transaction_ids_survive_closing_the_store(path):
     assert reopened.transaction_id(7) == 4711
     # Numbering goes on after what is already queued.
     assert reopened.put("meter", 8, SAMPLE).seq == 4
+
+
+def test_a_station_made_transaction_id_and_its_events_delivered_survive_closing_the_store(path):
+    # OCPP 2.0.1: the station names the transaction and numbers its events (seqNo) itself.
+    store = Store(path).open()
+    outbox = Outbox(StoredOutboxJournal(store))
+    outbox.remember_transaction_id(7, "5f0c8e0e-6a7e-4c55-9d3a-0f3c2b1a9e77")
+    outbox.event_delivered(outbox.put("start", 7, STARTED))
+    outbox.event_delivered(outbox.put("meter", 7, SAMPLE))
+    outbox.put("stop", 7, STOPPED, offline=True)
+    store.close()
+
+    reopened = Outbox(StoredOutboxJournal(Store(path).open()))
+    assert reopened.transaction_id(7) == "5f0c8e0e-6a7e-4c55-9d3a-0f3c2b1a9e77"
+    assert reopened.events_sent(7) == 2
+    assert [e.offline for e in reopened.entries()] == [True]
+    reopened.event_delivered(reopened.head())
+    assert reopened.events_sent(7) == 0 and reopened.transaction_id(7) is None
+
+
+def test_an_outbox_written_under_schema_4_opens_with_its_entries_and_takes_charging_states(path):
+    # The outbox of a 1.6 station, before 2.0.1 counted events and queued charging states.
+    from pievse.core.effects import StatusChanged
+    from pievse.core.vocabulary import ConnectorStatus, ErrorCode
+    from pievse.persistence.store import MIGRATIONS
+
+    db = sqlite3.connect(path)
+    for migrate in MIGRATIONS[:4]:
+        migrate(db)
+    db.execute("INSERT INTO outbox (seq, kind, transaction_ref, effect, attempts) "
+               "VALUES (1, 'start', 7, ?, 2)", (json.dumps(encode_effect(STARTED)),))
+    db.execute("INSERT INTO transaction_ids VALUES (7, 4711)")
+    db.execute("PRAGMA user_version = 4")
+    db.commit()
+    db.close()
+
+    outbox = Outbox(StoredOutboxJournal(Store(path).open()))
+    [entry] = outbox.entries()
+    assert (entry.data, entry.attempts, entry.offline) == (STARTED, 2, False)
+    assert outbox.transaction_id(7) == 4711 and outbox.events_sent(7) == 0
+    charging = StatusChanged(1, ConnectorStatus.CHARGING, ErrorCode.NO_ERROR, None, T0 + 5)
+    outbox.put("state", 7, charging, offline=True)
+    assert [e.data for e in Outbox(StoredOutboxJournal(Store(path).open())).entries()] == [
+        STARTED, charging]
 
 
 def test_a_stop_delivered_forgets_the_transaction_id(path):

@@ -3,7 +3,8 @@
 It starts the embedded CSMS and a charge point with simulated hardware on loopback, then plays
 the part of the driver: plug the car in, present a card, let the car charge, unplug. Each step
 is checked against what the CSMS really received, and the demo exits 0 only if every step
-happened, within the time limit.
+happened, within the time limit. It speaks OCPP 1.6J or 2.0.1 (``--ocpp``): the same session,
+told in each version's messages.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 CHARGE_POINT_ID = "pievse-demo"
@@ -27,6 +29,7 @@ model = "pievse-demo"
 
 [ocpp]
 url = "ws://127.0.0.1:{{port}}/ocpp"
+version = "{{version}}"
 response_timeout = 10
 
 [meter]
@@ -44,6 +47,35 @@ listen = ""
 
 class DemoFailed(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class Wire:
+    """How a version says the steps of the session, as the CSMS sees them."""
+
+    title: str
+    #: The connector's status once the car is plugged in, and while it charges.
+    preparing: str
+    charging: str
+    start: str
+    stop: str
+    samples: str
+    #: The CSMS's verdict in its answer to Authorize.
+    verdict: Callable[[dict[str, Any]], str]
+    #: The frames of the station that carried meter values during the session.
+    is_sample: Callable[[Any], bool]
+
+
+WIRES = {
+    "1.6": Wire("OCPP 1.6J", "Preparing", "Charging", "StartTransaction", "StopTransaction",
+                "MeterValues", lambda answer: answer["idTagInfo"]["status"],
+                lambda m: m.action == "MeterValues"),
+    "2.0.1": Wire("OCPP 2.0.1", "Occupied", "Occupied", "TransactionEvent Started",
+                  "TransactionEvent Ended", "TransactionEvent Updated",
+                  lambda answer: answer["idTokenInfo"]["status"],
+                  lambda m: m.action == "TransactionEvent" and m.message_type == 2
+                  and m.payload.get("eventType") == "Updated"),
+}
 
 
 class Timeline:
@@ -97,31 +129,34 @@ async def _expect(what: str, awaitable: Awaitable[Any]) -> Any:
         raise DemoFailed(f"timed out waiting for: {what}") from error
 
 
-async def play(out: TextIO) -> None:
+async def play(out: TextIO, version: str = "1.6") -> None:
     from pievse.app.config import parse_config
     from pievse.csms.server import CentralSystem
     from pievse.app.daemon import Daemon
     from pievse.persistence.store import Store
 
     t = Timeline(out)
-    print("pievse demo: a whole OCPP 1.6J charging session with simulated hardware", file=out)
+    wire = WIRES[version]
+    print(f"pievse demo: a whole {wire.title} charging session with simulated hardware",
+          file=out)
     csms = CentralSystem(host="127.0.0.1", port=0, accept_id_tags={ID_TAG}, heartbeat_interval=60)
     await csms.start()
     t.step(f"embedded CSMS listening on {csms.url}")
-    config = parse_config(DEMO_CONFIG.format(port=csms.port), source="<demo>")
+    config = parse_config(DEMO_CONFIG.format(port=csms.port, version=version), source="<demo>")
     # The demo leaves nothing behind: its store lives in memory.
     daemon = Daemon(config, configuration_overrides={"MeterValueSampleInterval": 2},
                     store=Store(":memory:").open())
     running = asyncio.create_task(daemon.run())
     try:
-        await _session(t, csms, daemon, running)
+        await _session(t, wire, csms, daemon, running)
     finally:
         daemon.stop()
         await asyncio.wait_for(running, 10)
         await csms.stop()
 
 
-async def _session(t: Timeline, csms: Any, daemon: Any, running: asyncio.Task) -> None:
+async def _session(t: Timeline, wire: Wire, csms: Any, daemon: Any,
+                   running: asyncio.Task) -> None:
     connector = daemon.station.connector(1)
     sim = daemon.hardware.simulated
     ev, reader = sim.evs[1], sim.reader
@@ -137,24 +172,25 @@ async def _session(t: Timeline, csms: Any, daemon: Any, running: asyncio.Task) -
     t.step("connector 1 Available, status reported to the CSMS")
 
     ev.set_state("B")
-    await _until("Preparing", lambda: _status(csms) == "Preparing", 10)
-    t.step("car plugged in (pilot state B): connector Preparing")
+    await _until(wire.preparing, lambda: _status(csms) == wire.preparing, 10)
+    t.step(f"car plugged in (pilot state B): connector {wire.preparing}")
 
     reader.present(ID_TAG)
     t.step(f"card {ID_TAG} presented")
     auth = await _expect(
         "Authorize", csms.wait_for_message(CHARGE_POINT_ID, "Authorize", "out", timeout=10)
     )
-    t.step(f"Authorize: id tag {auth.payload['idTagInfo']['status']}")
+    t.step(f"Authorize: id tag {wire.verdict(auth.payload)}")
     await _until("a transaction", lambda: bool(csms.transactions), 10)
     tx_id, tx = next(iter(csms.transactions.items()))
-    t.step(f"StartTransaction: transactionId {tx_id}, meter start {tx.meter_start} Wh")
+    t.step(f"{wire.start}: transactionId {tx_id}, meter start {tx.meter_start:g} Wh")
 
     ev.set_state("C")
-    await _until("Charging", lambda: _status(csms) == "Charging", 10)
+    await _until("Charging", lambda: connector.contactor_closed
+                 and _status(csms) == wire.charging, 10)
     t.step(
         f"car asks for power (state C): contactor closed, {connector.offered_a:.0f} A offered, "
-        "Charging"
+        f"Charging ({wire.charging})"
     )
     start = time.monotonic()
     peak = 0.0
@@ -172,28 +208,22 @@ async def _session(t: Timeline, csms: Any, daemon: Any, running: asyncio.Task) -
         await asyncio.sleep(0.25)
     if peak <= 0:
         raise DemoFailed("the car never drew any power")
-    samples = sum(
-        1 for m in csms.messages if m.action == "MeterValues" and m.direction == "in"
-    )
-    t.step(f"{samples} MeterValues received by the CSMS during the session")
+    samples = sum(1 for m in csms.messages if m.direction == "in" and wire.is_sample(m))
+    t.step(f"{samples} {wire.samples} received by the CSMS during the session")
 
     ev.set_state("A")
     t.step("car unplugged (pilot state A): contactor open")
-    stop = await _expect(
-        "StopTransaction",
-        csms.wait_for_message(CHARGE_POINT_ID, "StopTransaction", timeout=10),
-    )
-    payload = stop.payload
-    delivered = payload["meterStop"] - tx.meter_start
+    await _until(wire.stop, lambda: tx.stopped, 10)
+    delivered = tx.energy_wh or 0
     t.step(
-        f"StopTransaction: reason {payload.get('reason', 'Local')}, meter stop "
-        f"{payload['meterStop']} Wh ({delivered} Wh delivered)"
+        f"{wire.stop}: reason {tx.stop_reason}, meter stop {tx.meter_stop:g} Wh "
+        f"({delivered:g} Wh delivered)"
     )
     if delivered <= 0:
         raise DemoFailed("the transaction delivered no energy")
     await _until("Available", lambda: _status(csms) == "Available", 10)
     t.step("connector 1 Available again")
-    t.step(f"session complete: {delivered} Wh, peak {peak / 1000:.1f} kW")
+    t.step(f"session complete: {delivered:g} Wh, peak {peak / 1000:.1f} kW")
 
 
 def _status(csms: Any) -> str | None:
@@ -203,7 +233,7 @@ def _status(csms: Any) -> str | None:
     return cp.statuses.get(1)
 
 
-def run_demo(*, verbose: bool = False, out: TextIO | None = None) -> int:
+def run_demo(*, verbose: bool = False, out: TextIO | None = None, version: str = "1.6") -> int:
     out = out or sys.stdout
     logging.basicConfig(
         level=logging.INFO if verbose else logging.CRITICAL,
@@ -211,7 +241,7 @@ def run_demo(*, verbose: bool = False, out: TextIO | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        asyncio.run(asyncio.wait_for(play(out), TIME_LIMIT_S))
+        asyncio.run(asyncio.wait_for(play(out, version), TIME_LIMIT_S))
     except DemoFailed as failure:
         print(f"demo FAILED: {failure}", file=out)
         return 1

@@ -3,8 +3,8 @@ daemon's parts.
 
 The daemon and the link ask an adapter only what they need of any version (:class:`Adapter`),
 the websocket subprotocol included; what is particular to a version (the names of its
-configuration keys, say) stays in its builder here. Only OCPP 1.6J is registered today, as the
-config key's choices say.
+configuration keys, say) stays in its builder here: OCPP 1.6J and 2.0.1, as the config key's
+choices say.
 """
 
 from __future__ import annotations
@@ -86,6 +86,8 @@ class DaemonParts:
     on_ping_interval: Callable[[int], None]
     on_connection_change: Callable[[], None]
     on_csms_time: Callable[[float], None]
+    #: Why the station (re)started, in 2.0.1's words (BootReasonEnumType).
+    boot_reason: str = "PowerUp"
 
 
 def build_16(parts: DaemonParts) -> Adapter:
@@ -129,8 +131,43 @@ def build_16(parts: DaemonParts) -> Adapter:
     return adapter
 
 
+def build_201(parts: DaemonParts) -> Adapter:
+    """OCPP 2.0.1. Its device model keeps the variables that mean what a 1.6 key means under
+    that key's name, so the values the CSMS set hold whichever version is configured."""
+    from pievse.protocol.v201.adapter import ChargePoint201
+
+    config, security = parts.config, parts.security
+    cp = config.charge_point
+    adapter = ChargePoint201(
+        parts.station,
+        parts.dispatch,
+        vendor=cp.vendor,
+        model=cp.model,
+        serial_number=cp.serial_number or None,
+        boot_reason=parts.boot_reason,
+        response_timeout=config.ocpp.response_timeout,
+        phases=cp.phases,
+        max_power_w=cp.max_current * cp.voltage * cp.phases,
+        on_ping_interval=parts.on_ping_interval,
+        on_csms_time=parts.on_csms_time,
+        on_connection_change=parts.on_connection_change,
+        outbox=parts.outbox,
+        clock=parts.clock,
+        certificates=security.certificates,
+        security_state=security.state,
+        charge_point_id=cp.id,
+        organization_name=security.cpo_name,
+        security_log=parts.logs.security_log if parts.logs is not None else None,
+        on_security_change=parts.on_security_change,
+    )
+    keys = adapter.configuration
+    keys.set_initial("WebSocketPingInterval", config.ocpp.ping_interval)
+    keys.set_initial("ReserveConnectorZeroSupported", config.reservations.connector_zero)
+    return adapter
+
+
 #: ``[ocpp] version`` -> the builder of its adapter.
-ADAPTERS: dict[str, Callable[[DaemonParts], Adapter]] = {"1.6": build_16}
+ADAPTERS: dict[str, Callable[[DaemonParts], Adapter]] = {"1.6": build_16, "2.0.1": build_201}
 
 
 def build_adapter(parts: DaemonParts) -> Adapter:

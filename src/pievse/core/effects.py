@@ -113,7 +113,7 @@ class TransactionStarted:
 @dataclass(frozen=True, slots=True)
 class TransactionStopped:
     transaction_ref: int
-    transaction_id: int | None  # as assigned by the CSMS, if it has answered already
+    transaction_id: int | str | None  # as the CSMS knows it, if it does already
     connector_id: int
     id_token: IdToken | None  # the card that stopped it, if one did
     meter_stop_wh: float

@@ -163,7 +163,7 @@ class Station:
     def transactions(self) -> list[Transaction]:
         return [c.transaction for c in self.connectors.values() if c.transaction is not None]
 
-    def find_transaction(self, transaction_id: int) -> Transaction | None:
+    def find_transaction(self, transaction_id: int | str) -> Transaction | None:
         for tx in self.transactions():
             if tx.transaction_id == transaction_id:
                 return tx
@@ -254,7 +254,7 @@ class Station:
     # --- transactions and the CSMS -------------------------------------------------------------
 
     def transaction_accepted(
-        self, ref: int, transaction_id: int, status: AuthorizationStatus
+        self, ref: int, transaction_id: int | str, status: AuthorizationStatus
     ) -> list[Effect]:
         """The CSMS answered StartTransaction: its transactionId, and its verdict on the id tag.
 
@@ -295,7 +295,7 @@ class Station:
             connector.authorize(id_token, group)
         return Answer(RemoteStartStopStatus.ACCEPTED, self._take())
 
-    def remote_stop(self, transaction_id: int) -> Answer:
+    def remote_stop(self, transaction_id: int | str) -> Answer:
         tx = self.find_transaction(transaction_id)
         return self.stop_session(tx.connector_id if tx else 0, StopReason.REMOTE)
 

@@ -30,8 +30,9 @@ class Transaction:
     meter_start_wh: float
     started_at: float
     reservation_id: int | None = None
-    #: transactionId assigned by the CSMS in its StartTransaction answer (None until then).
-    transaction_id: int | None = None
+    #: The id the CSMS knows the transaction by: 1.6's, assigned in the StartTransaction answer
+    #: (None until then); 2.0.1's, made by the station at the start (a string).
+    transaction_id: int | str | None = None
     #: The CSMS refused the id tag after the start and StopTransactionOnInvalidId is false:
     #: the transaction goes on but no energy is offered.
     deauthorized: bool = False
@@ -69,7 +70,7 @@ class InterruptedTransaction:
     id_token: IdToken
     meter_start_wh: float
     started_at: float
-    transaction_id: int | None
+    transaction_id: int | str | None
     last_energy_wh: float
     last_energy_at: float
 

@@ -84,27 +84,29 @@ class Transaction:
     start fields left ``None``.
     """
 
-    transaction_id: int
+    transaction_id: int | str
     cp_id: str
     connector_id: int | None = None
     id_tag: str | None = None
     id_tag_status: str | None = None
-    meter_start: int | None = None
+    meter_start: float | None = None
     start_time: str | None = None
     reservation_id: int | None = None
-    meter_stop: int | None = None
+    meter_stop: float | None = None
     stop_time: str | None = None
     stop_reason: str | None = None
     stop_id_tag: str | None = None
     transaction_data: list[dict] = field(default_factory=list)
     meter_values: list[dict] = field(default_factory=list)
+    #: 2.0.1: every TransactionEvent of the transaction, as it came.
+    events: list[dict] = field(default_factory=list)
 
     @property
     def stopped(self) -> bool:
         return self.meter_stop is not None
 
     @property
-    def energy_wh(self) -> int | None:
+    def energy_wh(self) -> float | None:
         """Energy delivered, from the meter start and stop registers (Wh)."""
         if self.meter_start is None or self.meter_stop is None:
             return None
@@ -163,6 +165,16 @@ class ChargePointRecord:
         }
 
 
+def _register(meter_values: list[dict], context: str) -> float | None:
+    """The energy register among 2.0.1 meter values taken in ``context``, if there is one."""
+    for value in meter_values:
+        for sampled in value.get("sampledValue") or []:
+            if sampled.get("context") == context and sampled.get("measurand", (
+                    "Energy.Active.Import.Register")) == "Energy.Active.Import.Register":
+                return sampled.get("value")
+    return None
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -216,9 +228,15 @@ class Ledger:
             cp.boot = payload
         elif action == "Heartbeat":
             cp.last_heartbeat = message.time
+        elif action == "StatusNotification" and isinstance(payload.get("evseId"), int):
+            # 2.0.1: one connector per EVSE here, so the EVSE stands for the connector.
+            cp.statuses[payload["evseId"]] = payload.get("connectorStatus")
+            cp.status_notifications[payload["evseId"]] = payload
         elif action == "StatusNotification" and isinstance(payload.get("connectorId"), int):
             cp.statuses[payload["connectorId"]] = payload.get("status")
             cp.status_notifications[payload["connectorId"]] = payload
+        elif action == "TransactionEvent" and isinstance(payload.get("transactionInfo"), dict):
+            self._note_transaction_event(cp.cp_id, payload)
         elif action == "StartTransaction" and message.unique_id is not None:
             self._starts[(cp.cp_id, message.unique_id)] = payload
         elif action == "StopTransaction" and isinstance(payload.get("transactionId"), int):
@@ -232,6 +250,29 @@ class Ledger:
         elif action == "MeterValues" and isinstance(payload.get("transactionId"), int):
             tx = self._transaction(payload["transactionId"], cp.cp_id)
             tx.meter_values.extend(payload.get("meterValue") or [])
+
+    def _note_transaction_event(self, cp_id: str, event: dict[str, Any]) -> None:
+        """A 2.0.1 TransactionEvent: the station names the transaction, and its Started and
+        Ended events carry the meter's register at either end."""
+        info = event["transactionInfo"]
+        tx = self._transaction(info.get("transactionId"), cp_id)
+        tx.events.append(event)
+        kind = event.get("eventType")
+        values = list(event.get("meterValue") or [])
+        if kind == "Started":
+            tx.connector_id = (event.get("evse") or {}).get("id")
+            tx.id_tag = (event.get("idToken") or {}).get("idToken")
+            tx.start_time = event.get("timestamp")
+            tx.reservation_id = event.get("reservationId")
+            tx.meter_start = _register(values, "Transaction.Begin")
+        elif kind == "Ended":
+            tx.stop_time = event.get("timestamp")
+            tx.stop_reason = info.get("stoppedReason", "Local")
+            tx.stop_id_tag = (event.get("idToken") or {}).get("idToken")
+            tx.transaction_data = values
+            tx.meter_stop = _register(values, "Transaction.End")
+        else:
+            tx.meter_values.extend(values)
 
     def _note_answer(self, message: Message) -> None:
         if message.action != "StartTransaction" or message.unique_id is None:
@@ -248,7 +289,7 @@ class Ledger:
         tx.reservation_id = request.get("reservationId")
         tx.id_tag_status = (answer.get("idTagInfo") or {}).get("status")
 
-    def _transaction(self, transaction_id: int, cp_id: str) -> Transaction:
+    def _transaction(self, transaction_id: int | str, cp_id: str) -> Transaction:
         tx = self.transactions.get(transaction_id)
         if tx is None:
             tx = self.transactions[transaction_id] = Transaction(transaction_id, cp_id)

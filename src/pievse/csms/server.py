@@ -1,8 +1,9 @@
-"""A small OCPP 1.6J central system for the bench, the demo and our end-to-end tests.
+"""A small OCPP 1.6J and 2.0.1 central system for the bench, the demo and our end-to-end tests.
 
 Not a production CSMS: it keeps everything in memory, accepts any charge point that speaks
-``ocpp1.6``, and answers with a fixed policy (an optional id-tag list, a boot status, a heartbeat
-interval). What it is good at is being watched and steered:
+``ocpp1.6`` or ``ocpp2.0.1`` (in the version it offers), and answers with a fixed policy (an
+optional id-tag list, a boot status, a heartbeat interval). What it is good at is being
+watched and steered:
 
 - the **ledger** (``messages``, ``transactions``, ``charge_points``) records every frame and what
   it meant, and ``wait_for`` / ``wait_for_message`` wake on each new frame;
@@ -53,7 +54,9 @@ from pievse.csms.session import (
     InvalidRequest,
     InvalidResponse,
     OnCall,
+    SessionBase,
 )
+from pievse.csms.session201 import ChargePointSession201
 from pievse.protocol.common.transport_security import basic_authorization
 
 __all__ = [
@@ -67,7 +70,9 @@ __all__ = [
     "Transaction",
 ]
 
-SUBPROTOCOL = "ocpp1.6"
+#: The subprotocols it speaks; it takes the one the charge point offers, the newest of them when
+#: it offers both.
+SUBPROTOCOLS = ("ocpp2.0.1", "ocpp1.6")
 BOOT_STATUSES = ("Accepted", "Pending", "Rejected")
 
 
@@ -133,7 +138,7 @@ class CentralSystem:
         self._requested_http_port = http_port
         self.clock = clock or SystemClock()
         self._ledger = Ledger(self.now)
-        self._sessions: dict[str, ChargePointSession] = {}
+        self._sessions: dict[str, SessionBase] = {}
         self._handlers: set[asyncio.Task] = set()
         self._background: set[asyncio.Task] = set()
         self._transaction_ids = itertools.count(1)
@@ -154,7 +159,7 @@ class CentralSystem:
             self.host,
             self._requested_port,
             ssl=self.ssl_context,
-            subprotocols=[SUBPROTOCOL],
+            subprotocols=list(SUBPROTOCOLS),
             process_request=self._check_handshake,
             logger=self.websockets_log,
             # OCPP has its own Heartbeat; websocket pings stay on to notice dead TCP links.
@@ -233,11 +238,11 @@ class CentralSystem:
             self.log.warning("refused a connection to %s: no charge point id in the path", path)
             return self._refuse(connection, cp_id, http.HTTPStatus.NOT_FOUND,
                                 "Connect to /ocpp/<charge point id>\n")
-        if SUBPROTOCOL not in offered:
-            self.log.warning("refused %s: subprotocol %s not offered (offered: %s)", cp_id,
-                             SUBPROTOCOL, ", ".join(offered) or "none")
+        if not set(SUBPROTOCOLS) & set(offered):
+            self.log.warning("refused %s: none of %s offered (offered: %s)", cp_id,
+                             ", ".join(SUBPROTOCOLS), ", ".join(offered) or "none")
             return self._refuse(connection, cp_id, http.HTTPStatus.BAD_REQUEST,
-                                f"This CSMS speaks only {SUBPROTOCOL}\n")
+                                f"This CSMS speaks {' or '.join(SUBPROTOCOLS)}\n")
         if not self._authorized(cp_id, request.headers.get("Authorization")):
             self.log.warning("refused %s: no valid Basic credentials", cp_id)
             response = self._refuse(connection, cp_id, http.HTTPStatus.UNAUTHORIZED,
@@ -286,7 +291,9 @@ class CentralSystem:
                 previous.websocket.close(1000, "replaced by a new connection"))
             self._background.add(closing)
             closing.add_done_callback(self._background.discard)
-        session = ChargePointSession(cp_id, websocket, self)
+        session: SessionBase = (ChargePointSession201(cp_id, websocket, self)
+                                if websocket.subprotocol == "ocpp2.0.1"
+                                else ChargePointSession(cp_id, websocket, self))
         self._sessions[cp_id] = session
         address = websocket.remote_address[0] if websocket.remote_address else "?"
         self.log.info("%s connected from %s", cp_id, address)
@@ -301,13 +308,13 @@ class CentralSystem:
             if task is not None:
                 self._handlers.discard(task)
 
-    def _end_session(self, session: ChargePointSession) -> None:
+    def _end_session(self, session: SessionBase) -> None:
         session.close()
         if self._sessions.get(session.id) is session:
             del self._sessions[session.id]
             self._ledger.disconnected(session.id)
 
-    def session(self, cp_id: str) -> ChargePointSession:
+    def session(self, cp_id: str) -> SessionBase:
         try:
             return self._sessions[cp_id]
         except KeyError:

@@ -2,9 +2,9 @@
 
 The conversation runs on the charge point's own RPC layer, from the other end
 (:class:`~pievse.protocol.common.rpc.RpcSession`): the same framing, compiled schema validation,
-1.6 error codes and response timeout. The ``@on`` handlers below give the default answers to the
-CALLs a charge point sends; what a test CSMS needs besides, the RPC layer offers and this class
-uses:
+error codes of the version spoken and response timeout. The ``@on`` handlers below give 1.6's
+default answers to the CALLs a charge point sends (2.0.1's are in ``session201``); what a test
+CSMS needs besides, the RPC layer offers and this class uses:
 
 - every frame, both ways, goes to the ledger and to the log;
 - a test's ``on_call`` hook may answer (or refuse) any CALL before the default handlers do;
@@ -73,15 +73,18 @@ class InvalidResponse(rpc.InvalidResponse):
         self.action = action
 
 
-class ChargePointSession:
-    """The CSMS side of one websocket. ``central`` holds the configuration and the ledger."""
+class SessionBase:
+    """The CSMS side of one websocket, whatever its OCPP version: the version's class adds its
+    default answers. ``central`` holds the configuration and the ledger."""
+
+    version = ""
 
     def __init__(self, cp_id: str, websocket: ServerConnection, central: CentralSystem) -> None:
         self.id = cp_id
         self.websocket = websocket
         self.central = central
         self.rpc = rpc.RpcSession(
-            websocket, self, version="1.6", response_timeout=central.response_timeout,
+            websocket, self, version=self.version, response_timeout=central.response_timeout,
             logger=central.log, on_frame=self._record, on_call=self._ask_hook, concurrent=True,
             clock=central.clock,
         )
@@ -125,8 +128,8 @@ class ChargePointSession:
                                                validate_response=validate_response)
 
     async def send(self, request: Any, timeout: float | None = None) -> Any:
-        """Send an ``ocpp.v16.call`` dataclass; return the ``call_result`` dataclass answering it
-        (errors as :meth:`request`)."""
+        """Send a request dataclass of the version's ``call`` module; return the ``call_result``
+        dataclass answering it (errors as :meth:`request`)."""
         timeout = self.central.response_timeout if timeout is None else timeout
         with self._command_errors(type(request).__name__.removesuffix("Payload"), timeout):
             return await self.rpc.call(request, timeout=timeout)
@@ -156,19 +159,34 @@ class ChargePointSession:
         except rpc.ConnectionLost as error:
             raise ChargePointNotConnected(f"{self.id} is not connected") from error
 
-    # -- the default answers --------------------------------------------------------------
 
-    @on(Action.boot_notification)
-    def on_boot_notification(self, **_: Any) -> call_result.BootNotification:
+    # -- what every version answers alike -------------------------------------------------
+
+    def boot_answer(self) -> dict[str, Any]:
+        """The answer to BootNotification (its fields are the same in 1.6 and 2.0.1): the boot
+        status, and the heartbeat interval or, when not Accepted, the wait before the next."""
         status = str(self.central.boot_status)
         interval = self.central.heartbeat_interval if status == "Accepted" \
             else self.central.retry_interval
-        return call_result.BootNotification(current_time=format_datetime(self.central.now()),
-                                            interval=interval, status=status)
+        return {"current_time": format_datetime(self.central.now()), "interval": interval,
+                "status": status}
+
+    def heartbeat_answer(self) -> dict[str, Any]:
+        return {"current_time": format_datetime(self.central.now())}
+
+
+class ChargePointSession(SessionBase):
+    """The CSMS side of an OCPP 1.6J websocket, with 1.6's default answers."""
+
+    version = "1.6"
+
+    @on(Action.boot_notification)
+    def on_boot_notification(self, **_: Any) -> call_result.BootNotification:
+        return call_result.BootNotification(**self.boot_answer())
 
     @on(Action.heartbeat)
     def on_heartbeat(self, **_: Any) -> call_result.Heartbeat:
-        return call_result.Heartbeat(current_time=format_datetime(self.central.now()))
+        return call_result.Heartbeat(**self.heartbeat_answer())
 
     @on(Action.status_notification)
     def on_status_notification(self, **_: Any) -> call_result.StatusNotification:

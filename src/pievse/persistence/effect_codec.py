@@ -1,10 +1,10 @@
 """Station effects as JSON, for the outbox on disk.
 
-The outbox keeps the station's own effects (TransactionStarted, TransactionStopped, MeterSample),
-not OCPP frames: a StopTransaction's transactionId is only known once the CSMS has answered the
-StartTransaction, and the frame is built then, in whichever OCPP version is spoken. What is
-written here must read back equal after any restart, so every field is spelled out and enums
-are stored by their OCPP value.
+The outbox keeps the station's own effects (TransactionStarted, TransactionStopped, MeterSample,
+and for 2.0.1's charging-state events StatusChanged), not OCPP frames: a StopTransaction's
+transactionId is only known once the CSMS has answered the StartTransaction, and the frame is
+built then, in whichever OCPP version is spoken. What is written here must read back equal after
+any restart, so every field is spelled out and enums are stored by their OCPP value.
 
 The id token goes whole, value and type (``id_token``); an entry written before the type was
 kept has an ``id_tag`` string instead, and reads back as a card (see ``token_codec``).
@@ -16,13 +16,18 @@ from typing import Any
 
 from pievse.core.authorization import IdToken
 from pievse.core.hardware import MeterReading
-from pievse.core.effects import MeterSample, TransactionStarted, TransactionStopped
-from pievse.core.vocabulary import ReadingContext, StopReason
+from pievse.core.effects import (
+    MeterSample,
+    StatusChanged,
+    TransactionStarted,
+    TransactionStopped,
+)
+from pievse.core.vocabulary import ConnectorStatus, ErrorCode, ReadingContext, StopReason
 from pievse.persistence.token_codec import decode_id_token, encode_id_token, untyped_id_tag
 
 __all__ = ["decode_effect", "encode_effect"]
 
-TransactionEffect = TransactionStarted | TransactionStopped | MeterSample
+TransactionEffect = TransactionStarted | TransactionStopped | MeterSample | StatusChanged
 
 
 def encode_effect(effect: TransactionEffect) -> dict[str, Any]:
@@ -67,6 +72,15 @@ def encode_effect(effect: TransactionEffect) -> dict[str, Any]:
                     "frequency_hz": reading.frequency_hz,
                 },
             }
+        case StatusChanged():
+            return {
+                "type": "status",
+                "connector": effect.connector_id,
+                "status": effect.status.value,
+                "error_code": effect.error_code.value,
+                "info": effect.info,
+                "at": effect.timestamp,
+            }
     raise TypeError(f"not a transaction effect: {effect!r}")
 
 
@@ -109,6 +123,14 @@ def decode_effect(data: dict[str, Any]) -> TransactionEffect:
             context=ReadingContext(data["context"]),
             reading=reading,
             offered_current_a=data["offered_a"],
+            timestamp=data["at"],
+        )
+    if kind == "status":
+        return StatusChanged(
+            connector_id=data["connector"],
+            status=ConnectorStatus(data["status"]),
+            error_code=ErrorCode(data["error_code"]),
+            info=data["info"],
             timestamp=data["at"],
         )
     raise ValueError(f"unknown effect type {kind!r}")

@@ -141,6 +141,29 @@ def _session_history(db: sqlite3.Connection) -> None:
                "added_at REAL NOT NULL)")
 
 
+def _transaction_event_counts(db: sqlite3.Connection) -> None:
+    """From schema 6 on, a transaction's messages delivered so far are counted (2.0.1 numbers
+    its TransactionEvents by seqNo, without gaps, across restarts), each queued message says
+    whether it was made while the CSMS was unreachable (2.0.1's ``offline``), and a
+    transaction's charging state may be queued too (``state``)."""
+    db.execute("ALTER TABLE transaction_ids ADD COLUMN events_sent INTEGER NOT NULL DEFAULT 0")
+    # A new kind of entry (a transaction's charging state, 2.0.1) widens the CHECK: SQLite
+    # changes a constraint only by copying the table.
+    db.execute("""
+        CREATE TABLE outbox_6 (
+            seq INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('start', 'stop', 'meter', 'state')),
+            transaction_ref INTEGER NOT NULL,
+            effect TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            offline INTEGER NOT NULL DEFAULT 0
+        )""")
+    db.execute("INSERT INTO outbox_6 (seq, kind, transaction_ref, effect, attempts) "
+               "SELECT seq, kind, transaction_ref, effect, attempts FROM outbox")
+    db.execute("DROP TABLE outbox")
+    db.execute("ALTER TABLE outbox_6 RENAME TO outbox")
+
+
 #: Each entry upgrades the schema from version ``index`` to ``index + 1`` inside one SQLite
 #: transaction; append, never edit.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
@@ -149,6 +172,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     access_in_core_form,  # 3: the list, the cache and the reservations in the core's form
     _id_token_types,  # 4: an open transaction's id token keeps its type
     _session_history,  # 5: the session history and the standalone card list
+    _transaction_event_counts,  # 6: a transaction's messages delivered so far
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -270,15 +294,17 @@ class Store:
 
     def outbox_entries(self) -> list[OutboxEntry]:
         rows = self._connection().execute(
-            "SELECT seq, kind, transaction_ref, effect, attempts FROM outbox ORDER BY seq")
-        return [OutboxEntry(seq, kind, ref, decode_effect(json.loads(effect)), attempts)
-                for seq, kind, ref, effect, attempts in rows]
+            "SELECT seq, kind, transaction_ref, effect, attempts, offline FROM outbox "
+            "ORDER BY seq")
+        return [OutboxEntry(seq, kind, ref, decode_effect(json.loads(effect)), attempts,
+                            offline=bool(offline))
+                for seq, kind, ref, effect, attempts, offline in rows]
 
     def outbox_added(self, entry: OutboxEntry) -> None:
-        self._write("INSERT INTO outbox (seq, kind, transaction_ref, effect, attempts) "
-                    "VALUES (?, ?, ?, ?, ?)",
+        self._write("INSERT INTO outbox (seq, kind, transaction_ref, effect, attempts, offline) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
                     (entry.seq, entry.kind, entry.transaction_ref,
-                     json.dumps(encode_effect(entry.data)), entry.attempts))
+                     json.dumps(encode_effect(entry.data)), entry.attempts, int(entry.offline)))
 
     def outbox_removed(self, entry: OutboxEntry) -> None:
         self._write("DELETE FROM outbox WHERE seq = ?", (entry.seq,))
@@ -286,16 +312,24 @@ class Store:
     def outbox_attempted(self, entry: OutboxEntry) -> None:
         self._write("UPDATE outbox SET attempts = ? WHERE seq = ?", (entry.attempts, entry.seq))
 
-    def transaction_ids(self) -> dict[int, int]:
+    def transaction_ids(self) -> dict[int, int | str]:
         return dict(self._connection().execute(
             "SELECT transaction_ref, transaction_id FROM transaction_ids"))
 
-    def transaction_id_assigned(self, transaction_ref: int, transaction_id: int) -> None:
+    def transaction_id_assigned(self, transaction_ref: int, transaction_id: int | str) -> None:
         with self.batch():
-            self._write("INSERT OR REPLACE INTO transaction_ids VALUES (?, ?)",
-                        (transaction_ref, transaction_id))
+            self._write("INSERT OR REPLACE INTO transaction_ids (transaction_ref, "
+                        "transaction_id) VALUES (?, ?)", (transaction_ref, transaction_id))
             self._write("UPDATE open_transactions SET transaction_id = ? "
                         "WHERE transaction_ref = ?", (transaction_id, transaction_ref))
+
+    def transaction_events_sent(self) -> dict[int, int]:
+        return dict(self._connection().execute(
+            "SELECT transaction_ref, events_sent FROM transaction_ids"))
+
+    def transaction_event_sent(self, transaction_ref: int, count: int) -> None:
+        self._write("UPDATE transaction_ids SET events_sent = ? WHERE transaction_ref = ?",
+                    (count, transaction_ref))
 
     def transaction_delivered(self, transaction_ref: int) -> None:
         """Its StopTransaction was answered: nothing of it is left to send."""
@@ -415,7 +449,7 @@ class StoredOutboxJournal:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def load(self) -> tuple[list[OutboxEntry], dict[int, int]]:
+    def load(self) -> tuple[list[OutboxEntry], dict[int, int | str]]:
         return self._store.outbox_entries(), self._store.transaction_ids()
 
     def batch(self) -> contextlib.AbstractContextManager[None]:
@@ -430,11 +464,17 @@ class StoredOutboxJournal:
     def attempted(self, entry: OutboxEntry) -> None:
         self._store.outbox_attempted(entry)
 
-    def transaction_id(self, transaction_ref: int, transaction_id: int) -> None:
+    def transaction_id(self, transaction_ref: int, transaction_id: int | str) -> None:
         self._store.transaction_id_assigned(transaction_ref, transaction_id)
 
     def transaction_done(self, transaction_ref: int) -> None:
         self._store.transaction_delivered(transaction_ref)
+
+    def events_sent(self) -> dict[int, int]:
+        return self._store.transaction_events_sent()
+
+    def event_sent(self, transaction_ref: int, count: int) -> None:
+        self._store.transaction_event_sent(transaction_ref, count)
 
 
 def _statements(script: str) -> list[str]:

@@ -12,6 +12,16 @@ from pievse.core.effects import MeterSample
 
 PHASES = ("L1", "L2", "L3")
 
+#: What our meters can report, by OCPP measurand name (the same names in 1.6 and 2.0.1).
+SUPPORTED_MEASURANDS = (
+    "Energy.Active.Import.Register",
+    "Power.Active.Import",
+    "Current.Import",
+    "Current.Offered",
+    "Voltage",
+    "Frequency",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Measurement:

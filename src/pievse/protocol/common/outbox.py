@@ -4,8 +4,9 @@ StartTransaction, StopTransaction and the MeterValues of a transaction are what 
 They wait here, in the order the station produced them, until the CSMS has answered each one; a
 connection loss leaves them in place and delivery resumes with the next connection.
 
-Messages refer to their transaction by the station's own ``transaction_ref``. The CSMS's
-transactionId is only known once it has answered StartTransaction, and because the outbox sends
+Messages refer to their transaction by the station's own ``transaction_ref``. In 1.6 the CSMS's
+transactionId is only known once it has answered StartTransaction (2.0.1's is the station's own,
+known from the start), and because the outbox sends
 strictly in order, every later message of that transaction is built after that answer and carries
 the real id: a StopTransaction with transactionId -1 cannot happen.
 
@@ -33,7 +34,8 @@ log = logging.getLogger(__name__)
 #: Queued MeterValues kept at most, by default: ~10 days of 1-minute samples, a few MB on disk.
 MAX_METER_VALUES = 15_000
 
-EntryKind = Literal["start", "stop", "meter"]
+#: A transaction's start, stop, meter sample, or change of charging state (2.0.1 only).
+EntryKind = Literal["start", "stop", "meter", "state"]
 
 
 @dataclass(slots=True)
@@ -44,18 +46,22 @@ class OutboxEntry:
     data: Any  # the station effect the message is built from
     attempts: int = 0
     not_before: float = 0.0  # the clock's monotonic time before which it is not retried
+    #: Made while the CSMS was unreachable (2.0.1 says so in the message: ``offline``).
+    offline: bool = False
 
 
 class OutboxJournal(Protocol):
     """Where the outbox writes itself through to (a store on disk)."""
 
-    def load(self) -> tuple[list[OutboxEntry], dict[int, int]]: ...
+    def load(self) -> tuple[list[OutboxEntry], dict[int, int | str]]: ...
     def batch(self) -> contextlib.AbstractContextManager[None]: ...
     def added(self, entry: OutboxEntry) -> None: ...
     def removed(self, entry: OutboxEntry) -> None: ...
     def attempted(self, entry: OutboxEntry) -> None: ...
-    def transaction_id(self, transaction_ref: int, transaction_id: int) -> None: ...
+    def transaction_id(self, transaction_ref: int, transaction_id: int | str) -> None: ...
     def transaction_done(self, transaction_ref: int) -> None: ...
+    def events_sent(self) -> dict[int, int]: ...
+    def event_sent(self, transaction_ref: int, count: int) -> None: ...
 
 
 class Outbox:
@@ -66,9 +72,11 @@ class Outbox:
         self.clock = clock or SystemClock()
         self.max_meter_values = max_meter_values
         self._entries: deque[OutboxEntry] = deque()
-        self._transaction_ids: dict[int, int] = {}
+        self._transaction_ids: dict[int, int | str] = {}
+        self._events_sent: dict[int, int] = {}
         if journal is not None:
             entries, self._transaction_ids = journal.load()
+            self._events_sent = journal.events_sent()
             self._entries.extend(entries)
         self._seq = max((e.seq for e in self._entries), default=0)
         self._meter_values = sum(1 for e in self._entries if e.kind == "meter")
@@ -82,9 +90,10 @@ class Outbox:
     def entries(self) -> list[OutboxEntry]:
         return list(self._entries)
 
-    def put(self, kind: EntryKind, transaction_ref: int, data: Any) -> OutboxEntry:
+    def put(self, kind: EntryKind, transaction_ref: int, data: Any, *,
+            offline: bool = False) -> OutboxEntry:
         self._seq += 1
-        entry = OutboxEntry(self._seq, kind, transaction_ref, data)
+        entry = OutboxEntry(self._seq, kind, transaction_ref, data, offline=offline)
         with self._batch():
             if kind == "meter":
                 if self._meter_values >= self.max_meter_values:
@@ -105,6 +114,7 @@ class Outbox:
             self._remove(entry)
             if entry.kind == "stop":
                 self._transaction_ids.pop(entry.transaction_ref, None)
+                self._events_sent.pop(entry.transaction_ref, None)
                 if self._journal is not None:
                     self._journal.transaction_done(entry.transaction_ref)
         self._changed.set()
@@ -116,6 +126,20 @@ class Outbox:
             self.remember_transaction_id(entry.transaction_ref, transaction_id)
             self.ack(entry)
 
+    def event_delivered(self, entry: OutboxEntry) -> None:
+        """The CSMS answered ``entry``, one more message of its transaction: the count goes up
+        and the entry is removed in one write (2.0.1 numbers a transaction's events from it)."""
+        with self._batch():
+            count = self._events_sent.get(entry.transaction_ref, 0) + 1
+            self._events_sent[entry.transaction_ref] = count
+            if self._journal is not None:
+                self._journal.event_sent(entry.transaction_ref, count)
+            self.ack(entry)
+
+    def events_sent(self, transaction_ref: int) -> int:
+        """How many messages of the transaction the CSMS has answered."""
+        return self._events_sent.get(transaction_ref, 0)
+
     def attempted(self, entry: OutboxEntry) -> None:
         """``entry.attempts`` went up: keep the count across restarts."""
         if self._journal is not None:
@@ -125,12 +149,12 @@ class Outbox:
         """Sending ``entry`` failed: it waits ``delay`` seconds before the next attempt."""
         entry.not_before = self.clock.monotonic() + delay
 
-    def remember_transaction_id(self, transaction_ref: int, transaction_id: int) -> None:
+    def remember_transaction_id(self, transaction_ref: int, transaction_id: int | str) -> None:
         self._transaction_ids[transaction_ref] = transaction_id
         if self._journal is not None:
             self._journal.transaction_id(transaction_ref, transaction_id)
 
-    def transaction_id(self, transaction_ref: int) -> int | None:
+    def transaction_id(self, transaction_ref: int) -> int | str | None:
         return self._transaction_ids.get(transaction_ref)
 
     def _remove(self, entry: OutboxEntry) -> None:

@@ -35,11 +35,14 @@ import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 # Kept importable from here, where the transport's users have always found them.
 from pievse.protocol.common.security_state import SecurityProfile, SecurityState
+
+if TYPE_CHECKING:
+    from pievse.services.certificates import CertificateStore
 
 __all__ = [
     "AUTHORIZATION_KEY_LENGTH",
@@ -153,6 +156,16 @@ class TransportSecurity:
     ca_files: tuple[Path, ...] = ()
     cert_file: Path | None = None
     key_file: Path | None = None
+
+    @classmethod
+    def current(cls, state: SecurityState, certificates: CertificateStore) -> TransportSecurity:
+        """The settings of the next connection: the profile and password in force, the
+        installed CSMS root certificates, and the charge point certificate."""
+        from pievse.services.certificates import CertificateUse
+
+        return cls(state.profile, state.authorization_key,
+                   tuple(certificates.root_files(CertificateUse.CENTRAL_SYSTEM_ROOT)),
+                   certificates.client_certificate_file())
 
     def problems(self, url: str, charge_point_id: str) -> list[str]:
         profile = SecurityProfile(self.profile)

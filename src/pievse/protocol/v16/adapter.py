@@ -6,7 +6,10 @@ of :mod:`pievse.protocol.v16.blocks` composed over one
 routed by two blocks is refused), one set of configuration keys assembled from what each block
 declares, and the station's effects handed to the blocks that registered for them.
 
-Per connection it registers the charge point (the provisioning block's BootNotification), runs
+The session itself is the common one (:mod:`pievse.protocol.common.adapter_session`), as are
+registration and the heartbeat (:mod:`pievse.protocol.common.registration`) and the delivery of
+the outbox (:mod:`pievse.protocol.common.outbox_delivery`). Per connection it registers the
+charge point (the provisioning block's BootNotification), runs
 the hooks the blocks registered for that moment (the current status of every connector, how a
 firmware update went), and for as long as the session lasts drains three queues:
 
@@ -30,27 +33,18 @@ ExtendedTriggerMessage and the security events); without them it speaks plain OC
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ocpp.v16.enums import Action
 
 from pievse.aio import AsyncClock, SystemClock
-from pievse.core.effects import Effect
 from pievse.core.station import Station
 from pievse.protocol.common.notifications import RedeliveryQueue
 from pievse.protocol.common.outbox import Outbox
-from pievse.protocol.common.rpc import (
-    CallErrorReceived,
-    ConnectionLost,
-    InvalidResponse,
-    ResponseTimeout,
-    RpcSession,
-    route_map,
-)
+from pievse.protocol.common.adapter_session import AdapterSession, BlockAdapter
+from pievse.protocol.common.rpc import route_map
 from pievse.protocol.common.transport_security import SecurityState, TransportSecurity
 from pievse.protocol.v16.blocks import Block
 from pievse.protocol.v16.blocks.authorization import AuthorizationBlock
@@ -68,7 +62,8 @@ from pievse.protocol.v16.blocks.transactions import TransactionsBlock
 from pievse.protocol.v16.codec.authorization import send_local_list_frame_size
 from pievse.protocol.v16.configuration import Configuration
 from pievse.protocol.v16.context import Context, Dispatch
-from pievse.protocol.v16.security_events import SecurityEvent, SecurityEvents
+from pievse.protocol.common.security_events import SecurityEvent, SecurityEvents
+from pievse.protocol.v16.security_events import security_event_notification
 from pievse.services.certificates import CertificateStore, KeyType
 
 if TYPE_CHECKING:
@@ -89,7 +84,7 @@ SECURITY_EXTENSION = frozenset({
 })
 
 
-class ChargePoint16:
+class ChargePoint16(BlockAdapter):
     """One charge point on OCPP 1.6J. ``run_session`` is given to the websocket link.
 
     ``on_csms_time(t)`` hears the CSMS's time from each answer to a BootNotification.
@@ -105,8 +100,6 @@ class ChargePoint16:
     version = "1.6"
     #: The websocket subprotocol this adapter speaks.
     subprotocol = "ocpp1.6"
-    #: Check our own CALLs against the schemas before sending (a fleet turns this off).
-    validate_outbound = True
 
     def __init__(
         self,
@@ -148,7 +141,7 @@ class ChargePoint16:
         self.outbox = outbox if outbox is not None else Outbox(clock=self.clock)
         notifications = RedeliveryQueue(self.clock, logger=log)
         secured = certificates is not None
-        security_events = (SecurityEvents(notifications, self.clock,
+        security_events = (SecurityEvents(notifications, self.clock, security_event_notification,
                                           logs.security_log if logs is not None else None)
                            if secured else None)
         self.context = Context(
@@ -156,9 +149,6 @@ class ChargePoint16:
             outbox=self.outbox, notifications=notifications, log=log, firmware=firmware,
             diagnostics=diagnostics, logs=logs, certificates=certificates,
             security_state=security_state, security_events=security_events)
-        self._response_timeout = response_timeout
-        self._on_connection_change = on_connection_change or (lambda: None)
-        self._session: RpcSession | None = None
 
         context = self.context
         self._provisioning = ProvisioningBlock(
@@ -179,28 +169,9 @@ class ChargePoint16:
             self.configuration.declare(block.keys())
         self.routes = {action: route for action, route in route_map(*self.blocks).items()
                        if secured or action not in SECURITY_EXTENSION}
-
-    # --- state ---------------------------------------------------------------------------------
-
-    @property
-    def connected(self) -> bool:
-        return self._session is not None
-
-    @property
-    def registered(self) -> bool:
-        """Connected and accepted by the CSMS (BootNotification Accepted)."""
-        return self._session is not None and self.context.registered
-
-    def handler(self, action: str) -> Callable[..., Any]:
-        """The ``@on`` handler of ``action``, as the RPC layer calls it."""
-        return self.routes[action]["_on_action"]
-
-    # --- effects from the station --------------------------------------------------------------
-
-    def handle(self, effect: Effect) -> None:
-        """Turn one station effect into a message (or a queue entry). Never blocks."""
-        for handler in self.context.effect_handlers(effect):
-            handler(effect)
+        self.sessions = AdapterSession(
+            context, self.routes, version=self.version, register=self._provisioning.register,
+            response_timeout=response_timeout, log=log, on_connection_change=on_connection_change)
 
     # --- the security extension ----------------------------------------------------------------
 
@@ -215,101 +186,3 @@ class ChargePoint16:
         if self._security is None:
             raise RuntimeError("this charge point runs without the security extension")
         return self._security.transport_security()
-
-    # --- one connection ------------------------------------------------------------------------
-
-    async def run_session(self, connection: Any) -> None:
-        """Run the whole OCPP session over one open websocket, until it closes."""
-        context = self.context
-        session = RpcSession(
-            connection, None, routes=self.routes, version=self.version,
-            response_timeout=self._response_timeout, logger=log, clock=self.clock,
-            validate_outbound=self.validate_outbound)
-        reader = asyncio.create_task(session.run(), name="ocpp-reader")
-        tasks: list[asyncio.Task] = []
-        self._session = session
-        context.registered = False
-        self._link_changed()
-        context.drop_unsent()
-        try:
-            booting = asyncio.create_task(self._provisioning.register(session.call))
-            done, _ = await asyncio.wait({reader, booting}, return_when=asyncio.FIRST_COMPLETED)
-            if booting in done and booting.result():
-                context.registered = True
-                self._link_changed()
-                call_csms = functools.partial(self._call, session)
-                tasks = [
-                    asyncio.create_task(self._send_messages(session), name="ocpp-messages"),
-                    *(asyncio.create_task(task(call_csms), name=name)
-                      for name, task in context.session_tasks()),
-                    asyncio.create_task(context.notifications.deliver(call_csms),
-                                        name="ocpp-notifications"),
-                ]
-                await _until_closed_or_failed(reader, tasks)
-            else:
-                booting.cancel()
-        finally:
-            self._session = None
-            context.registered = False
-            self._link_changed()
-            for task in tasks:
-                task.cancel()
-            reader.cancel()
-            await asyncio.gather(reader, *tasks, return_exceptions=True)
-            context.drop_unsent()
-
-    def _link_changed(self) -> None:
-        # The station pre-authorises cards locally (LocalPreAuthorize) only while the CSMS is
-        # there to hear of the start. This runs in the session's clean-up as well, while the
-        # daemon may be cancelling its tasks: an empty batch is not dispatched, as dispatching
-        # wakes the daemon's timer, and a wake-up racing its cancellation can swallow it.
-        effects = self.station.csms_connection_changed(self.registered)
-        if effects:
-            self.context.dispatch(effects)
-        if self.registered:
-            for hook in self.context.registered_hooks():
-                hook()
-        self._on_connection_change()
-
-    async def _call(self, session: RpcSession, request: Any) -> Any:
-        response = await session.call(request)
-        # An answered message stands for a Heartbeat.
-        self.context.last_sent = self.clock.monotonic()
-        return response
-
-    async def _send_messages(self, session: RpcSession) -> None:
-        while True:
-            request, on_response = await self.context.next_message()
-            response = None
-            try:
-                response = await self._call(session, request)
-            except (CallErrorReceived, ResponseTimeout, InvalidResponse) as error:
-                log.warning("%s failed: %s", type(request).__name__, error)
-            except ConnectionLost:
-                if on_response is not None:
-                    on_response(None)
-                return
-            except asyncio.CancelledError:
-                # The session ended while this message waited for its turn (one CALL at a time)
-                # or for its answer: whoever waits for the answer hears "no answer" now.
-                if on_response is not None:
-                    on_response(None)
-                raise
-            if on_response is not None:
-                try:
-                    on_response(response)
-                except Exception:
-                    # Whoever waited for this answer failed on it; the next message still goes.
-                    log.exception("handling the answer to %s failed", type(request).__name__)
-
-
-async def _until_closed_or_failed(reader: asyncio.Task, tasks: list[asyncio.Task]) -> None:
-    """Wait until the connection closes (``reader`` ends). A session task that fails instead
-    raises here, ending the session: the link logs why and reconnects, and every task starts
-    afresh, rather than heartbeats or deliveries stopping without a word."""
-    waiting = {reader, *tasks}
-    while reader in waiting:
-        done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task is not reader and not task.cancelled() and task.exception() is not None:
-                raise task.exception()

@@ -21,15 +21,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-#: What our meters can report, by OCPP measurand name.
-SUPPORTED_MEASURANDS = (
-    "Energy.Active.Import.Register",
-    "Power.Active.Import",
-    "Current.Import",
-    "Current.Offered",
-    "Voltage",
-    "Frequency",
-)
 
 MAX_CSL_ITEMS = 8
 

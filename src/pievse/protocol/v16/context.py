@@ -1,94 +1,44 @@
 """What the OCPP 1.6 functional blocks share, given to each of them by the adapter.
 
-A block (:mod:`pievse.protocol.v16.blocks`) gets this context and nothing else of the adapter or
-of another block: the station core and the dispatch of its effects, the configuration keys, the
-clock, the outbox and the redelivery queue, a way to send an ordinary CALL, whether the CSMS has
-accepted the charge point, and the services that are there (firmware updater, diagnostics and log
-uploaders, certificate store, security state, security events), None where they are not.
-
-A block registers what it takes part in rather than being called by name:
-
-* :meth:`Context.on_effect`: the station effects it turns into messages;
-* :attr:`Context.triggers` and :attr:`Context.extended_triggers`: the messages it sends when
-  TriggerMessage or ExtendedTriggerMessage asks for them;
-* :meth:`Context.on_registered`: what it does once the CSMS has accepted the charge point;
-* :meth:`Context.while_registered`: the tasks it runs for as long as the session is registered.
+The common part (:class:`~pievse.protocol.common.adapter_context.AdapterContext`: the station
+and its effects, the clock, the outbox, the redelivery queue, ordinary CALLs, the registered
+state, the triggers, hooks and session tasks the blocks register) plus what is 1.6's own: the
+configuration keys, the registry of ExtendedTriggerMessage, and the services that are there
+(firmware updater, diagnostics and log uploaders, certificate store, security state, security
+events), None where they are not.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pievse.aio import AsyncClock
-from pievse.core.effects import Effect
-from pievse.protocol.common.notifications import Call, RedeliveryQueue
+from pievse.protocol.common.adapter_context import (
+    AdapterContext,
+    Dispatch,
+    OnResponse,
+    SessionTask,
+    Trigger,
+    Triggers,
+)
+from pievse.protocol.common.notifications import RedeliveryQueue
 from pievse.protocol.common.outbox import Outbox
 from pievse.protocol.v16.configuration import Configuration
 
 if TYPE_CHECKING:
     from pievse.core.station import Station
     from pievse.protocol.common.transport_security import SecurityState
-    from pievse.protocol.v16.security_events import SecurityEvents
+    from pievse.protocol.common.security_events import SecurityEvents
     from pievse.services.certificates import CertificateStore
     from pievse.services.diagnostics import DiagnosticsUploader
     from pievse.services.firmware import FirmwareUpdater
     from pievse.services.log_upload import LogUploader
 
-__all__ = ["Context", "OnResponse", "SessionTask", "Trigger", "Triggers"]
-
-Dispatch = Callable[[list[Effect]], None]
-#: Given the CSMS's answer to a CALL, or None when none came (error, timeout, link lost).
-OnResponse = Callable[[Any], None]
-#: A task of a registered session, given the session's call().
-SessionTask = Callable[[Call], Awaitable[None]]
+__all__ = ["Context", "Dispatch", "OnResponse", "SessionTask", "Trigger", "Triggers"]
 
 
-@dataclass(frozen=True, slots=True)
-class Trigger:
-    #: Sends the message (for the connector asked for, None for all); may be a coroutine.
-    send: Callable[[int | None], Any]
-    #: The status to answer instead of Accepted when the message cannot be sent now (it
-    #: logs why).
-    refusal: Callable[[], str | None] | None = None
-
-
-class Triggers:
-    """What each block can send when the CSMS triggers it: requested message -> how."""
-
-    def __init__(self) -> None:
-        self._triggers: dict[str, Trigger] = {}
-
-    def register(self, message: str, send: Callable[[int | None], Any], *,
-                 refusal: Callable[[], str | None] | None = None) -> None:
-        if message in self._triggers:
-            raise ValueError(f"two blocks send {message} when triggered")
-        self._triggers[message] = Trigger(send, refusal)
-
-    def status(self, message: str) -> str:
-        """The answer to a trigger of ``message`` (the connector checked already)."""
-        trigger = self._triggers.get(message)
-        if trigger is None:
-            return "NotImplemented"
-        refused = trigger.refusal() if trigger.refusal is not None else None
-        return refused or "Accepted"
-
-    async def send(self, message: str, connector_id: int | None) -> None:
-        """Send what a trigger asks for, once the answer has gone out (a sender whose trigger
-        can be refused checks again that it still can)."""
-        trigger = self._triggers.get(message)
-        if trigger is None:
-            return
-        sent = trigger.send(connector_id)
-        if inspect.isawaitable(sent):
-            await sent
-
-
-class Context:
+class Context(AdapterContext):
     """The parts of a 1.6 charge point its functional blocks share."""
 
     def __init__(
@@ -108,72 +58,13 @@ class Context:
         security_state: SecurityState | None = None,
         security_events: SecurityEvents | None = None,
     ) -> None:
-        self.station = station
-        self.dispatch = dispatch
+        super().__init__(station, dispatch, clock=clock, outbox=outbox,
+                         notifications=notifications, log=log)
         self.configuration = configuration
-        self.clock = clock
-        self.outbox = outbox
-        self.log = log
-        #: Notifications the CSMS must hear even if the link drops on their way.
-        self.notifications = notifications
-        self.triggers = Triggers()
         self.extended_triggers = Triggers()
-        #: Connected and accepted by the CSMS (BootNotification Accepted); set by the adapter.
-        self.registered = False
-        #: When the last message went out (the clock's monotonic time): the heartbeat counts
-        #: from it, since a message the CSMS answered stands for a Heartbeat.
-        self.last_sent = clock.monotonic()
         self.firmware = firmware
         self.diagnostics = diagnostics
         self.logs = logs
         self.certificates = certificates
         self.security_state = security_state
         self.security_events = security_events
-        self._messages: asyncio.Queue[tuple[Any, OnResponse | None]] = asyncio.Queue()
-        self._effect_handlers: dict[type, list[Callable[[Any], None]]] = {}
-        self._registered_hooks: list[Callable[[], None]] = []
-        self._session_tasks: list[tuple[str, SessionTask]] = []
-
-    # --- sending -------------------------------------------------------------------------------
-
-    def send(self, request: Any, on_response: OnResponse | None = None) -> None:
-        """Queue an ordinary CALL (one worth sending only while connected). Never blocks."""
-        self._messages.put_nowait((request, on_response))
-
-    async def next_message(self) -> tuple[Any, OnResponse | None]:
-        return await self._messages.get()
-
-    def drop_unsent(self) -> None:
-        """Ordinary messages do not outlive a connection: those still queued are dropped, and
-        whoever waits for an answer hears None (an Authorize, say: the card holder is not left
-        waiting)."""
-        while not self._messages.empty():
-            _, on_response = self._messages.get_nowait()
-            if on_response is not None:
-                on_response(None)
-
-    def answer(self, answer: Any) -> Any:
-        """Carry out what a command caused; its status, in the core's words, is left to the
-        block to say in 1.6's."""
-        self.dispatch(answer.effects)
-        return answer.status
-
-    # --- what the blocks register --------------------------------------------------------------
-
-    def on_effect(self, kind: type[Effect], handler: Callable[[Any], None]) -> None:
-        self._effect_handlers.setdefault(kind, []).append(handler)
-
-    def effect_handlers(self, effect: Effect) -> list[Callable[[Any], None]]:
-        return self._effect_handlers.get(type(effect), [])
-
-    def on_registered(self, hook: Callable[[], None]) -> None:
-        self._registered_hooks.append(hook)
-
-    def registered_hooks(self) -> list[Callable[[], None]]:
-        return list(self._registered_hooks)
-
-    def while_registered(self, name: str, task: SessionTask) -> None:
-        self._session_tasks.append((name, task))
-
-    def session_tasks(self) -> list[tuple[str, SessionTask]]:
-        return list(self._session_tasks)

@@ -8,15 +8,13 @@ reachable" and applies its offline rules.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from typing import Any
 
 from ocpp.routing import on
 from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action
 
-from pievse.core.effects import AuthorizeRequest, Effect
+from pievse.core.effects import AuthorizeRequest
 from pievse.protocol.v16 import messages
 from pievse.protocol.v16.codec.authorization import encode_clear_cache_status
 from pievse.protocol.v16.configuration import KeyDefinition, KeyType
@@ -44,24 +42,9 @@ class AuthorizationBlock:
         ]
 
     def _authorize(self, request: AuthorizeRequest) -> None:
-        context, id_token = self.context, request.id_token
-        if not context.registered:
-            context.log.info("Authorize %s: CSMS not reachable", id_token.value)
-            self._later(lambda: context.station.authorization_result(id_token, None))
-            return
-
-        def answered(response: Any) -> None:
-            if response is None:
-                self._later(lambda: context.station.authorization_result(id_token, None))
-                return
-            result = messages.id_tag_info(response.id_tag_info)
-            self._later(lambda: context.station.authorization_result(id_token, result))
-
-        context.send(call.Authorize(id_tag=id_token.value), answered)
-
-    def _later(self, step: Callable[[], list[Effect]]) -> None:
-        """Feed an answer back to the station outside the current call stack."""
-        asyncio.get_running_loop().call_soon(lambda: self.context.dispatch(step()))
+        self.context.ask_authorization(
+            request.id_token, call.Authorize(id_tag=request.id_token.value),
+            lambda response: messages.id_tag_info(response.id_tag_info))
 
     @on(Action.clear_cache)
     def on_clear_cache(self, **_: Any) -> call_result.ClearCache:

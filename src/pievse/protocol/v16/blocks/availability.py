@@ -7,7 +7,6 @@ status of every connector is sent instead of a stale history.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from ocpp.routing import on
@@ -15,7 +14,8 @@ from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
 from pievse.core.answers import UnlockStatus
-from pievse.core.effects import CableLockSettled, StatusChanged
+from pievse.core.effects import StatusChanged
+from pievse.protocol.common.unlocking import Unlocking
 from pievse.protocol.v16 import messages
 from pievse.protocol.v16.codec.answers import (
     encode_availability_status,
@@ -32,11 +32,6 @@ __all__ = ["PHASE_ROTATION_NOT_APPLICABLE", "PHASE_ROTATION_UNKNOWN", "Availabil
 PHASE_ROTATION_UNKNOWN = "Unknown"
 PHASE_ROTATION_NOT_APPLICABLE = "NotApplicable"  # a single-phase (or DC) station
 
-#: How long UnlockConnector waits for the lock beyond the stop of the session there (the car
-#: is given ``stop_grace_s`` to stop drawing): the lock's travel, with room to spare.
-UNLOCK_TRAVEL_MARGIN_S = 10.0
-
-
 def connector_phase_rotation(number_of_connectors: int, rotation: str) -> str:
     """ConnectorPhaseRotation's value: the same rotation for the grid connection (connector 0)
     and every connector, e.g. "0.RST,1.RST"."""
@@ -46,10 +41,8 @@ def connector_phase_rotation(number_of_connectors: int, rotation: str) -> str:
 class AvailabilityBlock:
     def __init__(self, context: Context) -> None:
         self.context = context
-        #: UnlockConnector calls waiting for the lock of a connector to settle.
-        self._unlocking: dict[int, list[asyncio.Future[bool]]] = {}
+        self.unlocking = Unlocking(context)
         context.on_effect(StatusChanged, self._status_changed)
-        context.on_effect(CableLockSettled, self._lock_settled)
         context.on_registered(lambda: self._send_statuses(None))
         for triggers in (context.triggers, context.extended_triggers):
             triggers.register("StatusNotification", self._send_statuses)
@@ -88,31 +81,10 @@ class AvailabilityBlock:
         return call_result.ChangeAvailability(
             status=encode_availability_status(self.context.answer(answer)))
 
-    def _lock_settled(self, effect: CableLockSettled) -> None:
-        # A lock still travelling to locked when the unlock came settles first: not the answer.
-        if effect.locked and not effect.failed:
-            return
-        for waiting in self._unlocking.pop(effect.connector_id, []):
-            if not waiting.done():
-                waiting.set_result(not effect.locked)
-
     @on(Action.unlock_connector)
     async def on_unlock_connector(self, connector_id: int,
                                   **_: Any) -> call_result.UnlockConnector:
-        station = self.context.station
-        waiting = asyncio.get_running_loop().create_future()
-        self._unlocking.setdefault(connector_id, []).append(waiting)
-        try:
-            status = self.context.answer(station.unlock_connector(connector_id))
-            if status is not UnlockStatus.UNLOCKING:
-                return call_result.UnlockConnector(status=encode_unlock_status(status))
-            try:
-                unlocked = await asyncio.wait_for(
-                    waiting, station.settings.stop_grace_s + UNLOCK_TRAVEL_MARGIN_S)
-            except TimeoutError:
-                unlocked = False
-            return call_result.UnlockConnector(status=encode_unlock_outcome(unlocked))
-        finally:
-            pending = self._unlocking.get(connector_id, [])
-            if waiting in pending:
-                pending.remove(waiting)
+        outcome = await self.unlocking.unlock(connector_id)
+        if isinstance(outcome, UnlockStatus):
+            return call_result.UnlockConnector(status=encode_unlock_status(outcome))
+        return call_result.UnlockConnector(status=encode_unlock_outcome(outcome))

@@ -44,7 +44,7 @@ from pievse.protocol.v16 import messages
 from pievse.protocol.v16.configuration import KeyDefinition
 from pievse.protocol.v16.context import Context
 from pievse.protocol.v16.messages import request_retries, request_time
-from pievse.protocol.v16.security_events import SecurityEvent
+from pievse.protocol.common.security_events import SecurityEvent
 from pievse.services.certificates import CertificateUse
 from pievse.services.firmware import (
     FINAL_STATUSES,

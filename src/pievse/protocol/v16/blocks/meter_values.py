@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from pievse.core.effects import MeterSample
 from pievse.core.vocabulary import ReadingContext
+from pievse.protocol.common.measurands import SUPPORTED_MEASURANDS
 from pievse.protocol.v16 import messages
 from pievse.protocol.v16.configuration import (
     MAX_CSL_ITEMS,
-    SUPPORTED_MEASURANDS,
     Configuration,
     KeyDefinition,
     KeyType,

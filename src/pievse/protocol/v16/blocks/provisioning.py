@@ -1,19 +1,13 @@
 """Provisioning: registering with the CSMS, the heartbeat, Reset, the configuration keys
 (GetConfiguration, ChangeConfiguration) and DataTransfer.
 
-Registration sends BootNotification until the CSMS accepts it; Pending and Rejected wait the
-interval the CSMS gives (a TriggerMessage(BootNotification) cuts the wait short). A reconnect is
-not a reboot: once the CSMS has accepted a BootNotification from this process, a new connection
-goes straight to the current statuses and the queued messages (CSMSs such as Home Assistant's
-report each BootNotification as a reboot). A BootNotification is sent again when the CSMS asks
-for one, and on the next connection when it answered one with Pending or Rejected. The heartbeat
-goes every HeartbeatInterval seconds of silence: any message the CSMS answered stands for one.
+Registration and the heartbeat are the common ones
+(:mod:`pievse.protocol.common.registration`), over the keys HeartbeatInterval.
 A key that feeds a station setting passes a change on to the station.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -22,14 +16,8 @@ from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action
 
 from pievse import __version__
-from pievse.protocol.common.datetimes import parse_datetime
 from pievse.protocol.common.notifications import Call
-from pievse.protocol.common.rpc import (
-    CallErrorReceived,
-    ConnectionLost,
-    InvalidResponse,
-    ResponseTimeout,
-)
+from pievse.protocol.common.registration import Registration
 from pievse.protocol.v16.codec.answers import encode_reset_status
 from pievse.protocol.v16.configuration import KeyDefinition, KeyType, csl
 from pievse.protocol.v16.context import Context
@@ -38,12 +26,6 @@ __all__ = ["SUPPORTED_FEATURE_PROFILES", "ProvisioningBlock"]
 
 SUPPORTED_FEATURE_PROFILES = ("Core", "FirmwareManagement", "LocalAuthListManagement",
                               "RemoteTrigger", "Reservation", "SmartCharging")
-
-#: How long a BootNotification that failed (error, no answer) waits before the next.
-BOOT_RETRY_S = 30
-#: How long Pending or Rejected wait when the CSMS gives no interval.
-BOOT_INTERVAL_S = 60
-
 
 class ProvisioningBlock:
     def __init__(self, context: Context, *, vendor: str, model: str,
@@ -59,16 +41,17 @@ class ProvisioningBlock:
             firmware_version=f"pievse {__version__}",
         )
         self._on_ping_interval = on_ping_interval
-        self._on_csms_time = on_csms_time
-        #: The CSMS accepted this process's BootNotification (and no later one was refused).
-        self._accepted = False
-        self._boot_now = asyncio.Event()
-        self._heartbeat_changed = asyncio.Event()
-        context.configuration.on_change(self._configuration_changed)
-        context.while_registered("ocpp-heartbeat", self._heartbeat)
-        for triggers in (context.triggers, context.extended_triggers):
-            triggers.register("BootNotification", self._boot_triggered)
-            triggers.register("Heartbeat", lambda connector_id: context.send(call.Heartbeat()))
+        configuration = context.configuration
+        self.registration = Registration(
+            context, boot=lambda: self.boot, heartbeat=call.Heartbeat,
+            heartbeat_interval=lambda: configuration["HeartbeatInterval"],
+            set_heartbeat_interval=lambda s: configuration.set_initial("HeartbeatInterval", s),
+            on_csms_time=on_csms_time)
+        configuration.on_change(self._configuration_changed)
+        context.extended_triggers.register("BootNotification",
+                                           self.registration.boot_triggered)
+        context.extended_triggers.register(
+            "Heartbeat", lambda connector_id: context.send(call.Heartbeat()))
 
     def keys(self) -> list[KeyDefinition]:
         """The Core profile's keys about the charge point and its link (OCPP 1.6 section 9.1)."""
@@ -86,93 +69,18 @@ class ProvisioningBlock:
             KeyDefinition("WebSocketPingInterval", KeyType.INT, 60, minimum=0, maximum=3600),
         ]
 
-    # --- registration --------------------------------------------------------------------------
-
     async def register(self, call_csms: Call) -> bool:
-        """BootNotification until Accepted (True); False if the connection closed first.
-        Registered at once when the CSMS has accepted this process already."""
-        if self._accepted:
-            self.log.info("reconnected to the CSMS (registered since this start: no "
-                          "BootNotification)")
-            return True
-        while True:
-            try:
-                response = await call_csms(self.boot)
-            except (CallErrorReceived, ResponseTimeout, InvalidResponse) as error:
-                self.log.warning("BootNotification failed (%s); retrying in %s s", error,
-                                 BOOT_RETRY_S)
-                await self._wait_boot_retry(BOOT_RETRY_S)
-                continue
-            except ConnectionLost:
-                return False
-            if self._answered(response):
-                return True
-            interval = int(response.interval)
-            retry = interval if interval > 0 else BOOT_INTERVAL_S
-            self.log.warning(
-                "BootNotification %s by the CSMS; trying again in %s s", response.status, retry
-            )
-            await self._wait_boot_retry(retry)
-
-    def _answered(self, response: Any) -> bool:
-        """Take in the CSMS's answer to a BootNotification; True when it is Accepted."""
-        if self._on_csms_time is not None:
-            try:
-                csms_time = parse_datetime(response.current_time)
-            except (ValueError, OverflowError) as error:
-                self.log.warning("BootNotification: the CSMS's currentTime is unusable (%s)",
-                                 error)
-            else:
-                self._on_csms_time(csms_time)
-        self._accepted = response.status == "Accepted"
-        if self._accepted:
-            interval = int(response.interval)
-            if interval > 0:
-                self.context.configuration.set_initial("HeartbeatInterval", interval)
-            self.log.info("registered with the CSMS (heartbeat every %s s)", interval)
-        return self._accepted
-
-    def _triggered_boot_answered(self, response: Any) -> None:
-        # No answer (the link dropped) leaves things as they were.
-        if response is not None and not self._answered(response):
-            self.log.warning("BootNotification %s by the CSMS; it is sent again on the next "
-                             "connection", response.status)
-
-    async def _wait_boot_retry(self, seconds: float) -> None:
-        self._boot_now.clear()
-        await self.context.clock.wait(self._boot_now, seconds)
-
-    def _boot_triggered(self, connector_id: int | None) -> None:
-        self._boot_now.set()
-        if self.context.registered:
-            self.context.send(self.boot, self._triggered_boot_answered)
-
-    async def _heartbeat(self, _: Call) -> None:
-        context = self.context
-        while True:
-            interval = int(context.configuration["HeartbeatInterval"])
-            if interval <= 0:
-                self._heartbeat_changed.clear()
-                await self._heartbeat_changed.wait()
-                continue
-            idle = context.clock.monotonic() - context.last_sent
-            if idle < interval:
-                self._heartbeat_changed.clear()
-                await context.clock.wait(self._heartbeat_changed, interval - idle)
-                continue
-            context.last_sent = context.clock.monotonic()
-            context.send(call.Heartbeat())
+        """BootNotification until Accepted (see :mod:`pievse.protocol.common.registration`)."""
+        return await self.registration.register(call_csms)
 
     # --- configuration -------------------------------------------------------------------------
 
     def _configuration_changed(self, name: str, value: Any) -> None:
         context = self.context
-        definition = context.configuration.definition(name)
-        if definition.setting is not None:
-            converted = definition.to_setting(value) if definition.to_setting else value
-            context.dispatch(context.station.update_settings(**{definition.setting: converted}))
-        elif name == "HeartbeatInterval":
-            self._heartbeat_changed.set()
+        if context.setting_changed(context.configuration.definition(name), value):
+            return
+        if name == "HeartbeatInterval":
+            self.registration.heartbeat_changed()
         elif name == "WebSocketPingInterval" and self._on_ping_interval is not None:
             self._on_ping_interval(int(value))
 

@@ -41,7 +41,7 @@ from pievse.protocol.common.transport_security import (
 from pievse.protocol.v16.configuration import ChangeResult, KeyDefinition
 from pievse.protocol.v16.configuration import KeyType as ConfigType
 from pievse.protocol.v16.context import Context
-from pievse.protocol.v16.security_events import SecurityEvent
+from pievse.protocol.common.security_events import SecurityEvent
 from pievse.services.certificates import CertificateHashData, CertificateUse, KeyType
 
 __all__ = ["AuthorizationKeyRedactor", "SecurityBlock", "check_profile_change",
@@ -166,10 +166,7 @@ class SecurityBlock:
     def transport_security(self) -> TransportSecurity:
         """The settings of the next connection: the profile and AuthorizationKey in force, the
         installed CentralSystemRootCertificates, and the charge point certificate."""
-        return TransportSecurity(
-            self.state.profile, self.state.authorization_key,
-            tuple(self.certificates.root_files(CertificateUse.CENTRAL_SYSTEM_ROOT)),
-            self.certificates.client_certificate_file())
+        return TransportSecurity.current(self.state, self.certificates)
 
     # --- the security keys ---------------------------------------------------------------------
 

@@ -1,10 +1,11 @@
 """Transactions: StartTransaction, StopTransaction and the MeterValues of a transaction, through
 the outbox, and the Core profile's keys about transactions.
 
-The outbox (:mod:`pievse.protocol.common.outbox`) sends them in order, each until the CSMS has
-answered it, kept across connection losses and restarts, retried per TransactionMessageAttempts
-and TransactionMessageRetryInterval. The CSMS's answer to a start gives the transaction its id,
-and its verdict on the card goes back to the station, which decides what follows.
+The outbox (:mod:`pievse.protocol.common.outbox`) keeps them in order across connection losses
+and restarts; :mod:`pievse.protocol.common.outbox_delivery` sends each until the CSMS has
+answered it, retried per TransactionMessageAttempts and TransactionMessageRetryInterval. The
+CSMS's answer to a start gives the transaction its id, and its verdict on the card goes back to
+the station, which decides what follows.
 """
 
 from __future__ import annotations
@@ -12,29 +13,19 @@ from __future__ import annotations
 from typing import Any
 
 from pievse.core.effects import MeterSample, TransactionStarted, TransactionStopped
-from pievse.protocol.common.notifications import Call
+from pievse.protocol.common.measurands import SUPPORTED_MEASURANDS
 from pievse.protocol.common.outbox import OutboxEntry
-from pievse.protocol.common.rpc import (
-    CallErrorReceived,
-    ConnectionLost,
-    InvalidResponse,
-    ResponseTimeout,
-)
+from pievse.protocol.common.outbox_delivery import SLOW_RETRY_S, OutboxDelivery
 from pievse.protocol.v16 import messages
 from pievse.protocol.v16.blocks.meter_values import measurands
 from pievse.protocol.v16.configuration import (
     MAX_CSL_ITEMS,
-    SUPPORTED_MEASURANDS,
     KeyDefinition,
     KeyType,
 )
 from pievse.protocol.v16.context import Context
 
 __all__ = ["SLOW_RETRY_S", "TransactionsBlock"]
-
-#: Start and Stop are never given up (a CPO bills from them); past TransactionMessageAttempts they
-#: are retried at this slow pace instead, and each failure is logged.
-SLOW_RETRY_S = 600.0
 
 _NAMES = {"start": "StartTransaction", "stop": "StopTransaction", "meter": "MeterValues"}
 
@@ -48,7 +39,12 @@ class TransactionsBlock:
                           lambda started: outbox.put("start", started.transaction_ref, started))
         context.on_effect(TransactionStopped,
                           lambda stopped: outbox.put("stop", stopped.transaction_ref, stopped))
-        context.while_registered("ocpp-outbox", self._send_outbox)
+        configuration = context.configuration
+        self.delivery = OutboxDelivery(
+            context, build=self._request, delivered=self._delivered,
+            attempts=lambda: configuration["TransactionMessageAttempts"],
+            retry_interval=lambda: configuration["TransactionMessageRetryInterval"],
+            name=lambda entry: _NAMES[entry.kind])
 
     def keys(self) -> list[KeyDefinition]:
         """The Core profile's keys about transactions (OCPP 1.6 section 9.1)."""
@@ -77,24 +73,9 @@ class TransactionsBlock:
                           maximum=86400),
         ]
 
-    async def _send_outbox(self, call_csms: Call) -> None:
-        outbox = self.context.outbox
-        while True:
-            entry = await outbox.next_ready()
-            request = self._request(entry)
-            if request is None:
-                outbox.ack(entry)
-                continue
-            try:
-                response = await call_csms(request)
-            except (CallErrorReceived, ResponseTimeout, InvalidResponse) as error:
-                self._retry_later(entry, error)
-                continue
-            except ConnectionLost:
-                return
-            self._delivered(entry, response)
-
     def _request(self, entry: OutboxEntry) -> Any:
+        if entry.kind == "state":
+            return None  # a 2.0.1 charging-state event, queued before a switch to 1.6
         if entry.kind == "start":
             return messages.start_transaction(entry.data)
         configuration = self.context.configuration
@@ -114,26 +95,6 @@ class TransactionsBlock:
         sample: MeterSample = entry.data
         return messages.meter_values(sample, measurands(configuration, sample.context),
                                      transaction_id)
-
-    def _retry_later(self, entry: OutboxEntry, error: Exception) -> None:
-        outbox, configuration = self.context.outbox, self.context.configuration
-        entry.attempts += 1
-        outbox.attempted(entry)
-        attempts = int(configuration["TransactionMessageAttempts"])
-        interval = float(configuration["TransactionMessageRetryInterval"])
-        if entry.attempts >= attempts:
-            if entry.kind == "meter":
-                self.log.error("MeterValues of transaction %s given up after %s attempts: %s",
-                               entry.transaction_ref, entry.attempts, error)
-                outbox.ack(entry)
-                return
-            delay = SLOW_RETRY_S
-        else:
-            # TransactionMessageRetryInterval times the number of attempts so far (OCPP 1.6 4.7).
-            delay = interval * entry.attempts
-        self.log.warning("%s of transaction %s failed (%s); attempt %s, next in %.0f s",
-                         _NAMES[entry.kind], entry.transaction_ref, error, entry.attempts, delay)
-        outbox.postpone(entry, delay)
 
     def _delivered(self, entry: OutboxEntry, response: Any) -> None:
         context = self.context

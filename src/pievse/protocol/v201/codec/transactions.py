@@ -1,0 +1,136 @@
+"""Station effects as OCPP 2.0.1 TransactionEvents and MeterValues: the only place that knows
+their field names.
+
+A transaction's events are numbered by ``seq_no`` and carry the station's own transactionId;
+``evse`` and the idToken go only in the Started event (the Ended event names the token that
+ended the transaction, when one did). A meter value's numbers travel as numbers, with their
+unit of measure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocpp.v201 import call
+
+from pievse.core.effects import MeterSample, StatusChanged, TransactionStarted, TransactionStopped
+from pievse.core.vocabulary import ReadingContext, StopReason
+from pievse.protocol.common.datetimes import format_datetime
+from pievse.protocol.common.measurands import measurements
+from pievse.protocol.v201.codec.words import (
+    charging_state,
+    encode_id_token,
+    stop_trigger_reason,
+    stopped_reason,
+)
+
+__all__ = ["charging_state_changed", "ended", "meter_value", "meter_values", "started",
+           "updated"]
+
+ENERGY = "Energy.Active.Import.Register"
+
+_TRIGGERS = {ReadingContext.SAMPLE_CLOCK: "MeterValueClock",
+             ReadingContext.SAMPLE_PERIODIC: "MeterValuePeriodic",
+             ReadingContext.TRIGGER: "Trigger"}
+
+
+def meter_value(sample: MeterSample, measurands: list[str]) -> dict[str, Any] | None:
+    """MeterValueType of ``sample`` with ``measurands`` (None: none of them was measured)."""
+    sampled = []
+    for m in measurements(sample, measurands):
+        value: dict[str, Any] = {"value": round(m.value, 3), "context": sample.context.value,
+                                 "measurand": m.measurand, "location": "Outlet",
+                                 "unitOfMeasure": {"unit": m.unit}}
+        if m.phase is not None:
+            value["phase"] = m.phase
+        sampled.append(value)
+    if not sampled:
+        return None
+    return {"timestamp": format_datetime(sample.timestamp), "sampledValue": sampled}
+
+
+def _energy(wh: float, context: ReadingContext, timestamp: float) -> dict[str, Any]:
+    return {"timestamp": format_datetime(timestamp), "sampledValue": [{
+        "value": round(wh, 3), "context": context.value, "measurand": ENERGY,
+        "location": "Outlet", "unitOfMeasure": {"unit": "Wh"}}]}
+
+
+def _event(event_type: str, timestamp: float, trigger_reason: str, seq_no: int,
+           transaction_info: dict[str, Any], offline: bool,
+           meter_value: list[dict[str, Any]], **more: Any) -> Any:
+    return call.TransactionEvent(
+        event_type=event_type, timestamp=format_datetime(timestamp),
+        trigger_reason=trigger_reason, seq_no=seq_no, transaction_info=transaction_info,
+        offline=offline or None, meter_value=meter_value or None, **more)
+
+
+def started(effect: TransactionStarted, transaction_id: str, seq_no: int, *, offline: bool,
+            started_measurands: list[str], remote_start_id: int | None) -> Any:
+    """The Started event; what the car does then follows as a ChargingStateChanged event."""
+    info: dict[str, Any] = {"transactionId": transaction_id}
+    if remote_start_id is not None:
+        info["remoteStartId"] = remote_start_id
+    values = ([_energy(effect.meter_start_wh, ReadingContext.TRANSACTION_BEGIN,
+                       effect.timestamp)] if ENERGY in started_measurands else [])
+    return _event("Started", effect.timestamp,
+                  "RemoteStart" if remote_start_id is not None else "Authorized", seq_no, info,
+                  offline, values, evse={"id": effect.connector_id, "connectorId": 1},
+                  id_token=encode_id_token(effect.id_token),
+                  reservation_id=effect.reservation_id)
+
+
+def updated(sample: MeterSample, transaction_id: str, seq_no: int, *, offline: bool,
+            measurands: list[str], charging_state: str | None = None) -> Any | None:
+    """The Updated event of a periodic, clock-aligned or triggered sample (None: nothing to
+    report); a triggered one says what the car does (``charging_state``) too."""
+    value = meter_value(sample, measurands)
+    if value is None:
+        return None
+    info: dict[str, Any] = {"transactionId": transaction_id}
+    if sample.context is ReadingContext.TRIGGER and charging_state is not None:
+        info["chargingState"] = charging_state
+    return _event("Updated", sample.timestamp,
+                  _TRIGGERS.get(sample.context, "MeterValuePeriodic"), seq_no, info, offline,
+                  [value])
+
+
+def charging_state_changed(effect: StatusChanged, transaction_id: str, seq_no: int, *,
+                           offline: bool) -> Any | None:
+    """The Updated event of a change of what the car does (None: not a state of a transaction)."""
+    state = charging_state(effect.status)
+    if state is None:
+        return None
+    return _event("Updated", effect.timestamp, "ChargingStateChanged", seq_no,
+                  {"transactionId": transaction_id, "chargingState": state}, offline, [])
+
+
+def ended(effect: TransactionStopped, transaction_id: str, seq_no: int, *, offline: bool,
+          sampled_measurands: list[str], aligned_measurands: list[str]) -> Any:
+    values = []
+    for sample in effect.transaction_data:
+        clock = sample.context is ReadingContext.SAMPLE_CLOCK
+        value = meter_value(sample, aligned_measurands if clock else sampled_measurands)
+        if value is not None:
+            values.append(value)
+    if not any(sample.context is ReadingContext.TRANSACTION_END
+               for sample in effect.transaction_data):
+        values.append(_energy(effect.meter_stop_wh, ReadingContext.TRANSACTION_END,
+                              effect.timestamp))
+    info: dict[str, Any] = {"transactionId": transaction_id,
+                            "stoppedReason": stopped_reason(effect.reason)}
+    # Unplugged, nothing is connected any more; else the car is still there.
+    info["chargingState"] = ("Idle" if effect.reason is StopReason.EV_DISCONNECTED
+                             else "EVConnected")
+    more = {}
+    if effect.id_token is not None:
+        more["id_token"] = encode_id_token(effect.id_token)
+    return _event("Ended", effect.timestamp, stop_trigger_reason(effect.reason), seq_no, info,
+                  offline, values, **more)
+
+
+def meter_values(sample: MeterSample, measurands: list[str]) -> Any | None:
+    """MeterValues of a sample outside a transaction or triggered (None: nothing measured)."""
+    value = meter_value(sample, measurands)
+    if value is None:
+        return None
+    return call.MeterValues(evse_id=sample.connector_id, meter_value=[value])
