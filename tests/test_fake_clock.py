@@ -119,11 +119,12 @@ async def test_the_system_clock_waits_in_real_seconds():
     assert abs(clock.now() - time.time()) < 1.0
 
 
+@pytest.mark.parametrize("pause", ["wait", "sleep"])
 @pytest.mark.parametrize("clock_kind", ["system", "fake"])
-async def test_a_cancellation_a_library_swallowed_is_honoured_at_the_next_wait(clock_kind):
+async def test_a_cancellation_a_library_swallowed_is_honoured_at_the_next_wait(clock_kind, pause):
     """A loop that waits on the clock ends when cancelled, even after something it awaited
-    swallowed the cancellation (seen with an MQTT client's publish: the bridge's loop then went
-    on for ever and the daemon's stop hung)."""
+    swallowed the cancellation (seen with an MQTT client's publish and connect: the bridge's
+    loops then went on for ever and the daemon's stop hung)."""
     clock = SystemClock() if clock_kind == "system" else FakeClock()
     changed = asyncio.Event()
     rounds = 0
@@ -143,7 +144,10 @@ async def test_a_cancellation_a_library_swallowed_is_honoured_at_the_next_wait(c
         while True:
             rounds += 1
             await publish_swallowing_a_cancellation_once()
-            await clock.wait(changed, 0.01)
+            if pause == "wait":
+                await clock.wait(changed, 0.01)
+            else:  # a reconnect loop's pause
+                await clock.sleep(0.01)
 
     task = asyncio.create_task(publish_loop())
     await asyncio.sleep(0.01)

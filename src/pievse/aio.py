@@ -53,6 +53,16 @@ class AsyncClock(Clock, Protocol):
         ...
 
 
+def honour_cancellation() -> None:
+    """Raise the cancellation of the current task if one was asked for and swallowed by
+    something it awaited (an MQTT client's connect or publish turns it into its own error).
+    Every wait and sleep of the clocks starts here: left pending, a timeout would take it for its
+    own, a reconnect loop would go on, and the daemon's stop would hang."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class WaitingClock(abc.ABC):
     """What every clock that can be waited on derives from its ``timeout``."""
 
@@ -63,11 +73,8 @@ class WaitingClock(abc.ABC):
         # A timeout block, not asyncio.wait_for: on Python 3.11 wait_for can swallow a
         # cancellation that arrives while the event is being set (CPython gh-86296), and a loop
         # built on it then never stops, which hangs the daemon's shutdown. For the same reason
-        # a cancellation that a library awaited before swallowed is honoured here: left
-        # pending, the timeout below would take it for its own and the loop would go on.
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise asyncio.CancelledError
+        # a cancellation that a library swallowed is honoured here (see honour_cancellation).
+        honour_cancellation()
         try:
             async with self.timeout(timeout):
                 await event.wait()
@@ -87,6 +94,7 @@ class SystemClock(core_clock.SystemClock, WaitingClock):
         return asyncio.timeout(delay)
 
     async def sleep(self, seconds: float) -> None:
+        honour_cancellation()
         await asyncio.sleep(seconds)
 
     def call_later(self, delay: float, callback: Callable[[], object]) -> Cancellable:
@@ -133,6 +141,7 @@ class FakeClock(WaitingClock):
         return _FakeTimeout(self, delay)
 
     async def sleep(self, seconds: float) -> None:
+        honour_cancellation()
         if seconds <= 0:
             await asyncio.sleep(0)
             return
