@@ -23,7 +23,7 @@ from typing import Any
 
 import aiomqtt
 
-from pievse.aio import AsyncClock
+from pievse.aio import AsyncClock, honour_cancellation
 from pievse.mqtt.commands import HomeControls, carry_out, read_order
 from pievse.mqtt.discovery import Device, discovery_messages
 from pievse.mqtt.state import connector_state, station_state
@@ -141,10 +141,11 @@ class MqttBridge:
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         try:
-            await client.publish(self.topics.availability, "online", qos=1, retain=True)
+            await _publish(client, self.topics.availability, "online", qos=1, retain=True)
             await self._publish_discovery(client)
             for topic in self.topics.subscriptions:
                 await client.subscribe(topic, qos=1)
+                honour_cancellation()
             self.connected = True
             self.connections += 1
             self._outage_logged = False
@@ -163,7 +164,7 @@ class MqttBridge:
 
     async def _publish_discovery(self, client: aiomqtt.Client) -> None:
         for topic, config in discovery_messages(self.topics, self.device):
-            await client.publish(topic, json.dumps(config), qos=1, retain=True)
+            await _publish(client, topic, json.dumps(config), qos=1, retain=True)
 
     def _states(self) -> dict[str, dict[str, Any]]:
         status = self._status()
@@ -182,7 +183,7 @@ class MqttBridge:
             for topic, state in self._states().items():
                 payload = json.dumps(state, separators=(",", ":"))
                 if every or self._published.get(topic) != payload:
-                    await client.publish(topic, payload, qos=0, retain=True)
+                    await _publish(client, topic, payload, qos=0, retain=True)
                     self._published[topic] = payload
             await self._clock.wait(self._changed, max(due - self._clock.monotonic(), 0))
 
@@ -216,6 +217,15 @@ class MqttBridge:
         else:
             log.info("MQTT: %s %s", topic, order.value if order.value is not None else "")
             self.changed()
+
+
+async def _publish(client: aiomqtt.Client, topic: str, payload: str, *, qos: int,
+                   retain: bool) -> None:
+    await client.publish(topic, payload, qos=qos, retain=retain)
+    # The client waits for the broker's PUBACK with asyncio.wait_for, which on Python 3.11 can
+    # swallow a cancellation that comes as the answer does (CPython gh-86296): honour it here,
+    # or the loop around goes on waiting for messages and the daemon's stop hangs.
+    honour_cancellation()
 
 
 async def _first_to_end(*jobs: Awaitable[None]) -> None:
