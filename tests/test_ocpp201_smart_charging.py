@@ -191,3 +191,25 @@ async def test_smart_charging_ctrlr_says_what_the_1_6_keys_say(csms, start_stati
         "attributeValue"] == "A,W"
     assert (await get_variable(csms, "SmartChargingCtrlr", "PeriodsPerSchedule"))[
         "attributeValue"] == "48"
+
+
+async def test_k12_a_local_limit_is_reported_as_an_external_constraint(csms, start_station):
+    station = await start_station(ocpp=OCPP201)
+    await charging(csms, station)
+    station.set_local_limit(None, 10.0)  # what POST /api/limit does
+    await eventually(lambda: sent(csms, "NotifyChargingLimit"), what="NotifyChargingLimit")
+    [notified] = sent(csms, "NotifyChargingLimit")
+    assert notified["chargingLimit"] == {"chargingLimitSource": "Other"}
+    assert notified["evseId"] == 1
+    assert notified["chargingSchedule"][0]["chargingSchedulePeriod"] == [
+        {"startPeriod": 0, "limit": 10.0}]
+    # A move under LimitChangeSignificance (5 %) is not worth a message; a larger one is.
+    station.set_local_limit(None, 10.2)
+    station.set_local_limit(None, 16.0)
+    await eventually(lambda: len(sent(csms, "NotifyChargingLimit")) == 2, what="16 A")
+    assert sent(csms, "NotifyChargingLimit")[1]["chargingSchedule"][0][
+        "chargingSchedulePeriod"][0]["limit"] == 16.0
+    station.set_local_limit(None, None)
+    await eventually(lambda: sent(csms, "ClearedChargingLimit"), what="ClearedChargingLimit")
+    assert sent(csms, "ClearedChargingLimit") == [{"chargingLimitSource": "Other", "evseId": 1}]
+    assert len(sent(csms, "NotifyChargingLimit")) == 2

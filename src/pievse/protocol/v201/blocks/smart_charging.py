@@ -19,6 +19,7 @@ from ocpp.v201.enums import Action
 from pievse.core.charging_profiles import ChargingProfilePurpose, InstalledProfile
 from pievse.protocol.common.payloads import snake_to_camel_case
 from pievse.protocol.common.profile_fields import ProfileFormatError
+from pievse.protocol.v201.blocks.external_limits import ExternalLimits
 from pievse.protocol.v201.codec import charging_profiles as codec
 from pievse.protocol.v201.context import Context
 from pievse.protocol.v201.device_model import DataType, Mutability, Variable
@@ -28,13 +29,15 @@ __all__ = ["PROFILES_PER_REPORT", "SmartChargingBlock"]
 RO = Mutability.READ_ONLY
 #: Profiles in one ReportChargingProfiles: well inside any CSMS's message size.
 PROFILES_PER_REPORT = 8
-#: Every profile here came from the CSMS (the local limits are reported by NotifyChargingLimit).
+#: Every profile here came from the CSMS (the local limits are reported by NotifyChargingLimit,
+#: see external_limits).
 CSO = "CSO"
 
 
 class SmartChargingBlock:
     def __init__(self, context: Context) -> None:
         self.context = context
+        self.external_limits = ExternalLimits(context)
 
     def variables(self) -> list[Variable]:
         """What the station can hold, read-only, under the 1.6 keys' names."""
@@ -56,7 +59,9 @@ class SmartChargingBlock:
             # No phase switching, no ISO 15118 schedule choice, no external control signals.
             Variable(ctrlr, "ACPhaseSwitchingSupported", DataType.BOOLEAN, False, RO),
             Variable(ctrlr, "ExternalControlSignalsEnabled", DataType.BOOLEAN, False, RO),
-            Variable(ctrlr, "LimitChangeSignificance", DataType.DECIMAL, 0.1, RO),
+            # Percent: a local limit that moved less is not reported (NotifyChargingLimit).
+            Variable(ctrlr, "LimitChangeSignificance", DataType.DECIMAL, 5.0, minimum=0,
+                     maximum=100, unit="Percent"),
         ]
 
     # --- SetChargingProfile, ClearChargingProfile ----------------------------------------------
