@@ -50,8 +50,10 @@ class SmartChargingBlock:
             Variable(ctrlr, "Available", DataType.BOOLEAN, True, RO),
             Variable(ctrlr, "ProfileStackLevel", DataType.INTEGER, limits.max_stack_level, RO,
                      key="ChargeProfileMaxStackLevel"),
+            # 1.6's ChargingScheduleAllowedChargingRateUnit spells the same units
+            # "Current,Power": both are read from the same capability, not stored.
             Variable(ctrlr, "RateUnit", DataType.MEMBER_LIST, units, RO,
-                     values_list=("A", "W"), key="ChargingScheduleAllowedChargingRateUnit"),
+                     values_list=("A", "W")),
             Variable(ctrlr, "PeriodsPerSchedule", DataType.INTEGER,
                      limits.max_schedule_periods, RO, key="ChargingScheduleMaxPeriods"),
             Variable(ctrlr, "Entries", DataType.INTEGER, limits.max_profiles_installed, RO,
