@@ -15,18 +15,22 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from pievse.core.charging_profiles import (
+    ChargingProfile,
     ChargingProfileKind,
+    ChargingProfilePurpose,
     ChargingRateUnit,
+    ChargingSchedule,
     ChargingSchedulePeriod,
     ClearChargingProfileStatus,
     CompositeScheduleStatus,
     RecurrencyKind,
 )
-from pievse.protocol.common.datetimes import parse_datetime
+from pievse.protocol.common.datetimes import format_datetime, parse_datetime
 
 __all__ = [
     "CLEAR_STATUSES", "COMPOSITE_STATUSES", "KINDS", "RATE_UNITS", "RECURRENCIES",
-    "ProfileFormatError", "datetime_field", "decode_periods", "encode_period", "enum_field",
+    "ProfileFormatError", "datetime_field", "decode_periods", "decode_profile",
+    "decode_schedule", "encode_period", "encode_profile", "encode_schedule", "enum_field",
     "integer", "member", "number", "require_object",
 ]
 
@@ -56,6 +60,70 @@ COMPOSITE_STATUSES = {
     CompositeScheduleStatus.ACCEPTED: "Accepted",
     CompositeScheduleStatus.REJECTED: "Rejected",
 }
+
+
+def decode_profile(obj: dict[str, Any], schedule: ChargingSchedule, *, id_key: str,
+                   purposes: dict[ChargingProfilePurpose, str],
+                   transaction_id: int | str | None) -> ChargingProfile:
+    """The fields both versions share, under the version's name of the id and the purposes."""
+    return ChargingProfile(
+        charging_profile_id=integer(obj, id_key, required=True),
+        stack_level=integer(obj, "stackLevel", required=True),
+        purpose=enum_field(purposes, obj, "chargingProfilePurpose", required=True),
+        kind=enum_field(KINDS, obj, "chargingProfileKind", required=True),
+        schedule=schedule,
+        transaction_id=transaction_id,
+        recurrency_kind=enum_field(RECURRENCIES, obj, "recurrencyKind"),
+        valid_from=datetime_field(obj, "validFrom"),
+        valid_to=datetime_field(obj, "validTo"),
+    )
+
+
+def decode_schedule(sched: dict[str, Any], schedule_id: int | None = None) -> ChargingSchedule:
+    return ChargingSchedule(
+        charging_rate_unit=enum_field(RATE_UNITS, sched, "chargingRateUnit", required=True),
+        periods=decode_periods(sched),
+        duration=integer(sched, "duration"),
+        start_schedule=datetime_field(sched, "startSchedule"),
+        min_charging_rate=number(sched, "minChargingRate"),
+        schedule_id=schedule_id,
+    )
+
+
+def encode_profile(profile: ChargingProfile, schedule: Any, *, id_key: str,
+                   purposes: dict[ChargingProfilePurpose, str]) -> dict[str, Any]:
+    """The camelCase object (absent fields left out), with ``schedule`` as the version has it
+    (an object, or a list of them) and the transactionId as it is in the core."""
+    out: dict[str, Any] = {
+        id_key: profile.charging_profile_id,
+        "stackLevel": profile.stack_level,
+        "chargingProfilePurpose": purposes[profile.purpose],
+        "chargingProfileKind": KINDS[profile.kind],
+        "chargingSchedule": schedule,
+    }
+    if profile.transaction_id is not None:
+        out["transactionId"] = profile.transaction_id
+    if profile.recurrency_kind is not None:
+        out["recurrencyKind"] = RECURRENCIES[profile.recurrency_kind]
+    if profile.valid_from is not None:
+        out["validFrom"] = format_datetime(profile.valid_from)
+    if profile.valid_to is not None:
+        out["validTo"] = format_datetime(profile.valid_to)
+    return out
+
+
+def encode_schedule(schedule: ChargingSchedule) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "chargingRateUnit": RATE_UNITS[schedule.charging_rate_unit],
+        "chargingSchedulePeriod": [encode_period(p) for p in schedule.periods],
+    }
+    if schedule.duration is not None:
+        out["duration"] = schedule.duration
+    if schedule.start_schedule is not None:
+        out["startSchedule"] = format_datetime(schedule.start_schedule)
+    if schedule.min_charging_rate is not None:
+        out["minChargingRate"] = schedule.min_charging_rate
+    return out
 
 
 def decode_periods(sched: dict[str, Any]) -> tuple[ChargingSchedulePeriod, ...]:

@@ -25,21 +25,17 @@ from pievse.core.charging_profiles import (
     ClearChargingProfileStatus,
     CompositeSchedule,
 )
-from pievse.protocol.common.datetimes import format_datetime
 from pievse.protocol.common.profile_fields import (
     CLEAR_STATUSES,
     COMPOSITE_STATUSES,
-    KINDS,
     RATE_UNITS,
-    RECURRENCIES,
     ProfileFormatError,
-    datetime_field,
-    decode_periods,
-    encode_period,
-    enum_field,
+    decode_profile,
+    decode_schedule,
+    encode_profile,
+    encode_schedule,
     integer,
     member,
-    number,
     require_object,
 )
 
@@ -124,24 +120,8 @@ def decode_charging_profile(data: Any) -> ChargingProfile:
     ``ProfileFormatError``."""
     obj = require_object(data, "chargingProfile")
     sched = require_object(obj.get("chargingSchedule"), "chargingSchedule")
-    schedule = ChargingSchedule(
-        charging_rate_unit=enum_field(RATE_UNITS, sched, "chargingRateUnit", required=True),
-        periods=decode_periods(sched),
-        duration=integer(sched, "duration"),
-        start_schedule=datetime_field(sched, "startSchedule"),
-        min_charging_rate=number(sched, "minChargingRate"),
-    )
-    return ChargingProfile(
-        charging_profile_id=integer(obj, "chargingProfileId", required=True),
-        stack_level=integer(obj, "stackLevel", required=True),
-        purpose=enum_field(PURPOSES, obj, "chargingProfilePurpose", required=True),
-        kind=enum_field(KINDS, obj, "chargingProfileKind", required=True),
-        schedule=schedule,
-        transaction_id=integer(obj, "transactionId"),
-        recurrency_kind=enum_field(RECURRENCIES, obj, "recurrencyKind"),
-        valid_from=datetime_field(obj, "validFrom"),
-        valid_to=datetime_field(obj, "validTo"),
-    )
+    return decode_profile(obj, decode_schedule(sched), id_key="chargingProfileId",
+                          purposes=PURPOSES, transaction_id=integer(obj, "transactionId"))
 
 
 def decode_purpose(value: str) -> ChargingProfilePurpose:
@@ -159,33 +139,9 @@ def decode_rate_unit(value: str) -> ChargingRateUnit:
 
 def encode_charging_profile(profile: ChargingProfile) -> dict[str, Any]:
     """The camelCase object as SetChargingProfile carries it (absent fields left out)."""
-    out: dict[str, Any] = {
-        "chargingProfileId": profile.charging_profile_id,
-        "stackLevel": profile.stack_level,
-        "chargingProfilePurpose": PURPOSES[profile.purpose],
-        "chargingProfileKind": KINDS[profile.kind],
-        "chargingSchedule": encode_charging_schedule(profile.schedule),
-    }
-    if profile.transaction_id is not None:
-        out["transactionId"] = profile.transaction_id
-    if profile.recurrency_kind is not None:
-        out["recurrencyKind"] = RECURRENCIES[profile.recurrency_kind]
-    if profile.valid_from is not None:
-        out["validFrom"] = format_datetime(profile.valid_from)
-    if profile.valid_to is not None:
-        out["validTo"] = format_datetime(profile.valid_to)
-    return out
+    return encode_profile(profile, encode_charging_schedule(profile.schedule),
+                          id_key="chargingProfileId", purposes=PURPOSES)
 
 
 def encode_charging_schedule(schedule: ChargingSchedule) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "chargingRateUnit": RATE_UNITS[schedule.charging_rate_unit],
-        "chargingSchedulePeriod": [encode_period(p) for p in schedule.periods],
-    }
-    if schedule.duration is not None:
-        out["duration"] = schedule.duration
-    if schedule.start_schedule is not None:
-        out["startSchedule"] = format_datetime(schedule.start_schedule)
-    if schedule.min_charging_rate is not None:
-        out["minChargingRate"] = schedule.min_charging_rate
-    return out
+    return encode_schedule(schedule)

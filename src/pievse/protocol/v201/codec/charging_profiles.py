@@ -27,17 +27,15 @@ from pievse.protocol.common.datetimes import format_datetime
 from pievse.protocol.common.profile_fields import (
     CLEAR_STATUSES,
     COMPOSITE_STATUSES,
-    KINDS,
     RATE_UNITS,
-    RECURRENCIES,
     ProfileFormatError,
-    datetime_field,
-    decode_periods,
+    decode_profile,
+    decode_schedule,
+    encode_profile,
+    encode_schedule,
     encode_period,
-    enum_field,
     integer,
     member,
-    number,
     require_object,
 )
 
@@ -45,7 +43,7 @@ __all__ = [
     "EXTERNAL_CONSTRAINTS", "MAX_COMPOSITE_DURATION_S", "ProfileFormatError",
     "ProfileUnsupported", "clear_status", "composite_status", "decode_charging_profile",
     "decode_purpose", "decode_rate_unit", "encode_charging_profile", "encode_composite_schedule",
-    "encode_schedule", "set_status", "status_info",
+    "encode_charging_schedule", "set_status", "status_info",
 ]
 
 PURPOSES = {
@@ -87,25 +85,9 @@ def decode_charging_profile(data: Any) -> ChargingProfile:
     if transaction_id is not None and (not isinstance(transaction_id, str)
                                        or len(transaction_id) > 36):
         raise ProfileFormatError("transactionId must be a string of at most 36 characters")
-    schedule = ChargingSchedule(
-        charging_rate_unit=enum_field(RATE_UNITS, sched, "chargingRateUnit", required=True),
-        periods=decode_periods(sched),
-        duration=integer(sched, "duration"),
-        start_schedule=datetime_field(sched, "startSchedule"),
-        min_charging_rate=number(sched, "minChargingRate"),
-        schedule_id=integer(sched, "id", required=True),
-    )
-    return ChargingProfile(
-        charging_profile_id=integer(obj, "id", required=True),
-        stack_level=integer(obj, "stackLevel", required=True),
-        purpose=enum_field(PURPOSES, obj, "chargingProfilePurpose", required=True),
-        kind=enum_field(KINDS, obj, "chargingProfileKind", required=True),
-        schedule=schedule,
-        transaction_id=transaction_id,
-        recurrency_kind=enum_field(RECURRENCIES, obj, "recurrencyKind"),
-        valid_from=datetime_field(obj, "validFrom"),
-        valid_to=datetime_field(obj, "validTo"),
-    )
+    schedule = decode_schedule(sched, integer(sched, "id", required=True))
+    return decode_profile(obj, schedule, id_key="id", purposes=PURPOSES,
+                          transaction_id=transaction_id)
 
 
 def decode_purpose(value: Any) -> ChargingProfilePurpose:
@@ -118,39 +100,19 @@ def decode_rate_unit(value: Any) -> ChargingRateUnit:
 
 def encode_charging_profile(profile: ChargingProfile) -> dict[str, Any]:
     """The ``chargingProfile`` as ReportChargingProfiles carries it."""
-    out: dict[str, Any] = {
-        "id": profile.charging_profile_id,
-        "stackLevel": profile.stack_level,
-        "chargingProfilePurpose": PURPOSES[profile.purpose],
-        "chargingProfileKind": KINDS[profile.kind],
-        "chargingSchedule": [encode_schedule(profile.schedule, profile.charging_profile_id)],
-    }
+    out = encode_profile(
+        profile, [encode_charging_schedule(profile.schedule, profile.charging_profile_id)],
+        id_key="id", purposes=PURPOSES)
     if profile.transaction_id is not None:
         out["transactionId"] = str(profile.transaction_id)
-    if profile.recurrency_kind is not None:
-        out["recurrencyKind"] = RECURRENCIES[profile.recurrency_kind]
-    if profile.valid_from is not None:
-        out["validFrom"] = format_datetime(profile.valid_from)
-    if profile.valid_to is not None:
-        out["validTo"] = format_datetime(profile.valid_to)
     return out
 
 
-def encode_schedule(schedule: ChargingSchedule, default_id: int) -> dict[str, Any]:
+def encode_charging_schedule(schedule: ChargingSchedule, default_id: int) -> dict[str, Any]:
     """A ChargingScheduleType; ``default_id`` names a schedule that came without an id (from
     1.6, or saved before 2.0.1)."""
-    out: dict[str, Any] = {
-        "id": schedule.schedule_id if schedule.schedule_id is not None else default_id,
-        "chargingRateUnit": RATE_UNITS[schedule.charging_rate_unit],
-        "chargingSchedulePeriod": [encode_period(p) for p in schedule.periods],
-    }
-    if schedule.duration is not None:
-        out["duration"] = schedule.duration
-    if schedule.start_schedule is not None:
-        out["startSchedule"] = format_datetime(schedule.start_schedule)
-    if schedule.min_charging_rate is not None:
-        out["minChargingRate"] = schedule.min_charging_rate
-    return out
+    return {"id": schedule.schedule_id if schedule.schedule_id is not None else default_id,
+            **encode_schedule(schedule)}
 
 
 def encode_composite_schedule(result: CompositeSchedule) -> dict[str, Any]:
