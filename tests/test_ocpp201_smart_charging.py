@@ -128,26 +128,53 @@ async def test_k10_clear_by_id_and_by_criteria(csms, start_station):
     assert station.station.charging.profiles.installed == ()
 
 
-async def test_k09_get_charging_profiles_reports_them_per_evse(csms, start_station):
+async def three_profiles(csms, start_station):
     await start_station(ocpp=OCPP201, charge_point={"connectors": 2})
     for evse, n in ((0, 41), (1, 42), (2, 43)):
         assert (await set_profile(csms, evse, profile(n)))["status"] == "Accepted"
-    answer = await csms.call("CP1", "GetChargingProfiles", {
-        "requestId": 5, "chargingProfile": {"chargingProfilePurpose": "TxDefaultProfile"}})
+    assert (await set_profile(csms, 1, profile(44, stack_level=3, kind="Absolute")))[
+        "status"] == "Accepted"
+
+
+async def reported(csms, request: dict[str, Any], count: int) -> list[dict[str, Any]]:
+    answer = await csms.call("CP1", "GetChargingProfiles", request)
     assert answer["status"] == "Accepted"
-    await eventually(lambda: len(sent(csms, "ReportChargingProfiles")) == 3, what="3 reports")
+    await eventually(lambda: len(sent(csms, "ReportChargingProfiles")) == count,
+                     what=f"{count} reports")
     reports = sent(csms, "ReportChargingProfiles")
+    assert all(r["requestId"] == request["requestId"] for r in reports)
+    assert all(r["chargingLimitSource"] == "CSO" for r in reports)
+    assert [r.get("tbc", False) for r in reports] == [True] * (count - 1) + [False]
+    return reports
+
+
+async def test_tc_k_31_get_charging_profiles_without_evse_reports_each_evse(
+        csms, start_station):
+    await three_profiles(csms, start_station)
+    reports = await reported(csms, {"requestId": 5, "chargingProfile": {}}, 3)
     assert [r["evseId"] for r in reports] == [0, 1, 2]
-    assert [r.get("tbc", False) for r in reports] == [True, True, False]
-    assert reports[1]["chargingProfile"][0]["id"] == 42
+    assert [p["id"] for p in reports[1]["chargingProfile"]] == [42, 44]
     assert reports[1]["chargingProfile"][0]["chargingSchedule"][0]["chargingSchedulePeriod"] \
         == [{"startPeriod": 0, "limit": 10.0}]
+
+
+async def test_tc_k_29_get_charging_profiles_of_evse_0(csms, start_station):
+    await three_profiles(csms, start_station)
+    [report] = await reported(csms, {"requestId": 6, "evseId": 0, "chargingProfile": {}}, 1)
+    assert report["evseId"] == 0 and [p["id"] for p in report["chargingProfile"]] == [41]
+
+
+async def test_tc_k_35_get_charging_profiles_of_an_evse_and_purpose(csms, start_station):
+    await three_profiles(csms, start_station)
+    [report] = await reported(csms, {"requestId": 7, "evseId": 1, "chargingProfile": {
+        "chargingProfilePurpose": "TxDefaultProfile", "stackLevel": 3}}, 1)
+    assert [p["id"] for p in report["chargingProfile"]] == [44]
     none = await csms.call("CP1", "GetChargingProfiles", {
-        "requestId": 6, "chargingProfile": {"chargingLimitSource": ["EMS"]}})
+        "requestId": 8, "chargingProfile": {"chargingLimitSource": ["EMS"]}})
     assert none["status"] == "NoProfiles"
 
 
-async def test_k08_composite_schedule_of_an_evse_and_of_the_station(csms, start_station):
+async def test_tc_k_43_composite_schedule_of_a_specific_evse(csms, start_station):
     await start_station(ocpp=OCPP201)
     assert (await set_profile(csms, 1, profile(51, limit=16.0, kind="Absolute")))[
         "status"] == "Accepted"
@@ -157,6 +184,10 @@ async def test_k08_composite_schedule_of_an_evse_and_of_the_station(csms, start_
     schedule = answer["schedule"]
     assert schedule["evseId"] == 1 and schedule["chargingRateUnit"] == "A"
     assert schedule["chargingSchedulePeriod"][0]["limit"] == 16.0
+
+
+async def test_k08_composite_schedule_of_the_station_and_bad_requests(csms, start_station):
+    await start_station(ocpp=OCPP201)
     whole = await csms.call("CP1", "GetCompositeSchedule", {"duration": 600, "evseId": 0})
     assert whole["status"] == "Accepted" and whole["schedule"]["evseId"] == 0
     unknown = await csms.call("CP1", "GetCompositeSchedule", {"duration": 600, "evseId": 9})
@@ -193,7 +224,7 @@ async def test_smart_charging_ctrlr_says_what_the_1_6_keys_say(csms, start_stati
         "attributeValue"] == "48"
 
 
-async def test_k12_a_local_limit_is_reported_as_an_external_constraint(csms, start_station):
+async def test_k11_k13_a_local_limit_is_reported_as_an_external_constraint(csms, start_station):
     station = await start_station(ocpp=OCPP201)
     await charging(csms, station)
     station.set_local_limit(None, 10.0)  # what POST /api/limit does
