@@ -240,7 +240,7 @@ async def test_k11_k13_a_local_limit_is_reported_as_an_external_constraint(csms,
     await eventually(lambda: len(sent(csms, "NotifyChargingLimit")) == 2, what="16 A")
     assert sent(csms, "NotifyChargingLimit")[1]["chargingSchedule"][0][
         "chargingSchedulePeriod"][0]["limit"] == 16.0
-    station.set_local_limit(None, None)
+    station.set_local_limit(None, 40.0)  # above the installation's 32 A: it changes nothing
     await eventually(lambda: sent(csms, "ClearedChargingLimit"), what="ClearedChargingLimit")
     assert sent(csms, "ClearedChargingLimit") == [{"chargingLimitSource": "Other", "evseId": 1}]
     assert len(sent(csms, "NotifyChargingLimit")) == 2

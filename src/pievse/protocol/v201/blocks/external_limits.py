@@ -1,7 +1,8 @@
 """K12/K13 for the local limits: what the house sets beside the CSMS (the house fuse through the
 site meter, the solar surplus, the local API, MQTT) is, in 2.0.1's words, an external
 constraint on the station, and the CSMS hears it: NotifyChargingLimit when a local limit on an
-EVSE appears or moves, ClearedChargingLimit when none is left there.
+EVSE comes below what it could offer anyway, or moves; ClearedChargingLimit when none is left
+there.
 
 The limits are the core's (:mod:`pievse.core.local_limits`, named on each connector); this only
 watches them while the station is registered. A site meter's limit can move every few seconds,
@@ -42,12 +43,18 @@ class ExternalLimits:
         context.while_registered("ocpp-charging-limits", self._watch)
 
     def current(self, evse_id: int) -> tuple[str, float] | None:
-        """The lowest local limit on an EVSE and its source, None when it has none."""
-        limits = self.context.station.connectors[evse_id].limits
-        found = [(amps, _LABELS[name]) for name, amps in limits.items() if name in _LABELS]
+        """The lowest local limit on an EVSE and its source; None when it has none, or none
+        below what the EVSE can offer anyway (the installation's maximum, the board's): a
+        limit that changes nothing is not the CSMS's concern."""
+        station = self.context.station
+        connector = station.connectors[evse_id]
+        found = [(amps, _LABELS[name]) for name, amps in connector.limits.items()
+                 if name in _LABELS]
         if not found:
             return None
         amps, source = min(found, key=lambda item: item[0])
+        if amps >= min(station.settings.max_current_a, connector.board_max_current_a):
+            return None
         return LIMIT_SOURCES[source], amps
 
     def check(self) -> None:
