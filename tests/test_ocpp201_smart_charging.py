@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import eventually
-from tests.ocpp201 import CARD, OCPP201, get_variable, sent
+from tests.ocpp201 import CARD, OCPP201, get_variable, sent, set_variable
 
 pytestmark = pytest.mark.asyncio
 
@@ -244,3 +244,15 @@ async def test_k11_k13_a_local_limit_is_reported_as_an_external_constraint(csms,
     await eventually(lambda: sent(csms, "ClearedChargingLimit"), what="ClearedChargingLimit")
     assert sent(csms, "ClearedChargingLimit") == [{"chargingLimitSource": "Other", "evseId": 1}]
     assert len(sent(csms, "NotifyChargingLimit")) == 2
+
+
+async def test_the_limit_change_significance_is_the_csms_s_to_set(csms, start_station):
+    await start_station(ocpp=OCPP201)
+    assert await set_variable(csms, "SmartChargingCtrlr", "LimitChangeSignificance",
+                              "20") == "Accepted"
+    assert (await get_variable(csms, "SmartChargingCtrlr", "LimitChangeSignificance"))[
+        "attributeValue"] == "20"
+    assert await set_variable(csms, "SmartChargingCtrlr", "LimitChangeSignificance",
+                              "-1") == "Rejected"
+    assert await set_variable(csms, "SmartChargingCtrlr", "ProfileStackLevel",
+                              "3") == "Rejected"
