@@ -208,7 +208,9 @@ FUZZ = settings(max_examples=150, deadline=None,
 def test_the_rig_routes_the_actions_the_fuzzer_sends(rig):
     expected = ({"SetChargingProfile", "SendLocalList", "ReserveNow", "RemoteStartTransaction"}
                 if rig.version == "1.6" else
-                {"GetVariables", "SetVariables", "GetBaseReport", "RequestStartTransaction"})
+                {"GetVariables", "SetVariables", "GetBaseReport", "RequestStartTransaction",
+                 "SetChargingProfile", "ClearChargingProfile", "GetChargingProfiles",
+                 "GetCompositeSchedule"})
     assert expected <= set(rig.actions)
     assert set(rig.actions) <= set(actions(rig.version))
 

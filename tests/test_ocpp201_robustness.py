@@ -18,8 +18,8 @@ pytestmark = pytest.mark.asyncio
     ("frame", "code"),
     [
         ('[2,"b1","NoSuchAction",{}]', "NotImplemented"),
-        # A 2.0.1 action of a functional block this station does not speak yet.
-        ('[2,"b2","SetChargingProfile",{"evseId":1,"chargingProfile":{}}]', "NotSupported"),
+        ('[2,"b2","SetChargingProfile",{"evseId":1,"chargingProfile":{}}]',
+         "OccurrenceConstraintViolation"),
         ('[2,"b3","GetVariables",{}]', "OccurrenceConstraintViolation"),
         ('[2,"b4","GetVariables",{"getVariableData":[]}]', "OccurrenceConstraintViolation"),
         ('[2,"b5","RequestStopTransaction",{"transactionId":42}]', "TypeConstraintViolation"),

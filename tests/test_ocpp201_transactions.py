@@ -242,18 +242,6 @@ async def test_tc_f_03_remote_start_transaction_remote_start_first_authorizeremo
     assert events(csms, "Started")[0]["transactionInfo"]["remoteStartId"] == 7
 
 
-async def test_a_remote_start_with_a_charging_profile_is_rejected_until_smart_charging(
-        csms, start_station):
-    await start_station(ocpp=OCPP201)
-    answer = await csms.call("CP1", "RequestStartTransaction", {
-        "idToken": CARD, "evseId": 1, "remoteStartId": 8, "chargingProfile": {
-            "id": 1, "stackLevel": 0, "chargingProfilePurpose": "TxProfile",
-            "chargingProfileKind": "Relative", "chargingSchedule": [{
-                "id": 1, "chargingRateUnit": "A",
-                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10}]}]}})
-    assert answer["status"] == "Rejected"
-
-
 async def test_tc_c_56_local_start_transaction_authorization_unknown(csms, start_station):
     async def unknown(cp_id, action, payload):
         if action == "Authorize":

@@ -117,8 +117,7 @@ class Csms16:
 
 
 class Csms201:
-    """OCPP 2.0.1's words for what a scenario asks. What a later slice of 2.0.1 brings (smart
-    charging) skips its scenarios for now."""
+    """OCPP 2.0.1's words for what a scenario asks."""
 
     version = "2.0.1"
 
@@ -139,10 +138,16 @@ class Csms201:
         return await self._accepted("RequestStopTransaction", {"transactionId": transaction_id})
 
     async def limit_current(self, connector_id: int, amps: float) -> bool:
-        raise AssertionError("2.0.1 K Smart charging is not built yet (SMART_CHARGING)")
+        profile = {"id": 7, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
+                   "chargingProfileKind": "Relative",
+                   "chargingSchedule": [{"id": 1, "chargingRateUnit": "A",
+                                         "chargingSchedulePeriod": [
+                                             {"startPeriod": 0, "limit": amps}]}]}
+        return await self._accepted("SetChargingProfile",
+                                    {"evseId": connector_id, "chargingProfile": profile})
 
     async def clear_limits(self) -> bool:
-        raise AssertionError("2.0.1 K Smart charging is not built yet (SMART_CHARGING)")
+        return await self._accepted("ClearChargingProfile", {})
 
     async def set_available(self, connector_id: int, available: bool) -> bool:
         answer = await self.csms.call(self.cp_id, "ChangeAvailability", {
@@ -173,9 +178,8 @@ class Csms201:
 
 
 SIDES = {"1.6": Csms16, "2.0.1": Csms201}
-#: The versions whose adapter has smart charging (2.0.1's functional block K is still to come):
-#: its scenario runs for these, and is added for 2.0.1 when K is there.
-SMART_CHARGING = ["1.6"]
+#: The versions whose adapter has smart charging: its scenario runs for these.
+SMART_CHARGING = ["1.6", "2.0.1"]
 
 
 @pytest.fixture(params=sorted(SIDES))

@@ -24,6 +24,8 @@ class Answer:
 
     status: enum.Enum
     effects: list[Effect]
+    #: Why, when the command was refused and the core can say (an OCPP 2.0.1 statusInfo).
+    reason: str | None = None
 
 
 class RemoteStartStopStatus(enum.Enum):

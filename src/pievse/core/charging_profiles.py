@@ -135,6 +135,9 @@ class ChargingSchedule:
     start_schedule: float | None = None
     #: The lowest rate the car charges efficiently at: advice to the CSMS, never a limit here.
     min_charging_rate: float | None = None
+    #: The CSMS's own number for the schedule (OCPP 2.0.1), given back when profiles are
+    #: reported.
+    schedule_id: int | None = None
 
     @property
     def period_starts(self) -> tuple[int, ...]:
@@ -148,8 +151,8 @@ class ChargingProfile:
     purpose: ChargingProfilePurpose
     kind: ChargingProfileKind
     schedule: ChargingSchedule
-    #: TxProfile only: the transaction it belongs to.
-    transaction_id: int | None = None
+    #: TxProfile only: the transaction it belongs to (an integer in 1.6, a string in 2.0.1).
+    transaction_id: int | str | None = None
     recurrency_kind: RecurrencyKind | None = None
     valid_from: float | None = None
     valid_to: float | None = None

@@ -393,7 +393,7 @@ class Station:
     def set_charging_profile(self, connector_id: int, profile: ChargingProfile) -> Answer:
         """SetChargingProfile: a ChargingProfileStatus."""
         result = self.charging.set_profile(connector_id, profile)
-        return Answer(result.status, self._take())
+        return Answer(result.status, self._take(), result.reason)
 
     def clear_charging_profile(self, profile_id: int | None = None,
                                connector_id: int | None = None,

@@ -77,3 +77,15 @@ class ChargePointSession201(SessionBase):
     @on(Action.data_transfer)
     def on_data_transfer(self, **_: Any) -> call_result.DataTransfer:
         return call_result.DataTransfer(status="UnknownVendorId")
+
+    @on(Action.report_charging_profiles)
+    def on_report_charging_profiles(self, **_: Any) -> call_result.ReportChargingProfiles:
+        return call_result.ReportChargingProfiles()
+
+    @on(Action.notify_charging_limit)
+    def on_notify_charging_limit(self, **_: Any) -> call_result.NotifyChargingLimit:
+        return call_result.NotifyChargingLimit()
+
+    @on(Action.cleared_charging_limit)
+    def on_cleared_charging_limit(self, **_: Any) -> call_result.ClearedChargingLimit:
+        return call_result.ClearedChargingLimit()

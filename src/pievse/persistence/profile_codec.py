@@ -42,6 +42,7 @@ def encode_installed_profile(entry: InstalledProfile) -> dict[str, Any]:
             "duration": schedule.duration,
             "start_schedule": schedule.start_schedule,
             "min_charging_rate": schedule.min_charging_rate,
+            "schedule_id": schedule.schedule_id,
             "periods": [
                 {"start_period": p.start_period, "limit": p.limit,
                  "number_phases": p.number_phases}
@@ -62,6 +63,7 @@ def decode_installed_profile(data: dict[str, Any]) -> InstalledProfile:
         duration=s["duration"],
         start_schedule=s["start_schedule"],
         min_charging_rate=s["min_charging_rate"],
+        schedule_id=s.get("schedule_id"),  # absent from what was saved before 2.0.1
     )
     recurrency = data["recurrency_kind"]
     profile = ChargingProfile(

@@ -36,6 +36,7 @@ from pievse.protocol.v201.blocks.provisioning import ProvisioningBlock
 from pievse.protocol.v201.blocks.remote_control import RemoteControlBlock
 from pievse.protocol.v201.blocks.reservation import ReservationBlock
 from pievse.protocol.v201.blocks.security import SecurityBlock
+from pievse.protocol.v201.blocks.smart_charging import SmartChargingBlock
 from pievse.protocol.v201.blocks.transactions import TransactionsBlock
 from pievse.protocol.v201.codec.words import security_event_notification
 from pievse.protocol.v201.context import Context, Dispatch
@@ -116,6 +117,7 @@ class ChargePoint201(BlockAdapter):
                                                   max_power_w=max_power_w),
             AuthorizationBlock(context), TransactionsBlock(context), RemoteControlBlock(context),
             LocalListBlock(context, bytes_per_message=MAX_MESSAGE_SIZE), ReservationBlock(context),
+            SmartChargingBlock(context),
             SecurityBlock(context, security_state=security_state,
                           security_events=self.security_events, identity=charge_point_id,
                           organization_name=organization_name,

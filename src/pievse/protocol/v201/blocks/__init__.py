@@ -13,6 +13,7 @@ remote_control (F)  RequestStart/StopTransaction, TriggerMessage
 local_list (D)      SendLocalList, GetLocalListVersion; LocalAuthListCtrlr
 reservation (H)     ReserveNow, CancelReservation
 security (A)        SecurityCtrlr, BasicAuthPassword
+smart_charging (K)  Set/Clear/GetChargingProfiles, GetCompositeSchedule; SmartChargingCtrlr
 ==================  ===========================================================================
 
 Each is built over the shared :class:`~pievse.protocol.v201.context.Context` and nothing else

@@ -15,6 +15,10 @@ from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
 from pievse.core.answers import RemoteStartStopStatus
+from pievse.core.charging_profiles import ChargingProfilePurpose
+from pievse.protocol.common.payloads import snake_to_camel_case
+from pievse.protocol.common.profile_fields import ProfileFormatError
+from pievse.protocol.v201.codec import charging_profiles
 from pievse.protocol.v201.codec.words import decode_id_token, encode_remote_status
 from pievse.protocol.v201.context import Context
 from pievse.protocol.v201.device_model import Variable
@@ -35,15 +39,26 @@ class RemoteControlBlock:
             charging_profile: dict[str, Any] | None = None,
             **_: Any) -> call_result.RequestStartTransaction:
         context = self.context
+        profile = None
         if charging_profile is not None:
-            # Smart charging is not spoken yet: a start that needs its profile is not taken.
-            context.log.warning("RequestStartTransaction with a charging profile: Rejected")
-            return call_result.RequestStartTransaction(
-                status="Rejected", status_info={"reasonCode": "UnsupportedRequest"})
+            # A TxProfile for the transaction to come (no transactionId yet): the core keeps it
+            # until the start, as under 1.6 (F01.FR.08; K05).
+            try:
+                profile = charging_profiles.decode_charging_profile(
+                    snake_to_camel_case(charging_profile))
+            except (ProfileFormatError, charging_profiles.ProfileUnsupported) as error:
+                context.log.info("RequestStartTransaction with a charging profile: %s", error)
+                return call_result.RequestStartTransaction(
+                    status="Rejected",
+                    status_info=charging_profiles.status_info("InvalidProfile", str(error)))
+            if profile.purpose is not ChargingProfilePurpose.TX_PROFILE:
+                return call_result.RequestStartTransaction(
+                    status="Rejected", status_info=charging_profiles.status_info(
+                        "InvalidProfile", "the profile of a remote start must be a TxProfile"))
         token = decode_id_token(id_token)
         running = next((tx for tx in context.station.transactions()
                         if evse_id is not None and tx.connector_id == evse_id), None)
-        status = context.answer(context.station.remote_start(token, evse_id))
+        status = context.answer(context.station.remote_start(token, evse_id, profile))
         if status is RemoteStartStopStatus.ACCEPTED:
             context.remote_starts[token.key] = remote_start_id
         return call_result.RequestStartTransaction(

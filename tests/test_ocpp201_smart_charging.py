@@ -1,0 +1,258 @@
+"""OCPP 2.0.1 K Smart charging, end to end over websockets against the bench CSMS, one test per
+OCTT test case (named after it) or, where no case id is at hand, per use case: profiles on an
+EVSE and on the station, TxProfiles, clearing, reporting, the composite schedule, a profile in
+RequestStartTransaction, and bad profiles refused with why before anything changes. The core
+decides the limits as under 1.6; these check the 2.0.1 words."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import eventually
+from tests.ocpp201 import CARD, OCPP201, get_variable, sent, set_variable
+
+pytestmark = pytest.mark.asyncio
+
+
+def profile(profile_id: int, purpose: str = "TxDefaultProfile", *, limit: float = 10.0,
+            unit: str = "A", stack_level: int = 0, kind: str = "Relative",
+            **more: Any) -> dict[str, Any]:
+    return {"id": profile_id, "stackLevel": stack_level, "chargingProfilePurpose": purpose,
+            "chargingProfileKind": kind, **more,
+            "chargingSchedule": [{"id": profile_id, "chargingRateUnit": unit,
+                                  "chargingSchedulePeriod": [
+                                      {"startPeriod": 0, "limit": limit}]}]}
+
+
+async def set_profile(csms, evse_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    return await csms.call("CP1", "SetChargingProfile",
+                           {"evseId": evse_id, "chargingProfile": body})
+
+
+def offered(station, evse_id: int = 1) -> float:
+    return station.hardware.simulated.boards[evse_id].offered_current_a
+
+
+async def charging(csms, station, evse_id: int = 1) -> str:
+    """A card session charging on ``evse_id``; its transactionId."""
+    sim = station.hardware.simulated
+    sim.evs[evse_id].set_state("C")
+    sim.reader.present(CARD["idToken"])
+    await eventually(lambda: sim.boards[evse_id].contactor_closed, what="charging")
+    await eventually(lambda: sent(csms, "TransactionEvent"), what="Started")
+    return sent(csms, "TransactionEvent")[0]["transactionInfo"]["transactionId"]
+
+
+async def test_tc_k_01_tx_default_profile_on_a_specific_evse_limits_it(csms, start_station):
+    station = await start_station(ocpp=OCPP201)
+    await charging(csms, station)
+    assert (await set_profile(csms, 1, profile(11, limit=10.0)))["status"] == "Accepted"
+    await eventually(lambda: offered(station) == pytest.approx(10.0, abs=0.5), what="10 A")
+    assert "#11" in station.status()["connectors"][0]["offered_current_reason"]
+
+
+async def test_tc_k_10_tx_default_profile_on_all_evses_in_watts(csms, start_station):
+    station = await start_station(ocpp=OCPP201, charge_point={"connectors": 2})
+    await charging(csms, station)
+    # 6900 W over 3 phases at 230 V: 10 A.
+    assert (await set_profile(csms, 0, profile(12, limit=6900.0, unit="W")))[
+        "status"] == "Accepted"
+    await eventually(lambda: offered(station) == pytest.approx(10.0, abs=0.5), what="10 A")
+
+
+async def test_tc_k_02_tx_profile_without_a_transaction_is_rejected_with_why(
+        csms, start_station):
+    await start_station(ocpp=OCPP201)
+    answer = await set_profile(csms, 1, profile(13, "TxProfile", transactionId="nope"))
+    assert answer["status"] == "Rejected"
+    assert "no transaction" in answer["statusInfo"]["additionalInfo"]
+
+
+async def test_tc_k_60_tx_profile_for_the_ongoing_transaction(csms, start_station):
+    station = await start_station(ocpp=OCPP201)
+    transaction_id = await charging(csms, station)
+    wrong = await set_profile(csms, 1, profile(14, "TxProfile", transactionId="other"))
+    assert wrong["status"] == "Rejected"
+    right = await set_profile(csms, 1, profile(14, "TxProfile", limit=8.0,
+                                                transactionId=transaction_id))
+    assert right["status"] == "Accepted"
+    await eventually(lambda: offered(station) == pytest.approx(8.0, abs=0.5), what="8 A")
+
+
+async def test_k01_charging_station_max_profile_only_on_evse_0(csms, start_station):
+    station = await start_station(ocpp=OCPP201)
+    on_evse = await set_profile(csms, 1, profile(15, "ChargingStationMaxProfile"))
+    assert on_evse["status"] == "Rejected"
+    await charging(csms, station)
+    assert (await set_profile(csms, 0, profile(15, "ChargingStationMaxProfile", limit=12.0,
+                                               kind="Absolute")))["status"] == "Accepted"
+    await eventually(lambda: offered(station) == pytest.approx(12.0, abs=0.5), what="12 A")
+
+
+async def test_k01_what_this_station_does_not_do_is_rejected_with_why(csms, start_station):
+    station = await start_station(ocpp=OCPP201)
+    body = profile(16)
+    body["chargingSchedule"].append({**body["chargingSchedule"][0], "id": 17})
+    two = await set_profile(csms, 1, body)
+    assert two["status"] == "Rejected" and two["statusInfo"]["reasonCode"] == "UnsupportedRequest"
+    external = await set_profile(csms, 1, profile(18, "ChargingStationExternalConstraints"))
+    assert external["status"] == "Rejected"
+    deep = await set_profile(csms, 1, profile(19, stack_level=99))
+    assert "ChargeProfileMaxStackLevel" in deep["statusInfo"]["additionalInfo"]
+    passed = await set_profile(csms, 1, {**profile(20), "validTo": "2000-01-01T00:00:00Z"})
+    assert "validTo" in passed["statusInfo"]["additionalInfo"]
+    huge = profile(21)
+    huge["chargingSchedule"][0]["duration"] = 10**12
+    assert (await set_profile(csms, 1, huge))["status"] == "Rejected"
+    assert station.station.charging.profiles.installed == ()
+
+
+async def test_tc_k_08_clear_without_a_previous_profile_is_unknown(csms, start_station):
+    await start_station(ocpp=OCPP201)
+    answer = await csms.call("CP1", "ClearChargingProfile", {"chargingProfileId": 99})
+    assert answer["status"] == "Unknown"
+
+
+async def test_k10_clear_by_id_and_by_criteria(csms, start_station):
+    station = await start_station(ocpp=OCPP201)
+    for n in (31, 32):
+        assert (await set_profile(csms, 1, profile(n, stack_level=n - 30)))[
+            "status"] == "Accepted"
+    assert (await csms.call("CP1", "ClearChargingProfile", {"chargingProfileId": 31}))[
+        "status"] == "Accepted"
+    assert (await csms.call("CP1", "ClearChargingProfile", {"chargingProfileCriteria": {
+        "evseId": 1, "chargingProfilePurpose": "TxDefaultProfile", "stackLevel": 2}}))[
+        "status"] == "Accepted"
+    assert station.station.charging.profiles.installed == ()
+
+
+async def three_profiles(csms, start_station):
+    await start_station(ocpp=OCPP201, charge_point={"connectors": 2})
+    for evse, n in ((0, 41), (1, 42), (2, 43)):
+        assert (await set_profile(csms, evse, profile(n)))["status"] == "Accepted"
+    assert (await set_profile(csms, 1, profile(44, stack_level=3, kind="Absolute")))[
+        "status"] == "Accepted"
+
+
+async def reported(csms, request: dict[str, Any], count: int) -> list[dict[str, Any]]:
+    answer = await csms.call("CP1", "GetChargingProfiles", request)
+    assert answer["status"] == "Accepted"
+    await eventually(lambda: len(sent(csms, "ReportChargingProfiles")) == count,
+                     what=f"{count} reports")
+    reports = sent(csms, "ReportChargingProfiles")
+    assert all(r["requestId"] == request["requestId"] for r in reports)
+    assert all(r["chargingLimitSource"] == "CSO" for r in reports)
+    assert [r.get("tbc", False) for r in reports] == [True] * (count - 1) + [False]
+    return reports
+
+
+async def test_tc_k_31_get_charging_profiles_without_evse_reports_each_evse(
+        csms, start_station):
+    await three_profiles(csms, start_station)
+    reports = await reported(csms, {"requestId": 5, "chargingProfile": {}}, 3)
+    assert [r["evseId"] for r in reports] == [0, 1, 2]
+    assert [p["id"] for p in reports[1]["chargingProfile"]] == [42, 44]
+    assert reports[1]["chargingProfile"][0]["chargingSchedule"][0]["chargingSchedulePeriod"] \
+        == [{"startPeriod": 0, "limit": 10.0}]
+
+
+async def test_tc_k_29_get_charging_profiles_of_evse_0(csms, start_station):
+    await three_profiles(csms, start_station)
+    [report] = await reported(csms, {"requestId": 6, "evseId": 0, "chargingProfile": {}}, 1)
+    assert report["evseId"] == 0 and [p["id"] for p in report["chargingProfile"]] == [41]
+
+
+async def test_tc_k_35_get_charging_profiles_of_an_evse_and_purpose(csms, start_station):
+    await three_profiles(csms, start_station)
+    [report] = await reported(csms, {"requestId": 7, "evseId": 1, "chargingProfile": {
+        "chargingProfilePurpose": "TxDefaultProfile", "stackLevel": 3}}, 1)
+    assert [p["id"] for p in report["chargingProfile"]] == [44]
+    none = await csms.call("CP1", "GetChargingProfiles", {
+        "requestId": 8, "chargingProfile": {"chargingLimitSource": ["EMS"]}})
+    assert none["status"] == "NoProfiles"
+
+
+async def test_tc_k_43_composite_schedule_of_a_specific_evse(csms, start_station):
+    await start_station(ocpp=OCPP201)
+    assert (await set_profile(csms, 1, profile(51, limit=16.0, kind="Absolute")))[
+        "status"] == "Accepted"
+    answer = await csms.call("CP1", "GetCompositeSchedule",
+                             {"duration": 3600, "evseId": 1, "chargingRateUnit": "A"})
+    assert answer["status"] == "Accepted"
+    schedule = answer["schedule"]
+    assert schedule["evseId"] == 1 and schedule["chargingRateUnit"] == "A"
+    assert schedule["chargingSchedulePeriod"][0]["limit"] == 16.0
+
+
+async def test_k08_composite_schedule_of_the_station_and_bad_requests(csms, start_station):
+    await start_station(ocpp=OCPP201)
+    whole = await csms.call("CP1", "GetCompositeSchedule", {"duration": 600, "evseId": 0})
+    assert whole["status"] == "Accepted" and whole["schedule"]["evseId"] == 0
+    unknown = await csms.call("CP1", "GetCompositeSchedule", {"duration": 600, "evseId": 9})
+    assert unknown["status"] == "Rejected" and "statusInfo" in unknown
+    absurd = await csms.call("CP1", "GetCompositeSchedule", {"duration": 10**9, "evseId": 1})
+    assert absurd["status"] == "Rejected"
+
+
+async def test_k05_request_start_transaction_with_a_tx_profile(csms, start_station):
+    station = await start_station(ocpp=OCPP201)
+    sim = station.hardware.simulated
+    sim.evs[1].set_state("B")
+    body = profile(61, "TxProfile", limit=9.0)
+    answer = await csms.call("CP1", "RequestStartTransaction", {
+        "idToken": CARD, "evseId": 1, "remoteStartId": 1, "chargingProfile": body})
+    assert answer["status"] == "Accepted"
+    sim.evs[1].set_state("C")
+    await eventually(lambda: sim.boards[1].contactor_closed, what="charging")
+    await eventually(lambda: offered(station) == pytest.approx(9.0, abs=0.5), what="9 A")
+    default = await csms.call("CP1", "RequestStartTransaction", {
+        "idToken": CARD, "evseId": 1, "remoteStartId": 2, "chargingProfile": profile(62)})
+    assert default["status"] == "Rejected"
+
+
+async def test_smart_charging_ctrlr_says_what_the_1_6_keys_say(csms, start_station):
+    await start_station(ocpp=OCPP201)
+    assert (await get_variable(csms, "SmartChargingCtrlr", "ProfileStackLevel"))[
+        "attributeValue"] == "10"
+    assert (await get_variable(csms, "SmartChargingCtrlr", "Entries",
+                               instance="ChargingProfiles"))["attributeValue"] == "20"
+    assert (await get_variable(csms, "SmartChargingCtrlr", "RateUnit"))[
+        "attributeValue"] == "A,W"
+    assert (await get_variable(csms, "SmartChargingCtrlr", "PeriodsPerSchedule"))[
+        "attributeValue"] == "48"
+
+
+async def test_k11_k13_a_local_limit_is_reported_as_an_external_constraint(csms, start_station):
+    station = await start_station(ocpp=OCPP201)
+    await charging(csms, station)
+    station.set_local_limit(None, 10.0)  # what POST /api/limit does
+    await eventually(lambda: sent(csms, "NotifyChargingLimit"), what="NotifyChargingLimit")
+    [notified] = sent(csms, "NotifyChargingLimit")
+    assert notified["chargingLimit"] == {"chargingLimitSource": "Other"}
+    assert notified["evseId"] == 1
+    assert notified["chargingSchedule"][0]["chargingSchedulePeriod"] == [
+        {"startPeriod": 0, "limit": 10.0}]
+    # A move under LimitChangeSignificance (5 %) is not worth a message; a larger one is.
+    station.set_local_limit(None, 10.2)
+    station.set_local_limit(None, 16.0)
+    await eventually(lambda: len(sent(csms, "NotifyChargingLimit")) == 2, what="16 A")
+    assert sent(csms, "NotifyChargingLimit")[1]["chargingSchedule"][0][
+        "chargingSchedulePeriod"][0]["limit"] == 16.0
+    station.set_local_limit(None, 40.0)  # above the installation's 32 A: it changes nothing
+    await eventually(lambda: sent(csms, "ClearedChargingLimit"), what="ClearedChargingLimit")
+    assert sent(csms, "ClearedChargingLimit") == [{"chargingLimitSource": "Other", "evseId": 1}]
+    assert len(sent(csms, "NotifyChargingLimit")) == 2
+
+
+async def test_the_limit_change_significance_is_the_csms_s_to_set(csms, start_station):
+    await start_station(ocpp=OCPP201)
+    assert await set_variable(csms, "SmartChargingCtrlr", "LimitChangeSignificance",
+                              "20") == "Accepted"
+    assert (await get_variable(csms, "SmartChargingCtrlr", "LimitChangeSignificance"))[
+        "attributeValue"] == "20"
+    assert await set_variable(csms, "SmartChargingCtrlr", "LimitChangeSignificance",
+                              "-1") == "Rejected"
+    assert await set_variable(csms, "SmartChargingCtrlr", "ProfileStackLevel",
+                              "3") == "Rejected"
