@@ -103,28 +103,14 @@ def build_16(parts: DaemonParts) -> Adapter:
     adapter = ChargePoint16(
         parts.station,
         parts.dispatch,
-        vendor=cp.vendor,
-        model=cp.model,
-        serial_number=cp.serial_number or None,
-        response_timeout=config.ocpp.response_timeout,
-        on_ping_interval=parts.on_ping_interval,
-        on_csms_time=parts.on_csms_time,
-        on_connection_change=parts.on_connection_change,
-        outbox=parts.outbox,
-        clock=parts.clock,
+        **_shared_arguments(parts),
         firmware=parts.firmware,
         diagnostics=parts.diagnostics,
         logs=parts.logs,
-        certificates=security.certificates,
-        security_state=security.state,
-        charge_point_id=cp.id,
         cpo_name=security.cpo_name,
         key_type=security.key_type,
-        on_security_change=parts.on_security_change,
     )
-    keys = adapter.configuration
-    keys.set_initial("WebSocketPingInterval", config.ocpp.ping_interval)
-    keys.set_initial("ReserveConnectorZeroSupported", config.reservations.connector_zero)
+    keys = _with_shared_keys(adapter, config)
     keys.set_initial("ConnectorPhaseRotation", connector_phase_rotation(
         cp.connectors,
         PHASE_ROTATION_NOT_APPLICABLE if cp.phases == 1 else cp.phase_rotation))
@@ -141,29 +127,44 @@ def build_201(parts: DaemonParts) -> Adapter:
     adapter = ChargePoint201(
         parts.station,
         parts.dispatch,
-        vendor=cp.vendor,
-        model=cp.model,
-        serial_number=cp.serial_number or None,
+        **_shared_arguments(parts),
         boot_reason=parts.boot_reason,
-        response_timeout=config.ocpp.response_timeout,
         phases=cp.phases,
         max_power_w=cp.max_current * cp.voltage * cp.phases,
-        on_ping_interval=parts.on_ping_interval,
-        on_csms_time=parts.on_csms_time,
-        on_connection_change=parts.on_connection_change,
-        outbox=parts.outbox,
-        clock=parts.clock,
-        certificates=security.certificates,
-        security_state=security.state,
-        charge_point_id=cp.id,
         organization_name=security.cpo_name,
         security_log=parts.logs.security_log if parts.logs is not None else None,
-        on_security_change=parts.on_security_change,
     )
+    _with_shared_keys(adapter, config)
+    return adapter
+
+
+def _shared_arguments(parts: DaemonParts) -> dict[str, Any]:
+    """What every version's adapter is given alike."""
+    config, security = parts.config, parts.security
+    cp = config.charge_point
+    return {
+        "vendor": cp.vendor,
+        "model": cp.model,
+        "serial_number": cp.serial_number or None,
+        "response_timeout": config.ocpp.response_timeout,
+        "on_ping_interval": parts.on_ping_interval,
+        "on_csms_time": parts.on_csms_time,
+        "on_connection_change": parts.on_connection_change,
+        "outbox": parts.outbox,
+        "clock": parts.clock,
+        "certificates": security.certificates,
+        "security_state": security.state,
+        "charge_point_id": cp.id,
+        "on_security_change": parts.on_security_change,
+    }
+
+
+def _with_shared_keys(adapter: Adapter, config: Config) -> Any:
+    """The settings every version keeps under the same key, from the config."""
     keys = adapter.configuration
     keys.set_initial("WebSocketPingInterval", config.ocpp.ping_interval)
     keys.set_initial("ReserveConnectorZeroSupported", config.reservations.connector_zero)
-    return adapter
+    return keys
 
 
 #: ``[ocpp] version`` -> the builder of its adapter.
