@@ -158,7 +158,7 @@ def run_fleet(count: int, url: str, rate: float, interval: int, window: float,
         if os.environ.get("BENCH_FLEET_PROFILE"):
             import cProfile
 
-            profiler = cProfile.Profile()
+            profiler = cProfile.Profile(time.process_time)
             profiler.enable()
         use0 = resource.getrusage(resource.RUSAGE_SELF)
         cpu0, sent0, t0 = time.process_time(), fleet.metrics.frames_sent, time.monotonic()

@@ -69,6 +69,11 @@ class SharedConnector(Protocol):
     def reconcile(self) -> None: ...
 
 
+#: The names every source's limits have on a connector, its own or a share.
+_LABELS = frozenset(source.label(shared) for source in LocalLimitSource
+                    for shared in (False, True))
+
+
 def source_named(name: str | LocalLimitSource) -> LocalLimitSource:
     try:
         return LocalLimitSource(name)
@@ -126,6 +131,8 @@ class LocalLimits:
     def share(self) -> set[int]:
         """Put every source's limits on the connectors now, without reconciling them; the ids
         of the connectors whose limits moved."""
+        if not any(self.limits.values()):
+            return self._lift_all()
         before = {n: dict(c.limits) for n, c in self._connectors.items()}
         running = sorted((c for c in self._connectors.values() if _running(c.transaction)),
                          key=lambda c: (c.transaction.started_at, c.id))  # type: ignore[union-attr]
@@ -144,6 +151,19 @@ class LocalLimits:
                 for n, amps in self._shares(table[None], sharing, alone=not running).items():
                     self._connectors[n].limits[source.label(True)] = amps
         return {n for n, c in self._connectors.items() if c.limits != before[n]}
+
+    def _lift_all(self) -> set[int]:
+        """What ``share`` comes to while no source sets any limit (a station without local
+        limits, at every input): every local limit's name off every connector. Without building
+        the shares, since this runs after each of the station's inputs."""
+        moved = set()
+        for n, connector in self._connectors.items():
+            named = _LABELS.intersection(connector.limits)
+            if named:
+                for label in named:
+                    del connector.limits[label]
+                moved.add(n)
+        return moved
 
     def settle(self) -> None:
         """Reconcile the connectors whose limits moved (after every input of the station)."""

@@ -23,6 +23,7 @@ from pievse.fleet.drivers import DriverCounts, StationDrivers
 from pievse.fleet.metrics import FleetMetrics
 from pievse.fleet.scenario import Scenario
 from pievse.fleet.station import FleetStation
+from pievse.fleet.timers import Deadlines
 
 __all__ = ["Fleet", "FleetProgress", "StoppedTransaction"]
 
@@ -88,6 +89,8 @@ class Fleet:
         self.ssl_context = ssl_context
         self._window = _Window()
         self._built = False
+        #: Every station's timer, in one heap under one timer of the loop.
+        self.timers = Deadlines()
 
     def build(self) -> None:
         """Make every station (nothing connects yet)."""
@@ -105,7 +108,7 @@ class Fleet:
         station = FleetStation(index, scenario, self.csms_url, clock=self.clock,
                                metrics=self.metrics, rng=rng,
                                validate_outbound=self.validate_outbound,
-                               ssl_context=self.ssl_context)
+                               ssl_context=self.ssl_context, timers=self.timers)
         station.on_transaction_stopped = self._stopped
         drivers = StationDrivers(station, scenario, rng, self.counts, self.clock.now)
         self.stations.append(station)

@@ -49,6 +49,7 @@ from pievse.drivers.contracts import BoardCapabilities, DriverError, FaultChange
 from pievse.drivers.simulated.devices import SimulatedBoard, SimulatedEv, SimulatedMeter
 from pievse.fleet.metrics import FleetMetrics, ObservedConnection
 from pievse.fleet.scenario import Scenario
+from pievse.fleet.timers import Deadline, Deadlines
 from pievse.protocol.common.link import OcppLink
 from pievse.protocol.common.outbox import Outbox
 from pievse.protocol.v16.adapter import ChargePoint16
@@ -69,7 +70,8 @@ class FleetStation:
     def __init__(self, index: int, scenario: Scenario, csms_url: str, *, clock: AsyncClock,
                  metrics: FleetMetrics, rng: random.Random,
                  validate_outbound: bool = False,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None,
+                 timers: Deadlines | None = None) -> None:
         self.index = index
         self.id = scenario.station_id(index)
         self.clock = clock
@@ -119,7 +121,9 @@ class FleetStation:
         self.energy_wh = 0
         #: Hears each transaction as it ends: (station id, meterStart, meterStop).
         self.on_transaction_stopped: Callable[[FleetStation, int, int], None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        #: The fleet's timers (a station alone keeps its own).
+        self._timers = timers if timers is not None else Deadlines()
+        self._timer: Deadline | None = None
         self._timer_at: float | None = None
         self._tasks: list[asyncio.Task] = []
 
@@ -159,7 +163,7 @@ class FleetStation:
 
     async def stop(self) -> None:
         if self._timer is not None:
-            self._timer.cancel()
+            self._timers.cancel(self._timer)
             self._timer = None
         await self.link.close()
         for board in self.boards.values():
@@ -178,11 +182,11 @@ class FleetStation:
 
     # --- inputs --------------------------------------------------------------------------------
 
-    def read_meters(self) -> None:
+    def read_meters(self, *, rearm: bool = True) -> None:
         for n, meter in self.meters.items():
             reading = _read_at_once(meter)
             if reading is not None:
-                self.dispatch(self.station.meter_reading(n, reading))
+                self.dispatch(self.station.meter_reading(n, reading), rearm=rearm)
 
     def present_card(self, id_tag: str) -> None:
         self.dispatch(self.station.token_presented(IdToken(id_tag, IdTokenType.ISO14443)))
@@ -207,8 +211,9 @@ class FleetStation:
 
     # --- effects -------------------------------------------------------------------------------
 
-    def dispatch(self, effects: list[Effect]) -> None:
-        """Carry out the station's effects: the board's first, then the messages."""
+    def dispatch(self, effects: list[Effect], *, rearm: bool = True) -> None:
+        """Carry out the station's effects: the board's first, then the messages; then the
+        timer follows the station's next deadline (``rearm=False``: the caller does that)."""
         for effect in effects:
             if isinstance(effect, SetContactor | SetPilot | SetPhases):
                 drive_board(self.station, self.boards[effect.connector_id], effect)
@@ -221,7 +226,8 @@ class FleetStation:
                 continue
             self._count(effect)
             self.adapter.handle(effect)
-        self._arm_timer()
+        if rearm:
+            self._arm_timer()
 
     def _count(self, effect: Effect) -> None:
         if isinstance(effect, TransactionStarted):
@@ -241,17 +247,18 @@ class FleetStation:
         if deadline == self._timer_at and self._timer is not None:
             return
         if self._timer is not None:
-            self._timer.cancel()
+            self._timers.cancel(self._timer)
             self._timer = None
         self._timer_at = deadline
         if deadline is not None:
-            self._timer = asyncio.get_running_loop().call_later(
+            self._timer = self._timers.call_later(
                 max(0.0, deadline - self.clock.now()), self._tick)
 
     def _tick(self) -> None:
         self._timer = self._timer_at = None
-        # A sample due now is taken from a fresh reading.
-        self.read_meters()
+        # A sample due now is taken from a fresh reading. The timer is armed once, after the
+        # tick: armed after the reading, it would be due at once and be moved again.
+        self.read_meters(rearm=False)
         self.dispatch(self.station.tick())
 
 

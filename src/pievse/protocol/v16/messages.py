@@ -12,7 +12,7 @@ from ocpp.v16 import call
 from pievse.core.authorization import AuthorizationResult
 from pievse.protocol.common.datetimes import format_datetime, parse_datetime
 from pievse.protocol.common.measurands import format_value, measurements
-from pievse.protocol.common.payloads import snake_to_camel_case
+from pievse.protocol.common.payloads import WirePayload, snake_to_camel_case
 from pievse.services.firmware import DEFAULT_RETRIES, DEFAULT_RETRY_INTERVAL_S
 from pievse.protocol.v16.codec.authorization import (
     CodecError,
@@ -55,15 +55,16 @@ def request_retries(retries: int | None, retry_interval: int | None) -> tuple[in
             DEFAULT_RETRY_INTERVAL_S if retry_interval is None else max(0, retry_interval))
 
 
-def meter_value(sample: MeterSample, measurands: list[str]) -> dict:
+def meter_value(sample: MeterSample, measurands: list[str]) -> WirePayload:
     sampled = []
+    context = sample.context.value
     for m in measurements(sample, measurands):
-        value = {
+        value = WirePayload({
             "value": format_value(m.value),
-            "context": sample.context.value,
+            "context": context,
             "measurand": m.measurand,
             "location": "Outlet",
-        }
+        })
         if m.unit in _UNITS_16:
             value["unit"] = m.unit
         if m.phase is not None:
@@ -71,7 +72,7 @@ def meter_value(sample: MeterSample, measurands: list[str]) -> dict:
         sampled.append(value)
     # The sample's own instant, not the meter read's: a clock-aligned value belongs to :15, not
     # to whenever the meter happened to be polled just before it.
-    return {"timestamp": timestamp(sample.timestamp), "sampledValue": sampled}
+    return WirePayload(timestamp=timestamp(sample.timestamp), sampledValue=sampled)
 
 
 def status_notification(effect: StatusChanged) -> call.StatusNotification:
