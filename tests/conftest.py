@@ -46,6 +46,18 @@ def standin_missing(request: pytest.FixtureRequest, why: str) -> None:
     pytest.skip(SKIPPED_FOR_A_STANDIN + why)
 
 
+#: The fixtures of the machine's one pcscd with its virtual readers.
+PCSCD_FIXTURES = frozenset({"pcscd", "own_pcscd", "card"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # pcscd's virtual readers listen on fixed ports, so there is one pcscd per machine, held by
+    # one test session at a time: under pytest-xdist every test that uses it runs in one worker.
+    for item in items:
+        if PCSCD_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("pcscd"))
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     # Noted per test from its report, not where the skip is raised: a session fixture raises it
     # once, and pytest hands the same skip to every later test that asks for the fixture.
