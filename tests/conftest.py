@@ -50,12 +50,12 @@ def standin_missing(request: pytest.FixtureRequest, why: str) -> None:
 PCSCD_FIXTURES = frozenset({"pcscd", "own_pcscd", "card"})
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_itemcollected(item: pytest.Item) -> None:
     # pcscd's virtual readers listen on fixed ports, so there is one pcscd per machine, held by
     # one test session at a time: under pytest-xdist every test that uses it runs in one worker.
-    for item in items:
-        if PCSCD_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("pcscd"))
+    # Marked as each test is collected, before pytest-xdist reads the groups.
+    if PCSCD_FIXTURES & set(getattr(item, "fixturenames", ())):
+        item.add_marker(pytest.mark.xdist_group("pcscd"))
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

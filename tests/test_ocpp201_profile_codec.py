@@ -63,6 +63,9 @@ def test_a_profile_reads_into_the_core_and_writes_back_as_it_came() -> None:
     ({"stackLevel": 2**40}, ProfileFormatError),
     ({"validFrom": "2030-13-45T00:00:00Z"}, ProfileFormatError),
     ({"transactionId": "x" * 37}, ProfileFormatError),
+    # Found by the fuzzer: the periods a number, not a list.
+    ({"chargingSchedule": [{**PROFILE["chargingSchedule"][0], "chargingSchedulePeriod": 1}]},
+     ProfileFormatError),
 ])
 def test_what_it_cannot_take_is_named(change: dict[str, Any], error: type) -> None:
     with pytest.raises(error):

@@ -77,7 +77,9 @@ def decode_charging_profile(data: Any) -> ChargingProfile:
             f"{len(schedules)} chargingSchedules: without ISO 15118 there is no car to choose "
             "one, this station takes one schedule per profile")
     sched = require_object(schedules[0], "chargingSchedule[0]")
-    for i, raw in enumerate(sched.get("chargingSchedulePeriod") or []):
+    periods = sched.get("chargingSchedulePeriod")
+    # Not a list: decode_schedule below says so in its own words.
+    for i, raw in enumerate(periods if isinstance(periods, list) else []):
         if isinstance(raw, dict) and raw.get("phaseToUse") is not None:
             raise ProfileUnsupported(f"chargingSchedulePeriod[{i}]: phaseToUse (no phase "
                                      "switching here)")
