@@ -401,7 +401,9 @@ async def test_update_firmware_installs_the_newer_pievse_which_reports_installed
     await eventually(lambda: firmware_statuses(csms, "CP1")[3:] == ["Installed"], "Installed")
     await eventually(lambda: load_record(state / "firmware")["phase"] == "confirmed",
                      "the new version confirmed")
-    assert load_record(state / "firmware")["report"] is None, "Installed was delivered"
+    # Cleared once the CSMS's answer to the notification is handled, a moment after it came.
+    await eventually(lambda: load_record(state / "firmware")["report"] is None,
+                     "Installed delivered and its report cleared")
     assert await csms.trigger_message("CP1", "FirmwareStatusNotification") == {
         "status": "Accepted"}
     await eventually(lambda: firmware_statuses(csms, "CP1")[4:] == ["Idle"], "Idle on trigger")

@@ -86,8 +86,9 @@ async def test_the_daemon_releases_the_gpio_board_when_it_stops(
     await eventually(lambda: status_now(csms) == "Preparing", what="Preparing")
     daemon.stop()
     await eventually(lambda: not csms.connected("CP1"), what="daemon stopped")
-    assert rig.contactor.state == 0 and rig.pilot.pwm.state == 0, \
-        "relays dropped and the pilot driver's input low: -12 V, state F"
+    # The boards are released after the link is closed: wait for the end of the stop.
+    await eventually(lambda: rig.contactor.state == 0 and rig.pilot.pwm.state == 0,
+                     what="relays dropped and the pilot driver's input low: -12 V, state F")
 
 
 async def test_a_type_2_socket_on_the_gpio_board_holds_the_plug_for_the_session_until_unlocked(
