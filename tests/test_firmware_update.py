@@ -38,6 +38,7 @@ from pievse.services.firmware_rollback import MAX_UNCONFIRMED_STARTS, ROLLBACK_S
 from pievse.services.firmware_rollback import restart_argv, save_record
 from pievse.core.iec61851 import PilotState
 from pievse.protocol.common.link import OcppLink
+from pievse.protocol.common.charge_point_parts import ChargePointParts
 from pievse.protocol.v16.adapter import ChargePoint16
 from pievse.core.authorization import IdToken, IdTokenType
 from pievse.core.effects import Effect, ResetNow, SetContactor, SetPilot
@@ -318,9 +319,9 @@ class Bench:
 
     def make_protocol(self, cp_id: str, firmware: FirmwareUpdater | None,
                       diagnostics: DiagnosticsUploader | None) -> Any:
-        return ChargePoint16(
-            self.station, self.dispatch, vendor="pievse", model="bench", response_timeout=5,
-            firmware=firmware, diagnostics=diagnostics)
+        return ChargePoint16(self.station, self.dispatch, ChargePointParts(
+            vendor="pievse", model="bench", response_timeout=5, firmware=firmware,
+            diagnostics=diagnostics))
 
     def dispatch(self, effects: list[Effect]) -> None:
         for effect in effects:

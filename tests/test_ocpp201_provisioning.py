@@ -288,6 +288,7 @@ async def test_every_variable_kept_under_a_16_key_feeds_what_that_key_feeds():
     """One meaning, one stored name, one station setting: the 2.0.1 variable and the 1.6 key
     of the same name agree on the setting and on the kind of value."""
     from pievse.core.station import Station
+    from pievse.protocol.common.charge_point_parts import ChargePointParts
     from pievse.protocol.v16.adapter import ChargePoint16
     from pievse.protocol.v16.configuration import KeyType
     from pievse.protocol.v201.adapter import ChargePoint201
@@ -296,8 +297,9 @@ async def test_every_variable_kept_under_a_16_key_feeds_what_that_key_feeds():
     kinds = {KeyType.INT: {DataType.INTEGER}, KeyType.BOOL: {DataType.BOOLEAN},
              KeyType.CSL: {DataType.MEMBER_LIST, DataType.SEQUENCE_LIST},
              KeyType.STRING: {DataType.STRING}}
-    keys = ChargePoint16(Station(1), lambda effects: None, vendor="v", model="m").configuration
-    model = ChargePoint201(Station(1), lambda effects: None, vendor="v", model="m").device_model
+    parts = ChargePointParts(vendor="v", model="m")
+    keys = ChargePoint16(Station(1), lambda effects: None, parts).configuration
+    model = ChargePoint201(Station(1), lambda effects: None, parts).device_model
     shared = [v for v in model if v.key is not None]
     assert len(shared) >= 15
     for variable in shared:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pievse.app.link_security import LinkSecurity
     from pievse.core.effects import Effect
     from pievse.core.station import Station
+    from pievse.protocol.common.charge_point_parts import ChargePointParts
     from pievse.protocol.common.outbox import Outbox
     from pievse.protocol.common.transport_security import TransportSecurity
     from pievse.services.diagnostics import DiagnosticsUploader
@@ -98,18 +99,9 @@ def build_16(parts: DaemonParts) -> Adapter:
         connector_phase_rotation,
     )
 
-    config, security = parts.config, parts.security
+    config = parts.config
     cp = config.charge_point
-    adapter = ChargePoint16(
-        parts.station,
-        parts.dispatch,
-        **_shared_arguments(parts),
-        firmware=parts.firmware,
-        diagnostics=parts.diagnostics,
-        logs=parts.logs,
-        cpo_name=security.cpo_name,
-        key_type=security.key_type,
-    )
+    adapter = ChargePoint16(parts.station, parts.dispatch, _charge_point_parts(parts))
     keys = _with_shared_keys(adapter, config)
     keys.set_initial("ConnectorPhaseRotation", connector_phase_rotation(
         cp.connectors,
@@ -122,41 +114,29 @@ def build_201(parts: DaemonParts) -> Adapter:
     that key's name, so the values the CSMS set hold whichever version is configured."""
     from pievse.protocol.v201.adapter import ChargePoint201
 
-    config, security = parts.config, parts.security
-    cp = config.charge_point
+    cp = parts.config.charge_point
     adapter = ChargePoint201(
-        parts.station,
-        parts.dispatch,
-        **_shared_arguments(parts),
-        boot_reason=parts.boot_reason,
-        phases=cp.phases,
-        max_power_w=cp.max_current * cp.voltage * cp.phases,
-        organization_name=security.cpo_name,
-        security_log=parts.logs.security_log if parts.logs is not None else None,
-    )
-    _with_shared_keys(adapter, config)
+        parts.station, parts.dispatch, _charge_point_parts(parts), boot_reason=parts.boot_reason,
+        phases=cp.phases, max_power_w=cp.max_current * cp.voltage * cp.phases)
+    _with_shared_keys(adapter, parts.config)
     return adapter
 
 
-def _shared_arguments(parts: DaemonParts) -> dict[str, Any]:
+def _charge_point_parts(parts: DaemonParts) -> ChargePointParts:
     """What every version's adapter is given alike."""
+    from pievse.protocol.common.charge_point_parts import ChargePointParts
+
     config, security = parts.config, parts.security
     cp = config.charge_point
-    return {
-        "vendor": cp.vendor,
-        "model": cp.model,
-        "serial_number": cp.serial_number or None,
-        "response_timeout": config.ocpp.response_timeout,
-        "on_ping_interval": parts.on_ping_interval,
-        "on_csms_time": parts.on_csms_time,
-        "on_connection_change": parts.on_connection_change,
-        "outbox": parts.outbox,
-        "clock": parts.clock,
-        "certificates": security.certificates,
-        "security_state": security.state,
-        "charge_point_id": cp.id,
-        "on_security_change": parts.on_security_change,
-    }
+    return ChargePointParts(
+        vendor=cp.vendor, model=cp.model, serial_number=cp.serial_number or None,
+        charge_point_id=cp.id, organization_name=security.cpo_name,
+        response_timeout=config.ocpp.response_timeout, clock=parts.clock, outbox=parts.outbox,
+        firmware=parts.firmware, diagnostics=parts.diagnostics, logs=parts.logs,
+        certificates=security.certificates, security_state=security.state,
+        key_type=security.key_type, on_ping_interval=parts.on_ping_interval,
+        on_csms_time=parts.on_csms_time, on_connection_change=parts.on_connection_change,
+        on_security_change=parts.on_security_change)
 
 
 def _with_shared_keys(adapter: Adapter, config: Config) -> Any:

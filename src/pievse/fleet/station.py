@@ -50,6 +50,7 @@ from pievse.drivers.simulated.devices import SimulatedBoard, SimulatedEv, Simula
 from pievse.fleet.metrics import FleetMetrics, ObservedConnection
 from pievse.fleet.scenario import Scenario
 from pievse.fleet.timers import Deadline, Deadlines
+from pievse.protocol.common.charge_point_parts import ChargePointParts
 from pievse.protocol.common.link import OcppLink
 from pievse.protocol.common.outbox import Outbox
 from pievse.protocol.v16.adapter import ChargePoint16
@@ -91,10 +92,9 @@ class FleetStation:
         self.station = Station(
             scenario.connectors, clock=clock,
             board_max_current_a={n: capabilities.max_current_a for n in connectors})
-        self.adapter = ChargePoint16(
-            self.station, self.dispatch, vendor=scenario.vendor, model=scenario.model,
-            serial_number=self.id[-25:], outbox=Outbox(clock=clock), clock=clock,
-            charge_point_id=self.id)
+        self.adapter = ChargePoint16(self.station, self.dispatch, ChargePointParts(
+            vendor=scenario.vendor, model=scenario.model, serial_number=self.id[-25:],
+            outbox=Outbox(clock=clock), clock=clock, charge_point_id=self.id))
         # Every frame the CSMS sends is validated; our own are checked by the tests.
         self.adapter.validate_outbound = validate_outbound
         keys = self.adapter.configuration
