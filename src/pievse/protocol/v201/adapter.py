@@ -30,6 +30,7 @@ from pievse.protocol.common.transport_security import TransportSecurity
 from pievse.protocol.v201.blocks import Block
 from pievse.protocol.v201.blocks.authorization import AuthorizationBlock
 from pievse.protocol.v201.blocks.availability import AvailabilityBlock
+from pievse.protocol.v201.blocks.certificates import CertificatesBlock
 from pievse.protocol.v201.blocks.local_list import LocalListBlock
 from pievse.protocol.v201.blocks.provisioning import ProvisioningBlock
 from pievse.protocol.v201.blocks.remote_control import RemoteControlBlock
@@ -104,6 +105,8 @@ class ChargePoint201(BlockAdapter):
             SecurityBlock(context, identity=parts.charge_point_id,
                           organization_name=parts.organization_name,
                           on_security_change=parts.on_security_change),
+            CertificatesBlock(context, identity=parts.charge_point_id, key_type=parts.key_type,
+                              on_security_change=parts.on_security_change),
         ]
         for block in self.blocks:
             self.device_model.declare(block.variables())
