@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pievse.protocol.common.security_events import SecurityEvent
+from pievse.protocol.common.security_state import check_profile_change
 
 if TYPE_CHECKING:
     from pievse.protocol.common.security_events import SecurityEvents
@@ -39,7 +40,20 @@ if TYPE_CHECKING:
         Outcome,
     )
 
-__all__ = ["CertificateManagement"]
+__all__ = ["CertificateManagement", "profile_refusal"]
+
+
+def profile_refusal(state: SecurityState, certificates: CertificateStore,
+                    requested: int) -> str | None:
+    """Why the charge point cannot move to security profile ``requested`` now, or None (see
+    :func:`~pievse.protocol.common.security_state.check_profile_change`)."""
+    from pievse.services.certificates import CertificateUse
+
+    return check_profile_change(
+        state.profile, requested, authorization_key_set=bool(state.authorization_key),
+        central_system_root_installed=bool(
+            certificates.root_files(CertificateUse.CENTRAL_SYSTEM_ROOT)),
+        client_certificate_installed=certificates.has_valid_charge_point_certificate())
 
 
 class CertificateManagement:
@@ -116,6 +130,9 @@ class CertificateManagement:
         return outcome
 
     # --- what needs a new connection -----------------------------------------------------
+
+    def profile_refusal(self, requested: int) -> str | None:
+        return profile_refusal(self.state, self.certificates, requested)
 
     def changed(self, what: str) -> None:
         """``what`` ("profile", "authorization_key", "certificate") changed; announced later."""

@@ -32,6 +32,7 @@ from pievse.protocol.v201.blocks.authorization import AuthorizationBlock
 from pievse.protocol.v201.blocks.availability import AvailabilityBlock
 from pievse.protocol.v201.blocks.certificates import CertificatesBlock
 from pievse.protocol.v201.blocks.local_list import LocalListBlock
+from pievse.protocol.v201.blocks.network_profiles import NetworkProfilesBlock
 from pievse.protocol.v201.blocks.provisioning import ProvisioningBlock
 from pievse.protocol.v201.blocks.remote_control import RemoteControlBlock
 from pievse.protocol.v201.blocks.reservation import ReservationBlock
@@ -107,6 +108,7 @@ class ChargePoint201(BlockAdapter):
                           on_security_change=parts.on_security_change),
             CertificatesBlock(context, identity=parts.charge_point_id, key_type=parts.key_type,
                               on_security_change=parts.on_security_change),
+            NetworkProfilesBlock(context, profiles=parts.network_profiles),
         ]
         for block in self.blocks:
             self.device_model.declare(block.variables())

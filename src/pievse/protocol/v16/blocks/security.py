@@ -32,6 +32,8 @@ from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action
 
 from pievse.protocol.common.certificate_management import CertificateManagement
+# Kept importable from here, where the tests have always found it.
+from pievse.protocol.common.security_state import check_profile_change
 from pievse.protocol.common.transport_security import (
     SecurityProfile,
     TransportSecurity,
@@ -46,29 +48,6 @@ from pievse.services.certificates import CertificateHashData, CertificateUse, Ke
 
 __all__ = ["AuthorizationKeyRedactor", "SecurityBlock", "check_profile_change",
            "redact_authorization_keys"]
-
-
-def check_profile_change(current: SecurityProfile, requested: int, *,
-                         authorization_key_set: bool, central_system_root_installed: bool,
-                         client_certificate_installed: bool) -> str | None:
-    """Why ChangeConfiguration SecurityProfile must be Rejected, or None to accept it.
-
-    The white paper's rules: the profile only goes up (a downgrade would let a man in the middle
-    strip the security); and what the new profile needs must already be there, or the charge
-    point would lock itself out at the next connection.
-    """
-    if requested not in tuple(SecurityProfile):
-        return f"no security profile {requested}"
-    wanted = SecurityProfile(requested)
-    if wanted < current:
-        return f"the security profile may only go up ({int(current)} -> {requested} refused)"
-    if wanted.uses_basic_auth and not authorization_key_set:
-        return f"profile {requested} needs an AuthorizationKey, and none is set"
-    if wanted.uses_tls and not central_system_root_installed:
-        return f"profile {requested} needs an installed CentralSystemRootCertificate"
-    if wanted.uses_client_certificate and not client_certificate_installed:
-        return "profile 3 needs a valid charge point certificate"
-    return None
 
 
 def _cpo_name_refusal(value: str) -> str | None:
@@ -180,12 +159,7 @@ class SecurityBlock:
         return ChangeResult.ACCEPTED, "changed (the value is never logged)"
 
     def _profile_refusal(self, requested: int) -> str | None:
-        return check_profile_change(
-            self.state.profile, requested,
-            authorization_key_set=bool(self.state.authorization_key),
-            central_system_root_installed=bool(
-                self.certificates.root_files(CertificateUse.CENTRAL_SYSTEM_ROOT)),
-            client_certificate_installed=self.certificates.has_valid_charge_point_certificate())
+        return self.management.profile_refusal(requested)
 
     def _change_security_profile(self, requested: int) -> tuple[ChangeResult, str]:
         current = self.state.profile
