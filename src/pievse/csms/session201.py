@@ -99,3 +99,14 @@ class ChargePointSession201(SessionBase):
                                      **_: Any) -> None:
         await self.send_signed(csr, **({"certificateType": certificate_type}
                                        if certificate_type is not None else {}))
+
+    # ISO 15118 certificates for a car (M01, M02, M06): the bench has no contract PKI, so it
+    # says Failed unless a test answers them itself (``on_call``).
+
+    @on(Action.get_15118_ev_certificate)
+    def on_get_15118_ev_certificate(self, **_: Any) -> call_result.Get15118EVCertificate:
+        return call_result.Get15118EVCertificate(status="Failed", exi_response="")
+
+    @on(Action.get_certificate_status)
+    def on_get_certificate_status(self, **_: Any) -> call_result.GetCertificateStatus:
+        return call_result.GetCertificateStatus(status="Failed")
