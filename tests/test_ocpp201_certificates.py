@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - tests take the shared `pki` fixture imported from test_daemon_security
 """OCPP 2.0.1 certificate management, end to end over websockets against the bench CSMS: roots
 installed, listed and deleted (M03-M05), the charging station's and the V2G certificate renewed
 with a key made on the station (A02), and the request repeated when no certificate comes. Named
@@ -13,16 +14,12 @@ from pievse.services.certificates import CertificateHashData, Leaf
 from tests.conftest import eventually
 from tests.ocpp201 import OCPP201, get_variable, sent, set_variable
 from tests.test_ocpp16_sessions import next_one, sent_at
-from tests.tls_standins import CPO_NAME, TestPki
+from tests.test_daemon_security import pki  # noqa: F401 - a fixture
+from tests.tls_standins import CPO_NAME
 
 pytestmark = pytest.mark.asyncio
 
 SECURE = {**OCPP201, "cpo_name": CPO_NAME}
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    return TestPki(tmp_path_factory.mktemp("pki"))
 
 
 async def _install(csms, kind: str, pem: str) -> dict:

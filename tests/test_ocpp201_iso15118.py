@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - tests take the shared `pki` fixture imported from test_daemon_security
 """The OCPP side of ISO 15118 Plug & Charge, end to end over websockets against the bench CSMS:
 what a board with an ISO 15118 stack calls (the hooks), the CALLs reaching the CSMS and its
 answers coming back, the V2G and MO roots kept for the stack, ISO15118Ctrlr. Named after the
@@ -9,7 +10,7 @@ import pytest
 
 from pievse.protocol.v201.blocks.iso15118 import CertificateStatusAnswer, EvCertificateAnswer
 from tests.ocpp201 import OCPP201, get_variable, sent
-from tests.tls_standins import TestPki
+from tests.test_daemon_security import pki  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.asyncio
 
@@ -17,11 +18,6 @@ SCHEMA = "urn:iso:15118:2:2013:MsgDef"
 EXI_REQUEST, EXI_RESPONSE = "gJgCAAQ=", "gJgCAAREU0VDQw=="
 OCSP = {"hashAlgorithm": "SHA256", "issuerNameHash": "a" * 64, "issuerKeyHash": "b" * 64,
         "serialNumber": "1f", "responderURL": "http://ocsp.example.org"}
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    return TestPki(tmp_path_factory.mktemp("pki"))
 
 
 async def test_m01_the_ev_certificate_hook_reaches_the_csms_and_brings_its_answer_back(

@@ -5,7 +5,6 @@ NetworkProfileConnectionAttempts gives way to the next. Named after the OCTT tes
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 import pytest
@@ -14,6 +13,7 @@ from pievse.app.daemon import Daemon, ExitReason
 from pievse.csms.server import CentralSystem
 from tests.conftest import eventually, station_config
 from tests.ocpp201 import OCPP201, get_variable, sent, set_variable
+from tests.test_daemon_security import running
 
 pytestmark = pytest.mark.asyncio
 
@@ -35,12 +35,8 @@ async def daemon_on(csms: CentralSystem, storage: str, **ocpp):
                                    storage={"path": storage}))
     if daemon.link is not None:
         daemon.link.backoff_initial = daemon.link.backoff_max = 0.1
-    task = asyncio.create_task(daemon.run())
-    try:
+    async with running(daemon):
         yield daemon
-    finally:
-        daemon.stop()
-        await asyncio.wait_for(task, 10)
 
 
 async def test_tc_b_42_set_new_network_connection_profile_accepted_and_kept(

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - tests take the shared `pki` fixture imported from test_daemon_security
 """The daemon on OCPP 2.0.1 under security profiles 1-3, end to end against the bench CSMS over
 real websockets and real TLS with certificates the test generates: Basic auth (1), TLS with
 Basic auth (2), mutual TLS (3); a new BasicAuthPassword the CSMS refuses falls back to the old
@@ -6,39 +7,28 @@ one (A01), and a certificate renewed under mutual TLS is presented at the next c
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from pathlib import Path
 
 import pytest
 
 from pievse.app.daemon import Daemon
-from tests.conftest import config_text, eventually
+from tests.conftest import eventually
 from tests.ocpp201 import get_variable, set_variable
+from tests.test_daemon_security import daemon_for as daemon_16_style
+from tests.test_daemon_security import pki  # noqa: F401 - a fixture
+from tests.test_daemon_security import running as started
 from tests.test_ocpp201_network_profiles import profile
-from tests.tls_standins import CPO_NAME, SecureCentralSystem, TestPki, basic_token
+from tests.tls_standins import CPO_NAME, SecureCentralSystem, basic_token
 
 pytestmark = pytest.mark.asyncio
 
 KEY, NEW_KEY = "pievse-key-0123456789", "pievse-new-key-9876543210"
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    return TestPki(tmp_path_factory.mktemp("pki"))
-
-
 def daemon_for(url: str, tmp_path: Path, **ocpp) -> Daemon:
-    from pievse.app.config import parse_config
-
-    sections = {
-        "charge_point": {"id": "CP1"},
-        "ocpp": {"url": url, "response_timeout": 5, "version": "2.0.1", "cpo_name": CPO_NAME,
-                 **ocpp},
-        "api": {"listen": ""},
-        "storage": {"path": str(tmp_path / "pievse.sqlite3")},
-    }
-    daemon = Daemon(parse_config(config_text(sections), "<test>"))
+    """The daemon of test_daemon_security, on 2.0.1, quick to retry."""
+    daemon = daemon_16_style(url, tmp_path, version="2.0.1", cpo_name=CPO_NAME, **ocpp)
     assert daemon.link is not None
     daemon.link.backoff_initial = daemon.link.backoff_max = 0.1
     return daemon
@@ -46,13 +36,9 @@ def daemon_for(url: str, tmp_path: Path, **ocpp) -> Daemon:
 
 @contextlib.asynccontextmanager
 async def running(daemon: Daemon):
-    task = asyncio.create_task(daemon.run())
-    try:
+    async with started(daemon):
         await eventually(lambda: daemon.protocol.registered, "registered", 20)
         yield daemon
-    finally:
-        daemon.stop()
-        await asyncio.wait_for(task, 15)
 
 
 async def _get(csms: SecureCentralSystem, component: str, variable: str) -> dict:
