@@ -32,8 +32,6 @@ from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action
 
 from pievse.protocol.common.certificate_management import CertificateManagement
-# Kept importable from here, where the tests have always found it.
-from pievse.protocol.common.security_state import check_profile_change
 from pievse.protocol.common.transport_security import (
     SecurityProfile,
     TransportSecurity,
@@ -46,7 +44,7 @@ from pievse.protocol.v16.context import Context
 from pievse.protocol.common.security_events import SecurityEvent
 from pievse.services.certificates import CertificateHashData, CertificateUse, KeyType
 
-__all__ = ["AuthorizationKeyRedactor", "SecurityBlock", "check_profile_change",
+__all__ = ["AuthorizationKeyRedactor", "SecurityBlock",
            "redact_authorization_keys"]
 
 
