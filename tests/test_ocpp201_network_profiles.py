@@ -107,6 +107,8 @@ async def test_tc_b_45_migrate_to_new_connection_profile(csms, tmp_path):
     async with CentralSystem(host="127.0.0.1", port=0) as new_csms:
         async with daemon_on(csms, storage) as daemon:
             await eventually(lambda: daemon.protocol.registered, what="registered")
+            assert await set_variable(csms, "OCPPCommCtrlr", "NetworkConfigurationPriority",
+                                      "1,0") == "Rejected", "slot 1 holds no profile yet"
             answer = await csms.call("CP1", "SetNetworkProfile", profile(new_csms.url))
             assert answer["status"] == "Accepted"
             assert await set_variable(csms, "OCPPCommCtrlr", "NetworkConfigurationPriority",

@@ -413,18 +413,20 @@ class CertificateStore:
         subject = x509.Name([x509.NameAttribute(oid.NameOID.COMMON_NAME, charge_point_id),
                              x509.NameAttribute(oid.NameOID.ORGANIZATION_NAME, cpo_name)])
         is_ec = isinstance(key, ec.EllipticCurvePrivateKey)
-        csr = (
+        builder = (
             x509.CertificateSigningRequestBuilder()
             .subject_name(subject)
-            # What the key is for, as a hint to the CA: TLS client authentication only.
             .add_extension(x509.KeyUsage(
                 digital_signature=True, content_commitment=False, key_encipherment=not is_ec,
                 data_encipherment=False, key_agreement=is_ec, key_cert_sign=False,
                 crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([oid.ExtendedKeyUsageOID.CLIENT_AUTH]),
-                           critical=False)
-            .sign(key, hashes.SHA256())
         )
+        if leaf is Leaf.CHARGE_POINT:
+            # What the key is for, as a hint to the CA: TLS client authentication to the CSMS
+            # (the SECC's V2G key serves TLS to the car, as ISO 15118's PKI says).
+            builder = builder.add_extension(
+                x509.ExtendedKeyUsage([oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        csr = builder.sign(key, hashes.SHA256())
         write_private_file(self._pending_key(leaf), key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption()))

@@ -52,10 +52,16 @@ class NetworkProfilesBlock:
             # Takes effect at the next start: the link in use is not dropped for it.
             Variable(COMM, "NetworkConfigurationPriority", DataType.SEQUENCE_LIST, "0",
                      values_list=tuple(str(n) for n in range(SLOTS + 1)),
-                     reboot_required=True),
+                     reboot_required=True, check=self._priority_refusal),
             Variable(COMM, "NetworkProfileConnectionAttempts", DataType.INTEGER, 3, minimum=1,
                      maximum=100),
         ]
+
+    def _priority_refusal(self, value: str) -> str | None:
+        """A slot in the priority must hold a connection (slot 0 always does)."""
+        stored = self.profiles.slots() if self.profiles is not None else []
+        empty = [slot for slot in value.split(",") if slot and int(slot) not in (0, *stored)]
+        return f"no network profile in slot {', '.join(empty)}" if empty else None
 
     def refusal(self, slot: int, data: dict[str, Any]) -> str | None:
         """Why this profile cannot be kept in that slot, or None."""
