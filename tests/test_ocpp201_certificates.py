@@ -6,6 +6,8 @@ after the OCTT test cases where one exists, else after the use case."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -15,7 +17,7 @@ from tests.conftest import eventually
 from tests.ocpp201 import OCPP201, get_variable, sent, set_variable
 from tests.test_ocpp16_sessions import next_one, sent_at
 from tests.test_daemon_security import pki  # noqa: F401 - a fixture
-from tests.tls_standins import CPO_NAME
+from tests.tls_standins import CPO_NAME, DAY
 
 pytestmark = pytest.mark.asyncio
 
@@ -173,3 +175,20 @@ async def test_a02_fr_17_no_certificate_signed_the_request_is_repeated_with_doub
     for _ in range(100):
         await fake_clock.advance(1)
     assert len(sent(csms, "SignCertificate")) == 3, "no more than CertSigningRepeatTimes"
+
+
+async def test_a03_the_station_asks_for_a_new_certificate_a_month_before_its_own_expires(
+        csms, start_station, pki, tmp_path):
+    now = dt.datetime.now(dt.timezone.utc)
+    ending = pki.issue("CP1", issuer=pki.issuing_ca, client=True, organization=CPO_NAME,
+                       not_after=now + 10 * DAY)
+    cert_file, key_file = ending.write(tmp_path, "ending")
+    csms.sign = pki.sign_csr
+    station = await start_station(ocpp={**SECURE, "ca_file": str(pki.root_file),
+                                        "cert_file": str(cert_file), "key_file": str(key_file)})
+    message = await csms.wait_for_message("CP1", "CertificateSigned", "in")
+    assert message.payload["status"] == "Accepted"
+    [request] = sent(csms, "SignCertificate")
+    assert request["certificateType"] == "ChargingStationCertificate"
+    renewed = station.security.certificates.charge_point_certificate()
+    assert renewed is not None and renewed.not_valid_after_utc > now + 30 * DAY

@@ -8,7 +8,8 @@ CentralSystemRootCertificate; the V2G and MO roots and the V2G certificate are a
 stack's), the hash data chains, and the status words.
 
 The CSMS asks for a new certificate with TriggerMessage (SignChargingStationCertificate,
-SignV2GCertificate): a key is made here, its CSR (CN = SecurityCtrlr.Identity, O =
+SignV2GCertificate), or the station itself a month before its certificate expires (A03): a
+key is made here, its CSR (CN = SecurityCtrlr.Identity, O =
 SecurityCtrlr.OrganizationName) goes out in a SignCertificate, and when the CSMS accepted it
 but no CertificateSigned came within CertSigningWaitMinimum, the request goes out again, the
 wait doubling each time, at most CertSigningRepeatTimes times (A02.FR.17). A new charging
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
     from pievse.services.certificates import KeyType
 
 __all__ = ["ROOT_TYPES", "CertificatesBlock"]
+
+#: How often the charging station certificate's end is looked at (A03).
+RENEWAL_CHECK_S = 86_400
 
 RO = Mutability.READ_ONLY
 SECURITY = "SecurityCtrlr"
@@ -69,6 +73,7 @@ class CertificatesBlock:
                 context.triggers.register(
                     trigger, lambda _evse, kind=kind: self.request_certificate(kind),
                     refusal=self._sign_refusal)
+            context.while_registered("certificate-renewal", self._renew_when_due)
         #: The leaves whose signing request awaits its CertificateSigned: the event is set when
         #: one came.
         self._awaiting: dict[str, asyncio.Event] = {}
@@ -120,6 +125,7 @@ class CertificatesBlock:
             if response is None or response.status != "Accepted":
                 self.log.warning("the CSMS did not accept our %s signing request (%s)", kind,
                                  "no answer" if response is None else response.status)
+                self._awaiting.pop(kind, None)
                 return
             task = asyncio.get_running_loop().create_task(self._await_signed(csr, kind,
                                                                              attempt))
@@ -127,6 +133,18 @@ class CertificatesBlock:
             task.add_done_callback(self._tasks.discard)
 
         self.context.send(call.SignCertificate(csr=csr, certificate_type=kind), answered)
+
+    async def _renew_when_due(self, _call: Any) -> None:
+        """A03: a month before the charging station certificate expires, ask for a new one
+        (looked at once per connection and daily)."""
+        assert self.management is not None
+        while True:
+            if (self.management.certificates.renewal_due() and self._organization()
+                    and "ChargingStationCertificate" not in self._awaiting):
+                self.log.info("the charging station certificate expires within a month: "
+                              "asking for a new one")
+                await self.request_certificate()
+            await self.context.clock.sleep(RENEWAL_CHECK_S)
 
     async def _await_signed(self, csr: str, kind: str, attempt: int) -> None:
         """A02.FR.17: no CertificateSigned within CertSigningWaitMinimum (doubled at each
@@ -143,6 +161,7 @@ class CertificatesBlock:
         if attempt >= int(model[f"{SECURITY}.CertSigningRepeatTimes"]):
             self.log.warning("no CertificateSigned for our %s signing request: giving up after "
                              "%s repetitions", kind, attempt)
+            self._awaiting.pop(kind, None)
             return
         self.log.info("no CertificateSigned for our %s signing request within %g s: asking "
                       "again", kind, wait)
