@@ -115,9 +115,11 @@ def _dealt(mix: Mix, count: int, seed: int, block: int) -> tuple[str, ...]:
 
 def register_as_sent(version: str) -> Callable[[float], float]:
     """How a meter register (Wh) travels in ``version``'s transaction messages."""
-    if version == "1.6":
-        return round
-    return lambda wh: round(wh, 3)
+    return round if version == "1.6" else _to_the_milliwatt_hour
+
+
+def _to_the_milliwatt_hour(wh: float) -> float:
+    return round(wh, 3)
 
 
 def build_adapter(version: str, station: Station, dispatch: Callable[[list[Any]], None],
