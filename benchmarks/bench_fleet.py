@@ -127,6 +127,10 @@ def run_fleet(count: int, url: str, rate: float, interval: int, window: float,
     shares = "{ " + ", ".join(f'"{v}" = {share!r}' for v, share in parse_mix(ocpp)) + " }"
     scenario = parse_scenario(SCENARIO.format(count=count, rate=rate, interval=interval,
                                               mode=mode, ocpp=shares))
+    # The adapters' code is loaded once per process, not per station: before the baseline.
+    import pievse.protocol.v16.adapter  # noqa: F401
+    import pievse.protocol.v201.adapter  # noqa: F401
+
     gc.collect()
     baseline = rss_bytes()
     fleet = Fleet(scenario, url)
