@@ -317,7 +317,7 @@ def test_a_demo_fleet_needs_a_number_of_stations() -> None:
     assert done.returncode == 2 and "--stations" in done.stderr
 
 
-async def test_pievse_fleet_over_tls_with_a_password_per_station(tmp_path) -> None:
+async def test_pievse_fleet_of_both_versions_over_tls_with_a_password_per_station(tmp_path) -> None:
     from tests.tls_standins import TestPki
 
     pki = TestPki(tmp_path)
@@ -331,6 +331,7 @@ async def test_pievse_fleet_over_tls_with_a_password_per_station(tmp_path) -> No
         fleet = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "pievse", "fleet", "--scenario", str(scenario_file),
             "--csms", url, "--ca-file", str(pki.root_file), "--stations", "3",
+            "--ocpp", "1.6=0.4,2.0.1=0.6",
             "--json", str(tmp_path / "run.json"), "--csv", str(tmp_path / "actions.csv"),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         output, _ = await asyncio.wait_for(fleet.communicate(), 60)
@@ -342,4 +343,6 @@ async def test_pievse_fleet_over_tls_with_a_password_per_station(tmp_path) -> No
         "FLEET-00001", "FLEET-00002", "FLEET-00003"}
     data = json.loads((tmp_path / "run.json").read_text())
     assert data["actions"]["BootNotification"]["sent"] == 3
+    assert {version: mine["stations"] for version, mine in data["by_version"].items()} == {
+        "1.6": 1, "2.0.1": 2}
     assert "BootNotification" in (tmp_path / "actions.csv").read_text()
