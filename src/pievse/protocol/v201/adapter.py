@@ -114,8 +114,7 @@ class ChargePoint201(BlockAdapter):
             NetworkProfilesBlock(context, profiles=parts.network_profiles),
             self.iso15118,
         ]
-        for block in self.blocks:
-            self.device_model.declare(block.variables())
+        self.device_model.declare(self.blocks)
         self.routes = route_map(*self.blocks)
         self.sessions = AdapterSession(
             context, self.routes, version=self.version, register=self._provisioning.register,

@@ -7,6 +7,14 @@ what a 1.6 configuration key means is kept under that key's name (``key``): the 
 the CSMS's changes by that name, so a value changed under one version holds under the other,
 and both feed the same :class:`~pievse.core.settings.StationSettings` field.
 
+The declarations are shared: every station of a process built alike (same blocks, same EVSEs,
+same limits) holds the same immutable :class:`Declarations`, and only its own values (those that
+differ from the declared default) and its own blocks. So a variable whose value lives elsewhere
+(``read``) or whose change is carried out elsewhere (``write``, ``check``, ``answered``) names a
+function that is given the block that declared the variable when it is called, e.g.
+``read=MyBlock.method`` (an unbound method: the block comes as ``self``), never a closure over
+one block: a closure made per station would give each station declarations of its own.
+
 Only the Actual attribute is kept (targets, limits as attributes and monitoring are not):
 GetVariables and SetVariables of another attribute type answer NotSupportedAttributeType. A
 variable is writable only if something acts on its value; one that describes the station is
@@ -16,12 +24,15 @@ read-only and says the truth.
 from __future__ import annotations
 
 import enum
+import inspect
 import math
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DataType", "DeviceModel", "Mutability", "SetResult", "Variable", "member_list"]
+__all__ = ["DataType", "Declarations", "DeviceModel", "Mutability", "SetResult", "Variable",
+           "member_list"]
 
 
 class DataType(enum.Enum):
@@ -58,10 +69,14 @@ MAX_VALUE_LENGTH = 2500
 
 @dataclass(frozen=True, slots=True)
 class Variable:
+    """One variable's declaration. Two declarations that differ only in their default are the
+    same declaration: the default is a station's first value (its Identity, say), kept with the
+    station's values when it is not the shared one."""
+
     component: str
     name: str
     data_type: DataType
-    default: Any
+    default: Any = field(compare=False)
     mutability: Mutability = Mutability.READ_WRITE
     instance: str | None = None
     #: The EVSE (and connector) of the component, for the components that have one.
@@ -82,33 +97,40 @@ class Variable:
     #: Station setting fed by this variable, and how its value becomes the setting's value.
     setting: str | None = None
     to_setting: Callable[[Any], Any] | None = None
-    #: Where the value lives when it is not kept here.
-    read: Callable[[], Any] | None = None
-    #: Carries out a change in place of keeping the value here (a secret, say): the result and
-    #: why.
-    write: Callable[[Any], tuple[SetResult, str]] | None = None
-    #: Runs once the answer to a SetVariables of this variable has gone out.
-    answered: Callable[[], None] | None = None
+    #: Where the value lives when it is not kept here: ``read(block)``, given the block that
+    #: declared the variable.
+    read: Callable[[Any], Any] | None = None
+    #: Carries out a change in place of keeping the value here (a secret, say), as
+    #: ``write(block, value)``: the result and why.
+    write: Callable[[Any, Any], tuple[SetResult, str]] | None = None
+    #: Runs once the answer to a SetVariables of this variable has gone out: ``answered(block)``.
+    answered: Callable[[Any], None] | None = None
     #: Why a value (of the right type and limits) cannot be taken now, or None: a rule that
-    #: depends on the station's state.
-    check: Callable[[Any], str | None] | None = None
+    #: depends on the station's state, as ``check(block, value)``.
+    check: Callable[[Any, Any], str | None] | None = None
+    #: The name the value is kept under across restarts and versions (from the fields above).
+    stored_name: str = field(init=False, repr=False, compare=False)
+    _address: tuple[str, int | None, int | None, str | None, str, str | None] = field(
+        init=False, repr=False, compare=False)
 
-    @property
-    def stored_name(self) -> str:
-        """The name the value is kept under across restarts and versions."""
+    def __post_init__(self) -> None:
         if self.key is not None:
-            return self.key
-        parts = [self.component, *(() if self.evse is None else (f"evse{self.evse}",)),
-                 self.name, *(() if self.instance is None else (self.instance,))]
-        return ".".join(parts)
+            name = self.key
+        else:
+            name = ".".join([self.component,
+                             *(() if self.evse is None else (f"evse{self.evse}",)),
+                             self.name, *(() if self.instance is None else (self.instance,))])
+        object.__setattr__(self, "stored_name", name)
+        object.__setattr__(self, "_address", (self.component, self.evse, self.connector,
+                                              self.component_instance, self.name,
+                                              self.instance))
 
     @property
     def readonly(self) -> bool:
         return self.mutability is Mutability.READ_ONLY
 
     def address(self) -> tuple[str, int | None, int | None, str | None, str, str | None]:
-        return (self.component, self.evse, self.connector, self.component_instance,
-                self.name, self.instance)
+        return self._address
 
     def component_json(self) -> dict[str, Any]:
         shown: dict[str, Any] = {"name": self.component}
@@ -183,6 +205,71 @@ def render(variable: Variable, value: Any) -> str:
     return str(value)
 
 
+#: The callbacks a declaration may name, and how many arguments each is given.
+_CALLBACKS = {"read": 1, "write": 2, "answered": 1, "check": 2}
+
+_MISSING = object()
+
+
+class Declarations:
+    """The variables of one configuration of blocks, indexed; never changed once built, so that
+    every station built alike holds the same (see :meth:`of`)."""
+
+    __slots__ = ("__weakref__", "by_address", "by_name", "components", "owner", "variables")
+
+    #: The declarations in use, by the blocks' types and their variables: a station built like
+    #: one already running takes that one's.
+    _shared: weakref.WeakValueDictionary[tuple, Declarations] = weakref.WeakValueDictionary()
+
+    def __init__(self, declared: Sequence[Iterable[Variable]]) -> None:
+        """``declared``: each block's variables, in the order of the blocks. A variable has one
+        owner: declaring one twice is a mistake, refused."""
+        self.by_address: dict[tuple, Variable] = {}
+        self.by_name: dict[str, Variable] = {}
+        #: The index of the block that declared each variable, by stored name.
+        self.owner: dict[str, int] = {}
+        for index, variables in enumerate(declared):
+            for v in variables:
+                if v.address() in self.by_address or v.stored_name in self.by_name:
+                    raise ValueError(f"variable {v.stored_name} declared twice")
+                _check_callbacks(v)
+                self.by_address[v.address()] = v
+                self.by_name[v.stored_name] = v
+                self.owner[v.stored_name] = index
+        self.variables = tuple(self.by_address.values())
+        self.components = frozenset(address[:4] for address in self.by_address)
+
+    @classmethod
+    def of(cls, declared: Sequence[Iterable[Variable]], owners: Sequence[Any]) -> Declarations:
+        """The declarations of ``owners`` declaring these variables: the ones in use if a
+        station declared the same (whatever the defaults), else new ones."""
+        key = (tuple(type(owner) for owner in owners), tuple(tuple(vs) for vs in declared))
+        found = cls._shared.get(key)
+        if found is None:
+            found = cls._shared[key] = cls(key[1])
+        return found
+
+
+#: What a device model holds before its blocks declare their variables.
+_NOTHING = Declarations(())
+
+
+def _check_callbacks(variable: Variable) -> None:
+    """A callback is given the block that declared the variable: a closure over one block
+    (``read=lambda: self.x``) would make declarations no other station can share."""
+    for name, arguments in _CALLBACKS.items():
+        function = getattr(variable, name)
+        if function is None:
+            continue
+        try:
+            inspect.signature(function).bind(*range(arguments))
+        except TypeError:
+            raise TypeError(
+                f"variable {variable.stored_name}: {name} is given the block that declares it"
+                f"{' and the value' if arguments == 2 else ''} (e.g. {name}=MyBlock.method), "
+                f"{function!r} does not take that") from None
+
+
 class DeviceModel:
     """The variables of the charge point and their values; who wants to hear of a change.
 
@@ -191,34 +278,45 @@ class DeviceModel:
     station's settings are built from :meth:`station_settings`.
     """
 
+    __slots__ = ("_declared", "_listeners", "_owners", "_values")
+
     def __init__(self) -> None:
-        self._variables: dict[tuple, Variable] = {}
-        self._by_name: dict[str, Variable] = {}
-        self._components: set[tuple[str, int | None, int | None, str | None]] = set()
+        self._declared = _NOTHING
+        self._owners: tuple[Any, ...] = ()
+        #: This station's values where they are not the shared declaration's default.
         self._values: dict[str, Any] = {}
         self._listeners: list[Callable[[str, Any], None]] = []
 
-    def declare(self, variables: Iterable[Variable]) -> None:
-        """Add variables at their defaults. A variable has one owner: declaring one twice is a
-        mistake, refused."""
-        for v in variables:
-            if v.address() in self._variables or v.stored_name in self._by_name:
-                raise ValueError(f"variable {v.stored_name} declared twice")
-            self._variables[v.address()] = v
-            self._by_name[v.stored_name] = v
-            self._components.add(v.address()[:4])
-            self._values[v.stored_name] = v.default
+    def declare(self, owners: Sequence[Any]) -> None:
+        """The variables of each of ``owners`` (their ``variables()``), at their defaults."""
+        declared = [owner.variables() for owner in owners]
+        self._declared = Declarations.of(declared, owners)
+        self._owners = tuple(owners)
+        by_name = self._declared.by_name
+        for variables in declared:
+            for v in variables:
+                shared = by_name[v.stored_name].default
+                if v.stored_name not in self._values and (
+                        type(v.default) is not type(shared) or v.default != shared):
+                    self._values[v.stored_name] = v.default
+
+    @property
+    def declarations(self) -> Declarations:
+        return self._declared
 
     def __iter__(self) -> Iterator[Variable]:
-        return iter(self._variables.values())
+        return iter(self._declared.variables)
+
+    def _owner(self, variable: Variable) -> Any:
+        return self._owners[self._declared.owner[variable.stored_name]]
 
     # --- the daemon's view: configuration keys by stored name ----------------------------------
 
     def __contains__(self, name: str) -> bool:
-        return name in self._by_name
+        return name in self._declared.by_name
 
     def definition(self, name: str) -> Variable:
-        return self._by_name[name]
+        return self._declared.by_name[name]
 
     def set_initial(self, name: str, value: Any) -> None:
         """Set a value from the config file or the store, without the CSMS's rules."""
@@ -229,18 +327,20 @@ class DeviceModel:
 
     def station_settings(self) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        for v in self._by_name.values():
+        for v in self._declared.by_name.values():
             if v.setting is not None:
                 value = self.value(v)
                 result[v.setting] = v.to_setting(value) if v.to_setting else value
         return result
 
     def __getitem__(self, name: str) -> Any:
-        return self.value(self._by_name[name])
+        return self.value(self._declared.by_name[name])
 
     def value(self, variable: Variable) -> Any:
-        return variable.read() if variable.read is not None else self._values[
-            variable.stored_name]
+        if variable.read is not None:
+            return variable.read(self._owner(variable))
+        value = self._values.get(variable.stored_name, _MISSING)
+        return variable.default if value is _MISSING else value
 
     # --- GetVariables / SetVariables ------------------------------------------------------------
 
@@ -251,9 +351,9 @@ class DeviceModel:
         evse = component.get("evse") or {}
         where = (component["name"], evse.get("id"),
                  evse.get("connector_id", evse.get("connectorId")), component.get("instance"))
-        if where not in self._components:
+        if where not in self._declared.components:
             return None, SetResult.UNKNOWN_COMPONENT
-        found = self._variables.get((*where, variable["name"], variable.get("instance")))
+        found = self._declared.by_address.get((*where, variable["name"], variable.get("instance")))
         if found is None:
             return None, SetResult.UNKNOWN_VARIABLE
         return found, None
@@ -286,11 +386,11 @@ class DeviceModel:
             value = parse(found, text)
         except ValueError as error:
             return SetResult.REJECTED, f"invalid {found.data_type.value}: {error}"
-        refused = found.check(value) if found.check is not None else None
+        refused = found.check(self._owner(found), value) if found.check is not None else None
         if refused:
             return SetResult.REJECTED, refused
         if found.write is not None:
-            return found.write(value)
+            return found.write(self._owner(found), value)
         self._values[found.stored_name] = value
         for listener in self._listeners:
             listener(found.stored_name, value)
@@ -302,7 +402,7 @@ class DeviceModel:
         """The answer to a SetVariables of this variable has gone out."""
         found, _ = self.find(component, variable)
         if found is not None and found.answered is not None:
-            found.answered()
+            found.answered(self._owner(found))
 
     def shown(self, component: dict[str, Any], variable: dict[str, Any], text: str) -> str:
         """``text`` as a value of that variable may be shown in a log line."""

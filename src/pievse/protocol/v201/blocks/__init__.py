@@ -39,5 +39,7 @@ __all__ = ["Block"]
 
 class Block(Protocol):
     def variables(self) -> list[Variable]:
-        """The device model variables this block owns."""
+        """The device model variables this block owns. Their callbacks (``read``, ``write``,
+        ``check``, ``answered``) are given this block when called: ``read=MyBlock.method``, not a
+        closure over ``self``, so that stations built alike share one set of declarations."""
         ...

@@ -13,6 +13,8 @@ StatusNotification in 2.0.1: its availability is the ChargingStation's Availabil
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from ocpp.exceptions import NotSupportedError
@@ -66,19 +68,19 @@ class AvailabilityBlock:
         phases = DataType.INTEGER
         result = [
             Variable("ChargingStation", "AvailabilityState", DataType.OPTION_LIST, "", RO,
-                     persistent=False, read=self._station_status),
+                     persistent=False, read=AvailabilityBlock._station_status),
             Variable("ChargingStation", "Available", DataType.BOOLEAN, True, RO),
             Variable("ChargingStation", "SupplyPhases", phases, self._phases, RO),
         ]
         for n in context.evse_ids():
             result += [
                 Variable("EVSE", "AvailabilityState", DataType.OPTION_LIST, "", RO, evse=n,
-                         persistent=False, read=lambda n=n: self._status(n)),
+                         persistent=False, read=_status_of(n)),
                 Variable("EVSE", "Available", DataType.BOOLEAN, True, RO, evse=n),
                 Variable("EVSE", "SupplyPhases", phases, self._phases, RO, evse=n),
                 Variable("Connector", "AvailabilityState", DataType.OPTION_LIST, "", RO,
                          evse=n, connector=CONNECTOR_ID, persistent=False,
-                         read=lambda n=n: self._status(n)),
+                         read=_status_of(n)),
                 Variable("Connector", "Available", DataType.BOOLEAN, True, RO, evse=n,
                          connector=CONNECTOR_ID),
                 Variable("Connector", "ConnectorType", DataType.STRING, self._connector_type,
@@ -144,3 +146,10 @@ class AvailabilityBlock:
             n = status.connector_id
             if n != 0 and (evse_id is None or n == evse_id):
                 self._send(n, connector_status(status.status), status.timestamp)
+
+
+@functools.cache
+def _status_of(evse_id: int) -> Callable[[AvailabilityBlock], str]:
+    """Reads the status of that EVSE from the block: one function per EVSE, for every
+    station's declarations alike."""
+    return lambda block: block._status(evse_id)

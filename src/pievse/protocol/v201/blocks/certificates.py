@@ -80,11 +80,9 @@ class CertificatesBlock:
         self._tasks: set[asyncio.Task] = set()
 
     def variables(self) -> list[Variable]:
-        store = self.context.certificates
         return [
             Variable(SECURITY, "CertificateEntries", DataType.INTEGER, 0, RO, persistent=False,
-                     read=lambda: sum(len(store.root_files(use)) for use in _uses())
-                     if store is not None else 0),
+                     read=CertificatesBlock.certificate_entries),
             Variable(SECURITY, "MaxCertificateChainSize", DataType.INTEGER, 10000, RO),
             # The rule that a new root be signed by the old one is not implemented: say so.
             Variable(SECURITY, "AdditionalRootCertificateCheck", DataType.BOOLEAN, False, RO),
@@ -93,6 +91,10 @@ class CertificatesBlock:
             Variable(SECURITY, "CertSigningRepeatTimes", DataType.INTEGER, 3, minimum=0,
                      maximum=100),
         ]
+
+    def certificate_entries(self) -> int:
+        store = self.context.certificates
+        return sum(len(store.root_files(use)) for use in _uses()) if store is not None else 0
 
     # --- SignCertificate / CertificateSigned (A02, A03) -------------------------------------
 

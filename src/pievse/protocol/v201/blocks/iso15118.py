@@ -91,15 +91,10 @@ class ISO15118Block:
         return self
 
     def variables(self) -> list[Variable]:
-        model = self.context.device_model
-
-        def attached() -> bool:
-            return self.attached
-
         return [
             # What the OCPP side can do depends on a stack being there; none is set by the CSMS.
             *(Variable(ISO15118, name, DataType.BOOLEAN, False, RO, persistent=False,
-                       read=attached)
+                       read=ISO15118Block.stack_attached)
               for name in ("PnCEnabled", "V2GCertificateInstallationEnabled",
                            "ContractCertificateInstallationEnabled")),
             # Contracts are the stack's and the CSMS's to validate: none offline, none here.
@@ -107,8 +102,14 @@ class ISO15118Block:
             Variable(ISO15118, "CentralContractValidationAllowed", DataType.BOOLEAN, False, RO),
             Variable(ISO15118, "SeccId", DataType.STRING, self.identity, RO),
             Variable(ISO15118, "OrganizationName", DataType.STRING, "", RO, persistent=False,
-                     read=lambda: model["CpoName"]),
+                     read=ISO15118Block.organization_name),
         ]
+
+    def stack_attached(self) -> bool:
+        return self.attached
+
+    def organization_name(self) -> Any:
+        return self.context.device_model["CpoName"]
 
     async def _ask(self, request: Any) -> Any:
         """Send a CALL and wait for its answer; None when none comes (or the CSMS has not

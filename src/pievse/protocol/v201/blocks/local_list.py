@@ -45,11 +45,14 @@ class LocalListBlock:
         local = "LocalAuthListCtrlr"
         return [
             Variable(local, "Entries", DataType.INTEGER, 0, RO, persistent=False,
-                     read=lambda: authorization.list_size),
+                     read=LocalListBlock.entries),
             Variable(local, "ItemsPerMessage", DataType.INTEGER,
                      authorization.send_list_max_length, RO),
             Variable(local, "BytesPerMessage", DataType.INTEGER, self._bytes_per_message, RO),
         ]
+
+    def entries(self) -> int:
+        return self.context.station.access.authorization.list_size
 
     @on(Action.send_local_list)
     def on_send_local_list(self, version_number: int, update_type: str,

@@ -52,7 +52,7 @@ class NetworkProfilesBlock:
             # Takes effect at the next start: the link in use is not dropped for it.
             Variable(COMM, "NetworkConfigurationPriority", DataType.SEQUENCE_LIST, "0",
                      values_list=tuple(str(n) for n in range(SLOTS + 1)),
-                     reboot_required=True, check=self._priority_refusal),
+                     reboot_required=True, check=NetworkProfilesBlock._priority_refusal),
             Variable(COMM, "NetworkProfileConnectionAttempts", DataType.INTEGER, 3, minimum=1,
                      maximum=100),
         ]

@@ -79,7 +79,6 @@ class ProvisioningBlock:
 
     def variables(self) -> list[Variable]:
         comm, data = "OCPPCommCtrlr", "DeviceDataCtrlr"
-        clock = self.context.clock
         return [
             Variable(comm, "HeartbeatInterval", INTEGER, 300, unit="s", minimum=0,
                      maximum=86400, key="HeartbeatInterval"),
@@ -110,9 +109,12 @@ class ProvisioningBlock:
             *(Variable(data, "BytesPerMessage", INTEGER, n, RO, instance=what)
               for what, n in BYTES_PER_MESSAGE.items()),
             Variable("ClockCtrlr", "DateTime", DataType.DATE_TIME, "", RO, persistent=False,
-                     read=lambda: format_datetime(clock.now())),
+                     read=ProvisioningBlock.date_time),
             Variable("ClockCtrlr", "TimeSource", DataType.SEQUENCE_LIST, "NTP,Heartbeat", RO),
         ]
+
+    def date_time(self) -> str:
+        return format_datetime(self.context.clock.now())
 
     async def register(self, call_csms: Call) -> bool:
         """BootNotification until Accepted (see :mod:`pievse.protocol.common.registration`)."""

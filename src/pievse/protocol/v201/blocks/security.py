@@ -59,20 +59,23 @@ class SecurityBlock:
                            redactor=PASSWORD_REDACTOR)
 
     def variables(self) -> list[Variable]:
-        state, security = self.state, "SecurityCtrlr"
+        security = "SecurityCtrlr"
         shown = [
             Variable(security, "SecurityProfile", DataType.INTEGER, 0, RO, persistent=False,
-                     read=lambda: int(state.profile) if state is not None else 0),
+                     read=SecurityBlock.security_profile),
             Variable(security, "Identity", DataType.STRING, self._identity, RO),
             # The O of the certificate signing requests: 1.6's CpoName, kept under its name.
             Variable(security, "OrganizationName", DataType.STRING, self._organization_name,
                      key="CpoName"),
         ]
-        if state is not None:
+        if self.state is not None:
             shown.append(Variable(security, "BasicAuthPassword", DataType.STRING, "",
-                                  Mutability.WRITE_ONLY, write=self._change_password,
-                                  answered=self._announce_change))
+                                  Mutability.WRITE_ONLY, write=SecurityBlock._change_password,
+                                  answered=SecurityBlock._announce_change))
         return shown
+
+    def security_profile(self) -> int:
+        return int(self.state.profile) if self.state is not None else 0
 
     def _change_password(self, value: str) -> tuple[SetResult, str]:
         wrong = check_authorization_key(value)
