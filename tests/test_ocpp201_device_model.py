@@ -63,3 +63,20 @@ class _ClosureBlock:
 def test_a_callback_that_is_not_given_the_block_is_refused_by_name():
     with pytest.raises(TypeError, match="Ctrlr.Value: read is given the block"):
         DeviceModel().declare([_ClosureBlock()])
+
+
+class _ListBlock:
+    """Declares its values as a list, which cannot be hashed."""
+
+    def variables(self) -> list[Variable]:
+        return [Variable("Ctrlr", "Choice", DataType.OPTION_LIST, "a",
+                         values_list=["a", "b"])]  # type: ignore[arg-type]
+
+
+def test_declarations_that_cannot_be_shared_still_serve_their_station():
+    one, two = DeviceModel(), DeviceModel()
+    one.declare([_ListBlock()])
+    two.declare([_ListBlock()])
+    assert one.declarations is not two.declarations
+    assert one.set({"name": "Ctrlr"}, {"name": "Choice"}, None, "b")[0].value == "Accepted"
+    assert (one["Ctrlr.Choice"], two["Ctrlr.Choice"]) == ("b", "a")

@@ -244,7 +244,10 @@ class Declarations:
         """The declarations of ``owners`` declaring these variables: the ones in use if a
         station declared the same (whatever the defaults), else new ones."""
         key = (tuple(type(owner) for owner in owners), tuple(tuple(vs) for vs in declared))
-        found = cls._shared.get(key)
+        try:
+            found = cls._shared.get(key)
+        except TypeError:  # a field that cannot be hashed (a list of values): not shared
+            return cls(key[1])
         if found is None:
             found = cls._shared[key] = cls(key[1])
         return found
