@@ -30,6 +30,8 @@ from pievse.protocol.common.transport_security import TransportSecurity
 from pievse.protocol.v201.blocks import Block
 from pievse.protocol.v201.blocks.authorization import AuthorizationBlock
 from pievse.protocol.v201.blocks.availability import AvailabilityBlock
+from pievse.protocol.v201.blocks.diagnostics import DiagnosticsBlock
+from pievse.protocol.v201.blocks.firmware import FirmwareBlock
 from pievse.protocol.v201.blocks.local_list import LocalListBlock
 from pievse.protocol.v201.blocks.provisioning import ProvisioningBlock
 from pievse.protocol.v201.blocks.remote_control import RemoteControlBlock
@@ -101,6 +103,8 @@ class ChargePoint201(BlockAdapter):
             AuthorizationBlock(context), TransactionsBlock(context), RemoteControlBlock(context),
             LocalListBlock(context, bytes_per_message=MAX_MESSAGE_SIZE), ReservationBlock(context),
             SmartChargingBlock(context),
+            FirmwareBlock(context),
+            DiagnosticsBlock(context),
             SecurityBlock(context, identity=parts.charge_point_id,
                           organization_name=parts.organization_name,
                           on_security_change=parts.on_security_change),

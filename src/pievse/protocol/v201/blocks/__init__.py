@@ -14,6 +14,8 @@ local_list (D)      SendLocalList, GetLocalListVersion; LocalAuthListCtrlr
 reservation (H)     ReserveNow, CancelReservation
 security (A)        SecurityCtrlr, BasicAuthPassword
 smart_charging (K)  Set/Clear/GetChargingProfiles, GetCompositeSchedule; SmartChargingCtrlr
+firmware (L)        UpdateFirmware, FirmwareStatusNotification
+diagnostics (N)     GetLog, LogStatusNotification
 ==================  ===========================================================================
 
 Each is built over the shared :class:`~pievse.protocol.v201.context.Context` and nothing else
