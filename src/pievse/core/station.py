@@ -426,6 +426,11 @@ class Station:
     def clear_cache(self) -> Answer:
         return Answer(self.access.clear_cache(), self._take())
 
+    def forget_cached_token(self, id_token: IdToken) -> Answer:
+        """A customer's data cleared: the cache's verdict on ``id_token`` goes (True if there
+        was one). A running transaction keeps its token, and the local list is the CSMS's."""
+        return Answer(self.access.forget_cached(id_token), self._take())
+
     def reserve_now(self, reservation: Reservation) -> Answer:
         """ReserveNow: Accepted, Faulted, Occupied, Rejected or Unavailable. Rejected while a
         reset or a shutdown is under way: the connectors are about to go away."""
