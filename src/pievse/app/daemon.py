@@ -166,6 +166,7 @@ class Daemon:
             on_ping_interval=self._ping_interval_changed,
             on_connection_change=self._connection_changed,
             on_csms_time=self._csms_time,
+            history=self.store,
             # A Reset the CSMS asked for leaves its mark in the store until this start.
             boot_reason="PowerUp" if self.store.state("reset_pending") is None
             else "RemoteReset",

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pievse.core.effects import Effect
     from pievse.core.station import Station
     from pievse.protocol.common.charge_point_parts import ChargePointParts
+    from pievse.protocol.common.customer_data import SessionHistory
     from pievse.protocol.common.outbox import Outbox
     from pievse.protocol.common.transport_security import TransportSecurity
     from pievse.services.diagnostics import DiagnosticsUploader
@@ -89,6 +90,8 @@ class DaemonParts:
     on_csms_time: Callable[[float], None]
     #: Why the station (re)started, in 2.0.1's words (BootReasonEnumType).
     boot_reason: str = "PowerUp"
+    #: The session history (the store), which 2.0.1's CustomerInformation reports and clears.
+    history: SessionHistory | None = None
 
 
 def build_16(parts: DaemonParts) -> Adapter:
@@ -134,7 +137,7 @@ def _charge_point_parts(parts: DaemonParts) -> ChargePointParts:
         response_timeout=config.ocpp.response_timeout, clock=parts.clock, outbox=parts.outbox,
         firmware=parts.firmware, diagnostics=parts.diagnostics, logs=parts.logs,
         certificates=security.certificates, security_state=security.state,
-        key_type=security.key_type, on_ping_interval=parts.on_ping_interval,
+        key_type=security.key_type, history=parts.history, on_ping_interval=parts.on_ping_interval,
         on_csms_time=parts.on_csms_time, on_connection_change=parts.on_connection_change,
         on_security_change=parts.on_security_change)
 

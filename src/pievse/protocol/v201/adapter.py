@@ -30,6 +30,7 @@ from pievse.protocol.common.transport_security import TransportSecurity
 from pievse.protocol.v201.blocks import Block
 from pievse.protocol.v201.blocks.authorization import AuthorizationBlock
 from pievse.protocol.v201.blocks.availability import AvailabilityBlock
+from pievse.protocol.v201.blocks.customer_information import CustomerInformationBlock
 from pievse.protocol.v201.blocks.diagnostics import DiagnosticsBlock
 from pievse.protocol.v201.blocks.firmware import FirmwareBlock
 from pievse.protocol.v201.blocks.local_list import LocalListBlock
@@ -105,6 +106,7 @@ class ChargePoint201(BlockAdapter):
             SmartChargingBlock(context),
             FirmwareBlock(context),
             DiagnosticsBlock(context),
+            CustomerInformationBlock(context, history=parts.history),
             SecurityBlock(context, identity=parts.charge_point_id,
                           organization_name=parts.organization_name,
                           on_security_change=parts.on_security_change),

@@ -15,7 +15,8 @@ reservation (H)     ReserveNow, CancelReservation
 security (A)        SecurityCtrlr, BasicAuthPassword
 smart_charging (K)  Set/Clear/GetChargingProfiles, GetCompositeSchedule; SmartChargingCtrlr
 firmware (L)        UpdateFirmware, FirmwareStatusNotification
-diagnostics (N)     GetLog, LogStatusNotification
+diagnostics (N)     GetLog, LogStatusNotification; CustomerInformation and
+                    NotifyCustomerInformation in ``customer_information``
 ==================  ===========================================================================
 
 Each is built over the shared :class:`~pievse.protocol.v201.context.Context` and nothing else
