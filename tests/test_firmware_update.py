@@ -314,7 +314,8 @@ class Bench:
         self.restarts = 0
         self.protocol = self.make_protocol(cp_id, updater, diagnostics)
         self.link = OcppLink(csms.url, cp_id, session_factory=self.protocol.run_session,
-                             backoff_initial=0.1, backoff_max=1.0)
+                             backoff_initial=0.1, backoff_max=1.0,
+                             subprotocol=self.protocol.subprotocol)
         self.task: asyncio.Task | None = None
 
     def make_protocol(self, cp_id: str, firmware: FirmwareUpdater | None,

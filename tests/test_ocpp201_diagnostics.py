@@ -11,25 +11,16 @@ import json
 import re
 import tarfile
 from io import BytesIO
-from typing import Any
 
 import pytest
 
 from tests.conftest import eventually
-from tests.ocpp201 import OCPP201, sent
+from tests.ocpp201 import OCPP201
 from tests.test_diagnostics import UploadServer, server  # noqa: F401 - the fixture, shared
 from tests.test_firmware_update import now_iso
+from tests.test_get_log import get_log, log_statuses
 
 pytestmark = pytest.mark.asyncio
-
-
-def get_log(log_type: str, request_id: int, location: str, **window: str) -> dict[str, Any]:
-    return {"logType": log_type, "requestId": request_id, "retries": 0, "retryInterval": 0,
-            "log": {"remoteLocation": location, **window}}
-
-
-def log_statuses(csms) -> list[tuple[str, int | None]]:
-    return [(p["status"], p.get("requestId")) for p in sent(csms, "LogStatusNotification")]
 
 
 async def trigger(csms) -> tuple[str, int | None]:

@@ -11,9 +11,7 @@ Named after the OCTT test cases they follow (TC_L_*: L01 secure update, L02 with
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import subprocess
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,15 +19,12 @@ from typing import Any
 import pytest
 
 from pievse.core.authorization import IdToken, IdTokenType
-from pievse.core.effects import Effect, ResetNow, SetContactor, SetPilot
 from pievse.core.iec61851 import PilotState
-from pievse.core.station import Station
 from pievse.csms.server import CentralSystem
-from pievse.drivers.contracts import MeterReading
 from pievse.protocol.common.charge_point_parts import ChargePointParts
-from pievse.protocol.common.link import OcppLink
 from pievse.protocol.v201.adapter import ChargePoint201
 from pievse.services.certificates import CertificateStore, CertificateUse
+from pievse.services.diagnostics import DiagnosticsUploader
 from pievse.services.firmware import FirmwareStatus, FirmwareUpdater
 from pievse.services.firmware_rollback import ROLLBACK_SCRIPT, load_record, restart_argv
 from tests.conftest import eventually
@@ -38,6 +33,7 @@ from tests.test_firmware_update import (
     NEW,
     OLD,
     UPDATE_TIMEOUT,
+    Bench,
     FileServer,
     TargetVenv,
     build_wheel,
@@ -64,48 +60,25 @@ def untouched_target(tmp_path_factory: pytest.TempPathFactory) -> TargetVenv:
     return make_target(tmp_path_factory.mktemp("untouched"))
 
 
-class Bench201:
-    """A 2.0.1 charging station with one EVSE and no hardware, its certificates in ``folder``
-    (kept across restarts); a restart the station asks for is counted."""
+class Bench201(Bench):
+    """The 1.6 bench's charging station on 2.0.1, its certificates in ``folder`` (kept across
+    restarts)."""
 
     def __init__(self, csms: CentralSystem, folder: Path, firmware: FirmwareUpdater | None
                  ) -> None:
-        self.station = Station(1)
-        self.restarts = 0
         self.certificates = CertificateStore(folder / "certificates")
-        self.protocol = ChargePoint201(self.station, self.dispatch, ChargePointParts(
-            vendor="pievse", model="bench", charge_point_id="CP1", response_timeout=5,
-            firmware=firmware, certificates=self.certificates))
-        self.link = OcppLink(csms.url, "CP1", session_factory=self.protocol.run_session,
-                             backoff_initial=0.1, backoff_max=1.0,
-                             subprotocol=self.protocol.subprotocol)
-        self.task: asyncio.Task | None = None
+        super().__init__(csms, "CP1", firmware)
 
-    def dispatch(self, effects: list[Effect]) -> None:
-        for effect in effects:
-            if isinstance(effect, ResetNow):
-                self.restarts += 1
-            elif not isinstance(effect, SetContactor | SetPilot):
-                self.protocol.handle(effect)
+    def make_protocol(self, cp_id: str, firmware: FirmwareUpdater | None,
+                      diagnostics: DiagnosticsUploader | None) -> Any:
+        return ChargePoint201(self.station, self.dispatch, ChargePointParts(
+            vendor="pievse", model="bench", charge_point_id=cp_id, response_timeout=5,
+            firmware=firmware, certificates=self.certificates))
 
     def trust(self, root: Signer) -> None:
         """The manufacturer's root, as InstallCertificate would have put it."""
         assert self.certificates.install_root(CertificateUse.MANUFACTURER_ROOT,
                                               root.pem).status == "Accepted"
-
-    async def start(self) -> Bench201:
-        self.dispatch(self.station.meter_reading(1, MeterReading(1000.0, time.time())))
-        self.dispatch(self.station.start())
-        self.task = asyncio.create_task(self.link.run())
-        await eventually(lambda: self.protocol.registered, "BootNotification Accepted")
-        return self
-
-    async def stop(self) -> None:
-        await self.link.close()
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(BaseException):
-                await self.task
 
 
 @pytest.fixture
@@ -141,6 +114,15 @@ def statuses(csms: CentralSystem) -> list[tuple[str, int | None]]:
 
 def security_events(csms: CentralSystem) -> list[str]:
     return [p["type"] for p in sent(csms, "SecurityEventNotification")]
+
+
+async def trusting_bench(bench, pki: ManufacturerPki, target: TargetVenv, tmp_path: Path
+                         ) -> tuple[Bench201, FirmwareUpdater, Path]:
+    """A station that trusts the manufacturer's root, its updater, and a wheel to offer it."""
+    updater = updater_for(tmp_path / "state", target)
+    cp = await bench(updater)
+    cp.trust(pki.root)
+    return cp, updater, build_wheel(tmp_path, NEW)
 
 
 async def trigger(csms: CentralSystem) -> dict[str, Any]:
@@ -220,10 +202,7 @@ async def test_l02_update_without_signature_installs_after_the_transaction_ends(
 async def test_tc_l_06_a_signature_that_does_not_verify_installs_nothing(
         csms: CentralSystem, bench, server: FileServer, untouched_target: TargetVenv,
         pki: ManufacturerPki, tmp_path: Path) -> None:
-    updater = updater_for(tmp_path / "state", untouched_target)
-    cp = await bench(updater)
-    cp.trust(pki.root)
-    wheel = build_wheel(tmp_path, NEW)
+    cp, updater, wheel = await trusting_bench(bench, pki, untouched_target, tmp_path)
     signature = pki.signer.sign(wheel.read_bytes() + b"\n")  # the right key, other bytes
 
     answer = await csms.call("CP1", "UpdateFirmware", update_firmware(
@@ -269,10 +248,7 @@ async def test_tc_l_05_invalid_signing_certificate_is_answered_invalid_certifica
 async def test_tc_l_03_tc_l_10_a_new_update_cancels_one_download_scheduled(
         csms: CentralSystem, bench, server: FileServer, untouched_target: TargetVenv,
         pki: ManufacturerPki, tmp_path: Path) -> None:
-    updater = updater_for(tmp_path / "state", untouched_target)
-    cp = await bench(updater)
-    cp.trust(pki.root)
-    wheel = build_wheel(tmp_path, NEW)
+    cp, updater, wheel = await trusting_bench(bench, pki, untouched_target, tmp_path)
     url = server.serve(wheel)
     later = update_firmware(8, url, pki.signer, pki.signer.sign(wheel.read_bytes()))
     later["firmware"]["retrieveDateTime"] = now_iso(3600)
@@ -289,10 +265,8 @@ async def test_tc_l_03_tc_l_10_a_new_update_cancels_one_download_scheduled(
 async def test_tc_l_07_a_download_that_fails_ends_in_download_failed(
         csms: CentralSystem, bench, server: FileServer, untouched_target: TargetVenv,
         pki: ManufacturerPki, tmp_path: Path) -> None:
-    updater = updater_for(tmp_path / "state", untouched_target)
-    cp = await bench(updater)
-    cp.trust(pki.root)
-    url = server.serve(build_wheel(tmp_path, NEW)) + ".gone"
+    cp, updater, wheel = await trusting_bench(bench, pki, untouched_target, tmp_path)
+    url = server.serve(wheel) + ".gone"
 
     answer = await csms.call("CP1", "UpdateFirmware", update_firmware(
         11, url, pki.signer, pki.signer.sign(b"whatever")))

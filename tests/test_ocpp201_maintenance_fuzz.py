@@ -12,7 +12,6 @@ uploader) run on an event loop of their own thread over a real websocket, as in
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import os
@@ -32,6 +31,7 @@ from pievse.csms.server import CentralSystem
 from pievse.protocol.common.schemas import SchemaValidator
 from tests.conftest import station_config
 from tests.test_api_fuzz import LoopThread
+from tests.test_frame_fuzz import Rig as FrameRig
 
 SCHEMAS = os.path.join(os.path.dirname(ocpp.__file__), "v201", "schemas")
 CARD = {"idToken": "04A1B2C3", "type": "ISO14443"}
@@ -139,41 +139,36 @@ def bad_requests(draw: st.DrawFn) -> tuple[str, dict[str, Any], str]:
     return action, payload, CODES[kind]
 
 
-class Rig:
-    """A bench CSMS and a 2.0.1 daemon (store on disk, updater, log uploader) on their own
-    loop; one card is in the cache and one session in the history."""
+class Rig(FrameRig):
+    """The frame fuzzer's rig on 2.0.1, with its store on disk (so an updater and a log
+    uploader); one card is in the cache and one session in the history."""
 
     def __init__(self, loop: LoopThread, folder: Path) -> None:
         self.loop = loop
+        self.version = "2.0.1"
         self.csms = CentralSystem(host="127.0.0.1", port=0, heartbeat_interval=300)
         loop.run(self.csms.start())
         self.daemon = Daemon(station_config(
-            self.csms.url, "CP1", ocpp={"version": "2.0.1"},
+            self.csms.url, "CP1", ocpp={"version": self.version},
             storage={"path": str(folder / "pievse.sqlite3")},
             # Never the interpreter running the tests, should an update ever start.
             firmware={"python": str(folder / "no-such-python")}))
         self.task = loop.run(self._start())
+        loop.run(self._seed())
 
-    async def _start(self) -> asyncio.Task:
-        task = asyncio.create_task(self.daemon.run())
-        await asyncio.wait_for(self.daemon.started.wait(), 10)
-        for _ in range(1000):
-            if self.daemon.protocol.registered:
-                break
-            await asyncio.sleep(0.01)
+    async def _seed(self) -> None:
         token = IdToken(CARD["idToken"], IdTokenType.ISO14443)
         self.daemon.dispatch(self.daemon.station.verdict_received(
             token, AuthorizationResult(AuthorizationStatus.ACCEPTED)))
         store = self.daemon.store
         store.transaction_started(900, 1, token, 0.0, 1.0)
         store.transaction_ended(900, ended_at=2.0, meter_stop_wh=10.0, stop_reason="Local")
-        return task
-
-    def send(self, frame: str) -> str | None:
-        return self.loop.run(self.csms.send_raw("CP1", frame, timeout=10), timeout=30)
 
     def held(self) -> tuple[Any, ...]:
         """What a bad request must leave as it is."""
+        return self.loop.run(self._held())
+
+    async def _held(self) -> tuple[Any, ...]:
         daemon = self.daemon
         return (daemon.station.access.cache_entries(),
                 [s.id_token for s in daemon.store.sessions()],
@@ -182,14 +177,6 @@ class Rig:
                 [m.action for m in self.csms.messages if m.direction == "in"
                  and m.action in ("FirmwareStatusNotification", "LogStatusNotification",
                                   "NotifyCustomerInformation")])
-
-    def close(self) -> None:
-        async def stop() -> None:
-            self.daemon.stop()
-            await asyncio.wait_for(self.task, 10)
-            await self.csms.stop()
-
-        self.loop.run(stop())
 
 
 @pytest.fixture(scope="module")

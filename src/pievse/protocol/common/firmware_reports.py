@@ -105,6 +105,14 @@ class FirmwareReports:
 
         self.context.notifications.put(FIRMWARE_STATUS, message, delivered)
 
+    def start(self, asked: UpdateRequest | None, signing_refused: str | None) -> None:
+        """Once the answer is on the wire: the security event of a refused signing certificate,
+        or the update asked for (cancelling one not yet installing)."""
+        if signing_refused:
+            self.report(SecurityEvent.INVALID_FIRMWARE_SIGNING_CERTIFICATE, signing_refused)
+        if self.context.firmware is not None and asked is not None:
+            self.context.firmware.update(asked)
+
     def report(self, event: SecurityEvent, tech_info: str) -> None:
         if self.context.security_events is not None:
             self.context.security_events.report(event, tech_info)

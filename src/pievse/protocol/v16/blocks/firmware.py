@@ -45,7 +45,6 @@ from pievse.protocol.v16 import messages
 from pievse.protocol.v16.configuration import KeyDefinition
 from pievse.protocol.v16.context import Context
 from pievse.protocol.common.transfer_requests import request_retries, request_time
-from pievse.protocol.common.security_events import SecurityEvent
 from pievse.services.firmware import (
     FINAL_STATUSES,
     FirmwareStatus,
@@ -151,11 +150,8 @@ class FirmwareBlock:
     @after(Action.signed_update_firmware)
     def after_signed_update_firmware(self, **_: Any) -> None:
         refused, self._signing_refused = self._signing_refused, None
-        if refused:
-            self.reports.report(SecurityEvent.INVALID_FIRMWARE_SIGNING_CERTIFICATE, refused)
         asked, self._signed_asked = self._signed_asked, None
-        if self.context.firmware is not None and asked is not None:
-            self.context.firmware.update(asked)  # cancels an update not yet installing
+        self.reports.start(asked, refused)
 
     # --- the notifications ---------------------------------------------------------------------
 

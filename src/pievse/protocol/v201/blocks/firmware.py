@@ -36,7 +36,6 @@ from pievse.protocol.common.firmware_reports import (
     signing_certificate_refusal,
     unsigned_firmware_refusal,
 )
-from pievse.protocol.common.security_events import SecurityEvent
 from pievse.protocol.common.transfer_requests import request_retries, request_time
 from pievse.protocol.v201.codec.charging_profiles import status_info
 from pievse.protocol.v201.codec.firmware import firmware_status_notification
@@ -95,11 +94,8 @@ class FirmwareBlock:
     @after(Action.update_firmware)
     def after_update_firmware(self, **_: Any) -> None:
         refused, self._signing_refused = self._signing_refused, None
-        if refused:
-            self.reports.report(SecurityEvent.INVALID_FIRMWARE_SIGNING_CERTIFICATE, refused)
         asked, self._asked = self._asked, None
-        if self.context.firmware is not None and asked is not None:
-            self.context.firmware.update(asked)  # cancels an update not yet installing
+        self.reports.start(asked, refused)
 
     def _refused(self, request_id: int, status: str, code: str,
                  why: str) -> call_result.UpdateFirmware:
