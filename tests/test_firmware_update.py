@@ -288,6 +288,19 @@ def updater_for(state: Path, target: TargetVenv, clock: FakeClock | None = None
                            download_timeout=10.0, clock=clock)
 
 
+def restarted(state: Path, target: TargetVenv) -> FirmwareUpdater:
+    """The restart after an install: it goes through the rollback check kept in the state
+    directory, which leaves the new version in place when it imports and runs the daemon's
+    command; then the new version's updater takes up the record of its install."""
+    restart = restart_argv(state, [target.python, "-m", "pievse", "--version"])
+    assert restart[1] == str(state / "firmware" / ROLLBACK_SCRIPT)
+    started = subprocess.run(restart, capture_output=True, text=True, timeout=120)
+    assert started.stdout.strip() == f"pievse {NEW}", started.stderr
+    updater = updater_for(state, target)
+    updater.resume(running_version=NEW)
+    return updater
+
+
 async def update(updater: FirmwareUpdater, url: str, retries: int = 0,
                  retry_interval: float = 0.0) -> tuple[list[str], int]:
     """Run one update to its end: the statuses reported and the restarts asked for."""
@@ -388,18 +401,9 @@ async def test_update_firmware_installs_the_newer_pievse_which_reports_installed
     assert firmware_statuses(csms, "CP1") == ["Downloading", "Downloaded", "Installing"]
     assert target.version() == f"pievse {NEW}"
 
-    # The restart goes through the rollback check kept in the state directory: the new version
-    # imports, so it is left in place and the daemon's command runs.
     await old.stop()
-    restart = restart_argv(state, [target.python, "-m", "pievse", "--version"])
-    assert restart[1] == str(state / "firmware" / ROLLBACK_SCRIPT)
-    started = subprocess.run(restart, capture_output=True, text=True, timeout=120)
-    assert started.stdout.strip() == f"pievse {NEW}", started.stderr
-
     # The new version comes up, registers and reports Installed; a trigger then hears Idle.
-    updater = updater_for(state, target)
-    updater.resume(running_version=NEW)
-    await bench("CP1", updater)
+    await bench("CP1", restarted(state, target))
     await eventually(lambda: firmware_statuses(csms, "CP1")[3:] == ["Installed"], "Installed")
     await eventually(lambda: load_record(state / "firmware")["phase"] == "confirmed",
                      "the new version confirmed")
