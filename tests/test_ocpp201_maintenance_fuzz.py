@@ -128,7 +128,7 @@ def bad_requests(draw: st.DrawFn) -> tuple[str, dict[str, Any], str]:
     elif kind == "type":
         parent[key] = draw(st.sampled_from(WRONG_TYPES[schema["type"]]))
     elif kind == "extra":
-        parent[key] = draw(st.one_of(st.integers(), st.text(max_size=5)))
+        parent[key] = draw(st.one_of(st.integers(-1000, 1000), st.text(max_size=5)))
     elif "enum" in schema:
         parent[key] = draw(st.text(max_size=12).filter(lambda word: word not in schema["enum"]))
     elif schema.get("format") == "date-time":
