@@ -322,8 +322,8 @@ class Bench:
     asks for is counted."""
 
     def __init__(self, csms: CentralSystem, cp_id: str, updater: FirmwareUpdater | None,
-                 diagnostics: DiagnosticsUploader | None = None) -> None:
-        self.station = Station(1)
+                 diagnostics: DiagnosticsUploader | None = None, connectors: int = 1) -> None:
+        self.station = Station(connectors)
         self.restarts = 0
         self.protocol = self.make_protocol(cp_id, updater, diagnostics)
         self.link = OcppLink(csms.url, cp_id, session_factory=self.protocol.run_session,
@@ -345,7 +345,8 @@ class Bench:
                 self.protocol.handle(effect)
 
     async def start(self) -> Bench:
-        self.dispatch(self.station.meter_reading(1, MeterReading(1000.0, time.time())))
+        for n in self.station.connectors:
+            self.dispatch(self.station.meter_reading(n, MeterReading(1000.0, time.time())))
         self.dispatch(self.station.start())
         self.task = asyncio.create_task(self.link.run())
         await eventually(lambda: self.protocol.registered, "BootNotification Accepted")

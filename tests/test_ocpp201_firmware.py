@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from pievse.core.authorization import IdToken, IdTokenType
+from pievse.core.effects import TokenAnswered
 from pievse.core.iec61851 import PilotState
 from pievse.csms.server import CentralSystem
 from pievse.protocol.common.charge_point_parts import ChargePointParts
@@ -27,7 +28,7 @@ from pievse.services.diagnostics import DiagnosticsUploader
 from pievse.services.firmware import FirmwareStatus, FirmwareUpdater
 from pievse.services.firmware_rollback import load_record
 from tests.conftest import eventually
-from tests.ocpp201 import sent
+from tests.ocpp201 import sent, set_variable
 from tests.test_firmware_update import (
     NEW,
     OLD,
@@ -64,10 +65,10 @@ class Bench201(Bench):
     """The 1.6 bench's charging station on 2.0.1, its certificates in ``folder`` (kept across
     restarts)."""
 
-    def __init__(self, csms: CentralSystem, folder: Path, firmware: FirmwareUpdater | None
-                 ) -> None:
+    def __init__(self, csms: CentralSystem, folder: Path, firmware: FirmwareUpdater | None,
+                 connectors: int = 1) -> None:
         self.certificates = CertificateStore(folder / "certificates")
-        super().__init__(csms, "CP1", firmware)
+        super().__init__(csms, "CP1", firmware, connectors=connectors)
 
     def make_protocol(self, cp_id: str, firmware: FirmwareUpdater | None,
                       diagnostics: DiagnosticsUploader | None) -> Any:
@@ -85,8 +86,8 @@ class Bench201(Bench):
 async def bench(csms: CentralSystem, tmp_path: Path) -> AsyncIterator:
     started: list[Bench201] = []
 
-    async def start(firmware: FirmwareUpdater | None) -> Bench201:
-        started.append(await Bench201(csms, tmp_path, firmware).start())
+    async def start(firmware: FirmwareUpdater | None, connectors: int = 1) -> Bench201:
+        started.append(await Bench201(csms, tmp_path, firmware, connectors).start())
         return started[-1]
 
     yield start
@@ -188,6 +189,64 @@ async def test_l02_update_without_signature_installs_after_the_transaction_ends(
     assert [s for s, _ in statuses(csms)] == [
         "Downloading", "Downloaded", "InstallScheduled", "InstallScheduled", "Installing",
         "InstallRebooting"]
+    assert target.version() == f"pievse {NEW}"
+
+
+def evse_statuses(csms: CentralSystem, evse_id: int) -> list[str]:
+    return [p["connectorStatus"] for p in sent(csms, "StatusNotification")
+            if p["evseId"] == evse_id]
+
+
+def present(cp: Bench201, evse_id: int, tag: str) -> list[TokenAnswered]:
+    """Plug in on ``evse_id`` and present ``tag``: what the station answered at once (nothing
+    while it asks the CSMS)."""
+    cp.dispatch(cp.station.pilot_changed(evse_id, PilotState.B))
+    effects = cp.station.token_presented(IdToken(tag, IdTokenType.ISO14443))
+    cp.dispatch(effects)
+    return [e for e in effects if isinstance(e, TokenAnswered)]
+
+
+async def charging(cp: Bench201, evse_id: int, tag: str) -> None:
+    assert present(cp, evse_id, tag) == []
+    await eventually(lambda: any(t.connector_id == evse_id for t in cp.station.transactions()),
+                     f"a transaction on EVSE {evse_id}")
+
+
+@pytest.mark.parametrize("allow_new_sessions", [False, True])
+async def test_tc_l_13_an_install_waiting_for_a_transaction_holds_the_other_evses(
+        csms: CentralSystem, bench, server: FileServer, target: TargetVenv,
+        pki: ManufacturerPki, tmp_path: Path, allow_new_sessions: bool) -> None:
+    updater = updater_for(tmp_path / "state", target)
+    cp = await bench(updater, connectors=2)
+    cp.trust(pki.root)
+    if allow_new_sessions:
+        assert await set_variable(csms, "ChargingStation",
+                                  "AllowNewSessionsPendingFirmwareUpdate", "true") == "Accepted"
+    await charging(cp, 1, "04A1B2C3")
+    wheel = build_wheel(tmp_path, NEW)
+
+    answer = await csms.call("CP1", "UpdateFirmware", update_firmware(
+        13, server.serve(wheel), pki.signer, pki.signer.sign(wheel.read_bytes())))
+
+    assert answer == {"status": "Accepted"}
+    await eventually(lambda: ("InstallScheduled", 13) in statuses(csms), "InstallScheduled")
+    if allow_new_sessions:
+        assert evse_statuses(csms, 2)[-1] == "Available"
+        await charging(cp, 2, "04B0B0B0")  # the CSMS lets new sessions start
+        cp.dispatch(cp.station.pilot_changed(2, PilotState.A))
+    else:
+        # L01.FR.07: the EVSE not in use is Unavailable, and no session starts there.
+        await eventually(lambda: evse_statuses(csms, 2)[-1:] == ["Unavailable"], "Unavailable")
+        [refused] = present(cp, 2, "04B0B0B0")
+        assert not refused.accepted and cp.station.connector(2).transaction is None
+        assert cp.station.connector(2).operative, "the CSMS's availability is its own"
+    assert evse_statuses(csms, 1)[-1] == "Occupied", "the running session goes on"
+    assert target.version() == f"pievse {OLD}" and cp.restarts == 0
+
+    cp.dispatch(cp.station.pilot_changed(1, PilotState.A))  # the session ends
+    await eventually(lambda: cp.restarts == 1, "installed, then a restart", UPDATE_TIMEOUT)
+    if not allow_new_sessions:
+        assert evse_statuses(csms, 1)[-1] == "Unavailable", "held until the restart"
     assert target.version() == f"pievse {NEW}"
 
 

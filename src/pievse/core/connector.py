@@ -76,6 +76,10 @@ class ConnectorHost(Protocol):
         """The daemon is going down: every contactor opens now."""
         ...
 
+    def held_for_update(self) -> bool:
+        """A firmware update waits to install: a connector not in use shows Unavailable."""
+        ...
+
     def shows_reserved(self, connector_id: int) -> bool:
         """Should this connector, free otherwise, show Reserved?"""
         ...
@@ -528,7 +532,7 @@ class Connector:
             if self.contactor_closed:
                 return ConnectorStatus.CHARGING
             return ConnectorStatus.SUSPENDED_EV
-        if not self.operative:
+        if not self.operative or self._host.held_for_update():
             return ConnectorStatus.UNAVAILABLE
         if self.finishing:
             return ConnectorStatus.FINISHING

@@ -68,6 +68,8 @@ class Station:
         self._next_ref = 1
         self.reset_pending: bool | None = None  # None, or True for hard / False for soft
         self.shutting_down = False
+        #: A firmware update waits to install (see ``hold_for_update``).
+        self.held_for_update = False
         self.operative = True
         self._status0: tuple[ConnectorStatus, ErrorCode, str | None] | None = None
         #: Why the card reader cannot read cards, reported on connector 0; None if it can.
@@ -359,6 +361,17 @@ class Station:
             self._emit(ResetNow(hard=hard))
         return Answer(ResetStatus.ACCEPTED, self._take())
 
+    def hold_for_update(self, held: bool) -> list[Effect]:
+        """A firmware update waits for the transactions to end before it installs (OCPP 2.0.1
+        L01.FR.07): while held no new session starts, and every connector not in use shows
+        Unavailable, until the update is installed or gives up. The running sessions go on, and
+        the CSMS's own availability (ChangeAvailability) is left as it is."""
+        if held != self.held_for_update:
+            self.held_for_update = held
+            for c in self.connectors.values():
+                c.reconcile()
+        return self._take()
+
     def shut_down(self, reason: StopReason = StopReason.REBOOT) -> list[Effect]:
         """The daemon is going down: open every contactor now and end every transaction. No
         grace for the car: a contactor left closed without a controller is the unsafe outcome."""
@@ -525,10 +538,14 @@ class _ConnectorSeam:
     def may_start_transaction(self) -> bool:
         station = self._station
         # None when no reset is under way; False (soft) must block new sessions as well.
-        return station.reset_pending is None and not station.shutting_down
+        return (station.reset_pending is None and not station.shutting_down
+                and not station.held_for_update)
 
     def shutting_down(self) -> bool:
         return self._station.shutting_down
+
+    def held_for_update(self) -> bool:
+        return self._station.held_for_update
 
     def shows_reserved(self, connector_id: int) -> bool:
         return self._station.access.shows_reserved(connector_id)

@@ -3,7 +3,10 @@ its steps reach the CSMS, and the security events they raise; each version only 
 in its own words.
 
 * The updater installs only while no transaction is active, and restarts the daemon through a
-  soft Reset (which waits for the transaction messages to be sent).
+  soft Reset (which waits for the transaction messages to be sent). Where the version says so
+  (2.0.1's L01.FR.07, unless AllowNewSessionsPendingFirmwareUpdate), the station is held from
+  the moment the install is due: no new session, the connectors not in use Unavailable, until
+  the restart, or until the update gives up or a new one replaces it.
 * Each step goes through the redelivery queue as the version's status notification: sent while
   registered, the latest kept while offline and sent after the next registration (the CSMS needs
   to know where an update ended, not every step it missed).
@@ -45,6 +48,10 @@ FIRMWARE_STATUS = "firmware status"
 #: Builds the version's status notification of a step (None: that step sends nothing).
 StatusMessage = Callable[[FirmwareStatus, UpdateRequest | None], Any]
 
+#: The steps from the moment an install is due until the restart: the station stays held.
+_INSTALL_STEPS = frozenset({FirmwareStatus.INSTALL_SCHEDULED, FirmwareStatus.INSTALLING,
+                            FirmwareStatus.INSTALL_REBOOTING})
+
 
 def unsigned_firmware_refusal(certificates: CertificateStore | None) -> str | None:
     """Why an unsigned update is refused (a manufacturer PKI is installed), or None."""
@@ -63,18 +70,27 @@ def signing_certificate_refusal(certificates: CertificateStore | None,
 
 class FirmwareReports:
     """Hooks the context's firmware updater (if any) to the adapter; ``message`` says a step in
-    the version's words."""
+    the version's words; ``holds_sessions()`` says whether a due install holds the station."""
 
-    def __init__(self, context: AdapterContext, message: StatusMessage) -> None:
+    def __init__(self, context: AdapterContext, message: StatusMessage,
+                 holds_sessions: Callable[[], bool] = lambda: False) -> None:
         self.context = context
         self._message = message
+        self._holds_sessions = holds_sessions
         context.notifications.rule(FIRMWARE_STATUS, Rule(latest_only=True))
         firmware = context.firmware
         if firmware is not None:
             firmware.notify = self.status_changed
-            firmware.is_idle = lambda: not context.station.transactions()
+            firmware.is_idle = self._idle
             firmware.restart = lambda: context.dispatch(context.station.reset(hard=False).effects)
         context.on_registered(self._send_pending_statuses)
+
+    def _idle(self) -> bool:
+        """The updater asks once an install is due, until no transaction is active."""
+        station = self.context.station
+        if not station.held_for_update and self._holds_sessions():
+            self.context.dispatch(station.hold_for_update(True))
+        return not station.transactions()
 
     def _send_pending_statuses(self) -> None:
         updater = self.context.firmware
@@ -90,6 +106,9 @@ class FirmwareReports:
         """A step of an update was reported (live, or after the restart that ended it)."""
         updater = self.context.firmware
         request = updater.request if updater is not None else None
+        station = self.context.station
+        if station.held_for_update and status not in _INSTALL_STEPS:
+            self.context.dispatch(station.hold_for_update(False))
         if status is FirmwareStatus.INVALID_SIGNATURE and request is not None:
             self.report(SecurityEvent.INVALID_FIRMWARE_SIGNATURE,
                         f"{redact_url(request.location)}: the signature does not match the file")

@@ -18,7 +18,9 @@ The answer goes out first; the update starts in the ``@after`` handler, so that 
 FirmwareStatusNotification precedes it. Each step (:mod:`pievse.protocol.v201.codec.firmware`)
 carries the request's requestId, through the redelivery queue, and the result of an install is
 reported after the restart that runs it (:mod:`pievse.protocol.common.firmware_reports`). The
-updater installs only once no transaction is active (L01.FR.06): InstallScheduled while it waits.
+updater installs only once no transaction is active (L01.FR.06): InstallScheduled while it waits,
+the station held meanwhile (no new session, the connectors not in use Unavailable: L01.FR.07)
+unless ChargingStation.AllowNewSessionsPendingFirmwareUpdate is true.
 TriggerMessage(FirmwareStatusNotification) hears the last status sent, Idle once that was
 Installed or when there was none.
 """
@@ -40,10 +42,14 @@ from pievse.protocol.common.transfer_requests import request_retries, request_ti
 from pievse.protocol.v201.codec.charging_profiles import status_info
 from pievse.protocol.v201.codec.firmware import firmware_status_notification
 from pievse.protocol.v201.context import Context
-from pievse.protocol.v201.device_model import Variable
+from pievse.protocol.v201.device_model import DataType, Variable
 from pievse.services.firmware import FirmwareStatus, UpdateRequest
 
 __all__ = ["FirmwareBlock"]
+
+#: ChargingStation's variable: true lets sessions start while an install waits for the running
+#: ones to end (L01.FR.07 holds the station otherwise).
+ALLOW_NEW_SESSIONS = "ChargingStation.AllowNewSessionsPendingFirmwareUpdate"
 
 
 class FirmwareBlock:
@@ -52,13 +58,16 @@ class FirmwareBlock:
         self.log = context.log
         self._asked: UpdateRequest | None = None
         self._signing_refused: str | None = None
-        self.reports = FirmwareReports(context, firmware_status_notification)
+        self.reports = FirmwareReports(
+            context, firmware_status_notification,
+            holds_sessions=lambda: not context.device_model[ALLOW_NEW_SESSIONS])
         context.triggers.register(
             "FirmwareStatusNotification",
             lambda evse_id: context.send(self.firmware_status_notification()))
 
     def variables(self) -> list[Variable]:
-        return []
+        component, name = ALLOW_NEW_SESSIONS.split(".")
+        return [Variable(component, name, DataType.BOOLEAN, False)]
 
     @on(Action.update_firmware)
     def on_update_firmware(self, request_id: int, firmware: dict[str, Any],
