@@ -151,8 +151,11 @@ async def test_tc_l_01_secure_update_installs_reboots_and_reports_installed_afte
     assert target.version() == f"pievse {NEW}"
 
     await cp.stop()
+    boots = len(sent(csms, "BootNotification"))
+    assert {b["reason"] for b in sent(csms, "BootNotification")} == {"PowerUp"}
     # The new version registers and reports Installed with the requestId, and FirmwareUpdated.
     await bench(restarted(state, target))
+    assert sent(csms, "BootNotification")[boots]["reason"] == "FirmwareUpdate"
     await eventually(lambda: statuses(csms)[6:] == [("Installed", 42)], "Installed")
     await eventually(lambda: "FirmwareUpdated" in security_events(csms), "FirmwareUpdated")
     await eventually(lambda: load_record(state / "firmware")["report"] is None,

@@ -97,6 +97,8 @@ class ChargePoint201(BlockAdapter):
             diagnostics=parts.diagnostics, logs=logs, certificates=parts.certificates,
             security_state=parts.security_state, security_events=self.security_events)
         context = self.context
+        if parts.firmware is not None and parts.firmware.restarted_by_update():
+            boot_reason = "FirmwareUpdate"
         #: The hooks a board with an ISO 15118 stack calls (Plug & Charge's OCPP side).
         self.iso15118 = ISO15118Block(context, identity=parts.charge_point_id)
         self._provisioning = ProvisioningBlock(
