@@ -96,7 +96,10 @@ async def test_tc_n_29_neither_report_nor_clear_is_rejected_and_no_customer_is_i
     rejected = await csms.call("CP1", "CustomerInformation",
                                ask(5, report=False, clear=False, idToken=CARD))
     invalid = await csms.call("CP1", "CustomerInformation", ask(6, report=True, clear=True))
-    assert rejected["status"] == "Rejected" and invalid["status"] == "Invalid"
+    nobody = await csms.call("CP1", "CustomerInformation", ask(
+        13, report=True, clear=False, idToken={"idToken": "", "type": "NoAuthorization"}))
+    assert rejected["status"] == "Rejected"
+    assert invalid["status"] == nobody["status"] == "Invalid"
     await asyncio.sleep(0.2)  # nothing follows either
     assert sent(csms, "NotifyCustomerInformation") == []
 

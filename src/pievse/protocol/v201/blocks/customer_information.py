@@ -65,6 +65,9 @@ class CustomerInformationBlock:
             return call_result.CustomerInformation(status="Rejected", status_info=status_info(
                 "InvalidValue", "neither report nor clear was asked for"))
         if id_token is not None:
+            if not id_token["id_token"]:  # NoAuthorization's empty token names nobody
+                return call_result.CustomerInformation(status="Invalid", status_info=status_info(
+                    "InvalidIdToken", "an empty idToken names no customer"))
             data = self._of_token(id_token, clear)
         elif customer_identifier is not None:
             data = CustomerData(f"customerIdentifier {customer_identifier}", cleared=clear)
