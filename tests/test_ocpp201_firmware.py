@@ -22,8 +22,9 @@ from pievse.core.effects import TokenAnswered
 from pievse.core.iec61851 import PilotState
 from pievse.csms.server import CentralSystem
 from pievse.protocol.common.charge_point_parts import ChargePointParts
+from pievse.protocol.common.transport_security import SecurityProfile, SecurityState
 from pievse.protocol.v201.adapter import ChargePoint201
-from pievse.services.certificates import CertificateStore, CertificateUse
+from pievse.services.certificates import CertificateStore
 from pievse.services.diagnostics import DiagnosticsUploader
 from pievse.services.firmware import FirmwareStatus, FirmwareUpdater
 from pievse.services.firmware_rollback import load_record
@@ -44,7 +45,7 @@ from tests.test_firmware_update import (
     target,  # noqa: F401 - the fixture, shared
     updater_for,
 )
-from tests.test_signed_firmware import ManufacturerPki, Signer, pki  # noqa: F401
+from tests.test_signed_firmware import ManufacturerPki, Signer, pki, trust  # noqa: F401
 
 pytestmark = pytest.mark.asyncio
 
@@ -68,18 +69,16 @@ class Bench201(Bench):
     def __init__(self, csms: CentralSystem, folder: Path, firmware: FirmwareUpdater | None,
                  connectors: int = 1) -> None:
         self.certificates = CertificateStore(folder / "certificates")
+        self.security = SecurityState(folder / "certificates" / "security.json",
+                                      profile=SecurityProfile(0))
         super().__init__(csms, "CP1", firmware, connectors=connectors)
 
     def make_protocol(self, cp_id: str, firmware: FirmwareUpdater | None,
                       diagnostics: DiagnosticsUploader | None) -> Any:
         return ChargePoint201(self.station, self.dispatch, ChargePointParts(
             vendor="pievse", model="bench", charge_point_id=cp_id, response_timeout=5,
-            firmware=firmware, certificates=self.certificates))
+            firmware=firmware, certificates=self.certificates, security_state=self.security))
 
-    def trust(self, root: Signer) -> None:
-        """The manufacturer's root, as InstallCertificate would have put it."""
-        assert self.certificates.install_root(CertificateUse.MANUFACTURER_ROOT,
-                                              root.pem).status == "Accepted"
 
 
 @pytest.fixture
@@ -117,12 +116,12 @@ def security_events(csms: CentralSystem) -> list[str]:
     return [p["type"] for p in sent(csms, "SecurityEventNotification")]
 
 
-async def trusting_bench(bench, pki: ManufacturerPki, target: TargetVenv, tmp_path: Path
-                         ) -> tuple[Bench201, FirmwareUpdater, Path]:
+async def trusting_bench(csms: CentralSystem, bench, pki: ManufacturerPki, target: TargetVenv,
+                         tmp_path: Path) -> tuple[Bench201, FirmwareUpdater, Path]:
     """A station that trusts the manufacturer's root, its updater, and a wheel to offer it."""
     updater = updater_for(tmp_path / "state", target)
     cp = await bench(updater)
-    cp.trust(pki.root)
+    await trust(csms, pki.root)
     return cp, updater, build_wheel(tmp_path, NEW)
 
 
@@ -136,7 +135,7 @@ async def test_tc_l_01_secure_update_installs_reboots_and_reports_installed_afte
         pki: ManufacturerPki, tmp_path: Path) -> None:
     state = tmp_path / "state"
     cp = await bench(updater_for(state, target))
-    cp.trust(pki.root)
+    await trust(csms, pki.root)
     wheel = build_wheel(tmp_path, NEW)
 
     answer = await csms.call("CP1", "UpdateFirmware", update_firmware(
@@ -189,6 +188,7 @@ async def test_l02_update_without_signature_installs_after_the_transaction_ends(
 
     cp.dispatch(cp.station.pilot_changed(1, PilotState.A))  # the car leaves: the session ends
     await eventually(lambda: cp.restarts == 1, "installed, then a restart", UPDATE_TIMEOUT)
+    await eventually(lambda: len(statuses(csms)) == 6, "InstallRebooting delivered")
     assert [s for s, _ in statuses(csms)] == [
         "Downloading", "Downloaded", "InstallScheduled", "InstallScheduled", "Installing",
         "InstallRebooting"]
@@ -221,7 +221,7 @@ async def test_tc_l_13_an_install_waiting_for_a_transaction_holds_the_other_evse
         pki: ManufacturerPki, tmp_path: Path, allow_new_sessions: bool) -> None:
     updater = updater_for(tmp_path / "state", target)
     cp = await bench(updater, connectors=2)
-    cp.trust(pki.root)
+    await trust(csms, pki.root)
     if allow_new_sessions:
         assert await set_variable(csms, "ChargingStation",
                                   "AllowNewSessionsPendingFirmwareUpdate", "true") == "Accepted"
@@ -249,14 +249,15 @@ async def test_tc_l_13_an_install_waiting_for_a_transaction_holds_the_other_evse
     cp.dispatch(cp.station.pilot_changed(1, PilotState.A))  # the session ends
     await eventually(lambda: cp.restarts == 1, "installed, then a restart", UPDATE_TIMEOUT)
     if not allow_new_sessions:
-        assert evse_statuses(csms, 1)[-1] == "Unavailable", "held until the restart"
+        await eventually(lambda: evse_statuses(csms, 1)[-1:] == ["Unavailable"],
+                         "held until the restart")
     assert target.version() == f"pievse {NEW}"
 
 
 async def test_tc_l_06_a_signature_that_does_not_verify_installs_nothing(
         csms: CentralSystem, bench, server: FileServer, untouched_target: TargetVenv,
         pki: ManufacturerPki, tmp_path: Path) -> None:
-    cp, updater, wheel = await trusting_bench(bench, pki, untouched_target, tmp_path)
+    cp, updater, wheel = await trusting_bench(csms, bench, pki, untouched_target, tmp_path)
     signature = pki.signer.sign(wheel.read_bytes() + b"\n")  # the right key, other bytes
 
     answer = await csms.call("CP1", "UpdateFirmware", update_firmware(
@@ -277,13 +278,13 @@ async def test_tc_l_06_a_signature_that_does_not_verify_installs_nothing(
 async def test_tc_l_05_invalid_signing_certificate_is_answered_invalid_certificate(
         csms: CentralSystem, bench, server: FileServer, untouched_target: TargetVenv,
         pki: ManufacturerPki, tmp_path: Path) -> None:
-    cp = await bench(updater_for(tmp_path / "state", untouched_target))
+    await bench(updater_for(tmp_path / "state", untouched_target))
     wheel = build_wheel(tmp_path, NEW)
     url = server.serve(wheel)
 
     untrusted = await csms.call("CP1", "UpdateFirmware", update_firmware(
         1, url, pki.signer, pki.signer.sign(wheel.read_bytes())))
-    cp.trust(pki.root)
+    await trust(csms, pki.root)
     foreign = await csms.call("CP1", "UpdateFirmware", update_firmware(
         2, url, pki.foreign_signer, pki.foreign_signer.sign(wheel.read_bytes())))
 
@@ -302,7 +303,7 @@ async def test_tc_l_05_invalid_signing_certificate_is_answered_invalid_certifica
 async def test_tc_l_03_tc_l_10_a_new_update_cancels_one_download_scheduled(
         csms: CentralSystem, bench, server: FileServer, untouched_target: TargetVenv,
         pki: ManufacturerPki, tmp_path: Path) -> None:
-    cp, updater, wheel = await trusting_bench(bench, pki, untouched_target, tmp_path)
+    cp, updater, wheel = await trusting_bench(csms, bench, pki, untouched_target, tmp_path)
     url = server.serve(wheel)
     later = update_firmware(8, url, pki.signer, pki.signer.sign(wheel.read_bytes()))
     later["firmware"]["retrieveDateTime"] = now_iso(3600)
@@ -319,7 +320,7 @@ async def test_tc_l_03_tc_l_10_a_new_update_cancels_one_download_scheduled(
 async def test_tc_l_07_a_download_that_fails_ends_in_download_failed(
         csms: CentralSystem, bench, server: FileServer, untouched_target: TargetVenv,
         pki: ManufacturerPki, tmp_path: Path) -> None:
-    cp, updater, wheel = await trusting_bench(bench, pki, untouched_target, tmp_path)
+    cp, updater, wheel = await trusting_bench(csms, bench, pki, untouched_target, tmp_path)
     url = server.serve(wheel) + ".gone"
 
     answer = await csms.call("CP1", "UpdateFirmware", update_firmware(
