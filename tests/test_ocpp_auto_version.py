@@ -199,3 +199,28 @@ async def test_a_store_written_under_16_opens_under_auto_and_under_201(csms, sta
     answer = await csms.call("CP1", "GetVariables", {"getVariableData": [
         {"component": {"name": "SampledDataCtrlr"}, "variable": {"name": "TxUpdatedInterval"}}]})
     assert answer["getVariableResult"][0]["attributeValue"] == "19"
+
+
+async def test_a_transaction_begun_offline_under_16_is_named_by_the_station_under_201(
+        csms, start_station):
+    csms.subprotocols = ONLY_16
+    station = await start_station(ocpp=AUTO, keys={"AllowOfflineTxForUnknownId": True})
+    csms.refuse_connections = True
+    await csms.drop_connection("CP1")
+    await eventually(lambda: not station.protocol.connected, what="offline")
+    await charge(station)
+    await eventually(lambda: station.protocol.outbox, what="StartTransaction queued")
+    # The CSMS comes back speaking 2.0.1 only: the Started event carries the station's name for
+    # the transaction, the core knows it by that name, and the CSMS stops it by that name.
+    csms.subprotocols = ONLY_201
+    csms.refuse_connections = False
+    await eventually(lambda: sent(csms, "TransactionEvent"), what="Started", timeout=60)
+    started = sent(csms, "TransactionEvent")[0]
+    assert started["eventType"] == "Started" and started["offline"] is True
+    transaction_id = started["transactionInfo"]["transactionId"]
+    await eventually(lambda: (station.status()["connectors"][0]["transaction"] or {}).get("id")
+                     == transaction_id, what="the station's name in the status")
+    answer = await csms.call("CP1", "RequestStopTransaction", {"transactionId": transaction_id})
+    assert answer["status"] == "Accepted"
+    await eventually(lambda: any(e["eventType"] == "Ended" for e in sent(csms, "TransactionEvent")),
+                     what="Ended")
