@@ -1,7 +1,7 @@
 """The `pievse` command.
 
     pievse run --config FILE      the charge point daemon
-    pievse demo [--ocpp 2.0.1]    a whole charging session against an embedded CSMS, simulated
+    pievse demo [--ocpp V]        a whole charging session against an embedded CSMS, simulated
     pievse csms                   the embedded OCPP 1.6J and 2.0.1 central system for bench tests
     pievse fleet --scenario FILE  many simulated charge points against a CSMS (load tests)
     pievse check-config FILE      validate a config file (exit 2 on any problem)
@@ -141,8 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a fleet of N simulated charge points instead of one session")
     demo.add_argument("--seconds", type=_whole_number(3600, "a number of seconds"), default=20,
                       metavar="S", help="how long the fleet runs (with --stations; default 20)")
-    demo.add_argument("--ocpp", choices=("1.6", "2.0.1"), default="1.6",
-                      help="the OCPP version the session is played in (default 1.6)")
+    demo.add_argument("--ocpp", choices=("1.6", "2.0.1", "auto"), default="1.6",
+                      help="the OCPP version the session is played in (default 1.6; auto: "
+                      "offer both, as [ocpp] version = \"auto\" does)")
     demo.set_defaults(func=cmd_demo)
 
     check = sub.add_parser("check-config", help="validate a config file")
