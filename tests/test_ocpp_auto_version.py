@@ -10,6 +10,7 @@ import logging
 
 import pytest
 
+from pievse.local_api.client import format_status
 from tests.conftest import eventually
 from tests.ocpp201 import sent
 
@@ -70,6 +71,7 @@ async def test_before_the_csms_chose_the_version_is_null(csms, start_station):
     station = await start_station(ocpp=AUTO, wait_registered=False)
     await eventually(lambda: csms.refused, what="a refused attempt")
     assert status_version(station) is None
+    assert format_status(station.status()).startswith("charge point CP1: OCPP ? not connected")
     csms.refuse_connections = False
     await eventually(lambda: station.protocol.registered, what="registered", timeout=30)
     assert status_version(station) == "2.0.1"

@@ -28,6 +28,10 @@ then). A CSMS that no longer speaks the version at all leaves the station offlin
 offline rules, nothing lost; configuring the other version explicitly then sends those messages in
 that version's words (with a warning at start).
 
+The notifications each adapter keeps for redelivery (security events, firmware and log
+statuses) are built in its version's words: those still queued when the CSMS chooses the other
+version are delivered when it next speaks theirs.
+
 Before the CSMS has chosen on this run, ``version`` is None (``ocpp.version`` is null in
 ``GET /api/status``).
 """
