@@ -140,7 +140,8 @@ def _charge_point_parts(parts: DaemonParts) -> ChargePointParts:
         response_timeout=config.ocpp.response_timeout, clock=parts.clock, outbox=parts.outbox,
         firmware=parts.firmware, diagnostics=parts.diagnostics, logs=parts.logs,
         certificates=security.certificates, security_state=security.state,
-        key_type=security.key_type, on_ping_interval=parts.on_ping_interval,
+        key_type=security.key_type, network_profiles=security.network_profiles,
+        on_ping_interval=parts.on_ping_interval,
         on_csms_time=parts.on_csms_time, on_connection_change=parts.on_connection_change,
         on_security_change=parts.on_security_change)
 

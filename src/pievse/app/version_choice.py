@@ -99,7 +99,14 @@ class SharedKeys:
         return any(name in keys for keys in self._keys())
 
     def definition(self, name: str) -> Any:
-        return next(keys for keys in self._keys() if name in keys).definition(name)
+        return self._holder(name).definition(name)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._holder(name)[name]
+
+    def _holder(self, name: str) -> Any:
+        """The keys of the adapter in use, if it knows ``name``, else of one that does."""
+        return next(keys for keys in self._keys() if name in keys)
 
     def set_initial(self, name: str, value: Any) -> None:
         self._values[name] = value

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pievse.services.diagnostics import DiagnosticsUploader
     from pievse.services.firmware import FirmwareUpdater
     from pievse.services.log_upload import LogUploader
+    from pievse.services.network_profiles import NetworkProfiles
 
 __all__ = ["ChargePointParts"]
 
@@ -54,6 +55,8 @@ class ChargePointParts:
     certificates: CertificateStore | None = None
     security_state: SecurityState | None = None
     key_type: KeyType | None = None
+    #: The connections the CSMS stored (2.0.1 SetNetworkProfile); None: it may store none.
+    network_profiles: NetworkProfiles | None = None
     on_ping_interval: Callable[[int], None] | None = None
     on_csms_time: Callable[[float], None] | None = None
     on_connection_change: Callable[[], None] | None = None

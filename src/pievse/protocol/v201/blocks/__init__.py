@@ -13,6 +13,12 @@ remote_control (F)  RequestStart/StopTransaction, TriggerMessage
 local_list (D)      SendLocalList, GetLocalListVersion; LocalAuthListCtrlr
 reservation (H)     ReserveNow, CancelReservation
 security (A)        SecurityCtrlr, BasicAuthPassword
+certificates (A, M) InstallCertificate, GetInstalledCertificateIds, DeleteCertificate,
+                    SignCertificate / CertificateSigned (the common certificate management)
+network_profiles    SetNetworkProfile (B09); NetworkConfigurationPriority and
+  (B09, B10)        NetworkProfileConnectionAttempts
+iso15118 (M)        Get15118EVCertificate, GetCertificateStatus for a board's ISO 15118 stack;
+                    ISO15118Ctrlr
 smart_charging (K)  Set/Clear/GetChargingProfiles, GetCompositeSchedule; SmartChargingCtrlr
 ==================  ===========================================================================
 

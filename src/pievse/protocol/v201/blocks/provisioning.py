@@ -93,8 +93,6 @@ class ProvisioningBlock:
                      unit="s", minimum=1, maximum=86400,
                      key="TransactionMessageRetryInterval"),
             Variable(comm, "FileTransferProtocols", DataType.MEMBER_LIST, "HTTP,HTTPS,FTP", RO),
-            Variable(comm, "NetworkConfigurationPriority", DataType.SEQUENCE_LIST, "0", RO),
-            Variable(comm, "NetworkProfileConnectionAttempts", INTEGER, 1, RO),
             # Every reconnection sends the status of every connector, which any threshold
             # allows: the CSMS may set one, it changes nothing.
             Variable(comm, "OfflineThreshold", INTEGER, 300, unit="s", minimum=0,
