@@ -132,7 +132,7 @@ class SharedKeys:
     def _changed(self, source: Any, name: str, value: Any) -> None:
         self._values[name] = value
         for keys in self._keys():
-            if keys is not source and name in keys:
+            if keys is not source and name in keys and not keys.definition(name).readonly:
                 keys.set_initial(name, value)
         for listener in self._listeners:
             listener(name, value)

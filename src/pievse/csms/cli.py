@@ -36,8 +36,8 @@ def add_csms_command(subparsers: Any) -> argparse.ArgumentParser:
     csms = subparsers.add_parser(
         "csms",
         help="run the embedded OCPP 1.6J and 2.0.1 central system for bench tests",
-        description="A small OCPP 1.6J and 2.0.1 central system for bench tests. Without a subcommand it "
-        "serves until Ctrl-C; the subcommands talk to a running one over HTTP.",
+        description="A small OCPP 1.6J and 2.0.1 central system for bench tests. Without a "
+        "subcommand it serves until Ctrl-C; the subcommands talk to a running one over HTTP.",
     )
     csms.add_argument("--host", default="127.0.0.1", help="address to listen on")
     csms.add_argument("--port", type=int, default=DEFAULT_PORT,
