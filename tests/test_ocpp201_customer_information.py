@@ -126,13 +126,19 @@ async def test_tc_n_30_clear_and_report_removes_the_cache_entry_and_the_sessions
     assert CARD["idToken"] not in str(station.store.state("authorization_cache")), \
         "the cache on disk forgot it too"
 
-    # The list is the CSMS's: reported, not cleared.
+    # The list and the reservations are the CSMS's: reported, not cleared.
+    reserved = await csms.call("CP1", "ReserveNow", {
+        "id": 5, "evseId": 1, "expiryDateTime": "2099-01-01T00:00:00Z", "idToken": LISTED})
+    assert reserved["status"] == "Accepted"
     await csms.call("CP1", "CustomerInformation", ask(8, report=True, clear=True,
                                                       idToken=LISTED))
     listed = await report_of(csms, 8)
     assert "LocalAuthorizationList: idToken 04B0B0B0 (ISO14443): Accepted" in listed
+    assert "Reservation 5 on EVSE 1 until 2099-01-01T00:00:00Z" in listed
     assert "Kept: the LocalAuthorizationList entry" in listed
+    assert "Kept: 1 reservation(s)" in listed
     assert authorization.list_entry(card(LISTED)) is not None
+    assert [r.reservation_id for r in station.station.access.reservations.all] == [5]
 
 
 async def test_tc_n_31_clear_and_report_without_data(csms, start_station):

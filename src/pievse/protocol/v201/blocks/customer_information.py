@@ -2,8 +2,9 @@
 charging station holds of one customer.
 
 What it holds of a customer known by an idToken: the Authorization Cache's verdict, the Local
-Authorization List's entry, and the sessions of the history (kept by the store, given to the
-adapter as :class:`~pievse.protocol.common.customer_data.SessionHistory`). A clear removes:
+Authorization List's entry, the reservations made for it, and the sessions of the history (kept
+by the store, given to the adapter as
+:class:`~pievse.protocol.common.customer_data.SessionHistory`). A clear removes:
 
 * the cache entry (the station core forgets it, and the store with it);
 * the id of every ended session in the history, which stays for the bill without saying whose
@@ -12,6 +13,7 @@ adapter as :class:`~pievse.protocol.common.customer_data.SessionHistory`). A cle
 and keeps, as the specification asks or nothing lost demands:
 
 * the list entry: only the CSMS changes the list (N10.FR.03), with SendLocalList;
+* a reservation: the CSMS made it and cancels it (it lapses at its expiry anyway);
 * a session going on: its end (and its recovery after a power cut) needs the id;
 * every transaction message not yet delivered: it goes to the CSMS as it was made, then leaves
   the store.
@@ -27,6 +29,7 @@ cleared (N10.FR.06 asks for one even when no report was).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from ocpp.routing import after, on
@@ -88,6 +91,7 @@ class CustomerInformationBlock:
         data = CustomerData(
             f"idToken {token.value} ({wire['type']})", authorization.cached(token),
             authorization.list_entry(token),
+            tuple(r for r in station.access.reservations.all if r.id_token.key == token.key),
             tuple(history.sessions_of(token.value)) if history is not None else ())
         if not clear:
             return data
@@ -95,9 +99,8 @@ class CustomerInformationBlock:
         sessions_cleared = history.forget_id_token(token.value) if history is not None else 0
         self.context.log.info("CustomerInformation: %s cleared (cache entry: %s, sessions: %d)",
                               data.reference, cache_cleared, sessions_cleared)
-        return CustomerData(data.reference, data.cached, data.listed, data.sessions,
-                            cleared=True, sessions_cleared=sessions_cleared,
-                            cache_cleared=cache_cleared)
+        return dataclasses.replace(data, cleared=True, sessions_cleared=sessions_cleared,
+                                   cache_cleared=cache_cleared)
 
     @after(Action.customer_information)
     def after_customer_information(self, **_: Any) -> None:

@@ -2,7 +2,8 @@
 is free text), and its split into messages of at most 512 characters each.
 
 One line per thing held: the Authorization Cache's entry, the Local Authorization List's entry,
-each session of the history (start, end, EVSE, energy, why it stopped); then, when the request
+each reservation made for the token, each session of the history (start, end, EVSE, energy, why
+it stopped); then, when the request
 cleared, what was cleared and what was kept and why. Lines are packed into as few messages as
 fit; a line longer than a message is cut across several, so nothing is left out.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from ocpp.v201 import call
 
 from pievse.core.authorization import AuthorizationResult
+from pievse.core.reservations import Reservation
 from pievse.protocol.common.customer_data import CustomerSession
 from pievse.protocol.common.datetimes import format_datetime
 
@@ -40,6 +42,7 @@ class CustomerData:
     reference: str
     cached: AuthorizationResult | None = None
     listed: AuthorizationResult | None = None
+    reservations: Sequence[Reservation] = ()
     sessions: Sequence[CustomerSession] = ()
     #: A clear was asked for: how many ended sessions lost the id, whether the cache did.
     cleared: bool = False
@@ -52,6 +55,11 @@ class CustomerData:
             shown.append(f"AuthorizationCache: {self.reference}: {_result(self.cached)}")
         if self.listed is not None:
             shown.append(f"LocalAuthorizationList: {self.reference}: {_result(self.listed)}")
+        for reservation in self.reservations:
+            where = (f"EVSE {reservation.connector_id}" if reservation.connector_id
+                     else "any EVSE")
+            shown.append(f"Reservation {reservation.reservation_id} on {where} until "
+                         f"{format_datetime(reservation.expires_at)}")
         for session in self.sessions:
             end = ("ongoing" if session.ended_at is None
                    else f"to {format_datetime(session.ended_at)}, {session.stop_reason}")
@@ -75,6 +83,9 @@ class CustomerData:
         if self.listed is not None:
             line += (" Kept: the LocalAuthorizationList entry (only the CSMS changes the list:"
                      " SendLocalList).")
+        if self.reservations:
+            line += (f" Kept: {len(self.reservations)} reservation(s) (the CSMS's to cancel;"
+                     " each lapses at its expiry).")
         if ongoing:
             line += (f" Kept: {ongoing} session(s) going on (their end needs the id; clear "
                      "again once ended).")
