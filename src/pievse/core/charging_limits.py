@@ -150,7 +150,8 @@ class ChargingLimits:
     def transaction_started(self, connector: LimitedConnector) -> None:
         tx = connector.transaction
         assert tx is not None
-        profile = self._remote_start_profiles.pop(tx.id_token.value, None)
+        profile = (self._remote_start_profiles.pop(tx.id_token.value, None)
+                   if tx.id_token is not None else None)
         if profile is not None:
             self.profiles.install(connector.id, profile, self._now(), None,
                                   transaction_active=True)

@@ -14,6 +14,7 @@ from pievse.core.authorization import AuthorizationEntry, AuthorizationStatus, I
 from pievse.core.charging_profiles import InstalledProfile
 from pievse.core.hardware import MeterReading
 from pievse.core.reservations import Reservation
+from pievse.core.tx_points import StartCause
 from pievse.core.vocabulary import (
     ConnectorStatus,
     ErrorCode,
@@ -104,10 +105,41 @@ class MeterSample:
 class TransactionStarted:
     transaction_ref: int  # the station's own number; the CSMS's transactionId comes later
     connector_id: int
-    id_token: IdToken
+    #: None: begun when the cable was plugged in, before anyone was authorised (the token
+    #: follows as ``TransactionAuthorized``); never so under the default start point.
+    id_token: IdToken | None
     meter_start_wh: float
     timestamp: float
     reservation_id: int | None = None
+    #: What made it begin (see ``tx_points.py``).
+    cause: StartCause = StartCause.AUTHORIZED
+    #: The number the CSMS gave the remote start that asked for it (2.0.1's remoteStartId).
+    remote_start_id: int | None = None
+    #: The car was connected when it began (not so at the authorisation, before the car).
+    ev_connected: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionAuthorized:
+    """A transaction begun before anyone was authorised got its id token: energy may flow."""
+
+    transaction_ref: int
+    connector_id: int
+    id_token: IdToken
+    timestamp: float
+    remote_start_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionDeauthorized:
+    """The authorisation of a transaction ended (``reason``: by the card ``id_token``, the CSMS
+    ...) but the transaction goes on until its stop point (the cable unplugged): no energy."""
+
+    transaction_ref: int
+    connector_id: int
+    reason: StopReason
+    id_token: IdToken | None
+    timestamp: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +232,8 @@ Effect = (
     | AuthorizeRequest
     | MeterSample
     | TransactionStarted
+    | TransactionAuthorized
+    | TransactionDeauthorized
     | TransactionStopped
     | TokenAnswered
     | ResetNow

@@ -274,9 +274,11 @@ class Station:
         return self._take()
 
     def remote_start(self, id_token: IdToken, connector_id: int | None = None,
-                     charging_profile: ChargingProfile | None = None) -> Answer:
+                     charging_profile: ChargingProfile | None = None,
+                     remote_start_id: int | None = None) -> Answer:
         """RemoteStartTransaction; ``charging_profile`` (a TxProfile) is installed when the
-        transaction starts. Rejected on a connector the station lacks."""
+        transaction starts; ``remote_start_id`` (2.0.1's) goes with the transaction it starts.
+        Rejected on a connector the station lacks."""
         if self.reset_pending is not None or (
                 connector_id is not None and connector_id not in self.connectors):
             return Answer(RemoteStartStopStatus.REJECTED, self._take())
@@ -290,9 +292,9 @@ class Station:
         if connector is None:
             return Answer(RemoteStartStopStatus.REJECTED, self._take())
         if self.settings.authorize_remote_tx_requests:
-            self.id_tags.ask_for_remote_start(id_token, connector)
+            self.id_tags.ask_for_remote_start(id_token, connector, remote_start_id)
         else:
-            connector.authorize(id_token, group)
+            connector.authorize(id_token, group, remote_start_id)
         return Answer(RemoteStartStopStatus.ACCEPTED, self._take())
 
     def remote_stop(self, transaction_id: int | str) -> Answer:

@@ -25,6 +25,7 @@ from pievse.core.effects import (
     LocalLimitsChanged,
     MeterSample,
     ReservationsChanged,
+    TransactionAuthorized,
     TransactionStarted,
     TransactionStopped,
 )
@@ -71,7 +72,7 @@ class TransactionRecorder:
         for interrupted in self.store.open_transactions():
             log.warning("transaction %s (connector %s, id tag %s) was cut off by a %s: %s "
                         "reason %s at %.1f Wh", interrupted.ref,
-                        interrupted.connector_id, interrupted.id_token.value,
+                        interrupted.connector_id, getattr(interrupted.id_token, "value", "none"),
                         "power cut or crash" if hard is None else "reset",
                         "resuming it if its car is still plugged in, else stopping it with"
                         if self.station.settings.resume_interrupted_transactions
@@ -158,6 +159,8 @@ class TransactionRecorder:
                 self.store.set_state(f"meter_energy_wh/{effect.connector_id}",
                                      effect.meter_start_wh)
                 self._energy_written_at[effect.transaction_ref] = effect.timestamp
+            case TransactionAuthorized():
+                self.store.transaction_authorized(effect.transaction_ref, effect.id_token)
             case TransactionStopped():
                 self.store.transaction_ended(effect.transaction_ref, ended_at=effect.timestamp,
                                              meter_stop_wh=effect.meter_stop_wh,

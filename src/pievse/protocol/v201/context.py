@@ -27,9 +27,6 @@ class Context(AdapterContext):
         """``common``: what every version's context takes (see :class:`AdapterContext`)."""
         super().__init__(station, dispatch, **common)
         self.device_model = device_model
-        #: The remoteStartId of each RequestStartTransaction accepted, by its token's key, until
-        #: the transaction it asked for starts.
-        self.remote_starts: dict[str, int] = {}
 
     def evse_ids(self) -> list[int]:
         """Each configured connector is one EVSE with one connector (connectorId 1)."""
