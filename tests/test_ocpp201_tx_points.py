@@ -6,10 +6,13 @@ TransactionEvents say why (triggerReason), what the car does (chargingState) and
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.conftest import eventually
 from tests.ocpp201 import CARD, OCPP201, get_variable, numbered_without_gaps, sent, set_variable
+from tests.station_process import StationProcess
 
 pytestmark = pytest.mark.asyncio
 
@@ -168,3 +171,42 @@ async def test_tc_f_02_remote_start_transaction_cable_plugin_first_evconnected(
                                  for e in events(csms, "Updated")), what="RemoteStart")
     [remote] = [e for e in events(csms, "Updated") if e["triggerReason"] == "RemoteStart"]
     assert remote["transactionInfo"]["remoteStartId"] == 17 and remote["idToken"] == CARD
+
+
+async def test_tc_f_03_the_remote_start_id_outlives_kill_9_with_its_started_event(
+        csms, tmp_path):
+    """F01/F03: the remote start accepted, the transaction begun while the CSMS is away, the
+    daemon killed before its Started event went out: after the restart the event carries the
+    remoteStartId the CSMS gave (it is on disk with the transaction, not in the adapter)."""
+    station = StationProcess(tmp_path, csms.url, ocpp=OCPP201)
+    try:
+        await station.start()
+        await eventually(lambda: csms.connected("CP1") and sent(csms, "StatusNotification"),
+                         timeout=30, what="registered")
+        assert await set_variable(csms, "AuthCtrlr", "AuthorizeRemoteStart", "false") == \
+            "Accepted"
+        answer = await csms.call("CP1", "RequestStartTransaction", {
+            "idToken": CARD, "evseId": 1, "remoteStartId": 4711})
+        assert answer["status"] == "Accepted"
+        csms.refuse_connections = True
+        await csms.drop_connection("CP1")
+        await station.ev("C")
+
+        async def begun() -> bool:
+            return (await station.status())["connectors"][0]["transaction"] is not None
+
+        for _ in range(200):
+            if await begun():
+                break
+            await asyncio.sleep(0.1)
+        assert await begun(), "the transaction began offline"
+        assert not events(csms)
+        await station.kill()
+        csms.refuse_connections = False
+        await station.start()
+        started = await one(csms, "Started")
+        assert started["transactionInfo"]["remoteStartId"] == 4711
+        # Begun when the car came, after the remote start: the cable is what made it begin.
+        assert started["triggerReason"] == "CablePluggedIn" and started["offline"]
+    finally:
+        await station.stop()

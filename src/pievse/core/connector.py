@@ -416,7 +416,8 @@ class Connector:
         # EnergyTransfer): the PWM runs before it, or the car never asks (the contactor still
         # waits for the transaction).
         waits_for_energy = (tx is None and self.pending is not None and self.usable
-                            and self.pilot.vehicle_connected and TxPoint.ENERGY_TRANSFER in self._settings().tx_start_points)
+                            and self.pilot.vehicle_connected
+                            and TxPoint.ENERGY_TRANSFER in self._settings().tx_start_points)
         if not waits_for_energy and (
             tx is None
             or tx.stop is not None
