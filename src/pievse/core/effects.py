@@ -182,6 +182,15 @@ class ReservationsChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class AvailabilityChanged:
+    """ChangeAvailability (or a person at the station) changed what is in service: each
+    connector's wanted availability (0: the station as a whole; True: Operative), as it will
+    be once the transactions running now have ended. It survives a restart."""
+
+    operative: tuple[tuple[int, bool], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class LocalLimit:
     """A local limit a person set: its source ("api", "mqtt"), its connector (None: the whole
     station) and its amps."""
@@ -241,4 +250,5 @@ Effect = (
     | LocalAuthListChanged
     | ReservationsChanged
     | LocalLimitsChanged
+    | AvailabilityChanged
 )

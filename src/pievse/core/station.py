@@ -35,7 +35,7 @@ from pievse.core.charging_profiles import (
     InstalledProfile,
 )
 from pievse.core.clock import Clock, SystemClock
-from pievse.core.effects import Effect, ResetNow, StatusChanged
+from pievse.core.effects import AvailabilityChanged, Effect, ResetNow, StatusChanged
 from pievse.core.connector import Connector
 from pievse.core.id_tags import IdTags
 from pievse.core.interrupted import InterruptedTransactions
@@ -342,8 +342,30 @@ class Station:
         if connector_id == 0:
             self.operative = operative
             self._report_station_status()
+        self._emit(AvailabilityChanged(self.wanted_availability()))
         status = AvailabilityStatus.SCHEDULED if scheduled else AvailabilityStatus.ACCEPTED
         return Answer(status, self._take())
+
+    def wanted_availability(self) -> tuple[tuple[int, bool], ...]:
+        """Each connector's availability once what is scheduled has applied (0: the station)."""
+        wanted = [(n, c.operative if c.scheduled_availability is None
+                   else c.scheduled_availability) for n, c in self.connectors.items()]
+        return ((0, self.operative), *wanted)
+
+    def restore_availability(self, operative: Mapping[int, bool]) -> list[Effect]:
+        """The availability the last run left (``AvailabilityChanged``): a connector still in a
+        transaction (resumed after the restart) changes once it has ended, as Scheduled."""
+        for n, c in self.connectors.items():
+            wanted = operative.get(n, True)
+            if c.transaction is not None and c.operative != wanted:
+                c.scheduled_availability = wanted
+            else:
+                c.operative = wanted
+        self.operative = operative.get(0, True)
+        for c in self.connectors.values():
+            c.reconcile()
+        self._report_station_status()
+        return self._take()
 
     def reset(self, hard: bool) -> Answer:
         """Stop every transaction (reason HardReset/SoftReset), then ask the daemon to restart."""

@@ -19,6 +19,7 @@ import logging
 from pievse.core.authorization import AuthorizationSnapshot
 from pievse.core.charging_profiles import InstalledProfile
 from pievse.core.effects import (
+    AvailabilityChanged,
     ChargingProfilesChanged,
     Effect,
     LocalAuthListChanged,
@@ -89,7 +90,20 @@ class TransactionRecorder:
         effects += self.station.restore_charging_profiles(self._stored_profiles())
         effects += self._recover_local_limits()
         self._recover_access()
+        effects += self._recover_availability()
         return effects
+
+    def _recover_availability(self) -> list[Effect]:
+        """ChangeAvailability Inoperative holds through a restart (a CSMS took the station or a
+        connector out of service, and it stays so until the CSMS says otherwise)."""
+        stored = self.store.state("availability", {})
+        try:
+            wanted = {int(n): bool(operative) for n, operative in stored.items()}
+        except (AttributeError, TypeError, ValueError) as error:
+            log.error("the stored availability is unreadable (%r: %s): all operative", stored,
+                      error)
+            wanted = {}
+        return self.station.restore_availability(wanted) if wanted else []
 
     def _recover_local_limits(self) -> list[Effect]:
         """The maximum currents a person set (local API, MQTT) hold after a restart, as they
@@ -177,6 +191,8 @@ class TransactionRecorder:
                 self.store.set_state("local_limits", [
                     {"source": x.source, "connector": x.connector_id, "amps": x.amps}
                     for x in limits])
+            case AvailabilityChanged(operative=operative):
+                self.store.set_state("availability", {str(n): on for n, on in operative})
             case LocalAuthListChanged():
                 self.store.set_state("local_auth_list",
                                      encode_local_list(effect.list_version, effect.entries))
