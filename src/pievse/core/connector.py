@@ -35,6 +35,7 @@ from pievse.core.meter_plausibility import MeterPlausibility, Ratings
 from pievse.core.effects import (
     CableLockSettled,
     Effect,
+    FaultsChanged,
     LockCable,
     MeterSample,
     SetContactor,
@@ -117,6 +118,7 @@ class Connector:
         self.meter_problem: str | None = None
         self.meter_check = MeterPlausibility(self._ratings, clock)
         self.status: tuple[ConnectorStatus, ErrorCode, str | None] | None = None
+        self._faults_told: frozenset[FaultKind] = frozenset()
         #: A socket whose plug a lock holds (False: a fixed cable, nothing to lock).
         self.has_lock = has_lock
         #: Where the lock was last driven to, and where its feedback reads it.
@@ -538,6 +540,10 @@ class Connector:
         """Tell the CSMS the status if it changed since it was last told."""
         if now is None:
             now = self._clock.now()
+        faults = frozenset(self.faults)
+        if faults != self._faults_told:
+            self._faults_told = faults
+            self._emit(FaultsChanged(self.id, faults, now))
         status = self.compute_status()
         if status != self.status:
             self.status = status

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from pievse.core.authorization import AuthorizationEntry, AuthorizationStatus, IdToken
 from pievse.core.charging_profiles import InstalledProfile
-from pievse.core.hardware import MeterReading
+from pievse.core.hardware import FaultKind, MeterReading
 from pievse.core.reservations import Reservation
 from pievse.core.tx_points import StartCause
 from pievse.core.vocabulary import (
@@ -69,6 +69,16 @@ class StatusChanged:
     status: ConnectorStatus
     error_code: ErrorCode
     info: str | None
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True)
+class FaultsChanged:
+    """The faults active on a connector changed: every one active now (empty: all cleared).
+    Told after the contactor has opened, with the status that shows the first of them."""
+
+    connector_id: int
+    faults: frozenset[FaultKind]
     timestamp: float
 
 
@@ -238,6 +248,7 @@ Effect = (
     | LockCable
     | CableLockSettled
     | StatusChanged
+    | FaultsChanged
     | AuthorizeRequest
     | MeterSample
     | TransactionStarted

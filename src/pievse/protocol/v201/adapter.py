@@ -30,6 +30,7 @@ from pievse.protocol.common.transport_security import TransportSecurity
 from pievse.protocol.v201.blocks import Block
 from pievse.protocol.v201.blocks.authorization import AuthorizationBlock
 from pievse.protocol.v201.blocks.availability import AvailabilityBlock
+from pievse.protocol.v201.blocks.fault_events import FaultEventsBlock
 from pievse.protocol.v201.blocks.local_list import LocalListBlock
 from pievse.protocol.v201.blocks.provisioning import ProvisioningBlock
 from pievse.protocol.v201.blocks.remote_control import RemoteControlBlock
@@ -100,7 +101,7 @@ class ChargePoint201(BlockAdapter):
                                                   max_power_w=max_power_w),
             AuthorizationBlock(context), TransactionsBlock(context), RemoteControlBlock(context),
             LocalListBlock(context, bytes_per_message=MAX_MESSAGE_SIZE), ReservationBlock(context),
-            SmartChargingBlock(context),
+            SmartChargingBlock(context), FaultEventsBlock(context),
             SecurityBlock(context, identity=parts.charge_point_id,
                           organization_name=parts.organization_name,
                           on_security_change=parts.on_security_change),

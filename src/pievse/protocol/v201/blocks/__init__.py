@@ -14,6 +14,7 @@ local_list (D)      SendLocalList, GetLocalListVersion; LocalAuthListCtrlr
 reservation (H)     ReserveNow, CancelReservation
 security (A)        SecurityCtrlr, BasicAuthPassword
 smart_charging (K)  Set/Clear/GetChargingProfiles, GetCompositeSchedule; SmartChargingCtrlr
+fault_events (G05)  NotifyEvent of the faults (RCD, emergency stop, contactor, pilot, lock)
 ==================  ===========================================================================
 
 Each is built over the shared :class:`~pievse.protocol.v201.context.Context` and nothing else
