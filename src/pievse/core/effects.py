@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pievse.core.authorization import AuthorizationEntry, AuthorizationStatus, IdToken
 from pievse.core.charging_profiles import InstalledProfile
 from pievse.core.hardware import FaultKind, MeterReading
-from pievse.core.reservations import Reservation
+from pievse.core.reservations import Reservation, ReservationEnd
 from pievse.core.tx_points import StartCause
 from pievse.core.vocabulary import (
     ConnectorStatus,
@@ -201,6 +201,15 @@ class AvailabilityChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ReservationEnded:
+    """The station ended a reservation itself: it expired, or its connector went out of
+    service (a reservation used by its transaction, or cancelled by the CSMS, is no such end)."""
+
+    reservation: Reservation
+    why: ReservationEnd
+
+
+@dataclass(frozen=True, slots=True)
 class LocalLimit:
     """A local limit a person set: its source ("api", "mqtt"), its connector (None: the whole
     station) and its amps."""
@@ -260,6 +269,7 @@ Effect = (
     | ChargingProfilesChanged
     | LocalAuthListChanged
     | ReservationsChanged
+    | ReservationEnded
     | LocalLimitsChanged
     | AvailabilityChanged
 )
