@@ -220,6 +220,17 @@ class LocalLimit:
 
 
 @dataclass(frozen=True, slots=True)
+class LocalLimitInForce:
+    """The lowest local limit on a connector, where it is below what the connector could
+    offer anyway, changed: its source ("site", "solar", "api", "mqtt") and amps; both None when
+    none is left. For the CSMS (2.0.1's NotifyChargingLimit and ClearedChargingLimit)."""
+
+    connector_id: int
+    source: str | None
+    amps: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class LocalLimitsChanged:
     """The local limits that survive a restart changed: every one of them."""
 
@@ -271,5 +282,6 @@ Effect = (
     | ReservationsChanged
     | ReservationEnded
     | LocalLimitsChanged
+    | LocalLimitInForce
     | AvailabilityChanged
 )
