@@ -188,3 +188,19 @@ def test_the_limit_in_force_is_told_when_it_appears_moves_and_goes():
         LocalLimitInForce(1, "api", 16.0), LocalLimitInForce(2, None, None)]
     assert told(bench.record(bench.station.set_local_limit("api", 1, None))) == [
         LocalLimitInForce(1, None, None)]
+
+
+def test_the_composite_schedule_takes_the_local_limits_in_only_when_asked():
+    """2.0.1 reports them as external constraints; 1.6's composite schedule stays the
+    profiles' alone."""
+    bench = Bench(connectors=2)
+    local(bench, "site", 12, connector=None)
+    local(bench, "api", 8, connector=2)
+
+    def first(connector: int, local_limits: bool) -> float:
+        schedule = bench.station.composite_schedule(connector, 600, local_limits=local_limits)
+        assert schedule.schedule is not None
+        return schedule.schedule.periods[0].limit
+
+    assert [first(n, False) for n in (0, 1, 2)] == [32.0, 32.0, 32.0]
+    assert [first(n, True) for n in (0, 1, 2)] == [12.0, 12.0, 8.0]

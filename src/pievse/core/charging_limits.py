@@ -117,7 +117,9 @@ class ChargingLimits:
         return status
 
     def composite_schedule(self, connector_id: int, duration: int,
-                           unit: ChargingRateUnit | None) -> CompositeSchedule:
+                           unit: ChargingRateUnit | None,
+                           cap_a: float | None = None) -> CompositeSchedule:
+        """``cap_a``: a limit beside the profiles over the whole window (a local limit)."""
         settings = self._settings()
         tx_start, phases = None, settings.phases
         if connector_id in self._connectors:
@@ -131,8 +133,9 @@ class ChargingLimits:
             voltage=settings.nominal_voltage_v, phases=phases)
         if result.schedule is None:
             return result
+        cap = settings.max_current_a if cap_a is None else min(cap_a, settings.max_current_a)
         return dataclasses.replace(result, schedule=_cap(
-            result.schedule, settings.max_current_a, settings.nominal_voltage_v, phases))
+            result.schedule, cap, settings.nominal_voltage_v, phases))
 
     def remote_start_profile(self, id_token: IdToken, profile: ChargingProfile) -> bool:
         """The charging profile of RemoteStartTransaction: kept until the transaction starts.

@@ -194,6 +194,17 @@ class LocalLimits:
                     self._told[n] = now
                     self._emit(LocalLimitInForce(n, *now))
 
+    def lowest(self, connector_id: int) -> float | None:
+        """The lowest local limit on a connector now, or (0) the lowest station-wide one."""
+        if connector_id == 0:
+            return min((table[None] for table in self.limits.values() if None in table),
+                       default=None)
+        connector = self._connectors.get(connector_id)
+        if connector is None:
+            return None
+        return min((amps for name, amps in connector.limits.items() if name in _SOURCES),
+                   default=None)
+
     def _in_force(self, connector: SharedConnector) -> tuple[str, float] | None:
         """The lowest local limit on a connector and its source, if it is below what the
         connector could offer anyway (a limit that changes nothing is no one's concern)."""

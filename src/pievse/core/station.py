@@ -428,9 +428,12 @@ class Station:
                       self._take())
 
     def composite_schedule(self, connector_id: int, duration_s: int,
-                           unit: ChargingRateUnit | None = None) -> CompositeSchedule:
-        """GetCompositeSchedule, from now on for ``duration_s`` seconds."""
-        return self.charging.composite_schedule(connector_id, duration_s, unit)
+                           unit: ChargingRateUnit | None = None,
+                           local_limits: bool = False) -> CompositeSchedule:
+        """GetCompositeSchedule, from now on for ``duration_s`` seconds; ``local_limits``: with
+        the local limits in force now (2.0.1's external constraints; 1.6 knows none)."""
+        cap = self.local.lowest(connector_id) if local_limits else None
+        return self.charging.composite_schedule(connector_id, duration_s, unit, cap)
 
     def restore_charging_profiles(self, installed: Iterable[InstalledProfile]) -> list[Effect]:
         self.charging.restore(installed)

@@ -22,7 +22,8 @@ from pievse.core.local_limits import LocalLimitSource
 from pievse.protocol.common.datetimes import format_datetime
 from pievse.protocol.v201.context import Context
 
-__all__ = ["LIMIT_SOURCES", "SIGNIFICANCE", "ExternalLimits"]
+__all__ = ["EXTERNAL_PROFILE_ID", "LIMIT_SOURCES", "SIGNIFICANCE", "ExternalLimits",
+           "external_profile"]
 
 #: The device model variable with the smallest change worth reporting, in percent.
 SIGNIFICANCE = "SmartChargingCtrlr.LimitChangeSignificance"
@@ -30,6 +31,24 @@ SIGNIFICANCE = "SmartChargingCtrlr.LimitChangeSignificance"
 #: is an EMS; a limit set by hand through the local API is "Other".
 LIMIT_SOURCES = {LocalLimitSource.SITE.value: "EMS", LocalLimitSource.SOLAR.value: "EMS",
                  LocalLimitSource.MQTT.value: "EMS", LocalLimitSource.API.value: "Other"}
+
+
+#: The id of the external constraint of EVSE n as a charging profile (GetChargingProfiles):
+#: EXTERNAL_PROFILE_ID + n, far above any id a CSMS hands out in practice.
+EXTERNAL_PROFILE_ID = 2_000_000_000
+
+
+def external_profile(evse_id: int, amps: float, now: float) -> dict[str, Any]:
+    """The local limit in force on an EVSE as a ChargingStationExternalConstraints profile."""
+    return {"id": EXTERNAL_PROFILE_ID + evse_id, "stackLevel": 0,
+            "chargingProfilePurpose": "ChargingStationExternalConstraints",
+            "chargingProfileKind": "Absolute",
+            "chargingSchedule": [_schedule(evse_id, amps, now)]}
+
+
+def _schedule(evse_id: int, amps: float, now: float) -> dict[str, Any]:
+    return {"id": evse_id, "chargingRateUnit": "A", "startSchedule": format_datetime(now),
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": amps}]}
 
 
 class ExternalLimits:
@@ -78,9 +97,6 @@ class ExternalLimits:
         self.context.send(self.notify(evse_id, *now))
 
     def notify(self, evse_id: int, source: str, amps: float) -> call.NotifyChargingLimit:
-        schedule: dict[str, Any] = {
-            "id": evse_id, "chargingRateUnit": "A",
-            "startSchedule": format_datetime(self.context.clock.now()),
-            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": amps}]}
-        return call.NotifyChargingLimit(charging_limit={"chargingLimitSource": source},
-                                        evse_id=evse_id, charging_schedule=[schedule])
+        return call.NotifyChargingLimit(
+            charging_limit={"chargingLimitSource": source}, evse_id=evse_id,
+            charging_schedule=[_schedule(evse_id, amps, self.context.clock.now())])
