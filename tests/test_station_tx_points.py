@@ -185,3 +185,29 @@ def test_any_points_and_any_moves_keep_the_safety_rules(start, stop, moves) -> N
     assert set(ended) <= set(refs)
     assert len(refs) - len(ended) <= 1
     assert TxPoints(frozenset(start), frozenset(stop)).start  # the points as given
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(
+    st.text(max_size=60),
+    st.lists(st.sampled_from([p.value for p in TxPoint] + ["ParkingBayOccupancy", "DataSigned",
+                                                           "", " ", "evconnected"]),
+             max_size=6).map(",".join)))
+def test_tx_start_and_stop_point_values_are_taken_whole_or_refused(text) -> None:
+    """TxStartPoint/TxStopPoint as SetVariables gives them: a MemberList of the points the
+    station can do is taken and becomes a non-empty set of points; anything else is refused
+    with why, and nothing is set."""
+    from pievse.protocol.v201.blocks.transactions import TX_POINTS, _tx_points
+    from pievse.protocol.v201.device_model import DataType, Variable, parse
+
+    variable = Variable("TxCtrlr", "TxStartPoint", DataType.MEMBER_LIST, "PowerPathClosed",
+                        values_list=TX_POINTS)
+    try:
+        value = parse(variable, text)
+    except ValueError as error:
+        assert str(error)
+        assert any(item.strip() and item.strip() not in TX_POINTS for item in text.split(","))
+        return
+    points = _tx_points(value)
+    assert points and points <= set(TxPoint)
+    assert "ParkingBayOccupancy" not in value
