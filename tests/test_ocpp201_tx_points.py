@@ -35,6 +35,18 @@ async def one(csms, kind: str) -> dict:
     return events(csms, kind)[0]
 
 
+async def charging_with_stop_point(csms, start_station, stop: str):
+    """The station with TxStopPoint ``stop``, charging a card's session: its simulated parts."""
+    station = await start_station(ocpp=OCPP201)
+    await points(csms, stop=stop)
+    sim = station.hardware.simulated
+    sim.reader.present(TAG)
+    sim.evs[1].set_state("C")
+    await one(csms, "Started")
+    await eventually(lambda: sim.boards[1].contactor_closed, what="energy transfer")
+    return sim
+
+
 async def test_tc_e_09_start_transaction_options_evconnected(csms, start_station):
     station = await start_station(ocpp=OCPP201)
     await points(csms, start="EVConnected")
@@ -118,13 +130,7 @@ async def test_tc_e_12_parking_bay_occupancy_is_refused_without_a_sensor(csms, s
 
 async def test_tc_e_22_stop_transaction_options_energy_transfer_stopped_suspendedev(
         csms, start_station):
-    station = await start_station(ocpp=OCPP201)
-    await points(csms, stop="EnergyTransfer")
-    sim = station.hardware.simulated
-    sim.reader.present(TAG)
-    sim.evs[1].set_state("C")
-    await one(csms, "Started")
-    await eventually(lambda: sim.boards[1].contactor_closed, what="energy transfer")
+    sim = await charging_with_stop_point(csms, start_station, "EnergyTransfer")
     sim.evs[1].set_state("B")  # the EV suspends the energy transfer
     ended = await one(csms, "Ended")
     assert ended["triggerReason"] == "ChargingStateChanged"
@@ -134,13 +140,7 @@ async def test_tc_e_22_stop_transaction_options_energy_transfer_stopped_suspende
 
 async def test_tc_e_14_stop_transaction_options_evdisconnected_charging_station_side(
         csms, start_station):
-    station = await start_station(ocpp=OCPP201)
-    await points(csms, stop="EVConnected")
-    sim = station.hardware.simulated
-    sim.reader.present(TAG)
-    sim.evs[1].set_state("C")
-    await one(csms, "Started")
-    await eventually(lambda: sim.boards[1].contactor_closed, what="energy transfer")
+    sim = await charging_with_stop_point(csms, start_station, "EVConnected")
     sim.reader.present(TAG)  # the driver ends the authorisation: EVConnectedPostSession
     await eventually(lambda: any(e["triggerReason"] == "StopAuthorized"
                                  for e in events(csms, "Updated")), what="StopAuthorized")
