@@ -15,8 +15,13 @@ from tests.ocpp201 import OCPP201, get_variable, sent
 pytestmark = pytest.mark.asyncio
 
 
-def fault_events(csms) -> list[dict]:
+def all_events(csms) -> list[dict]:
     return [event for message in sent(csms, "NotifyEvent") for event in message["eventData"]]
+
+
+def fault_events(csms) -> list[dict]:
+    """The events of faults (the connector's AvailabilityState goes with every status too)."""
+    return [e for e in all_events(csms) if e["variable"]["name"] != "AvailabilityState"]
 
 
 def last_status(csms) -> str | None:
@@ -45,8 +50,11 @@ async def test_tc_g_05_lock_failure_and_an_rcd_trip_are_notify_events_while_faul
     await eventually(lambda: last_status(csms) == "Available", what="Available again")
     message = sent(csms, "NotifyEvent")[0]
     assert message["seqNo"] == 0 and message["tbc"] is False and message["generatedAt"]
-    ids = [e["eventId"] for e in fault_events(csms)]
-    assert len(set(ids)) == len(ids)
+    ids = [e["eventId"] for e in all_events(csms)]
+    assert len(set(ids)) == len(ids), "eventIds unique among faults and availability alike"
+    states = [e["actualValue"] for e in all_events(csms)
+              if e["variable"]["name"] == "AvailabilityState"]
+    assert states[-3:] == ["Available", "Faulted", "Available"]
 
 
 async def test_a_fault_while_the_csms_is_away_is_told_when_it_is_back(csms, start_station):

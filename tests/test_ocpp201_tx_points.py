@@ -56,6 +56,11 @@ async def test_tc_e_09_start_transaction_options_evconnected(csms, start_station
     assert started["triggerReason"] == "CablePluggedIn"
     assert started["transactionInfo"]["chargingState"] == "EVConnected"
     assert "idToken" not in started and started["evse"] == {"id": 1, "connectorId": 1}
+    [occupied] = [e for m in sent(csms, "NotifyEvent") for e in m["eventData"]
+                  if e["actualValue"] == "Occupied"]
+    assert occupied["trigger"] == "Delta" and occupied["component"] == {
+        "name": "Connector", "evse": {"id": 1, "connectorId": 1}}
+    assert occupied["variable"] == {"name": "AvailabilityState"}
     sim.evs[1].set_state("C")
     assert not sim.boards[1].contactor_closed, "no energy before anyone is authorised"
     sim.reader.present(TAG)

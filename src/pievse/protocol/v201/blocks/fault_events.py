@@ -8,14 +8,12 @@ has a problem, the board's driver (the EVSE) has one. When the core says a fault
 the CSMS gets a NotifyEvent of that variable turning ``true`` (trigger Delta, the fault's
 report as techInfo); when it clears, one turning ``false`` with ``cleared``. The events go
 through the redelivery queue, so one made while the CSMS is away arrives once it is back, in
-order; each has an eventId of its own (counted up from the time the adapter started, so a
-restart does not repeat the last run's). The variables are in the device model, read-only,
-reading the faults as they are.
+order; each has an eventId of its own (the context's count). The variables are in the device
+model, read-only, reading the faults as they are.
 """
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 from ocpp.v201 import call
@@ -54,9 +52,6 @@ class FaultEventsBlock:
         self.context = context
         #: The faults last told for each EVSE.
         self._told: dict[int, frozenset[FaultKind]] = {}
-        # Unique across restarts as long as the clock moves on: an id per millisecond of
-        # start-up time is more than a station makes events.
-        self._event_ids = itertools.count(int(context.clock.now() * 1000) % 2**31)
         context.notifications.rule(FAULT_EVENT, Rule(attempts=10, limit=200))
         context.on_effect(FaultsChanged, self._changed)
 
@@ -99,7 +94,7 @@ class FaultEventsBlock:
         if on_connector:
             evse["connectorId"] = CONNECTOR_ID
         event: dict[str, Any] = {
-            "eventId": next(self._event_ids), "timestamp": format_datetime(effect.timestamp),
+            "eventId": self.context.next_event_id(), "timestamp": format_datetime(effect.timestamp),
             "trigger": "Delta", "actualValue": "true" if active else "false",
             "eventNotificationType": "HardWiredNotification",
             "component": {"name": component, "evse": evse}, "variable": {"name": name}}
