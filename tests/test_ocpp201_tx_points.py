@@ -35,9 +35,10 @@ async def one(csms, kind: str) -> dict:
     return events(csms, kind)[0]
 
 
-async def charging_with_stop_point(csms, start_station, stop: str):
-    """The station with TxStopPoint ``stop``, charging a card's session: its simulated parts."""
-    station = await start_station(ocpp=OCPP201)
+async def charging_with_stop_point(csms, start_station, stop: str, station=None):
+    """The station (started here unless given) with TxStopPoint ``stop``, charging a card's
+    session: its simulated parts."""
+    station = station or await start_station(ocpp=OCPP201)
     await points(csms, stop=stop)
     sim = station.hardware.simulated
     sim.reader.present(TAG)
@@ -56,8 +57,12 @@ async def test_tc_e_09_start_transaction_options_evconnected(csms, start_station
     assert started["triggerReason"] == "CablePluggedIn"
     assert started["transactionInfo"]["chargingState"] == "EVConnected"
     assert "idToken" not in started and started["evse"] == {"id": 1, "connectorId": 1}
-    [occupied] = [e for m in sent(csms, "NotifyEvent") for e in m["eventData"]
-                  if e["actualValue"] == "Occupied"]
+    def occupied_events() -> list[dict]:
+        return [e for m in sent(csms, "NotifyEvent") for e in m["eventData"]
+                if e["actualValue"] == "Occupied"]
+
+    await eventually(occupied_events, what="the NotifyEvent of Occupied")
+    [occupied] = occupied_events()
     assert occupied["trigger"] == "Delta" and occupied["component"] == {
         "name": "Connector", "evse": {"id": 1, "connectorId": 1}}
     assert occupied["variable"] == {"name": "AvailabilityState"}
@@ -215,3 +220,30 @@ async def test_tc_f_03_the_remote_start_id_outlives_kill_9_with_its_started_even
         assert started["triggerReason"] == "CablePluggedIn" and started["offline"]
     finally:
         await station.stop()
+
+
+async def test_tc_e_26_disconnect_cable_on_ev_side_suspend_transaction(csms, start_station):
+    """TxStopPoint Authorized, StopTxOnEVSideDisconnect false: unplugged, the transaction is
+    suspended (EVCommunicationLost, Idle; the connector Available); plugged in again, it goes on
+    (CablePluggedIn) and charges."""
+    station = await start_station(ocpp=OCPP201)
+    assert await set_variable(csms, "TxCtrlr", "StopTxOnEVSideDisconnect", "false") == \
+        "Accepted"
+    sim = await charging_with_stop_point(csms, start_station=None, stop="Authorized",
+                                         station=station)
+    sim.evs[1].set_state("A")
+    await eventually(lambda: any(e["triggerReason"] == "EVCommunicationLost"
+                                 for e in events(csms, "Updated")), what="EVCommunicationLost")
+    [lost] = [e for e in events(csms) if e["triggerReason"] == "EVCommunicationLost"]
+    assert lost["transactionInfo"]["chargingState"] == "Idle"
+    await eventually(lambda: sent(csms, "StatusNotification")[-1]["connectorStatus"] ==
+                     "Available", what="Available")
+    assert not events(csms, "Ended")
+    sim.evs[1].set_state("C")
+    await eventually(lambda: any(e["triggerReason"] == "CablePluggedIn"
+                                 for e in events(csms, "Updated")), what="CablePluggedIn")
+    await eventually(lambda: sim.boards[1].contactor_closed, what="charging again")
+    assert not events(csms, "Ended") and len(events(csms, "Started")) == 1
+    numbered_without_gaps(events(csms))
+    states = [e["transactionInfo"].get("chargingState") for e in events(csms)]
+    assert "SuspendedEV" not in states[states.index("Idle"):states.index("Idle") + 2]

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from pievse.core.authorization import AuthorizationStatus
 from pievse.core.effects import (
+    EVConnectionChanged,
     SetContactor,
     TransactionAuthorized,
     TransactionDeauthorized,
@@ -141,6 +142,19 @@ def test_ev_connected_stop_point_ends_on_unplug_whatever_stop_tx_on_ev_side_disc
     b2.start_charging()
     b2.pilot("A")
     assert not b2.stopped(), "Authorized alone: the transaction waits for the car (E10)"
+
+
+def test_the_car_leaving_and_coming_back_to_a_transaction_that_waits_for_it_is_told() -> None:
+    b = bench({PPC}, {AUTH}, stop_transaction_on_ev_side_disconnect=False)
+    started = b.start_charging()
+    b.pilot("A")
+    b.pilot("C")
+    assert [(e.transaction_ref, e.connected) for e in only(b.log, EVConnectionChanged)] == [
+        (started.transaction_ref, False), (started.transaction_ref, True)]
+    b2 = bench({PPC})  # 1.6's points: unplugging ends the transaction, nothing more to tell
+    b2.start_charging()
+    b2.pilot("A")
+    assert not only(b2.log, EVConnectionChanged)
 
 
 def test_a_refused_card_after_an_ev_connected_start_leaves_the_transaction_unauthorised() -> None:

@@ -19,6 +19,7 @@ from pievse.drivers.contracts import MeterReading
 from pievse.persistence.effect_codec import decode_effect, encode_effect
 from pievse.protocol.common.outbox import Outbox
 from pievse.core.effects import (
+    EVConnectionChanged,
     MeterSample,
     TransactionAuthorized,
     TransactionDeauthorized,
@@ -62,7 +63,8 @@ def test_every_transaction_effect_reads_back_equal():
     for effect in (STARTED, STOPPED, SAMPLE, plugged, remote,
                    TransactionAuthorized(8, 1, CARD, T0 + 5, 12),
                    TransactionDeauthorized(8, 1, StopReason.LOCAL, CARD, T0 + 9),
-                   TransactionDeauthorized(8, 1, StopReason.REMOTE, None, T0 + 9)):
+                   TransactionDeauthorized(8, 1, StopReason.REMOTE, None, T0 + 9),
+                   EVConnectionChanged(8, 1, False, T0 + 11)):
         assert decode_effect(encode_effect(effect)) == effect
 
 

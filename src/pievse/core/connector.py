@@ -34,6 +34,7 @@ from pievse.core.iec61851 import MIN_CURRENT_A
 from pievse.core.meter_plausibility import MeterPlausibility, Ratings
 from pievse.core.effects import (
     CableLockSettled,
+    EVConnectionChanged,
     Effect,
     FaultsChanged,
     LockCable,
@@ -153,7 +154,15 @@ class Connector:
                 and settings.tx_points.ends_with_energy_transfer
                 and not self._car_asks_for_power()):
             self.begin_stop(StopReason.STOPPED_BY_EV, None)
+        told = None
+        if tx is not None and tx.stop is None and state.vehicle_connected != was_connected:
+            told = EVConnectionChanged(tx.ref, self.id, state.vehicle_connected,
+                                       self._clock.now())
+        if told is not None and told.connected:
+            self._emit(told)  # before what the car then does
         self.reconcile()
+        if told is not None and not told.connected:
+            self._emit(told)  # after the contactor has opened
 
     def set_fault(self, kind: FaultKind, active: bool) -> None:
         if active:

@@ -141,6 +141,18 @@ class TransactionAuthorized:
 
 
 @dataclass(frozen=True, slots=True)
+class EVConnectionChanged:
+    """The car was unplugged from a transaction that goes on (it waits for the car:
+    StopTransactionOnEVSideDisconnect false, or begun at the authorisation), or plugged in
+    again (or for the first time)."""
+
+    transaction_ref: int
+    connector_id: int
+    connected: bool
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True)
 class TransactionDeauthorized:
     """The authorisation of a transaction ended (``reason``: by the card ``id_token``, the CSMS
     ...) but the transaction goes on until its stop point (the cable unplugged): no energy."""
@@ -274,6 +286,7 @@ Effect = (
     | TransactionStarted
     | TransactionAuthorized
     | TransactionDeauthorized
+    | EVConnectionChanged
     | TransactionStopped
     | TokenAnswered
     | ResetNow

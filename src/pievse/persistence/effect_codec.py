@@ -18,6 +18,7 @@ from pievse.core.authorization import IdToken
 from pievse.core.hardware import MeterReading
 from pievse.core.effects import (
     MeterSample,
+    EVConnectionChanged,
     StatusChanged,
     TransactionAuthorized,
     TransactionDeauthorized,
@@ -31,7 +32,7 @@ from pievse.persistence.token_codec import decode_id_token, encode_id_token, unt
 __all__ = ["decode_effect", "encode_effect"]
 
 TransactionEffect = (TransactionStarted | TransactionStopped | MeterSample | StatusChanged
-                     | TransactionAuthorized | TransactionDeauthorized)
+                     | TransactionAuthorized | TransactionDeauthorized | EVConnectionChanged)
 
 
 def _token(token: IdToken | None) -> dict[str, str] | None:
@@ -91,6 +92,10 @@ def encode_effect(effect: TransactionEffect) -> dict[str, Any]:
             return {"type": "deauthorized", "ref": effect.transaction_ref,
                     "connector": effect.connector_id, "id_token": _token(effect.id_token),
                     "at": effect.timestamp, "reason": effect.reason.value}
+        case EVConnectionChanged():
+            return {"type": "ev_connection", "ref": effect.transaction_ref,
+                    "connector": effect.connector_id, "connected": effect.connected,
+                    "at": effect.timestamp}
         case StatusChanged():
             return {
                 "type": "status",
@@ -158,6 +163,9 @@ def decode_effect(data: dict[str, Any]) -> TransactionEffect:
     if kind == "deauthorized":
         return TransactionDeauthorized(data["ref"], data["connector"],
                                        StopReason(data["reason"]), _id_token(data), data["at"])
+    if kind == "ev_connection":
+        return EVConnectionChanged(data["ref"], data["connector"], bool(data["connected"]),
+                                   data["at"])
     if kind == "status":
         return StatusChanged(
             connector_id=data["connector"],

@@ -56,8 +56,18 @@ class AvailabilityBlock:
     def _status(self, evse_id: int) -> str:
         for status in self.context.station.statuses():
             if status.connector_id == evse_id:
-                return connector_status(status.status)
+                return self._word(evse_id, status.status)
         return "Unavailable"
+
+    def _word(self, evse_id: int, status: ConnectorStatus) -> str:
+        """2.0.1's word for a connector's status: Occupied is a car plugged in, so a
+        transaction that waits for its car (unplugged from, or begun at the authorisation)
+        leaves the connector Available."""
+        connector = self.context.station.connectors.get(evse_id)
+        if (status is ConnectorStatus.SUSPENDED_EV and connector is not None
+                and not connector.pilot.vehicle_connected):
+            return "Available"
+        return connector_status(status)
 
     def _station_status(self) -> str:
         status = self.context.station.statuses()[0].status
@@ -96,7 +106,7 @@ class AvailabilityBlock:
     def _status_changed(self, effect: StatusChanged) -> None:
         if effect.connector_id == 0 or not self.context.registered:
             return
-        status = connector_status(effect.status)
+        status = self._word(effect.connector_id, effect.status)
         if self._sent.get(effect.connector_id) != status:
             self._send(effect.connector_id, status, effect.timestamp)
 
@@ -153,4 +163,4 @@ class AvailabilityBlock:
         for status in self.context.station.statuses():
             n = status.connector_id
             if n != 0 and (evse_id is None or n == evse_id):
-                self._send(n, connector_status(status.status), status.timestamp, event=event)
+                self._send(n, self._word(n, status.status), status.timestamp, event=event)

@@ -30,6 +30,7 @@ from ocpp.v201.enums import Action
 
 from pievse.core.authorization import AuthorizationStatus
 from pievse.core.effects import (
+    EVConnectionChanged,
     MeterSample,
     StatusChanged,
     TransactionAuthorized,
@@ -83,6 +84,7 @@ class TransactionsBlock:
         context.on_effect(TransactionStopped, lambda stopped: self._put("stop", stopped))
         context.on_effect(TransactionAuthorized, lambda effect: self._put("state", effect))
         context.on_effect(TransactionDeauthorized, lambda effect: self._put("state", effect))
+        context.on_effect(EVConnectionChanged, self._ev_connection)
         context.on_effect(MeterSample, self._sample)
         context.triggers.register("MeterValues", self._sample_now)
         context.triggers.register("TransactionEvent", self._event_now)
@@ -149,14 +151,21 @@ class TransactionsBlock:
         context.later(lambda: context.station.transaction_accepted(
             started.transaction_ref, transaction_id, AuthorizationStatus.ACCEPTED))
 
+    def _ev_connection(self, effect: EVConnectionChanged) -> None:
+        self._charging_states[effect.transaction_ref] = ("EVConnected" if effect.connected
+                                                         else "Idle")
+        self._put("state", effect)
+
     def _status_changed(self, effect: StatusChanged) -> None:
         """What the car does changed during a transaction: a ChargingStateChanged event, once
-        the transaction's Started event is queued."""
+        the transaction's Started event is queued. (Without a car it is Idle, told with the
+        car's leaving.)"""
         station, outbox = self.context.station, self.context.outbox
-        tx = station.connectors[effect.connector_id].transaction \
-            if effect.connector_id in station.connectors else None
+        connector = station.connectors.get(effect.connector_id)
+        tx = connector.transaction if connector is not None else None
         state = charging_state(effect.status)
-        if tx is None or state is None or outbox.transaction_id(tx.ref) is None:
+        if (tx is None or state is None or outbox.transaction_id(tx.ref) is None
+                or not connector.pilot.vehicle_connected):
             return
         if self._charging_states.get(tx.ref) != state:
             self._charging_states[tx.ref] = state
@@ -238,6 +247,8 @@ class TransactionsBlock:
             return events.authorized(entry.data, tid, seq_no, offline=offline)
         if isinstance(entry.data, TransactionDeauthorized):
             return events.deauthorized(entry.data, tid, seq_no, offline=offline)
+        if isinstance(entry.data, EVConnectionChanged):
+            return events.ev_connection(entry.data, tid, seq_no, offline=offline)
         if entry.kind == "state":
             return events.charging_state_changed(entry.data, tid, seq_no, offline=offline)
         if entry.kind == "stop":

@@ -14,6 +14,7 @@ from typing import Any
 from ocpp.v201 import call
 
 from pievse.core.effects import (
+    EVConnectionChanged,
     MeterSample,
     StatusChanged,
     TransactionAuthorized,
@@ -32,7 +33,8 @@ from pievse.protocol.v201.codec.words import (
     stopped_reason,
 )
 
-__all__ = ["authorized", "charging_state_changed", "deauthorized", "ended", "meter_value",
+__all__ = ["authorized", "charging_state_changed", "deauthorized", "ended", "ev_connection",
+           "meter_value",
            "meter_values", "started", "started_charging_state", "updated"]
 
 ENERGY = "Energy.Active.Import.Register"
@@ -112,6 +114,16 @@ def authorized(effect: TransactionAuthorized, transaction_id: str, seq_no: int, 
         info["remoteStartId"] = effect.remote_start_id
     return _event("Updated", effect.timestamp, _authorized_trigger(effect.remote_start_id),
                   seq_no, info, offline, [], id_token=encode_id_token(effect.id_token))
+
+
+def ev_connection(effect: EVConnectionChanged, transaction_id: str, seq_no: int, *,
+                  offline: bool) -> Any:
+    """The Updated event of the car unplugged from a transaction that goes on (E10), or
+    plugged in (again)."""
+    trigger, state = (("CablePluggedIn", "EVConnected") if effect.connected
+                      else ("EVCommunicationLost", "Idle"))
+    return _event("Updated", effect.timestamp, trigger, seq_no,
+                  {"transactionId": transaction_id, "chargingState": state}, offline, [])
 
 
 def deauthorized(effect: TransactionDeauthorized, transaction_id: str, seq_no: int, *,
