@@ -157,6 +157,18 @@ def test_the_car_leaving_and_coming_back_to_a_transaction_that_waits_for_it_is_t
     assert not only(b2.log, EVConnectionChanged)
 
 
+def test_a_remote_start_joining_a_plugged_in_transaction_brings_its_tx_profile() -> None:
+    from tests.test_station_smart_charging import TXP, profile
+
+    b = bench({EV}, authorize_remote_tx_requests=False)
+    b.pilot("C")
+    answer = b.command(b.station.remote_start(card(TAG), 1, profile(5, TXP, [(0, 10.0)]), 77))
+    assert answer.status.value == "accepted"
+    [authorized] = only(b.log, TransactionAuthorized)
+    assert authorized.remote_start_id == 77
+    assert b.contactor_closed() and b.offered_a() == 10.0
+
+
 def test_a_refused_card_after_an_ev_connected_start_leaves_the_transaction_unauthorised() -> None:
     b = bench({EV})
     b.pilot("C")

@@ -52,7 +52,7 @@ from pievse.core.connector_status import status_of
 from pievse.core.fault_reports import FAULT_REPORT
 from pievse.core.settings import StationSettings
 from pievse.core.transactions import StopRequest, Transaction
-from pievse.core.tx_points import StartCause, TxPoint, cause_of_start
+from pievse.core.tx_points import StartCause, TxPoint, cause_of_start, ev_connection_deadline
 from pievse.core.vocabulary import ConnectorStatus, ErrorCode, ReadingContext, StopReason
 
 #: The stop reasons that end the driver's authorisation rather than the car's connection.
@@ -302,6 +302,7 @@ class Connector:
             tx.id_token = id_token
             self._emit(TransactionAuthorized(tx.ref, self.id, id_token, self._clock.now(),
                                              remote_start_id))
+            self._host.transaction_started(self)  # now its driver's: a remote start's profile
         else:
             self.pending = PendingAuthorization(id_token, self._clock.now(), group,
                                                 remote_start_id)
@@ -506,13 +507,6 @@ class Connector:
 
         self.report_status(now)
 
-    def _ev_connection_timeout(self) -> float | None:
-        """When a transaction begun at the authorisation, still waiting for its car, ends."""
-        tx = self.transaction
-        if tx is None or tx.stop is not None or tx.ev_seen or self.pilot.vehicle_connected:
-            return None
-        return tx.started_at + self._settings().connection_timeout_s
-
     def _lock_holds(self) -> bool:
         """A fixed cable, or a plug the lock holds for this transaction as its feedback says."""
         return not self.has_lock or (self.lock_wanted and self.locked)
@@ -566,7 +560,9 @@ class Connector:
             candidates.append(self.open_deadline)
         if self.pending is not None and not self.pilot.vehicle_connected:
             candidates.append(self.pending.since + self._settings().connection_timeout_s)
-        if (timeout := self._ev_connection_timeout()) is not None:
+        timeout = ev_connection_deadline(self.transaction, self.pilot.vehicle_connected,
+                                         self._settings().connection_timeout_s)
+        if timeout is not None:
             candidates.append(timeout)
         tx = self.transaction
         if tx is not None and tx.stop is None and tx.next_sample_at is not None:
@@ -582,7 +578,8 @@ class Connector:
         ):
             # ConnectionTimeOut: the driver never plugged in; the incipient session is cancelled.
             self.pending = None
-        timeout = self._ev_connection_timeout()
+        timeout = ev_connection_deadline(self.transaction, self.pilot.vehicle_connected,
+                                         self._settings().connection_timeout_s)
         if timeout is not None and now >= timeout:
             # The same, for a transaction begun at the authorisation: it ends.
             self.begin_stop(StopReason.TIMEOUT, None)

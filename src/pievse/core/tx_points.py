@@ -25,8 +25,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-__all__ = ["StartCause", "TxPoint", "TxPoints", "cause_of_start"]
+if TYPE_CHECKING:
+    from pievse.core.transactions import Transaction
+
+__all__ = ["StartCause", "TxPoint", "TxPoints", "cause_of_start", "ev_connection_deadline"]
 
 
 class TxPoint(str, enum.Enum):
@@ -86,3 +90,12 @@ def cause_of_start(points: TxPoints, last_fact: StartCause, *, authorized: bool,
                                         asks_for_power=False):
         return StartCause.ENERGY_TRANSFER
     return last_fact
+
+
+def ev_connection_deadline(tx: Transaction | None, connected: bool,
+                           timeout_s: float) -> float | None:
+    """When a transaction begun at the authorisation, still waiting for its car, ends
+    (EVConnectionTimeOut); None when none waits."""
+    if tx is None or tx.stop is not None or tx.ev_seen or connected:
+        return None
+    return tx.started_at + timeout_s
