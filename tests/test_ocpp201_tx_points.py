@@ -247,3 +247,18 @@ async def test_tc_e_26_disconnect_cable_on_ev_side_suspend_transaction(csms, sta
     numbered_without_gaps(events(csms))
     states = [e["transactionInfo"].get("chargingState") for e in events(csms)]
     assert "SuspendedEV" not in states[states.index("Idle"):states.index("Idle") + 2]
+
+
+async def test_tc_e_27_disconnect_cable_on_ev_side_suspend_transaction_connection_timeout(
+        csms, start_station):
+    station = await start_station(ocpp=OCPP201)
+    assert await set_variable(csms, "TxCtrlr", "StopTxOnEVSideDisconnect", "false") == \
+        "Accepted"
+    assert await set_variable(csms, "TxCtrlr", "EVConnectionTimeOut", "2") == "Accepted"
+    sim = await charging_with_stop_point(csms, start_station=None, stop="Authorized",
+                                         station=station)
+    sim.evs[1].set_state("A")
+    ended = await one(csms, "Ended")
+    assert ended["triggerReason"] == "EVConnectTimeout"
+    assert ended["transactionInfo"]["stoppedReason"] == "Timeout"
+    assert any(e["triggerReason"] == "EVCommunicationLost" for e in events(csms, "Updated"))

@@ -169,6 +169,31 @@ def test_a_remote_start_joining_a_plugged_in_transaction_brings_its_tx_profile()
     assert b.contactor_closed() and b.offered_a() == 10.0
 
 
+def test_a_transaction_the_car_left_ends_after_ev_connection_timeout_unless_1_6s() -> None:
+    """E10: TxStopPoint Authorized, StopTxOnEVSideDisconnect false: the car does not come
+    back within EVConnectionTimeOut, the transaction ends (Timeout). With PowerPathClosed
+    (1.6's) it waits for as long as it takes."""
+    b = bench({PPC}, {AUTH}, stop_transaction_on_ev_side_disconnect=False,
+              connection_timeout_s=30.0)
+    b.start_charging()
+    b.run_for(100)
+    b.pilot("A")
+    b.run_for(29)
+    assert not b.stopped()
+    b.pilot("B")
+    b.pilot("A")  # back and gone again: the time counts from the last leaving
+    b.run_for(29)
+    assert not b.stopped()
+    b.run_for(2)
+    assert [s.reason for s in b.stopped()] == [StopReason.TIMEOUT]
+    b16 = bench({PPC}, {PPC}, stop_transaction_on_ev_side_disconnect=False,
+                connection_timeout_s=30.0)
+    b16.start_charging()
+    b16.pilot("A")
+    b16.run_for(3600)
+    assert not b16.stopped()
+
+
 def test_a_refused_card_after_an_ev_connected_start_leaves_the_transaction_unauthorised() -> None:
     b = bench({EV})
     b.pilot("C")

@@ -141,8 +141,10 @@ class Connector:
         tx = self.transaction
         if state.vehicle_connected and not was_connected:
             self._last_fact = StartCause.CABLE_PLUGGED_IN
-        if tx is not None and state.vehicle_connected:
-            tx.ev_seen = True
+        if tx is not None:
+            tx.ev_seen = tx.ev_seen or state.vehicle_connected
+            tx.unplugged_at = None if state.vehicle_connected else (
+                tx.unplugged_at if not was_connected else self._clock.now())
         settings = self._settings()
         if state is PilotState.A:
             self.finishing = False
@@ -561,7 +563,8 @@ class Connector:
         if self.pending is not None and not self.pilot.vehicle_connected:
             candidates.append(self.pending.since + self._settings().connection_timeout_s)
         timeout = ev_connection_deadline(self.transaction, self.pilot.vehicle_connected,
-                                         self._settings().connection_timeout_s)
+                                         self._settings().connection_timeout_s,
+                                         self._settings().tx_points)
         if timeout is not None:
             candidates.append(timeout)
         tx = self.transaction
@@ -579,7 +582,8 @@ class Connector:
             # ConnectionTimeOut: the driver never plugged in; the incipient session is cancelled.
             self.pending = None
         timeout = ev_connection_deadline(self.transaction, self.pilot.vehicle_connected,
-                                         self._settings().connection_timeout_s)
+                                         self._settings().connection_timeout_s,
+                                         self._settings().tx_points)
         if timeout is not None and now >= timeout:
             # The same, for a transaction begun at the authorisation: it ends.
             self.begin_stop(StopReason.TIMEOUT, None)

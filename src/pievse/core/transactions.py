@@ -47,6 +47,8 @@ class Transaction:
     energy_flowed: bool = False
     #: The authorisation ended but the stop point is the cable: no energy until then.
     authorization_ended: bool = False
+    #: When the car left a transaction that waits for it (None: the car is there, or never was).
+    unplugged_at: float | None = None
 
     def __post_init__(self) -> None:
         self.last_energy_wh = self.meter_start_wh

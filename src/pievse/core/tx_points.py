@@ -92,10 +92,16 @@ def cause_of_start(points: TxPoints, last_fact: StartCause, *, authorized: bool,
     return last_fact
 
 
-def ev_connection_deadline(tx: Transaction | None, connected: bool,
-                           timeout_s: float) -> float | None:
-    """When a transaction begun at the authorisation, still waiting for its car, ends
-    (EVConnectionTimeOut); None when none waits."""
-    if tx is None or tx.stop is not None or tx.ev_seen or connected:
+def ev_connection_deadline(tx: Transaction | None, connected: bool, timeout_s: float,
+                           points: TxPoints) -> float | None:
+    """When a transaction waiting for its car ends (EVConnectionTimeOut): one begun at the
+    authorisation, or one the car left under a stop point that waits for it (E10; not
+    PowerPathClosed, whose transaction waits as 1.6's does, for as long as it takes). None
+    when none waits."""
+    if tx is None or tx.stop is not None or connected:
         return None
-    return tx.started_at + timeout_s
+    if not tx.ev_seen:
+        return tx.started_at + timeout_s
+    if tx.unplugged_at is not None and TxPoint.POWER_PATH_CLOSED not in points.stop:
+        return tx.unplugged_at + timeout_s
+    return None
