@@ -52,7 +52,13 @@ from pievse.core.connector_status import status_of
 from pievse.core.fault_reports import FAULT_REPORT
 from pievse.core.settings import StationSettings
 from pievse.core.transactions import StopRequest, Transaction
-from pievse.core.tx_points import StartCause, TxPoint, cause_of_start, ev_connection_deadline
+from pievse.core.tx_points import (
+    StartCause,
+    TxPoint,
+    car_moved,
+    cause_of_start,
+    ev_connection_deadline,
+)
 from pievse.core.vocabulary import ConnectorStatus, ErrorCode, ReadingContext, StopReason
 
 #: The stop reasons that end the driver's authorisation rather than the car's connection.
@@ -141,21 +147,13 @@ class Connector:
         tx = self.transaction
         if state.vehicle_connected and not was_connected:
             self._last_fact = StartCause.CABLE_PLUGGED_IN
-        if tx is not None:
-            tx.ev_seen = tx.ev_seen or state.vehicle_connected
-            tx.unplugged_at = None if state.vehicle_connected else (
-                tx.unplugged_at if not was_connected else self._clock.now())
-        settings = self._settings()
         if state is PilotState.A:
             self.finishing = False
-            if tx is not None and tx.stop is None and (
-                    settings.stop_transaction_on_ev_side_disconnect
-                    or settings.tx_points.ends_on_unplug):
-                self.begin_stop(StopReason.EV_DISCONNECTED, None)
-        if (tx is not None and tx.stop is None and tx.energy_flowed
-                and settings.tx_points.ends_with_energy_transfer
-                and not self._car_asks_for_power()):
-            self.begin_stop(StopReason.STOPPED_BY_EV, None)
+        if tx is not None and (reason := car_moved(
+                tx, self._settings(), unplugged=state is PilotState.A,
+                connected=state.vehicle_connected, was_connected=was_connected,
+                asks_for_power=self._car_asks_for_power(), now=self._clock.now())):
+            self.begin_stop(reason, None)
         told = None
         if tx is not None and tx.stop is None and state.vehicle_connected != was_connected:
             told = EVConnectionChanged(tx.ref, self.id, state.vehicle_connected,

@@ -27,10 +27,14 @@ import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pievse.core.vocabulary import StopReason
+
 if TYPE_CHECKING:
+    from pievse.core.settings import StationSettings
     from pievse.core.transactions import Transaction
 
-__all__ = ["StartCause", "TxPoint", "TxPoints", "cause_of_start", "ev_connection_deadline"]
+__all__ = ["StartCause", "TxPoint", "TxPoints", "car_moved", "cause_of_start",
+           "ev_connection_deadline"]
 
 
 class TxPoint(str, enum.Enum):
@@ -104,4 +108,24 @@ def ev_connection_deadline(tx: Transaction | None, connected: bool, timeout_s: f
         return tx.started_at + timeout_s
     if tx.unplugged_at is not None and TxPoint.POWER_PATH_CLOSED not in points.stop:
         return tx.unplugged_at + timeout_s
+    return None
+
+
+def car_moved(tx: Transaction, settings: StationSettings, *, unplugged: bool, connected: bool,
+              was_connected: bool, asks_for_power: bool, now: float) -> StopReason | None:
+    """The pilot changed during a transaction: note the car's coming and going, and say why
+    the transaction ends now, if it does (the cable unplugged: StopTxOnEVSideDisconnect or the
+    EVConnected stop point; the car no longer taking energy: the EnergyTransfer stop point)."""
+    tx.ev_seen = tx.ev_seen or connected
+    if connected:
+        tx.unplugged_at = None
+    elif was_connected:
+        tx.unplugged_at = now
+    if tx.stop is not None:
+        return None
+    points = settings.tx_points
+    if unplugged and (settings.stop_transaction_on_ev_side_disconnect or points.ends_on_unplug):
+        return StopReason.EV_DISCONNECTED
+    if tx.energy_flowed and points.ends_with_energy_transfer and not asks_for_power:
+        return StopReason.STOPPED_BY_EV
     return None
