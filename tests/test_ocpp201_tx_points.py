@@ -262,3 +262,24 @@ async def test_tc_e_27_disconnect_cable_on_ev_side_suspend_transaction_connectio
     assert ended["triggerReason"] == "EVConnectTimeout"
     assert ended["transactionInfo"]["stoppedReason"] == "Timeout"
     assert any(e["triggerReason"] == "EVCommunicationLost" for e in events(csms, "Updated"))
+
+
+async def test_the_start_point_the_csms_chose_holds_after_a_restart(csms, tmp_path):
+    station = StationProcess(tmp_path, csms.url, ocpp=OCPP201)
+    try:
+        await station.start()
+        await eventually(lambda: csms.connected("CP1") and sent(csms, "StatusNotification"),
+                         timeout=30, what="registered")
+        await points(csms, start="EVConnected,Authorized")
+        await station.kill()
+        await station.start()
+        await eventually(lambda: csms.connected("CP1"), timeout=30, what="back")
+        await eventually(lambda: len(sent(csms, "BootNotification")) == 2, timeout=30,
+                         what="registered again")
+        assert (await get_variable(csms, "TxCtrlr", "TxStartPoint"))["attributeValue"] == \
+            "EVConnected,Authorized"
+        await station.ev("B")
+        started = await one(csms, "Started")
+        assert started["triggerReason"] == "CablePluggedIn" and "idToken" not in started
+    finally:
+        await station.stop()
