@@ -4,6 +4,7 @@ the reservations as it does under 1.6."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from pievse.protocol.common.datetimes import format_datetime
 from tests.conftest import eventually
 from tests.ocpp201 import CARD, OCPP201, get_variable, sent
+from tests.station_process import StationProcess
 
 pytestmark = pytest.mark.asyncio
 
@@ -98,3 +100,25 @@ async def test_h_a_reservation_whose_evse_goes_unavailable_is_removed(csms, star
         {"reservationId": 9, "reservationUpdateStatus": "Removed"}]
     assert (await csms.call("CP1", "CancelReservation", {"reservationId": 9}))[
         "status"] == "Rejected", "it is gone"
+
+
+async def test_h_a_reservation_that_lapsed_while_the_station_was_down_is_told_expired(
+        csms, tmp_path):
+    station = StationProcess(tmp_path, csms.url, ocpp=OCPP201)
+    try:
+        await station.start()
+        await eventually(lambda: csms.connected("CP1") and sent(csms, "StatusNotification"),
+                         timeout=30, what="registered")
+        soon = format_datetime(time.time() + 3)
+        assert (await csms.call("CP1", "ReserveNow", {"id": 12, "expiryDateTime": soon,
+                                                      "idToken": CARD, "evseId": 1}))[
+            "status"] == "Accepted"
+        await station.kill()
+        await asyncio.sleep(4)
+        await station.start()
+        await eventually(lambda: sent(csms, "ReservationStatusUpdate"), timeout=30,
+                         what="told after the restart")
+        assert sent(csms, "ReservationStatusUpdate") == [
+            {"reservationId": 12, "reservationUpdateStatus": "Expired"}]
+    finally:
+        await station.stop()

@@ -25,11 +25,13 @@ from pievse.core.effects import (
     LocalAuthListChanged,
     LocalLimitsChanged,
     MeterSample,
+    ReservationEnded,
     ReservationsChanged,
     TransactionAuthorized,
     TransactionStarted,
     TransactionStopped,
 )
+from pievse.core.reservations import ReservationEnd
 from pievse.core.station import Station
 from pievse.core.vocabulary import ReadingContext, StopReason
 from pievse.persistence.profile_codec import decode_installed_profile, encode_installed_profile
@@ -89,7 +91,7 @@ class TransactionRecorder:
         # Charging profiles come back after the transactions they might have belonged to ended.
         effects += self.station.restore_charging_profiles(self._stored_profiles())
         effects += self._recover_local_limits()
-        self._recover_access()
+        effects += self._recover_access()
         effects += self._recover_availability()
         return effects
 
@@ -128,7 +130,9 @@ class TransactionRecorder:
                           "can set it again", error)
         return installed
 
-    def _recover_access(self) -> None:
+    def _recover_access(self) -> list[Effect]:
+        """The list, the cache and the reservations; the reservations that lapsed while the
+        daemon was down are ended as expired (for the CSMS that is told so)."""
         access = self.station.access
         try:
             listed = self.store.state("local_auth_list")
@@ -154,6 +158,7 @@ class TransactionRecorder:
             self.store.set_state("reservations", encode_reservations(access.reservations.all))
         # What was just read back needs no writing.
         self._cache_recorded = access.cache_revision
+        return [ReservationEnded(r, ReservationEnd.EXPIRED) for r in lapsed]
 
     @staticmethod
     def last_meter_energy(store: Store, connector_id: int) -> float:
