@@ -284,11 +284,14 @@ async def test_tc_b_29_reset_evse_with_ongoing_transaction_not_supported(csms, s
     assert answer["status"] == "Rejected"
 
 
-async def test_every_variable_kept_under_a_16_key_feeds_what_that_key_feeds():
+async def test_every_variable_kept_under_a_16_key_feeds_what_that_key_feeds(tmp_path):
     """One meaning, one stored name, one station setting: the 2.0.1 variable and the 1.6 key
-    of the same name agree on the setting and on the kind of value."""
+    of the same name agree on the setting and on the kind of value (the security keys
+    included)."""
     from pievse.core.station import Station
     from pievse.protocol.common.charge_point_parts import ChargePointParts
+    from pievse.protocol.common.security_state import SecurityProfile, SecurityState
+    from pievse.services.certificates import CertificateStore
     from pievse.protocol.v16.adapter import ChargePoint16
     from pievse.protocol.v16.configuration import KeyType
     from pievse.protocol.v201.adapter import ChargePoint201
@@ -297,7 +300,9 @@ async def test_every_variable_kept_under_a_16_key_feeds_what_that_key_feeds():
     kinds = {KeyType.INT: {DataType.INTEGER}, KeyType.BOOL: {DataType.BOOLEAN},
              KeyType.CSL: {DataType.MEMBER_LIST, DataType.SEQUENCE_LIST},
              KeyType.STRING: {DataType.STRING}}
-    parts = ChargePointParts(vendor="v", model="m")
+    parts = ChargePointParts(
+        vendor="v", model="m", certificates=CertificateStore(tmp_path / "certificates"),
+        security_state=SecurityState(tmp_path / "security.json", profile=SecurityProfile(0)))
     keys = ChargePoint16(Station(1), lambda effects: None, parts).configuration
     model = ChargePoint201(Station(1), lambda effects: None, parts).device_model
     shared = [v for v in model if v.key is not None]

@@ -172,6 +172,25 @@ def test_clear_cache_empties_the_cache_and_a_cached_card_is_refused_offline_afte
     assert not verdict.accepted and verdict.info == "CSMS unreachable"
 
 
+def test_a_customers_cache_entry_is_forgotten_alone_and_the_list_is_left_to_the_csms() -> None:
+    bench = Bench(allow_offline_tx_for_unknown_id=False)
+    access = bench.station.access
+    bench.answer(TAG, A.ACCEPTED)
+    bench.answer(OTHER_TAG, A.ACCEPTED)
+    send_list(bench, 3, entry(THIRD_TAG, A.ACCEPTED))
+    revision = access.cache_revision
+    assert bench.command(bench.station.forget_cached_token(card(TAG.lower()))).status is True
+    assert access.cache_revision > revision, "the store must forget it too"
+    assert access.cache_entries() == (entry(OTHER_TAG, A.ACCEPTED),)
+    revision = access.cache_revision
+    assert bench.command(bench.station.forget_cached_token(card(TAG))).status is False
+    assert bench.command(bench.station.forget_cached_token(card(THIRD_TAG))).status is False
+    assert access.cache_revision == revision, "nothing changed: nothing to write"
+    assert access.authorization.list_entry(card(THIRD_TAG)) is not None
+    bench.pilot("B")
+    assert not offline_tap(bench, TAG).accepted, "forgotten: unknown offline"
+
+
 def test_the_cache_is_written_only_when_a_verdict_changes() -> None:
     bench = Bench()
     access = bench.station.access

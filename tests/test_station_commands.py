@@ -208,6 +208,24 @@ def test_reset_cancels_an_authorisation_waiting_for_its_car() -> None:
     assert bench.started() == []
 
 
+def test_a_hold_for_a_firmware_update_keeps_the_running_session_and_shows_the_rest_unavailable(
+        ) -> None:
+    bench = Bench(connectors=2)
+    bench.start_charging(TAG, connector=1)
+    bench.record(bench.station.hold_for_update(True))
+    assert bench.contactor_closed(1) and bench.status(1) is S.CHARGING, "the session goes on"
+    assert bench.status(2) is S.UNAVAILABLE
+    bench.pilot("B", connector=2)
+    assert bench.tap(OTHER_TAG)[0].accepted is False
+    assert bench.status(2) is S.UNAVAILABLE
+    bench.pilot("A", connector=1)  # the session ends: its connector is held too
+    assert bench.status(1) is S.UNAVAILABLE
+    bench.record(bench.station.hold_for_update(False))  # the update gave up
+    assert bench.status(1) is S.AVAILABLE and bench.status(2) is S.PREPARING
+    assert all(c.operative for c in bench.station.connectors.values()), \
+        "the CSMS's availability was never touched"
+
+
 # --- ChangeAvailability --------------------------------------------------------------------------
 
 

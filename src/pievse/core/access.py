@@ -198,6 +198,14 @@ class Access:
             self._cache_changed()
         return status
 
+    def forget_cached(self, id_token: IdToken) -> bool:
+        """Drop the cache's entry for ``id_token``; True if there was one (the store forgets it
+        too)."""
+        if self.authorization.forget(id_token) is None:
+            return False
+        self._cache_changed()
+        return True
+
     def cache_entries(self) -> tuple[AuthorizationEntry, ...]:
         """The cache as the store keeps it, least recently used first."""
         return self.authorization.cache_entries()

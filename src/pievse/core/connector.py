@@ -52,13 +52,8 @@ from pievse.core.connector_status import status_of
 from pievse.core.fault_reports import FAULT_REPORT
 from pievse.core.settings import StationSettings
 from pievse.core.transactions import StopRequest, Transaction
-from pievse.core.tx_points import (
-    StartCause,
-    TxPoint,
-    car_moved,
-    cause_of_start,
-    ev_connection_deadline,
-)
+from pievse.core.tx_points import StartCause, TxPoint, car_moved, cause_of_start
+from pievse.core.tx_points import ev_connection_deadline
 from pievse.core.vocabulary import ConnectorStatus, ErrorCode, ReadingContext, StopReason
 
 #: The stop reasons that end the driver's authorisation rather than the car's connection.
@@ -248,7 +243,7 @@ class Connector:
         return (
             self.operative
             and not self.faults
-            and not self._ventilation_fault()
+            and not self.ventilation_fault
             and (self.transaction is None or self.awaits_authorization)
             and self._host.may_start_transaction()
         )
@@ -287,7 +282,9 @@ class Connector:
             return self._settings().ventilation_available
         return self.pilot is PilotState.C
 
-    def _ventilation_fault(self) -> bool:
+    @property
+    def ventilation_fault(self) -> bool:
+        """The car asks for ventilation (state D) that this station does not provide."""
         return self.pilot is PilotState.D and not self._settings().ventilation_available
 
     # --- transactions --------------------------------------------------------------------------
@@ -437,7 +434,7 @@ class Connector:
             or tx.authorization_ended
             or self._allowance_used_up(tx)
             or self.faults
-            or self._ventilation_fault()
+            or self.ventilation_fault
             or not self.pilot.vehicle_connected
         ):
             return 0.0
@@ -450,7 +447,7 @@ class Connector:
         # 1. Hard opening first: a fault or a car that stopped asking opens the contactor now.
         must_open = (
             bool(self.faults)
-            or self._ventilation_fault()
+            or self.ventilation_fault
             or not self._car_asks_for_power()
             or self.transaction is None
             or self._host.shutting_down()
@@ -465,7 +462,7 @@ class Connector:
             if self.faults:
                 kind = sorted(self.faults, key=lambda k: k.value)[0]
                 tx.stop = StopRequest(FAULT_REPORT[kind][1], None, now)
-            elif self._ventilation_fault():
+            elif self.ventilation_fault:
                 tx.stop = StopRequest(StopReason.OTHER, None, now)
 
         # 2. The pilot offer.
@@ -531,13 +528,14 @@ class Connector:
         return status_of(self, lambda: reserved and self._host.shows_reserved(self.id))
 
     @property
-    def ventilation_fault(self) -> bool:
-        return self._ventilation_fault()
-
-    @property
     def offering(self) -> bool:
         """Energy is offered on the pilot now."""
         return self._commanded_offer_a > 0
+
+    @property
+    def held_for_update(self) -> bool:
+        """A firmware update waits to install: not in use, the connector shows Unavailable."""
+        return self._host.held_for_update()
 
     def report_status(self, now: float | None = None) -> None:
         """Tell the CSMS the status if it changed since it was last told."""

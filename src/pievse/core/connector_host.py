@@ -28,6 +28,10 @@ class ConnectorHost(Protocol):
         """The daemon is going down: every contactor opens now."""
         ...
 
+    def held_for_update(self) -> bool:
+        """A firmware update waits to install: a connector not in use shows Unavailable."""
+        ...
+
     def shows_reserved(self, connector_id: int) -> bool:
         """Should this connector, free otherwise, show Reserved?"""
         ...

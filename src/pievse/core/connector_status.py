@@ -46,6 +46,9 @@ class StatusFacts(Protocol):
     @property
     def offering(self) -> bool: ...
 
+    @property
+    def held_for_update(self) -> bool: ...
+
 
 def status_of(c: StatusFacts, reserved: Callable[[], bool]
               ) -> tuple[ConnectorStatus, ErrorCode, str | None]:
@@ -85,7 +88,7 @@ def _operational_status(c: StatusFacts) -> ConnectorStatus:
         if c.contactor_closed:
             return ConnectorStatus.CHARGING
         return ConnectorStatus.SUSPENDED_EV
-    if not c.operative:
+    if not c.operative or c.held_for_update:
         return ConnectorStatus.UNAVAILABLE
     if c.finishing:
         return ConnectorStatus.FINISHING

@@ -20,6 +20,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pievse.core import availability
 from pievse.core.hardware import FaultKind, MeterReading, PilotState
 from pievse.core.access import Access, AccessLimits
 from pievse.core.answers import (
@@ -68,6 +69,8 @@ class Station:
         self._next_ref = 1
         self.reset_pending: bool | None = None  # None, or True for hard / False for soft
         self.shutting_down = False
+        #: A firmware update waits to install (see ``hold_for_update``).
+        self.held_for_update = False
         self.operative = True
         self._status0: tuple[ConnectorStatus, ErrorCode, str | None] | None = None
         #: Why the card reader cannot read cards, reported on connector 0; None if it can.
@@ -330,40 +333,20 @@ class Station:
             if connector_id == 0
             else [self.connector(connector_id)]
         )
-        scheduled = False
-        for c in targets:
-            if c.transaction is not None and c.operative != operative:
-                c.scheduled_availability = operative
-                scheduled = True
-            else:
-                c.operative = operative
-                c.scheduled_availability = None
-                c.reconcile()
+        scheduled = availability.change(targets, operative)
         if connector_id == 0:
             self.operative = operative
             self._report_station_status()
-        self._emit(AvailabilityChanged(self.wanted_availability()))
+        self._emit(AvailabilityChanged(availability.wanted(self.connectors, self.operative)))
         status = AvailabilityStatus.SCHEDULED if scheduled else AvailabilityStatus.ACCEPTED
         return Answer(status, self._take())
-
-    def wanted_availability(self) -> tuple[tuple[int, bool], ...]:
-        """Each connector's availability once what is scheduled has applied (0: the station)."""
-        wanted = [(n, c.operative if c.scheduled_availability is None
-                   else c.scheduled_availability) for n, c in self.connectors.items()]
-        return ((0, self.operative), *wanted)
 
     def restore_availability(self, operative: Mapping[int, bool]) -> list[Effect]:
         """The availability the last run left (``AvailabilityChanged``): a connector still in a
         transaction (resumed after the restart) changes once it has ended, as Scheduled."""
         for n, c in self.connectors.items():
-            wanted = operative.get(n, True)
-            if c.transaction is not None and c.operative != wanted:
-                c.scheduled_availability = wanted
-            else:
-                c.operative = wanted
+            availability.change([c], operative.get(n, True))
         self.operative = operative.get(0, True)
-        for c in self.connectors.values():
-            c.reconcile()
         self._report_station_status()
         return self._take()
 
@@ -382,6 +365,17 @@ class Station:
         if not self.transactions():
             self._emit(ResetNow(hard=hard))
         return Answer(ResetStatus.ACCEPTED, self._take())
+
+    def hold_for_update(self, held: bool) -> list[Effect]:
+        """A firmware update waits for the transactions to end before it installs (OCPP 2.0.1
+        L01.FR.07): while held no new session starts, and every connector not in use shows
+        Unavailable, until the update is installed or gives up. The running sessions go on, and
+        the CSMS's own availability (ChangeAvailability) is left as it is."""
+        if held != self.held_for_update:
+            self.held_for_update = held
+            for c in self.connectors.values():
+                c.reconcile()
+        return self._take()
 
     def shut_down(self, reason: StopReason = StopReason.REBOOT) -> list[Effect]:
         """The daemon is going down: open every contactor now and end every transaction. No
@@ -452,6 +446,11 @@ class Station:
 
     def clear_cache(self) -> Answer:
         return Answer(self.access.clear_cache(), self._take())
+
+    def forget_cached_token(self, id_token: IdToken) -> Answer:
+        """A customer's data cleared: the cache's verdict on ``id_token`` goes (True if there
+        was one). A running transaction keeps its token, and the local list is the CSMS's."""
+        return Answer(self.access.forget_cached(id_token), self._take())
 
     def reserve_now(self, reservation: Reservation) -> Answer:
         """ReserveNow: Accepted, Faulted, Occupied, Rejected or Unavailable. Rejected while a
@@ -547,10 +546,14 @@ class _ConnectorSeam:
     def may_start_transaction(self) -> bool:
         station = self._station
         # None when no reset is under way; False (soft) must block new sessions as well.
-        return station.reset_pending is None and not station.shutting_down
+        return (station.reset_pending is None and not station.shutting_down
+                and not station.held_for_update)
 
     def shutting_down(self) -> bool:
         return self._station.shutting_down
+
+    def held_for_update(self) -> bool:
+        return self._station.held_for_update
 
     def shows_reserved(self, connector_id: int) -> bool:
         return self._station.access.shows_reserved(connector_id)

@@ -36,10 +36,10 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from pievse.core.authorization import IdToken
+from pievse.core.authorization import IdToken, token_key
 from pievse.core.transactions import InterruptedTransaction
 from pievse.persistence.access_migration import access_in_core_form
-from pievse.persistence.history import SessionRecord, Tariff
+from pievse.persistence.history import CLEARED_ID_TOKEN, SessionRecord, Tariff
 from pievse.persistence.effect_codec import decode_effect, encode_effect
 from pievse.persistence.profile_codec import from_schema_1
 from pievse.persistence.token_codec import UNTYPED_ID_TAG_TYPE, id_token_type
@@ -416,6 +416,27 @@ class Store:
         rows = self._connection().execute(
             query, (-math.inf if since is None else since, -1 if limit is None else limit))
         return [SessionRecord(*row) for row in rows]
+
+    def sessions_of(self, id_token: str) -> list[SessionRecord]:
+        """The sessions of ``id_token`` (compared as the stores compare ids), newest first,
+        those still going on included."""
+        key = token_key(id_token)
+        return [s for s in self.sessions() if token_key(s.id_token) == key]
+
+    def forget_id_token(self, id_token: str) -> int:
+        """A customer's data cleared: the ended sessions of ``id_token`` keep all but the id,
+        which becomes ``CLEARED_ID_TOKEN``; returns how many. A session still going on keeps it
+        (its end, and its recovery after a power cut, need it), and so does a transaction
+        message still waiting in the outbox: what the CSMS has not heard yet is never changed,
+        and it leaves the store once delivered."""
+        key = token_key(id_token)
+        refs = [ref for ref, value in self._connection().execute(
+            "SELECT transaction_ref, id_token FROM sessions") if token_key(value) == key]
+        with self.batch():
+            self._connection().executemany(
+                "UPDATE sessions SET id_token = ? WHERE transaction_ref = ?",
+                [(CLEARED_ID_TOKEN, ref) for ref in refs])
+        return len(refs)
 
     def cards(self) -> list[tuple[str, str]]:
         """The cards ``pievse cards add`` put in: (id token, name), in the order added."""

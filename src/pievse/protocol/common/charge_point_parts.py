@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pievse.aio import AsyncClock
+    from pievse.protocol.common.customer_data import SessionHistory
     from pievse.protocol.common.outbox import Outbox
     from pievse.protocol.common.transport_security import SecurityState
     from pievse.services.certificates import CertificateStore, KeyType
     from pievse.services.diagnostics import DiagnosticsUploader
     from pievse.services.firmware import FirmwareUpdater
     from pievse.services.log_upload import LogUploader
+    from pievse.services.network_profiles import NetworkProfiles
 
 __all__ = ["ChargePointParts"]
 
@@ -33,7 +35,9 @@ class ChargePointParts:
     diagnostics upload and the log upload (without them these are refused). ``certificates``
     and ``security_state`` are the link's security (profile, Basic password, certificates);
     ``organization_name`` and ``key_type`` go into the certificate signing requests.
-    ``on_csms_time(t)`` hears the CSMS's time from each answer to a BootNotification;
+    ``history`` is the session history (2.0.1's CustomerInformation reports and clears a
+    customer's sessions in it). ``on_csms_time(t)`` hears the CSMS's time from each answer to a
+    BootNotification;
     ``on_security_change(what)`` hears of a new profile, password or certificate once its
     answer is out (the owner then reconnects with it).
     """
@@ -54,6 +58,9 @@ class ChargePointParts:
     certificates: CertificateStore | None = None
     security_state: SecurityState | None = None
     key_type: KeyType | None = None
+    #: The connections the CSMS stored (2.0.1 SetNetworkProfile); None: it may store none.
+    network_profiles: NetworkProfiles | None = None
+    history: SessionHistory | None = None
     on_ping_interval: Callable[[int], None] | None = None
     on_csms_time: Callable[[float], None] | None = None
     on_connection_change: Callable[[], None] | None = None

@@ -64,8 +64,9 @@ class SecurityBlock:
             Variable(security, "SecurityProfile", DataType.INTEGER, 0, RO, persistent=False,
                      read=lambda: int(state.profile) if state is not None else 0),
             Variable(security, "Identity", DataType.STRING, self._identity, RO),
+            # The O of the certificate signing requests: 1.6's CpoName, kept under its name.
             Variable(security, "OrganizationName", DataType.STRING, self._organization_name,
-                     RO),
+                     key="CpoName"),
         ]
         if state is not None:
             shown.append(Variable(security, "BasicAuthPassword", DataType.STRING, "",

@@ -229,9 +229,13 @@ class TransactionsBlock:
         outbox = self.context.outbox
         transaction_id = outbox.transaction_id(entry.transaction_ref)
         if transaction_id is None and entry.kind == "start":
-            # Queued under 1.6, whose CSMS would have named it: the station names it now.
+            # Queued under 1.6, whose CSMS would have named it: the station names it now, and
+            # the core hears the name (the CSMS will use it to stop the transaction).
             transaction_id = str(uuid.uuid4())
             outbox.remember_transaction_id(entry.transaction_ref, transaction_id)
+            ref, named = entry.transaction_ref, transaction_id
+            self.context.later(lambda: self.context.station.transaction_accepted(
+                ref, named, AuthorizationStatus.ACCEPTED))
         if transaction_id is None:
             self.log.error("no transactionId for transaction %s; dropping its %s",
                            entry.transaction_ref, entry.kind)
