@@ -34,11 +34,17 @@ from pievse.core.clock import ManualClock
 from pievse.core.effects import (
     AuthorizeRequest,
     LocalAuthListChanged,
+    ReservationEnded,
     ReservationsChanged,
     TokenAnswered,
     TransactionStarted,
 )
-from pievse.core.reservations import CancelReservationStatus, Reservation, ReservationStatus
+from pievse.core.reservations import (
+    CancelReservationStatus,
+    Reservation,
+    ReservationEnd,
+    ReservationStatus,
+)
 from pievse.core.station import Station
 from pievse.core.vocabulary import ConnectorStatus
 from pievse.persistence.store import MIGRATIONS, Store
@@ -592,3 +598,17 @@ def test_an_unreadable_record_of_ocpp_16s_form_is_dropped_and_the_others_migrate
     assert restored.bench.station.access.reservations.all == []
     assert restored.store.state("reservations") is None
     restored.store.close()
+
+
+def test_the_station_says_why_it_ended_a_reservation_itself() -> None:
+    bench = Bench(connectors=2)
+    reserve(bench, 1, connector=1)
+    reserve(bench, 2, connector=2)
+    bench.fault(FaultKind.RCD, connector=2)
+    assert [(e.reservation.reservation_id, e.why) for e in only(bench.log, ReservationEnded)] \
+        == [(2, ReservationEnd.REMOVED)]
+    bench.run_for(2 * HOUR)
+    assert [(e.reservation.reservation_id, e.why) for e in only(bench.log, ReservationEnded)] \
+        == [(2, ReservationEnd.REMOVED), (1, ReservationEnd.EXPIRED)]
+    bench.command(bench.station.cancel_reservation(1))
+    assert len(only(bench.log, ReservationEnded)) == 2, "a cancellation is the CSMS's own"

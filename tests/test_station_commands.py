@@ -19,6 +19,7 @@ from pievse.core.answers import (
 from pievse.core.authorization import AuthorizationStatus
 from pievse.core.effects import (
     AuthorizeRequest,
+    AvailabilityChanged,
     ResetNow,
     SetContactor,
     SetPilot,
@@ -245,7 +246,8 @@ def test_change_availability_inoperative_during_a_transaction_is_scheduled() -> 
     bench.start_charging(TAG)
     answer = bench.command(bench.station.change_availability(1, operative=False))
     assert answer.status is AvailabilityStatus.SCHEDULED
-    assert answer.effects == [], "the running transaction is not touched"
+    assert answer.effects == [AvailabilityChanged(((0, True), (1, False)))], \
+        "the running transaction is not touched; what is wanted is written down"
     assert bench.contactor_closed() and bench.status() is S.CHARGING
 
     bench.tap(TAG)
@@ -361,3 +363,24 @@ def test_commands_for_a_connector_the_station_lacks_change_nothing() -> None:
         AvailabilityStatus.REJECTED)
     assert bench.station.unlock_connector(2).status is UnlockStatus.UNKNOWN_CONNECTOR
     assert bench.status() is S.AVAILABLE and bench.status(0) is S.AVAILABLE
+
+
+def test_change_availability_says_what_is_wanted_once_the_transactions_end() -> None:
+    bench = Bench(connectors=2)
+    bench.start_charging(connector=1)
+    answer = bench.command(bench.station.change_availability(0, False))
+    assert answer.status is AvailabilityStatus.SCHEDULED
+    [changed] = only(answer.effects, AvailabilityChanged)
+    assert changed.operative == ((0, False), (1, False), (2, False))
+
+
+def test_restored_availability_holds_and_waits_for_a_resumed_transaction() -> None:
+    bench = Bench(connectors=2)
+    bench.start_charging(connector=2)
+    bench.record(bench.station.restore_availability({0: True, 1: False, 2: False}))
+    assert bench.status(1) is ConnectorStatus.UNAVAILABLE
+    assert bench.status(2) is ConnectorStatus.CHARGING, "in a transaction: Scheduled"
+    bench.command(bench.station.stop_session(2, StopReason.REMOTE))
+    bench.pilot("B", connector=2)
+    bench.run_for(5)
+    assert bench.status(2) is ConnectorStatus.UNAVAILABLE

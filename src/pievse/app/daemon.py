@@ -495,7 +495,7 @@ class Daemon:
                     if tx is None
                     else {
                         "id": tx.transaction_id,
-                        **({"id_tag": tx.id_token.value} if show_id_tags else {}),
+                        **({"id_tag": getattr(tx.id_token, "value", None)} if show_id_tags else {}),
                         "meter_start_wh": tx.meter_start_wh,
                         "energy_wh": round(tx.energy_wh, 3),
                     },

@@ -43,10 +43,16 @@ from pievse.core.authorization import (
     UpdateStatus,
 )
 from pievse.core.clock import Clock
-from pievse.core.effects import Effect, LocalAuthListChanged, ReservationsChanged
+from pievse.core.effects import (
+    Effect,
+    LocalAuthListChanged,
+    ReservationEnded,
+    ReservationsChanged,
+)
 from pievse.core.reservations import (
     CancelReservationStatus,
     Reservation,
+    ReservationEnd,
     Reservations,
     ReservationStatus,
 )
@@ -261,8 +267,11 @@ class Access:
 
     def tick(self, now: float) -> None:
         """Reservations whose expiry date has come end; their connectors show Available."""
-        if self.reservations.expire(now):
+        expired = self.reservations.expire(now)
+        if expired:
             self._reservations_changed()
+            for reservation in expired:
+                self._emit(ReservationEnded(reservation, ReservationEnd.EXPIRED))
 
     def settle(self) -> None:
         """After every input: a reservation whose connector went out of service ends, and every
@@ -273,9 +282,12 @@ class Access:
                 c.status is not None and c.status[0] is ConnectorStatus.RESERVED
                 for c in connectors):
             return
-        if self.reservations.all and self.reservations.end_where_out_of_service(
-                self.unreserved_statuses()):
+        removed = (self.reservations.end_where_out_of_service(self.unreserved_statuses())
+                   if self.reservations.all else [])
+        if removed:
             self._reservations_changed()
+            for reservation in removed:
+                self._emit(ReservationEnded(reservation, ReservationEnd.REMOVED))
         for connector in connectors:
             if connector.status is not None:  # not before the station has started
                 connector.report_status()

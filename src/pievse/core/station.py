@@ -20,6 +20,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pievse.core import availability
 from pievse.core.hardware import FaultKind, MeterReading, PilotState
 from pievse.core.access import Access, AccessLimits
 from pievse.core.answers import (
@@ -35,7 +36,7 @@ from pievse.core.charging_profiles import (
     InstalledProfile,
 )
 from pievse.core.clock import Clock, SystemClock
-from pievse.core.effects import Effect, ResetNow, StatusChanged
+from pievse.core.effects import AvailabilityChanged, Effect, ResetNow, StatusChanged
 from pievse.core.connector import Connector
 from pievse.core.id_tags import IdTags
 from pievse.core.interrupted import InterruptedTransactions
@@ -276,9 +277,11 @@ class Station:
         return self._take()
 
     def remote_start(self, id_token: IdToken, connector_id: int | None = None,
-                     charging_profile: ChargingProfile | None = None) -> Answer:
+                     charging_profile: ChargingProfile | None = None,
+                     remote_start_id: int | None = None) -> Answer:
         """RemoteStartTransaction; ``charging_profile`` (a TxProfile) is installed when the
-        transaction starts. Rejected on a connector the station lacks."""
+        transaction starts; ``remote_start_id`` (2.0.1's) goes with the transaction it starts.
+        Rejected on a connector the station lacks."""
         if self.reset_pending is not None or (
                 connector_id is not None and connector_id not in self.connectors):
             return Answer(RemoteStartStopStatus.REJECTED, self._take())
@@ -292,9 +295,9 @@ class Station:
         if connector is None:
             return Answer(RemoteStartStopStatus.REJECTED, self._take())
         if self.settings.authorize_remote_tx_requests:
-            self.id_tags.ask_for_remote_start(id_token, connector)
+            self.id_tags.ask_for_remote_start(id_token, connector, remote_start_id)
         else:
-            connector.authorize(id_token, group)
+            connector.authorize(id_token, group, remote_start_id)
         return Answer(RemoteStartStopStatus.ACCEPTED, self._take())
 
     def remote_stop(self, transaction_id: int | str) -> Answer:
@@ -330,20 +333,22 @@ class Station:
             if connector_id == 0
             else [self.connector(connector_id)]
         )
-        scheduled = False
-        for c in targets:
-            if c.transaction is not None and c.operative != operative:
-                c.scheduled_availability = operative
-                scheduled = True
-            else:
-                c.operative = operative
-                c.scheduled_availability = None
-                c.reconcile()
+        scheduled = availability.change(targets, operative)
         if connector_id == 0:
             self.operative = operative
             self._report_station_status()
+        self._emit(AvailabilityChanged(availability.wanted(self.connectors, self.operative)))
         status = AvailabilityStatus.SCHEDULED if scheduled else AvailabilityStatus.ACCEPTED
         return Answer(status, self._take())
+
+    def restore_availability(self, operative: Mapping[int, bool]) -> list[Effect]:
+        """The availability the last run left (``AvailabilityChanged``): a connector still in a
+        transaction (resumed after the restart) changes once it has ended, as Scheduled."""
+        for n, c in self.connectors.items():
+            availability.change([c], operative.get(n, True))
+        self.operative = operative.get(0, True)
+        self._report_station_status()
+        return self._take()
 
     def reset(self, hard: bool) -> Answer:
         """Stop every transaction (reason HardReset/SoftReset), then ask the daemon to restart."""
@@ -417,9 +422,12 @@ class Station:
                       self._take())
 
     def composite_schedule(self, connector_id: int, duration_s: int,
-                           unit: ChargingRateUnit | None = None) -> CompositeSchedule:
-        """GetCompositeSchedule, from now on for ``duration_s`` seconds."""
-        return self.charging.composite_schedule(connector_id, duration_s, unit)
+                           unit: ChargingRateUnit | None = None,
+                           local_limits: bool = False) -> CompositeSchedule:
+        """GetCompositeSchedule, from now on for ``duration_s`` seconds; ``local_limits``: with
+        the local limits in force now (2.0.1's external constraints; 1.6 knows none)."""
+        cap = self.local.lowest(connector_id) if local_limits else None
+        return self.charging.composite_schedule(connector_id, duration_s, unit, cap)
 
     def restore_charging_profiles(self, installed: Iterable[InstalledProfile]) -> list[Effect]:
         self.charging.restore(installed)

@@ -337,19 +337,28 @@ class Store:
 
     # --- open transactions ------------------------------------------------------------------------
 
-    def transaction_started(self, transaction_ref: int, connector_id: int, id_token: IdToken,
-                            meter_start_wh: float, started_at: float,
+    def transaction_started(self, transaction_ref: int, connector_id: int,
+                            id_token: IdToken | None, meter_start_wh: float, started_at: float,
                             tariff: Tariff | None = None) -> None:
+        """``id_token`` None: begun before anyone was authorised (kept as an empty id token
+        until ``transaction_authorized``)."""
+        value, kind = ((id_token.value, id_token.type.value) if id_token is not None
+                       else ("", UNTYPED_ID_TAG_TYPE.value))
         with self.batch():
             self._write("INSERT OR REPLACE INTO open_transactions (transaction_ref, connector_id, "
                         "id_token, id_token_type, meter_start_wh, started_at, transaction_id, "
                         "last_energy_wh, last_energy_at, price_per_kwh, currency) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (transaction_ref, connector_id, id_token.value, id_token.type.value,
-                         meter_start_wh, started_at, None, meter_start_wh, started_at,
+                        (transaction_ref, connector_id, value, kind, meter_start_wh,
+                         started_at, None, meter_start_wh, started_at,
                          tariff.price_per_kwh if tariff else None,
                          tariff.currency if tariff else None))
             self.set_state("next_transaction_ref", transaction_ref + 1)
+
+    def transaction_authorized(self, transaction_ref: int, id_token: IdToken) -> None:
+        self._write("UPDATE open_transactions SET id_token = ?, id_token_type = ? "
+                    "WHERE transaction_ref = ?", (id_token.value, id_token.type.value,
+                                                  transaction_ref))
 
     def transaction_energy(self, transaction_ref: int, energy_wh: float, at: float,
                            peak_power_w: float | None = None) -> None:
@@ -387,7 +396,8 @@ class Store:
             "SELECT transaction_ref, connector_id, id_token, id_token_type, meter_start_wh, "
             "started_at, transaction_id, last_energy_wh, last_energy_at FROM open_transactions "
             "ORDER BY transaction_ref")
-        return [InterruptedTransaction(ref, connector_id, IdToken(value, id_token_type(kind)),
+        return [InterruptedTransaction(ref, connector_id,
+                                       IdToken(value, id_token_type(kind)) if value else None,
                                        *rest)
                 for ref, connector_id, value, kind, *rest in rows]
 

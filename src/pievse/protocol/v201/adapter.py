@@ -33,6 +33,7 @@ from pievse.protocol.v201.blocks.availability import AvailabilityBlock
 from pievse.protocol.v201.blocks.certificates import CertificatesBlock
 from pievse.protocol.v201.blocks.customer_information import CustomerInformationBlock
 from pievse.protocol.v201.blocks.diagnostics import DiagnosticsBlock
+from pievse.protocol.v201.blocks.fault_events import FaultEventsBlock
 from pievse.protocol.v201.blocks.firmware import FirmwareBlock
 from pievse.protocol.v201.blocks.iso15118 import ISO15118Block
 from pievse.protocol.v201.blocks.local_list import LocalListBlock
@@ -110,7 +111,7 @@ class ChargePoint201(BlockAdapter):
                                                   max_power_w=max_power_w),
             AuthorizationBlock(context), TransactionsBlock(context), RemoteControlBlock(context),
             LocalListBlock(context, bytes_per_message=MAX_MESSAGE_SIZE), ReservationBlock(context),
-            SmartChargingBlock(context),
+            SmartChargingBlock(context), FaultEventsBlock(context),
             FirmwareBlock(context),
             DiagnosticsBlock(context),
             CustomerInformationBlock(context, history=parts.history),
