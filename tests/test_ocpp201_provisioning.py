@@ -136,7 +136,7 @@ async def test_tc_b_35_set_variables_unknown_component(csms, start_station):
 async def test_set_variables_read_only_wrong_attribute_type_and_bad_values_are_refused(
         csms, start_station):
     await start_station(ocpp=OCPP201)
-    assert await set_variable(csms, "TxCtrlr", "TxStartPoint", "Authorized") == "Rejected"
+    assert await set_variable(csms, "SampledDataCtrlr", "TxEndedInterval", "10") == "Rejected"
     assert await set_variable(csms, "OCPPCommCtrlr", "HeartbeatInterval", "soon") == "Rejected"
     assert await set_variable(csms, "OCPPCommCtrlr", "HeartbeatInterval", "60",
                               attributeType="Target") == "NotSupportedAttributeType"

@@ -106,7 +106,7 @@ class Daemon:
         from pievse.app.link_security import LinkSecurity
         from pievse.app.maintenance import log_uploader, updater_and_uploader
         from pievse.app.network_selection import NetworkSelection
-        from pievse.app.protocols import DaemonParts, build_adapter
+        from pievse.app.protocols import DaemonParts, build_adapter, offered_subprotocols
         from pievse.app.state_folders import following_store
         from pievse.protocol.common.link import OcppLink
         from pievse.protocol.common.outbox import Outbox
@@ -170,6 +170,7 @@ class Daemon:
             # A Reset the CSMS asked for leaves its mark in the store until this start.
             boot_reason="PowerUp" if self.store.state("reset_pending") is None
             else "RemoteReset",
+            store=self.store,
         ))
         self.security.protocol = self.protocol
         self.recorder = TransactionRecorder(self.store, self.station, tariff(config))
@@ -189,6 +190,7 @@ class Daemon:
             self.network.url(),
             cp.id,
             subprotocol=self.protocol.subprotocol,
+            subprotocols=offered_subprotocols(self.protocol),
             session_factory=self.protocol.run_session,
             ping_interval=config.ocpp.ping_interval,
             logger=logging.getLogger("pievse.ocpp.link"),
@@ -493,7 +495,7 @@ class Daemon:
                     if tx is None
                     else {
                         "id": tx.transaction_id,
-                        **({"id_tag": tx.id_token.value} if show_id_tags else {}),
+                        **({"id_tag": getattr(tx.id_token, "value", None)} if show_id_tags else {}),
                         "meter_start_wh": tx.meter_start_wh,
                         "energy_wh": round(tx.energy_wh, 3),
                     },

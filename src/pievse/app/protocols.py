@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -26,7 +27,10 @@ if TYPE_CHECKING:
     from pievse.services.firmware import FirmwareUpdater
     from pievse.services.log_upload import LogUploader
 
-__all__ = ["ADAPTERS", "Adapter", "ConfigurationKeys", "DaemonParts", "build_adapter"]
+__all__ = ["ADAPTERS", "Adapter", "ConfigurationKeys", "DaemonParts", "build_adapter",
+           "offered_subprotocols"]
+
+log = logging.getLogger("pievse.ocpp")
 
 
 class ConfigurationKeys(Protocol):
@@ -89,6 +93,8 @@ class DaemonParts:
     on_csms_time: Callable[[float], None]
     #: Why the station (re)started, in 2.0.1's words (BootReasonEnumType).
     boot_reason: str = "PowerUp"
+    #: The store (a ``Store``): what ``version = "auto"`` keeps of the CSMS's choice.
+    store: Any = None
 
 
 def build_16(parts: DaemonParts) -> Adapter:
@@ -135,7 +141,7 @@ def _charge_point_parts(parts: DaemonParts) -> ChargePointParts:
         firmware=parts.firmware, diagnostics=parts.diagnostics, logs=parts.logs,
         certificates=security.certificates, security_state=security.state,
         key_type=security.key_type, network_profiles=security.network_profiles,
-        on_ping_interval=parts.on_ping_interval,
+        history=parts.store, on_ping_interval=parts.on_ping_interval,
         on_csms_time=parts.on_csms_time, on_connection_change=parts.on_connection_change,
         on_security_change=parts.on_security_change)
 
@@ -153,8 +159,23 @@ ADAPTERS: dict[str, Callable[[DaemonParts], Adapter]] = {"1.6": build_16, "2.0.1
 
 
 def build_adapter(parts: DaemonParts) -> Adapter:
+    from pievse.app.version_choice import AUTO, VersionChoice, ongoing, versions_holding
+
     version = parts.config.ocpp.version
+    if version == AUTO:
+        return VersionChoice(parts, ADAPTERS)  # type: ignore[return-value]
     build = ADAPTERS.get(version)
     if build is None:
         raise ValueError(f"no adapter speaks OCPP {version}")
+    for other, count in versions_holding(parts.outbox, ongoing(parts.station)).items():
+        if other != version:
+            log.warning("%d transaction(s) begun under OCPP %s have messages in the outbox: "
+                        "they are sent in OCPP %s's words", count, other, version)
     return build(parts)
+
+
+def offered_subprotocols(adapter: Adapter) -> Callable[[], tuple[str, ...]]:
+    """What the link offers the CSMS before each attempt: the adapter's subprotocol, or, under
+    ``version = "auto"``, what :class:`~pievse.app.version_choice.VersionChoice` offers."""
+    offer = getattr(adapter, "offer", None)
+    return offer if offer is not None else (lambda: (adapter.subprotocol,))

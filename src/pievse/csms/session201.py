@@ -74,6 +74,10 @@ class ChargePointSession201(SessionBase):
     def on_log_status_notification(self, **_: Any) -> call_result.LogStatusNotification:
         return call_result.LogStatusNotification()
 
+    @on(Action.notify_customer_information)
+    def on_notify_customer_information(self, **_: Any) -> call_result.NotifyCustomerInformation:
+        return call_result.NotifyCustomerInformation()
+
     @on(Action.data_transfer)
     def on_data_transfer(self, **_: Any) -> call_result.DataTransfer:
         return call_result.DataTransfer(status="UnknownVendorId")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pievse.aio import AsyncClock
+    from pievse.protocol.common.customer_data import SessionHistory
     from pievse.protocol.common.outbox import Outbox
     from pievse.protocol.common.transport_security import SecurityState
     from pievse.services.certificates import CertificateStore, KeyType
@@ -34,7 +35,9 @@ class ChargePointParts:
     diagnostics upload and the log upload (without them these are refused). ``certificates``
     and ``security_state`` are the link's security (profile, Basic password, certificates);
     ``organization_name`` and ``key_type`` go into the certificate signing requests.
-    ``on_csms_time(t)`` hears the CSMS's time from each answer to a BootNotification;
+    ``history`` is the session history (2.0.1's CustomerInformation reports and clears a
+    customer's sessions in it). ``on_csms_time(t)`` hears the CSMS's time from each answer to a
+    BootNotification;
     ``on_security_change(what)`` hears of a new profile, password or certificate once its
     answer is out (the owner then reconnects with it).
     """
@@ -57,6 +60,7 @@ class ChargePointParts:
     key_type: KeyType | None = None
     #: The connections the CSMS stored (2.0.1 SetNetworkProfile); None: it may store none.
     network_profiles: NetworkProfiles | None = None
+    history: SessionHistory | None = None
     on_ping_interval: Callable[[int], None] | None = None
     on_csms_time: Callable[[float], None] | None = None
     on_connection_change: Callable[[], None] | None = None

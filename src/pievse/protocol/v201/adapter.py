@@ -31,6 +31,10 @@ from pievse.protocol.v201.blocks import Block
 from pievse.protocol.v201.blocks.authorization import AuthorizationBlock
 from pievse.protocol.v201.blocks.availability import AvailabilityBlock
 from pievse.protocol.v201.blocks.certificates import CertificatesBlock
+from pievse.protocol.v201.blocks.customer_information import CustomerInformationBlock
+from pievse.protocol.v201.blocks.diagnostics import DiagnosticsBlock
+from pievse.protocol.v201.blocks.fault_events import FaultEventsBlock
+from pievse.protocol.v201.blocks.firmware import FirmwareBlock
 from pievse.protocol.v201.blocks.iso15118 import ISO15118Block
 from pievse.protocol.v201.blocks.local_list import LocalListBlock
 from pievse.protocol.v201.blocks.network_profiles import NetworkProfilesBlock
@@ -94,6 +98,8 @@ class ChargePoint201(BlockAdapter):
             diagnostics=parts.diagnostics, logs=logs, certificates=parts.certificates,
             security_state=parts.security_state, security_events=self.security_events)
         context = self.context
+        if parts.firmware is not None and parts.firmware.restarted_by_update():
+            boot_reason = "FirmwareUpdate"
         #: The hooks a board with an ISO 15118 stack calls (Plug & Charge's OCPP side).
         self.iso15118 = ISO15118Block(context, identity=parts.charge_point_id)
         self._provisioning = ProvisioningBlock(
@@ -105,7 +111,10 @@ class ChargePoint201(BlockAdapter):
                                                   max_power_w=max_power_w),
             AuthorizationBlock(context), TransactionsBlock(context), RemoteControlBlock(context),
             LocalListBlock(context, bytes_per_message=MAX_MESSAGE_SIZE), ReservationBlock(context),
-            SmartChargingBlock(context),
+            SmartChargingBlock(context), FaultEventsBlock(context),
+            FirmwareBlock(context),
+            DiagnosticsBlock(context),
+            CustomerInformationBlock(context, history=parts.history),
             SecurityBlock(context, identity=parts.charge_point_id,
                           organization_name=parts.organization_name,
                           on_security_change=parts.on_security_change),

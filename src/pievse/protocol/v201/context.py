@@ -8,6 +8,7 @@ the services that are there) plus what is 2.0.1's own: the device model.
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 from pievse.protocol.common.adapter_context import AdapterContext, Dispatch
@@ -27,9 +28,13 @@ class Context(AdapterContext):
         """``common``: what every version's context takes (see :class:`AdapterContext`)."""
         super().__init__(station, dispatch, **common)
         self.device_model = device_model
-        #: The remoteStartId of each RequestStartTransaction accepted, by its token's key, until
-        #: the transaction it asked for starts.
-        self.remote_starts: dict[str, int] = {}
+        # NotifyEvent's eventIds, one counter for every block that sends events: unique across
+        # restarts as long as the clock moves on (an id per millisecond of start-up time is
+        # more than a station makes events).
+        self._event_ids = itertools.count(int(self.clock.now() * 1000) % 2**31)
+
+    def next_event_id(self) -> int:
+        return next(self._event_ids)
 
     def evse_ids(self) -> list[int]:
         """Each configured connector is one EVSE with one connector (connectorId 1)."""

@@ -13,7 +13,8 @@ differ from the declared default) and its own blocks. So a variable whose value 
 (``read``) or whose change is carried out elsewhere (``write``, ``check``, ``answered``) names a
 function that is given the block that declared the variable when it is called, e.g.
 ``read=MyBlock.method`` (an unbound method: the block comes as ``self``), never a closure over
-one block: a closure made per station would give each station declarations of its own.
+one block: a closure made per station would give each station declarations of its own. A
+callback with arguments of its own is ``calling(MyBlock.method, evse_id)``.
 
 Only the Actual attribute is kept (targets, limits as attributes and monitoring are not):
 GetVariables and SetVariables of another attribute type answer NotSupportedAttributeType. A
@@ -24,15 +25,16 @@ read-only and says the truth.
 from __future__ import annotations
 
 import enum
+import functools
 import inspect
 import math
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["DataType", "Declarations", "DeviceModel", "Mutability", "SetResult", "Variable",
-           "member_list"]
+           "calling", "member_list"]
 
 
 class DataType(enum.Enum):
@@ -157,6 +159,13 @@ class Variable:
         if self.values_list is not None:
             shown["valuesList"] = ",".join(self.values_list)
         return shown
+
+
+@functools.cache
+def calling(method: Callable[..., Any], *arguments: Hashable) -> Callable[..., Any]:
+    """A callback that calls ``method(block, *arguments, ...)`` on the declaring block: one
+    function for the same arguments in every station, where a lambda would be one per station."""
+    return lambda block, *given: method(block, *arguments, *given)
 
 
 def member_list(items: Iterable[str]) -> str:

@@ -14,7 +14,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ocpp.charge_point import snake_to_camel_case
 from ocpp.routing import after, on
 from ocpp.v201 import call, call_result
 from ocpp.v201.enums import Action
@@ -23,6 +22,7 @@ from pievse import __version__
 from pievse.core.answers import ResetStatus
 from pievse.core.effects import TransactionStopped
 from pievse.protocol.common.datetimes import format_datetime
+from pievse.protocol.common.payloads import snake_to_camel_case
 from pievse.protocol.common.notifications import Call
 from pievse.protocol.common.registration import Registration
 from pievse.protocol.v201.codec.words import encode_reset_status
