@@ -429,7 +429,10 @@ async def test_installing_waits_until_the_transaction_has_ended(
                                               "retrieveDate": now_iso()})
     await eventually(lambda: firmware_statuses(csms, "CP1") == ["Downloading", "Downloaded"],
                      "Downloaded")
-    # Several idle checks later, the car is still charging: nothing has been touched.
+    # The download is checked, then the install waits for the car; several idle checks later
+    # the car is still charging: nothing has been touched.
+    await eventually(lambda: updater.status is FirmwareStatus.INSTALL_SCHEDULED,
+                     "the install scheduled behind the transaction")
     await asyncio.sleep(20 * updater.idle_poll)
     assert updater.status is FirmwareStatus.INSTALL_SCHEDULED
     await csms.trigger_message("CP1", "FirmwareStatusNotification")

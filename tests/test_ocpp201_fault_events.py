@@ -6,13 +6,11 @@ model."""
 
 from __future__ import annotations
 
-import pytest
 
 from pievse.core.hardware import FaultKind
 from tests.conftest import eventually
 from tests.ocpp201 import OCPP201, get_variable, sent
 
-pytestmark = pytest.mark.asyncio
 
 
 def all_events(csms) -> list[dict]:
@@ -71,3 +69,23 @@ async def test_a_fault_while_the_csms_is_away_is_told_when_it_is_back(csms, star
     [event] = fault_events(csms)
     assert event["component"]["name"] == "EmergencyStopSensor"
     assert event["variable"]["name"] == "Active" and event["actualValue"] == "true"
+
+
+def test_every_fault_is_reported_on_a_standardized_component_and_variable() -> None:
+    """A CSMS knows the components and variables the specification standardizes (the ``ocpp``
+    package lists them): a fault reported under a name of our own would mean nothing to it."""
+    from ocpp.v201.enums import (
+        ControllerComponentName,
+        PhysicalComponentName,
+        StandardizedVariableName,
+    )
+
+    from pievse.protocol.v201.blocks.fault_events import FAULT_VARIABLES
+
+    components = {c.value for c in PhysicalComponentName} | {
+        c.value for c in ControllerComponentName}
+    variables = {v.value for v in StandardizedVariableName}
+    assert set(FAULT_VARIABLES) == set(FaultKind)
+    for kind, (component, variable, _) in FAULT_VARIABLES.items():
+        assert component in components, (kind, component)
+        assert variable in variables, (kind, variable)

@@ -31,14 +31,15 @@ __all__ = ["FAULT_EVENT", "FAULT_VARIABLES", "FaultEventsBlock"]
 #: The redelivery queue's kind for these events.
 FAULT_EVENT = "NotifyEvent"
 
-#: The component and variable each fault concerns, and whether the component is the
-#: connector's (else the EVSE's). Two faults of one contactor share its Problem.
+#: The component and variable each fault concerns (the specification's standardized names, as
+#: the ``ocpp`` package lists them: the pilot is the EVSE's CPPWMController), and whether the
+#: component is the connector's (else the EVSE's). Two faults of one contactor share its Problem.
 FAULT_VARIABLES: dict[FaultKind, tuple[str, str, bool]] = {
     FaultKind.RCD: ("RCD", "Tripped", False),
     FaultKind.EMERGENCY_STOP: ("EmergencyStopSensor", "Active", False),
     FaultKind.WELDED: ("PowerContactor", "Problem", False),
     FaultKind.CONTACTOR_OPEN: ("PowerContactor", "Problem", False),
-    FaultKind.PILOT: ("ControlPilot", "Problem", True),
+    FaultKind.PILOT: ("CPPWMController", "Problem", False),
     FaultKind.CABLE_LOCK: ("ConnectorPlugRetentionLock", "Problem", True),
     FaultKind.BOARD_DRIVER: ("EVSE", "Problem", False),
 }
