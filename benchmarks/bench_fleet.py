@@ -235,11 +235,12 @@ def main() -> None:
         return
     print(f"ramp {args.rate:g}/s, MeterValues every {args.interval} s, {args.window:g} s window")
     print(f"{'stations':>9}{'boot s':>8}{'msg/s':>9}{'CPU ms/msg':>12}{'cores':>7}"
-          f"{'KB idle':>9}{'KB chg':>8}{'reconn':>7}{'MV p50/p99 ms':>15}")
+          f"{'kernel':>7}{'KB idle':>9}{'KB chg':>8}{'reconn':>7}{'MV p50/p99 ms':>15}")
     for count in args.stations:
         f = measure(count, args)
         print(f"{f['stations']:>9}{f['boot_s']:>8}{f['messages_per_s']:>9}"
-              f"{f['cpu_ms_per_message']:>12}{f['cpu_share']:>7}{f['idle_kb_per_station']:>9}"
+              f"{f['cpu_ms_per_message']:>12}{f['cpu_share']:>7}{f['system_share']:>7}"
+              f"{f['idle_kb_per_station']:>9}"
               f"{f['charging_kb_per_station']:>8}{f['reconnects']:>7}"
               f"{f.get('meter_values_p50_ms', '-')!s:>7}/{f.get('meter_values_p99_ms', '-')!s:<7}",
               flush=True)

@@ -219,8 +219,8 @@ def _call(text: str, message: list[Any], unique_id: str | None) -> Frame:
 # --- writing ----------------------------------------------------------------------------------
 
 
-def _written(message: list[Any]) -> str:
-    return json.dumps(message, separators=(",", ":"))
+#: One encoder for every frame: ``json.dumps`` with separators makes a new one per call.
+_written = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass(frozen=True, slots=True)
