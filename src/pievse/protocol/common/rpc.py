@@ -43,7 +43,12 @@ from pievse.protocol.common.frames import (
     Frame,
     read_frame,
 )
-from pievse.protocol.common.payloads import camel_to_snake_case, payload_of
+from pievse.protocol.common.payloads import (
+    WireRequest,
+    action_of,
+    camel_to_snake_case,
+    payload_of,
+)
 from pievse.protocol.common.rpc_errors import (
     CallErrorReceived,
     ConnectionLost,
@@ -455,19 +460,20 @@ class RpcSession:
         self.on_frame("out", frame)
 
     async def call(self, request: Any, *, timeout: float | None = None) -> Any:
-        """Send ``request`` (an ``ocpp.v16.call`` dataclass) and return the peer's answer.
+        """Send ``request`` (an ``ocpp.v16.call`` dataclass, or a ``WireRequest``) and return the
+        peer's answer.
 
         The answer is the ``ocpp.v16.call_result`` dataclass of the same name, validated. Calls
         queue behind each other, since OCPP-J allows one outstanding CALL per direction. Raises
         :class:`InvalidRequest` (nothing sent), :class:`CallErrorReceived`,
         :class:`ResponseTimeout`, :class:`InvalidResponse` or :class:`ConnectionLost`.
         """
-        if not is_dataclass(request) or isinstance(request, type):
+        if type(request) is WireRequest:
+            action, payload = request
+        elif not is_dataclass(request) or isinstance(request, type):
             raise TypeError(f"call() takes a request dataclass, not {request!r}")
-        action = type(request).__name__
-        if action.endswith("Payload"):
-            action = action[: -len("Payload")]
-        payload = payload_of(request)
+        else:
+            action, payload = action_of(request), payload_of(request)
         answer = await self.call_payload(action, payload, timeout=timeout)
         result_class = self._result_class(action)
         try:
