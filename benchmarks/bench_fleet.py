@@ -99,8 +99,9 @@ def run_sink(port: int) -> None:
         quiet = logging.getLogger("bench.sink")
         quiet.setLevel(logging.CRITICAL)
         async with serve(handler, "127.0.0.1", port, subprotocols=["ocpp1.6"],
-                         compression=None, ping_interval=None, max_queue=4, logger=quiet):
-            print("ready", flush=True)
+                         compression=None, ping_interval=None, max_queue=4,
+                         logger=quiet) as server:
+            print("ready", server.sockets[0].getsockname()[1], flush=True)
             await asyncio.Future()
 
     asyncio.run(main())
@@ -190,11 +191,13 @@ def run_fleet(count: int, url: str, rate: float, interval: int, window: float,
 
 
 def measure(count: int, args: argparse.Namespace) -> dict:
-    port = 9700 + count % 97
-    sink = subprocess.Popen([sys.executable, __file__, "--sink", str(port)],
+    # The sink listens on a free port (0: the system picks one) and says which.
+    sink = subprocess.Popen([sys.executable, __file__, "--sink", "0"],
                             stdout=subprocess.PIPE, text=True)
     try:
-        assert sink.stdout is not None and sink.stdout.readline().strip() == "ready"
+        assert sink.stdout is not None
+        word, port = sink.stdout.readline().split()
+        assert word == "ready"
         child = subprocess.run(
             [sys.executable, __file__, "--child", str(count), "--url",
              f"ws://127.0.0.1:{port}/ocpp", "--rate", str(args.rate), "--interval",
@@ -219,7 +222,7 @@ def main() -> None:
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.sink:
+    if args.sink is not None:
         run_sink(args.sink)
         return
     if args.child:
