@@ -5,6 +5,7 @@ Shared by every OCPP version; each adapter only formats the resulting values for
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pievse.core.effects import MeterSample
 
@@ -48,7 +49,9 @@ def measurements(sample: MeterSample, measurands: list[str]) -> Iterator[Measure
             yield measurand, reading.frequency_hz, "Hz", None
 
 
+@functools.lru_cache(maxsize=1024)
 def format_value(value: float) -> str:
-    """Meter values travel as strings; keep what a meter resolves, no float noise."""
+    """Meter values travel as strings; keep what a meter resolves, no float noise. (Cached: a
+    charging car's voltage, currents and power repeat from one sample to the next.)"""
     text = f"{value:.3f}".rstrip("0").rstrip(".")
     return text if text not in ("", "-0") else "0"

@@ -59,8 +59,9 @@ def meter_value(sample: MeterSample, measurands: list[str]) -> WirePayload:
     sampled = []
     context = sample.context.value
     for measurand, number, unit, phase in measurements(sample, measurands):
-        value = WirePayload(value=format_value(number), context=context, measurand=measurand,
-                            location="Outlet")
+        # Plain dicts: the WirePayload around them is taken as it is, with what it holds.
+        value = {"value": format_value(number), "context": context, "measurand": measurand,
+                 "location": "Outlet"}
         if unit in _UNITS_16:
             value["unit"] = unit
         if phase is not None:
