@@ -220,7 +220,21 @@ def _call(text: str, message: list[Any], unique_id: str | None) -> Frame:
 
 
 #: One encoder for every frame: ``json.dumps`` with separators makes a new one per call.
-_written = json.JSONEncoder(separators=(",", ":")).encode
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+try:  # the fleet's extra: several times faster on a MeterValues, a fleet's most common frame
+    import orjson
+except ImportError:  # pragma: no cover - the standard library's encoder writes the same JSON
+    orjson = None
+
+
+def _written(message: list[Any]) -> str:
+    if orjson is not None:
+        try:
+            return orjson.dumps(message).decode()
+        except TypeError:  # beyond what orjson writes (an integer past 64 bits): the slow way
+            pass
+    return _encode(message)
 
 
 @dataclass(frozen=True, slots=True)
