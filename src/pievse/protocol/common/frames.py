@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -90,10 +91,10 @@ def read_frame(data: str | bytes) -> Frame:
         except UnicodeDecodeError:
             text = bytes(data).decode("utf-8", "replace")
             return Frame(text, None, payload=text, fault=("framing", "a binary frame"))
-    numbers = _Numbers()
+    numbers, decoder = _reader()
+    numbers.fault = None
     try:
-        message = json.loads(data, parse_int=numbers.integer, parse_float=numbers.real,
-                             parse_constant=numbers.constant)
+        message = decoder.decode(data)
     except RecursionError:
         return _too_deep(data)
     except ValueError:
@@ -159,6 +160,22 @@ class _Numbers:
 
     def constant(self, text: str) -> float:
         return float(self._refuse("type_constraint", f"{text} is not a JSON number"))
+
+
+_readers = threading.local()
+
+
+def _reader() -> tuple[_Numbers, json.JSONDecoder]:
+    """This thread's number hooks and the JSON decoder that calls them (``json.loads`` with
+    hooks builds a new decoder per frame)."""
+    try:
+        return _readers.pair
+    except AttributeError:
+        numbers = _Numbers()
+        _readers.pair = numbers, json.JSONDecoder(
+            parse_int=numbers.integer, parse_float=numbers.real,
+            parse_constant=numbers.constant)
+        return _readers.pair
 
 
 def _shorten(text: str) -> str:
