@@ -2,6 +2,7 @@
 asserts nothing.
 
     .venv/bin/python benchmarks/bench_fleet.py [--stations 100 1000 10000] [--window 30]
+        [--ocpp 2.0.1 | --ocpp 1.6=0.7,2.0.1=0.3]
 
 For each N, a lean CSMS sink (a websocket server that answers every CALL with a fixed answer,
 in a process of its own, whose CPU is not counted) and a fleet of N stations (in a second
@@ -14,6 +15,9 @@ process) on loopback:
   ``--window`` seconds, messages sent per second and the fleet process's CPU per message (the
   station core, the adapter, the RPC layer, websockets: everything), and resident memory per
   charging station.
+
+``--ocpp`` sets the stations' OCPP version or mix (default 1.6); under 2.0.1 the samples travel
+as TransactionEvent (Updated), whose round trip is shown in place of MeterValues'.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ seed = 1
 duration = 86400
 [stations]
 count = {count}
+ocpp = {ocpp}
 [boot]
 mode = "{mode}"
 rate = {rate}
@@ -75,6 +80,8 @@ ANSWERS = {
     "StopTransaction": {},
     "Heartbeat": {"currentTime": "2026-01-01T00:00:00Z"},
 }
+#: 2.0.1's answers where they differ from 1.6's (TransactionEvent: an empty answer is valid).
+ANSWERS_201 = {**ANSWERS, "Authorize": {"idTokenInfo": {"status": "Accepted"}}}
 
 
 def run_sink(port: int) -> None:
@@ -85,11 +92,12 @@ def run_sink(port: int) -> None:
     ids = iter(range(1, 10**9))
 
     async def handler(websocket) -> None:
+        answers = ANSWERS_201 if websocket.subprotocol == "ocpp2.0.1" else ANSWERS
         async for text in websocket:
             frame = json.loads(text)
             if frame[0] != 2:
                 continue
-            answer = ANSWERS.get(frame[2], {})
+            answer = answers.get(frame[2], {})
             if frame[2] == "StartTransaction":
                 answer = {**answer, "transactionId": next(ids)}
             await websocket.send(json.dumps([3, frame[1], answer]))
@@ -98,7 +106,7 @@ def run_sink(port: int) -> None:
         # The fleet's end drops thousands of links at once: not worth a traceback each.
         quiet = logging.getLogger("bench.sink")
         quiet.setLevel(logging.CRITICAL)
-        async with serve(handler, "127.0.0.1", port, subprotocols=["ocpp1.6"],
+        async with serve(handler, "127.0.0.1", port, subprotocols=["ocpp1.6", "ocpp2.0.1"],
                          compression=None, ping_interval=None, max_queue=4,
                          logger=quiet) as server:
             print("ready", server.sockets[0].getsockname()[1], flush=True)
@@ -110,21 +118,27 @@ def run_sink(port: int) -> None:
 # --- the fleet ---------------------------------------------------------------------------------
 
 def run_fleet(count: int, url: str, rate: float, interval: int, window: float,
-              mode: str = "ramp") -> dict:
+              mode: str = "ramp", ocpp: str = "1.6") -> dict:
     _more_files()
     from pievse.fleet.engine import Fleet
     from pievse.fleet.scenario import parse_scenario
+    from pievse.fleet.versions import parse_mix
 
     logging.basicConfig(level=logging.CRITICAL)
+    shares = "{ " + ", ".join(f'"{v}" = {share!r}' for v, share in parse_mix(ocpp)) + " }"
     scenario = parse_scenario(SCENARIO.format(count=count, rate=rate, interval=interval,
-                                              mode=mode))
+                                              mode=mode, ocpp=shares))
+    # The adapters' code is loaded once per process, not per station: before the baseline.
+    import pievse.protocol.v16.adapter  # noqa: F401
+    import pievse.protocol.v201.adapter  # noqa: F401
+
     gc.collect()
     baseline = rss_bytes()
     fleet = Fleet(scenario, url)
     fleet.build()
     gc.collect()
     built = rss_bytes()
-    figures: dict = {"stations": count}
+    figures: dict = {"stations": count, "ocpp": ocpp}
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -178,6 +192,8 @@ def run_fleet(count: int, url: str, rate: float, interval: int, window: float,
         figures["cpu_share"] = round((cpu1 - cpu0) / (t1 - t0), 3)
         figures["charging_kb_per_station"] = round((rss_bytes() - baseline) / count / 1024, 1)
         stats = fleet.metrics.actions.get("MeterValues")
+        if stats is None or not stats.latency.count:
+            stats = fleet.metrics.actions.get("TransactionEvent")
         if stats is not None:
             figures["meter_values_p50_ms"] = round(stats.latency.percentile(0.5) * 1000, 2)
             figures["meter_values_p99_ms"] = round(stats.latency.percentile(0.99) * 1000, 2)
@@ -201,7 +217,7 @@ def measure(count: int, args: argparse.Namespace) -> dict:
         child = subprocess.run(
             [sys.executable, __file__, "--child", str(count), "--url",
              f"ws://127.0.0.1:{port}/ocpp", "--rate", str(args.rate), "--interval",
-             str(args.interval), "--window", str(args.window),
+             str(args.interval), "--window", str(args.window), "--ocpp", args.ocpp,
              *(["--storm"] if args.storm else [])],
             capture_output=True, text=True, check=True)
         return json.loads(child.stdout.strip().splitlines()[-1])
@@ -216,6 +232,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=250.0, help="stations started per second")
     parser.add_argument("--interval", type=int, default=10, help="MeterValues interval (s)")
     parser.add_argument("--window", type=float, default=30.0, help="measuring window (s)")
+    parser.add_argument("--ocpp", default="1.6",
+                        help="the stations' OCPP version or mix, e.g. 2.0.1 or 1.6=0.7,2.0.1=0.3")
     parser.add_argument("--storm", action="store_true",
                         help="boot storm: every station at once; prints boot figures only")
     parser.add_argument("--sink", type=int, help=argparse.SUPPRESS)
@@ -227,7 +245,7 @@ def main() -> None:
         return
     if args.child:
         print(json.dumps(run_fleet(args.child, args.url, args.rate, args.interval,
-                                   args.window, "storm" if args.storm else "ramp")))
+                                   args.window, "storm" if args.storm else "ramp", args.ocpp)))
         return
     if args.storm:
         for count in args.stations:
@@ -236,7 +254,8 @@ def main() -> None:
                   f"{f['reconnects']} reconnects, {f['rejected_boots']} rejected boots, "
                   f"{f['idle_kb_per_station']} KB per idle station", flush=True)
         return
-    print(f"ramp {args.rate:g}/s, MeterValues every {args.interval} s, {args.window:g} s window")
+    print(f"OCPP {args.ocpp}, ramp {args.rate:g}/s, meter values every {args.interval} s, "
+          f"{args.window:g} s window")
     print(f"{'stations':>9}{'boot s':>8}{'msg/s':>9}{'CPU ms/msg':>12}{'cores':>7}"
           f"{'kernel':>7}{'KB idle':>9}{'KB chg':>8}{'reconn':>7}{'MV p50/p99 ms':>15}")
     for count in args.stations:

@@ -1,6 +1,9 @@
 """Figures for the station as a whole. Run on demand; prints, asserts nothing.
 
-    .venv/bin/python benchmarks/bench_station.py [--quick]
+    .venv/bin/python benchmarks/bench_station.py [--quick] [--ocpp 1.6|2.0.1]
+
+Each figure but the core's is measured for each OCPP version asked for (both by default): the
+daemon speaks it to the bench CSMS.
 
 - start-up: from `pievse run` being spawned to its BootNotification reaching the CSMS;
 - resident memory (VmRSS) idle and while charging, and CPU used while idle;
@@ -48,10 +51,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def config_file(directory: str, url: str, api_port: int, cp_id: str) -> str:
+VERSIONS = ("1.6", "2.0.1")
+
+
+def config_file(directory: str, url: str, api_port: int, cp_id: str, version: str) -> str:
     path = Path(directory) / "config.toml"
     path.write_text(
-        f'[charge_point]\nid = "{cp_id}"\n[ocpp]\nurl = "{url}"\n'
+        f'[charge_point]\nid = "{cp_id}"\n[ocpp]\nurl = "{url}"\nversion = "{version}"\n'
         f'[meter]\ninterval = 1.0\n[api]\nlisten = "127.0.0.1:{api_port}"\n'
         f'[storage]\npath = "{directory}/pievse.sqlite3"\n'
     )
@@ -78,7 +84,12 @@ def status_is(csms: CentralSystem, cp_id: str, status: str) -> bool:
     return cp is not None and cp.statuses.get(1) == status
 
 
-async def process_figures(runs: int, idle_s: float) -> None:
+def transaction_started(csms: CentralSystem, cp_id: str) -> bool:
+    """StartTransaction (1.6) or TransactionEvent Started (2.0.1) reached the CSMS."""
+    return any(tx.cp_id == cp_id for tx in csms.transactions.values())
+
+
+async def process_figures(runs: int, idle_s: float, version: str) -> None:
     import urllib.request
 
     csms = CentralSystem(host="127.0.0.1", port=0)
@@ -89,7 +100,7 @@ async def process_figures(runs: int, idle_s: float) -> None:
             cp_id = f"BENCH{run}"
             with tempfile.TemporaryDirectory() as directory:
                 api_port = free_port()
-                config = config_file(directory, csms.url, api_port, cp_id)
+                config = config_file(directory, csms.url, api_port, cp_id, version)
                 t0 = time.monotonic()
                 process = subprocess.Popen(
                     [sys.executable, "-m", "pievse", "run", "--config", config],
@@ -119,7 +130,7 @@ async def process_figures(runs: int, idle_s: float) -> None:
                     await loop.run_in_executor(
                         None, post, "/api/sim/token", b'{"id_token":"04A1B2C3"}'
                     )
-                    await wait_until(lambda: status_is(csms, cp_id, "Charging"))
+                    await wait_until(lambda: transaction_started(csms, cp_id))
                     await asyncio.sleep(5)
                     rss_charging = rss_mib(process.pid)
                 finally:
@@ -135,7 +146,7 @@ async def process_figures(runs: int, idle_s: float) -> None:
     print(f"CPU while idle                 {cpu_idle:7.2f} % of one core ({idle_s:.0f} s)")
 
 
-async def latency_figures(cycles: int) -> None:
+async def latency_figures(cycles: int, version: str) -> None:
     from pievse.app.config import parse_config
     from pievse.app.daemon import Daemon
     from pievse.drivers.contracts import FaultKind
@@ -143,7 +154,8 @@ async def latency_figures(cycles: int) -> None:
     csms = CentralSystem(host="127.0.0.1", port=0)
     await csms.start()
     config = parse_config(
-        f'[charge_point]\nid = "LAT"\n[ocpp]\nurl = "{csms.url}"\n[api]\nlisten = ""\n'
+        f'[charge_point]\nid = "LAT"\n[ocpp]\nurl = "{csms.url}"\nversion = "{version}"\n'
+        '[api]\nlisten = ""\n'
         '[simulation]\nev_reaction_delay = 0.0\n[storage]\npath = ":memory:"\n',
         source="<bench>",
     )
@@ -227,11 +239,18 @@ def core_figure(iterations: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, shorter idle window")
+    parser.add_argument("--ocpp", choices=VERSIONS, action="append",
+                        help="the OCPP version spoken (repeatable; default: each in turn)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.CRITICAL)  # the per-cycle fault lines are not figures
-    print(f"pievse station benchmarks on {os.uname().machine}, Python {sys.version.split()[0]}")
-    asyncio.run(process_figures(runs=2 if args.quick else 5, idle_s=5 if args.quick else 20))
-    asyncio.run(latency_figures(cycles=20 if args.quick else 100))
+    print(f"pievse station benchmarks on {os.uname().machine}, Python {sys.version.split()[0]}, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    for version in args.ocpp or VERSIONS:
+        print(f"-- OCPP {version}")
+        asyncio.run(process_figures(runs=2 if args.quick else 5, idle_s=5 if args.quick else 20,
+                                    version=version))
+        asyncio.run(latency_figures(cycles=20 if args.quick else 100, version=version))
+    print("-- the core alone (no OCPP)")
     core_figure(2_000 if args.quick else 20_000)
 
 

@@ -1,6 +1,6 @@
 """Figures for OCPP 1.6 and 2.0.1 schema validation. Run on demand; prints, asserts nothing.
 
-    .venv/bin/python benchmarks/bench_validation.py [--quick]
+    .venv/bin/python benchmarks/bench_validation.py [--quick] [--ocpp 1.6|2.0.1]
 
 Compares, in µs per validated payload:
 
@@ -12,8 +12,9 @@ fastjsonschema),
   plus the one-off cost of compiling a schema the first time its action is seen.
 
 Payloads: 1.6 a MeterValues with 5 sampled values, and a SetChargingProfile with 24 hourly
-periods; 2.0.1 a TransactionEvent Updated with the same 5 values, a NotifyReport of 50 variables
-(the most one carries here) and a SetVariables of 10.
+periods; 2.0.1 a TransactionEvent Updated with the same 5 values, the same SetChargingProfile in
+2.0.1's words, a NotifyReport of 50 variables (the most one carries here) and a SetVariables of
+10.
 """
 
 from __future__ import annotations
@@ -91,6 +92,16 @@ def transaction_event() -> dict[str, Any]:
             "meterValue": [{"timestamp": "2024-05-01T12:00:00.000Z", "sampledValue": sampled}]}
 
 
+def set_charging_profile_201() -> dict[str, Any]:
+    """The 1.6 profile above, said in 2.0.1."""
+    profile = set_charging_profile()["csChargingProfiles"]
+    schedule = dict(profile["chargingSchedule"], id=12)
+    return {"evseId": 1, "chargingProfile": {
+        "id": 12, "stackLevel": 1, "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Recurring", "recurrencyKind": "Daily",
+        "chargingSchedule": [schedule]}}
+
+
 def notify_report() -> dict[str, Any]:
     entry = {"component": {"name": "EVSE", "evse": {"id": 1}},
              "variable": {"name": "AvailabilityState"},
@@ -142,19 +153,26 @@ def copy_us(payload: dict[str, Any], number: int, repeat: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    parser.add_argument("--ocpp", choices=("1.6", "2.0.1"), action="append",
+                        help="only this OCPP version's payloads (repeatable; default: both)")
     args = parser.parse_args()
+    versions = args.ocpp or ("1.6", "2.0.1")
     number, repeat = (200, 3) if args.quick else (1000, 5)
 
     print(f"python {platform.python_version()} on {platform.machine()} ({platform.node()})")
-    print(f"{'payload':<34}{'ocpp async':>12}{'ocpp inline':>13}{'pievse':>10}{'speed-up':>10}"
+    print(f"{'payload':<38}{'ocpp async':>12}{'ocpp inline':>13}{'pievse':>10}{'speed-up':>10}"
           f"{'compile':>10}")
     for version, action, payload, label in (
         ("1.6", "MeterValues", meter_values(), "MeterValues, 5 sampled values"),
         ("1.6", "SetChargingProfile", set_charging_profile(), "SetChargingProfile, 24 periods"),
         ("2.0.1", "TransactionEvent", transaction_event(), "2.0.1 TransactionEvent, 5 values"),
+        ("2.0.1", "SetChargingProfile", set_charging_profile_201(),
+         "2.0.1 SetChargingProfile, 24 periods"),
         ("2.0.1", "NotifyReport", notify_report(), "2.0.1 NotifyReport, 50 variables"),
         ("2.0.1", "SetVariables", set_variables(), "2.0.1 SetVariables, 10 variables"),
     ):
+        if version not in versions:
+            continue
         validator = SchemaValidator(version)
         start = time.perf_counter()
         validator.validate_call(action, payload)  # first use compiles the schema
@@ -166,7 +184,7 @@ def main() -> None:
         theirs -= copy_us(payload, number, repeat)
         theirs_async = ocpp_async_us(version, action, payload, number // 4)
         ours = per_call_us(lambda: validator.validate_call(action, payload), number, repeat)
-        print(f"{label:<34}{theirs_async:>10.1f}µs{theirs:>11.1f}µs{ours:>8.1f}µs"
+        print(f"{label:<38}{theirs_async:>10.1f}µs{theirs:>11.1f}µs{ours:>8.1f}µs"
               f"{theirs / ours:>9.0f}×{compile_ms:>8.1f}ms")
 
 

@@ -162,3 +162,17 @@ async def test_demo_plays_the_same_session_in_ocpp_201():
                  "TransactionEvent Updated", "TransactionEvent Ended: reason EVDisconnected",
                  "Available again", "demo OK"):
         assert step in out, step
+
+
+async def test_demo_offering_both_versions_plays_the_session_in_the_one_the_csms_chose():
+    code, out, err = await run_cli("demo", "--ocpp", "auto", timeout=90)
+    assert code == 0, out + err
+    for step in ("both versions offered: the CSMS chose OCPP 2.0.1",
+                 "TransactionEvent Started", "TransactionEvent Ended", "demo OK"):
+        assert step in out, step
+
+
+async def test_demo_auto_is_one_session_not_a_fleet():
+    code, out, err = await run_cli("demo", "--ocpp", "auto", "--stations", "2", timeout=30)
+    assert code == 2
+    assert "--ocpp auto plays one session" in err

@@ -197,11 +197,11 @@ def test_every_key_of_the_example_file_has_a_comment_above_it():
          '[charge_point] vendor = "ABCDEFGHIJKLMNOPQRSTU": must be at most 20 characters long'),
         ("charge_point", "serial_number = 1234",
          '[charge_point] serial_number = 1234: must be a string (in quotes: "1234")'),
-        ("ocpp", 'version = "auto"',
-         '[ocpp] version = "auto": planned but not supported yet by this version of pievse; '
-         'must be "1.6" or "2.0.1"'),
+        ("ocpp", 'version = "Auto"',
+         '[ocpp] version = "Auto": must be one of "1.6", "2.0.1" or "auto"'),
         ("ocpp", "version = 1.6", '[ocpp] version = 1.6: must be a string (in quotes: "1.6")'),
-        ("ocpp", 'version = "1.5"', '[ocpp] version = "1.5": must be "1.6" or "2.0.1"'),
+        ("ocpp", 'version = "1.5"',
+         '[ocpp] version = "1.5": must be one of "1.6", "2.0.1" or "auto"'),
         ("ocpp", "response_timeout = 0.5",
          "[ocpp] response_timeout = 0.5: must be between 1 and 300 (s)"),
         ("ocpp", "ping_interval = -1", "[ocpp] ping_interval = -1: must be between 0 and 3600 (s)"),
@@ -533,3 +533,10 @@ def test_a_solar_config_that_cannot_work_says_which_key_and_why(text, problem):
         text = MINIMAL + text
     problems = problems_of(text)
     assert any(p.startswith(problem) for p in problems), problems
+
+
+def test_version_auto_offers_both_and_says_so():
+    config = parse_config(with_minimal("ocpp", 'version = "auto"'))
+    assert config.ocpp.version == "auto"
+    assert "OCPP 2.0.1 or 1.6, as the CSMS chooses to ws://csms.example.com/ocpp" in \
+        " ".join(summary(config))

@@ -72,6 +72,7 @@ class Host:
     def __init__(self) -> None:
         self.resetting = False
         self.going_down = False
+        self.updating = False
         self.reserved: dict[int, int] = {}  # connector id -> reservation id
         self.refs = itertools.count(1)
         self.pilots_reported: list[PilotState] = []
@@ -79,10 +80,13 @@ class Host:
         self.ended: list[int] = []
 
     def may_start_transaction(self) -> bool:
-        return not self.resetting and not self.going_down
+        return not self.resetting and not self.going_down and not self.updating
 
     def shutting_down(self) -> bool:
         return self.going_down
+
+    def held_for_update(self) -> bool:
+        return self.updating
 
     def shows_reserved(self, connector_id: int) -> bool:
         return connector_id in self.reserved

@@ -729,6 +729,32 @@ async def test_pievse_csms_serves_logs_to_stderr_and_exits_cleanly_on_ctrl_c():
             await process.wait()
 
 
+async def test_pievse_csms_ocpp_speaks_only_that_version():
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pievse.csms", "--port", "0", "--no-http", "--ocpp", "1.6",
+        stderr=asyncio.subprocess.PIPE)
+    try:
+        assert process.stderr is not None
+        ws_url = None
+        while ws_url is None:
+            line = (await asyncio.wait_for(process.stderr.readline(), 60)).decode()
+            assert line, "pievse csms ended before listening"
+            if found := re.search(r"listening on (ws://\S+/ocpp)", line):
+                ws_url = found.group(1)
+        async with connect(f"{ws_url}/CLI2", subprotocols=["ocpp2.0.1", "ocpp1.6"]) as websocket:
+            assert websocket.subprotocol == "ocpp1.6"
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(f"{ws_url}/CLI3", subprotocols=["ocpp2.0.1"]):
+                pass
+        assert refused.value.response.status_code == 400
+        process.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(process.wait(), 60) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
 async def test_the_security_extension_messages_of_a_charge_point_are_acknowledged(
         csms, start_station):
     """A station on the 1.6 security extension reports its start (SecurityEventNotification):

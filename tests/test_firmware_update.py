@@ -38,6 +38,7 @@ from pievse.services.firmware_rollback import MAX_UNCONFIRMED_STARTS, ROLLBACK_S
 from pievse.services.firmware_rollback import restart_argv, save_record
 from pievse.core.iec61851 import PilotState
 from pievse.protocol.common.link import OcppLink
+from pievse.protocol.common.charge_point_parts import ChargePointParts
 from pievse.protocol.v16.adapter import ChargePoint16
 from pievse.core.authorization import IdToken, IdTokenType
 from pievse.core.effects import Effect, ResetNow, SetContactor, SetPilot
@@ -287,6 +288,19 @@ def updater_for(state: Path, target: TargetVenv, clock: FakeClock | None = None
                            download_timeout=10.0, clock=clock)
 
 
+def restarted(state: Path, target: TargetVenv) -> FirmwareUpdater:
+    """The restart after an install: it goes through the rollback check kept in the state
+    directory, which leaves the new version in place when it imports and runs the daemon's
+    command; then the new version's updater takes up the record of its install."""
+    restart = restart_argv(state, [target.python, "-m", "pievse", "--version"])
+    assert restart[1] == str(state / "firmware" / ROLLBACK_SCRIPT)
+    started = subprocess.run(restart, capture_output=True, text=True, timeout=120)
+    assert started.stdout.strip() == f"pievse {NEW}", started.stderr
+    updater = updater_for(state, target)
+    updater.resume(running_version=NEW)
+    return updater
+
+
 async def update(updater: FirmwareUpdater, url: str, retries: int = 0,
                  retry_interval: float = 0.0) -> tuple[list[str], int]:
     """Run one update to its end: the statuses reported and the restarts asked for."""
@@ -308,19 +322,20 @@ class Bench:
     asks for is counted."""
 
     def __init__(self, csms: CentralSystem, cp_id: str, updater: FirmwareUpdater | None,
-                 diagnostics: DiagnosticsUploader | None = None) -> None:
-        self.station = Station(1)
+                 diagnostics: DiagnosticsUploader | None = None, connectors: int = 1) -> None:
+        self.station = Station(connectors)
         self.restarts = 0
         self.protocol = self.make_protocol(cp_id, updater, diagnostics)
         self.link = OcppLink(csms.url, cp_id, session_factory=self.protocol.run_session,
-                             backoff_initial=0.1, backoff_max=1.0)
+                             backoff_initial=0.1, backoff_max=1.0,
+                             subprotocol=self.protocol.subprotocol)
         self.task: asyncio.Task | None = None
 
     def make_protocol(self, cp_id: str, firmware: FirmwareUpdater | None,
                       diagnostics: DiagnosticsUploader | None) -> Any:
-        return ChargePoint16(
-            self.station, self.dispatch, vendor="pievse", model="bench", response_timeout=5,
-            firmware=firmware, diagnostics=diagnostics)
+        return ChargePoint16(self.station, self.dispatch, ChargePointParts(
+            vendor="pievse", model="bench", response_timeout=5, firmware=firmware,
+            diagnostics=diagnostics))
 
     def dispatch(self, effects: list[Effect]) -> None:
         for effect in effects:
@@ -330,7 +345,8 @@ class Bench:
                 self.protocol.handle(effect)
 
     async def start(self) -> Bench:
-        self.dispatch(self.station.meter_reading(1, MeterReading(1000.0, time.time())))
+        for n in self.station.connectors:
+            self.dispatch(self.station.meter_reading(n, MeterReading(1000.0, time.time())))
         self.dispatch(self.station.start())
         self.task = asyncio.create_task(self.link.run())
         await eventually(lambda: self.protocol.registered, "BootNotification Accepted")
@@ -386,18 +402,9 @@ async def test_update_firmware_installs_the_newer_pievse_which_reports_installed
     assert firmware_statuses(csms, "CP1") == ["Downloading", "Downloaded", "Installing"]
     assert target.version() == f"pievse {NEW}"
 
-    # The restart goes through the rollback check kept in the state directory: the new version
-    # imports, so it is left in place and the daemon's command runs.
     await old.stop()
-    restart = restart_argv(state, [target.python, "-m", "pievse", "--version"])
-    assert restart[1] == str(state / "firmware" / ROLLBACK_SCRIPT)
-    started = subprocess.run(restart, capture_output=True, text=True, timeout=120)
-    assert started.stdout.strip() == f"pievse {NEW}", started.stderr
-
     # The new version comes up, registers and reports Installed; a trigger then hears Idle.
-    updater = updater_for(state, target)
-    updater.resume(running_version=NEW)
-    await bench("CP1", updater)
+    await bench("CP1", restarted(state, target))
     await eventually(lambda: firmware_statuses(csms, "CP1")[3:] == ["Installed"], "Installed")
     await eventually(lambda: load_record(state / "firmware")["phase"] == "confirmed",
                      "the new version confirmed")

@@ -1,5 +1,5 @@
-"""Locust's master and two workers on loopback run charge points against the bench CSMS, and
-Locust's own statistics show the OCPP actions the stations sent."""
+"""Locust's master and two workers on loopback run charge points of both OCPP versions against
+the bench CSMS, and Locust's own statistics show the OCPP actions the stations sent."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ import sys
 import pytest
 
 from pievse.csms import CentralSystem
+from pievse.fleet.scenario import parse_scenario
 
 pytestmark = pytest.mark.timeout(180)
 
 SCENARIO = """
-seed = 3
+seed = 8
+[stations]
+ocpp = { "1.6" = 0.7, "2.0.1" = 0.3 }
 [arrivals]
 per_hour = 1800
 [sessions]
@@ -29,6 +32,9 @@ reaction_delay = 0.2
 interval = 1
 """
 
+#: pievse.fleet.locust.STRIDE (not imported here: importing Locust patches this process's sockets).
+STRIDE = 100_000
+
 LOCUSTFILE = "from pievse.fleet.locust import ChargePointUser  # noqa: F401\n"
 
 
@@ -39,6 +45,11 @@ def free_port() -> int:
 
 
 async def test_master_and_two_workers_report_ocpp_round_trips(tmp_path) -> None:
+    # Three users on each worker: the stations numbered 0-2 and STRIDE+0-2; by the seed, each
+    # worker has stations of both versions.
+    for worker in range(2):
+        numbers = range(worker * STRIDE, worker * STRIDE + 3)
+        assert {parse_scenario(SCENARIO).version(n) for n in numbers} == {"1.6", "2.0.1"}
     (tmp_path / "fleet.toml").write_text(SCENARIO)
     (tmp_path / "locustfile.py").write_text(LOCUSTFILE)
     central = CentralSystem(port=0)
@@ -68,7 +79,7 @@ async def test_master_and_two_workers_report_ocpp_round_trips(tmp_path) -> None:
     with open(tmp_path / "run_stats.csv", newline="") as file:
         rows = {row["Name"]: row for row in csv.DictReader(file) if row["Type"] == "OCPP"}
     assert {"BootNotification", "StatusNotification", "Authorize", "StartTransaction",
-            "MeterValues", "StopTransaction"} <= set(rows), shown[-3000:]
+            "MeterValues", "StopTransaction", "TransactionEvent"} <= set(rows), shown[-3000:]
     assert int(rows["BootNotification"]["Request Count"]) == 6
     assert all(int(row["Failure Count"]) == 0 for row in rows.values())
     # Six stations, three on each worker, each its own identity at the CSMS.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -34,6 +35,8 @@ def toml(value) -> str:
         return repr(value)
     if isinstance(value, list):
         return "[" + ", ".join(toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{toml(str(k))} = {toml(v)}" for k, v in value.items()) + " }"
     return repr(value)
 
 
@@ -48,8 +51,20 @@ scalars = st.one_of(
 values = st.one_of(scalars, st.lists(scalars, max_size=30))
 
 
+#: The version mix: a version, or shares that add up to 1 (most of the time), with a stray name.
+mixes = st.one_of(
+    st.sampled_from(["1.6", "2.0.1", "2.0", ""]),
+    st.floats(0, 1).map(lambda share: {"1.6": share, "2.0.1": 1 - share}),
+    st.dictionaries(st.sampled_from(["1.6", "2.0.1", "1.5", "ocpp2.0.1"]),
+                    st.one_of(st.floats(allow_nan=True), st.integers(-2, 2), st.booleans(),
+                              st.text(max_size=3)), max_size=3),
+)
+
+
 def sane(key):
     """A value the key allows (most of the time), so that documents get past the first check."""
+    if key.type is dict:
+        return mixes
     if key.choices:
         return st.sampled_from(key.choices)
     if key.type is list:
@@ -107,6 +122,9 @@ def test_any_document_is_a_scenario_or_its_problems_name_their_keys(text: str) -
     assert scenario.valid_cards or scenario.remote_share == 1
     if scenario.arrivals == "profile":
         assert len(scenario.arrivals_profile) == 24
+    assert math.fsum(share for _, share in scenario.ocpp) == pytest.approx(1)
+    assert {scenario.version(i) for i in range(min(scenario.count, 50))} <= {
+        version for version, _ in scenario.ocpp}
 
 
 def test_every_default_makes_a_scenario() -> None:

@@ -32,6 +32,7 @@ from pievse.services.log_upload import LogType, LogUploader
 from pievse.app.maintenance import log_uploader
 from pievse.services.certificates import CertificateStore
 from pievse.protocol.common.transport_security import SecurityProfile, SecurityState
+from pievse.protocol.common.charge_point_parts import ChargePointParts
 from pievse.protocol.v16.adapter import ChargePoint16
 from pievse.services.security_log import SecurityLog
 from tests.conftest import eventually, station_config
@@ -61,10 +62,10 @@ class SecureBench(Bench):
         certificates = CertificateStore(self.folder / "certificates")
         state = SecurityState(self.folder / "certificates" / "security.json",
                               profile=SecurityProfile(0), authorization_key=AUTHORIZATION_KEY)
-        return ChargePoint16(
-            self.station, self.dispatch, charge_point_id=cp_id, certificates=certificates,
-            security_state=state, vendor="pievse", model="bench", response_timeout=5,
-            firmware=firmware, diagnostics=diagnostics, logs=self.logs)
+        return ChargePoint16(self.station, self.dispatch, ChargePointParts(
+            charge_point_id=cp_id, certificates=certificates, security_state=state,
+            vendor="pievse", model="bench", response_timeout=5, firmware=firmware,
+            diagnostics=diagnostics, logs=self.logs))
 
 
 def sent(csms: CentralSystem, action: str) -> list[dict[str, Any]]:

@@ -35,6 +35,7 @@ from pievse.core.clock import ManualClock
 from pievse.core.effects import Effect
 from pievse.core.reservations import CancelReservationStatus, Reservation, ReservationStatus
 from pievse.core.station import Station
+from pievse.protocol.common.charge_point_parts import ChargePointParts
 from pievse.protocol.v16.adapter import ChargePoint16
 from pievse.protocol.v16.codec.answers import (
     encode_availability_status,
@@ -227,8 +228,8 @@ class Adapter:
     def __init__(self, connectors: int = 1) -> None:
         self.station = Station(connectors, clock=ManualClock(NOW))
         self.effects: list[Effect] = []
-        self.cp = ChargePoint16(self.station, self.effects.extend, vendor="pievse",
-                                model="codec test")
+        self.cp = ChargePoint16(self.station, self.effects.extend,
+                                ChargePointParts(vendor="pievse", model="codec test"))
 
 
 @pytest.mark.parametrize("entry", [

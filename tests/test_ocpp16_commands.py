@@ -6,6 +6,7 @@ import pytest
 
 from pievse.app.daemon import ExitReason
 from tests.conftest import eventually
+from tests.station_process import StationProcess
 from tests.test_ocpp16_sessions import (
     TAG,
     charging_session,
@@ -237,3 +238,29 @@ async def test_trigger_message_meter_values_during_a_transaction(csms, start_sta
 async def test_trigger_message_for_an_unknown_connector_is_rejected(csms, start_station):
     await start_station()
     assert (await csms.trigger_message("CP1", "StatusNotification", 5))["status"] == "Rejected"
+
+
+async def test_change_availability_inoperative_outlives_kill_9(csms, tmp_path):
+    """A connector the CSMS took out of service stays out after a power cut (the same record in
+    the store as under 2.0.1), until the CSMS brings it back."""
+    station = StationProcess(tmp_path, csms.url)
+    try:
+        await station.start()
+        await eventually(lambda: csms.connected("CP1"), timeout=30, what="connected")
+        answer = await csms.call("CP1", "ChangeAvailability",
+                                 {"connectorId": 1, "type": "Inoperative"})
+        assert answer["status"] == "Accepted"
+        await station.kill()
+        since = len(csms.messages)
+        await station.start()
+
+        def statuses() -> list[str]:
+            return [m.payload["status"] for m in csms.messages[since:]
+                    if m.direction == "in" and m.action == "StatusNotification"
+                    and m.payload["connectorId"] == 1]
+
+        await eventually(statuses, timeout=30, what="the status after the restart")
+        assert statuses()[-1] == "Unavailable"
+        assert (await station.status())["connectors"][0]["status"] == "Unavailable"
+    finally:
+        await station.stop()

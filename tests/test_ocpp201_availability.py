@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import eventually
-from tests.ocpp201 import OCPP201, sent
+from tests.ocpp201 import CARD, OCPP201, sent
+from tests.station_process import StationProcess
 
 pytestmark = pytest.mark.asyncio
 
@@ -115,3 +116,63 @@ async def test_a_fixed_cable_has_nothing_to_unlock(csms, start_station):
     with pytest.raises(CallErrorResponse) as refused:
         await csms.call("CP1", "UnlockConnector", {"evseId": 1, "connectorId": 1})
     assert refused.value.code == "NotSupported"
+
+
+async def _restarted_after_kill_9(csms, station: StationProcess) -> None:
+    """kill -9, then a start on the same store: the statuses sent after it are the new ones."""
+    await station.kill()
+    csms.messages.clear()
+    await station.start()
+    await eventually(lambda: csms.connected("CP1") and sent(csms, "StatusNotification"),
+                     timeout=30, what="registered again")
+
+
+@pytest.mark.parametrize("evse", [{"id": 1}, None, {"id": 1, "connectorId": 1}],
+                         ids=["EVSE", "station", "connector"])
+async def test_tc_g_18_19_20_change_availability_state_persists_across_reboot(
+        csms, tmp_path, evse):
+    """TC_G_18_CS (an EVSE), TC_G_19_CS (the Charging Station), TC_G_20_CS (a connector):
+    Inoperative holds through a power cut, and Operative brings it back for good."""
+    station = StationProcess(tmp_path, csms.url, ocpp=OCPP201,
+                             charge_point={"connectors": 2})
+    try:
+        await station.start()
+        await eventually(lambda: csms.connected("CP1") and sent(csms, "StatusNotification"),
+                         timeout=30, what="registered")
+        assert await change(csms, "Inoperative", evse) == "Accepted"
+        await eventually(lambda: last_status(csms, 1) == "Unavailable", what="Unavailable")
+        await _restarted_after_kill_9(csms, station)
+        await eventually(lambda: last_status(csms, 1) == "Unavailable", timeout=20,
+                         what="still Unavailable after the restart")
+        other = "Unavailable" if evse is None else "Available"
+        await eventually(lambda: last_status(csms, 2) == other, what=f"EVSE 2 {other}")
+        assert await change(csms, "Operative", evse) == "Accepted"
+        await eventually(lambda: last_status(csms, 1) == "Available", what="back in service")
+        await _restarted_after_kill_9(csms, station)
+        await eventually(lambda: last_status(csms, 1) == "Available", timeout=20,
+                         what="in service after the restart")
+    finally:
+        await station.stop()
+
+
+async def test_a_scheduled_inoperative_applies_after_a_power_cut_ended_the_transaction(
+        csms, tmp_path):
+    """G03.FR.05/G04: Scheduled while charging; the daemon dies before the transaction ends:
+    after the restart the transaction ends (PowerLoss) and the EVSE is Unavailable."""
+    station = StationProcess(tmp_path, csms.url, ocpp=OCPP201)
+    try:
+        await station.start()
+        await eventually(lambda: csms.connected("CP1") and sent(csms, "StatusNotification"),
+                         timeout=30, what="registered")
+        await station.tap(CARD["idToken"])
+        await station.ev("C")
+        await eventually(lambda: sent(csms, "TransactionEvent"), timeout=20, what="Started")
+        assert await change(csms, "Inoperative", {"id": 1}) == "Scheduled"
+        await _restarted_after_kill_9(csms, station)
+        await eventually(lambda: any(e["eventType"] == "Ended"
+                                     for e in sent(csms, "TransactionEvent")), timeout=20,
+                         what="the transaction ended")
+        await eventually(lambda: last_status(csms, 1) == "Unavailable", timeout=20,
+                         what="Unavailable once it ended")
+    finally:
+        await station.stop()

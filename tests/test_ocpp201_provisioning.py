@@ -136,7 +136,7 @@ async def test_tc_b_35_set_variables_unknown_component(csms, start_station):
 async def test_set_variables_read_only_wrong_attribute_type_and_bad_values_are_refused(
         csms, start_station):
     await start_station(ocpp=OCPP201)
-    assert await set_variable(csms, "TxCtrlr", "TxStartPoint", "Authorized") == "Rejected"
+    assert await set_variable(csms, "SampledDataCtrlr", "TxEndedInterval", "10") == "Rejected"
     assert await set_variable(csms, "OCPPCommCtrlr", "HeartbeatInterval", "soon") == "Rejected"
     assert await set_variable(csms, "OCPPCommCtrlr", "HeartbeatInterval", "60",
                               attributeType="Target") == "NotSupportedAttributeType"
@@ -284,10 +284,14 @@ async def test_tc_b_29_reset_evse_with_ongoing_transaction_not_supported(csms, s
     assert answer["status"] == "Rejected"
 
 
-async def test_every_variable_kept_under_a_16_key_feeds_what_that_key_feeds():
+async def test_every_variable_kept_under_a_16_key_feeds_what_that_key_feeds(tmp_path):
     """One meaning, one stored name, one station setting: the 2.0.1 variable and the 1.6 key
-    of the same name agree on the setting and on the kind of value."""
+    of the same name agree on the setting and on the kind of value (the security keys
+    included)."""
     from pievse.core.station import Station
+    from pievse.protocol.common.charge_point_parts import ChargePointParts
+    from pievse.protocol.common.security_state import SecurityProfile, SecurityState
+    from pievse.services.certificates import CertificateStore
     from pievse.protocol.v16.adapter import ChargePoint16
     from pievse.protocol.v16.configuration import KeyType
     from pievse.protocol.v201.adapter import ChargePoint201
@@ -296,8 +300,11 @@ async def test_every_variable_kept_under_a_16_key_feeds_what_that_key_feeds():
     kinds = {KeyType.INT: {DataType.INTEGER}, KeyType.BOOL: {DataType.BOOLEAN},
              KeyType.CSL: {DataType.MEMBER_LIST, DataType.SEQUENCE_LIST},
              KeyType.STRING: {DataType.STRING}}
-    keys = ChargePoint16(Station(1), lambda effects: None, vendor="v", model="m").configuration
-    model = ChargePoint201(Station(1), lambda effects: None, vendor="v", model="m").device_model
+    parts = ChargePointParts(
+        vendor="v", model="m", certificates=CertificateStore(tmp_path / "certificates"),
+        security_state=SecurityState(tmp_path / "security.json", profile=SecurityProfile(0)))
+    keys = ChargePoint16(Station(1), lambda effects: None, parts).configuration
+    model = ChargePoint201(Station(1), lambda effects: None, parts).device_model
     shared = [v for v in model if v.key is not None]
     assert len(shared) >= 15
     for variable in shared:

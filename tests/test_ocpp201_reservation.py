@@ -4,10 +4,15 @@ the reservations as it does under 1.6."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
+from pievse.protocol.common.datetimes import format_datetime
 from tests.conftest import eventually
 from tests.ocpp201 import CARD, OCPP201, get_variable, sent
+from tests.station_process import StationProcess
 
 pytestmark = pytest.mark.asyncio
 
@@ -67,3 +72,53 @@ async def test_a_reservation_of_no_particular_evse_holds_one_free(csms, start_st
     sim.reader.present(CARD["idToken"])
     await eventually(lambda: sim.boards[2].contactor_closed, what="the reserved card on EVSE 2")
     assert station.status()["connectors"][1]["transaction"]["id_tag"] == CARD["idToken"]
+
+
+async def test_tc_h_15_reservation_ended_not_used_expired(csms, start_station):
+    """The expiry date comes: the station ends the reservation and tells the CSMS (Expired)."""
+    await start_station(ocpp=OCPP201)
+    soon = format_datetime(time.time() + 2)
+    assert (await csms.call("CP1", "ReserveNow", {"id": 8, "expiryDateTime": soon,
+                                                  "idToken": CARD, "evseId": 1}))[
+        "status"] == "Accepted"
+    await eventually(lambda: last_status(csms) == "Reserved", what="Reserved")
+    await eventually(lambda: sent(csms, "ReservationStatusUpdate"), timeout=15,
+                     what="ReservationStatusUpdate")
+    assert sent(csms, "ReservationStatusUpdate") == [
+        {"reservationId": 8, "reservationUpdateStatus": "Expired"}]
+    await eventually(lambda: last_status(csms) == "Available", what="Available")
+
+
+async def test_h_a_reservation_whose_evse_goes_unavailable_is_removed(csms, start_station):
+    await start_station(ocpp=OCPP201)
+    assert await reserve(csms, 9, CARD, evse_id=1) == "Accepted"
+    await eventually(lambda: last_status(csms) == "Reserved", what="Reserved")
+    assert (await csms.call("CP1", "ChangeAvailability", {
+        "operationalStatus": "Inoperative", "evse": {"id": 1}}))["status"] == "Accepted"
+    await eventually(lambda: sent(csms, "ReservationStatusUpdate"), what="Removed")
+    assert sent(csms, "ReservationStatusUpdate") == [
+        {"reservationId": 9, "reservationUpdateStatus": "Removed"}]
+    assert (await csms.call("CP1", "CancelReservation", {"reservationId": 9}))[
+        "status"] == "Rejected", "it is gone"
+
+
+async def test_h_a_reservation_that_lapsed_while_the_station_was_down_is_told_expired(
+        csms, tmp_path):
+    station = StationProcess(tmp_path, csms.url, ocpp=OCPP201)
+    try:
+        await station.start()
+        await eventually(lambda: csms.connected("CP1") and sent(csms, "StatusNotification"),
+                         timeout=30, what="registered")
+        soon = format_datetime(time.time() + 3)
+        assert (await csms.call("CP1", "ReserveNow", {"id": 12, "expiryDateTime": soon,
+                                                      "idToken": CARD, "evseId": 1}))[
+            "status"] == "Accepted"
+        await station.kill()
+        await asyncio.sleep(4)
+        await station.start()
+        await eventually(lambda: sent(csms, "ReservationStatusUpdate"), timeout=30,
+                         what="told after the restart")
+        assert sent(csms, "ReservationStatusUpdate") == [
+            {"reservationId": 12, "reservationUpdateStatus": "Expired"}]
+    finally:
+        await station.stop()

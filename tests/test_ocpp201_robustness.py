@@ -69,6 +69,8 @@ async def test_a_csms_answer_that_breaks_the_schema_is_not_taken_and_the_event_i
     ("StatusNotification", "StatusNotification"),
     ("Heartbeat", "Heartbeat"),
     ("MeterValues", "MeterValues"),
+    ("FirmwareStatusNotification", "FirmwareStatusNotification"),
+    ("LogStatusNotification", "LogStatusNotification"),
 ])
 async def test_tc_f_trigger_message_sends_what_was_asked(csms, start_station, message, action):
     await start_station(ocpp=OCPP201)
@@ -85,7 +87,7 @@ async def test_tc_f_trigger_message_sends_what_was_asked(csms, start_station, me
 async def test_tc_f_27_trigger_message_not_implemented(csms, start_station):
     await start_station(ocpp=OCPP201)
     answer = await csms.call("CP1", "TriggerMessage",
-                             {"requestedMessage": "SignChargingStationCertificate"})
+                             {"requestedMessage": "PublishFirmwareStatusNotification"})
     assert answer["status"] == "NotImplemented"
     answer = await csms.call("CP1", "TriggerMessage",
                              {"requestedMessage": "StatusNotification", "evse": {"id": 9}})

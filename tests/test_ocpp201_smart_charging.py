@@ -256,3 +256,62 @@ async def test_the_limit_change_significance_is_the_csms_s_to_set(csms, start_st
                               "-1") == "Rejected"
     assert await set_variable(csms, "SmartChargingCtrlr", "ProfileStackLevel",
                               "3") == "Rejected"
+
+
+async def _reports(csms, request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ReportChargingProfiles of one request, once the last (not tbc) is in."""
+    answer = await csms.call("CP1", "GetChargingProfiles", request)
+    assert answer["status"] == "Accepted"
+    mine = lambda: [r for r in sent(csms, "ReportChargingProfiles")  # noqa: E731
+                    if r["requestId"] == request["requestId"]]
+    await eventually(lambda: mine() and not mine()[-1].get("tbc"), what="the reports")
+    return mine()
+
+
+async def test_tc_k_29_get_charging_profiles_by_source_reports_the_external_constraints(
+        csms, start_station):
+    """K09 with chargingLimitSource: the local limit in force (set through the local API:
+    source Other) is a ChargingStationExternalConstraints profile of its own report; the CSMS's
+    profiles come in theirs, per source and EVSE, tbc on all but the last."""
+    station = await start_station(ocpp=OCPP201)
+    assert (await set_profile(csms, 1, profile(71, limit=16.0)))["status"] == "Accepted"
+    station.set_local_limit(1, 10.0)
+    await eventually(lambda: sent(csms, "NotifyChargingLimit"), what="the limit in force")
+    [external] = await _reports(csms, {"requestId": 21, "chargingProfile": {
+        "chargingLimitSource": ["Other"]}})
+    assert external["chargingLimitSource"] == "Other" and external["evseId"] == 1
+    [constraint] = external["chargingProfile"]
+    assert constraint["chargingProfilePurpose"] == "ChargingStationExternalConstraints"
+    assert constraint["chargingSchedule"][0]["chargingSchedulePeriod"] == [
+        {"startPeriod": 0, "limit": 10.0}]
+    both = await _reports(csms, {"requestId": 22, "evseId": 1, "chargingProfile": {}})
+    assert [(r["chargingLimitSource"], r.get("tbc", False)) for r in both] == [
+        ("CSO", True), ("Other", False)]
+    assert [p["id"] for p in both[0]["chargingProfile"]] == [71]
+    none = await csms.call("CP1", "GetChargingProfiles", {"requestId": 23, "chargingProfile": {
+        "chargingLimitSource": ["EMS"]}})
+    assert none["status"] == "NoProfiles"
+    by_purpose = await _reports(csms, {"requestId": 24, "chargingProfile": {
+        "chargingProfilePurpose": "ChargingStationExternalConstraints"}})
+    assert [r["chargingLimitSource"] for r in by_purpose] == ["Other"]
+
+
+async def test_tc_k_43_44_composite_schedule_with_and_without_local_limits(csms, start_station):
+    """EVSE 0 and EVSE 1: with no profile and no local limit the installation maximum; a
+    profile lowers it; a local limit in force (an external constraint) lowers it further."""
+    station = await start_station(ocpp=OCPP201)
+
+    async def composite(evse_id: int) -> float:
+        answer = await csms.call("CP1", "GetCompositeSchedule", {
+            "duration": 600, "evseId": evse_id, "chargingRateUnit": "A"})
+        assert answer["status"] == "Accepted" and answer["schedule"]["evseId"] == evse_id
+        return answer["schedule"]["chargingSchedulePeriod"][0]["limit"]
+
+    assert (await composite(0), await composite(1)) == (32.0, 32.0)
+    assert (await set_profile(csms, 1, profile(81, limit=16.0, kind="Absolute")))[
+        "status"] == "Accepted"
+    assert (await composite(0), await composite(1)) == (32.0, 16.0)
+    station.set_local_limit(None, 12.0)  # station-wide, shared by the sessions
+    assert (await composite(0), await composite(1)) == (12.0, 12.0)
+    station.set_local_limit(None, None)
+    assert (await composite(0), await composite(1)) == (32.0, 16.0)

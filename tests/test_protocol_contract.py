@@ -197,7 +197,8 @@ async def test_every_version_the_config_accepts_has_an_adapter_and_a_row_here() 
     from pievse.app.protocols import ADAPTERS
 
     [version] = [key for key in KEYS if (key.section, key.name) == ("ocpp", "version")]
-    assert set(version.choices) == set(ADAPTERS) == set(SIDES)
+    # "auto" speaks whichever of them the CSMS chooses (tests/test_ocpp_auto_version.py).
+    assert set(version.choices) - {"auto"} == set(ADAPTERS) == set(SIDES)
 
 
 async def test_the_daemon_speaks_the_configured_version_on_its_subprotocol(side, station):
@@ -353,3 +354,30 @@ async def test_a_reserved_connector_waits_for_the_card_it_was_reserved_for(side,
     # 2.0.1 names the transaction at the station: the CSMS may hear of it a moment later.
     await eventually(side.sessions, what="the session at the CSMS")
     assert [s.id_token for s in side.sessions()] == [ALICE]
+
+
+async def test_a_connector_taken_out_of_service_is_written_down_to_outlast_a_restart(
+        side, station):
+    """The same core effect (AvailabilityChanged) and the same record in the store, whichever
+    version said it; a kill -9 test per version is in test_ocpp16_commands.py and
+    test_ocpp201_availability.py."""
+    assert await side.set_available(1, False)
+    await eventually(lambda: station.store.state("availability") == {"0": True, "1": False},
+                     what="written down")
+    assert await side.set_available(1, True)
+    await eventually(lambda: station.store.state("availability") == {"0": True, "1": True},
+                     what="back in service, written down")
+
+
+async def test_a_reservation_whose_connector_goes_out_of_service_ends(side, station):
+    """The core ends it (ReservationEnded, Removed) whichever version speaks: the connector
+    shows Unavailable, not Reserved, and the store holds no reservation; 2.0.1 tells the CSMS
+    (ReservationStatusUpdate, in test_ocpp201_reservation.py), 1.6 has no such message."""
+    assert await side.reserve(1, ALICE, reservation_id=4)
+    await eventually(lambda: connector(station)["status"] == "Reserved", what="Reserved")
+    assert await side.set_available(1, False)
+    await eventually(lambda: connector(station)["status"] == "Unavailable", what="Unavailable")
+    await eventually(lambda: station.store.state("reservations") == [], what="ended")
+    assert await side.set_available(1, True)
+    await eventually(lambda: connector(station)["status"] == "Available",
+                     what="Available, the reservation gone")

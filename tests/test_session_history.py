@@ -25,7 +25,7 @@ from pievse.core.vocabulary import StopReason
 from pievse.local_api.server import ApiServer
 from pievse.local_api.sessions import MAX_LIMIT, read_query
 from pievse.local_api.wire import Request
-from pievse.persistence.history import CSV_COLUMNS, Tariff, parse_since
+from pievse.persistence.history import CLEARED_ID_TOKEN, CSV_COLUMNS, Tariff, parse_since
 from pievse.persistence.recorder import TransactionRecorder
 from pievse.persistence.store import MIGRATIONS, SCHEMA_VERSION, Store
 from tests.test_station_rig import NEW_YEAR, OTHER_TAG, TAG, Bench, card, only
@@ -165,6 +165,29 @@ def test_the_history_is_newest_first_bounded_and_from_a_date(tmp_path) -> None:
     assert [s.transaction_ref for s in store.sessions()] == [5, 4, 3, 2, 1]
     assert [s.transaction_ref for s in store.sessions(limit=2)] == [5, 4]
     assert [s.transaction_ref for s in store.sessions(since=T0 + 86_400 * 4)] == [5, 4]
+
+
+def test_a_customers_ended_sessions_forget_the_id_and_what_is_still_owed_keeps_it(tmp_path):
+    store = Store(str(tmp_path / "pievse.sqlite3")).open()
+    for ref, (token, ended) in enumerate([(TAG, True), (TAG.lower(), True), ("04FFFFFF", True),
+                                          (TAG, False)], start=1):
+        store.transaction_started(ref, 1, card(token), 1000.0 * ref, T0 + 3600 * ref)
+        if ended:
+            store.transaction_ended(ref, ended_at=T0 + 3600 * ref + 60,
+                                    meter_stop_wh=1000.0 * ref + 500, stop_reason="Local")
+    assert [s.transaction_ref for s in store.sessions_of(TAG)] == [4, 2, 1]
+
+    assert store.forget_id_token(TAG.lower()) == 2
+    assert [s.transaction_ref for s in store.sessions_of(TAG)] == [4], \
+        "the session going on keeps its id: its end needs it"
+    cleared = [s for s in store.sessions() if s.id_token == CLEARED_ID_TOKEN]
+    assert sorted(s.transaction_ref for s in cleared) == [1, 2]
+    assert all(s.energy_wh == 500.0 for s in cleared), "the bill keeps its sessions"
+    assert [t.id_token.value for t in store.open_transactions()] == [TAG]
+    assert store.forget_id_token(TAG) == 0
+    store.close()
+    reopened = Store(str(tmp_path / "pievse.sqlite3")).open()
+    assert [s.transaction_ref for s in reopened.sessions_of(TAG)] == [4], "written for good"
 
 
 # --- the query parameters -------------------------------------------------------------------------

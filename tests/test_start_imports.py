@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.daemon_script import child_environment, in_memory_daemon
 
 # A few connection attempts (refused): the link has asked for its transport settings.
@@ -23,7 +25,7 @@ def test_rss_47_mib_while_charging_no_more_a_profile_0_start_does_not_import_cry
     assert json.loads(result.stdout.splitlines()[-1]) == []
 
 
-# A 1.6 session both ways (the station's BootNotification, a CSMS command answered, a command
+# A session both ways (the station's BootNotification, a CSMS command answered, a command
 # refused by the schema), then what is loaded, then ocpp's own ChargePoint.
 SESSION = """
 import asyncio, json, sys
@@ -35,12 +37,11 @@ from pievse.persistence.store import Store
 async def main():
     async with CentralSystem(host="127.0.0.1", port=0) as csms:
         config = parse_config(f'[charge_point]\\nid = "CP1"\\n[ocpp]\\nurl = "{csms.url}"\\n'
-                              '[api]\\nlisten = ""\\n', source="<test>")
+                              'version = "VERSION"\\n[api]\\nlisten = ""\\n', source="<test>")
         daemon = Daemon(config, store=Store(":memory:").open())
         running = asyncio.create_task(daemon.run())
         await csms.wait_for(lambda c: daemon.protocol.registered, 20)
-        answer = await csms.call("CP1", "ChangeAvailability",
-                                 {"connectorId": 1, "type": "Inoperative"})
+        answer = await csms.call("CP1", "ChangeAvailability", INOPERATIVE)
         try:
             await csms.call("CP1", "Reset", {"type": "Sideways"}, validate=False)
             refused = None
@@ -60,11 +61,17 @@ asyncio.run(main())
 """
 
 
-def test_a_1_6_session_runs_without_jsonschema_and_ocpps_charge_point_still_imports():
+@pytest.mark.parametrize(("version", "inoperative"), [
+    ("1.6", {"connectorId": 1, "type": "Inoperative"}),
+    ("2.0.1", {"operationalStatus": "Inoperative", "evse": {"id": 1}})])
+def test_a_session_runs_without_jsonschema_and_ocpps_charge_point_still_imports(version,
+                                                                               inoperative):
     """pievse validates with its own compiled schemas: ``jsonschema`` (about 6 MiB resident),
-    which ``ocpp``'s ChargePoint brings in, is not loaded by a station; ``ocpp.v16.ChargePoint``
-    still imports for whoever asks for it."""
-    result = subprocess.run([sys.executable, "-c", SESSION], env=child_environment(),
+    which ``ocpp``'s ChargePoint brings in, is not loaded by a station of either version;
+    ``ocpp.v16.ChargePoint`` still imports for whoever asks for it."""
+    script = SESSION.replace("VERSION", version).replace(
+        "INOPERATIVE", json.dumps(inoperative))
+    result = subprocess.run([sys.executable, "-c", script], env=child_environment(),
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.splitlines()[-1])

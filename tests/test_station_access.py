@@ -34,11 +34,17 @@ from pievse.core.clock import ManualClock
 from pievse.core.effects import (
     AuthorizeRequest,
     LocalAuthListChanged,
+    ReservationEnded,
     ReservationsChanged,
     TokenAnswered,
     TransactionStarted,
 )
-from pievse.core.reservations import CancelReservationStatus, Reservation, ReservationStatus
+from pievse.core.reservations import (
+    CancelReservationStatus,
+    Reservation,
+    ReservationEnd,
+    ReservationStatus,
+)
 from pievse.core.station import Station
 from pievse.core.vocabulary import ConnectorStatus
 from pievse.persistence.store import MIGRATIONS, Store
@@ -164,6 +170,25 @@ def test_clear_cache_empties_the_cache_and_a_cached_card_is_refused_offline_afte
     bench.pilot("B")
     verdict = offline_tap(bench, TAG)
     assert not verdict.accepted and verdict.info == "CSMS unreachable"
+
+
+def test_a_customers_cache_entry_is_forgotten_alone_and_the_list_is_left_to_the_csms() -> None:
+    bench = Bench(allow_offline_tx_for_unknown_id=False)
+    access = bench.station.access
+    bench.answer(TAG, A.ACCEPTED)
+    bench.answer(OTHER_TAG, A.ACCEPTED)
+    send_list(bench, 3, entry(THIRD_TAG, A.ACCEPTED))
+    revision = access.cache_revision
+    assert bench.command(bench.station.forget_cached_token(card(TAG.lower()))).status is True
+    assert access.cache_revision > revision, "the store must forget it too"
+    assert access.cache_entries() == (entry(OTHER_TAG, A.ACCEPTED),)
+    revision = access.cache_revision
+    assert bench.command(bench.station.forget_cached_token(card(TAG))).status is False
+    assert bench.command(bench.station.forget_cached_token(card(THIRD_TAG))).status is False
+    assert access.cache_revision == revision, "nothing changed: nothing to write"
+    assert access.authorization.list_entry(card(THIRD_TAG)) is not None
+    bench.pilot("B")
+    assert not offline_tap(bench, TAG).accepted, "forgotten: unknown offline"
 
 
 def test_the_cache_is_written_only_when_a_verdict_changes() -> None:
@@ -573,3 +598,17 @@ def test_an_unreadable_record_of_ocpp_16s_form_is_dropped_and_the_others_migrate
     assert restored.bench.station.access.reservations.all == []
     assert restored.store.state("reservations") is None
     restored.store.close()
+
+
+def test_the_station_says_why_it_ended_a_reservation_itself() -> None:
+    bench = Bench(connectors=2)
+    reserve(bench, 1, connector=1)
+    reserve(bench, 2, connector=2)
+    bench.fault(FaultKind.RCD, connector=2)
+    assert [(e.reservation.reservation_id, e.why) for e in only(bench.log, ReservationEnded)] \
+        == [(2, ReservationEnd.REMOVED)]
+    bench.run_for(2 * HOUR)
+    assert [(e.reservation.reservation_id, e.why) for e in only(bench.log, ReservationEnded)] \
+        == [(2, ReservationEnd.REMOVED), (1, ReservationEnd.EXPIRED)]
+    bench.command(bench.station.cancel_reservation(1))
+    assert len(only(bench.log, ReservationEnded)) == 2, "a cancellation is the CSMS's own"

@@ -19,6 +19,7 @@ from pievse.core.answers import (
 from pievse.core.authorization import AuthorizationStatus
 from pievse.core.effects import (
     AuthorizeRequest,
+    AvailabilityChanged,
     ResetNow,
     SetContactor,
     SetPilot,
@@ -207,6 +208,24 @@ def test_reset_cancels_an_authorisation_waiting_for_its_car() -> None:
     assert bench.started() == []
 
 
+def test_a_hold_for_a_firmware_update_keeps_the_running_session_and_shows_the_rest_unavailable(
+        ) -> None:
+    bench = Bench(connectors=2)
+    bench.start_charging(TAG, connector=1)
+    bench.record(bench.station.hold_for_update(True))
+    assert bench.contactor_closed(1) and bench.status(1) is S.CHARGING, "the session goes on"
+    assert bench.status(2) is S.UNAVAILABLE
+    bench.pilot("B", connector=2)
+    assert bench.tap(OTHER_TAG)[0].accepted is False
+    assert bench.status(2) is S.UNAVAILABLE
+    bench.pilot("A", connector=1)  # the session ends: its connector is held too
+    assert bench.status(1) is S.UNAVAILABLE
+    bench.record(bench.station.hold_for_update(False))  # the update gave up
+    assert bench.status(1) is S.AVAILABLE and bench.status(2) is S.PREPARING
+    assert all(c.operative for c in bench.station.connectors.values()), \
+        "the CSMS's availability was never touched"
+
+
 # --- ChangeAvailability --------------------------------------------------------------------------
 
 
@@ -227,7 +246,8 @@ def test_change_availability_inoperative_during_a_transaction_is_scheduled() -> 
     bench.start_charging(TAG)
     answer = bench.command(bench.station.change_availability(1, operative=False))
     assert answer.status is AvailabilityStatus.SCHEDULED
-    assert answer.effects == [], "the running transaction is not touched"
+    assert answer.effects == [AvailabilityChanged(((0, True), (1, False)))], \
+        "the running transaction is not touched; what is wanted is written down"
     assert bench.contactor_closed() and bench.status() is S.CHARGING
 
     bench.tap(TAG)
@@ -343,3 +363,24 @@ def test_commands_for_a_connector_the_station_lacks_change_nothing() -> None:
         AvailabilityStatus.REJECTED)
     assert bench.station.unlock_connector(2).status is UnlockStatus.UNKNOWN_CONNECTOR
     assert bench.status() is S.AVAILABLE and bench.status(0) is S.AVAILABLE
+
+
+def test_change_availability_says_what_is_wanted_once_the_transactions_end() -> None:
+    bench = Bench(connectors=2)
+    bench.start_charging(connector=1)
+    answer = bench.command(bench.station.change_availability(0, False))
+    assert answer.status is AvailabilityStatus.SCHEDULED
+    [changed] = only(answer.effects, AvailabilityChanged)
+    assert changed.operative == ((0, False), (1, False), (2, False))
+
+
+def test_restored_availability_holds_and_waits_for_a_resumed_transaction() -> None:
+    bench = Bench(connectors=2)
+    bench.start_charging(connector=2)
+    bench.record(bench.station.restore_availability({0: True, 1: False, 2: False}))
+    assert bench.status(1) is ConnectorStatus.UNAVAILABLE
+    assert bench.status(2) is ConnectorStatus.CHARGING, "in a transaction: Scheduled"
+    bench.command(bench.station.stop_session(2, StopReason.REMOTE))
+    bench.pilot("B", connector=2)
+    bench.run_for(5)
+    assert bench.status(2) is ConnectorStatus.UNAVAILABLE

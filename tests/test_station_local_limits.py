@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pievse.core.effects import LocalLimit, LocalLimitsChanged
+from pievse.core.effects import LocalLimit, LocalLimitInForce, LocalLimitsChanged
 from pievse.core.vocabulary import ConnectorStatus as S
 from tests.test_station_rig import OTHER_TAG, Bench, only
 from tests.test_station_smart_charging import CPMAX, TXD, TXP, install, profile
@@ -171,3 +171,36 @@ def test_no_offer_is_above_any_limit_and_the_sessions_never_share_more_than_the_
         for (_, connector), amps in set_limits.items():
             if connector is None:
                 assert sum(offers.values()) <= amps + 1e-9, (offers, set_limits)
+
+
+def test_the_limit_in_force_is_told_when_it_appears_moves_and_goes():
+    """For the CSMS (2.0.1's NotifyChargingLimit): the lowest local limit below what the
+    connector can offer anyway, once per change."""
+    bench = Bench(connectors=2, max_current_a=32.0)
+    told = lambda effects: only(effects, LocalLimitInForce)  # noqa: E731
+    assert told(bench.record(bench.station.set_local_limit("api", 1, 40.0))) == []
+    assert told(bench.record(bench.station.set_local_limit("api", 1, 16.0))) == [
+        LocalLimitInForce(1, "api", 16.0)]
+    assert told(bench.record(bench.station.set_local_limit("site", None, 10.0))) == [
+        LocalLimitInForce(1, "site", 10.0), LocalLimitInForce(2, "site", 10.0)]
+    assert told(bench.tick()) == [], "nothing changed, nothing told"
+    assert told(bench.record(bench.station.set_local_limit("site", None, None))) == [
+        LocalLimitInForce(1, "api", 16.0), LocalLimitInForce(2, None, None)]
+    assert told(bench.record(bench.station.set_local_limit("api", 1, None))) == [
+        LocalLimitInForce(1, None, None)]
+
+
+def test_the_composite_schedule_takes_the_local_limits_in_only_when_asked():
+    """2.0.1 reports them as external constraints; 1.6's composite schedule stays the
+    profiles' alone."""
+    bench = Bench(connectors=2)
+    local(bench, "site", 12, connector=None)
+    local(bench, "api", 8, connector=2)
+
+    def first(connector: int, local_limits: bool) -> float:
+        schedule = bench.station.composite_schedule(connector, 600, local_limits=local_limits)
+        assert schedule.schedule is not None
+        return schedule.schedule.periods[0].limit
+
+    assert [first(n, False) for n in (0, 1, 2)] == [32.0, 32.0, 32.0]
+    assert [first(n, True) for n in (0, 1, 2)] == [12.0, 12.0, 8.0]

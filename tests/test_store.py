@@ -18,7 +18,15 @@ from pievse.core.authorization import IdToken, IdTokenType
 from pievse.drivers.contracts import MeterReading
 from pievse.persistence.effect_codec import decode_effect, encode_effect
 from pievse.protocol.common.outbox import Outbox
-from pievse.core.effects import MeterSample, TransactionStarted, TransactionStopped
+from pievse.core.effects import (
+    EVConnectionChanged,
+    MeterSample,
+    TransactionAuthorized,
+    TransactionDeauthorized,
+    TransactionStarted,
+    TransactionStopped,
+)
+from pievse.core.tx_points import StartCause
 from pievse.core.vocabulary import ReadingContext, StopReason
 from pievse.persistence.store import SCHEMA_VERSION, Store, StoredOutboxJournal, StoreError
 
@@ -48,8 +56,34 @@ def test_a_new_store_is_wal_at_the_current_schema_version_and_private(path):
 
 
 def test_every_transaction_effect_reads_back_equal():
-    for effect in (STARTED, STOPPED, SAMPLE):
+    plugged = TransactionStarted(8, 1, None, 10.0, T0, None, StartCause.CABLE_PLUGGED_IN,
+                                 remote_start_id=None, ev_connected=True)
+    remote = TransactionStarted(9, 1, CARD, 10.0, T0, None, StartCause.AUTHORIZED,
+                                remote_start_id=4711, ev_connected=False)
+    for effect in (STARTED, STOPPED, SAMPLE, plugged, remote,
+                   TransactionAuthorized(8, 1, CARD, T0 + 5, 12),
+                   TransactionDeauthorized(8, 1, StopReason.LOCAL, CARD, T0 + 9),
+                   TransactionDeauthorized(8, 1, StopReason.REMOTE, None, T0 + 9),
+                   EVConnectionChanged(8, 1, False, T0 + 11)):
         assert decode_effect(encode_effect(effect)) == effect
+
+
+def test_a_started_effect_written_before_the_start_points_reads_as_begun_at_authorization():
+    data = encode_effect(STARTED)
+    for name in ("cause", "remote_start_id", "ev_connected"):
+        del data[name]
+    assert decode_effect(data) == STARTED
+
+
+def test_an_open_transaction_begun_before_its_id_token_takes_it_later(path):
+    store = Store(path).open()
+    store.transaction_started(3, 1, None, 100.0, T0)
+    [open_tx] = store.open_transactions()
+    assert open_tx.id_token is None
+    store.transaction_authorized(3, CARD)
+    [open_tx] = store.open_transactions()
+    assert open_tx.id_token == CARD
+    store.close()
 
 
 def test_the_outbox_and_transaction_ids_survive_closing_the_store(path):

@@ -47,6 +47,7 @@ from pievse.protocol.common.transport_security import (
     SecurityState,
     TransportSecurity,
 )
+from pievse.protocol.common.charge_point_parts import ChargePointParts
 from pievse.protocol.v16.adapter import ChargePoint16
 from pievse.protocol.v16.blocks.security import redact_authorization_keys
 from pievse.core.station import Station
@@ -358,11 +359,10 @@ def secured_charge_point(directory: Path, *, profile: int = 0,
     certificates = CertificateStore(directory / "certificates", max_certificates=max_certificates)
     state = SecurityState(directory / "certificates" / "security.json",
                           profile=SecurityProfile(profile), authorization_key=authorization_key)
-    return ChargePoint16(
-        Station(1), ignore_effects, vendor="pievse", model="pievse-test",
-        charge_point_id="CP1", certificates=certificates, security_state=state,
-        cpo_name=cpo_name, response_timeout=10,
-        on_security_change=changes.append if changes is not None else None)
+    return ChargePoint16(Station(1), ignore_effects, ChargePointParts(
+        vendor="pievse", model="pievse-test", charge_point_id="CP1", certificates=certificates,
+        security_state=state, organization_name=cpo_name, response_timeout=10,
+        on_security_change=changes.append if changes is not None else None))
 
 
 @contextlib.asynccontextmanager

@@ -1,7 +1,7 @@
 """The `pievse` command.
 
     pievse run --config FILE      the charge point daemon
-    pievse demo [--ocpp 2.0.1]    a whole charging session against an embedded CSMS, simulated
+    pievse demo [--ocpp V]        a whole charging session against an embedded CSMS, simulated
     pievse csms                   the embedded OCPP 1.6J and 2.0.1 central system for bench tests
     pievse fleet --scenario FILE  many simulated charge points against a CSMS (load tests)
     pievse check-config FILE      validate a config file (exit 2 on any problem)
@@ -17,6 +17,7 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 DEFAULT_CONFIG = "/etc/pievse/config.toml"
@@ -92,14 +93,33 @@ def _refuse_to_start(path: str, problems: list[str]) -> int:
     return 2
 
 
+#: ``--ocpp auto``: one session that offers both versions.
+AUTO = "auto"
+
+
+def _or_auto(versions: Callable[[str], Any]) -> Callable[[str], Any]:
+    return lambda text: AUTO if text == AUTO else versions(text)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.ocpp == AUTO:
+        if args.stations is not None:
+            print("pievse demo: --ocpp auto plays one session; a fleet's stations speak the "
+                  "versions given", file=sys.stderr)
+            return 2
+        args.ocpp = ((AUTO, 1.0),)
     if args.stations is not None:
         from pievse.app.fleet_demo import run_fleet_demo
 
-        return run_fleet_demo(args.stations, seconds=args.seconds)
+        return run_fleet_demo(args.stations, seconds=args.seconds, ocpp=args.ocpp)
     from pievse.app.demo import run_demo
 
-    return run_demo(verbose=args.verbose, version=args.ocpp)
+    versions = [version for version, _ in args.ocpp or (("1.6", 1.0),)]
+    if len(versions) > 1:
+        print("pievse demo: --ocpp: a mix of versions needs a fleet (--stations N)",
+              file=sys.stderr)
+        return 2
+    return run_demo(verbose=args.verbose, version=versions[0])
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -121,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     from pievse.app.api_commands import add_api_commands
     from pievse.app.store_commands import add_store_commands
     from pievse.csms.cli import add_csms_command
-    from pievse.fleet.cli import add_fleet_command
+    from pievse.fleet.cli import OCPP_HELP, add_fleet_command, ocpp_mix
 
     parser = argparse.ArgumentParser(
         prog="pievse", description="OCPP charge point controller for the Raspberry Pi"
@@ -141,8 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a fleet of N simulated charge points instead of one session")
     demo.add_argument("--seconds", type=_whole_number(3600, "a number of seconds"), default=20,
                       metavar="S", help="how long the fleet runs (with --stations; default 20)")
-    demo.add_argument("--ocpp", choices=("1.6", "2.0.1"), default="1.6",
-                      help="the OCPP version the session is played in (default 1.6)")
+    demo.add_argument("--ocpp", type=_or_auto(ocpp_mix), default=None, metavar="VERSIONS",
+                      help=OCPP_HELP + "; a mix only with --stations (default 1.6); auto: one "
+                      "session offering both, as [ocpp] version = \"auto\" does")
     demo.set_defaults(func=cmd_demo)
 
     check = sub.add_parser("check-config", help="validate a config file")

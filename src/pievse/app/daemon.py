@@ -105,7 +105,8 @@ class Daemon:
     ) -> None:
         from pievse.app.link_security import LinkSecurity
         from pievse.app.maintenance import log_uploader, updater_and_uploader
-        from pievse.app.protocols import DaemonParts, build_adapter
+        from pievse.app.network_selection import NetworkSelection
+        from pievse.app.protocols import DaemonParts, build_adapter, offered_subprotocols
         from pievse.app.state_folders import following_store
         from pievse.protocol.common.link import OcppLink
         from pievse.protocol.common.outbox import Outbox
@@ -169,6 +170,7 @@ class Daemon:
             # A Reset the CSMS asked for leaves its mark in the store until this start.
             boot_reason="PowerUp" if self.store.state("reset_pending") is None
             else "RemoteReset",
+            store=self.store,
         ))
         self.security.protocol = self.protocol
         self.recorder = TransactionRecorder(self.store, self.station, tariff(config))
@@ -182,19 +184,23 @@ class Daemon:
                 keys.set_initial(name, value)
         keys.on_change(self.store.configuration_changed)
         self.station.settings = station_settings(config, keys.station_settings())
+        # The connection in use: [ocpp] url, or a slot the CSMS set (2.0.1 SetNetworkProfile).
+        self.network = NetworkSelection(config.ocpp.url, keys, self.security, cp.id)
         self.link = None if self.standalone else OcppLink(
-            config.ocpp.url,
+            self.network.url(),
             cp.id,
             subprotocol=self.protocol.subprotocol,
+            subprotocols=offered_subprotocols(self.protocol),
             session_factory=self.protocol.run_session,
             ping_interval=config.ocpp.ping_interval,
             logger=logging.getLogger("pievse.ocpp.link"),
             transport=self.security.transport,
             describe_failure=self.security.describe_failure,
-            on_attempt=self.security.attempt,
+            on_attempt=self.network.attempt,
             clock=self.clock,
             max_message_size=self.protocol.max_message_size,
         )
+        self.network.link = self.link
         self.api: ApiServer | None = None
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -489,7 +495,7 @@ class Daemon:
                     if tx is None
                     else {
                         "id": tx.transaction_id,
-                        **({"id_tag": tx.id_token.value} if show_id_tags else {}),
+                        **({"id_tag": getattr(tx.id_token, "value", None)} if show_id_tags else {}),
                         "meter_start_wh": tx.meter_start_wh,
                         "energy_wh": round(tx.energy_wh, 3),
                     },

@@ -4,7 +4,8 @@ It starts the embedded CSMS and a charge point with simulated hardware on loopba
 the part of the driver: plug the car in, present a card, let the car charge, unplug. Each step
 is checked against what the CSMS really received, and the demo exits 0 only if every step
 happened, within the time limit. It speaks OCPP 1.6J or 2.0.1 (``--ocpp``): the same session,
-told in each version's messages.
+told in each version's messages; ``--ocpp auto`` offers both and plays it in the one the CSMS
+chooses.
 """
 
 from __future__ import annotations
@@ -136,9 +137,9 @@ async def play(out: TextIO, version: str = "1.6") -> None:
     from pievse.persistence.store import Store
 
     t = Timeline(out)
-    wire = WIRES[version]
-    print(f"pievse demo: a whole {wire.title} charging session with simulated hardware",
-          file=out)
+    wire = WIRES.get(version)  # None: "auto", known once the CSMS has chosen
+    title = wire.title if wire is not None else "OCPP 2.0.1 or 1.6 (the CSMS chooses)"
+    print(f"pievse demo: a whole {title} charging session with simulated hardware", file=out)
     csms = CentralSystem(host="127.0.0.1", port=0, accept_id_tags={ID_TAG}, heartbeat_interval=60)
     await csms.start()
     t.step(f"embedded CSMS listening on {csms.url}")
@@ -155,7 +156,7 @@ async def play(out: TextIO, version: str = "1.6") -> None:
         await csms.stop()
 
 
-async def _session(t: Timeline, wire: Wire, csms: Any, daemon: Any,
+async def _session(t: Timeline, wire: Wire | None, csms: Any, daemon: Any,
                    running: asyncio.Task) -> None:
     connector = daemon.station.connector(1)
     sim = daemon.hardware.simulated
@@ -168,6 +169,9 @@ async def _session(t: Timeline, wire: Wire, csms: Any, daemon: Any,
     t.step(
         f"charge point {CHARGE_POINT_ID} connected: BootNotification {boot.payload['status']}"
     )
+    if wire is None:
+        wire = WIRES[daemon.protocol.version]
+        t.step(f"both versions offered: the CSMS chose {wire.title}")
     await _until("connector 1 Available", lambda: _status(csms) == "Available", 10)
     t.step("connector 1 Available, status reported to the CSMS")
 

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import sys
 from collections import Counter
-from typing import TextIO
+from typing import Any, TextIO
 
 SECONDS = 20
 CARDS = 20
@@ -43,7 +43,9 @@ interval = 2
 """
 
 
-def run_fleet_demo(stations: int, *, seconds: int = SECONDS, out: TextIO | None = None) -> int:
+def run_fleet_demo(stations: int, *, seconds: int = SECONDS, out: TextIO | None = None,
+                   ocpp: Any = None) -> int:
+    """``ocpp``: the stations' versions (a :data:`pievse.fleet.versions.Mix`; default 1.6)."""
     from pievse.csms.server import CentralSystem
     from pievse.fleet.engine import Fleet
     from pievse.fleet.report import progress_line, report, summary
@@ -51,9 +53,13 @@ def run_fleet_demo(stations: int, *, seconds: int = SECONDS, out: TextIO | None 
 
     out = out or sys.stdout
     logging.basicConfig(level=logging.CRITICAL)
+    from pievse.fleet.versions import show_mix
+
     scenario = parse_scenario(DEMO_SCENARIO.format(seconds=seconds))
-    print(f"pievse demo: {stations} simulated charge points against the embedded CSMS for "
-          f"{seconds} s", file=out)
+    if ocpp is not None:
+        scenario = scenario.with_versions(ocpp)
+    print(f"pievse demo: {stations} simulated charge points (OCPP {show_mix(scenario.ocpp)}) "
+          f"against the embedded CSMS for {seconds} s", file=out)
 
     async def play() -> tuple[Fleet, CentralSystem]:
         csms = CentralSystem(host="127.0.0.1", port=0, heartbeat_interval=300,

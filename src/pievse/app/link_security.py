@@ -39,6 +39,7 @@ from pievse.services.certificates import (
     KeyType,
 )
 from pievse.services.cryptography_modules import hashes, serialization, x509
+from pievse.services.network_profiles import NetworkProfiles
 
 if TYPE_CHECKING:
     from pievse.app.protocols import Adapter
@@ -74,6 +75,8 @@ class LinkSecurity:
                                    profile=SecurityProfile(ocpp.security_profile),
                                    authorization_key=ocpp.password or None,
                                    fallback_after=FALLBACK_AFTER)
+        #: The connections the CSMS stored (2.0.1 SetNetworkProfile), beside the certificates.
+        self.network_profiles = NetworkProfiles(self.directory / "network-profiles.json")
         problems, edits = configured_certificates(self.certificates, self.state, ocpp)
         if problems:
             raise ConfigError(problems, "[ocpp]")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -19,13 +20,17 @@ if TYPE_CHECKING:
     from pievse.app.link_security import LinkSecurity
     from pievse.core.effects import Effect
     from pievse.core.station import Station
+    from pievse.protocol.common.charge_point_parts import ChargePointParts
     from pievse.protocol.common.outbox import Outbox
     from pievse.protocol.common.transport_security import TransportSecurity
     from pievse.services.diagnostics import DiagnosticsUploader
     from pievse.services.firmware import FirmwareUpdater
     from pievse.services.log_upload import LogUploader
 
-__all__ = ["ADAPTERS", "Adapter", "ConfigurationKeys", "DaemonParts", "build_adapter"]
+__all__ = ["ADAPTERS", "Adapter", "ConfigurationKeys", "DaemonParts", "build_adapter",
+           "offered_subprotocols"]
+
+log = logging.getLogger("pievse.ocpp")
 
 
 class ConfigurationKeys(Protocol):
@@ -88,6 +93,8 @@ class DaemonParts:
     on_csms_time: Callable[[float], None]
     #: Why the station (re)started, in 2.0.1's words (BootReasonEnumType).
     boot_reason: str = "PowerUp"
+    #: The store (a ``Store``): what ``version = "auto"`` keeps of the CSMS's choice.
+    store: Any = None
 
 
 def build_16(parts: DaemonParts) -> Adapter:
@@ -98,18 +105,9 @@ def build_16(parts: DaemonParts) -> Adapter:
         connector_phase_rotation,
     )
 
-    config, security = parts.config, parts.security
+    config = parts.config
     cp = config.charge_point
-    adapter = ChargePoint16(
-        parts.station,
-        parts.dispatch,
-        **_shared_arguments(parts),
-        firmware=parts.firmware,
-        diagnostics=parts.diagnostics,
-        logs=parts.logs,
-        cpo_name=security.cpo_name,
-        key_type=security.key_type,
-    )
+    adapter = ChargePoint16(parts.station, parts.dispatch, _charge_point_parts(parts))
     keys = _with_shared_keys(adapter, config)
     keys.set_initial("ConnectorPhaseRotation", connector_phase_rotation(
         cp.connectors,
@@ -122,41 +120,30 @@ def build_201(parts: DaemonParts) -> Adapter:
     that key's name, so the values the CSMS set hold whichever version is configured."""
     from pievse.protocol.v201.adapter import ChargePoint201
 
-    config, security = parts.config, parts.security
-    cp = config.charge_point
+    cp = parts.config.charge_point
     adapter = ChargePoint201(
-        parts.station,
-        parts.dispatch,
-        **_shared_arguments(parts),
-        boot_reason=parts.boot_reason,
-        phases=cp.phases,
-        max_power_w=cp.max_current * cp.voltage * cp.phases,
-        organization_name=security.cpo_name,
-        security_log=parts.logs.security_log if parts.logs is not None else None,
-    )
-    _with_shared_keys(adapter, config)
+        parts.station, parts.dispatch, _charge_point_parts(parts), boot_reason=parts.boot_reason,
+        phases=cp.phases, max_power_w=cp.max_current * cp.voltage * cp.phases)
+    _with_shared_keys(adapter, parts.config)
     return adapter
 
 
-def _shared_arguments(parts: DaemonParts) -> dict[str, Any]:
+def _charge_point_parts(parts: DaemonParts) -> ChargePointParts:
     """What every version's adapter is given alike."""
+    from pievse.protocol.common.charge_point_parts import ChargePointParts
+
     config, security = parts.config, parts.security
     cp = config.charge_point
-    return {
-        "vendor": cp.vendor,
-        "model": cp.model,
-        "serial_number": cp.serial_number or None,
-        "response_timeout": config.ocpp.response_timeout,
-        "on_ping_interval": parts.on_ping_interval,
-        "on_csms_time": parts.on_csms_time,
-        "on_connection_change": parts.on_connection_change,
-        "outbox": parts.outbox,
-        "clock": parts.clock,
-        "certificates": security.certificates,
-        "security_state": security.state,
-        "charge_point_id": cp.id,
-        "on_security_change": parts.on_security_change,
-    }
+    return ChargePointParts(
+        vendor=cp.vendor, model=cp.model, serial_number=cp.serial_number or None,
+        charge_point_id=cp.id, organization_name=security.cpo_name,
+        response_timeout=config.ocpp.response_timeout, clock=parts.clock, outbox=parts.outbox,
+        firmware=parts.firmware, diagnostics=parts.diagnostics, logs=parts.logs,
+        certificates=security.certificates, security_state=security.state,
+        key_type=security.key_type, network_profiles=security.network_profiles,
+        history=parts.store, on_ping_interval=parts.on_ping_interval,
+        on_csms_time=parts.on_csms_time, on_connection_change=parts.on_connection_change,
+        on_security_change=parts.on_security_change)
 
 
 def _with_shared_keys(adapter: Adapter, config: Config) -> Any:
@@ -172,8 +159,23 @@ ADAPTERS: dict[str, Callable[[DaemonParts], Adapter]] = {"1.6": build_16, "2.0.1
 
 
 def build_adapter(parts: DaemonParts) -> Adapter:
+    from pievse.app.version_choice import AUTO, VersionChoice, ongoing, versions_holding
+
     version = parts.config.ocpp.version
+    if version == AUTO:
+        return VersionChoice(parts, ADAPTERS)  # type: ignore[return-value]
     build = ADAPTERS.get(version)
     if build is None:
         raise ValueError(f"no adapter speaks OCPP {version}")
+    for other, count in versions_holding(parts.outbox, ongoing(parts.station)).items():
+        if other != version:
+            log.warning("%d transaction(s) begun under OCPP %s have messages in the outbox: "
+                        "they are sent in OCPP %s's words", count, other, version)
     return build(parts)
+
+
+def offered_subprotocols(adapter: Adapter) -> Callable[[], tuple[str, ...]]:
+    """What the link offers the CSMS before each attempt: the adapter's subprotocol, or, under
+    ``version = "auto"``, what :class:`~pievse.app.version_choice.VersionChoice` offers."""
+    offer = getattr(adapter, "offer", None)
+    return offer if offer is not None else (lambda: (adapter.subprotocol,))

@@ -43,10 +43,16 @@ from pievse.core.authorization import (
     UpdateStatus,
 )
 from pievse.core.clock import Clock
-from pievse.core.effects import Effect, LocalAuthListChanged, ReservationsChanged
+from pievse.core.effects import (
+    Effect,
+    LocalAuthListChanged,
+    ReservationEnded,
+    ReservationsChanged,
+)
 from pievse.core.reservations import (
     CancelReservationStatus,
     Reservation,
+    ReservationEnd,
     Reservations,
     ReservationStatus,
 )
@@ -192,6 +198,14 @@ class Access:
             self._cache_changed()
         return status
 
+    def forget_cached(self, id_token: IdToken) -> bool:
+        """Drop the cache's entry for ``id_token``; True if there was one (the store forgets it
+        too)."""
+        if self.authorization.forget(id_token) is None:
+            return False
+        self._cache_changed()
+        return True
+
     def cache_entries(self) -> tuple[AuthorizationEntry, ...]:
         """The cache as the store keeps it, least recently used first."""
         return self.authorization.cache_entries()
@@ -253,8 +267,11 @@ class Access:
 
     def tick(self, now: float) -> None:
         """Reservations whose expiry date has come end; their connectors show Available."""
-        if self.reservations.expire(now):
+        expired = self.reservations.expire(now)
+        if expired:
             self._reservations_changed()
+            for reservation in expired:
+                self._emit(ReservationEnded(reservation, ReservationEnd.EXPIRED))
 
     def settle(self) -> None:
         """After every input: a reservation whose connector went out of service ends, and every
@@ -265,9 +282,12 @@ class Access:
                 c.status is not None and c.status[0] is ConnectorStatus.RESERVED
                 for c in connectors):
             return
-        if self.reservations.all and self.reservations.end_where_out_of_service(
-                self.unreserved_statuses()):
+        removed = (self.reservations.end_where_out_of_service(self.unreserved_statuses())
+                   if self.reservations.all else [])
+        if removed:
             self._reservations_changed()
+            for reservation in removed:
+                self._emit(ReservationEnded(reservation, ReservationEnd.REMOVED))
         for connector in connectors:
             if connector.status is not None:  # not before the station has started
                 connector.report_status()

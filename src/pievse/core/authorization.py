@@ -332,6 +332,11 @@ class LocalAuthorization:
         self._cache.clear()
         return ClearCacheStatus.ACCEPTED
 
+    def forget(self, id_token: IdToken) -> AuthorizationEntry | None:
+        """Drop the cache's entry for ``id_token`` (a customer's data cleared); the entry
+        dropped, or None. The list is the CSMS's: only SendLocalList changes it."""
+        return self._cache.pop(id_token.key, None)
+
     def remember(self, id_token: IdToken, result: AuthorizationResult, now: float) -> None:
         """Keep the CSMS's verdict on ``id_token``, from its answer to an authorization
         request or to a transaction's start or stop. Ids of the (enabled) list are left to

@@ -117,7 +117,9 @@ class ChargingLimits:
         return status
 
     def composite_schedule(self, connector_id: int, duration: int,
-                           unit: ChargingRateUnit | None) -> CompositeSchedule:
+                           unit: ChargingRateUnit | None,
+                           cap_a: float | None = None) -> CompositeSchedule:
+        """``cap_a``: a limit beside the profiles over the whole window (a local limit)."""
         settings = self._settings()
         tx_start, phases = None, settings.phases
         if connector_id in self._connectors:
@@ -131,8 +133,9 @@ class ChargingLimits:
             voltage=settings.nominal_voltage_v, phases=phases)
         if result.schedule is None:
             return result
+        cap = settings.max_current_a if cap_a is None else min(cap_a, settings.max_current_a)
         return dataclasses.replace(result, schedule=_cap(
-            result.schedule, settings.max_current_a, settings.nominal_voltage_v, phases))
+            result.schedule, cap, settings.nominal_voltage_v, phases))
 
     def remote_start_profile(self, id_token: IdToken, profile: ChargingProfile) -> bool:
         """The charging profile of RemoteStartTransaction: kept until the transaction starts.
@@ -150,7 +153,8 @@ class ChargingLimits:
     def transaction_started(self, connector: LimitedConnector) -> None:
         tx = connector.transaction
         assert tx is not None
-        profile = self._remote_start_profiles.pop(tx.id_token.value, None)
+        profile = (self._remote_start_profiles.pop(tx.id_token.value, None)
+                   if tx.id_token is not None else None)
         if profile is not None:
             self.profiles.install(connector.id, profile, self._now(), None,
                                   transaction_active=True)

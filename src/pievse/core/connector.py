@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from pievse.core.authorization import IdToken
 from pievse.core.clock import Clock
@@ -35,24 +34,31 @@ from pievse.core.iec61851 import MIN_CURRENT_A
 from pievse.core.meter_plausibility import MeterPlausibility, Ratings
 from pievse.core.effects import (
     CableLockSettled,
+    EVConnectionChanged,
     Effect,
+    FaultsChanged,
     LockCable,
     MeterSample,
     SetContactor,
     SetPilot,
     StatusChanged,
+    TransactionAuthorized,
+    TransactionDeauthorized,
     TransactionStarted,
     TransactionStopped,
 )
-from pievse.core.fault_reports import (
-    FAULT_REPORT,
-    IMPLAUSIBLE_METER_INFO,
-    METER_FAILURE_INFO,
-    VENTILATION_INFO,
-)
+from pievse.core.connector_host import ConnectorHost
+from pievse.core.connector_status import status_of
+from pievse.core.fault_reports import FAULT_REPORT
 from pievse.core.settings import StationSettings
 from pievse.core.transactions import StopRequest, Transaction
+from pievse.core.tx_points import StartCause, TxPoint, car_moved, cause_of_start
+from pievse.core.tx_points import ev_connection_deadline
 from pievse.core.vocabulary import ConnectorStatus, ErrorCode, ReadingContext, StopReason
+
+#: The stop reasons that end the driver's authorisation rather than the car's connection.
+_DEAUTHORIZATIONS = frozenset({StopReason.LOCAL, StopReason.REMOTE, StopReason.DE_AUTHORIZED})
+
 
 @dataclass(slots=True)
 class PendingAuthorization:
@@ -63,49 +69,8 @@ class PendingAuthorization:
     #: The card's group, as the CSMS or the local stores gave it: a reservation made for the
     #: group is used by the transaction this starts.
     group: IdToken | None = None
-
-
-class ConnectorHost(Protocol):
-    """What a connector asks of the rest of the charge point, and what it tells it."""
-
-    def may_start_transaction(self) -> bool:
-        """False while a reset or a shutdown is under way: no new session anywhere."""
-        ...
-
-    def shutting_down(self) -> bool:
-        """The daemon is going down: every contactor opens now."""
-        ...
-
-    def shows_reserved(self, connector_id: int) -> bool:
-        """Should this connector, free otherwise, show Reserved?"""
-        ...
-
-    def profile_limit_reason(self, connector_id: int) -> str:
-        """Why the charging profiles limit this connector as they do, in words."""
-        ...
-
-    def new_transaction_ref(self) -> int:
-        """The station's own number for a transaction that starts now."""
-        ...
-
-    def claim_reservation(self, connector_id: int, id_token: IdToken,
-                          group: IdToken | None) -> int | None:
-        """A transaction starts: end the reservation it uses, and say which (or None)."""
-        ...
-
-    def pilot_reported(self, connector: Connector) -> None:
-        """The board told the pilot state: what waited to know whether a car is there may go
-        on."""
-        ...
-
-    def transaction_started(self, connector: Connector) -> None:
-        """A transaction started (or resumed) here. Runs inside the connector's reconcile(),
-        which goes on to offer the current: it must not reconcile again."""
-        ...
-
-    def transaction_ended(self, connector: Connector) -> None:
-        """The transaction here ended (its TransactionStopped is emitted already)."""
-        ...
+    #: The number the CSMS gave the remote start this is for (2.0.1's remoteStartId).
+    remote_start_id: int | None = None
 
 
 class Connector:
@@ -155,27 +120,44 @@ class Connector:
         self.meter_problem: str | None = None
         self.meter_check = MeterPlausibility(self._ratings, clock)
         self.status: tuple[ConnectorStatus, ErrorCode, str | None] | None = None
+        self._faults_told: frozenset[FaultKind] = frozenset()
         #: A socket whose plug a lock holds (False: a fixed cable, nothing to lock).
         self.has_lock = has_lock
         #: Where the lock was last driven to, and where its feedback reads it.
         self.lock_wanted = False
         self.locked = False
         self._lock_failed = False
+        #: The last of the facts a transaction may begin at: the car plugged in, or a driver
+        #: authorised (what the CSMS hears the transaction began with).
+        self._last_fact = StartCause.AUTHORIZED
 
     # --- facts in ------------------------------------------------------------------------------
 
     def set_pilot(self, state: PilotState) -> None:
+        was_connected = self.pilot.vehicle_connected
         self.pilot = state
         self.pilot_known = True
         self._refresh_faults()
         self._host.pilot_reported(self)
+        tx = self.transaction
+        if state.vehicle_connected and not was_connected:
+            self._last_fact = StartCause.CABLE_PLUGGED_IN
         if state is PilotState.A:
             self.finishing = False
-            tx = self.transaction
-            if tx is not None and tx.stop is None:
-                if self._settings().stop_transaction_on_ev_side_disconnect:
-                    self.begin_stop(StopReason.EV_DISCONNECTED, None)
+        if tx is not None and (reason := car_moved(
+                tx, self._settings(), unplugged=state is PilotState.A,
+                connected=state.vehicle_connected, was_connected=was_connected,
+                asks_for_power=self._car_asks_for_power(), now=self._clock.now())):
+            self.begin_stop(reason, None)
+        told = None
+        if tx is not None and tx.stop is None and state.vehicle_connected != was_connected:
+            told = EVConnectionChanged(tx.ref, self.id, state.vehicle_connected,
+                                       self._clock.now())
+        if told is not None and told.connected:
+            self._emit(told)  # before what the car then does
         self.reconcile()
+        if told is not None and not told.connected:
+            self._emit(told)  # after the contactor has opened
 
     def set_fault(self, kind: FaultKind, active: bool) -> None:
         if active:
@@ -261,10 +243,16 @@ class Connector:
         return (
             self.operative
             and not self.faults
-            and not self._ventilation_fault()
-            and self.transaction is None
+            and not self.ventilation_fault
+            and (self.transaction is None or self.awaits_authorization)
             and self._host.may_start_transaction()
         )
+
+    @property
+    def awaits_authorization(self) -> bool:
+        """A transaction begun with the cable plugged in runs here, waiting for a driver."""
+        tx = self.transaction
+        return tx is not None and tx.id_token is None and tx.stop is None
 
     @property
     def current_limit_a(self) -> float:
@@ -294,40 +282,60 @@ class Connector:
             return self._settings().ventilation_available
         return self.pilot is PilotState.C
 
-    def _ventilation_fault(self) -> bool:
+    @property
+    def ventilation_fault(self) -> bool:
+        """The car asks for ventilation (state D) that this station does not provide."""
         return self.pilot is PilotState.D and not self._settings().ventilation_available
 
     # --- transactions --------------------------------------------------------------------------
 
-    def authorize(self, id_token: IdToken, group: IdToken | None = None) -> None:
-        """A card was accepted for this connector: start now if the car is here, else wait."""
-        self.pending = PendingAuthorization(id_token, self._clock.now(), group)
+    def authorize(self, id_token: IdToken, group: IdToken | None = None,
+                  remote_start_id: int | None = None) -> None:
+        """A card was accepted for this connector: the transaction begun with the cable plugged
+        in is now its own; else start at the start point (the car here, by default) or wait."""
+        self._last_fact = StartCause.AUTHORIZED
+        tx = self.transaction
+        if tx is not None and self.awaits_authorization:
+            tx.id_token = id_token
+            self._emit(TransactionAuthorized(tx.ref, self.id, id_token, self._clock.now(),
+                                             remote_start_id))
+            self._host.transaction_started(self)  # now its driver's: a remote start's profile
+        else:
+            self.pending = PendingAuthorization(id_token, self._clock.now(), group,
+                                                remote_start_id)
         self.reconcile()
 
     def _start_transaction(self) -> None:
-        assert self.pending is not None
         host = self._host
         now = self._clock.now()
         pending = self.pending
+        connected = self.pilot.vehicle_connected
+        token = pending.id_token if pending is not None else None
         tx = Transaction(
             ref=host.new_transaction_ref(),
             connector_id=self.id,
-            id_token=pending.id_token,
+            id_token=token,
             meter_start_wh=self.energy_wh,
             started_at=now,
             # The reservation this card holds here (or on connector 0) ends with this start,
             # and the CSMS learns which one with it.
-            reservation_id=host.claim_reservation(self.id, pending.id_token, pending.group),
+            reservation_id=(host.claim_reservation(self.id, pending.id_token, pending.group)
+                            if pending is not None else None),
         )
+        tx.ev_seen = connected
         interval = self._settings().meter_value_sample_interval_s
         tx.next_sample_at = now + interval if interval > 0 else None
         self.pending = None
         self.finishing = False
         self.transaction = tx
         self._drive_lock(True)
+        cause = cause_of_start(self._settings().tx_points, self._last_fact,
+                               authorized=token is not None, connected=connected)
         self._emit(
             TransactionStarted(tx.ref, self.id, tx.id_token, tx.meter_start_wh, now,
-                               tx.reservation_id)
+                               tx.reservation_id, cause,
+                               pending.remote_start_id if pending is not None else None,
+                               connected)
         )
         self.sample(ReadingContext.TRANSACTION_BEGIN)
         host.transaction_started(self)
@@ -346,6 +354,15 @@ class Connector:
     def begin_stop(self, reason: StopReason, id_token: IdToken | None) -> None:
         tx = self.transaction
         if tx is None or tx.stop is not None:
+            return
+        if (reason in _DEAUTHORIZATIONS and tx.id_token is not None
+                and not self._settings().tx_points.ends_with_authorization):
+            # The stop point is the cable: the energy stops, the transaction waits for it.
+            if not tx.authorization_ended:
+                tx.authorization_ended = True
+                self._emit(TransactionDeauthorized(tx.ref, self.id, reason, id_token,
+                                                   self._clock.now()))
+                self.reconcile()
             return
         tx.stop = StopRequest(reason, id_token, self._clock.now())
         self.reconcile()
@@ -404,12 +421,20 @@ class Connector:
 
     def _target_offer(self) -> float:
         tx = self.transaction
-        if (
+        # Authorised, and the transaction begins when the car takes energy (TxStartPoint
+        # EnergyTransfer): the PWM runs before it, or the car never asks (the contactor still
+        # waits for the transaction).
+        waits_for_energy = (tx is None and self.pending is not None and self.usable
+                            and self.pilot.vehicle_connected
+                            and TxPoint.ENERGY_TRANSFER in self._settings().tx_start_points)
+        if not waits_for_energy and (
             tx is None
             or tx.stop is not None
+            or tx.id_token is None
+            or tx.authorization_ended
             or self._allowance_used_up(tx)
             or self.faults
-            or self._ventilation_fault()
+            or self.ventilation_fault
             or not self.pilot.vehicle_connected
         ):
             return 0.0
@@ -422,7 +447,7 @@ class Connector:
         # 1. Hard opening first: a fault or a car that stopped asking opens the contactor now.
         must_open = (
             bool(self.faults)
-            or self._ventilation_fault()
+            or self.ventilation_fault
             or not self._car_asks_for_power()
             or self.transaction is None
             or self._host.shutting_down()
@@ -437,7 +462,7 @@ class Connector:
             if self.faults:
                 kind = sorted(self.faults, key=lambda k: k.value)[0]
                 tx.stop = StopRequest(FAULT_REPORT[kind][1], None, now)
-            elif self._ventilation_fault():
+            elif self.ventilation_fault:
                 tx.stop = StopRequest(StopReason.OTHER, None, now)
 
         # 2. The pilot offer.
@@ -466,14 +491,16 @@ class Connector:
         if tx is not None and tx.stop is not None and not self.contactor_closed:
             self._finish_transaction()
 
-        # 5. An authorisation that found its car starts the transaction.
-        if self.pending is not None:
-            if self.transaction is None and self.pilot.vehicle_connected and self.usable:
-                self._start_transaction()
-                self.reconcile()
-                return
-            if not self.usable and self.transaction is None:
-                self.pending = None
+        # 5. The start point reached (by default an authorisation that found its car) starts
+        # the transaction.
+        if self.transaction is None and self.usable and self._settings().tx_points.start_reached(
+                authorized=self.pending is not None, connected=self.pilot.vehicle_connected,
+                asks_for_power=self._car_asks_for_power(), plugged_anew=not self.finishing):
+            self._start_transaction()
+            self.reconcile()
+            return
+        if self.pending is not None and not self.usable and self.transaction is None:
+            self.pending = None
 
         self.report_status(now)
 
@@ -483,6 +510,8 @@ class Connector:
 
     def _command_contactor(self, closed: bool) -> None:
         self.contactor_closed = closed
+        if closed and self.transaction is not None:
+            self.transaction.energy_flowed = True
         self._emit(SetContactor(self.id, closed))
 
     def confirm_offer(self, amps: float) -> None:
@@ -496,50 +525,26 @@ class Connector:
                        ) -> tuple[ConnectorStatus, ErrorCode, str | None]:
         """The status, error code and info the CSMS sees. ``reserved=False``: as it would be
         without any reservation (what reservations are themselves checked against)."""
-        if self.faults:
-            kind = sorted(self.faults, key=lambda k: k.value)[0]
-            code, _, info = FAULT_REPORT[kind]
-            return ConnectorStatus.FAULTED, code, info
-        if self._ventilation_fault():
-            return ConnectorStatus.FAULTED, ErrorCode.OTHER_ERROR, VENTILATION_INFO
-        status = self._operational_status()
-        if (reserved and status is ConnectorStatus.AVAILABLE
-                and self._host.shows_reserved(self.id)):
-            status = ConnectorStatus.RESERVED
-        if self.meter_problem is not None:
-            # Not Faulted: energy can still be delivered; the error code tells the CSMS that
-            # the energy figures of this connector are frozen at the last good reading.
-            return status, ErrorCode.POWER_METER_FAILURE, METER_FAILURE_INFO
-        if self.meter_check.failed:
-            return status, ErrorCode.POWER_METER_FAILURE, IMPLAUSIBLE_METER_INFO
-        return status, ErrorCode.NO_ERROR, None
+        return status_of(self, lambda: reserved and self._host.shows_reserved(self.id))
 
-    def _operational_status(self) -> ConnectorStatus:
-        tx = self.transaction
-        if tx is not None:
-            if tx.stop is not None:
-                return ConnectorStatus.FINISHING
-            if not self.pilot.vehicle_connected:
-                # Unplugged with StopTransactionOnEVSideDisconnect false: the session waits for
-                # the same car to come back.
-                return ConnectorStatus.SUSPENDED_EV
-            if self._commanded_offer_a <= 0:
-                return ConnectorStatus.SUSPENDED_EVSE
-            if self.contactor_closed:
-                return ConnectorStatus.CHARGING
-            return ConnectorStatus.SUSPENDED_EV
-        if not self.operative:
-            return ConnectorStatus.UNAVAILABLE
-        if self.finishing:
-            return ConnectorStatus.FINISHING
-        if self.pending is not None or self.pilot.vehicle_connected:
-            return ConnectorStatus.PREPARING
-        return ConnectorStatus.AVAILABLE
+    @property
+    def offering(self) -> bool:
+        """Energy is offered on the pilot now."""
+        return self._commanded_offer_a > 0
+
+    @property
+    def held_for_update(self) -> bool:
+        """A firmware update waits to install: not in use, the connector shows Unavailable."""
+        return self._host.held_for_update()
 
     def report_status(self, now: float | None = None) -> None:
         """Tell the CSMS the status if it changed since it was last told."""
         if now is None:
             now = self._clock.now()
+        faults = frozenset(self.faults)
+        if faults != self._faults_told:
+            self._faults_told = faults
+            self._emit(FaultsChanged(self.id, faults, now))
         status = self.compute_status()
         if status != self.status:
             self.status = status
@@ -553,6 +558,11 @@ class Connector:
             candidates.append(self.open_deadline)
         if self.pending is not None and not self.pilot.vehicle_connected:
             candidates.append(self.pending.since + self._settings().connection_timeout_s)
+        timeout = ev_connection_deadline(self.transaction, self.pilot.vehicle_connected,
+                                         self._settings().connection_timeout_s,
+                                         self._settings().tx_points)
+        if timeout is not None:
+            candidates.append(timeout)
         tx = self.transaction
         if tx is not None and tx.stop is None and tx.next_sample_at is not None:
             candidates.append(tx.next_sample_at)
@@ -567,6 +577,12 @@ class Connector:
         ):
             # ConnectionTimeOut: the driver never plugged in; the incipient session is cancelled.
             self.pending = None
+        timeout = ev_connection_deadline(self.transaction, self.pilot.vehicle_connected,
+                                         self._settings().connection_timeout_s,
+                                         self._settings().tx_points)
+        if timeout is not None and now >= timeout:
+            # The same, for a transaction begun at the authorisation: it ends.
+            self.begin_stop(StopReason.TIMEOUT, None)
         tx = self.transaction
         if tx is not None and tx.stop is None and tx.next_sample_at is not None:
             if now >= tx.next_sample_at:

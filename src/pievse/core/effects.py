@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from pievse.core.authorization import AuthorizationEntry, AuthorizationStatus, IdToken
 from pievse.core.charging_profiles import InstalledProfile
-from pievse.core.hardware import MeterReading
-from pievse.core.reservations import Reservation
+from pievse.core.hardware import FaultKind, MeterReading
+from pievse.core.reservations import Reservation, ReservationEnd
+from pievse.core.tx_points import StartCause
 from pievse.core.vocabulary import (
     ConnectorStatus,
     ErrorCode,
@@ -72,6 +73,16 @@ class StatusChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class FaultsChanged:
+    """The faults active on a connector changed: every one active now (empty: all cleared).
+    Told after the contactor has opened, with the status that shows the first of them."""
+
+    connector_id: int
+    faults: frozenset[FaultKind]
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True)
 class CableLockSettled:
     """The cable lock reached a position (``failed``: not the one it was driven to)."""
 
@@ -104,10 +115,53 @@ class MeterSample:
 class TransactionStarted:
     transaction_ref: int  # the station's own number; the CSMS's transactionId comes later
     connector_id: int
-    id_token: IdToken
+    #: None: begun when the cable was plugged in, before anyone was authorised (the token
+    #: follows as ``TransactionAuthorized``); never so under the default start point.
+    id_token: IdToken | None
     meter_start_wh: float
     timestamp: float
     reservation_id: int | None = None
+    #: What made it begin (see ``tx_points.py``).
+    cause: StartCause = StartCause.AUTHORIZED
+    #: The number the CSMS gave the remote start that asked for it (2.0.1's remoteStartId).
+    remote_start_id: int | None = None
+    #: The car was connected when it began (not so at the authorisation, before the car).
+    ev_connected: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionAuthorized:
+    """A transaction begun before anyone was authorised got its id token: energy may flow."""
+
+    transaction_ref: int
+    connector_id: int
+    id_token: IdToken
+    timestamp: float
+    remote_start_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EVConnectionChanged:
+    """The car was unplugged from a transaction that goes on (it waits for the car:
+    StopTransactionOnEVSideDisconnect false, or begun at the authorisation), or plugged in
+    again (or for the first time)."""
+
+    transaction_ref: int
+    connector_id: int
+    connected: bool
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionDeauthorized:
+    """The authorisation of a transaction ended (``reason``: by the card ``id_token``, the CSMS
+    ...) but the transaction goes on until its stop point (the cable unplugged): no energy."""
+
+    transaction_ref: int
+    connector_id: int
+    reason: StopReason
+    id_token: IdToken | None
+    timestamp: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +204,24 @@ class ReservationsChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class AvailabilityChanged:
+    """ChangeAvailability (or a person at the station) changed what is in service: each
+    connector's wanted availability (0: the station as a whole; True: Operative), as it will
+    be once the transactions running now have ended. It survives a restart."""
+
+    operative: tuple[tuple[int, bool], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationEnded:
+    """The station ended a reservation itself: it expired, or its connector went out of
+    service (a reservation used by its transaction, or cancelled by the CSMS, is no such end)."""
+
+    reservation: Reservation
+    why: ReservationEnd
+
+
+@dataclass(frozen=True, slots=True)
 class LocalLimit:
     """A local limit a person set: its source ("api", "mqtt"), its connector (None: the whole
     station) and its amps."""
@@ -157,6 +229,17 @@ class LocalLimit:
     source: str
     connector_id: int | None
     amps: float
+
+
+@dataclass(frozen=True, slots=True)
+class LocalLimitInForce:
+    """The lowest local limit on a connector, where it is below what the connector could
+    offer anyway, changed: its source ("site", "solar", "api", "mqtt") and amps; both None when
+    none is left. For the CSMS (2.0.1's NotifyChargingLimit and ClearedChargingLimit)."""
+
+    connector_id: int
+    source: str | None
+    amps: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,14 +280,21 @@ Effect = (
     | LockCable
     | CableLockSettled
     | StatusChanged
+    | FaultsChanged
     | AuthorizeRequest
     | MeterSample
     | TransactionStarted
+    | TransactionAuthorized
+    | TransactionDeauthorized
+    | EVConnectionChanged
     | TransactionStopped
     | TokenAnswered
     | ResetNow
     | ChargingProfilesChanged
     | LocalAuthListChanged
     | ReservationsChanged
+    | ReservationEnded
     | LocalLimitsChanged
+    | LocalLimitInForce
+    | AvailabilityChanged
 )

@@ -28,6 +28,7 @@ from pievse.core.vocabulary import StopReason
 class AuthorizationInFlight:
     connector_id: int | None  # bound to a connector (remote start with connectorId), else chosen
     remote: bool
+    remote_start_id: int | None = None
 
 
 class IdTags:
@@ -51,7 +52,8 @@ class IdTags:
         key = id_token.key
         for c in self._connectors.values():
             tx = c.transaction
-            if tx is not None and tx.id_token.key == key and tx.stop is None:
+            if (tx is not None and tx.id_token is not None and tx.id_token.key == key
+                    and tx.stop is None and not tx.authorization_ended):
                 # The same card ends its own session; no need to ask the CSMS (OCPP 1.6 3.5).
                 c.begin_stop(StopReason.LOCAL, id_token)
                 self._emit(TokenAnswered(id_token, True, None, c.id, "session stopped"))
@@ -119,11 +121,13 @@ class IdTags:
             self._emit(TokenAnswered(id_token, False, result.status, None, why))
             return
         self._emit(TokenAnswered(id_token, True, result.status, connector.id, how))
-        connector.authorize(id_token, result.group)
+        connector.authorize(id_token, result.group, request.remote_start_id)
 
-    def ask_for_remote_start(self, id_token: IdToken, connector: Connector) -> None:
+    def ask_for_remote_start(self, id_token: IdToken, connector: Connector,
+                             remote_start_id: int | None = None) -> None:
         """AuthorizeRemoteTxRequests: the CSMS decides on the card before ``connector`` starts."""
-        self.deciding[id_token.value] = AuthorizationInFlight(connector.id, remote=True)
+        self.deciding[id_token.value] = AuthorizationInFlight(connector.id, remote=True,
+                                                              remote_start_id=remote_start_id)
         self._emit(AuthorizeRequest(id_token))
 
     def connector_for(self, id_token: IdToken, group: IdToken | None,

@@ -24,7 +24,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from pievse.core.effects import Effect, LocalLimit, LocalLimitsChanged
+from pievse.core.effects import Effect, LocalLimit, LocalLimitInForce, LocalLimitsChanged
 from pievse.core.iec61851 import MAX_CURRENT_A, MIN_CURRENT_A
 from pievse.core.settings import StationSettings
 from pievse.core.transactions import Transaction
@@ -72,6 +72,9 @@ class SharedConnector(Protocol):
 #: The names every source's limits have on a connector, its own or a share.
 _LABELS = frozenset(source.label(shared) for source in LocalLimitSource
                     for shared in (False, True))
+#: Each local limit's name on a connector, and its source.
+_SOURCES = {source.label(shared): source.value for source in LocalLimitSource
+            for shared in (False, True)}
 
 
 def source_named(name: str | LocalLimitSource) -> LocalLimitSource:
@@ -98,6 +101,8 @@ class LocalLimits:
             source: {} for source in LocalLimitSource}
         #: Connectors whose limits moved while they could not be reconciled at once.
         self._unsettled: set[int] = set()
+        #: The limit in force last told for each connector (source, amps).
+        self._told: dict[int, tuple[str, float]] = {}
 
     def set(self, source: str | LocalLimitSource, connector_id: int | None,
             amps: float | None) -> None:
@@ -166,14 +171,51 @@ class LocalLimits:
         return moved
 
     def settle(self) -> None:
-        """Reconcile the connectors whose limits moved (after every input of the station)."""
+        """Reconcile the connectors whose limits moved (after every input of the station), and
+        tell each connector's limit in force where it changed."""
         for _ in range(len(self._connectors) + 1):
             self._unsettled |= self.share()
             if not self._unsettled:
-                return
+                break
             unsettled, self._unsettled = self._unsettled, set()
             for n in sorted(unsettled):
                 self._connectors[n].reconcile()
+        if self._told or any(self.limits.values()):
+            self._tell_in_force()
+
+    def _tell_in_force(self) -> None:
+        for n, connector in self._connectors.items():
+            now = self._in_force(connector)
+            if now != self._told.get(n):
+                if now is None:
+                    del self._told[n]
+                    self._emit(LocalLimitInForce(n, None, None))
+                else:
+                    self._told[n] = now
+                    self._emit(LocalLimitInForce(n, *now))
+
+    def lowest(self, connector_id: int) -> float | None:
+        """The lowest local limit on a connector now, or (0) the lowest station-wide one."""
+        if connector_id == 0:
+            return min((table[None] for table in self.limits.values() if None in table),
+                       default=None)
+        connector = self._connectors.get(connector_id)
+        if connector is None:
+            return None
+        return min((amps for name, amps in connector.limits.items() if name in _SOURCES),
+                   default=None)
+
+    def _in_force(self, connector: SharedConnector) -> tuple[str, float] | None:
+        """The lowest local limit on a connector and its source, if it is below what the
+        connector could offer anyway (a limit that changes nothing is no one's concern)."""
+        found = [(amps, _SOURCES[name]) for name, amps in connector.limits.items()
+                 if name in _SOURCES]
+        if not found:
+            return None
+        amps, source = min(found)
+        if amps >= min(self._settings().max_current_a, connector.board_max_current_a):
+            return None
+        return source, amps
 
     def moved(self, connector_id: int) -> None:
         """A session started or ended on a connector, inside its own reconcile: give it its new

@@ -49,6 +49,14 @@ class ReservationStatus(enum.Enum):
     UNAVAILABLE = "unavailable"
 
 
+class ReservationEnd(enum.Enum):
+    """Why the station ended a reservation itself (the CSMS is told: 2.0.1's
+    ReservationStatusUpdate)."""
+
+    EXPIRED = "Expired"  # its expiry date came
+    REMOVED = "Removed"  # its connector went out of service (Faulted, Unavailable)
+
+
 class CancelReservationStatus(enum.Enum):
     ACCEPTED = "accepted"
     REJECTED = "rejected"

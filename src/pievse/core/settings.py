@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pievse.core.tx_points import TxPoint, TxPoints
+
+_POWER_PATH_CLOSED = frozenset({TxPoint.POWER_PATH_CLOSED})
+
 
 @dataclass(frozen=True, slots=True)
 class StationSettings:
@@ -39,6 +43,10 @@ class StationSettings:
     #: the transaction's start) a transaction whose id tag the CSMS refused may still take
     #: before the station suspends it. 0: none at all once the refusal is known.
     max_energy_on_invalid_id_wh: float = 0.0
+    #: Where a transaction begins and ends (2.0.1's TxStartPoint and TxStopPoint; 1.6's are
+    #: the default, see ``tx_points.py``).
+    tx_start_points: frozenset[TxPoint] = _POWER_PATH_CLOSED
+    tx_stop_points: frozenset[TxPoint] = _POWER_PATH_CLOSED
 
     # Local authorisation (OCPP 1.6 section 3.5): the names are the ones ``AuthorizationRules``
     # of ``authorization.py`` reads, so the settings are passed to its decisions as they are.
@@ -55,3 +63,7 @@ class StationSettings:
     # Reservation profile
     #: ReserveConnectorZeroSupported: ReserveNow for connector 0 holds *some* connector free.
     reserve_connector_zero_supported: bool = True
+
+    @property
+    def tx_points(self) -> TxPoints:
+        return TxPoints(self.tx_start_points, self.tx_stop_points)

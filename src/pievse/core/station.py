@@ -20,6 +20,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pievse.core import availability
 from pievse.core.hardware import FaultKind, MeterReading, PilotState
 from pievse.core.access import Access, AccessLimits
 from pievse.core.answers import (
@@ -35,7 +36,7 @@ from pievse.core.charging_profiles import (
     InstalledProfile,
 )
 from pievse.core.clock import Clock, SystemClock
-from pievse.core.effects import Effect, ResetNow, StatusChanged
+from pievse.core.effects import AvailabilityChanged, Effect, ResetNow, StatusChanged
 from pievse.core.connector import Connector
 from pievse.core.id_tags import IdTags
 from pievse.core.interrupted import InterruptedTransactions
@@ -68,6 +69,8 @@ class Station:
         self._next_ref = 1
         self.reset_pending: bool | None = None  # None, or True for hard / False for soft
         self.shutting_down = False
+        #: A firmware update waits to install (see ``hold_for_update``).
+        self.held_for_update = False
         self.operative = True
         self._status0: tuple[ConnectorStatus, ErrorCode, str | None] | None = None
         #: Why the card reader cannot read cards, reported on connector 0; None if it can.
@@ -274,9 +277,11 @@ class Station:
         return self._take()
 
     def remote_start(self, id_token: IdToken, connector_id: int | None = None,
-                     charging_profile: ChargingProfile | None = None) -> Answer:
+                     charging_profile: ChargingProfile | None = None,
+                     remote_start_id: int | None = None) -> Answer:
         """RemoteStartTransaction; ``charging_profile`` (a TxProfile) is installed when the
-        transaction starts. Rejected on a connector the station lacks."""
+        transaction starts; ``remote_start_id`` (2.0.1's) goes with the transaction it starts.
+        Rejected on a connector the station lacks."""
         if self.reset_pending is not None or (
                 connector_id is not None and connector_id not in self.connectors):
             return Answer(RemoteStartStopStatus.REJECTED, self._take())
@@ -290,9 +295,9 @@ class Station:
         if connector is None:
             return Answer(RemoteStartStopStatus.REJECTED, self._take())
         if self.settings.authorize_remote_tx_requests:
-            self.id_tags.ask_for_remote_start(id_token, connector)
+            self.id_tags.ask_for_remote_start(id_token, connector, remote_start_id)
         else:
-            connector.authorize(id_token, group)
+            connector.authorize(id_token, group, remote_start_id)
         return Answer(RemoteStartStopStatus.ACCEPTED, self._take())
 
     def remote_stop(self, transaction_id: int | str) -> Answer:
@@ -328,20 +333,22 @@ class Station:
             if connector_id == 0
             else [self.connector(connector_id)]
         )
-        scheduled = False
-        for c in targets:
-            if c.transaction is not None and c.operative != operative:
-                c.scheduled_availability = operative
-                scheduled = True
-            else:
-                c.operative = operative
-                c.scheduled_availability = None
-                c.reconcile()
+        scheduled = availability.change(targets, operative)
         if connector_id == 0:
             self.operative = operative
             self._report_station_status()
+        self._emit(AvailabilityChanged(availability.wanted(self.connectors, self.operative)))
         status = AvailabilityStatus.SCHEDULED if scheduled else AvailabilityStatus.ACCEPTED
         return Answer(status, self._take())
+
+    def restore_availability(self, operative: Mapping[int, bool]) -> list[Effect]:
+        """The availability the last run left (``AvailabilityChanged``): a connector still in a
+        transaction (resumed after the restart) changes once it has ended, as Scheduled."""
+        for n, c in self.connectors.items():
+            availability.change([c], operative.get(n, True))
+        self.operative = operative.get(0, True)
+        self._report_station_status()
+        return self._take()
 
     def reset(self, hard: bool) -> Answer:
         """Stop every transaction (reason HardReset/SoftReset), then ask the daemon to restart."""
@@ -358,6 +365,17 @@ class Station:
         if not self.transactions():
             self._emit(ResetNow(hard=hard))
         return Answer(ResetStatus.ACCEPTED, self._take())
+
+    def hold_for_update(self, held: bool) -> list[Effect]:
+        """A firmware update waits for the transactions to end before it installs (OCPP 2.0.1
+        L01.FR.07): while held no new session starts, and every connector not in use shows
+        Unavailable, until the update is installed or gives up. The running sessions go on, and
+        the CSMS's own availability (ChangeAvailability) is left as it is."""
+        if held != self.held_for_update:
+            self.held_for_update = held
+            for c in self.connectors.values():
+                c.reconcile()
+        return self._take()
 
     def shut_down(self, reason: StopReason = StopReason.REBOOT) -> list[Effect]:
         """The daemon is going down: open every contactor now and end every transaction. No
@@ -404,9 +422,12 @@ class Station:
                       self._take())
 
     def composite_schedule(self, connector_id: int, duration_s: int,
-                           unit: ChargingRateUnit | None = None) -> CompositeSchedule:
-        """GetCompositeSchedule, from now on for ``duration_s`` seconds."""
-        return self.charging.composite_schedule(connector_id, duration_s, unit)
+                           unit: ChargingRateUnit | None = None,
+                           local_limits: bool = False) -> CompositeSchedule:
+        """GetCompositeSchedule, from now on for ``duration_s`` seconds; ``local_limits``: with
+        the local limits in force now (2.0.1's external constraints; 1.6 knows none)."""
+        cap = self.local.lowest(connector_id) if local_limits else None
+        return self.charging.composite_schedule(connector_id, duration_s, unit, cap)
 
     def restore_charging_profiles(self, installed: Iterable[InstalledProfile]) -> list[Effect]:
         self.charging.restore(installed)
@@ -425,6 +446,11 @@ class Station:
 
     def clear_cache(self) -> Answer:
         return Answer(self.access.clear_cache(), self._take())
+
+    def forget_cached_token(self, id_token: IdToken) -> Answer:
+        """A customer's data cleared: the cache's verdict on ``id_token`` goes (True if there
+        was one). A running transaction keeps its token, and the local list is the CSMS's."""
+        return Answer(self.access.forget_cached(id_token), self._take())
 
     def reserve_now(self, reservation: Reservation) -> Answer:
         """ReserveNow: Accepted, Faulted, Occupied, Rejected or Unavailable. Rejected while a
@@ -520,10 +546,14 @@ class _ConnectorSeam:
     def may_start_transaction(self) -> bool:
         station = self._station
         # None when no reset is under way; False (soft) must block new sessions as well.
-        return station.reset_pending is None and not station.shutting_down
+        return (station.reset_pending is None and not station.shutting_down
+                and not station.held_for_update)
 
     def shutting_down(self) -> bool:
         return self._station.shutting_down
+
+    def held_for_update(self) -> bool:
+        return self._station.held_for_update
 
     def shows_reserved(self, connector_id: int) -> bool:
         return self._station.access.shows_reserved(connector_id)

@@ -26,7 +26,8 @@ class StopRequest:
 class Transaction:
     ref: int
     connector_id: int
-    id_token: IdToken
+    #: None until someone is authorised (a transaction begun when the cable was plugged in).
+    id_token: IdToken | None
     meter_start_wh: float
     started_at: float
     reservation_id: int | None = None
@@ -40,6 +41,14 @@ class Transaction:
     next_sample_at: float | None = None
     samples: list[MeterSample] = field(default_factory=list)
     stop: StopRequest | None = None
+    #: A car has been connected since it began (an AUTHORIZED start waits for one).
+    ev_seen: bool = False
+    #: Energy has flowed (the contactor closed): an ENERGY_TRANSFER stop point may now end it.
+    energy_flowed: bool = False
+    #: The authorisation ended but the stop point is the cable: no energy until then.
+    authorization_ended: bool = False
+    #: When the car left a transaction that waits for it (None: the car is there, or never was).
+    unplugged_at: float | None = None
 
     def __post_init__(self) -> None:
         self.last_energy_wh = self.meter_start_wh
@@ -67,7 +76,7 @@ class InterruptedTransaction:
 
     ref: int
     connector_id: int
-    id_token: IdToken
+    id_token: IdToken | None
     meter_start_wh: float
     started_at: float
     transaction_id: int | str | None

@@ -48,6 +48,11 @@ class StopReason(str, enum.Enum):
     REMOTE = "Remote"
     SOFT_RESET = "SoftReset"
     UNLOCK_COMMAND = "UnlockCommand"
+    # 2.0.1's own, reached only at the start and stop points 1.6 cannot choose (tx_points.py):
+    #: EVConnectionTimeOut: authorised, the transaction begun, but no car came in time.
+    TIMEOUT = "Timeout"
+    #: TxStopPoint EnergyTransfer: the car stopped taking energy.
+    STOPPED_BY_EV = "StoppedByEV"
 
 
 class ReadingContext(str, enum.Enum):

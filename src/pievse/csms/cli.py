@@ -35,9 +35,9 @@ def add_csms_command(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``csms`` (and its client subcommands) on an argparse subparsers object."""
     csms = subparsers.add_parser(
         "csms",
-        help="run the embedded OCPP 1.6J central system for bench tests",
-        description="A small OCPP 1.6J central system for bench tests. Without a subcommand it "
-        "serves until Ctrl-C; the subcommands talk to a running one over HTTP.",
+        help="run the embedded OCPP 1.6J and 2.0.1 central system for bench tests",
+        description="A small OCPP 1.6J and 2.0.1 central system for bench tests. Without a "
+        "subcommand it serves until Ctrl-C; the subcommands talk to a running one over HTTP.",
     )
     csms.add_argument("--host", default="127.0.0.1", help="address to listen on")
     csms.add_argument("--port", type=int, default=DEFAULT_PORT,
@@ -52,6 +52,9 @@ def add_csms_command(subparsers: Any) -> argparse.ArgumentParser:
                       help="answer to BootNotification")
     csms.add_argument("--heartbeat", type=int, default=300, metavar="SECONDS",
                       help="heartbeat interval given at boot (default 300)")
+    csms.add_argument("--ocpp", choices=("1.6", "2.0.1"), default=None,
+                      help="speak only this version (default: 2.0.1 or 1.6, whichever the "
+                      "charge point offers, 2.0.1 when it offers both)")
     csms.set_defaults(func=run_csms, csms_command=None)
 
     commands = csms.add_subparsers(dest="csms_command", metavar="[COMMAND]")
@@ -167,6 +170,7 @@ def _serve(args: argparse.Namespace) -> int:
             heartbeat_interval=args.heartbeat,
             http_port=None if args.no_http else args.http_port,
             logger=log,
+            **({"subprotocols": (f"ocpp{args.ocpp}",)} if args.ocpp else {}),
         )
         try:
             await csms.start()

@@ -43,6 +43,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import NegotiationError
 from websockets.http11 import Request, Response
 
 from pievse.aio import AsyncClock, SystemClock
@@ -97,6 +98,9 @@ class CentralSystem:
     each accepted connection; ``refused`` lists every refused handshake as (id, HTTP status).
     ``authorization_keys``, ``sign`` and ``on_connect`` may be changed while running too.
     ``clock``: the time it stamps frames and answers with, and its commands' timeouts run on.
+    ``subprotocols``: the OCPP versions it speaks, its preferred first (both by default: a
+    charge point offering both gets 2.0.1); it may be changed while running, as a CSMS that
+    moves to another version does.
     """
 
     def __init__(
@@ -116,10 +120,12 @@ class CentralSystem:
         authorization_keys: dict[str, str] | None = None,
         sign: Callable[[str], str | None] | None = None,
         clock: AsyncClock | None = None,
+        subprotocols: tuple[str, ...] = SUBPROTOCOLS,
     ) -> None:
         if str(boot_status) not in BOOT_STATUSES:
             raise ValueError(f"boot_status must be one of {BOOT_STATUSES}, not {boot_status!r}")
         self.host = host
+        self.subprotocols = subprotocols
         self.accept_id_tags = accept_id_tags
         self.boot_status = boot_status
         self.heartbeat_interval = heartbeat_interval
@@ -159,7 +165,7 @@ class CentralSystem:
             self.host,
             self._requested_port,
             ssl=self.ssl_context,
-            subprotocols=list(SUBPROTOCOLS),
+            select_subprotocol=self._select_subprotocol,
             process_request=self._check_handshake,
             logger=self.websockets_log,
             # OCPP has its own Heartbeat; websocket pings stay on to notice dead TCP links.
@@ -198,6 +204,14 @@ class CentralSystem:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+    def _select_subprotocol(self, connection: ServerConnection, offered: Any) -> str:
+        """The first of its versions the charge point offers; none is a 400."""
+        for subprotocol in self.subprotocols:
+            if subprotocol in offered:
+                return subprotocol
+        raise NegotiationError("invalid subprotocol; expected one of "
+                               + ", ".join(self.subprotocols))
 
     @property
     def websockets_log(self) -> logging.Logger:
@@ -238,11 +252,11 @@ class CentralSystem:
             self.log.warning("refused a connection to %s: no charge point id in the path", path)
             return self._refuse(connection, cp_id, http.HTTPStatus.NOT_FOUND,
                                 "Connect to /ocpp/<charge point id>\n")
-        if not set(SUBPROTOCOLS) & set(offered):
+        if not set(self.subprotocols) & set(offered):
             self.log.warning("refused %s: none of %s offered (offered: %s)", cp_id,
-                             ", ".join(SUBPROTOCOLS), ", ".join(offered) or "none")
+                             ", ".join(self.subprotocols), ", ".join(offered) or "none")
             return self._refuse(connection, cp_id, http.HTTPStatus.BAD_REQUEST,
-                                f"This CSMS speaks {' or '.join(SUBPROTOCOLS)}\n")
+                                f"This CSMS speaks {' or '.join(self.subprotocols)}\n")
         if not self._authorized(cp_id, request.headers.get("Authorization")):
             self.log.warning("refused %s: no valid Basic credentials", cp_id)
             response = self._refuse(connection, cp_id, http.HTTPStatus.UNAUTHORIZED,

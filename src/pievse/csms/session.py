@@ -174,6 +174,18 @@ class SessionBase:
     def heartbeat_answer(self) -> dict[str, Any]:
         return {"current_time": format_datetime(self.central.now())}
 
+    def sign_answer(self) -> str:
+        """SignCertificate is Accepted when the CSMS has a CA (``central.sign``)."""
+        return "Rejected" if self.central.sign is None else "Accepted"
+
+    async def send_signed(self, csr: str, **more: Any) -> None:
+        """The CA signs the CSR: a CertificateSigned with the chain (``more``: the version's
+        other fields)."""
+        sign = self.central.sign
+        chain = sign(csr) if sign is not None else None
+        if chain is not None:
+            await self.request("CertificateSigned", {"certificateChain": chain, **more})
+
 
 class ChargePointSession(SessionBase):
     """The CSMS side of an OCPP 1.6J websocket, with 1.6's default answers."""
@@ -249,12 +261,8 @@ class ChargePointSession(SessionBase):
 
     @on(Action.sign_certificate)
     def on_sign_certificate(self, **_: Any) -> call_result.SignCertificate:
-        status = "Rejected" if self.central.sign is None else "Accepted"
-        return call_result.SignCertificate(status=status)
+        return call_result.SignCertificate(status=self.sign_answer())
 
     @after(Action.sign_certificate)
     async def after_sign_certificate(self, csr: str, **_: Any) -> None:
-        sign = self.central.sign
-        chain = sign(csr) if sign is not None else None
-        if chain is not None:
-            await self.request("CertificateSigned", {"certificateChain": chain})
+        await self.send_signed(csr)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
@@ -74,6 +74,10 @@ class ChargePointSession201(SessionBase):
     def on_log_status_notification(self, **_: Any) -> call_result.LogStatusNotification:
         return call_result.LogStatusNotification()
 
+    @on(Action.notify_customer_information)
+    def on_notify_customer_information(self, **_: Any) -> call_result.NotifyCustomerInformation:
+        return call_result.NotifyCustomerInformation()
+
     @on(Action.data_transfer)
     def on_data_transfer(self, **_: Any) -> call_result.DataTransfer:
         return call_result.DataTransfer(status="UnknownVendorId")
@@ -89,3 +93,24 @@ class ChargePointSession201(SessionBase):
     @on(Action.cleared_charging_limit)
     def on_cleared_charging_limit(self, **_: Any) -> call_result.ClearedChargingLimit:
         return call_result.ClearedChargingLimit()
+
+    @on(Action.sign_certificate)
+    def on_sign_certificate(self, **_: Any) -> call_result.SignCertificate:
+        return call_result.SignCertificate(status=self.sign_answer())
+
+    @after(Action.sign_certificate)
+    async def after_sign_certificate(self, csr: str, certificate_type: str | None = None,
+                                     **_: Any) -> None:
+        await self.send_signed(csr, **({"certificateType": certificate_type}
+                                       if certificate_type is not None else {}))
+
+    # ISO 15118 certificates for a car (M01, M02, M06): the bench has no contract PKI, so it
+    # says Failed unless a test answers them itself (``on_call``).
+
+    @on(Action.get_15118_ev_certificate)
+    def on_get_15118_ev_certificate(self, **_: Any) -> call_result.Get15118EVCertificate:
+        return call_result.Get15118EVCertificate(status="Failed", exi_response="")
+
+    @on(Action.get_certificate_status)
+    def on_get_certificate_status(self, **_: Any) -> call_result.GetCertificateStatus:
+        return call_result.GetCertificateStatus(status="Failed")

@@ -8,7 +8,20 @@ import logging
 import sys
 from typing import Any
 
-__all__ = ["add_fleet_command", "run_fleet"]
+__all__ = ["add_fleet_command", "ocpp_mix", "run_fleet"]
+
+OCPP_HELP = ("the OCPP version the stations speak, or a mix by share, e.g. 2.0.1 or "
+             "1.6=0.7,2.0.1=0.3")
+
+
+def ocpp_mix(text: str) -> Any:
+    """``--ocpp``: a version or a mix (see :func:`pievse.fleet.versions.parse_mix`)."""
+    from pievse.fleet.versions import parse_mix
+
+    try:
+        return parse_mix(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
 
 
 def add_fleet_command(subparsers: Any) -> argparse.ArgumentParser:
@@ -19,6 +32,8 @@ def add_fleet_command(subparsers: Any) -> argparse.ArgumentParser:
                        help="CSMS URL, e.g. ws://host:9000/ocpp (the id is appended)")
     fleet.add_argument("--stations", type=int, default=None,
                        help="number of stations (default: the scenario's [stations] count)")
+    fleet.add_argument("--ocpp", type=ocpp_mix, default=None, metavar="VERSIONS",
+                       help=OCPP_HELP + " (default: the scenario's [stations] ocpp)")
     fleet.add_argument("--ca-file", default=None,
                        help="for wss://: the CA certificate(s) the CSMS's certificate is "
                             "checked against (default: the system's)")
@@ -40,6 +55,8 @@ def run_fleet(args: argparse.Namespace) -> int:
         for problem in error.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
+    if args.ocpp is not None:
+        scenario = scenario.with_versions(args.ocpp)
     if args.stations is not None and not 1 <= args.stations <= 100_000:
         print(f"pievse fleet: --stations {args.stations}: must be from 1 to 100000",
               file=sys.stderr)

@@ -38,8 +38,8 @@ class StoppedTransaction:
     """A session as the fleet sent it: its station, meterStart and meterStop (Wh)."""
 
     station_id: str
-    meter_start: int
-    meter_stop: int
+    meter_start: float
+    meter_stop: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +128,7 @@ class Fleet:
         self.stations.remove(station)
         self.drivers.remove(drivers)
 
-    def _stopped(self, station: FleetStation, start: int, stop: int) -> None:
+    def _stopped(self, station: FleetStation, start: float, stop: float) -> None:
         self.stopped.append(StoppedTransaction(station.id, start, stop))
 
     async def run(self, *, on_progress: Callable[[FleetProgress], None] | None = None,

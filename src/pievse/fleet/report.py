@@ -9,12 +9,13 @@ import json
 from typing import Any
 
 from pievse.fleet.engine import Fleet, FleetProgress
+from pievse.fleet.versions import show_mix
 
 __all__ = ["progress_line", "report", "summary", "write_actions_csv", "write_report"]
 
 #: Actions shown in the progress line, in this order when present.
 _SHOWN = ("BootNotification", "StatusNotification", "StartTransaction", "MeterValues",
-          "StopTransaction", "Heartbeat", "Authorize")
+          "StopTransaction", "TransactionEvent", "Heartbeat", "Authorize")
 
 
 def _ms(seconds: float | None) -> str:
@@ -39,15 +40,18 @@ def report(fleet: Fleet) -> dict[str, Any]:
     metrics, counts, scenario = fleet.metrics, fleet.counts, fleet.scenario
     stations = [{
         "id": s.id,
+        "ocpp": s.version,
         "sessions_started": s.transactions_started,
         "sessions_stopped": s.transactions_stopped,
-        "energy_wh": s.energy_wh,
+        # 2.0.1's registers travel to the milliwatt-hour: no float noise in the sums.
+        "energy_wh": round(s.energy_wh, 3),
         "reconnects": max(0, s.sessions - 1),
         "queued_at_end": s.queued,
     } for s in fleet.stations]
     return {
         "scenario": {"seed": scenario.seed, "duration_s": scenario.duration,
-                     "stations": scenario.count, "boot": scenario.boot_mode},
+                     "stations": scenario.count, "boot": scenario.boot_mode,
+                     "ocpp": show_mix(scenario.ocpp)},
         "csms": fleet.csms_url,
         "booted_in_s": None if fleet.booted_in_s is None else round(fleet.booted_in_s, 3),
         "ran_s": None if fleet.ran_s is None else round(fleet.ran_s, 3),
@@ -60,7 +64,7 @@ def report(fleet: Fleet) -> dict[str, Any]:
             "reconnects": metrics.reconnects,
             "sessions_started": sum(s["sessions_started"] for s in stations),
             "sessions_stopped": sum(s["sessions_stopped"] for s in stations),
-            "energy_wh": sum(s["energy_wh"] for s in stations),
+            "energy_wh": round(sum(s["energy_wh"] for s in stations), 3),
             "undelivered_transaction_messages": fleet.undelivered,
             "arrivals": counts.arrivals,
             "cards_presented": counts.cards_presented,
@@ -70,11 +74,26 @@ def report(fleet: Fleet) -> dict[str, Any]:
             "faults": counts.faults,
             "link_drops": counts.link_drops,
         },
+        "by_version": _by_version(stations),
         "actions": {action: stats.as_json()
                     for action, stats in sorted(metrics.actions.items())},
         "received": dict(sorted(metrics.received.items())),
         "stations": stations,
     }
+
+
+def _by_version(stations: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Stations, sessions and energy of each OCPP version in the fleet."""
+    versions: dict[str, dict[str, Any]] = {}
+    for station in stations:
+        mine = versions.setdefault(station["ocpp"], {
+            "stations": 0, "sessions_started": 0, "sessions_stopped": 0, "energy_wh": 0})
+        mine["stations"] += 1
+        for name in ("sessions_started", "sessions_stopped", "energy_wh"):
+            mine[name] += station[name]
+    for mine in versions.values():
+        mine["energy_wh"] = round(mine["energy_wh"], 3)
+    return dict(sorted(versions.items()))
 
 
 def summary(data: dict[str, Any]) -> str:
@@ -88,6 +107,9 @@ def summary(data: dict[str, Any]) -> str:
         f"{totals['energy_wh'] / 1000:,.1f} kWh; {totals['reconnects']} reconnects, "
         f"{totals['rejected_boots']} rejected boots, {totals['call_errors']} CALLERRORs, "
         f"{totals['undelivered_transaction_messages']} transaction messages undelivered",
+        *(f"OCPP {version}: {mine['stations']} stations, sessions {mine['sessions_started']} "
+          f"started, {mine['sessions_stopped']} stopped, {mine['energy_wh'] / 1000:,.1f} kWh"
+          for version, mine in data["by_version"].items()),
         f"{'action':<22}{'sent':>9}{'errors':>8}{'p50 ms':>9}{'p99 ms':>9}",
     ]
     for action, stats in data["actions"].items():

@@ -13,6 +13,8 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
+from pievse.fleet.versions import Mix, as_mix, mix_problem, version_of
+
 __all__ = ["Scenario", "ScenarioError", "load_scenario", "parse_scenario", "scenario_keys"]
 
 #: The fault inputs a scenario may raise (a subset of the boards' fault kinds, by their names).
@@ -46,6 +48,8 @@ class _Key:
     def allowed(self) -> str:
         if self.choices:
             return "must be one of " + ", ".join(repr(c) for c in self.choices)
+        if self.type is dict:
+            return "must be an OCPP version or a table of shares of versions"
         what = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
                 list: f"a list of {'integers' if self.item is int else 'numbers'}"
                 if self.item in (int, float) else "a list of strings"}[self.type]
@@ -70,6 +74,8 @@ _KEYS: tuple[_Key, ...] = (
     _K("stations", "phases", int, 3, 1, 3),
     _K("stations", "vendor", str, "pievse"),
     _K("stations", "model", str, "pievse-fleet"),
+    # A version ("2.0.1") or the share of each ({ "1.6" = 0.7, "2.0.1" = 0.3 }).
+    _K("stations", "ocpp", dict, "1.6"),
     _K("boot", "mode", str, "ramp", choices=("ramp", "storm")),
     _K("boot", "rate", float, 50.0, 0.1, 100_000),
     _K("arrivals", "kind", str, "poisson", choices=("poisson", "profile")),
@@ -118,6 +124,8 @@ class Scenario:
     station_phases: int
     vendor: str
     model: str
+    #: The OCPP versions the stations speak, by share (see :mod:`pievse.fleet.versions`).
+    ocpp: Mix
     boot_mode: str
     boot_rate: float
     arrivals: str
@@ -151,10 +159,19 @@ class Scenario:
             return None
         return self.password_pattern.format(n=self.first + index)
 
+    def version(self, index: int) -> str:
+        """The OCPP version the ``index``-th station speaks."""
+        return version_of(index, self.ocpp, self.count, self.seed)
+
     def with_count(self, count: int) -> Scenario:
         from dataclasses import replace
 
         return replace(self, count=count)
+
+    def with_versions(self, mix: Mix) -> Scenario:
+        from dataclasses import replace
+
+        return replace(self, ocpp=mix)
 
     def arrival_rate(self, hour_of_day: int) -> float:
         """Cars per station per hour at that hour of the day."""
@@ -214,6 +231,13 @@ def _read(document: dict[str, Any], problems: list[str]) -> dict[tuple[str, str]
 
 
 def _take(key: _Key, value: Any, values: dict[tuple[str, str], Any], problems: list[str]) -> None:
+    if key.type is dict:  # the version mix, the one key whose value may be a table
+        problem = mix_problem(value)
+        if problem is None:
+            values[(key.section, key.name)] = value
+        else:
+            problems.append(f"{key.label} = {_show(value)}: {problem}")
+        return
     checked = _checked(key, value)
     if checked is None:
         problems.append(f"{key.label} = {_show(value)}: {key.allowed()}")
@@ -329,6 +353,7 @@ def _build(values: dict[tuple[str, str], Any]) -> Scenario:
         station_max_current=v(("stations", "max_current")),
         station_phases=v(("stations", "phases")), vendor=v(("stations", "vendor")),
         model=v(("stations", "model")),
+        ocpp=as_mix(v(("stations", "ocpp"))),
         boot_mode=v(("boot", "mode")), boot_rate=v(("boot", "rate")),
         arrivals=v(("arrivals", "kind")), arrivals_per_hour=v(("arrivals", "per_hour")),
         arrivals_profile=tuple(v(("arrivals", "profile"))),

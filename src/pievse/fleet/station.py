@@ -1,5 +1,6 @@
-"""One charge point of a fleet: the real station core, simulated hardware, the real OCPP 1.6
-adapter and its own websocket link, composed lighter than the daemon composes one.
+"""One charge point of a fleet: the real station core, simulated hardware, the real OCPP adapter
+of its version (:mod:`pievse.fleet.versions`) and its own websocket link, composed lighter than
+the daemon composes one.
 
 What a fleet station leaves out, and why: no store (its outbox is kept in memory: a fleet that is
 killed has no sessions to resume), no local API, no systemd, no firmware, diagnostics or
@@ -49,9 +50,10 @@ from pievse.drivers.simulated.devices import SimulatedBoard, SimulatedEv, Simula
 from pievse.fleet.metrics import FleetMetrics, ObservedConnection
 from pievse.fleet.scenario import Scenario
 from pievse.fleet.timers import Deadline, Deadlines
+from pievse.fleet.versions import build_adapter, register_as_sent
+from pievse.protocol.common.charge_point_parts import ChargePointParts
 from pievse.protocol.common.link import OcppLink
 from pievse.protocol.common.outbox import Outbox
-from pievse.protocol.v16.adapter import ChargePoint16
 
 __all__ = ["FleetStation"]
 
@@ -92,14 +94,17 @@ class FleetStation:
         self.station = Station(
             scenario.connectors, clock=clock,
             board_max_current_a={n: capabilities.max_current_a for n in connectors})
-        self.adapter = ChargePoint16(
-            self.station, self.dispatch, vendor=scenario.vendor, model=scenario.model,
-            serial_number=self.id[-25:], outbox=Outbox(clock=clock), clock=clock,
-            charge_point_id=self.id)
+        #: The OCPP version it speaks, and how its meter registers travel in that version.
+        self.version = scenario.version(index)
+        self._as_sent = register_as_sent(self.version)
+        self.adapter = build_adapter(self.version, self.station, self.dispatch, ChargePointParts(
+            vendor=scenario.vendor, model=scenario.model, serial_number=self.id[-25:],
+            outbox=Outbox(clock=clock), clock=clock, charge_point_id=self.id),
+            phases=scenario.station_phases, max_current_a=scenario.station_max_current,
+            voltage_v=NOMINAL_VOLTAGE_V, meter_interval=scenario.meter_interval)
         # Every frame the CSMS sends is validated; our own are checked by the tests.
         self.adapter.validate_outbound = validate_outbound
         keys = self.adapter.configuration
-        keys.set_initial("MeterValueSampleInterval", scenario.meter_interval)
         self.station.settings = StationSettings(
             max_current_a=scenario.station_max_current, nominal_voltage_v=NOMINAL_VOLTAGE_V,
             phases=scenario.station_phases, **keys.station_settings())
@@ -116,12 +121,12 @@ class FleetStation:
         self.connection: Any = None
         self.sessions = 0  # websocket sessions run so far
         #: Transactions: meterStart (Wh, as sent) by the station's reference, while they run.
-        self._meter_starts: dict[int, int] = {}
+        self._meter_starts: dict[int, float] = {}
         self.transactions_started = 0
         self.transactions_stopped = 0
-        self.energy_wh = 0
+        self.energy_wh: float = 0
         #: Hears each transaction as it ends: (station id, meterStart, meterStop).
-        self.on_transaction_stopped: Callable[[FleetStation, int, int], None] | None = None
+        self.on_transaction_stopped: Callable[[FleetStation, float, float], None] | None = None
         #: The fleet's timers (a station alone keeps its own).
         self._timers = timers if timers is not None else Deadlines()
         self._timer: Deadline | None = None
@@ -238,11 +243,11 @@ class FleetStation:
 
     def _count(self, effect: Effect) -> None:
         if isinstance(effect, TransactionStarted):
-            self._meter_starts[effect.transaction_ref] = round(effect.meter_start_wh)
+            self._meter_starts[effect.transaction_ref] = self._as_sent(effect.meter_start_wh)
             self.transactions_started += 1
         elif isinstance(effect, TransactionStopped):
             start = self._meter_starts.pop(effect.transaction_ref, None)
-            stop = round(effect.meter_stop_wh)
+            stop = self._as_sent(effect.meter_stop_wh)
             self.transactions_stopped += 1
             if start is not None:
                 self.energy_wh += stop - start

@@ -88,7 +88,7 @@ def format_status(status: dict[str, Any]) -> str:
     if queued:
         link += f", {queued} transaction message{'s' if queued != 1 else ''} queued"
     lines = [f"charge point {status.get('charge_point_id', '?')}: "
-             f"OCPP {ocpp.get('version', '?')} {link}"]
+             f"OCPP {ocpp.get('version') or '?'} {link}"]
     site = status.get("site")
     if site and site.get("meter_online") is False:
         lines.append(f"house fuse: site meter silent ({site.get('problem') or '?'}), the cars "

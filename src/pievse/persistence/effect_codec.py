@@ -18,16 +18,25 @@ from pievse.core.authorization import IdToken
 from pievse.core.hardware import MeterReading
 from pievse.core.effects import (
     MeterSample,
+    EVConnectionChanged,
     StatusChanged,
+    TransactionAuthorized,
+    TransactionDeauthorized,
     TransactionStarted,
     TransactionStopped,
 )
+from pievse.core.tx_points import StartCause
 from pievse.core.vocabulary import ConnectorStatus, ErrorCode, ReadingContext, StopReason
 from pievse.persistence.token_codec import decode_id_token, encode_id_token, untyped_id_tag
 
 __all__ = ["decode_effect", "encode_effect"]
 
-TransactionEffect = TransactionStarted | TransactionStopped | MeterSample | StatusChanged
+TransactionEffect = (TransactionStarted | TransactionStopped | MeterSample | StatusChanged
+                     | TransactionAuthorized | TransactionDeauthorized | EVConnectionChanged)
+
+
+def _token(token: IdToken | None) -> dict[str, str] | None:
+    return None if token is None else encode_id_token(token)
 
 
 def encode_effect(effect: TransactionEffect) -> dict[str, Any]:
@@ -37,10 +46,13 @@ def encode_effect(effect: TransactionEffect) -> dict[str, Any]:
                 "type": "started",
                 "ref": effect.transaction_ref,
                 "connector": effect.connector_id,
-                "id_token": encode_id_token(effect.id_token),
+                "id_token": None if effect.id_token is None else encode_id_token(effect.id_token),
                 "meter_start_wh": effect.meter_start_wh,
                 "at": effect.timestamp,
                 "reservation_id": effect.reservation_id,
+                "cause": effect.cause.value,
+                "remote_start_id": effect.remote_start_id,
+                "ev_connected": effect.ev_connected,
             }
         case TransactionStopped():
             return {
@@ -72,6 +84,18 @@ def encode_effect(effect: TransactionEffect) -> dict[str, Any]:
                     "frequency_hz": reading.frequency_hz,
                 },
             }
+        case TransactionAuthorized():
+            return {"type": "authorized", "ref": effect.transaction_ref,
+                    "connector": effect.connector_id, "id_token": _token(effect.id_token),
+                    "at": effect.timestamp, "remote_start_id": effect.remote_start_id}
+        case TransactionDeauthorized():
+            return {"type": "deauthorized", "ref": effect.transaction_ref,
+                    "connector": effect.connector_id, "id_token": _token(effect.id_token),
+                    "at": effect.timestamp, "reason": effect.reason.value}
+        case EVConnectionChanged():
+            return {"type": "ev_connection", "ref": effect.transaction_ref,
+                    "connector": effect.connector_id, "connected": effect.connected,
+                    "at": effect.timestamp}
         case StatusChanged():
             return {
                 "type": "status",
@@ -90,10 +114,15 @@ def decode_effect(data: dict[str, Any]) -> TransactionEffect:
         return TransactionStarted(
             transaction_ref=data["ref"],
             connector_id=data["connector"],
-            id_token=_id_token(data),  # type: ignore[arg-type]
+            id_token=_id_token(data),
             meter_start_wh=data["meter_start_wh"],
             timestamp=data["at"],
             reservation_id=data["reservation_id"],
+            # Written before the start points could be chosen: begun at the authorisation,
+            # the car there.
+            cause=StartCause(data.get("cause", StartCause.AUTHORIZED.value)),
+            remote_start_id=data.get("remote_start_id"),
+            ev_connected=data.get("ev_connected", True),
         )
     if kind == "stopped":
         samples = tuple(decode_effect(sample) for sample in data["data"])
@@ -125,6 +154,18 @@ def decode_effect(data: dict[str, Any]) -> TransactionEffect:
             offered_current_a=data["offered_a"],
             timestamp=data["at"],
         )
+    if kind == "authorized":
+        token = _id_token(data)
+        if token is None:
+            raise ValueError("an authorisation without its id token")
+        return TransactionAuthorized(data["ref"], data["connector"], token, data["at"],
+                                     data["remote_start_id"])
+    if kind == "deauthorized":
+        return TransactionDeauthorized(data["ref"], data["connector"],
+                                       StopReason(data["reason"]), _id_token(data), data["at"])
+    if kind == "ev_connection":
+        return EVConnectionChanged(data["ref"], data["connector"], bool(data["connected"]),
+                                   data["at"])
     if kind == "status":
         return StatusChanged(
             connector_id=data["connector"],

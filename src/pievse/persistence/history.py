@@ -19,7 +19,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CSV_COLUMNS", "SessionRecord", "Tariff", "parse_since", "sessions_csv"]
+__all__ = ["CLEARED_ID_TOKEN", "CSV_COLUMNS", "SessionRecord", "Tariff", "parse_since",
+           "sessions_csv"]
+
+#: The id of a session whose customer's data was cleared (OCPP 2.0.1 CustomerInformation): the
+#: session stays in the history, for the bill, without saying whose it was.
+CLEARED_ID_TOKEN = "(cleared)"
 
 #: The earliest and latest ``since`` taken: a wallbox's sessions lie between.
 EARLIEST = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)

@@ -19,15 +19,19 @@ import logging
 from pievse.core.authorization import AuthorizationSnapshot
 from pievse.core.charging_profiles import InstalledProfile
 from pievse.core.effects import (
+    AvailabilityChanged,
     ChargingProfilesChanged,
     Effect,
     LocalAuthListChanged,
     LocalLimitsChanged,
     MeterSample,
+    ReservationEnded,
     ReservationsChanged,
+    TransactionAuthorized,
     TransactionStarted,
     TransactionStopped,
 )
+from pievse.core.reservations import ReservationEnd
 from pievse.core.station import Station
 from pievse.core.vocabulary import ReadingContext, StopReason
 from pievse.persistence.profile_codec import decode_installed_profile, encode_installed_profile
@@ -71,7 +75,7 @@ class TransactionRecorder:
         for interrupted in self.store.open_transactions():
             log.warning("transaction %s (connector %s, id tag %s) was cut off by a %s: %s "
                         "reason %s at %.1f Wh", interrupted.ref,
-                        interrupted.connector_id, interrupted.id_token.value,
+                        interrupted.connector_id, getattr(interrupted.id_token, "value", "none"),
                         "power cut or crash" if hard is None else "reset",
                         "resuming it if its car is still plugged in, else stopping it with"
                         if self.station.settings.resume_interrupted_transactions
@@ -87,8 +91,21 @@ class TransactionRecorder:
         # Charging profiles come back after the transactions they might have belonged to ended.
         effects += self.station.restore_charging_profiles(self._stored_profiles())
         effects += self._recover_local_limits()
-        self._recover_access()
+        effects += self._recover_access()
+        effects += self._recover_availability()
         return effects
+
+    def _recover_availability(self) -> list[Effect]:
+        """ChangeAvailability Inoperative holds through a restart (a CSMS took the station or a
+        connector out of service, and it stays so until the CSMS says otherwise)."""
+        stored = self.store.state("availability", {})
+        try:
+            wanted = {int(n): bool(operative) for n, operative in stored.items()}
+        except (AttributeError, TypeError, ValueError) as error:
+            log.error("the stored availability is unreadable (%r: %s): all operative", stored,
+                      error)
+            wanted = {}
+        return self.station.restore_availability(wanted) if wanted else []
 
     def _recover_local_limits(self) -> list[Effect]:
         """The maximum currents a person set (local API, MQTT) hold after a restart, as they
@@ -113,7 +130,9 @@ class TransactionRecorder:
                           "can set it again", error)
         return installed
 
-    def _recover_access(self) -> None:
+    def _recover_access(self) -> list[Effect]:
+        """The list, the cache and the reservations; the reservations that lapsed while the
+        daemon was down are ended as expired (for the CSMS that is told so)."""
         access = self.station.access
         try:
             listed = self.store.state("local_auth_list")
@@ -139,6 +158,7 @@ class TransactionRecorder:
             self.store.set_state("reservations", encode_reservations(access.reservations.all))
         # What was just read back needs no writing.
         self._cache_recorded = access.cache_revision
+        return [ReservationEnded(r, ReservationEnd.EXPIRED) for r in lapsed]
 
     @staticmethod
     def last_meter_energy(store: Store, connector_id: int) -> float:
@@ -158,6 +178,8 @@ class TransactionRecorder:
                 self.store.set_state(f"meter_energy_wh/{effect.connector_id}",
                                      effect.meter_start_wh)
                 self._energy_written_at[effect.transaction_ref] = effect.timestamp
+            case TransactionAuthorized():
+                self.store.transaction_authorized(effect.transaction_ref, effect.id_token)
             case TransactionStopped():
                 self.store.transaction_ended(effect.transaction_ref, ended_at=effect.timestamp,
                                              meter_stop_wh=effect.meter_stop_wh,
@@ -174,6 +196,8 @@ class TransactionRecorder:
                 self.store.set_state("local_limits", [
                     {"source": x.source, "connector": x.connector_id, "amps": x.amps}
                     for x in limits])
+            case AvailabilityChanged(operative=operative):
+                self.store.set_state("availability", {str(n): on for n, on in operative})
             case LocalAuthListChanged():
                 self.store.set_state("local_auth_list",
                                      encode_local_list(effect.list_version, effect.entries))

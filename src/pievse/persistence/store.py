@@ -36,10 +36,10 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from pievse.core.authorization import IdToken
+from pievse.core.authorization import IdToken, token_key
 from pievse.core.transactions import InterruptedTransaction
 from pievse.persistence.access_migration import access_in_core_form
-from pievse.persistence.history import SessionRecord, Tariff
+from pievse.persistence.history import CLEARED_ID_TOKEN, SessionRecord, Tariff
 from pievse.persistence.effect_codec import decode_effect, encode_effect
 from pievse.persistence.profile_codec import from_schema_1
 from pievse.persistence.token_codec import UNTYPED_ID_TAG_TYPE, id_token_type
@@ -337,19 +337,28 @@ class Store:
 
     # --- open transactions ------------------------------------------------------------------------
 
-    def transaction_started(self, transaction_ref: int, connector_id: int, id_token: IdToken,
-                            meter_start_wh: float, started_at: float,
+    def transaction_started(self, transaction_ref: int, connector_id: int,
+                            id_token: IdToken | None, meter_start_wh: float, started_at: float,
                             tariff: Tariff | None = None) -> None:
+        """``id_token`` None: begun before anyone was authorised (kept as an empty id token
+        until ``transaction_authorized``)."""
+        value, kind = ((id_token.value, id_token.type.value) if id_token is not None
+                       else ("", UNTYPED_ID_TAG_TYPE.value))
         with self.batch():
             self._write("INSERT OR REPLACE INTO open_transactions (transaction_ref, connector_id, "
                         "id_token, id_token_type, meter_start_wh, started_at, transaction_id, "
                         "last_energy_wh, last_energy_at, price_per_kwh, currency) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (transaction_ref, connector_id, id_token.value, id_token.type.value,
-                         meter_start_wh, started_at, None, meter_start_wh, started_at,
+                        (transaction_ref, connector_id, value, kind, meter_start_wh,
+                         started_at, None, meter_start_wh, started_at,
                          tariff.price_per_kwh if tariff else None,
                          tariff.currency if tariff else None))
             self.set_state("next_transaction_ref", transaction_ref + 1)
+
+    def transaction_authorized(self, transaction_ref: int, id_token: IdToken) -> None:
+        self._write("UPDATE open_transactions SET id_token = ?, id_token_type = ? "
+                    "WHERE transaction_ref = ?", (id_token.value, id_token.type.value,
+                                                  transaction_ref))
 
     def transaction_energy(self, transaction_ref: int, energy_wh: float, at: float,
                            peak_power_w: float | None = None) -> None:
@@ -387,7 +396,8 @@ class Store:
             "SELECT transaction_ref, connector_id, id_token, id_token_type, meter_start_wh, "
             "started_at, transaction_id, last_energy_wh, last_energy_at FROM open_transactions "
             "ORDER BY transaction_ref")
-        return [InterruptedTransaction(ref, connector_id, IdToken(value, id_token_type(kind)),
+        return [InterruptedTransaction(ref, connector_id,
+                                       IdToken(value, id_token_type(kind)) if value else None,
                                        *rest)
                 for ref, connector_id, value, kind, *rest in rows]
 
@@ -406,6 +416,27 @@ class Store:
         rows = self._connection().execute(
             query, (-math.inf if since is None else since, -1 if limit is None else limit))
         return [SessionRecord(*row) for row in rows]
+
+    def sessions_of(self, id_token: str) -> list[SessionRecord]:
+        """The sessions of ``id_token`` (compared as the stores compare ids), newest first,
+        those still going on included."""
+        key = token_key(id_token)
+        return [s for s in self.sessions() if token_key(s.id_token) == key]
+
+    def forget_id_token(self, id_token: str) -> int:
+        """A customer's data cleared: the ended sessions of ``id_token`` keep all but the id,
+        which becomes ``CLEARED_ID_TOKEN``; returns how many. A session still going on keeps it
+        (its end, and its recovery after a power cut, need it), and so does a transaction
+        message still waiting in the outbox: what the CSMS has not heard yet is never changed,
+        and it leaves the store once delivered."""
+        key = token_key(id_token)
+        refs = [ref for ref, value in self._connection().execute(
+            "SELECT transaction_ref, id_token FROM sessions") if token_key(value) == key]
+        with self.batch():
+            self._connection().executemany(
+                "UPDATE sessions SET id_token = ? WHERE transaction_ref = ?",
+                [(CLEARED_ID_TOKEN, ref) for ref in refs])
+        return len(refs)
 
     def cards(self) -> list[tuple[str, str]]:
         """The cards ``pievse cards add`` put in: (id token, name), in the order added."""

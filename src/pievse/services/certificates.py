@@ -21,10 +21,12 @@ Everything lives in one directory, readable by its owner only (0700, files 0600)
 
     CentralSystemRootCertificate/<sha256 fingerprint>.pem
     ManufacturerRootCertificate/<sha256 fingerprint>.pem
+    V2GRootCertificate/, MORootCertificate/   (OCPP 2.0.1, for an ISO 15118 stack)
     charge-point.pem            key + certificate + issuing CAs, as TLS loads them
     charge-point.previous.pem   the one before, for rollback
     charge-point.pending.key    the key of the CSR awaiting its certificate
     charge-point.pending.csr
+    v2g.pem, v2g.*              the same for the SECC's V2G certificate (OCPP 2.0.1)
 
 The key and its certificate are one file, so replacing it (write, fsync, rename) switches both
 at once: a power cut leaves the old pair or the new pair, never a key with the wrong certificate.
@@ -60,6 +62,7 @@ __all__ = [
     "CertificateStore",
     "CertificateUse",
     "KeyType",
+    "Leaf",
     "Outcome",
 ]
 
@@ -68,10 +71,29 @@ log = logging.getLogger("pievse.ocpp.certificates")
 UTC = dt.timezone.utc
 
 class CertificateUse(str, enum.Enum):
-    """The kinds of root certificate the CSMS installs (CertificateUseEnumType)."""
+    """The kinds of root certificate the CSMS installs (CertificateUseEnumType), in 1.6's words
+    (2.0.1 calls the first CSMSRootCertificate). The V2G and MO roots are 2.0.1's, for an
+    ISO 15118 stack: the anchors of the EV's and the contract's certificates."""
 
     CENTRAL_SYSTEM_ROOT = "CentralSystemRootCertificate"
     MANUFACTURER_ROOT = "ManufacturerRootCertificate"
+    V2G_ROOT = "V2GRootCertificate"
+    MO_ROOT = "MORootCertificate"
+
+
+class Leaf(str, enum.Enum):
+    """The certificates whose key is made here: the charge point's own (for mutual TLS with the
+    CSMS) and, under 2.0.1, the V2G certificate of the SECC (for TLS with the car, ISO 15118)."""
+
+    CHARGE_POINT = "charge-point"
+    V2G = "v2g"
+
+    @property
+    def roots(self) -> tuple[CertificateUse, ...]:
+        """The installed roots its chain must reach."""
+        if self is Leaf.V2G:
+            return (CertificateUse.V2G_ROOT,)
+        return (CertificateUse.CENTRAL_SYSTEM_ROOT, CertificateUse.MANUFACTURER_ROOT)
 
 
 class KeyType(str, enum.Enum):
@@ -278,6 +300,11 @@ class CertificateStore:
         """
         if hash_data.hash_algorithm not in _HASHES:
             return Outcome("NotFound", f"unknown hash algorithm {hash_data.hash_algorithm}")
+        own = self.leaf_hash_data(Leaf.CHARGE_POINT)
+        if own is not None and own.hash_algorithm == hash_data.hash_algorithm \
+                and own.matches(hash_data):
+            return Outcome("Failed", "it is the charge point's own certificate, which is renewed, "
+                                     "never deleted")
         for use in CertificateUse:
             files = self.root_files(use)
             for path in files:
@@ -302,23 +329,36 @@ class CertificateStore:
 
     @property
     def client_certificate_path(self) -> Path:
-        return self.directory / "charge-point.pem"
+        return self.leaf_path(Leaf.CHARGE_POINT)
+
+    def leaf_path(self, leaf: Leaf) -> Path:
+        """The file of that leaf's key and chain."""
+        return self.directory / f"{leaf.value}.pem"
+
+    def _previous(self, leaf: Leaf = Leaf.CHARGE_POINT) -> Path:
+        return self.directory / f"{leaf.value}.previous.pem"
 
     @property
     def _previous_path(self) -> Path:
-        return self.directory / "charge-point.previous.pem"
+        return self._previous()
 
-    @property
-    def _pending_key_path(self) -> Path:
-        return self.directory / "charge-point.pending.key"
+    def _pending_key(self, leaf: Leaf) -> Path:
+        return self.directory / f"{leaf.value}.pending.key"
 
-    @property
-    def _pending_csr_path(self) -> Path:
-        return self.directory / "charge-point.pending.csr"
+    def _pending_csr(self, leaf: Leaf) -> Path:
+        return self.directory / f"{leaf.value}.pending.csr"
 
-    def charge_point_certificate(self, previous: bool = False) -> x509.Certificate | None:
+    def pending_request(self, leaf: Leaf = Leaf.CHARGE_POINT) -> str | None:
+        """The CSR (PEM) that awaits its certificate, if one does."""
+        try:
+            return self._pending_csr(leaf).read_text()
+        except FileNotFoundError:
+            return None
+
+    def charge_point_certificate(self, previous: bool = False,
+                                 leaf: Leaf = Leaf.CHARGE_POINT) -> x509.Certificate | None:
         """The installed charge point certificate (the leaf), or the one before it."""
-        path = self._previous_path if previous else self.client_certificate_path
+        path = self._previous(leaf) if previous else self.leaf_path(leaf)
         try:
             pem = path.read_bytes()
         except FileNotFoundError:
@@ -336,6 +376,18 @@ class CertificateStore:
             return self._previous_path
         return self.client_certificate_path
 
+    def leaf_hash_data(self, leaf: Leaf) -> CertificateHashData | None:
+        """The hash data of an installed leaf certificate, its issuer being the next certificate
+        of its chain or an installed root; None if none is installed (or its issuer is not
+        known here)."""
+        try:
+            chain = x509.load_pem_x509_certificates(self.leaf_path(leaf).read_bytes())
+        except FileNotFoundError:
+            return None
+        issuers = [*chain[1:], *(root for use in leaf.roots for root in self.installed(use))]
+        issuer = next((c for c in issuers if c.subject == chain[0].issuer), None)
+        return CertificateHashData.of(chain[0], issuer) if issuer is not None else None
+
     def has_valid_charge_point_certificate(self, now: dt.datetime | None = None) -> bool:
         now = now or dt.datetime.now(UTC)
         current = self.charge_point_certificate()
@@ -350,7 +402,8 @@ class CertificateStore:
         return current is not None and current.not_valid_after_utc - margin <= now
 
     def new_signing_request(self, charge_point_id: str, cpo_name: str,
-                            key_type: KeyType = KeyType.EC_P256) -> str:
+                            key_type: KeyType = KeyType.EC_P256,
+                            leaf: Leaf = Leaf.CHARGE_POINT) -> str:
         """Make a new key pair and its CSR (PEM) with CN = ``charge_point_id`` and O =
         ``cpo_name``. The key waits, owner-only, for its certificate; a newer request replaces
         an older one that was never answered. Slow for RSA: call it from a worker thread."""
@@ -360,34 +413,38 @@ class CertificateStore:
         subject = x509.Name([x509.NameAttribute(oid.NameOID.COMMON_NAME, charge_point_id),
                              x509.NameAttribute(oid.NameOID.ORGANIZATION_NAME, cpo_name)])
         is_ec = isinstance(key, ec.EllipticCurvePrivateKey)
-        csr = (
+        builder = (
             x509.CertificateSigningRequestBuilder()
             .subject_name(subject)
-            # What the key is for, as a hint to the CA: TLS client authentication only.
             .add_extension(x509.KeyUsage(
                 digital_signature=True, content_commitment=False, key_encipherment=not is_ec,
                 data_encipherment=False, key_agreement=is_ec, key_cert_sign=False,
                 crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([oid.ExtendedKeyUsageOID.CLIENT_AUTH]),
-                           critical=False)
-            .sign(key, hashes.SHA256())
         )
-        write_private_file(self._pending_key_path, key.private_bytes(
+        if leaf is Leaf.CHARGE_POINT:
+            # What the key is for, as a hint to the CA: TLS client authentication to the CSMS
+            # (the SECC's V2G key serves TLS to the car, as ISO 15118's PKI says).
+            builder = builder.add_extension(
+                x509.ExtendedKeyUsage([oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        csr = builder.sign(key, hashes.SHA256())
+        write_private_file(self._pending_key(leaf), key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption()))
         csr_pem = csr.public_bytes(serialization.Encoding.PEM)
-        write_private_file(self._pending_csr_path, csr_pem)
-        log.info("new %s key and CSR for CN=%s, O=%s", key_type.value, charge_point_id, cpo_name)
+        write_private_file(self._pending_csr(leaf), csr_pem)
+        log.info("new %s %s key and CSR for CN=%s, O=%s", leaf.value, key_type.value,
+                 charge_point_id, cpo_name)
         return csr_pem.decode("ascii")
 
-    def install_charge_point_certificate(self, chain_pem: str,
-                                         now: dt.datetime | None = None) -> Outcome:
+    def install_charge_point_certificate(self, chain_pem: str, now: dt.datetime | None = None,
+                                         leaf_kind: Leaf = Leaf.CHARGE_POINT) -> Outcome:
         """CertificateSigned: check the chain, then switch to it (Accepted) or leave everything
         as it was (Rejected, with the reason)."""
         now = now or dt.datetime.now(UTC)
         try:
-            key = serialization.load_pem_private_key(self._pending_key_path.read_bytes(), None)
-            csr = x509.load_pem_x509_csr(self._pending_csr_path.read_bytes())
+            key = serialization.load_pem_private_key(
+                self._pending_key(leaf_kind).read_bytes(), None)
+            csr = x509.load_pem_x509_csr(self._pending_csr(leaf_kind).read_bytes())
         except FileNotFoundError:
             return Outcome("Rejected", "no certificate signing request is waiting for it")
         try:
@@ -395,19 +452,19 @@ class CertificateStore:
         except ValueError:
             return Outcome("Rejected", "not a PEM certificate chain")
         leaf, intermediates = chain[0], chain[1:]
-        wrong = self._check_leaf(leaf, key, csr, now) or self._check_path(leaf, intermediates,
-                                                                         now)
+        wrong = (self._check_leaf(leaf, key, csr, now, leaf_kind)
+                 or self._check_path(leaf, intermediates, now, leaf_kind))
         if wrong:
             return Outcome("Rejected", wrong)
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
         pem += b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain)
         try:
-            self._keep_previous()
-            write_private_file(self.client_certificate_path, pem)
+            self._keep_previous(leaf_kind)
+            write_private_file(self.leaf_path(leaf_kind), pem)
         except OSError as error:
             return Outcome("Rejected", f"cannot store it: {error.strerror or error}")
-        for path in (self._pending_key_path, self._pending_csr_path):
+        for path in (self._pending_key(leaf_kind), self._pending_csr(leaf_kind)):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
         log.info("installed the charge point certificate %s (serial %x, valid %s to %s)",
@@ -416,7 +473,7 @@ class CertificateStore:
         return Outcome("Accepted", "installed")
 
     def _check_leaf(self, leaf: x509.Certificate, key: Any, csr: x509.CertificateSigningRequest,
-                    now: dt.datetime) -> str | None:
+                    now: dt.datetime, kind: Leaf = Leaf.CHARGE_POINT) -> str | None:
         public = serialization.PublicFormat.SubjectPublicKeyInfo
         der = serialization.Encoding.DER
         if leaf.public_key().public_bytes(der, public) != key.public_key().public_bytes(der,
@@ -432,15 +489,16 @@ class CertificateStore:
                 return "it is a CA certificate, not a charge point certificate"
         with contextlib.suppress(x509.ExtensionNotFound):
             usages = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-            if oid.ExtendedKeyUsageOID.CLIENT_AUTH not in usages:
+            # The SECC's V2G certificate serves TLS to the car: client use is the CSMS link's.
+            if kind is Leaf.CHARGE_POINT and oid.ExtendedKeyUsageOID.CLIENT_AUTH not in usages:
                 return "its extendedKeyUsage does not allow TLS client authentication"
         return None
 
     def _check_path(self, leaf: x509.Certificate, intermediates: list[x509.Certificate],
-                    now: dt.datetime) -> str | None:
+                    now: dt.datetime, kind: Leaf = Leaf.CHARGE_POINT) -> str | None:
         """RFC 5280 path validation from the leaf, through the CAs sent with it, to an
-        installed CentralSystemRootCertificate or ManufacturerRootCertificate."""
-        roots = [c for use in CertificateUse for c in self.installed(use)]
+        installed root of the kind the leaf needs (:attr:`Leaf.roots`)."""
+        roots = [c for use in kind.roots for c in self.installed(use)]
         if not roots:
             return "no root certificate is installed to verify it against"
         # A certificate whose validity starts later is checked as of its first valid moment.
@@ -449,16 +507,16 @@ class CertificateStore:
             return f"it does not chain to an installed root certificate ({error})"
         return None
 
-    def _keep_previous(self) -> None:
+    def _keep_previous(self, leaf: Leaf = Leaf.CHARGE_POINT) -> None:
         """Make the installed certificate the previous one, without a moment where no
         certificate is installed (a hard link, then an atomic rename)."""
-        if not self.client_certificate_path.exists():
+        if not self.leaf_path(leaf).exists():
             return
-        link = self.directory / ".charge-point.previous.tmp"
+        link = self.directory / f".{leaf.value}.previous.tmp"
         with contextlib.suppress(FileNotFoundError):
             link.unlink()
-        os.link(self.client_certificate_path, link)
-        os.replace(link, self._previous_path)
+        os.link(self.leaf_path(leaf), link)
+        os.replace(link, self._previous(leaf))
 
     def rollback_charge_point_certificate(self) -> bool:
         """Go back to the previous charge point certificate (the new one failed to connect);

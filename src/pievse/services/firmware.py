@@ -391,6 +391,12 @@ class FirmwareUpdater:
             self._last = FirmwareStatus(record["report"])
             log.info("firmware update of %s ended: %s", record.get("target"), record["report"])
 
+    def restarted_by_update(self) -> bool:
+        """This start is the restart an installation asked for (or the one after it was rolled
+        back), as the marker on disk says: OCPP 2.0.1 boots with the reason FirmwareUpdate."""
+        record = load_record(self.folder)
+        return record.get("phase") in ("installing", "installed") or bool(record.get("report"))
+
     def pending_report(self) -> FirmwareStatus | None:
         """How the last update ended, when the CSMS has not heard it yet (kept across the
         restart, sent after the next registration; :attr:`request` is that update's)."""

@@ -471,6 +471,10 @@ def _unknown_key(section: str, name: str) -> str:
 # --- `pievse check-config FILE` -----------------------------------------------------------------
 
 
+def _version(version: str) -> str:
+    return "2.0.1 or 1.6, as the CSMS chooses" if version == "auto" else version
+
+
 def summary(config: Config) -> list[str]:
     """A few lines saying what the configuration will do."""
     cp, ocpp, api = config.charge_point, config.ocpp, config.api
@@ -479,7 +483,8 @@ def summary(config: Config) -> list[str]:
         f"charge point {cp.id} ({cp.vendor} {cp.model}): {connectors}, "
         f"{_number(cp.max_current)} A max, {cp.phases} phase{'s' if cp.phases > 1 else ''} "
         f"at {_number(cp.voltage)} V",
-        f"OCPP {ocpp.version} to {ocpp.url}, security profile {ocpp.security_profile}"
+        f"OCPP {_version(ocpp.version)} to {ocpp.url}, security profile "
+        f"{ocpp.security_profile}"
         if ocpp.url else f"no CSMS: standalone, {_standalone(config.standalone)}",
         f"drivers: board {_board(config.board)}, meter {_meter(config.meter)} "
         f"(every {_number(config.meter.interval)} s), card reader {config.rfid.driver}",

@@ -3,7 +3,9 @@
 A block gets a context and nothing else of the adapter or of another block: the station core
 and the dispatch of its effects, the clock, the outbox and the redelivery queue, a way to send an
 ordinary CALL, and whether the CSMS has accepted the charge point. Each version's context adds
-what is its own (1.6's configuration keys, 2.0.1's device model, the services it reaches).
+what is its own (1.6's configuration keys, 2.0.1's device model). The services behind the
+firmware update, the diagnostics and log uploads and the certificates are the same for both
+versions, None where the charge point runs without them.
 
 A block registers what it takes part in rather than being called by name:
 
@@ -30,6 +32,12 @@ from pievse.protocol.common.outbox import Outbox
 if TYPE_CHECKING:
     from pievse.core.authorization import AuthorizationResult, IdToken
     from pievse.core.station import Station
+    from pievse.protocol.common.security_events import SecurityEvents
+    from pievse.protocol.common.transport_security import SecurityState
+    from pievse.services.certificates import CertificateStore
+    from pievse.services.diagnostics import DiagnosticsUploader
+    from pievse.services.firmware import FirmwareUpdater
+    from pievse.services.log_upload import LogUploader
 
 __all__ = ["AdapterContext", "Dispatch", "OnResponse", "SessionTask", "Trigger", "Triggers"]
 
@@ -92,8 +100,20 @@ class AdapterContext:
         outbox: Outbox,
         notifications: RedeliveryQueue,
         log: logging.Logger,
+        firmware: FirmwareUpdater | None = None,
+        diagnostics: DiagnosticsUploader | None = None,
+        logs: LogUploader | None = None,
+        certificates: CertificateStore | None = None,
+        security_state: SecurityState | None = None,
+        security_events: SecurityEvents | None = None,
     ) -> None:
         self.station = station
+        self.firmware = firmware
+        self.diagnostics = diagnostics
+        self.logs = logs
+        self.certificates = certificates
+        self.security_state = security_state
+        self.security_events = security_events
         self.dispatch = dispatch
         self.clock = clock
         self.outbox = outbox

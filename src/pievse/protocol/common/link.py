@@ -25,7 +25,7 @@ import logging
 import random
 import socket
 import ssl as ssl_module
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -128,6 +128,10 @@ class OcppLink:
     (401, certificate problems) and ``on_attempt(succeeded)`` learns how each attempt went.
     :meth:`reconnect` closes the current connection and connects again at once.
 
+    ``subprotocols()``, where given, is asked before each attempt for the subprotocols to offer
+    in order of preference (a charge point that speaks several versions lets the CSMS choose);
+    the session runs on whichever of them the CSMS selected (``connection.subprotocol``).
+
     The backoff waits on ``clock`` and draws its jitter from ``rng``.
     """
 
@@ -137,6 +141,7 @@ class OcppLink:
         charge_point_id: str,
         *,
         subprotocol: str = "ocpp1.6",
+        subprotocols: Callable[[], Sequence[str]] | None = None,
         session_factory: SessionFactory,
         ping_interval: float = 60,
         backoff_initial: float = 1.0,
@@ -161,6 +166,7 @@ class OcppLink:
         self.url = charge_point_url(url, charge_point_id)
         self.charge_point_id = charge_point_id
         self.subprotocol = subprotocol
+        self._subprotocols = subprotocols or (lambda: (subprotocol,))
         self.session_factory = session_factory
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
@@ -259,8 +265,9 @@ class OcppLink:
                 self._on_attempt(False)
                 return None
             headers = {**self._extra_headers, **extra}
+        offered = list(self._subprotocols())
         options: dict[str, Any] = {
-            "subprotocols": [self.subprotocol],
+            "subprotocols": offered,
             "additional_headers": headers or None,
             "user_agent_header": f"pievse/{__version__}",
             "open_timeout": self.open_timeout,
@@ -284,11 +291,11 @@ class OcppLink:
                              self._delay)
             self._on_attempt(False)
             return None
-        if connection.subprotocol != self.subprotocol:
+        if connection.subprotocol not in offered:
             self._delay = self._next_delay()
             self.log.warning(
                 "the CSMS at %s did not accept subprotocol %s (it selected %s); closing, "
-                "retrying in %.1f s", self.url, self.subprotocol,
+                "retrying in %.1f s", self.url, " or ".join(offered),
                 connection.subprotocol or "none", self._delay,
             )
             await connection.close(1002, "subprotocol required")

@@ -19,7 +19,7 @@ from typing import Any
 
 from pievse.services.private_files import write_private_file
 
-__all__ = ["SecurityProfile", "SecurityState"]
+__all__ = ["SecurityProfile", "SecurityState", "check_profile_change"]
 
 log = logging.getLogger("pievse.ocpp.security")
 
@@ -43,6 +43,30 @@ class SecurityProfile(enum.IntEnum):
     @property
     def uses_client_certificate(self) -> bool:
         return self is SecurityProfile.TLS_CLIENT_CERTIFICATE
+
+
+def check_profile_change(current: SecurityProfile, requested: int, *,
+                         authorization_key_set: bool, central_system_root_installed: bool,
+                         client_certificate_installed: bool) -> str | None:
+    """Why a new security profile must be Rejected (1.6's ChangeConfiguration SecurityProfile,
+    2.0.1's SetNetworkProfile), or None to accept it.
+
+    The white paper's and 2.0.1's rules (A05): the profile only goes up (a downgrade would let
+    a man in the middle strip the security); and what the new profile needs must already be
+    there, or the charge point would lock itself out at the next connection.
+    """
+    if requested not in tuple(SecurityProfile):
+        return f"no security profile {requested}"
+    wanted = SecurityProfile(requested)
+    if wanted < current:
+        return f"the security profile may only go up ({int(current)} -> {requested} refused)"
+    if wanted.uses_basic_auth and not authorization_key_set:
+        return f"profile {requested} needs an AuthorizationKey, and none is set"
+    if wanted.uses_tls and not central_system_root_installed:
+        return f"profile {requested} needs an installed CentralSystemRootCertificate"
+    if wanted.uses_client_certificate and not client_certificate_installed:
+        return "profile 3 needs a valid charge point certificate"
+    return None
 
 
 class SecurityState:

@@ -34,18 +34,17 @@ ExtendedTriggerMessage and the security events); without them it speaks plain OC
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from ocpp.v16.enums import Action
 
-from pievse.aio import AsyncClock, SystemClock
+from pievse.aio import SystemClock
 from pievse.core.station import Station
 from pievse.protocol.common.notifications import RedeliveryQueue
 from pievse.protocol.common.outbox import Outbox
 from pievse.protocol.common.adapter_session import AdapterSession, BlockAdapter
+from pievse.protocol.common.charge_point_parts import ChargePointParts
 from pievse.protocol.common.rpc import route_map
-from pievse.protocol.common.transport_security import SecurityState, TransportSecurity
+from pievse.protocol.common.transport_security import TransportSecurity
 from pievse.protocol.v16.blocks import Block
 from pievse.protocol.v16.blocks.authorization import AuthorizationBlock
 from pievse.protocol.v16.blocks.availability import AvailabilityBlock
@@ -64,12 +63,7 @@ from pievse.protocol.v16.configuration import Configuration
 from pievse.protocol.v16.context import Context, Dispatch
 from pievse.protocol.common.security_events import SecurityEvent, SecurityEvents
 from pievse.protocol.v16.security_events import security_event_notification
-from pievse.services.certificates import CertificateStore, KeyType
-
-if TYPE_CHECKING:
-    from pievse.services.diagnostics import DiagnosticsUploader
-    from pievse.services.firmware import FirmwareUpdater
-    from pievse.services.log_upload import LogUploader
+from pievse.services.certificates import KeyType
 
 __all__ = ["SECURITY_EXTENSION", "ChargePoint16"]
 
@@ -87,44 +81,19 @@ SECURITY_EXTENSION = frozenset({
 class ChargePoint16(BlockAdapter):
     """One charge point on OCPP 1.6J. ``run_session`` is given to the websocket link.
 
-    ``on_csms_time(t)`` hears the CSMS's time from each answer to a BootNotification.
-    ``firmware``, ``diagnostics`` and ``logs`` are the services behind UpdateFirmware and
-    SignedUpdateFirmware, GetDiagnostics, and GetLog (without them these are refused).
-    ``certificates`` and ``security_state`` turn the security extension on; with it come
-    ``charge_point_id`` and ``cpo_name`` (for the certificate signing request), ``key_type`` (of
-    the key it makes) and ``on_security_change(what)``, called once the CSMS's answer to a change
-    of the profile, the AuthorizationKey or the certificate has gone out (the owner then
-    reconnects with the new settings).
+    ``parts`` (:class:`ChargePointParts`) names it and gives it its services: ``firmware``,
+    ``diagnostics`` and ``logs`` are behind UpdateFirmware and SignedUpdateFirmware,
+    GetDiagnostics, and GetLog (without them these are refused); ``certificates`` and
+    ``security_state`` turn the security extension on, whose certificate signing requests carry
+    the ``charge_point_id`` and ``organization_name`` (CpoName) and a key of ``key_type``.
     """
 
     version = "1.6"
     #: The websocket subprotocol this adapter speaks.
     subprotocol = "ocpp1.6"
 
-    def __init__(
-        self,
-        station: Station,
-        dispatch: Dispatch,
-        *,
-        vendor: str,
-        model: str,
-        serial_number: str | None = None,
-        response_timeout: float = 30.0,
-        on_ping_interval: Callable[[int], None] | None = None,
-        on_csms_time: Callable[[float], None] | None = None,
-        on_connection_change: Callable[[], None] | None = None,
-        outbox: Outbox | None = None,
-        clock: AsyncClock | None = None,
-        firmware: FirmwareUpdater | None = None,
-        diagnostics: DiagnosticsUploader | None = None,
-        logs: LogUploader | None = None,
-        certificates: CertificateStore | None = None,
-        security_state: SecurityState | None = None,
-        charge_point_id: str = "",
-        cpo_name: str = "",
-        key_type: KeyType = KeyType.EC_P256,
-        on_security_change: Callable[[str], None] | None = None,
-    ) -> None:
+    def __init__(self, station: Station, dispatch: Dispatch, parts: ChargePointParts) -> None:
+        certificates, security_state = parts.certificates, parts.security_state
         if (certificates is None) != (security_state is None):
             raise TypeError("the security extension needs both certificates and security_state")
         self.station = station
@@ -133,30 +102,32 @@ class ChargePoint16(BlockAdapter):
         self.max_message_size = send_local_list_frame_size(
             station.access.authorization.send_list_max_length)
         #: What the heartbeat, the retries and the response timeouts are measured on.
-        self.clock = clock or SystemClock()
-        self.charge_point_id = charge_point_id
+        self.clock = parts.clock or SystemClock()
+        self.charge_point_id = parts.charge_point_id
         self.certificates = certificates
         self.security_state = security_state
         self.configuration = Configuration()
-        self.outbox = outbox if outbox is not None else Outbox(clock=self.clock)
+        self.outbox = parts.outbox if parts.outbox is not None else Outbox(clock=self.clock)
         notifications = RedeliveryQueue(self.clock, logger=log)
         secured = certificates is not None
+        logs = parts.logs
         security_events = (SecurityEvents(notifications, self.clock, security_event_notification,
                                           logs.security_log if logs is not None else None)
                            if secured else None)
         self.context = Context(
             station, dispatch, configuration=self.configuration, clock=self.clock,
-            outbox=self.outbox, notifications=notifications, log=log, firmware=firmware,
-            diagnostics=diagnostics, logs=logs, certificates=certificates,
+            outbox=self.outbox, notifications=notifications, log=log, firmware=parts.firmware,
+            diagnostics=parts.diagnostics, logs=logs, certificates=certificates,
             security_state=security_state, security_events=security_events)
 
         context = self.context
         self._provisioning = ProvisioningBlock(
-            context, vendor=vendor, model=model, serial_number=serial_number,
-            on_ping_interval=on_ping_interval, on_csms_time=on_csms_time)
-        self._security = (SecurityBlock(context, charge_point_id=charge_point_id,
-                                        cpo_name=cpo_name, key_type=key_type,
-                                        on_security_change=on_security_change)
+            context, vendor=parts.vendor, model=parts.model, serial_number=parts.serial_number,
+            on_ping_interval=parts.on_ping_interval, on_csms_time=parts.on_csms_time)
+        self._security = (SecurityBlock(context, charge_point_id=parts.charge_point_id,
+                                        cpo_name=parts.organization_name,
+                                        key_type=parts.key_type or KeyType.EC_P256,
+                                        on_security_change=parts.on_security_change)
                           if secured else None)
         self.blocks: list[Block] = [
             self._provisioning, AuthorizationBlock(context), TransactionsBlock(context),
@@ -171,7 +142,8 @@ class ChargePoint16(BlockAdapter):
                        if secured or action not in SECURITY_EXTENSION}
         self.sessions = AdapterSession(
             context, self.routes, version=self.version, register=self._provisioning.register,
-            response_timeout=response_timeout, log=log, on_connection_change=on_connection_change)
+            response_timeout=parts.response_timeout, log=log,
+            on_connection_change=parts.on_connection_change)
 
     # --- the security extension ----------------------------------------------------------------
 

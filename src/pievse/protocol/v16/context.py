@@ -2,18 +2,14 @@
 
 The common part (:class:`~pievse.protocol.common.adapter_context.AdapterContext`: the station
 and its effects, the clock, the outbox, the redelivery queue, ordinary CALLs, the registered
-state, the triggers, hooks and session tasks the blocks register) plus what is 1.6's own: the
-configuration keys, the registry of ExtendedTriggerMessage, and the services that are there
-(firmware updater, diagnostics and log uploaders, certificate store, security state, security
-events), None where they are not.
+state, the triggers, hooks and session tasks the blocks register, the services that are there)
+plus what is 1.6's own: the configuration keys and the registry of ExtendedTriggerMessage.
 """
 
 from __future__ import annotations
 
-import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pievse.aio import AsyncClock
 from pievse.protocol.common.adapter_context import (
     AdapterContext,
     Dispatch,
@@ -22,18 +18,10 @@ from pievse.protocol.common.adapter_context import (
     Trigger,
     Triggers,
 )
-from pievse.protocol.common.notifications import RedeliveryQueue
-from pievse.protocol.common.outbox import Outbox
 from pievse.protocol.v16.configuration import Configuration
 
 if TYPE_CHECKING:
     from pievse.core.station import Station
-    from pievse.protocol.common.transport_security import SecurityState
-    from pievse.protocol.common.security_events import SecurityEvents
-    from pievse.services.certificates import CertificateStore
-    from pievse.services.diagnostics import DiagnosticsUploader
-    from pievse.services.firmware import FirmwareUpdater
-    from pievse.services.log_upload import LogUploader
 
 __all__ = ["Context", "Dispatch", "OnResponse", "SessionTask", "Trigger", "Triggers"]
 
@@ -41,30 +29,9 @@ __all__ = ["Context", "Dispatch", "OnResponse", "SessionTask", "Trigger", "Trigg
 class Context(AdapterContext):
     """The parts of a 1.6 charge point its functional blocks share."""
 
-    def __init__(
-        self,
-        station: Station,
-        dispatch: Dispatch,
-        *,
-        configuration: Configuration,
-        clock: AsyncClock,
-        outbox: Outbox,
-        notifications: RedeliveryQueue,
-        log: logging.Logger,
-        firmware: FirmwareUpdater | None = None,
-        diagnostics: DiagnosticsUploader | None = None,
-        logs: LogUploader | None = None,
-        certificates: CertificateStore | None = None,
-        security_state: SecurityState | None = None,
-        security_events: SecurityEvents | None = None,
-    ) -> None:
-        super().__init__(station, dispatch, clock=clock, outbox=outbox,
-                         notifications=notifications, log=log)
+    def __init__(self, station: Station, dispatch: Dispatch, *,
+                 configuration: Configuration, **common: Any) -> None:
+        """``common``: what every version's context takes (see :class:`AdapterContext`)."""
+        super().__init__(station, dispatch, **common)
         self.configuration = configuration
         self.extended_triggers = Triggers()
-        self.firmware = firmware
-        self.diagnostics = diagnostics
-        self.logs = logs
-        self.certificates = certificates
-        self.security_state = security_state
-        self.security_events = security_events

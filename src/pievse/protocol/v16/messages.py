@@ -6,14 +6,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ocpp.exceptions import TypeConstraintViolationError
 from ocpp.v16 import call
 
 from pievse.core.authorization import AuthorizationResult
 from pievse.protocol.common.datetimes import format_datetime, parse_datetime
 from pievse.protocol.common.measurands import format_value, measurements
 from pievse.protocol.common.payloads import WirePayload, WireRequest, snake_to_camel_case
-from pievse.services.firmware import DEFAULT_RETRIES, DEFAULT_RETRY_INTERVAL_S
 from pievse.protocol.v16.codec.authorization import (
     CodecError,
     decode_authorization_status,
@@ -35,24 +33,6 @@ _UNITS_16 = {"Wh", "kWh", "W", "kW", "A", "V", "VA", "kVA", "var", "kvar", "varh
 # The names the 1.6 blocks know OCPP date-times by (epoch seconds <-> text).
 timestamp = format_datetime
 parse_timestamp = parse_datetime
-
-
-def request_time(text: str | None, field: str) -> float | None:
-    """A date-time of a CSMS's request in epoch seconds (None stays None); an unreadable one is
-    the CSMS's TypeConstraintViolation."""
-    if text is None:
-        return None
-    try:
-        return parse_timestamp(text)
-    except ValueError:
-        raise TypeConstraintViolationError(f"{field} is not a date-time: {text!r}") from None
-
-
-def request_retries(retries: int | None, retry_interval: int | None) -> tuple[int, float]:
-    """The retries and the interval between them (seconds) a transfer request asks for, or
-    the defaults."""
-    return (DEFAULT_RETRIES if retries is None else max(0, retries),
-            DEFAULT_RETRY_INTERVAL_S if retry_interval is None else max(0, retry_interval))
 
 
 def meter_value(sample: MeterSample, measurands: list[str]) -> WirePayload:

@@ -17,21 +17,27 @@ with one connector (connectorId 1).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-from pievse.aio import AsyncClock, SystemClock
+from pievse.aio import SystemClock
 from pievse.core.station import Station
 from pievse.protocol.common.adapter_session import AdapterSession, BlockAdapter
+from pievse.protocol.common.charge_point_parts import ChargePointParts
 from pievse.protocol.common.notifications import RedeliveryQueue
 from pievse.protocol.common.outbox import Outbox
 from pievse.protocol.common.rpc import route_map
 from pievse.protocol.common.security_events import SecurityEvent, SecurityEvents
-from pievse.protocol.common.transport_security import SecurityState, TransportSecurity
+from pievse.protocol.common.transport_security import TransportSecurity
 from pievse.protocol.v201.blocks import Block
 from pievse.protocol.v201.blocks.authorization import AuthorizationBlock
 from pievse.protocol.v201.blocks.availability import AvailabilityBlock
+from pievse.protocol.v201.blocks.certificates import CertificatesBlock
+from pievse.protocol.v201.blocks.customer_information import CustomerInformationBlock
+from pievse.protocol.v201.blocks.diagnostics import DiagnosticsBlock
+from pievse.protocol.v201.blocks.fault_events import FaultEventsBlock
+from pievse.protocol.v201.blocks.firmware import FirmwareBlock
+from pievse.protocol.v201.blocks.iso15118 import ISO15118Block
 from pievse.protocol.v201.blocks.local_list import LocalListBlock
+from pievse.protocol.v201.blocks.network_profiles import NetworkProfilesBlock
 from pievse.protocol.v201.blocks.provisioning import ProvisioningBlock
 from pievse.protocol.v201.blocks.remote_control import RemoteControlBlock
 from pievse.protocol.v201.blocks.reservation import ReservationBlock
@@ -41,10 +47,6 @@ from pievse.protocol.v201.blocks.transactions import TransactionsBlock
 from pievse.protocol.v201.codec.words import security_event_notification
 from pievse.protocol.v201.context import Context, Dispatch
 from pievse.protocol.v201.device_model import DeviceModel
-
-if TYPE_CHECKING:
-    from pievse.services.certificates import CertificateStore
-    from pievse.services.security_log import SecurityLog
 
 __all__ = ["MAX_MESSAGE_SIZE", "ChargePoint201"]
 
@@ -57,12 +59,10 @@ MAX_MESSAGE_SIZE = 2**16
 class ChargePoint201(BlockAdapter):
     """One charging station on OCPP 2.0.1. ``run_session`` is given to the websocket link.
 
-    ``boot_reason`` is the BootNotification's reason (PowerUp, RemoteReset ...).
-    ``on_csms_time(t)`` hears the CSMS's time from each answer to a BootNotification.
-    ``certificates`` and ``security_state`` give the settings of the link (security profile,
-    Basic password, certificates), as under 1.6; security events go to ``security_log`` too, and
-    ``on_security_change(what)`` hears of a new password once its answer is out (the owner then
-    reconnects with it).
+    ``parts`` (:class:`ChargePointParts`) names it and gives it its services, as under 1.6; its
+    security events go to the security log of ``parts.logs`` too. ``boot_reason`` is the
+    BootNotification's reason (PowerUp, RemoteReset ...); ``phases`` and ``max_power_w`` describe
+    its EVSEs.
     """
 
     version = "2.0.1"
@@ -74,61 +74,62 @@ class ChargePoint201(BlockAdapter):
         self,
         station: Station,
         dispatch: Dispatch,
+        parts: ChargePointParts,
         *,
-        vendor: str,
-        model: str,
-        serial_number: str | None = None,
         boot_reason: str = "PowerUp",
-        response_timeout: float = 30.0,
         phases: int = 3,
         max_power_w: float | None = None,
-        on_ping_interval: Callable[[int], None] | None = None,
-        on_csms_time: Callable[[float], None] | None = None,
-        on_connection_change: Callable[[], None] | None = None,
-        outbox: Outbox | None = None,
-        clock: AsyncClock | None = None,
-        certificates: CertificateStore | None = None,
-        security_state: SecurityState | None = None,
-        charge_point_id: str = "",
-        organization_name: str = "",
-        security_log: SecurityLog | None = None,
-        on_security_change: Callable[[str], None] | None = None,
     ) -> None:
         self.station = station
-        self.clock = clock or SystemClock()
-        self.certificates = certificates
-        self.security_state = security_state
+        self.clock = parts.clock or SystemClock()
+        self.certificates = parts.certificates
+        self.security_state = parts.security_state
         self.device_model = DeviceModel()
-        self.outbox = outbox if outbox is not None else Outbox(clock=self.clock)
+        self.outbox = parts.outbox if parts.outbox is not None else Outbox(clock=self.clock)
         notifications = RedeliveryQueue(self.clock, logger=log)
+        logs = parts.logs
         #: Security events: to the security log and, through the redelivery queue, the CSMS.
-        self.security_events = SecurityEvents(notifications, self.clock,
-                                              security_event_notification, security_log)
+        self.security_events = SecurityEvents(
+            notifications, self.clock, security_event_notification,
+            logs.security_log if logs is not None else None)
         self.context = Context(
             station, dispatch, device_model=self.device_model, clock=self.clock,
-            outbox=self.outbox, notifications=notifications, log=log)
+            outbox=self.outbox, notifications=notifications, log=log, firmware=parts.firmware,
+            diagnostics=parts.diagnostics, logs=logs, certificates=parts.certificates,
+            security_state=parts.security_state, security_events=self.security_events)
         context = self.context
+        if parts.firmware is not None and parts.firmware.restarted_by_update():
+            boot_reason = "FirmwareUpdate"
+        #: The hooks a board with an ISO 15118 stack calls (Plug & Charge's OCPP side).
+        self.iso15118 = ISO15118Block(context, identity=parts.charge_point_id)
         self._provisioning = ProvisioningBlock(
-            context, vendor=vendor, model=model, serial_number=serial_number,
-            boot_reason=boot_reason, response_timeout=response_timeout,
-            on_ping_interval=on_ping_interval, on_csms_time=on_csms_time)
+            context, vendor=parts.vendor, model=parts.model, serial_number=parts.serial_number,
+            boot_reason=boot_reason, response_timeout=parts.response_timeout,
+            on_ping_interval=parts.on_ping_interval, on_csms_time=parts.on_csms_time)
         self.blocks: list[Block] = [
             self._provisioning, AvailabilityBlock(context, phases=phases,
                                                   max_power_w=max_power_w),
             AuthorizationBlock(context), TransactionsBlock(context), RemoteControlBlock(context),
             LocalListBlock(context, bytes_per_message=MAX_MESSAGE_SIZE), ReservationBlock(context),
-            SmartChargingBlock(context),
-            SecurityBlock(context, security_state=security_state,
-                          security_events=self.security_events, identity=charge_point_id,
-                          organization_name=organization_name,
-                          on_security_change=on_security_change),
+            SmartChargingBlock(context), FaultEventsBlock(context),
+            FirmwareBlock(context),
+            DiagnosticsBlock(context),
+            CustomerInformationBlock(context, history=parts.history),
+            SecurityBlock(context, identity=parts.charge_point_id,
+                          organization_name=parts.organization_name,
+                          on_security_change=parts.on_security_change),
+            CertificatesBlock(context, identity=parts.charge_point_id, key_type=parts.key_type,
+                              on_security_change=parts.on_security_change),
+            NetworkProfilesBlock(context, profiles=parts.network_profiles),
+            self.iso15118,
         ]
         for block in self.blocks:
             self.device_model.declare(block.variables())
         self.routes = route_map(*self.blocks)
         self.sessions = AdapterSession(
             context, self.routes, version=self.version, register=self._provisioning.register,
-            response_timeout=response_timeout, log=log, on_connection_change=on_connection_change)
+            response_timeout=parts.response_timeout, log=log,
+            on_connection_change=parts.on_connection_change)
 
     @property
     def configuration(self) -> DeviceModel:

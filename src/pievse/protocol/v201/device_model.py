@@ -89,6 +89,9 @@ class Variable:
     write: Callable[[Any], tuple[SetResult, str]] | None = None
     #: Runs once the answer to a SetVariables of this variable has gone out.
     answered: Callable[[], None] | None = None
+    #: Why a value (of the right type and limits) cannot be taken now, or None: a rule that
+    #: depends on the station's state.
+    check: Callable[[Any], str | None] | None = None
 
     @property
     def stored_name(self) -> str:
@@ -283,6 +286,9 @@ class DeviceModel:
             value = parse(found, text)
         except ValueError as error:
             return SetResult.REJECTED, f"invalid {found.data_type.value}: {error}"
+        refused = found.check(value) if found.check is not None else None
+        if refused:
+            return SetResult.REJECTED, refused
         if found.write is not None:
             return found.write(value)
         self._values[found.stored_name] = value

@@ -4,9 +4,8 @@ notifications, translated to :mod:`pievse.services.diagnostics` and
 
 * **GetDiagnostics** answers with the file name at once (NotSupported without an uploader); the
   upload starts once the answer is on the wire, and DiagnosticsStatusNotification follows it.
-* **GetLog** answers Accepted with the file name (AcceptedCanceled when it cancelled an upload
-  under way, Rejected when that log is not kept here); LogStatusNotification then carries the
-  request's requestId through Uploading to its end. ExtendedTriggerMessage(LogStatusNotification)
+* **GetLog** is answered and carried out as under 2.0.1
+  (:mod:`pievse.protocol.common.log_requests`); ExtendedTriggerMessage(LogStatusNotification)
   hears Idle when nothing is under way, NotImplemented without a log uploader.
 
 The status notifications go through the redelivery queue, the latest of each kind kept while
@@ -25,15 +24,15 @@ from ocpp.v16.enums import Action
 from pievse.protocol.common.notifications import Rule
 from pievse.protocol.v16.configuration import KeyDefinition
 from pievse.protocol.v16.context import Context
-from pievse.protocol.v16.messages import request_retries, request_time
+from pievse.protocol.common.log_requests import LOG_STATUS, LogRequests
+from pievse.protocol.common.transfer_requests import request_retries, request_time
 from pievse.services.diagnostics import DiagnosticsRequest, DiagnosticsStatus
-from pievse.services.log_upload import LogRequest, LogType, UploadLogStatus
+from pievse.services.log_upload import UploadLogStatus
 
 __all__ = ["DIAGNOSTICS_STATUS", "LOG_STATUS", "DiagnosticsBlock"]
 
-#: Kinds in the redelivery queue: only the latest of each is worth sending again.
+#: The kind in the redelivery queue: only the latest is worth sending again.
 DIAGNOSTICS_STATUS = "diagnostics status"
-LOG_STATUS = "log status"
 
 
 class DiagnosticsBlock:
@@ -41,18 +40,17 @@ class DiagnosticsBlock:
         self.context = context
         self.log = context.log
         self._diagnostics_asked: tuple[DiagnosticsRequest, str] | None = None
-        self._log_asked: tuple[LogRequest, str] | None = None
         context.notifications.rule(DIAGNOSTICS_STATUS, Rule(latest_only=True))
         if context.diagnostics is not None:
             context.diagnostics.notify = self._diagnostics_status_changed
         context.triggers.register(
             "DiagnosticsStatusNotification",
             lambda connector_id: context.send(self.diagnostics_status_notification()))
+        self.logs = LogRequests(context, _log_status)
         if context.logs is not None:
-            context.notifications.rule(LOG_STATUS, Rule(latest_only=True))
-            context.logs.notify = self._log_status_changed
-            context.extended_triggers.register("LogStatusNotification",
-                                               lambda connector_id: self._send_log_status())
+            context.extended_triggers.register(
+                "LogStatusNotification",
+                lambda connector_id: context.send(self.logs.status_message()))
 
     def keys(self) -> list[KeyDefinition]:
         return []
@@ -95,38 +93,13 @@ class DiagnosticsBlock:
     def on_get_log(self, log: dict[str, Any], log_type: str, request_id: int,
                    retries: int | None = None, retry_interval: int | None = None,
                    **_: Any) -> call_result.GetLog:
-        kind = LogType(log_type)
-        location = log["remote_location"]
-        oldest = request_time(log.get("oldest_timestamp"), "oldestTimestamp")
-        latest = request_time(log.get("latest_timestamp"), "latestTimestamp")
-        logs = self.context.logs
-        why = ("GetLog is not set up on this charge point" if logs is None
-               else logs.why_not(kind, location))
-        if why or logs is None:
-            self.log.warning("GetLog %s %s rejected: %s", request_id, kind.value, why)
-            return call_result.GetLog(status="Rejected")
-        name = logs.file_name(kind)
-        request = LogRequest(request_id, kind, location,
-                             *request_retries(retries, retry_interval), oldest, latest)
-        self._log_asked = (request, name)
-        # Cancelled here, not when the new one starts: the answer must say whether it was.
-        cancelled = logs.cancel()
-        return call_result.GetLog(status="AcceptedCanceled" if cancelled else "Accepted",
-                                  filename=name)
+        answer = self.logs.ask(log, log_type, request_id, retries, retry_interval)
+        return call_result.GetLog(status=answer.status, filename=answer.filename)
 
     @after(Action.get_log)
     def after_get_log(self, **_: Any) -> None:
-        asked, self._log_asked = self._log_asked, None
-        if self.context.logs is not None and asked is not None:
-            self.context.logs.start(*asked)
+        self.logs.start()
 
-    def _send_log_status(self) -> None:
-        """What ExtendedTriggerMessage(LogStatusNotification) sends: Uploading with the
-        upload's requestId, or Idle."""
-        status, request_id = (self.context.logs.status if self.context.logs is not None
-                              else (UploadLogStatus.IDLE, None))
-        self.context.send(call.LogStatusNotification(status=status.value, request_id=request_id))
 
-    def _log_status_changed(self, status: UploadLogStatus, request_id: int) -> None:
-        self.context.notifications.put(
-            LOG_STATUS, call.LogStatusNotification(status=status.value, request_id=request_id))
+def _log_status(status: UploadLogStatus, request_id: int | None) -> call.LogStatusNotification:
+    return call.LogStatusNotification(status=status.value, request_id=request_id)

@@ -16,12 +16,9 @@ status notification before the answer to its command.
   the unsigned UpdateFirmware is answered NotSupported, as the white paper has it. Before that,
   a charge point without a manufacturer PKI still updates the 1.6 way.
 
-Status notifications go through the redelivery queue: sent while registered, the latest kept
-while offline and sent after the next registration (the CSMS needs to know where an update
-ended, not every step it missed). The Installed (or InstallationFailed) that a new version
-reports after its restart is also kept in the updater's marker on disk until the CSMS has
-answered it, and queued again at the first registration after the restart; a firmware that came
-up after its update raises the security event FirmwareUpdated.
+How the updater's steps reach the CSMS (through the redelivery queue, the report after a
+restart, the security events they raise) is the same for every version
+(:mod:`pievse.protocol.common.firmware_reports`).
 
 The updater names its steps as the security extension does (:class:`FirmwareStatus`). An update
 started by SignedUpdateFirmware is reported in those words, in SignedFirmwareStatusNotification
@@ -38,27 +35,23 @@ from ocpp.routing import after, on
 from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action
 
-from pievse import __version__
-from pievse.protocol.common.notifications import Rule
+from pievse.protocol.common.firmware_reports import (
+    FIRMWARE_STATUS,
+    FirmwareReports,
+    signing_certificate_refusal,
+    unsigned_firmware_refusal,
+)
 from pievse.protocol.v16 import messages
 from pievse.protocol.v16.configuration import KeyDefinition
 from pievse.protocol.v16.context import Context
-from pievse.protocol.v16.messages import request_retries, request_time
-from pievse.protocol.common.security_events import SecurityEvent
-from pievse.services.certificates import CertificateUse
+from pievse.protocol.common.transfer_requests import request_retries, request_time
 from pievse.services.firmware import (
     FINAL_STATUSES,
     FirmwareStatus,
     UpdateRequest,
 )
-from pievse.services.firmware_signature import check_signing_certificate
-from pievse.services.transfer import redact_url
 
 __all__ = ["FIRMWARE_STATUS", "STATUS_16", "FirmwareBlock", "status_16"]
-
-#: The kind in the redelivery queue of Firmware- and SignedFirmwareStatusNotification alike,
-#: since a new update, signed or not, supersedes the last.
-FIRMWARE_STATUS = "firmware status"
 
 _S = FirmwareStatus
 #: How OCPP 1.6's FirmwareStatus says the state an update is in, step by step.
@@ -85,21 +78,13 @@ class FirmwareBlock:
         self.log = context.log
         self._signed_asked: UpdateRequest | None = None
         self._signing_refused: str | None = None
-        context.notifications.rule(FIRMWARE_STATUS, Rule(latest_only=True))
-        firmware = context.firmware
-        if firmware is not None:
-            # The updater installs only while no transaction is active, and restarts the daemon
-            # through a soft Reset (which waits for the transaction messages to be sent).
-            firmware.notify = self._status_changed
-            firmware.is_idle = lambda: not context.station.transactions()
-            firmware.restart = lambda: context.dispatch(context.station.reset(hard=False).effects)
+        self.reports = FirmwareReports(context, _status_message)
         context.triggers.register(
             "FirmwareStatusNotification",
             lambda connector_id: context.send(self.firmware_status_notification()))
         # The white paper: SignedFirmwareStatusNotification.
         context.extended_triggers.register(
             "FirmwareStatusNotification", lambda connector_id: self._send_signed_status())
-        context.on_registered(self._send_pending_statuses)
 
     def keys(self) -> list[KeyDefinition]:
         return []
@@ -129,11 +114,8 @@ class FirmwareBlock:
                                       *request_retries(retries, retry_interval)))
 
     def _unsigned_firmware_refusal(self) -> str | None:
-        certificates = self.context.certificates
-        if certificates is not None and certificates.root_files(CertificateUse.MANUFACTURER_ROOT):
-            return ("a ManufacturerRootCertificate is installed: firmware is taken signed only "
-                    "(SignedUpdateFirmware)")
-        return None
+        refused = unsigned_firmware_refusal(self.context.certificates)
+        return f"{refused} (SignedUpdateFirmware)" if refused else None
 
     # --- SignedUpdateFirmware ------------------------------------------------------------------
 
@@ -143,15 +125,13 @@ class FirmwareBlock:
                                   **_: Any) -> call_result.SignedUpdateFirmware:
         retrieve = request_time(firmware["retrieve_date_time"], "retrieveDateTime")
         install = request_time(firmware.get("install_date_time"), "installDateTime")
-        updater, certificates = self.context.firmware, self.context.certificates
+        updater = self.context.firmware
         if updater is None:
             self.log.warning("SignedUpdateFirmware %s rejected: firmware updates are not set up "
                              "on this charge point", request_id)
             return call_result.SignedUpdateFirmware(status="Rejected")
         certificate = firmware["signing_certificate"]
-        why = check_signing_certificate(
-            certificate,
-            certificates.installed(CertificateUse.MANUFACTURER_ROOT) if certificates else [])
+        why = signing_certificate_refusal(self.context.certificates, certificate)
         if why:
             self.log.warning("SignedUpdateFirmware %s: the signing certificate is refused: %s",
                              request_id, why)
@@ -170,11 +150,8 @@ class FirmwareBlock:
     @after(Action.signed_update_firmware)
     def after_signed_update_firmware(self, **_: Any) -> None:
         refused, self._signing_refused = self._signing_refused, None
-        if refused:
-            self._report(SecurityEvent.INVALID_FIRMWARE_SIGNING_CERTIFICATE, refused)
         asked, self._signed_asked = self._signed_asked, None
-        if self.context.firmware is not None and asked is not None:
-            self.context.firmware.update(asked)  # cancels an update not yet installing
+        self.reports.start(asked, refused)
 
     # --- the notifications ---------------------------------------------------------------------
 
@@ -204,44 +181,12 @@ class FirmwareBlock:
                 status=status.value,
                 request_id=None if status is FirmwareStatus.IDLE else request.request_id))
 
-    def _send_pending_statuses(self) -> None:
-        """Once registered: queue how an update that ended before a restart went, if the CSMS
-        has not heard it yet, and count a registration as proof that a new version came up."""
-        updater = self.context.firmware
-        if updater is None:
-            return
-        if not self.context.notifications.holds(FIRMWARE_STATUS):
-            report = updater.pending_report()
-            if report is not None:
-                self._status_changed(report)
-        updater.confirm()
 
-    def _status_changed(self, status: FirmwareStatus) -> None:
-        updater = self.context.firmware
-        request = updater.request if updater is not None else None
-        self._status_noted(status, request)
-        if request is not None and request.signed:
-            message: Any = call.SignedFirmwareStatusNotification(status=status.value,
-                                                                 request_id=request.request_id)
-        elif (word := status_16(status)) is not None:
-            message = call.FirmwareStatusNotification(status=word)
-        else:
-            return
-
-        def delivered(answer: Any) -> None:
-            if self.context.firmware is not None:
-                self.context.firmware.delivered(status)
-
-        self.context.notifications.put(FIRMWARE_STATUS, message, delivered)
-
-    def _status_noted(self, status: FirmwareStatus, request: UpdateRequest | None) -> None:
-        """A step of an update was reported (live, or after the restart that ended it)."""
-        if status is FirmwareStatus.INVALID_SIGNATURE and request is not None:
-            self._report(SecurityEvent.INVALID_FIRMWARE_SIGNATURE,
-                         f"{redact_url(request.location)}: the signature does not match the file")
-        elif status is FirmwareStatus.INSTALLED:
-            self._report(SecurityEvent.FIRMWARE_UPDATED, f"pievse {__version__}")
-
-    def _report(self, event: SecurityEvent, tech_info: str) -> None:
-        if self.context.security_events is not None:
-            self.context.security_events.report(event, tech_info)
+def _status_message(status: FirmwareStatus, request: UpdateRequest | None) -> Any:
+    """A signed update speaks SignedFirmwareStatusNotification with its requestId, an unsigned
+    one 1.6's FirmwareStatusNotification (when 1.6 has a word for the step)."""
+    if request is not None and request.signed:
+        return call.SignedFirmwareStatusNotification(status=status.value,
+                                                     request_id=request.request_id)
+    word = status_16(status)
+    return call.FirmwareStatusNotification(status=word) if word is not None else None

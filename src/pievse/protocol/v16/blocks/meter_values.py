@@ -70,7 +70,8 @@ class MeterValuesBlock:
         if reading in (ReadingContext.TRANSACTION_BEGIN, ReadingContext.TRANSACTION_END):
             return  # they travel in the StopTransaction's transactionData
         if sample.transaction_ref is not None and reading is not ReadingContext.TRIGGER:
-            context.outbox.put("meter", sample.transaction_ref, sample)
+            context.outbox.put("meter", sample.transaction_ref, sample,
+                              offline=not context.registered)
         elif context.registered:
             tx_id = (
                 context.outbox.transaction_id(sample.transaction_ref)

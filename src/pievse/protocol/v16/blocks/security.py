@@ -22,7 +22,6 @@ ExtendedTriggerMessage the remote control block's.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from ocpp.routing import after, on
 from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action
 
+from pievse.protocol.common.certificate_management import CertificateManagement
 from pievse.protocol.common.transport_security import (
     SecurityProfile,
     TransportSecurity,
@@ -44,31 +44,8 @@ from pievse.protocol.v16.context import Context
 from pievse.protocol.common.security_events import SecurityEvent
 from pievse.services.certificates import CertificateHashData, CertificateUse, KeyType
 
-__all__ = ["AuthorizationKeyRedactor", "SecurityBlock", "check_profile_change",
+__all__ = ["AuthorizationKeyRedactor", "SecurityBlock",
            "redact_authorization_keys"]
-
-
-def check_profile_change(current: SecurityProfile, requested: int, *,
-                         authorization_key_set: bool, central_system_root_installed: bool,
-                         client_certificate_installed: bool) -> str | None:
-    """Why ChangeConfiguration SecurityProfile must be Rejected, or None to accept it.
-
-    The white paper's rules: the profile only goes up (a downgrade would let a man in the middle
-    strip the security); and what the new profile needs must already be there, or the charge
-    point would lock itself out at the next connection.
-    """
-    if requested not in tuple(SecurityProfile):
-        return f"no security profile {requested}"
-    wanted = SecurityProfile(requested)
-    if wanted < current:
-        return f"the security profile may only go up ({int(current)} -> {requested} refused)"
-    if wanted.uses_basic_auth and not authorization_key_set:
-        return f"profile {requested} needs an AuthorizationKey, and none is set"
-    if wanted.uses_tls and not central_system_root_installed:
-        return f"profile {requested} needs an installed CentralSystemRootCertificate"
-    if wanted.uses_client_certificate and not client_certificate_installed:
-        return "profile 3 needs a valid charge point certificate"
-    return None
 
 
 def _cpo_name_refusal(value: str) -> str | None:
@@ -136,8 +113,10 @@ class SecurityBlock:
         self.charge_point_id = charge_point_id
         self.cpo_name = cpo_name
         self.key_type = key_type
-        self._on_security_change = on_security_change or (lambda what: None)
-        self._changed: str | None = None
+        #: What the CSMS's certificate requests do, shared with 2.0.1.
+        self.management = CertificateManagement(
+            self.certificates, self.state, self.events, self.log, identity=charge_point_id,
+            key_type=key_type, on_security_change=on_security_change)
         context.extended_triggers.register("SignChargePointCertificate", self._sign_triggered,
                                            refusal=self._sign_refusal)
 
@@ -174,16 +153,11 @@ class SecurityBlock:
         self.state.change(authorization_key=value)
         self.events.report(SecurityEvent.RECONFIGURATION_OF_SECURITY_PARAMETERS,
                            "AuthorizationKey changed")
-        self._changed = "authorization_key"
+        self.management.changed("authorization_key")
         return ChangeResult.ACCEPTED, "changed (the value is never logged)"
 
     def _profile_refusal(self, requested: int) -> str | None:
-        return check_profile_change(
-            self.state.profile, requested,
-            authorization_key_set=bool(self.state.authorization_key),
-            central_system_root_installed=bool(
-                self.certificates.root_files(CertificateUse.CENTRAL_SYSTEM_ROOT)),
-            client_certificate_installed=self.certificates.has_valid_charge_point_certificate())
+        return self.management.profile_refusal(requested)
 
     def _change_security_profile(self, requested: int) -> tuple[ChangeResult, str]:
         current = self.state.profile
@@ -192,26 +166,19 @@ class SecurityBlock:
         self.state.change(profile=SecurityProfile(requested))
         self.events.report(SecurityEvent.RECONFIGURATION_OF_SECURITY_PARAMETERS,
                            f"SecurityProfile {int(current)} -> {requested}")
-        self._changed = "profile"
+        self.management.changed("profile")
         return ChangeResult.ACCEPTED, "changed"
 
     def _announce_change(self) -> None:
-        """After the answer went out: let the owner reconnect with what changed."""
-        changed, self._changed = self._changed, None
-        if changed is not None:
-            self._on_security_change(changed)
+        self.management.announce()
 
     # --- the charge point certificate ----------------------------------------------------------
 
     async def request_charge_point_certificate(self) -> bool:
         """Make a new key and CSR (in a worker thread: RSA takes seconds on a Pi) and send
         SignCertificate. False if no CSR could be made (no CpoName)."""
-        cpo_name = str(self.context.configuration["CpoName"])
-        try:
-            csr = await asyncio.to_thread(self.certificates.new_signing_request,
-                                          self.charge_point_id, cpo_name, self.key_type)
-        except (ValueError, OSError) as error:
-            self.log.error("cannot make a certificate signing request: %s", error)
+        csr = await self.management.signing_request(str(self.context.configuration["CpoName"]))
+        if csr is None:
             return False
 
         def answered(response: Any) -> None:
@@ -242,12 +209,7 @@ class SecurityBlock:
     @on(Action.certificate_signed)
     def on_certificate_signed(self, certificate_chain: str,
                               **_: Any) -> call_result.CertificateSigned:
-        outcome = self.certificates.install_charge_point_certificate(certificate_chain)
-        if outcome.accepted:
-            self._changed = "certificate"
-        else:
-            self.log.warning("CertificateSigned rejected: %s", outcome.reason)
-            self.events.report(SecurityEvent.INVALID_CHARGE_POINT_CERTIFICATE, outcome.reason)
+        outcome = self.management.certificate_signed(certificate_chain)
         return call_result.CertificateSigned(status=outcome.status)
 
     @after(Action.certificate_signed)
@@ -259,20 +221,13 @@ class SecurityBlock:
     @on(Action.install_certificate)
     def on_install_certificate(self, certificate_type: str, certificate: str,
                                **_: Any) -> call_result.InstallCertificate:
-        use = CertificateUse(certificate_type)
-        outcome = self.certificates.install_root(use, certificate)
-        if not outcome.accepted:
-            self.log.warning("InstallCertificate %s %s: %s", use.value, outcome.status,
-                             outcome.reason)
-            if use is CertificateUse.CENTRAL_SYSTEM_ROOT and outcome.status == "Rejected":
-                self.events.report(SecurityEvent.INVALID_CENTRAL_SYSTEM_CERTIFICATE,
-                                   outcome.reason)
+        outcome = self.management.install_root(CertificateUse(certificate_type), certificate)
         return call_result.InstallCertificate(status=outcome.status)
 
     @on(Action.get_installed_certificate_ids)
     def on_get_installed_certificate_ids(
             self, certificate_type: str, **_: Any) -> call_result.GetInstalledCertificateIds:
-        found = self.certificates.installed_ids(CertificateUse(certificate_type))
+        found = self.management.installed_ids(CertificateUse(certificate_type))
         if not found:
             return call_result.GetInstalledCertificateIds(status="NotFound")
         return call_result.GetInstalledCertificateIds(
@@ -281,9 +236,5 @@ class SecurityBlock:
     @on(Action.delete_certificate)
     def on_delete_certificate(self, certificate_hash_data: dict,
                               **_: Any) -> call_result.DeleteCertificate:
-        outcome = self.certificates.delete(
-            CertificateHashData.from_ocpp(certificate_hash_data),
-            keep_last_central_system_root=self.state.profile.uses_tls)
-        if not outcome.accepted:
-            self.log.warning("DeleteCertificate %s: %s", outcome.status, outcome.reason)
+        outcome = self.management.delete(CertificateHashData.from_ocpp(certificate_hash_data))
         return call_result.DeleteCertificate(status=outcome.status)

@@ -35,10 +35,12 @@ class TransactionsBlock:
         self.context = context
         self.log = context.log
         outbox = context.outbox
-        context.on_effect(TransactionStarted,
-                          lambda started: outbox.put("start", started.transaction_ref, started))
-        context.on_effect(TransactionStopped,
-                          lambda stopped: outbox.put("stop", stopped.transaction_ref, stopped))
+        # Whether it was made offline means nothing in 1.6, but a CSMS that speaks 2.0.1 on the
+        # next connection is told (``version = "auto"``).
+        context.on_effect(TransactionStarted, lambda started: outbox.put(
+            "start", started.transaction_ref, started, offline=not context.registered))
+        context.on_effect(TransactionStopped, lambda stopped: outbox.put(
+            "stop", stopped.transaction_ref, stopped, offline=not context.registered))
         configuration = context.configuration
         self.delivery = OutboxDelivery(
             context, build=self._request, delivered=self._delivered,

@@ -13,7 +13,19 @@ remote_control (F)  RequestStart/StopTransaction, TriggerMessage
 local_list (D)      SendLocalList, GetLocalListVersion; LocalAuthListCtrlr
 reservation (H)     ReserveNow, CancelReservation
 security (A)        SecurityCtrlr, BasicAuthPassword
+certificates (A, M) InstallCertificate, GetInstalledCertificateIds, DeleteCertificate,
+                    SignCertificate / CertificateSigned (the common certificate management)
+network_profiles    SetNetworkProfile (B09); NetworkConfigurationPriority and
+  (B09, B10)        NetworkProfileConnectionAttempts
+iso15118 (M)        Get15118EVCertificate, GetCertificateStatus for a board's ISO 15118 stack;
+                    ISO15118Ctrlr
 smart_charging (K)  Set/Clear/GetChargingProfiles, GetCompositeSchedule; SmartChargingCtrlr
+fault_events (G05)  NotifyEvent of the faults (RCD, emergency stop, contactor, pilot, lock)
+firmware (L)        UpdateFirmware, FirmwareStatusNotification
+diagnostics (N01)   GetLog, LogStatusNotification
+customer_           CustomerInformation, NotifyCustomerInformation: what the station holds of
+  information       one id token (the cache, the local list, the session history)
+  (N09, N10)
 ==================  ===========================================================================
 
 Each is built over the shared :class:`~pievse.protocol.v201.context.Context` and nothing else

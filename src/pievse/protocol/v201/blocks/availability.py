@@ -7,8 +7,10 @@ UnlockConnector does not end a transaction in 2.0.1: during one it is refused
 
 A status is sent when 2.0.1's word for it changes (Preparing to Charging is Occupied either
 way), and only while the CSMS is there: after a reconnection the current status of every
-connector is sent instead of a stale history. The station as a whole (1.6's connector 0) has no
-StatusNotification in 2.0.1: its availability is the ChargingStation's AvailabilityState.
+connector is sent instead of a stale history. With each change goes the NotifyEvent of the
+Connector's AvailabilityState (trigger Delta), as the device model tells it. The station as a
+whole (1.6's connector 0) has no StatusNotification in 2.0.1: its availability is the
+ChargingStation's AvailabilityState.
 """
 
 from __future__ import annotations
@@ -54,8 +56,18 @@ class AvailabilityBlock:
     def _status(self, evse_id: int) -> str:
         for status in self.context.station.statuses():
             if status.connector_id == evse_id:
-                return connector_status(status.status)
+                return self._word(evse_id, status.status)
         return "Unavailable"
+
+    def _word(self, evse_id: int, status: ConnectorStatus) -> str:
+        """2.0.1's word for a connector's status: Occupied is a car plugged in, so a
+        transaction that waits for its car (unplugged from, or begun at the authorisation)
+        leaves the connector Available."""
+        connector = self.context.station.connectors.get(evse_id)
+        if (status is ConnectorStatus.SUSPENDED_EV and connector is not None
+                and not connector.pilot.vehicle_connected):
+            return "Available"
+        return connector_status(status)
 
     def _station_status(self) -> str:
         status = self.context.station.statuses()[0].status
@@ -94,15 +106,22 @@ class AvailabilityBlock:
     def _status_changed(self, effect: StatusChanged) -> None:
         if effect.connector_id == 0 or not self.context.registered:
             return
-        status = connector_status(effect.status)
+        status = self._word(effect.connector_id, effect.status)
         if self._sent.get(effect.connector_id) != status:
             self._send(effect.connector_id, status, effect.timestamp)
 
-    def _send(self, evse_id: int, status: str, timestamp: float) -> None:
+    def _send(self, evse_id: int, status: str, timestamp: float, *, event: bool = True) -> None:
         self._sent[evse_id] = status
+        at = format_datetime(timestamp)
         self.context.send(call.StatusNotification(
-            timestamp=format_datetime(timestamp), connector_status=status, evse_id=evse_id,
-            connector_id=CONNECTOR_ID))
+            timestamp=at, connector_status=status, evse_id=evse_id, connector_id=CONNECTOR_ID))
+        if event:
+            self.context.send(call.NotifyEvent(generated_at=at, seq_no=0, tbc=False, event_data=[{
+                "eventId": self.context.next_event_id(), "timestamp": at, "trigger": "Delta",
+                "actualValue": status, "eventNotificationType": "HardWiredNotification",
+                "component": {"name": "Connector",
+                              "evse": {"id": evse_id, "connectorId": CONNECTOR_ID}},
+                "variable": {"name": "AvailabilityState"}}]))
 
     @on(Action.change_availability)
     def on_change_availability(self, operational_status: str, evse: dict[str, Any] | None = None,
@@ -136,11 +155,12 @@ class AvailabilityBlock:
 
     def _send_all(self) -> None:
         self._sent.clear()
-        self._send_statuses(None)
+        self._send_statuses(None, event=True)
 
-    def _send_statuses(self, evse_id: int | None) -> None:
-        """The current status of ``evse_id`` (None: of every EVSE)."""
+    def _send_statuses(self, evse_id: int | None, *, event: bool = False) -> None:
+        """The current status of ``evse_id`` (None: of every EVSE); ``event``: its NotifyEvent
+        too (at a new session, not for a TriggerMessage, which asks for the status alone)."""
         for status in self.context.station.statuses():
             n = status.connector_id
             if n != 0 and (evse_id is None or n == evse_id):
-                self._send(n, connector_status(status.status), status.timestamp)
+                self._send(n, self._word(n, status.status), status.timestamp, event=event)

@@ -14,7 +14,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ocpp.charge_point import snake_to_camel_case
 from ocpp.routing import after, on
 from ocpp.v201 import call, call_result
 from ocpp.v201.enums import Action
@@ -23,6 +22,7 @@ from pievse import __version__
 from pievse.core.answers import ResetStatus
 from pievse.core.effects import TransactionStopped
 from pievse.protocol.common.datetimes import format_datetime
+from pievse.protocol.common.payloads import snake_to_camel_case
 from pievse.protocol.common.notifications import Call
 from pievse.protocol.common.registration import Registration
 from pievse.protocol.v201.codec.words import encode_reset_status
@@ -93,8 +93,6 @@ class ProvisioningBlock:
                      unit="s", minimum=1, maximum=86400,
                      key="TransactionMessageRetryInterval"),
             Variable(comm, "FileTransferProtocols", DataType.MEMBER_LIST, "HTTP,HTTPS,FTP", RO),
-            Variable(comm, "NetworkConfigurationPriority", DataType.SEQUENCE_LIST, "0", RO),
-            Variable(comm, "NetworkProfileConnectionAttempts", INTEGER, 1, RO),
             # Every reconnection sends the status of every connector, which any threshold
             # allows: the CSMS may set one, it changes nothing.
             Variable(comm, "OfflineThreshold", INTEGER, 300, unit="s", minimum=0,

@@ -1,9 +1,10 @@
 """F Remote control: RequestStartTransaction, RequestStopTransaction and TriggerMessage.
 
 The station decides whether a remote start or stop is taken (the same decision as under 1.6);
-this block only says it in 2.0.1's words and remembers the remoteStartId the CSMS gave, for the
-transaction's Started event. TriggerMessage asks the triggers the blocks registered; a message
-no block sends when triggered is NotImplemented.
+this block only says it in 2.0.1's words. The remoteStartId the CSMS gave goes to the core with
+the request and comes back with the transaction it starts (on disk with its Started event).
+TriggerMessage asks the triggers the blocks registered; a message no block sends when triggered
+is NotImplemented.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from ocpp.routing import after, on
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
-from pievse.core.answers import RemoteStartStopStatus
 from pievse.core.charging_profiles import ChargingProfilePurpose
 from pievse.protocol.common.payloads import snake_to_camel_case
 from pievse.protocol.common.profile_fields import ProfileFormatError
@@ -58,9 +58,8 @@ class RemoteControlBlock:
         token = decode_id_token(id_token)
         running = next((tx for tx in context.station.transactions()
                         if evse_id is not None and tx.connector_id == evse_id), None)
-        status = context.answer(context.station.remote_start(token, evse_id, profile))
-        if status is RemoteStartStopStatus.ACCEPTED:
-            context.remote_starts[token.key] = remote_start_id
+        status = context.answer(context.station.remote_start(token, evse_id, profile,
+                                                             remote_start_id))
         return call_result.RequestStartTransaction(
             status=encode_remote_status(status),
             transaction_id=str(running.transaction_id) if running is not None

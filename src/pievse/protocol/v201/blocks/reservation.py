@@ -3,6 +3,10 @@ the reservations and decides who may use them (the same rules as under 1.6).
 
 A reservation without an EVSE holds *some* EVSE free (1.6's connector 0). The connector type a
 CSMS may name is not checked: each EVSE here has one connector.
+
+A reservation the station ends itself (the core decides: it expired, or its EVSE went Faulted or
+Unavailable) is told with ReservationStatusUpdate (Expired, Removed), through the redelivery
+queue so that one ended while the CSMS is away still reaches it.
 """
 
 from __future__ import annotations
@@ -10,9 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from ocpp.routing import on
-from ocpp.v201 import call_result
+from ocpp.v201 import call, call_result
 from ocpp.v201.enums import Action
 
+from pievse.core.effects import ReservationEnded
 from pievse.core.reservations import CancelReservationStatus, Reservation, ReservationStatus
 from pievse.protocol.common.datetimes import parse_datetime
 from pievse.protocol.v201.codec.words import decode_id_token
@@ -33,6 +38,13 @@ _CANCEL = {CancelReservationStatus.ACCEPTED: "Accepted",
 class ReservationBlock:
     def __init__(self, context: Context) -> None:
         self.context = context
+        context.on_effect(ReservationEnded, self._ended)
+
+    def _ended(self, effect: ReservationEnded) -> None:
+        reservation_id = effect.reservation.reservation_id
+        self.context.log.info("reservation %s ended: %s", reservation_id, effect.why.value)
+        self.context.notifications.put("ReservationStatusUpdate", call.ReservationStatusUpdate(
+            reservation_id=reservation_id, reservation_update_status=effect.why.value))
 
     def variables(self) -> list[Variable]:
         """Reservations of no particular EVSE are the installer's choice ([reservations]

@@ -15,9 +15,8 @@ import logging
 import re
 from collections.abc import Callable
 
-from pievse.protocol.common.security_events import SecurityEvent, SecurityEvents
+from pievse.protocol.common.security_events import SecurityEvent
 from pievse.protocol.common.transport_security import (
-    SecurityState,
     check_authorization_key,
     redact_credentials,
 )
@@ -48,12 +47,10 @@ PASSWORD_REDACTOR = PasswordRedactor()
 
 
 class SecurityBlock:
-    def __init__(self, context: Context, *, security_state: SecurityState | None,
-                 security_events: SecurityEvents, identity: str, organization_name: str,
+    def __init__(self, context: Context, *, identity: str, organization_name: str,
                  on_security_change: Callable[[str], None] | None = None) -> None:
         self.context = context
-        self.state = security_state
-        self.events = security_events
+        self.state = context.security_state
         self._identity = identity
         self._organization_name = organization_name
         self._on_security_change = on_security_change or (lambda what: None)
@@ -67,8 +64,9 @@ class SecurityBlock:
             Variable(security, "SecurityProfile", DataType.INTEGER, 0, RO, persistent=False,
                      read=lambda: int(state.profile) if state is not None else 0),
             Variable(security, "Identity", DataType.STRING, self._identity, RO),
+            # The O of the certificate signing requests: 1.6's CpoName, kept under its name.
             Variable(security, "OrganizationName", DataType.STRING, self._organization_name,
-                     RO),
+                     key="CpoName"),
         ]
         if state is not None:
             shown.append(Variable(security, "BasicAuthPassword", DataType.STRING, "",
@@ -82,7 +80,8 @@ class SecurityBlock:
             return SetResult.REJECTED, f"it {wrong}"
         assert self.state is not None
         self.state.change(authorization_key=value)
-        self.events.report(SecurityEvent.RECONFIGURATION_OF_SECURITY_PARAMETERS,
+        assert self.context.security_events is not None
+        self.context.security_events.report(SecurityEvent.RECONFIGURATION_OF_SECURITY_PARAMETERS,
                            "BasicAuthPassword changed")
         self._changed = True
         return SetResult.ACCEPTED, "changed (the value is never logged)"

@@ -6,6 +6,10 @@ variables are the 1.6 Smart Charging keys.
 EVSE n is the core's connector n, EVSE 0 the station as a whole (1.6's connector 0). A profile
 the codec cannot read or the core refuses is Rejected with a statusInfo that says why, before
 anything changes.
+
+The local limits in force (the house's: see external_limits) are external constraints: the
+composite schedule takes them in, and GetChargingProfiles reports each as a
+ChargingStationExternalConstraints profile of its source (EMS, Other), in reports of their own.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from ocpp.v201.enums import Action
 from pievse.core.charging_profiles import ChargingProfilePurpose, InstalledProfile
 from pievse.protocol.common.payloads import snake_to_camel_case
 from pievse.protocol.common.profile_fields import ProfileFormatError
-from pievse.protocol.v201.blocks.external_limits import ExternalLimits
+from pievse.protocol.v201.blocks.external_limits import ExternalLimits, external_profile
 from pievse.protocol.v201.codec import charging_profiles as codec
 from pievse.protocol.v201.context import Context
 from pievse.protocol.v201.device_model import DataType, Mutability, Variable
@@ -32,6 +36,7 @@ PROFILES_PER_REPORT = 8
 #: Every profile here came from the CSMS (the local limits are reported by NotifyChargingLimit,
 #: see external_limits).
 CSO = "CSO"
+EXTERNAL = "ChargingStationExternalConstraints"
 
 
 class SmartChargingBlock:
@@ -112,11 +117,29 @@ class SmartChargingBlock:
 
     # --- GetChargingProfiles -> ReportChargingProfiles ----------------------------------------
 
+    def _found(self, evse_id: int | None,
+               criterion: dict[str, Any]) -> list[tuple[str, int, dict[str, Any]]]:
+        """What matches, as (chargingLimitSource, EVSE, profile): the CSMS's profiles and the
+        local limits in force, for the sources asked for (all when none is named)."""
+        sources = criterion.get("charging_limit_source")
+        found = [] if sources and CSO not in sources else [
+            (CSO, e.connector_id, codec.encode_charging_profile(e.profile))
+            for e in self._matching(evse_id, criterion)]
+        ids = criterion.get("charging_profile_id")
+        purpose = criterion.get("charging_profile_purpose")
+        if purpose not in (None, EXTERNAL) or criterion.get("stack_level") not in (None, 0):
+            return found
+        for n in self.context.evse_ids():
+            limit = self.external_limits.current(n)
+            if limit is None or evse_id not in (None, n) or (sources and limit[0] not in sources):
+                continue
+            profile = external_profile(n, limit[1], self.context.clock.now())
+            if not ids or profile["id"] in ids:
+                found.append((limit[0], n, profile))
+        return found
+
     def _matching(self, evse_id: int | None,
                   criterion: dict[str, Any]) -> list[InstalledProfile]:
-        sources = criterion.get("charging_limit_source")
-        if sources and CSO not in sources:
-            return []
         ids = criterion.get("charging_profile_id")
         purpose = criterion.get("charging_profile_purpose")
         stack_level = criterion.get("stack_level")
@@ -134,30 +157,30 @@ class SmartChargingBlock:
     def on_get_charging_profiles(self, request_id: int, charging_profile: dict[str, Any],
                                  evse_id: int | None = None,
                                  **_: Any) -> call_result.GetChargingProfiles:
-        found = self._matching(evse_id, charging_profile)
+        found = self._found(evse_id, charging_profile)
         return call_result.GetChargingProfiles(status="Accepted" if found else "NoProfiles")
 
     @after(Action.get_charging_profiles)
     def after_get_charging_profiles(self, request_id: int, charging_profile: dict[str, Any],
                                     evse_id: int | None = None, **_: Any) -> None:
-        for report in self.reports(request_id, self._matching(evse_id, charging_profile)):
+        for report in self.reports(request_id, self._found(evse_id, charging_profile)):
             self.context.reply(report)
 
     @staticmethod
-    def reports(request_id: int,
-                found: list[InstalledProfile]) -> list[call.ReportChargingProfiles]:
-        """One ReportChargingProfiles per EVSE and per ``PROFILES_PER_REPORT`` profiles, all
-        but the last ``tbc``."""
-        parts: list[tuple[int, list[dict[str, Any]]]] = []
-        for evse in sorted({e.connector_id for e in found}):
-            mine = [codec.encode_charging_profile(e.profile) for e in found
-                    if e.connector_id == evse]
-            parts += [(evse, mine[i:i + PROFILES_PER_REPORT])
+    def reports(request_id: int, found: list[tuple[str, int, dict[str, Any]]]
+                ) -> list[call.ReportChargingProfiles]:
+        """One ReportChargingProfiles per source, EVSE and ``PROFILES_PER_REPORT`` profiles,
+        all but the last ``tbc``."""
+        parts: list[tuple[str, int, list[dict[str, Any]]]] = []
+        for source, evse in sorted({(s, e) for s, e, _ in found}, key=lambda k: (k[0] != CSO,
+                                                                                  k)):
+            mine = [p for s, e, p in found if (s, e) == (source, evse)]
+            parts += [(source, evse, mine[i:i + PROFILES_PER_REPORT])
                       for i in range(0, len(mine), PROFILES_PER_REPORT)]
         return [call.ReportChargingProfiles(
-                    request_id=request_id, charging_limit_source=CSO, evse_id=evse,
+                    request_id=request_id, charging_limit_source=source, evse_id=evse,
                     charging_profile=profiles, tbc=n < len(parts) - 1)
-                for n, (evse, profiles) in enumerate(parts)]
+                for n, (source, evse, profiles) in enumerate(parts)]
 
     # --- GetCompositeSchedule --------------------------------------------------------------------
 
@@ -171,7 +194,7 @@ class SmartChargingBlock:
                                   f"{codec.MAX_COMPOSITE_DURATION_S} s")))
         unit = codec.decode_rate_unit(charging_rate_unit) if charging_rate_unit else None
         answer = codec.encode_composite_schedule(
-            self.context.station.composite_schedule(evse_id, duration, unit))
+            self.context.station.composite_schedule(evse_id, duration, unit, local_limits=True))
         return call_result.GetCompositeSchedule(
             status=answer["status"], schedule=answer.get("schedule"),
             status_info=answer.get("statusInfo"))

@@ -10,9 +10,13 @@ reboots) and numbers its events by seqNo from 0 with no gap, counted from the ev
 answered (so a repeated event keeps its number). An event made while the CSMS was not there
 carries ``offline`` (the outbox keeps that on disk with the event).
 
-The transaction starts when the core starts it: when the EV is connected and authorized, that
-is TxStartPoint PowerPathClosed; it ends when either is no longer so, TxStopPoint
-PowerPathClosed. Both are read-only until the core starts transactions at other points.
+The transaction starts and ends where the core decides, at the points TxStartPoint and
+TxStopPoint choose (EVConnected, Authorized, PowerPathClosed, EnergyTransfer: they feed the
+station's settings; see :mod:`pievse.core.tx_points`). A station here has no parking bay
+sensor: ParkingBayOccupancy is not among the values it takes. What made the transaction begin is
+the Started event's triggerReason; an authorisation that comes after the start (the cable
+plugged in first) or ends before the end (TxStopPoint EVConnected) is an Updated event, queued
+with the others as a change of the transaction's state.
 """
 
 from __future__ import annotations
@@ -26,11 +30,15 @@ from ocpp.v201.enums import Action
 
 from pievse.core.authorization import AuthorizationStatus
 from pievse.core.effects import (
+    EVConnectionChanged,
     MeterSample,
     StatusChanged,
+    TransactionAuthorized,
+    TransactionDeauthorized,
     TransactionStarted,
     TransactionStopped,
 )
+from pievse.core.tx_points import TxPoint
 from pievse.core.vocabulary import ReadingContext
 from pievse.protocol.common.measurands import SUPPORTED_MEASURANDS
 from pievse.protocol.common.outbox import OutboxEntry
@@ -46,6 +54,17 @@ RO = Mutability.READ_ONLY
 INTEGER, BOOLEAN, MEMBERS = DataType.INTEGER, DataType.BOOLEAN, DataType.MEMBER_LIST
 
 
+#: The start and stop points a station here can do (it has no parking bay sensor).
+TX_POINTS = tuple(point.value for point in TxPoint)
+
+
+def _tx_points(value: str) -> frozenset[TxPoint]:
+    """A MemberList of points; an empty one is taken as the default, PowerPathClosed (a
+    transaction that could never begin, or never end, is no setting)."""
+    points = frozenset(TxPoint(item) for item in value.split(",") if item)
+    return points or frozenset({TxPoint.POWER_PATH_CLOSED})
+
+
 def _measurands(component: str, name: str, default: str, key: str | None = None) -> Variable:
     return Variable(component, name, MEMBERS, default, values_list=SUPPORTED_MEASURANDS,
                     key=key)
@@ -55,8 +74,6 @@ class TransactionsBlock:
     def __init__(self, context: Context) -> None:
         self.context = context
         self.log = context.log
-        #: The remoteStartId of each transaction a RequestStartTransaction started.
-        self._remote_start_ids: dict[int, int] = {}
         #: The charging state last queued for each transaction.
         self._charging_states: dict[int, str] = {}
         #: EVSEs whose next triggered sample is a TransactionEvent (TriggerMessage), not a
@@ -65,6 +82,9 @@ class TransactionsBlock:
         context.on_effect(TransactionStarted, self._started)
         context.on_effect(StatusChanged, self._status_changed)
         context.on_effect(TransactionStopped, lambda stopped: self._put("stop", stopped))
+        context.on_effect(TransactionAuthorized, lambda effect: self._put("state", effect))
+        context.on_effect(TransactionDeauthorized, lambda effect: self._put("state", effect))
+        context.on_effect(EVConnectionChanged, self._ev_connection)
         context.on_effect(MeterSample, self._sample)
         context.triggers.register("MeterValues", self._sample_now)
         context.triggers.register("TransactionEvent", self._event_now)
@@ -90,8 +110,10 @@ class TransactionsBlock:
             Variable(tx, "MaxEnergyOnInvalidId", INTEGER, 0, unit="Wh", minimum=0,
                      maximum=1_000_000, key="MaxEnergyOnInvalidId",
                      setting="max_energy_on_invalid_id_wh", to_setting=float),
-            Variable(tx, "TxStartPoint", MEMBERS, "PowerPathClosed", RO),
-            Variable(tx, "TxStopPoint", MEMBERS, "PowerPathClosed", RO),
+            Variable(tx, "TxStartPoint", MEMBERS, "PowerPathClosed", values_list=TX_POINTS,
+                     setting="tx_start_points", to_setting=_tx_points),
+            Variable(tx, "TxStopPoint", MEMBERS, "PowerPathClosed", values_list=TX_POINTS,
+                     setting="tx_stop_points", to_setting=_tx_points),
             _measurands(sampled, "TxStartedMeasurands", energy),
             _measurands(sampled, "TxUpdatedMeasurands",
                         member_list(SUPPORTED_MEASURANDS[:5]), key="MeterValuesSampledData"),
@@ -121,32 +143,35 @@ class TransactionsBlock:
         # Named before its first event is queued: a restart never finds the one without the
         # other.
         context.outbox.remember_transaction_id(started.transaction_ref, transaction_id)
-        remote = context.remote_starts.pop(started.id_token.key, None)
-        if remote is not None:
-            self._remote_start_ids[started.transaction_ref] = remote
         self._put("start", started)
+        self._charging_states[started.transaction_ref] = events.started_charging_state(started)
         status, code, info = context.station.connector(started.connector_id).compute_status()
         self._status_changed(StatusChanged(started.connector_id, status, code, info,
                                            started.timestamp))
         context.later(lambda: context.station.transaction_accepted(
             started.transaction_ref, transaction_id, AuthorizationStatus.ACCEPTED))
 
+    def _ev_connection(self, effect: EVConnectionChanged) -> None:
+        self._charging_states[effect.transaction_ref] = ("EVConnected" if effect.connected
+                                                         else "Idle")
+        self._put("state", effect)
+
     def _status_changed(self, effect: StatusChanged) -> None:
         """What the car does changed during a transaction: a ChargingStateChanged event, once
-        the transaction's Started event is queued."""
+        the transaction's Started event is queued. (Without a car it is Idle, told with the
+        car's leaving.)"""
         station, outbox = self.context.station, self.context.outbox
-        tx = station.connectors[effect.connector_id].transaction \
-            if effect.connector_id in station.connectors else None
+        connector = station.connectors.get(effect.connector_id)
+        tx = connector.transaction if connector is not None else None
         state = charging_state(effect.status)
-        if tx is None or state is None or outbox.transaction_id(tx.ref) is None:
+        if (tx is None or state is None or outbox.transaction_id(tx.ref) is None
+                or not connector.pilot.vehicle_connected):
             return
         if self._charging_states.get(tx.ref) != state:
             self._charging_states[tx.ref] = state
             self._put("state", effect, tx.ref)
 
-    def _put(self, kind: Any,
-             effect: TransactionStarted | TransactionStopped | MeterSample | StatusChanged,
-             transaction_ref: int | None = None) -> None:
+    def _put(self, kind: Any, effect: Any, transaction_ref: int | None = None) -> None:
         ref = transaction_ref if transaction_ref is not None else effect.transaction_ref
         assert ref is not None
         self.context.outbox.put(kind, ref, effect, offline=not self.context.registered)
@@ -204,9 +229,13 @@ class TransactionsBlock:
         outbox = self.context.outbox
         transaction_id = outbox.transaction_id(entry.transaction_ref)
         if transaction_id is None and entry.kind == "start":
-            # Queued under 1.6, whose CSMS would have named it: the station names it now.
+            # Queued under 1.6, whose CSMS would have named it: the station names it now, and
+            # the core hears the name (the CSMS will use it to stop the transaction).
             transaction_id = str(uuid.uuid4())
             outbox.remember_transaction_id(entry.transaction_ref, transaction_id)
+            ref, named = entry.transaction_ref, transaction_id
+            self.context.later(lambda: self.context.station.transaction_accepted(
+                ref, named, AuthorizationStatus.ACCEPTED))
         if transaction_id is None:
             self.log.error("no transactionId for transaction %s; dropping its %s",
                            entry.transaction_ref, entry.kind)
@@ -217,8 +246,13 @@ class TransactionsBlock:
         if entry.kind == "start":
             return events.started(
                 entry.data, tid, seq_no, offline=offline,
-                started_measurands=self._list("SampledDataCtrlr.TxStartedMeasurands"),
-                remote_start_id=self._remote_start_ids.get(entry.transaction_ref))
+                started_measurands=self._list("SampledDataCtrlr.TxStartedMeasurands"))
+        if isinstance(entry.data, TransactionAuthorized):
+            return events.authorized(entry.data, tid, seq_no, offline=offline)
+        if isinstance(entry.data, TransactionDeauthorized):
+            return events.deauthorized(entry.data, tid, seq_no, offline=offline)
+        if isinstance(entry.data, EVConnectionChanged):
+            return events.ev_connection(entry.data, tid, seq_no, offline=offline)
         if entry.kind == "state":
             return events.charging_state_changed(entry.data, tid, seq_no, offline=offline)
         if entry.kind == "stop":
@@ -245,6 +279,4 @@ class TransactionsBlock:
                 context.dispatch(station.transaction_accepted(
                     entry.transaction_ref, str(context.outbox.transaction_id(
                         entry.transaction_ref)), result.status))
-        if entry.kind == "stop":
-            self._remote_start_ids.pop(entry.transaction_ref, None)
         context.outbox.event_delivered(entry)

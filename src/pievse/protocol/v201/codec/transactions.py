@@ -13,7 +13,16 @@ from typing import Any
 
 from ocpp.v201 import call
 
-from pievse.core.effects import MeterSample, StatusChanged, TransactionStarted, TransactionStopped
+from pievse.core.effects import (
+    EVConnectionChanged,
+    MeterSample,
+    StatusChanged,
+    TransactionAuthorized,
+    TransactionDeauthorized,
+    TransactionStarted,
+    TransactionStopped,
+)
+from pievse.core.tx_points import StartCause
 from pievse.core.vocabulary import ReadingContext, StopReason
 from pievse.protocol.common.datetimes import format_datetime
 from pievse.protocol.common.measurands import measurements
@@ -24,8 +33,9 @@ from pievse.protocol.v201.codec.words import (
     stopped_reason,
 )
 
-__all__ = ["charging_state_changed", "ended", "meter_value", "meter_values", "started",
-           "updated"]
+__all__ = ["authorized", "charging_state_changed", "deauthorized", "ended", "ev_connection",
+           "meter_value",
+           "meter_values", "started", "started_charging_state", "updated"]
 
 ENERGY = "Energy.Active.Import.Register"
 
@@ -64,19 +74,66 @@ def _event(event_type: str, timestamp: float, trigger_reason: str, seq_no: int,
         offline=offline or None, meter_value=meter_value or None, **more)
 
 
+def started_charging_state(effect: TransactionStarted) -> str:
+    """What the car does as the transaction begins."""
+    if effect.cause is StartCause.ENERGY_TRANSFER:
+        return "Charging"
+    return "EVConnected" if effect.ev_connected else "Idle"
+
+
+def _authorized_trigger(remote_start_id: int | None) -> str:
+    return "RemoteStart" if remote_start_id is not None else "Authorized"
+
+
+_START_TRIGGERS = {StartCause.CABLE_PLUGGED_IN: "CablePluggedIn",
+                   StartCause.ENERGY_TRANSFER: "ChargingStateChanged"}
+
+
 def started(effect: TransactionStarted, transaction_id: str, seq_no: int, *, offline: bool,
-            started_measurands: list[str], remote_start_id: int | None) -> Any:
-    """The Started event; what the car does then follows as a ChargingStateChanged event."""
-    info: dict[str, Any] = {"transactionId": transaction_id}
-    if remote_start_id is not None:
-        info["remoteStartId"] = remote_start_id
+            started_measurands: list[str]) -> Any:
+    """The Started event, with what made the transaction begin (its triggerReason) and what
+    the car does then; what it does next follows as ChargingStateChanged events."""
+    info: dict[str, Any] = {"transactionId": transaction_id,
+                            "chargingState": started_charging_state(effect)}
+    if effect.remote_start_id is not None:
+        info["remoteStartId"] = effect.remote_start_id
     values = ([_energy(effect.meter_start_wh, ReadingContext.TRANSACTION_BEGIN,
                        effect.timestamp)] if ENERGY in started_measurands else [])
-    return _event("Started", effect.timestamp,
-                  "RemoteStart" if remote_start_id is not None else "Authorized", seq_no, info,
-                  offline, values, evse={"id": effect.connector_id, "connectorId": 1},
-                  id_token=encode_id_token(effect.id_token),
-                  reservation_id=effect.reservation_id)
+    trigger = _START_TRIGGERS.get(effect.cause) or _authorized_trigger(effect.remote_start_id)
+    more = {} if effect.id_token is None else {"id_token": encode_id_token(effect.id_token)}
+    return _event("Started", effect.timestamp, trigger, seq_no, info, offline, values,
+                  evse={"id": effect.connector_id, "connectorId": 1},
+                  reservation_id=effect.reservation_id, **more)
+
+
+def authorized(effect: TransactionAuthorized, transaction_id: str, seq_no: int, *,
+               offline: bool) -> Any:
+    """The Updated event of a transaction begun with the cable plugged in, now authorised."""
+    info: dict[str, Any] = {"transactionId": transaction_id}
+    if effect.remote_start_id is not None:
+        info["remoteStartId"] = effect.remote_start_id
+    return _event("Updated", effect.timestamp, _authorized_trigger(effect.remote_start_id),
+                  seq_no, info, offline, [], id_token=encode_id_token(effect.id_token))
+
+
+def ev_connection(effect: EVConnectionChanged, transaction_id: str, seq_no: int, *,
+                  offline: bool) -> Any:
+    """The Updated event of the car unplugged from a transaction that goes on (E10), or
+    plugged in (again)."""
+    trigger, state = (("CablePluggedIn", "EVConnected") if effect.connected
+                      else ("EVCommunicationLost", "Idle"))
+    return _event("Updated", effect.timestamp, trigger, seq_no,
+                  {"transactionId": transaction_id, "chargingState": state}, offline, [])
+
+
+def deauthorized(effect: TransactionDeauthorized, transaction_id: str, seq_no: int, *,
+                 offline: bool) -> Any:
+    """The Updated event of an authorisation ended while the transaction waits for the cable
+    to be unplugged (TxStopPoint EVConnected)."""
+    more = {} if effect.id_token is None else {"id_token": encode_id_token(effect.id_token)}
+    return _event("Updated", effect.timestamp, stop_trigger_reason(effect.reason), seq_no,
+                  {"transactionId": transaction_id, "chargingState": "EVConnected"}, offline,
+                  [], **more)
 
 
 def updated(sample: MeterSample, transaction_id: str, seq_no: int, *, offline: bool,
@@ -118,8 +175,9 @@ def ended(effect: TransactionStopped, transaction_id: str, seq_no: int, *, offli
                               effect.timestamp))
     info: dict[str, Any] = {"transactionId": transaction_id,
                             "stoppedReason": stopped_reason(effect.reason)}
-    # Unplugged, nothing is connected any more; else the car is still there.
-    info["chargingState"] = ("Idle" if effect.reason is StopReason.EV_DISCONNECTED
+    # Unplugged (or never plugged in), nothing is connected; else the car is still there.
+    info["chargingState"] = ("Idle" if effect.reason in (StopReason.EV_DISCONNECTED,
+                                                          StopReason.TIMEOUT)
                              else "EVConnected")
     more = {}
     if effect.id_token is not None:

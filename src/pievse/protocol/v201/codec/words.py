@@ -87,6 +87,8 @@ _STOPPED_REASON = {
     StopReason.REMOTE: "Remote",
     StopReason.SOFT_RESET: "ImmediateReset",
     StopReason.UNLOCK_COMMAND: "Other",
+    StopReason.TIMEOUT: "Timeout",
+    StopReason.STOPPED_BY_EV: "StoppedByEV",
 }
 
 _STOP_TRIGGER = {
@@ -97,6 +99,8 @@ _STOP_TRIGGER = {
     StopReason.REMOTE: "RemoteStop",
     StopReason.SOFT_RESET: "ResetCommand",
     StopReason.UNLOCK_COMMAND: "UnlockCommand",
+    StopReason.TIMEOUT: "EVConnectTimeout",
+    StopReason.STOPPED_BY_EV: "ChargingStateChanged",
 }
 
 
