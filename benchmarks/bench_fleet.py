@@ -107,8 +107,9 @@ def run_sink(port: int) -> None:
         quiet = logging.getLogger("bench.sink")
         quiet.setLevel(logging.CRITICAL)
         async with serve(handler, "127.0.0.1", port, subprotocols=["ocpp1.6", "ocpp2.0.1"],
-                         compression=None, ping_interval=None, max_queue=4, logger=quiet):
-            print("ready", flush=True)
+                         compression=None, ping_interval=None, max_queue=4,
+                         logger=quiet) as server:
+            print("ready", server.sockets[0].getsockname()[1], flush=True)
             await asyncio.Future()
 
     asyncio.run(main())
@@ -206,11 +207,13 @@ def run_fleet(count: int, url: str, rate: float, interval: int, window: float,
 
 
 def measure(count: int, args: argparse.Namespace) -> dict:
-    port = 9700 + count % 97
-    sink = subprocess.Popen([sys.executable, __file__, "--sink", str(port)],
+    # The sink listens on a free port (0: the system picks one) and says which.
+    sink = subprocess.Popen([sys.executable, __file__, "--sink", "0"],
                             stdout=subprocess.PIPE, text=True)
     try:
-        assert sink.stdout is not None and sink.stdout.readline().strip() == "ready"
+        assert sink.stdout is not None
+        word, port = sink.stdout.readline().split()
+        assert word == "ready"
         child = subprocess.run(
             [sys.executable, __file__, "--child", str(count), "--url",
              f"ws://127.0.0.1:{port}/ocpp", "--rate", str(args.rate), "--interval",
@@ -237,7 +240,7 @@ def main() -> None:
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.sink:
+    if args.sink is not None:
         run_sink(args.sink)
         return
     if args.child:
@@ -254,11 +257,12 @@ def main() -> None:
     print(f"OCPP {args.ocpp}, ramp {args.rate:g}/s, meter values every {args.interval} s, "
           f"{args.window:g} s window")
     print(f"{'stations':>9}{'boot s':>8}{'msg/s':>9}{'CPU ms/msg':>12}{'cores':>7}"
-          f"{'KB idle':>9}{'KB chg':>8}{'reconn':>7}{'MV p50/p99 ms':>15}")
+          f"{'kernel':>7}{'KB idle':>9}{'KB chg':>8}{'reconn':>7}{'MV p50/p99 ms':>15}")
     for count in args.stations:
         f = measure(count, args)
         print(f"{f['stations']:>9}{f['boot_s']:>8}{f['messages_per_s']:>9}"
-              f"{f['cpu_ms_per_message']:>12}{f['cpu_share']:>7}{f['idle_kb_per_station']:>9}"
+              f"{f['cpu_ms_per_message']:>12}{f['cpu_share']:>7}{f['system_share']:>7}"
+              f"{f['idle_kb_per_station']:>9}"
               f"{f['charging_kb_per_station']:>8}{f['reconnects']:>7}"
               f"{f.get('meter_values_p50_ms', '-')!s:>7}/{f.get('meter_values_p99_ms', '-')!s:<7}",
               flush=True)

@@ -701,6 +701,27 @@ async def test_the_response_timeout_runs_on_the_sessions_clock(wire):
         await waiting
 
 
+async def test_each_call_times_out_from_its_own_send_with_one_timer_for_the_session(wire):
+    # The session's timer, armed for the first CALL's deadline, finds the second one waiting
+    # when it fires: it moves on to that CALL's own deadline instead of timing it out early.
+    clock = FakeClock()
+    session = wire.charge_point_session(response_timeout=30, clock=clock)
+    first = asyncio.create_task(session.call(call.Heartbeat()))
+    request = await wire.csms_receives()
+    await wire.csms_sends([3, request[1], {"currentTime": NOW}])
+    assert (await first).current_time == NOW
+
+    await clock.advance(10)
+    second = asyncio.create_task(session.call(call.Heartbeat()))
+    later = await wire.csms_receives()
+    await clock.advance(29)  # t = 39, past the first CALL's deadline
+    assert not second.done()
+    await clock.advance(1)
+    with pytest.raises(ResponseTimeout, match="within 30 s"):
+        await second
+    assert later[1] != request[1] and len(later[1]) <= 36
+
+
 # --- frames beyond what the station can hold -----------------------------------------------------
 
 

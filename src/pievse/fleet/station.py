@@ -43,7 +43,6 @@ from pievse.core.effects import (
     TransactionStarted,
     TransactionStopped,
 )
-from pievse.core.hardware import MeterReading
 from pievse.core.settings import StationSettings
 from pievse.core.station import Station
 from pievse.drivers.contracts import BoardCapabilities, DriverError, FaultChanged, PilotStateChanged
@@ -63,6 +62,8 @@ _LINK_LOG = logging.getLogger("pievse.fleet.link")
 
 #: A board keeps this many of its last commands (the daemon's keep more, for the local API).
 _BOARD_HISTORY = 8
+_BOARD = (SetContactor, SetPilot, SetPhases)
+_COUNTED = (TransactionStarted, TransactionStopped)
 NOMINAL_VOLTAGE_V = 230.0
 
 
@@ -188,10 +189,14 @@ class FleetStation:
     # --- inputs --------------------------------------------------------------------------------
 
     def read_meters(self, *, rearm: bool = True) -> None:
+        # The simulated meter answers at once (its physics is computed, not polled): it is read
+        # here, in this step, rather than in a task of its own.
         for n, meter in self.meters.items():
-            reading = _read_at_once(meter)
-            if reading is not None:
-                self.dispatch(self.station.meter_reading(n, reading), rearm=rearm)
+            try:
+                reading = meter.read_now()
+            except DriverError:
+                continue
+            self.dispatch(self.station.meter_reading(n, reading), rearm=rearm)
 
     def present_card(self, id_tag: str) -> None:
         self.dispatch(self.station.token_presented(IdToken(id_tag, IdTokenType.ISO14443)))
@@ -219,17 +224,19 @@ class FleetStation:
     def dispatch(self, effects: list[Effect], *, rearm: bool = True) -> None:
         """Carry out the station's effects: the board's first, then the messages; then the
         timer follows the station's next deadline (``rearm=False``: the caller does that)."""
+        messages = []
         for effect in effects:
-            if isinstance(effect, SetContactor | SetPilot | SetPhases):
+            if isinstance(effect, _BOARD):
                 drive_board(self.station, self.boards[effect.connector_id], effect)
-        for effect in effects:
-            if isinstance(effect, SetContactor | SetPilot | SetPhases | LockCable):
-                continue
+            elif not isinstance(effect, LockCable):
+                messages.append(effect)
+        for effect in messages:
             if isinstance(effect, ResetNow):
                 # A fleet station "reboots" by reconnecting; its sessions have been ended.
                 asyncio.get_running_loop().create_task(self.link.reconnect("reset"))
                 continue
-            self._count(effect)
+            if isinstance(effect, _COUNTED):
+                self._count(effect)
             self.adapter.handle(effect)
         if rearm:
             self._arm_timer()
@@ -265,18 +272,3 @@ class FleetStation:
         # tick: armed after the reading, it would be due at once and be moved again.
         self.read_meters(rearm=False)
         self.dispatch(self.station.tick())
-
-
-def _read_at_once(meter: SimulatedMeter) -> MeterReading | None:
-    """The simulated meter's reading, taken in this step: its ``read`` answers without waiting
-    for anything (the physics is computed, not polled), so it is run to its end here rather than
-    in a task of its own. None if the meter does not answer."""
-    reading = meter.read()
-    try:
-        reading.send(None)
-    except StopIteration as done:
-        return done.value
-    except DriverError:
-        return None
-    reading.close()
-    raise RuntimeError("the simulated meter waited for something: it must be read in a task")

@@ -305,9 +305,12 @@ class SimulatedEv:
     def _segments(self, start: float, end: float) -> Iterator[tuple[float, float, float]]:
         """(from, to, watts) stretches of constant draw covering [start, end)."""
         cuts: list[float] = []
+        offers = self._offers
         if self._since is not None:
             delay = self._reaction_delay_s
-            cuts = sorted({appeared + delay for appeared, _ in self._offers})
+            # One offer (a car charging steadily) is the common case: no set to sort.
+            cuts = ([offers[0][0] + delay] if len(offers) == 1
+                    else sorted({appeared + delay for appeared, _ in offers}))
         t = start
         for cut in [c for c in cuts if start < c < end] + [end]:
             yield t, cut, self._voltage_v * self._amps_at(t) * self.phases_drawing

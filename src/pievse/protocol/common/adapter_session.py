@@ -23,6 +23,7 @@ from typing import Any
 from pievse.core.effects import Effect
 from pievse.protocol.common.adapter_context import AdapterContext, OnResponse
 from pievse.protocol.common.notifications import Call
+from pievse.protocol.common.payloads import action_of
 from pievse.protocol.common.rpc import (
     CallErrorReceived,
     ConnectionLost,
@@ -135,7 +136,7 @@ class AdapterSession:
             try:
                 response = await self._call(session, request)
             except (CallErrorReceived, ResponseTimeout, InvalidResponse) as error:
-                self.log.warning("%s failed: %s", type(request).__name__, error)
+                self.log.warning("%s failed: %s", action_of(request), error)
             except ConnectionLost:
                 if on_response is not None:
                     on_response(None)
@@ -152,7 +153,7 @@ class AdapterSession:
                 except Exception:
                     # Whoever waited for this answer failed on it; the next message still goes.
                     self.log.exception("handling the answer to %s failed",
-                                       type(request).__name__)
+                                       action_of(request))
 
 
 class BlockAdapter:

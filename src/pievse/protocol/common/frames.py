@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -90,10 +91,10 @@ def read_frame(data: str | bytes) -> Frame:
         except UnicodeDecodeError:
             text = bytes(data).decode("utf-8", "replace")
             return Frame(text, None, payload=text, fault=("framing", "a binary frame"))
-    numbers = _Numbers()
+    numbers, decoder = _reader()
+    numbers.fault = None
     try:
-        message = json.loads(data, parse_int=numbers.integer, parse_float=numbers.real,
-                             parse_constant=numbers.constant)
+        message = decoder.decode(data)
     except RecursionError:
         return _too_deep(data)
     except ValueError:
@@ -161,6 +162,22 @@ class _Numbers:
         return float(self._refuse("type_constraint", f"{text} is not a JSON number"))
 
 
+_readers = threading.local()
+
+
+def _reader() -> tuple[_Numbers, json.JSONDecoder]:
+    """This thread's number hooks and the JSON decoder that calls them (``json.loads`` with
+    hooks builds a new decoder per frame)."""
+    try:
+        return _readers.pair
+    except AttributeError:
+        numbers = _Numbers()
+        _readers.pair = numbers, json.JSONDecoder(
+            parse_int=numbers.integer, parse_float=numbers.real,
+            parse_constant=numbers.constant)
+        return _readers.pair
+
+
 def _shorten(text: str) -> str:
     return text if len(text) <= 24 else f"{text[:12]}…({len(text)} characters)"
 
@@ -219,8 +236,22 @@ def _call(text: str, message: list[Any], unique_id: str | None) -> Frame:
 # --- writing ----------------------------------------------------------------------------------
 
 
+#: One encoder for every frame: ``json.dumps`` with separators makes a new one per call.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+try:  # the fleet's extra: several times faster on a MeterValues, a fleet's most common frame
+    import orjson
+except ImportError:  # pragma: no cover - the standard library's encoder writes the same JSON
+    orjson = None
+
+
 def _written(message: list[Any]) -> str:
-    return json.dumps(message, separators=(",", ":"))
+    if orjson is not None:
+        try:
+            return orjson.dumps(message).decode()
+        except TypeError:  # beyond what orjson writes (an integer past 64 bits): the slow way
+            pass
+    return _encode(message)
 
 
 @dataclass(frozen=True, slots=True)

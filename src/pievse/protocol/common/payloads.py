@@ -20,10 +20,11 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import fields, is_dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
-    "WirePayload", "camel_to_snake_case", "payload_of", "remove_nones", "snake_to_camel_case",
+    "WirePayload", "WireRequest", "action_of", "camel_to_snake_case", "payload_of",
+    "remove_nones", "snake_to_camel_case",
 ]
 
 # camelCase -> snake_case: irregular spellings first, each replaced wherever it occurs.
@@ -101,6 +102,21 @@ class WirePayload(dict):
     fleet of thousands of stations more than building them."""
 
     __slots__ = ()
+
+
+class WireRequest(NamedTuple):
+    """A request built in the wire's own terms, sent as it is: no dataclass to convert (a
+    fleet's stations send MeterValues by the thousand a second)."""
+
+    action: str
+    payload: dict[str, Any]
+
+
+def action_of(request: Any) -> str:
+    """The action a request (an ``ocpp`` call dataclass or a :class:`WireRequest`) is for."""
+    if type(request) is WireRequest:
+        return request.action
+    return type(request).__name__.removesuffix("Payload")
 
 
 #: Values that go on the wire as they are (an enumeration of the ``ocpp`` package is a ``str``).

@@ -24,9 +24,8 @@ import asyncio
 import importlib
 import inspect
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, is_dataclass
+from dataclasses import is_dataclass
 from typing import Any, Literal, Protocol
 
 from ocpp.exceptions import OCPPError
@@ -44,7 +43,12 @@ from pievse.protocol.common.frames import (
     Frame,
     read_frame,
 )
-from pievse.protocol.common.payloads import camel_to_snake_case, payload_of
+from pievse.protocol.common.payloads import (
+    WireRequest,
+    action_of,
+    camel_to_snake_case,
+    payload_of,
+)
 from pievse.protocol.common.rpc_errors import (
     CallErrorReceived,
     ConnectionLost,
@@ -53,6 +57,7 @@ from pievse.protocol.common.rpc_errors import (
     ResponseTimeout,
     RpcError,
 )
+from pievse.protocol.common.rpc_waiting import CallIds, Pending, ResponseTimer
 from pievse.protocol.common.schemas import SchemaValidator, validator_for
 
 __all__ = [
@@ -110,16 +115,6 @@ def route_map(*handlers: object) -> Routes:
                 raise ValueError(f"{action} is routed by both {owners[action]} and {name}")
             routes[action], owners[action] = route, name
     return routes
-
-
-@dataclass(slots=True)
-class _Pending:
-    unique_id: str
-    action: str
-    #: Resolves to ("result", payload), ("error", CallErrorReceived), ("invalid", (reason, code,
-    #: payload)) or ("lost", None): values rather than exceptions, so an abandoned wait logs
-    #: nothing.
-    answer: asyncio.Future[tuple[str, Any]]
 
 
 class RpcSession:
@@ -180,7 +175,9 @@ class RpcSession:
         )
         self._wants_unique_id: dict[Any, bool] = {}
         self._call_lock = asyncio.Lock()
-        self._pending: _Pending | None = None
+        self._pending: Pending | None = None
+        self._ids = CallIds()
+        self._timer = ResponseTimer(self.clock)
         self._closed = False
         self._reader: asyncio.Task | None = None
         self._after_tasks: set[asyncio.Task] = set()
@@ -201,6 +198,7 @@ class RpcSession:
         """Give up on this connection now, without waiting for it to close: the CALL waiting for
         an answer raises ConnectionLost, raw sends get None, CALLs being answered are dropped."""
         self._closed = True
+        self._timer.stop()
         self._answer_pending(("lost", None))
         for _, waiter in self._raw_waiters:
             if not waiter.done():
@@ -462,19 +460,20 @@ class RpcSession:
         self.on_frame("out", frame)
 
     async def call(self, request: Any, *, timeout: float | None = None) -> Any:
-        """Send ``request`` (an ``ocpp.v16.call`` dataclass) and return the peer's answer.
+        """Send ``request`` (an ``ocpp.v16.call`` dataclass, or a ``WireRequest``) and return the
+        peer's answer.
 
         The answer is the ``ocpp.v16.call_result`` dataclass of the same name, validated. Calls
         queue behind each other, since OCPP-J allows one outstanding CALL per direction. Raises
         :class:`InvalidRequest` (nothing sent), :class:`CallErrorReceived`,
         :class:`ResponseTimeout`, :class:`InvalidResponse` or :class:`ConnectionLost`.
         """
-        if not is_dataclass(request) or isinstance(request, type):
+        if type(request) is WireRequest:
+            action, payload = request
+        elif not is_dataclass(request) or isinstance(request, type):
             raise TypeError(f"call() takes a request dataclass, not {request!r}")
-        action = type(request).__name__
-        if action.endswith("Payload"):
-            action = action[: -len("Payload")]
-        payload = payload_of(request)
+        else:
+            action, payload = action_of(request), payload_of(request)
         answer = await self.call_payload(action, payload, timeout=timeout)
         result_class = self._result_class(action)
         try:
@@ -506,9 +505,10 @@ class RpcSession:
         async with self._call_lock:
             if self._closed:
                 raise ConnectionLost(f"cannot send {action}: the connection is closed")
-            unique_id = str(uuid.uuid4())
-            pending = _Pending(unique_id, action, asyncio.get_running_loop().create_future())
+            unique_id = self._ids.next()
+            pending = Pending(unique_id, action, asyncio.get_running_loop().create_future())
             self._pending = pending
+            wait = self.response_timeout if timeout is None else timeout
             try:
                 frame = Call(unique_id, action, payload).to_json()
                 self.log.debug("send %s", frame, extra={"OCPP_ACTION": action})
@@ -517,14 +517,13 @@ class RpcSession:
                     await self.connection.send(frame)
                 except _CLOSED as closed:
                     raise ConnectionLost(f"could not send {action}: {closed}") from None
-                wait = self.response_timeout if timeout is None else timeout
-                try:
-                    kind, value = await self.clock.wait_for(pending.answer, wait)
-                except TimeoutError:
-                    raise ResponseTimeout(f"no answer to {action} within {wait:g} s") from None
+                self._timer.watch(pending, wait)
+                kind, value = await pending.answer
             finally:
                 self._pending = None
                 self._called.pop(unique_id, None)
+        if kind == "timeout":
+            raise ResponseTimeout(f"no answer to {action} within {wait:g} s")
         return self._result(action, kind, value, validate_response)
 
     def _result(self, action: str, kind: str, value: Any, validate: bool) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from ocpp.v16 import call
 from pievse.core.authorization import AuthorizationResult
 from pievse.protocol.common.datetimes import format_datetime, parse_datetime
 from pievse.protocol.common.measurands import format_value, measurements
-from pievse.protocol.common.payloads import WirePayload, snake_to_camel_case
+from pievse.protocol.common.payloads import WirePayload, WireRequest, snake_to_camel_case
 from pievse.protocol.v16.codec.authorization import (
     CodecError,
     decode_authorization_status,
@@ -38,17 +38,14 @@ parse_timestamp = parse_datetime
 def meter_value(sample: MeterSample, measurands: list[str]) -> WirePayload:
     sampled = []
     context = sample.context.value
-    for m in measurements(sample, measurands):
-        value = WirePayload({
-            "value": format_value(m.value),
-            "context": context,
-            "measurand": m.measurand,
-            "location": "Outlet",
-        })
-        if m.unit in _UNITS_16:
-            value["unit"] = m.unit
-        if m.phase is not None:
-            value["phase"] = m.phase
+    for measurand, number, unit, phase in measurements(sample, measurands):
+        # Plain dicts: the WirePayload around them is taken as it is, with what it holds.
+        value = {"value": format_value(number), "context": context, "measurand": measurand,
+                 "location": "Outlet"}
+        if unit in _UNITS_16:
+            value["unit"] = unit
+        if phase is not None:
+            value["phase"] = phase
         sampled.append(value)
     # The sample's own instant, not the meter read's: a clock-aligned value belongs to :15, not
     # to whenever the meter happened to be polled just before it.
@@ -100,13 +97,14 @@ def stop_transaction(
 
 def meter_values(
     sample: MeterSample, measurands: list[str], transaction_id: int | None
-) -> call.MeterValues | None:
+) -> WireRequest | None:
     value = meter_value(sample, measurands)
     if not value["sampledValue"]:
         return None
-    return call.MeterValues(
-        connector_id=sample.connector_id, meter_value=[value], transaction_id=transaction_id
-    )
+    payload = WirePayload(connectorId=sample.connector_id, meterValue=[value])
+    if transaction_id is not None:
+        payload["transactionId"] = transaction_id
+    return WireRequest("MeterValues", payload)
 
 
 def id_tag_info(obj: Any) -> AuthorizationResult:

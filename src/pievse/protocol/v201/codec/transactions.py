@@ -47,12 +47,12 @@ _TRIGGERS = {ReadingContext.SAMPLE_CLOCK: "MeterValueClock",
 def meter_value(sample: MeterSample, measurands: list[str]) -> dict[str, Any] | None:
     """MeterValueType of ``sample`` with ``measurands`` (None: none of them was measured)."""
     sampled = []
-    for m in measurements(sample, measurands):
-        value: dict[str, Any] = {"value": round(m.value, 3), "context": sample.context.value,
-                                 "measurand": m.measurand, "location": "Outlet",
-                                 "unitOfMeasure": {"unit": m.unit}}
-        if m.phase is not None:
-            value["phase"] = m.phase
+    for measurand, number, unit, phase in measurements(sample, measurands):
+        value: dict[str, Any] = {"value": round(number, 3), "context": sample.context.value,
+                                 "measurand": measurand, "location": "Outlet",
+                                 "unitOfMeasure": {"unit": unit}}
+        if phase is not None:
+            value["phase"] = phase
         sampled.append(value)
     if not sampled:
         return None
