@@ -56,9 +56,28 @@ def test_a_profile_reads_into_the_core_and_writes_back_as_it_came() -> None:
     assert codec.encode_charging_profile(profile) == PROFILE
 
 
+def test_up_to_three_schedules_are_kept_and_the_first_is_in_force() -> None:
+    first = PROFILE["chargingSchedule"][0]
+    body = {**PROFILE, "chargingSchedule": [
+        first, {**first, "id": 10, "chargingRateUnit": "A"},
+        {"id": 11, "chargingRateUnit": "A", "startSchedule": "2030-01-02T00:00:00Z",
+         "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 6.0}]}]}
+    profile = codec.decode_charging_profile(body)
+    assert profile.schedule.schedule_id == 9
+    assert [s.schedule_id for s in profile.schedules] == [9, 10, 11]
+    assert codec.encode_charging_profile(profile) == body
+
+
 @pytest.mark.parametrize(("change", "error"), [
     ({"chargingProfilePurpose": "ChargingStationExternalConstraints"}, codec.ProfileUnsupported),
-    ({"chargingSchedule": [PROFILE["chargingSchedule"][0]] * 2}, codec.ProfileUnsupported),
+    # Two schedules with one id: the car could not name the one it chose.
+    ({"chargingSchedule": [PROFILE["chargingSchedule"][0]] * 2}, ProfileFormatError),
+    ({"chargingSchedule": [{**PROFILE["chargingSchedule"][0], "id": n} for n in range(4)]},
+     ProfileFormatError),
+    ({"chargingSchedule": [PROFILE["chargingSchedule"][0],
+                           {**PROFILE["chargingSchedule"][0], "id": 10, "chargingSchedulePeriod": [
+                               {"startPeriod": 0, "limit": 6.0, "phaseToUse": 1}]}]},
+     codec.ProfileUnsupported),
     ({"chargingSchedule": []}, ProfileFormatError),
     ({"stackLevel": 2**40}, ProfileFormatError),
     ({"validFrom": "2030-13-45T00:00:00Z"}, ProfileFormatError),
@@ -80,5 +99,38 @@ def test_any_profile_is_read_or_refused_with_the_codecs_own_errors(data: Any) ->
         profile = codec.decode_charging_profile(data)
     except (ProfileFormatError, codec.ProfileUnsupported):
         return
+    assert 1 <= len(profile.schedules) <= codec.MAX_SCHEDULES
+    assert len({s.schedule_id for s in profile.schedules}) == len(profile.schedules)
     again = codec.decode_charging_profile(codec.encode_charging_profile(profile))
     assert again == profile
+
+
+#: A schedule the codec reads: an id, a unit and periods from 0 on, some optional fields.
+GOOD_SCHEDULE = st.fixed_dictionaries({
+    "id": st.integers(0, 2**31 - 1),
+    "chargingRateUnit": st.sampled_from(["A", "W"]),
+    "chargingSchedulePeriod": st.lists(st.integers(1, 86_400), max_size=4, unique=True).flatmap(
+        lambda starts: st.tuples(*[st.floats(0, 1e6, allow_nan=False) for _ in range(
+            len(starts) + 1)]).map(lambda limits: [
+                {"startPeriod": start, "limit": limit}
+                for start, limit in zip([0, *sorted(starts)], limits, strict=True)])),
+}, optional={"duration": st.integers(1, 86_400), "minChargingRate": st.floats(0, 1e4)})
+#: One to three schedules with distinct ids, well formed or drawn from the schema (which the
+#: fuzzer above seldom makes more than one of that the codec reads).
+SCHEDULES = st.lists(st.one_of(GOOD_SCHEDULE, from_schema(
+    _profile_schema()["properties"]["chargingSchedule"]["items"])),
+    min_size=1, max_size=3, unique_by=lambda s: repr(s.get("id") if isinstance(s, dict) else s))
+
+
+@settings(max_examples=100, deadline=None)
+@given(SCHEDULES)
+def test_one_to_three_schedules_read_and_write_back_in_order(schedules: list[Any]) -> None:
+    try:
+        profile = codec.decode_charging_profile({**PROFILE, "chargingSchedule": schedules})
+    except (ProfileFormatError, codec.ProfileUnsupported):
+        return
+    assert [s.schedule_id for s in profile.schedules] == [s["id"] for s in schedules]
+    # The written form, not the profile: times are written to the millisecond, and the schema
+    # draws microseconds.
+    written = codec.encode_charging_profile(profile)
+    assert codec.encode_charging_profile(codec.decode_charging_profile(written)) == written

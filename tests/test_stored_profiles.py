@@ -4,6 +4,7 @@ before that form (schema 1, which kept OCPP 1.6 payloads) upgraded with the same
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from typing import Any
@@ -143,3 +144,16 @@ def test_an_unreadable_stored_profile_is_left_out_not_fatal(tmp_path, caplog) ->
     assert list(restarted(store).station.charging.profiles.installed) == [THE_SAME_PROFILES[1]]
     assert "unreadable" in caplog.text
     store.close()
+
+
+def test_the_other_schedules_of_a_profile_are_kept_and_an_older_entry_has_none() -> None:
+    entry = THE_SAME_PROFILES[1]
+    other = ChargingSchedule(ChargingRateUnit.AMPS, (ChargingSchedulePeriod(0, 6.0),),
+                             schedule_id=8)
+    three = InstalledProfile(entry.connector_id, dataclasses.replace(
+        entry.profile, other_schedules=(other, dataclasses.replace(other, schedule_id=9))))
+    assert decode_installed_profile(encode_installed_profile(three)) == three
+    # What was written before profiles had more than one schedule.
+    older = encode_installed_profile(entry)
+    del older["other_schedules"]
+    assert decode_installed_profile(older) == entry

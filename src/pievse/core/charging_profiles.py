@@ -156,6 +156,15 @@ class ChargingProfile:
     recurrency_kind: RecurrencyKind | None = None
     valid_from: float | None = None
     valid_to: float | None = None
+    #: OCPP 2.0.1 carries up to three schedules for an ISO 15118 car to choose from. The core
+    #: limits by ``schedule`` (the first, or the one chosen); these others are kept as they came,
+    #: so that the profile can be reported as it was set.
+    other_schedules: tuple[ChargingSchedule, ...] = ()
+
+    @property
+    def schedules(self) -> tuple[ChargingSchedule, ...]:
+        """Every schedule of the profile, the one in force first."""
+        return (self.schedule, *self.other_schedules)
 
     def is_valid_at(self, t: float) -> bool:
         """Inside the validity window: ``valid_from`` counts, ``valid_to`` does not."""
@@ -299,7 +308,31 @@ def schedule_problem(profile: ChargingProfile) -> str | None:
 
     These are the rules of the profile on its own; the limits of the charge point (stack levels,
     periods, rate units) and where it may be installed are checked by the store."""
-    s = profile.schedule
+    for s in profile.schedules:
+        if (problem := _periods_problem(s)) is not None:
+            return problem
+    if profile.stack_level < 0:
+        return f"stackLevel {profile.stack_level} is negative"
+    if profile.kind is ChargingProfileKind.RECURRING and profile.recurrency_kind is None:
+        return "a Recurring profile needs a recurrencyKind (Daily or Weekly)"
+    for s in profile.schedules:
+        if (problem := _start_problem(profile, s)) is not None:
+            return problem
+    if (
+        profile.transaction_id is not None
+        and profile.purpose is not ChargingProfilePurpose.TX_PROFILE
+    ):
+        return "transactionId is only allowed in a TxProfile"
+    if (
+        profile.valid_from is not None
+        and profile.valid_to is not None
+        and profile.valid_to <= profile.valid_from
+    ):
+        return "validTo is not after validFrom"
+    return None
+
+
+def _periods_problem(s: ChargingSchedule) -> str | None:
     if not s.periods:
         return "chargingSchedulePeriod is empty"
     if s.periods[0].start_period != 0:
@@ -319,24 +352,13 @@ def schedule_problem(profile: ChargingProfile) -> str | None:
         return f"duration {s.duration} is not positive"
     if s.min_charging_rate is not None and s.min_charging_rate < 0:
         return "minChargingRate is negative"
-    if profile.stack_level < 0:
-        return f"stackLevel {profile.stack_level} is negative"
-    if profile.kind is ChargingProfileKind.RECURRING:
-        if profile.recurrency_kind is None:
-            return "a Recurring profile needs a recurrencyKind (Daily or Weekly)"
-        if s.start_schedule is None:
-            return "a Recurring profile needs a startSchedule to recur from"
+    return None
+
+
+def _start_problem(profile: ChargingProfile, s: ChargingSchedule) -> str | None:
+    """Whether the schedule's start fits the profile's kind."""
+    if profile.kind is ChargingProfileKind.RECURRING and s.start_schedule is None:
+        return "a Recurring profile needs a startSchedule to recur from"
     if profile.kind is ChargingProfileKind.RELATIVE and s.start_schedule is not None:
         return "a Relative profile starts with the transaction and cannot have a startSchedule"
-    if (
-        profile.transaction_id is not None
-        and profile.purpose is not ChargingProfilePurpose.TX_PROFILE
-    ):
-        return "transactionId is only allowed in a TxProfile"
-    if (
-        profile.valid_from is not None
-        and profile.valid_to is not None
-        and profile.valid_to <= profile.valid_from
-    ):
-        return "validTo is not after validFrom"
     return None

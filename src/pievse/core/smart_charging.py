@@ -252,18 +252,9 @@ class ChargingProfiles:
                 f"stackLevel {profile.stack_level} is above ChargeProfileMaxStackLevel "
                 f"({limits.max_stack_level})"
             )
-        if len(profile.schedule.periods) > limits.max_schedule_periods:
-            return (
-                f"{len(profile.schedule.periods)} periods are more than "
-                f"ChargingScheduleMaxPeriods ({limits.max_schedule_periods})"
-            )
-        unit = profile.schedule.charging_rate_unit
-        if unit not in limits.allowed_rate_units:
-            allowed = ", ".join(u.value for u in ChargingRateUnit if u in limits.allowed_rate_units)
-            return (
-                f"chargingRateUnit {unit.value} is not allowed "
-                f"(ChargingScheduleAllowedChargingRateUnit allows {allowed or 'none'})"
-            )
+        for schedule in profile.schedules:
+            if (problem := _schedule_capability_problem(schedule, limits)) is not None:
+                return problem
         if profile.valid_to is not None and profile.valid_to <= now:
             passed = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(profile.valid_to))
             return f"validTo {passed} has already passed"
@@ -513,3 +504,21 @@ def _describe(binding: _Binding, connector_id: int, voltage: float, phases: int)
         f"{entry.profile.label}{where} limits to {period.limit:g} W "
         f"= {binding.amps:.1f} A at {voltage:g} V on {n} phase{'s' if n != 1 else ''}"
     )
+
+
+def _schedule_capability_problem(schedule: ChargingSchedule,
+                                 limits: SmartChargingLimits) -> str | None:
+    """Whether the station can hold this schedule: its periods and its rate unit."""
+    if len(schedule.periods) > limits.max_schedule_periods:
+        return (
+            f"{len(schedule.periods)} periods are more than "
+            f"ChargingScheduleMaxPeriods ({limits.max_schedule_periods})"
+        )
+    unit = schedule.charging_rate_unit
+    if unit not in limits.allowed_rate_units:
+        allowed = ", ".join(u.value for u in ChargingRateUnit if u in limits.allowed_rate_units)
+        return (
+            f"chargingRateUnit {unit.value} is not allowed "
+            f"(ChargingScheduleAllowedChargingRateUnit allows {allowed or 'none'})"
+        )
+    return None

@@ -26,7 +26,7 @@ __all__ = ["decode_installed_profile", "encode_installed_profile", "from_schema_
 
 
 def encode_installed_profile(entry: InstalledProfile) -> dict[str, Any]:
-    profile, schedule = entry.profile, entry.profile.schedule
+    profile = entry.profile
     return {
         "connector_id": entry.connector_id,
         "charging_profile_id": profile.charging_profile_id,
@@ -37,25 +37,27 @@ def encode_installed_profile(entry: InstalledProfile) -> dict[str, Any]:
         "recurrency_kind": _value(profile.recurrency_kind),
         "valid_from": profile.valid_from,
         "valid_to": profile.valid_to,
-        "schedule": {
-            "charging_rate_unit": schedule.charging_rate_unit.value,
-            "duration": schedule.duration,
-            "start_schedule": schedule.start_schedule,
-            "min_charging_rate": schedule.min_charging_rate,
-            "schedule_id": schedule.schedule_id,
-            "periods": [
-                {"start_period": p.start_period, "limit": p.limit,
-                 "number_phases": p.number_phases}
-                for p in schedule.periods
-            ],
-        },
+        "schedule": _encode_schedule(profile.schedule),
+        "other_schedules": [_encode_schedule(s) for s in profile.other_schedules],
     }
 
 
-def decode_installed_profile(data: dict[str, Any]) -> InstalledProfile:
-    """Raises KeyError, TypeError or ValueError when ``data`` is not what ``encode`` wrote."""
-    s = data["schedule"]
-    schedule = ChargingSchedule(
+def _encode_schedule(schedule: ChargingSchedule) -> dict[str, Any]:
+    return {
+        "charging_rate_unit": schedule.charging_rate_unit.value,
+        "duration": schedule.duration,
+        "start_schedule": schedule.start_schedule,
+        "min_charging_rate": schedule.min_charging_rate,
+        "schedule_id": schedule.schedule_id,
+        "periods": [
+            {"start_period": p.start_period, "limit": p.limit, "number_phases": p.number_phases}
+            for p in schedule.periods
+        ],
+    }
+
+
+def _decode_schedule(s: dict[str, Any]) -> ChargingSchedule:
+    return ChargingSchedule(
         charging_rate_unit=ChargingRateUnit(s["charging_rate_unit"]),
         periods=tuple(ChargingSchedulePeriod(p["start_period"], float(p["limit"]),
                                              p["number_phases"])
@@ -65,13 +67,19 @@ def decode_installed_profile(data: dict[str, Any]) -> InstalledProfile:
         min_charging_rate=s["min_charging_rate"],
         schedule_id=s.get("schedule_id"),  # absent from what was saved before 2.0.1
     )
+
+
+def decode_installed_profile(data: dict[str, Any]) -> InstalledProfile:
+    """Raises KeyError, TypeError or ValueError when ``data`` is not what ``encode`` wrote."""
     recurrency = data["recurrency_kind"]
     profile = ChargingProfile(
         charging_profile_id=data["charging_profile_id"],
         stack_level=data["stack_level"],
         purpose=ChargingProfilePurpose(data["purpose"]),
         kind=ChargingProfileKind(data["kind"]),
-        schedule=schedule,
+        schedule=_decode_schedule(data["schedule"]),
+        # Absent from what was saved before profiles had more than one schedule.
+        other_schedules=tuple(_decode_schedule(s) for s in data.get("other_schedules", ())),
         transaction_id=data["transaction_id"],
         recurrency_kind=None if recurrency is None else RecurrencyKind(recurrency),
         valid_from=data["valid_from"],

@@ -1,11 +1,13 @@
 """OCPP 2.0.1 K Smart charging on the wire <-> the core's charging profiles.
 
 2.0.1's profile is 1.6's with other names (``id``, ChargingStationMaxProfile, a string
-transactionId) and a *list* of schedules. Up to three schedules are there for ISO 15118, for
-the car to choose one of; without a 15118 stack the station has nothing to choose with, and the
-core holds one schedule per profile, so a profile with more than one is refused
-(``ProfileUnsupported``: Rejected, with why). So are ``phaseToUse`` (no phase switching here)
-and ChargingStationExternalConstraints, which only the station itself may set (K01.FR.22).
+transactionId) and a *list* of one to three schedules, each with its own id. The choice among
+several is the car's, over ISO 15118 (its SAScheduleTupleID names one); without a 15118 session
+there is no car to choose, so the first schedule is the one in force, and the
+others are kept with the profile and reported back as they were set. Two schedules with one id
+are refused (``ProfileFormatError``). Refused as ``ProfileUnsupported`` (Rejected, with why):
+``phaseToUse`` (no phase switching here) and ChargingStationExternalConstraints, which only the
+station itself may set (K01.FR.22).
 
 A structural fault raises ``ProfileFormatError`` (bounded numbers and dates, as under 1.6);
 whether a profile makes sense is the core's question.
@@ -13,6 +15,7 @@ whether a profile makes sense is the core's question.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pievse.core.charging_profiles import (
@@ -40,7 +43,7 @@ from pievse.protocol.common.profile_fields import (
 )
 
 __all__ = [
-    "EXTERNAL_CONSTRAINTS", "MAX_COMPOSITE_DURATION_S", "ProfileFormatError",
+    "EXTERNAL_CONSTRAINTS", "MAX_COMPOSITE_DURATION_S", "MAX_SCHEDULES", "ProfileFormatError",
     "ProfileUnsupported", "clear_status", "composite_status", "decode_charging_profile",
     "decode_purpose", "decode_rate_unit", "encode_charging_profile", "encode_composite_schedule",
     "encode_charging_schedule", "set_status", "status_info",
@@ -55,6 +58,8 @@ PURPOSES = {
 EXTERNAL_CONSTRAINTS = "ChargingStationExternalConstraints"
 #: GetCompositeSchedule asks for at most this far ahead: a week, the longest recurrence.
 MAX_COMPOSITE_DURATION_S = 7 * 86_400
+#: A profile carries at most this many schedules (for an ISO 15118 car to choose from).
+MAX_SCHEDULES = 3
 #: statusInfo's additionalInfo is at most this long.
 MAX_INFO = 512
 
@@ -70,26 +75,32 @@ def decode_charging_profile(data: Any) -> ChargingProfile:
     if obj.get("chargingProfilePurpose") == EXTERNAL_CONSTRAINTS:
         raise ProfileUnsupported(f"{EXTERNAL_CONSTRAINTS} is set by the station only")
     schedules = obj.get("chargingSchedule")
-    if not isinstance(schedules, list) or not schedules:
-        raise ProfileFormatError("chargingSchedule must be a list of 1 to 3 schedules")
-    if len(schedules) > 1:
-        raise ProfileUnsupported(
-            f"{len(schedules)} chargingSchedules: without ISO 15118 there is no car to choose "
-            "one, this station takes one schedule per profile")
-    sched = require_object(schedules[0], "chargingSchedule[0]")
-    periods = sched.get("chargingSchedulePeriod")
-    # Not a list: decode_schedule below says so in its own words.
-    for i, raw in enumerate(periods if isinstance(periods, list) else []):
-        if isinstance(raw, dict) and raw.get("phaseToUse") is not None:
-            raise ProfileUnsupported(f"chargingSchedulePeriod[{i}]: phaseToUse (no phase "
-                                     "switching here)")
+    if not isinstance(schedules, list) or not 1 <= len(schedules) <= MAX_SCHEDULES:
+        raise ProfileFormatError(f"chargingSchedule must be a list of 1 to {MAX_SCHEDULES} "
+                                 "schedules")
+    decoded = [_decode_schedule(raw, f"chargingSchedule[{n}]")
+               for n, raw in enumerate(schedules)]
+    ids = [s.schedule_id for s in decoded]
+    if len(set(ids)) < len(ids):
+        raise ProfileFormatError(f"chargingSchedule ids {ids} are not unique")
     transaction_id = obj.get("transactionId")
     if transaction_id is not None and (not isinstance(transaction_id, str)
                                        or len(transaction_id) > 36):
         raise ProfileFormatError("transactionId must be a string of at most 36 characters")
-    schedule = decode_schedule(sched, integer(sched, "id", required=True))
-    return decode_profile(obj, schedule, id_key="id", purposes=PURPOSES,
-                          transaction_id=transaction_id)
+    profile = decode_profile(obj, decoded[0], id_key="id", purposes=PURPOSES,
+                             transaction_id=transaction_id)
+    return replace(profile, other_schedules=tuple(decoded[1:]))
+
+
+def _decode_schedule(data: Any, where: str) -> ChargingSchedule:
+    sched = require_object(data, where)
+    periods = sched.get("chargingSchedulePeriod")
+    # Not a list: decode_schedule below says so in its own words.
+    for i, raw in enumerate(periods if isinstance(periods, list) else []):
+        if isinstance(raw, dict) and raw.get("phaseToUse") is not None:
+            raise ProfileUnsupported(f"{where}.chargingSchedulePeriod[{i}]: phaseToUse (no "
+                                     "phase switching here)")
+    return decode_schedule(sched, integer(sched, "id", required=True))
 
 
 def decode_purpose(value: Any) -> ChargingProfilePurpose:
@@ -103,7 +114,8 @@ def decode_rate_unit(value: Any) -> ChargingRateUnit:
 def encode_charging_profile(profile: ChargingProfile) -> dict[str, Any]:
     """The ``chargingProfile`` as ReportChargingProfiles carries it."""
     out = encode_profile(
-        profile, [encode_charging_schedule(profile.schedule, profile.charging_profile_id)],
+        profile, [encode_charging_schedule(s, profile.charging_profile_id)
+                  for s in profile.schedules],
         id_key="id", purposes=PURPOSES)
     if profile.transaction_id is not None:
         out["transactionId"] = str(profile.transaction_id)
