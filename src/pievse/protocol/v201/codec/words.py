@@ -91,6 +91,7 @@ _STOPPED_REASON = {
     StopReason.UNLOCK_COMMAND: "Other",
     StopReason.TIMEOUT: "Timeout",
     StopReason.STOPPED_BY_EV: "StoppedByEV",
+    StopReason.MASTER_PASS: "MasterPass",
 }
 
 _STOP_TRIGGER = {
@@ -103,6 +104,7 @@ _STOP_TRIGGER = {
     StopReason.UNLOCK_COMMAND: "UnlockCommand",
     StopReason.TIMEOUT: "EVConnectTimeout",
     StopReason.STOPPED_BY_EV: "ChargingStateChanged",
+    StopReason.MASTER_PASS: "StopAuthorized",
 }
 
 
