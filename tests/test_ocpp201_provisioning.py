@@ -278,11 +278,11 @@ async def test_tc_b_22_reset_charging_station_with_ongoing_transaction_immediate
     await eventually(lambda: station.exit_reason is ExitReason.SOFT_RESET, what="the restart")
 
 
-async def _two_sessions(csms, start_station):
-    """A station with two EVSEs, a session charging on each."""
-    station = await start_station(ocpp=OCPP201, charge_point={"connectors": 2})
+async def _sessions(start_station, evses: int = 2):
+    """A station with ``evses`` EVSEs, a session charging on each."""
+    station = await start_station(ocpp=OCPP201, charge_point={"connectors": evses})
     sim = station.hardware.simulated
-    for evse, card in ((1, "04A1B2C3"), (2, "04D4E5F6")):
+    for evse, card in list(zip((1, 2), ("04A1B2C3", "04D4E5F6")))[:evses]:
         sim.evs[evse].set_state("C")
         sim.reader.present(card)
         await eventually(lambda: sim.boards[evse].contactor_closed, what=f"EVSE {evse} charging")
@@ -309,7 +309,7 @@ async def test_tc_b_25_reset_evse_without_ongoing_transaction(csms, start_statio
 
 
 async def test_tc_b_26_reset_evse_with_ongoing_transaction_onidle(csms, start_station):
-    station = await _two_sessions(csms, start_station)
+    station = await _sessions(start_station)
     sim = station.hardware.simulated
     answer = await csms.call("CP1", "Reset", {"type": "OnIdle", "evseId": 1})
     assert answer["status"] == "Scheduled"
@@ -324,7 +324,7 @@ async def test_tc_b_26_reset_evse_with_ongoing_transaction_onidle(csms, start_st
 
 
 async def test_tc_b_27_reset_evse_with_ongoing_transaction_immediate(csms, start_station):
-    station = await _two_sessions(csms, start_station)
+    station = await _sessions(start_station)
     sim = station.hardware.simulated
     answer = await csms.call("CP1", "Reset", {"type": "Immediate", "evseId": 1})
     assert answer["status"] == "Accepted"
@@ -344,11 +344,7 @@ async def test_tc_b_27_reset_evse_with_ongoing_transaction_immediate(csms, start
 
 
 async def test_reset_of_an_evse_the_station_lacks_is_rejected(csms, start_station):
-    station = await start_station(ocpp=OCPP201)
-    sim = station.hardware.simulated
-    sim.evs[1].set_state("C")
-    sim.reader.present("04A1B2C3")
-    await eventually(lambda: sim.boards[1].contactor_closed, what="charging")
+    sim = (await _sessions(start_station, evses=1)).hardware.simulated
     for evse in (2, 0, -5):
         answer = await csms.call("CP1", "Reset", {"type": "Immediate", "evseId": evse})
         assert answer["status"] == "Rejected"
