@@ -278,10 +278,77 @@ async def test_tc_b_22_reset_charging_station_with_ongoing_transaction_immediate
     await eventually(lambda: station.exit_reason is ExitReason.SOFT_RESET, what="the restart")
 
 
-async def test_tc_b_29_reset_evse_with_ongoing_transaction_not_supported(csms, start_station):
-    await start_station(ocpp=OCPP201)
+async def _sessions(start_station, evses: int = 2):
+    """A station with ``evses`` EVSEs, a session charging on each."""
+    station = await start_station(ocpp=OCPP201, charge_point={"connectors": evses})
+    sim = station.hardware.simulated
+    for evse, card in list(zip((1, 2), ("04A1B2C3", "04D4E5F6")))[:evses]:
+        sim.evs[evse].set_state("C")
+        sim.reader.present(card)
+        await eventually(lambda: sim.boards[evse].contactor_closed, what=f"EVSE {evse} charging")
+    return station
+
+
+def _ended(csms) -> list[dict]:
+    return [e for e in sent(csms, "TransactionEvent") if e["eventType"] == "Ended"]
+
+
+def _evse_of(csms, transaction_id: str) -> int:
+    [started] = [e for e in sent(csms, "TransactionEvent") if e["eventType"] == "Started"
+                 and e["transactionInfo"]["transactionId"] == transaction_id]
+    return started["evse"]["id"]
+
+
+async def test_tc_b_25_reset_evse_without_ongoing_transaction(csms, start_station):
+    station = await start_station(ocpp=OCPP201, charge_point={"connectors": 2})
+    for kind in ("OnIdle", "Immediate"):
+        answer = await csms.call("CP1", "Reset", {"type": kind, "evseId": 2})
+        assert answer["status"] == "Accepted"
+    assert station.exit_reason is ExitReason.STOPPED, "an EVSE reset restarts no daemon"
+    assert [b["reason"] for b in sent(csms, "BootNotification")] == ["PowerUp"]
+
+
+async def test_tc_b_26_reset_evse_with_ongoing_transaction_onidle(csms, start_station):
+    station = await _sessions(start_station)
+    sim = station.hardware.simulated
     answer = await csms.call("CP1", "Reset", {"type": "OnIdle", "evseId": 1})
-    assert answer["status"] == "Rejected"
+    assert answer["status"] == "Scheduled"
+    assert sim.boards[1].contactor_closed and not _ended(csms)
+    sim.evs[1].set_state("A")  # the session ends its own way; the reset follows it
+    await eventually(lambda: _ended(csms), what="the transaction on EVSE 1 ended")
+    [ended] = _ended(csms)
+    assert ended["transactionInfo"]["stoppedReason"] == "EVDisconnected"
+    assert _evse_of(csms, ended["transactionInfo"]["transactionId"]) == 1
+    assert sim.boards[2].contactor_closed and len(station.station.transactions()) == 1
+    assert station.exit_reason is ExitReason.STOPPED
+
+
+async def test_tc_b_27_reset_evse_with_ongoing_transaction_immediate(csms, start_station):
+    station = await _sessions(start_station)
+    sim = station.hardware.simulated
+    answer = await csms.call("CP1", "Reset", {"type": "Immediate", "evseId": 1})
+    assert answer["status"] == "Accepted"
+    sim.evs[1].set_state("B")  # the car sees the pilot drop and stops drawing
+    await eventually(lambda: _ended(csms), what="the transaction on EVSE 1 ended")
+    [ended] = _ended(csms)
+    assert ended["triggerReason"] == "ResetCommand"
+    assert ended["transactionInfo"]["stoppedReason"] == "ImmediateReset"
+    assert _evse_of(csms, ended["transactionInfo"]["transactionId"]) == 1
+    assert not sim.boards[1].contactor_closed
+    # EVSE 1 shows what the car says (still plugged in); EVSE 2 charges on, nothing restarts.
+    await eventually(lambda: [s["connectorStatus"] for s in sent(csms, "StatusNotification")
+                              if s["evseId"] == 1][-1] == "Occupied", what="EVSE 1 Occupied")
+    assert sim.boards[2].contactor_closed and len(station.station.transactions()) == 1
+    assert station.exit_reason is ExitReason.STOPPED
+    assert [b["reason"] for b in sent(csms, "BootNotification")] == ["PowerUp"]
+
+
+async def test_reset_of_an_evse_the_station_lacks_is_rejected(csms, start_station):
+    sim = (await _sessions(start_station, evses=1)).hardware.simulated
+    for evse in (2, 0, -5):
+        answer = await csms.call("CP1", "Reset", {"type": "Immediate", "evseId": evse})
+        assert answer["status"] == "Rejected"
+    assert sim.boards[1].contactor_closed and not _ended(csms)
 
 
 async def test_every_variable_kept_under_a_16_key_feeds_what_that_key_feeds(tmp_path):

@@ -36,6 +36,7 @@ from pievse.core.authorization import (
     AuthorizationEntry,
     AuthorizationResult,
     AuthorizationSnapshot,
+    AuthorizationStatus,
     ClearCacheStatus,
     IdToken,
     LocalAuthorization,
@@ -160,6 +161,18 @@ class Access:
     def pre_authorized(self, id_token: IdToken) -> AuthorizationResult | None:
         """LocalPreAuthorize while online: the Accepted entry that starts ``id_token`` at once."""
         return self.authorization.decide_pre_authorize(id_token, self._now(), self._settings())
+
+    def is_master_pass(self, result: AuthorizationResult) -> bool:
+        """Is the card a master pass (its group is MasterPassGroupId, OCPP 2.0.1 C16)? It may
+        stop every running transaction, and may start none."""
+        master = self._settings().master_pass_group_id
+        return (master is not None and result.group is not None
+                and result.status is AuthorizationStatus.ACCEPTED
+                and result.group.value == master)
+
+    @property
+    def has_master_pass(self) -> bool:
+        return self._settings().master_pass_group_id is not None
 
     def decide_offline(self, id_token: IdToken) -> AuthorizationResult | None:
         """The CSMS cannot be asked: Accepted to start, a stored refusal, or None to refuse.

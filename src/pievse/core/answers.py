@@ -40,6 +40,16 @@ class ResetStatus(enum.Enum):
     ACCEPTED = "accepted"
 
 
+class EvseResetStatus(enum.Enum):
+    """A reset of one EVSE (2.0.1's Reset with an evseId)."""
+
+    ACCEPTED = "accepted"
+    #: OnIdle while a transaction runs there: the reset follows when it ends.
+    SCHEDULED = "scheduled"
+    #: No such EVSE.
+    REJECTED = "rejected"
+
+
 class AvailabilityStatus(enum.Enum):
     ACCEPTED = "accepted"
     REJECTED = "rejected"

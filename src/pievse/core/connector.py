@@ -57,7 +57,8 @@ from pievse.core.tx_points import ev_connection_deadline
 from pievse.core.vocabulary import ConnectorStatus, ErrorCode, ReadingContext, StopReason
 
 #: The stop reasons that end the driver's authorisation rather than the car's connection.
-_DEAUTHORIZATIONS = frozenset({StopReason.LOCAL, StopReason.REMOTE, StopReason.DE_AUTHORIZED})
+_DEAUTHORIZATIONS = frozenset({StopReason.LOCAL, StopReason.REMOTE, StopReason.DE_AUTHORIZED,
+                               StopReason.MASTER_PASS})
 
 
 @dataclass(slots=True)

@@ -4,8 +4,9 @@ A tap is decided here: the card that started a session ends it (OCPP 1.6 3.5), a
 for a car is withdrawn, a card held locally as Accepted starts at once (LocalPreAuthorize), and
 any other is put to the CSMS (``AuthorizeRequest``), or to the local stores when the CSMS cannot
 be asked, or to the card list of a station without CSMS. The CSMS's verdict then picks the
-connector (reservations, the card's group) and authorises it. A remote start asks the CSMS the
-same way when AuthorizeRemoteTxRequests says so. One question per card at a time.
+connector (reservations, the card's group) and authorises it; a master pass (its group is
+MasterPassGroupId) stops every running transaction instead and starts none. A remote start
+asks the CSMS the same way when AuthorizeRemoteTxRequests says so. One question per card at a time.
 
 It sees the connectors, the local stores (``Access``) and whether the CSMS can be asked; what it
 decides goes out as effects.
@@ -66,7 +67,9 @@ class IdTags:
                 return
         if id_token.value in self.deciding:
             return  # a second tap while the CSMS is deciding: one question only
-        if free_connector(self._connectors) is None:
+        if free_connector(self._connectors) is None and not (
+                self._access.has_master_pass and self._running()):
+            # A master pass may still stop the sessions: only its verdict tells it is one.
             self._emit(
                 TokenAnswered(id_token, False, None, None, "no connector free for a new session")
             )
@@ -79,6 +82,9 @@ class IdTags:
             # its answer may name the card's group (OCPP 1.6 5.13).
             connector = (self.connector_for(id_token, known.group, None)
                          if known is not None else None)
+            if known is not None and self._access.is_master_pass(known):
+                self._master_pass(id_token, known.status, remote=False)
+                return
             if known is not None and connector is not None:
                 self._emit(TokenAnswered(id_token, True, known.status, connector.id,
                                         "authorised locally"))
@@ -113,6 +119,9 @@ class IdTags:
             self._emit(TokenAnswered(id_token, False, result.status, None,
                                     f"id tag {result.status.word}"))
             return
+        if self._access.is_master_pass(result):
+            self._master_pass(id_token, result.status, request.remote)
+            return
         connector = self.connector_for(id_token, result.group, request.connector_id)
         if connector is None:
             why = ("connector reserved for another id tag"
@@ -122,6 +131,20 @@ class IdTags:
             return
         self._emit(TokenAnswered(id_token, True, result.status, connector.id, how))
         connector.authorize(id_token, result.group, request.remote_start_id)
+
+    def _running(self) -> list[Connector]:
+        return [c for c in self._connectors.values() if c.transaction is not None
+                and c.transaction.stop is None and not c.transaction.authorization_ended]
+
+    def _master_pass(self, id_token: IdToken, status: AuthorizationStatus, remote: bool) -> None:
+        """A master pass presented (C16): it stops every running transaction (a station
+        without a screen cannot ask which) and starts none (C16.FR.01); asked for from afar,
+        it only starts none."""
+        running = [] if remote else self._running()
+        for c in running:
+            c.begin_stop(StopReason.MASTER_PASS, id_token)
+        info = "master pass: sessions stopped" if running else "a master pass starts no session"
+        self._emit(TokenAnswered(id_token, bool(running), status, None, info))
 
     def ask_for_remote_start(self, id_token: IdToken, connector: Connector,
                              remote_start_id: int | None = None) -> None:

@@ -59,6 +59,9 @@ class StationSettings:
     authorization_cache_enabled: bool = True
     #: LocalAuthListEnabled: consult the list the CSMS sends with SendLocalList.
     local_auth_list_enabled: bool = True
+    #: MasterPassGroupId (2.0.1 C16): a card of this group stops every running transaction and
+    #: starts none. None: no master pass.
+    master_pass_group_id: str | None = None
 
     # Reservation profile
     #: ReserveConnectorZeroSupported: ReserveNow for connector 0 holds *some* connector free.

@@ -24,7 +24,7 @@ from pievse.core import availability
 from pievse.core.hardware import FaultKind, MeterReading, PilotState
 from pievse.core.access import Access, AccessLimits
 from pievse.core.answers import (
-    Answer, AvailabilityStatus, RemoteStartStopStatus, ResetStatus, UnlockStatus)
+    Answer, AvailabilityStatus, EvseResetStatus, RemoteStartStopStatus, ResetStatus, UnlockStatus)
 from pievse.core.authorization import (
     AuthorizationResult, AuthorizationStatus, IdToken, LocalListUpdate)
 from pievse.core.charging_limits import ChargingLimits
@@ -38,6 +38,7 @@ from pievse.core.charging_profiles import (
 from pievse.core.clock import Clock, SystemClock
 from pievse.core.effects import AvailabilityChanged, Effect, ResetNow, StatusChanged
 from pievse.core.connector import Connector
+from pievse.core.evse_reset import EvseResets
 from pievse.core.id_tags import IdTags
 from pievse.core.interrupted import InterruptedTransactions
 from pievse.core.local_limits import LocalLimits
@@ -91,6 +92,7 @@ class Station:
         self.local = LocalLimits(self.connectors, settings=self._current_settings, emit=self._emit)
         self.interrupted = InterruptedTransactions(self.connector, self.restore_transaction_refs,
                                                    clock=self.clock, emit=self._emit)
+        self.evse_resets = EvseResets(self.connectors)
         self.access = Access(self.connectors, limits=access_limits, standalone=standalone, **seams)
         self.id_tags = IdTags(self.connectors, self.access, csms_online=lambda: self.csms_online,
                               emit=self._emit)
@@ -130,6 +132,7 @@ class Station:
     def _transaction_ended(self, connector: Connector) -> None:
         self.charging.transaction_ended(connector)
         self.local.moved(connector.id)
+        self.evse_resets.transaction_ended(connector)
         self._report_station_status()
         if self.reset_pending is not None and not self.transactions():
             self._emit(ResetNow(hard=self.reset_pending))
@@ -365,6 +368,11 @@ class Station:
         if not self.transactions():
             self._emit(ResetNow(hard=hard))
         return Answer(ResetStatus.ACCEPTED, self._take())
+
+    def reset_evse(self, connector_id: int, immediate: bool) -> Answer:
+        """Reset one EVSE only (see evse_reset.py); the daemon goes on."""
+        status: EvseResetStatus = self.evse_resets.request(connector_id, immediate)
+        return Answer(status, self._take())
 
     def hold_for_update(self, held: bool) -> list[Effect]:
         """A firmware update waits for the transactions to end before it installs (OCPP 2.0.1

@@ -53,6 +53,8 @@ class StopReason(str, enum.Enum):
     TIMEOUT = "Timeout"
     #: TxStopPoint EnergyTransfer: the car stopped taking energy.
     STOPPED_BY_EV = "StoppedByEV"
+    #: A master pass card (2.0.1 C16; 1.6 has no master pass to set) stopped the transaction.
+    MASTER_PASS = "MasterPass"
 
 
 class ReadingContext(str, enum.Enum):

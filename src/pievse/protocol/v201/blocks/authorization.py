@@ -42,6 +42,10 @@ class AuthorizationBlock:
             Variable(auth, "OfflineTxForUnknownIdEnabled", BOOLEAN, False,
                      key="AllowOfflineTxForUnknownId",
                      setting="allow_offline_tx_for_unknown_id"),
+            # C16: empty, no master pass (the station's setting is None then).
+            Variable(auth, "MasterPassGroupId", DataType.STRING, "",
+                     setting="master_pass_group_id", to_setting=_group_or_none,
+                     check=_check_group_id),
             Variable("AuthCacheCtrlr", "Enabled", BOOLEAN, True,
                      key="AuthorizationCacheEnabled", setting="authorization_cache_enabled"),
             Variable("LocalAuthListCtrlr", "Enabled", BOOLEAN, True, key="LocalAuthListEnabled",
@@ -57,3 +61,16 @@ class AuthorizationBlock:
     def on_clear_cache(self, **_: Any) -> call_result.ClearCache:
         self.context.answer(self.context.station.clear_cache())
         return call_result.ClearCache(status="Accepted")
+
+
+#: An IdToken's value is at most 36 characters: a longer group could match no card.
+_ID_TOKEN_MAX = 36
+
+
+def _group_or_none(value: str) -> str | None:
+    return value or None
+
+
+def _check_group_id(_block: Any, value: str) -> str | None:
+    return (f"longer than {_ID_TOKEN_MAX} characters, an idToken's most"
+            if len(value) > _ID_TOKEN_MAX else None)

@@ -25,7 +25,7 @@ from pievse.protocol.common.datetimes import format_datetime
 from pievse.protocol.common.payloads import snake_to_camel_case
 from pievse.protocol.common.notifications import Call
 from pievse.protocol.common.registration import Registration
-from pievse.protocol.v201.codec.words import encode_reset_status
+from pievse.protocol.v201.codec.words import encode_evse_reset_status, encode_reset_status
 from pievse.protocol.v201.context import Context
 from pievse.protocol.v201.device_model import DataType, Mutability, SetResult, Variable
 
@@ -262,8 +262,10 @@ class ProvisioningBlock:
     def on_reset(self, type: str, evse_id: int | None = None, **_: Any) -> call_result.Reset:
         station = self.context.station
         if evse_id is not None:
-            # An EVSE is no device of its own here: only the whole station restarts.
-            return call_result.Reset(status="Rejected")
+            # One EVSE: its session ends, the daemon and the other EVSEs go on (B11/B12).
+            self.log.warning("%s reset of EVSE %d requested by the CSMS", type, evse_id)
+            answer = station.reset_evse(evse_id, immediate=type == "Immediate")
+            return call_result.Reset(status=encode_evse_reset_status(self.context.answer(answer)))
         if type == "OnIdle" and station.transactions():
             self.log.warning("Reset OnIdle requested by the CSMS: once every transaction ended")
             self._reset_when_idle = True

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pievse.core.answers import AvailabilityStatus, RemoteStartStopStatus, ResetStatus
+from pievse.core.answers import (
+    AvailabilityStatus, EvseResetStatus, RemoteStartStopStatus, ResetStatus)
 from pievse.core.authorization import (
     AuthorizationResult,
     AuthorizationStatus,
@@ -30,6 +31,7 @@ __all__ = [
     "decode_id_token_info",
     "encode_id_token",
     "encode_remote_status",
+    "encode_evse_reset_status",
     "encode_reset_status",
     "security_event_notification",
     "stopped_reason",
@@ -89,6 +91,7 @@ _STOPPED_REASON = {
     StopReason.UNLOCK_COMMAND: "Other",
     StopReason.TIMEOUT: "Timeout",
     StopReason.STOPPED_BY_EV: "StoppedByEV",
+    StopReason.MASTER_PASS: "MasterPass",
 }
 
 _STOP_TRIGGER = {
@@ -101,6 +104,7 @@ _STOP_TRIGGER = {
     StopReason.UNLOCK_COMMAND: "UnlockCommand",
     StopReason.TIMEOUT: "EVConnectTimeout",
     StopReason.STOPPED_BY_EV: "ChargingStateChanged",
+    StopReason.MASTER_PASS: "StopAuthorized",
 }
 
 
@@ -149,6 +153,11 @@ def stop_trigger_reason(reason: StopReason) -> str:
 
 def encode_reset_status(status: ResetStatus) -> str:
     return "Accepted" if status is ResetStatus.ACCEPTED else "Rejected"
+
+
+def encode_evse_reset_status(status: EvseResetStatus) -> str:
+    return {EvseResetStatus.ACCEPTED: "Accepted", EvseResetStatus.SCHEDULED: "Scheduled",
+            EvseResetStatus.REJECTED: "Rejected"}[status]
 
 
 def encode_remote_status(status: RemoteStartStopStatus) -> str:
