@@ -248,9 +248,14 @@ except ImportError:  # pragma: no cover - the standard library's encoder writes 
 def _written(message: list[Any]) -> str:
     if orjson is not None:
         try:
-            return orjson.dumps(message).decode()
+            text = orjson.dumps(message).decode()
         except TypeError:  # beyond what orjson writes (an integer past 64 bits): the slow way
             pass
+        else:
+            # orjson writes other characters as they are, the standard encoder (and the ocpp
+            # package, and so most CSMS test suites) as \u escapes: keep one spelling on the wire.
+            if text.isascii():
+                return text
     return _encode(message)
 
 
