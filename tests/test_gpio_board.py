@@ -419,9 +419,13 @@ async def test_states_e_and_f_are_faults_that_clear_when_the_pilot_recovers(
     await log.wait_for(PilotStateChanged(state))
     await log.wait_for(FaultChanged(PILOT, True))
     assert native.contactor.state == 0 and log.relay_was_low_when(PilotStateChanged(state))
+    reported_c = log.seen.count(PilotStateChanged(C))
     native.pilot.shorted, native.pilot.stuck_v = False, None
     await log.wait_for(FaultChanged(PILOT, False))
-    assert log.seen[-1] == PilotStateChanged(C)
+    # The car is seen in C again (reported a moment after the fault clears on a busy machine).
+    await log.wait_for(PilotStateChanged(C), times=reported_c + 1)
+    last_c = len(log.seen) - 1 - log.seen[::-1].index(PilotStateChanged(C))
+    assert last_c > log.seen.index(FaultChanged(PILOT, False))
     assert native.contactor.state == 0, "the board never closes again by itself"
 
 
