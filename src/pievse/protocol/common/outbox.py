@@ -31,6 +31,9 @@ from pievse.aio import AsyncClock, SystemClock
 
 log = logging.getLogger(__name__)
 
+#: An outbox without a journal writes nothing: one reusable empty context, not one per change.
+_NO_BATCH = contextlib.nullcontext()
+
 #: Queued MeterValues kept at most, by default: ~10 days of 1-minute samples, a few MB on disk.
 MAX_METER_VALUES = 15_000
 
@@ -183,7 +186,7 @@ class Outbox:
                         self.max_meter_values, self.dropped_meter_values)
 
     def _batch(self) -> contextlib.AbstractContextManager[None]:
-        return self._journal.batch() if self._journal is not None else contextlib.nullcontext()
+        return self._journal.batch() if self._journal is not None else _NO_BATCH
 
     async def next_ready(self) -> OutboxEntry:
         """Wait for the head entry and for its retry time."""
