@@ -37,7 +37,7 @@ STRIDE = 100_000
 
 #: Long enough for every station to boot and charge at least once on a machine whose cores are
 #: busy with other tests (Locust's run time counts from the spawn, not from the boots).
-RUN_TIME = "30s"
+RUN_TIME = "20s"
 
 LOCUSTFILE = "from pievse.fleet.locust import ChargePointUser  # noqa: F401\n"
 
