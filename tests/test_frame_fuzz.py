@@ -184,13 +184,18 @@ class Rig:
         self.loop.run(stop())
 
 
-@pytest.fixture(scope="module", params=sorted(VERSIONS))
-def rig(request: pytest.FixtureRequest) -> Iterator[Rig]:
+def running_rig(version: str) -> Iterator[Rig]:
+    """A station of ``version`` on a loop of its own, for a module's fuzzers (a fixture body)."""
     loop = LoopThread()
-    station = Rig(loop, request.param)
+    station = Rig(loop, version)
     yield station
     station.close()
     loop.close()
+
+
+@pytest.fixture(scope="module", params=sorted(VERSIONS))
+def rig(request: pytest.FixtureRequest) -> Iterator[Rig]:
+    yield from running_rig(request.param)
 
 
 def actions(version: str) -> list[str]:

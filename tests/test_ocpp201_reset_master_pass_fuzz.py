@@ -16,8 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.test_api_fuzz import LoopThread
-from tests.test_frame_fuzz import Rig
+from tests.test_frame_fuzz import Rig, running_rig
 
 FUZZ = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -25,11 +24,7 @@ FUZZ = settings(max_examples=60, deadline=None,
 
 @pytest.fixture(scope="module")
 def rig() -> Iterator[Rig]:
-    loop = LoopThread()
-    station = Rig(loop, "2.0.1")
-    yield station
-    station.close()
-    loop.close()
+    yield from running_rig("2.0.1")
 
 
 def _call(rig: Rig, action: str, payload: dict, n: int) -> dict:

@@ -25,8 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.test_api_fuzz import LoopThread
-from tests.test_frame_fuzz import Rig
+from tests.test_frame_fuzz import Rig, running_rig
 
 NETWORK = {"configurationSlot": 1, "connectionData": {
     "ocppVersion": "OCPP20", "ocppTransport": "JSON", "ocppCsmsUrl": "ws://127.0.0.1:9/ocpp",
@@ -174,11 +173,7 @@ def _state(rig: Rig) -> tuple[Any, ...]:
 
 @pytest.fixture(scope="module")
 def rig() -> Iterator[Rig]:
-    loop = LoopThread()
-    station = Rig(loop, "2.0.1")
-    yield station
-    station.close()
-    loop.close()
+    yield from running_rig("2.0.1")
 
 
 FUZZ = settings(max_examples=120, deadline=None,
