@@ -58,6 +58,17 @@ def pytest_itemcollected(item: pytest.Item) -> None:
         item.add_marker(pytest.mark.xdist_group("pcscd"))
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    # A fuzzer feeds lone surrogates ("\\ud800" is valid JSON); a log line that quotes one ends up
+    # in the report's captured log, which pytest-xdist cannot send to the controller as UTF-8: the
+    # worker would die with an internal error instead of reporting the test.
+    report = yield
+    report.sections = [(title, text.encode("utf-8", "backslashreplace").decode("utf-8"))
+                       for title, text in report.sections]
+    return report
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     # Noted per test from its report, not where the skip is raised: a session fixture raises it
     # once, and pytest hands the same skip to every later test that asks for the fixture.

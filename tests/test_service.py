@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from pievse.app.systemd import Notifier, under_journald
+from pievse.app.systemd import Notifier, setup_logging, under_journald
 from tests.conftest import config_text, eventually
 
 
@@ -169,6 +169,22 @@ def test_journald_is_recognised_by_the_device_and_inode_of_stderr(tmp_path):
                                  env={**os.environ, "JOURNAL_STREAM": journal_stream}, check=True)
         assert out.stdout.strip() == expected, journal_stream
     assert under_journald({}) is False
+
+
+def test_a_lone_surrogate_from_the_wire_is_escaped_in_the_log_line_not_dropped_with_it():
+    """JSON lets a peer send "\\ud800" in an id tag or a topic; UTF-8 (the journal) cannot carry
+    it, and the handler would drop the whole line that quotes it."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        handler = setup_logging("INFO")
+        record = logging.LogRecord("pievse.test", logging.WARNING, __file__, 1,
+                                   "refused id tag %s", ("\ud800ABC",), None)
+        line = handler.format(record)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    assert "refused id tag \\ud800ABC" in line.encode("utf-8").decode("utf-8")
 
 
 async def test_log_lines_carry_the_journal_fields_of_their_connector_and_ocpp_action(

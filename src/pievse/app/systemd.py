@@ -152,6 +152,17 @@ def under_journald(environ: dict[str, str] | None = None) -> bool:
     return (stat.st_dev, stat.st_ino) == (int(device), int(inode))
 
 
+class _Utf8SafeFormatter(logging.Formatter):
+    """Escapes what UTF-8 cannot carry. JSON lets a peer send a lone surrogate ("\\ud800") in
+    any string, and a log line quoting it would make the journal's handler drop the whole line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        if line.isascii():
+            return line
+        return line.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def setup_logging(level: str, charge_point_id: str | None = None) -> logging.Handler:
     """Log to journald with structured fields when systemd runs us, else to stderr."""
     root = logging.getLogger()
@@ -169,12 +180,12 @@ def setup_logging(level: str, charge_point_id: str | None = None) -> logging.Han
             if charge_point_id:
                 extra["CHARGE_POINT_ID"] = charge_point_id
             handler = JournalHandler(**extra)
-            handler.setFormatter(logging.Formatter("%(message)s"))
+            handler.setFormatter(_Utf8SafeFormatter("%(message)s"))
     if handler is None:
         handler = logging.StreamHandler(sys.stderr)
         # The journal stamps time and priority itself; a terminal needs them in the line.
         fmt = ("%(name)s: %(message)s" if under_journald()
                else "%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-        handler.setFormatter(logging.Formatter(fmt))
+        handler.setFormatter(_Utf8SafeFormatter(fmt))
     root.addHandler(handler)
     return handler

@@ -200,7 +200,7 @@ class MqttBridge:
                     self.changed()
             elif message.retain:
                 # A command left on the broker would be carried out again at every reconnect.
-                log.warning("MQTT: ignored a retained command on %s; publish commands without "
+                log.warning("MQTT: ignored a retained command on %r; publish commands without "
                             "the retain flag", topic[:200])
             else:
                 self.command(topic, payload)
@@ -211,9 +211,9 @@ class MqttBridge:
             order = read_order(self.topics, topic, payload)
             carry_out(self._controls, order)
         except ValueError as error:
-            log.warning("MQTT: ignored %s: %s", topic[:200], error)
+            log.warning("MQTT: ignored %r: %s", topic[:200], error)
         except Exception:
-            log.exception("MQTT: the command on %s failed", topic[:200])
+            log.exception("MQTT: the command on %r failed", topic[:200])
         else:
             log.info("MQTT: %s %s", topic, order.value if order.value is not None else "")
             self.changed()
