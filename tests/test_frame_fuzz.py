@@ -51,7 +51,8 @@ ORDINARY_KEYS = ["HeartbeatInterval", "MeterValueSampleInterval", "ClockAlignedD
 
 # --- what is sent ---------------------------------------------------------------------------------
 
-TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
+# Lone surrogates too: JSON escapes them, and the reader refuses them as no text.
+TEXT = st.text(st.characters(exclude_categories=()), max_size=30)
 HUGE_INTEGERS = st.sampled_from([2**63 - 1, -(2**63), 2**63, 10**400, -(10**400)])
 INTEGERS = st.one_of(st.integers(-3, 3), st.integers(-(2**70), 2**70), HUGE_INTEGERS)
 NUMBERS = st.one_of(INTEGERS, st.floats(allow_nan=True, allow_infinity=True),

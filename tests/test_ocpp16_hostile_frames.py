@@ -203,6 +203,56 @@ async def test_an_authorize_answer_with_an_unwritable_date_time_ends_no_session(
     assert daemon.protocol.registered
 
 
+LONE = "\\ud800X"  # a JSON escape of half a surrogate pair: valid JSON, not text
+
+
+@pytest.mark.parametrize(("action", "payload"), [
+    ("RemoteStartTransaction", '{"idTag":"' + LONE + '"}'),
+    ("SendLocalList", '{"listVersion":9,"updateType":"Full","localAuthorizationList":'
+                      '[{"idTag":"' + LONE + '","idTagInfo":{"status":"Accepted"}}]}'),
+    ("ReserveNow", '{"connectorId":1,"expiryDate":"2099-01-01T00:00:00Z","idTag":"' + LONE
+                   + '","reservationId":4}'),
+    ("ChangeConfiguration", '{"key":"HeartbeatInterval","value":"' + LONE + '"}'),
+    ("DataTransfer", '{"vendorId":"x","data":"' + LONE + '"}'),
+])
+async def test_a_string_that_is_not_text_is_a_formation_violation_and_changes_nothing(
+    csms, start_station, action, payload
+):
+    # Accepted, the id tag of a remote start broke the store when the car came: the transaction
+    # went unrecorded and its StartTransaction unsent.
+    daemon = await start_station()
+    version = daemon.station.local_list_version()
+    answer = json.loads(await csms.send_raw("CP1", f'[2,"s",{json.dumps(action)},{payload}]'))
+    assert answer[:3] == [4, "s", "FormationViolation"]
+    assert "surrogate" in answer[3]
+    assert daemon.station.local_list_version() == version
+    await still_answering(csms, daemon)
+    # No remote start is waiting: the car plugged in waits for a card, as before the frame.
+    await charging_session(csms, daemon)
+    assert [p["idTag"] for p in received(csms, "StartTransaction")] == [TAG]
+
+
+async def test_an_answer_holding_a_string_that_is_not_text_is_not_taken_and_sent_again(
+    csms, start_station
+):
+    answers: list[str] = []
+
+    async def lone_surrogate_once(cp_id, action, payload):
+        if action == "StartTransaction" and not answers:
+            answers.append("lone")
+            return {"transactionId": 5,
+                    "idTagInfo": {"status": "Accepted", "parentIdTag": "\ud800"}}
+        return None
+
+    daemon = await card_presented(csms, start_station, lone_surrogate_once, "StartTransaction")
+    await eventually(lambda: daemon.station.connector(1).transaction is not None
+                     and daemon.station.connector(1).transaction.transaction_id not in (None, 5),
+                     timeout=30, what="the StartTransaction sent again and answered")
+    starts = received(csms, "StartTransaction")
+    assert len(starts) >= 2 and starts[0] == starts[1]
+    await still_answering(csms, daemon)
+
+
 def widest_local_list(version: int, entries: int) -> str:
     # Every idTag as long as the schema allows, in characters that JSON escapes as surrogate
     # pairs: the largest SendLocalList the station can be sent for its advertised length.

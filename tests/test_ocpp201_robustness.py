@@ -30,6 +30,9 @@ pytestmark = pytest.mark.asyncio
         ('[2,"b9"]', "RpcFrameworkError"),
         ("not json at all", "RpcFrameworkError"),
         ('[7,"b10","Heartbeat",{}]', "MessageTypeNotSupported"),
+        # A JSON escape of half a surrogate pair: valid JSON, but no text a store or log takes.
+        ('[2,"b11","RequestStartTransaction",{"idToken":{"idToken":"\\ud800",'
+         '"type":"ISO14443"},"remoteStartId":1}]', "FormatViolation"),
     ],
 )
 async def test_out_of_spec_call_gets_the_ocpp201_callerror_and_the_link_stays(

@@ -24,6 +24,10 @@ Nesting is bounded too: no OCPP message nests beyond a dozen levels, and a frame
 thousand deep would exhaust Python's stack in the reader or in whatever walks the payload next.
 Such a frame is refused as a FormationViolation, still answering its unique id when it has one.
 
+So are strings that are not text: JSON lets a peer escape a lone UTF-16 surrogate (``"\\ud800"``),
+which no UTF-8 writer takes, so an id tag holding one would break the station's store, its log
+and every frame that repeats it, long after the CALL was accepted.
+
 :class:`Call`, :class:`CallResult` and :class:`CallError` are the frames this end writes, in the
 compact form peers expect (no spaces between elements).
 """
@@ -104,9 +108,25 @@ def read_frame(data: str | bytes) -> Frame:
     if data.count("[") + data.count("{") > MAX_DEPTH and _depth(message) > MAX_DEPTH:
         return _too_deep(data)
     frame = _frame(data, message)
-    if frame.well_formed and numbers.fault is not None and frame.message_type != CALLERROR:
-        return replace(frame, fault=numbers.fault)
+    if frame.well_formed and frame.message_type != CALLERROR:
+        if numbers.fault is not None:
+            return replace(frame, fault=numbers.fault)
+        if _holds_lone_surrogate(data, message):
+            return replace(frame, fault=("formation", "a string holds a lone UTF-16 surrogate "
+                                         "(U+D800 to U+DFFF), which is not a character"))
     return frame
+
+
+def _holds_lone_surrogate(text: str, message: Any) -> bool:
+    # A frame off the wire is valid UTF-8, so a surrogate can only come from a \u escape: the
+    # common frame, ASCII with no \u in it, is cleared without a walk.
+    if text.isascii() and "\\u" not in text:
+        return False
+    try:
+        _encode_unicode(message).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _depth(value: Any) -> int:
@@ -238,6 +258,7 @@ def _call(text: str, message: list[Any], unique_id: str | None) -> Frame:
 
 #: One encoder for every frame: ``json.dumps`` with separators makes a new one per call.
 _encode = json.JSONEncoder(separators=(",", ":")).encode
+_encode_unicode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 
 try:  # the fleet's extra: several times faster on a MeterValues, a fleet's most common frame
     import orjson
