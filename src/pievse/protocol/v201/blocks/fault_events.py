@@ -6,7 +6,9 @@ the EVSE it happened on, and one of its variables: the residual current device h
 emergency stop is active, the power contactor, the control pilot or the plug's retention lock
 has a problem, the board's driver (the EVSE) has one. When the core says a fault became active,
 the CSMS gets a NotifyEvent of that variable turning ``true`` (trigger Delta, the fault's
-report as techInfo); when it clears, one turning ``false`` with ``cleared``. The events go
+report as techInfo); when it clears, one turning ``false`` with ``cleared``. The station's own
+ChargingStation.Problem rolls them up: true while any EVSE has a fault, so that a CSMS watching
+one variable per station learns of every fault. The events go
 through the redelivery queue, so one made while the CSMS is away arrives once it is back, in
 order; each has an eventId of its own (the context's count). The variables are in the device
 model, read-only, reading the faults as they are.
@@ -44,6 +46,9 @@ FAULT_VARIABLES: dict[FaultKind, tuple[str, str, bool]] = {
     FaultKind.BOARD_DRIVER: ("EVSE", "Problem", False),
 }
 
+#: The component of the station as a whole.
+STATION = "ChargingStation"
+
 #: Each EVSE has one connector.
 CONNECTOR_ID = 1
 
@@ -57,7 +62,8 @@ class FaultEventsBlock:
         context.on_effect(FaultsChanged, self._changed)
 
     def variables(self) -> list[Variable]:
-        result = []
+        result = [Variable(STATION, "Problem", DataType.BOOLEAN, False, Mutability.READ_ONLY,
+                           persistent=False, read=FaultEventsBlock._station_problem)]
         seen = set()
         for n in self.context.evse_ids():
             for component, name, on_connector in FAULT_VARIABLES.values():
@@ -74,7 +80,12 @@ class FaultEventsBlock:
         faults = self.context.station.connector(evse_id).faults
         return any(FAULT_VARIABLES[kind][:2] == (component, name) for kind in faults)
 
+    def _station_problem(self) -> bool:
+        station = self.context.station
+        return any(station.connector(n).faults for n in self.context.evse_ids())
+
     def _changed(self, effect: FaultsChanged) -> None:
+        station_before = self._faulted_evses()
         before = self._told.get(effect.connector_id, frozenset())
         self._told[effect.connector_id] = effect.faults
         data = []
@@ -83,10 +94,28 @@ class FaultEventsBlock:
             now = [k for k in effect.faults if FAULT_VARIABLES[k] == address]
             if was != bool(now):
                 data.append(self._event(effect, address, now))
+        station_now = self._faulted_evses()
+        if bool(station_before) != bool(station_now):
+            data.append(self._station_event(effect, station_now))
         if data:
             self.context.notifications.put(FAULT_EVENT, call.NotifyEvent(
                 generated_at=format_datetime(effect.timestamp), seq_no=0, tbc=False,
                 event_data=data))
+
+    def _faulted_evses(self) -> list[int]:
+        return sorted(n for n, faults in self._told.items() if faults)
+
+    def _station_event(self, effect: FaultsChanged, faulted: list[int]) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "eventId": self.context.next_event_id(), "timestamp": format_datetime(effect.timestamp),
+            "trigger": "Delta", "actualValue": "true" if faulted else "false",
+            "eventNotificationType": "HardWiredNotification",
+            "component": {"name": STATION}, "variable": {"name": "Problem"}}
+        if faulted:
+            event["techInfo"] = "a fault on EVSE " + ", ".join(map(str, faulted))
+        else:
+            event["cleared"] = True
+        return event
 
     def _event(self, effect: FaultsChanged, address: tuple[str, str, bool],
                active: list[FaultKind]) -> dict[str, Any]:
