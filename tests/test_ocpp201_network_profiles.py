@@ -5,6 +5,7 @@ NetworkProfileConnectionAttempts gives way to the next. Named after the OCTT tes
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 import pytest
@@ -126,6 +127,39 @@ async def test_tc_b_45_migrate_to_new_connection_profile(csms, tmp_path):
             assert boot["reason"] == "RemoteReset"
             assert (await get_variable(new_csms, "OCPPCommCtrlr",
                                        "NetworkConfigurationPriority"))["attributeValue"] == "1,0"
+
+
+async def test_b09_the_message_timeout_of_the_profile_in_use_is_how_long_a_call_waits(
+        csms, tmp_path, caplog):
+    storage = str(tmp_path / "pievse.sqlite3")
+    async with CentralSystem(host="127.0.0.1", port=0) as new_csms:
+        async with daemon_on(csms, storage) as daemon:
+            await eventually(lambda: daemon.protocol.registered, what="registered")
+            slot_0 = await get_variable(csms, "OCPPCommCtrlr", "MessageTimeout",
+                                        instance="Default")
+            assert slot_0["attributeValue"] == str(round(daemon.config.ocpp.response_timeout))
+            answer = await csms.call("CP1", "SetNetworkProfile", profile(new_csms.url, timeout=2))
+            assert answer["status"] == "Accepted"
+            assert await set_variable(csms, "OCPPCommCtrlr", "NetworkConfigurationPriority",
+                                      "1,0") == "RebootRequired"
+        async with daemon_on(csms, storage) as daemon:
+            await eventually(lambda: daemon.protocol.registered, what="on slot 1")
+            assert (await get_variable(new_csms, "OCPPCommCtrlr", "MessageTimeout",
+                                       instance="Default"))[
+                "attributeValue"] == "2"
+            never = asyncio.Event()
+
+            async def silent(cp_id, action, payload):
+                if action == "Heartbeat":
+                    await never.wait()
+                return None
+
+            new_csms.on_call = silent
+            assert (await new_csms.call("CP1", "TriggerMessage", {"requestedMessage": "Heartbeat"})
+                    )["status"] == "Accepted"
+            await eventually(lambda: "no answer to Heartbeat within 2 s" in caplog.text,
+                             timeout=15, what="the Heartbeat given up after 2 s")
+            never.set()
 
 
 async def test_b10_a_slot_that_cannot_connect_gives_way_to_the_next_in_priority(

@@ -171,6 +171,7 @@ class Daemon:
             boot_reason="PowerUp" if self.store.state("reset_pending") is None
             else "RemoteReset",
             store=self.store,
+            message_timeout=lambda: self.network.message_timeout(),
         ))
         self.security.protocol = self.protocol
         self.recorder = TransactionRecorder(self.store, self.station, tariff(config))
@@ -185,7 +186,8 @@ class Daemon:
         keys.on_change(self.store.configuration_changed)
         self.station.settings = station_settings(config, keys.station_settings())
         # The connection in use: [ocpp] url, or a slot the CSMS set (2.0.1 SetNetworkProfile).
-        self.network = NetworkSelection(config.ocpp.url, keys, self.security, cp.id)
+        self.network = NetworkSelection(config.ocpp.url, keys, self.security, cp.id,
+                                        configured_timeout=config.ocpp.response_timeout)
         self.link = None if self.standalone else OcppLink(
             self.network.url(),
             cp.id,

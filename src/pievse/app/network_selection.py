@@ -6,8 +6,9 @@ SetNetworkProfile (:mod:`pievse.services.network_profiles`). At the start the fi
 priority that holds a connection is used; after ``NetworkProfileConnectionAttempts`` failed
 attempts in a row the next one is tried, round the list. A slot's security profile is put in
 force as the CSMS's own change would be: only ever up, and with the security state's fallback
-if it cannot connect. Under 1.6, or with only slot 0 in the priority, the configuration's URL is
-all there is.
+if it cannot connect; the slot's messageTimeout is how long a CALL waits for its answer on that
+connection (slot 0's is ``[ocpp] response_timeout``). Under 1.6, or with only slot 0 in the
+priority, the configuration's URL is all there is.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ class NetworkSelection:
     """Set :attr:`link` once the link exists; give it :meth:`url` and :meth:`attempt`."""
 
     def __init__(self, configured_url: str, keys: ConfigurationKeys, security: LinkSecurity,
-                 charge_point_id: str) -> None:
+                 charge_point_id: str, *, configured_timeout: float = 30.0) -> None:
         self.configured_url = configured_url
+        self.configured_timeout = configured_timeout
         self.keys = keys
         self.security = security
         self.charge_point_id = charge_point_id
@@ -69,6 +71,11 @@ class NetworkSelection:
 
     def _value(self, name: str) -> Any:
         return self.keys[name]  # type: ignore[index]
+
+    def message_timeout(self) -> float:
+        """How long a CALL waits for its answer on the slot in use (s)."""
+        profile = self.security.network_profiles.get(self.slot)
+        return self.configured_timeout if profile is None else float(profile.message_timeout)
 
     def url(self) -> str:
         """The CSMS URL of the slot in use."""

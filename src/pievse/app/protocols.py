@@ -95,6 +95,8 @@ class DaemonParts:
     boot_reason: str = "PowerUp"
     #: The store (a ``Store``): what ``version = "auto"`` keeps of the CSMS's choice.
     store: Any = None
+    #: The answer timeout of the connection in use (a network profile's), read as each opens.
+    message_timeout: Callable[[], float] | None = None
 
 
 def build_16(parts: DaemonParts) -> Adapter:
@@ -137,7 +139,8 @@ def _charge_point_parts(parts: DaemonParts) -> ChargePointParts:
     return ChargePointParts(
         vendor=cp.vendor, model=cp.model, serial_number=cp.serial_number or None,
         charge_point_id=cp.id, organization_name=security.cpo_name,
-        response_timeout=config.ocpp.response_timeout, clock=parts.clock, outbox=parts.outbox,
+        response_timeout=config.ocpp.response_timeout, message_timeout=parts.message_timeout,
+        clock=parts.clock, outbox=parts.outbox,
         firmware=parts.firmware, diagnostics=parts.diagnostics, logs=parts.logs,
         certificates=security.certificates, security_state=security.state,
         key_type=security.key_type, network_profiles=security.network_profiles,

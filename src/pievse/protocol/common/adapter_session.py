@@ -44,7 +44,8 @@ class AdapterSession:
     """Runs the sessions of one adapter, one connection after another."""
 
     def __init__(self, context: AdapterContext, routes: Routes, *, version: str,
-                 register: Register, response_timeout: float, log: logging.Logger,
+                 register: Register, response_timeout: Callable[[], float],
+                 log: logging.Logger,
                  on_connection_change: Callable[[], None] | None = None) -> None:
         self.context = context
         self.routes = routes
@@ -71,7 +72,7 @@ class AdapterSession:
         context = self.context
         session = RpcSession(
             connection, None, routes=self.routes, version=self.version,
-            response_timeout=self._response_timeout, logger=self.log, clock=context.clock,
+            response_timeout=self._response_timeout(), logger=self.log, clock=context.clock,
             validate_outbound=self.validate_outbound)
         reader = asyncio.create_task(session.run(), name="ocpp-reader")
         self._session = session

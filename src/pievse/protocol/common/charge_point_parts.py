@@ -49,7 +49,11 @@ class ChargePointParts:
     charge_point_id: str = ""
     #: The operator's name (1.6's CpoName, 2.0.1's OrganizationName).
     organization_name: str = ""
+    #: How long a CALL waits for its answer (s), unless ``message_timeout`` says otherwise.
     response_timeout: float = 30.0
+    #: The timeout of the connection in use, read as each opens, where the owner picks among
+    #: connections of their own timeouts (a 2.0.1 network profile's messageTimeout).
+    message_timeout: Callable[[], float] | None = None
     clock: AsyncClock | None = None
     outbox: Outbox | None = None
     firmware: FirmwareUpdater | None = None
@@ -65,3 +69,7 @@ class ChargePointParts:
     on_csms_time: Callable[[float], None] | None = None
     on_connection_change: Callable[[], None] | None = None
     on_security_change: Callable[[str], None] | None = None
+
+    def timeout_in_force(self) -> float:
+        """How long a CALL waits for its answer on the connection in use (s)."""
+        return self.response_timeout if self.message_timeout is None else self.message_timeout()

@@ -142,7 +142,7 @@ class ChargePoint16(BlockAdapter):
                        if secured or action not in SECURITY_EXTENSION}
         self.sessions = AdapterSession(
             context, self.routes, version=self.version, register=self._provisioning.register,
-            response_timeout=parts.response_timeout, log=log,
+            response_timeout=parts.timeout_in_force, log=log,
             on_connection_change=parts.on_connection_change)
 
     # --- the security extension ----------------------------------------------------------------

@@ -104,7 +104,7 @@ class ChargePoint201(BlockAdapter):
         self.iso15118 = ISO15118Block(context, identity=parts.charge_point_id)
         self._provisioning = ProvisioningBlock(
             context, vendor=parts.vendor, model=parts.model, serial_number=parts.serial_number,
-            boot_reason=boot_reason, response_timeout=parts.response_timeout,
+            boot_reason=boot_reason, message_timeout=parts.timeout_in_force,
             on_ping_interval=parts.on_ping_interval, on_csms_time=parts.on_csms_time)
         self.blocks: list[Block] = [
             self._provisioning, AvailabilityBlock(context, phases=phases,
@@ -127,7 +127,7 @@ class ChargePoint201(BlockAdapter):
         self.routes = route_map(*self.blocks)
         self.sessions = AdapterSession(
             context, self.routes, version=self.version, register=self._provisioning.register,
-            response_timeout=parts.response_timeout, log=log,
+            response_timeout=parts.timeout_in_force, log=log,
             on_connection_change=parts.on_connection_change)
 
     @property

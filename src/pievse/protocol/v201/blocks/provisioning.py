@@ -50,7 +50,7 @@ SUMMARY_VARIABLES = frozenset({"AvailabilityState", "Available"})
 class ProvisioningBlock:
     def __init__(self, context: Context, *, vendor: str, model: str,
                  serial_number: str | None = None, boot_reason: str = "PowerUp",
-                 response_timeout: float = 30.0,
+                 message_timeout: Callable[[], float] = lambda: 30.0,
                  on_ping_interval: Callable[[int], None] | None = None,
                  on_csms_time: Callable[[float], None] | None = None) -> None:
         self.context = context
@@ -61,7 +61,7 @@ class ProvisioningBlock:
             station["serialNumber"] = serial_number
         self.boot_reason = boot_reason
         self._station = station
-        self._response_timeout = response_timeout
+        self._message_timeout = message_timeout
         self._on_ping_interval = on_ping_interval
         model_ = context.device_model
         self.registration = Registration(
@@ -74,6 +74,9 @@ class ProvisioningBlock:
         self._reset_when_idle = False
         context.on_effect(TransactionStopped, lambda _: self._transaction_ended())
 
+    def _message_timeout_in_force(self) -> int:
+        return max(1, round(self._message_timeout()))
+
     def _boot(self) -> Any:
         return call.BootNotification(charging_station=self._station, reason=self.boot_reason)
 
@@ -84,8 +87,8 @@ class ProvisioningBlock:
                      maximum=86400, key="HeartbeatInterval"),
             Variable(comm, "WebSocketPingInterval", INTEGER, 60, unit="s", minimum=0,
                      maximum=3600, key="WebSocketPingInterval"),
-            Variable(comm, "MessageTimeout", INTEGER, round(self._response_timeout), RO,
-                     instance="Default", unit="s"),
+            Variable(comm, "MessageTimeout", INTEGER, 30, RO, instance="Default", unit="s",
+                     persistent=False, read=ProvisioningBlock._message_timeout_in_force),
             Variable(comm, "MessageAttempts", INTEGER, 3, instance="TransactionEvent",
                      minimum=1, maximum=100, key="TransactionMessageAttempts"),
             Variable(comm, "MessageAttemptInterval", INTEGER, 30, instance="TransactionEvent",
