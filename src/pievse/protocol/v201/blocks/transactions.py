@@ -251,6 +251,13 @@ class TransactionsBlock:
         seq_no = outbox.events_sent(entry.transaction_ref)
         offline = entry.offline
         tid = str(transaction_id)
+        if entry.kind == "meter":  # the most of them by far
+            clock = entry.data.context is ReadingContext.SAMPLE_CLOCK
+            return events.updated(
+                entry.data, tid, seq_no, offline=offline,
+                measurands=self._list("MeterValuesAlignedData" if clock
+                                      else "MeterValuesSampledData"),
+                charging_state=self._charging_states.get(entry.transaction_ref))
         if entry.kind == "start":
             return events.started(
                 entry.data, tid, seq_no, offline=offline,
@@ -263,15 +270,10 @@ class TransactionsBlock:
             return events.ev_connection(entry.data, tid, seq_no, offline=offline)
         if entry.kind == "state":
             return events.charging_state_changed(entry.data, tid, seq_no, offline=offline)
-        if entry.kind == "stop":
-            return events.ended(entry.data, tid, seq_no, offline=offline,
-                                sampled_measurands=self._list("StopTxnSampledData"),
-                                aligned_measurands=self._list("StopTxnAlignedData"))
-        clock = entry.data.context is ReadingContext.SAMPLE_CLOCK
-        return events.updated(
-            entry.data, tid, seq_no, offline=offline,
-            measurands=self._list("MeterValuesAlignedData" if clock else "MeterValuesSampledData"),
-            charging_state=self._charging_states.get(entry.transaction_ref))
+        # The one kind left: "stop".
+        return events.ended(entry.data, tid, seq_no, offline=offline,
+                            sampled_measurands=self._list("StopTxnSampledData"),
+                            aligned_measurands=self._list("StopTxnAlignedData"))
 
     def _delivered(self, entry: OutboxEntry, response: Any) -> None:
         context = self.context
