@@ -20,15 +20,7 @@ from ocpp.charge_point import remove_nones, serialize_as_dict, snake_to_camel_ca
 from ocpp.v201 import call, datatypes
 
 from pievse.core.authorization import IdToken, IdTokenType
-from pievse.core.effects import (
-    EVConnectionChanged,
-    MeterSample,
-    StatusChanged,
-    TransactionAuthorized,
-    TransactionDeauthorized,
-    TransactionStarted,
-    TransactionStopped,
-)
+from pievse.core import effects as fx
 from pievse.core.hardware import MeterReading
 from pievse.core.tx_points import StartCause
 from pievse.core.vocabulary import ConnectorStatus, ErrorCode, ReadingContext, StopReason
@@ -36,12 +28,7 @@ from pievse.protocol.common.datetimes import format_datetime
 from pievse.protocol.common.measurands import SUPPORTED_MEASURANDS, measurements
 from pievse.protocol.common.schemas import validator_for
 from pievse.protocol.v201.codec import transactions as events
-from pievse.protocol.v201.codec.words import (
-    charging_state,
-    encode_id_token,
-    stop_trigger_reason,
-    stopped_reason,
-)
+from pievse.protocol.v201.codec import words
 
 SCHEMAS = Path(ocpp.__file__).parent / "v201" / "schemas"
 ENERGY = "Energy.Active.Import.Register"
@@ -75,10 +62,11 @@ def sent(request: Any) -> dict[str, Any]:
 def dataclass_token(token: IdToken | None) -> datatypes.IdTokenType | None:
     if token is None:
         return None
-    return datatypes.IdTokenType(id_token=token.value, type=encode_id_token(token)["type"])
+    return datatypes.IdTokenType(id_token=token.value, type=words.encode_id_token(token)["type"])
 
 
-def dataclass_value(sample: MeterSample, measurands: list[str]) -> datatypes.MeterValueType | None:
+def dataclass_value(sample: fx.MeterSample,
+                    measurands: list[str]) -> datatypes.MeterValueType | None:
     sampled = [datatypes.SampledValueType(
         value=round(number, 3), context=sample.context.value, measurand=measurand, phase=phase,
         location="Outlet", unit_of_measure=datatypes.UnitOfMeasureType(unit=unit))
@@ -125,8 +113,8 @@ transaction_ids = st.uuids().map(str)
 seq_nos = st.integers(0, 10_000)
 
 
-def samples(contexts: list[ReadingContext]) -> st.SearchStrategy[MeterSample]:
-    return st.builds(MeterSample, evses, refs, st.sampled_from(contexts), readings,
+def samples(contexts: list[ReadingContext]) -> st.SearchStrategy[fx.MeterSample]:
+    return st.builds(fx.MeterSample, evses, refs, st.sampled_from(contexts), readings,
                      st.floats(0, 80), instants)
 
 
@@ -134,7 +122,7 @@ SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[Healt
 
 
 @SETTINGS
-@given(effect=st.builds(TransactionStarted, refs, evses, st.none() | tokens, numbers.map(abs),
+@given(effect=st.builds(fx.TransactionStarted, refs, evses, st.none() | tokens, numbers.map(abs),
                         instants, optional_ids, st.sampled_from(StartCause), optional_ids,
                         st.booleans()),
        transaction_id=transaction_ids, seq_no=seq_nos, offline=st.booleans(),
@@ -183,7 +171,7 @@ def test_updated_by_a_sample(sample, transaction_id, seq_no, offline, measurands
 
 
 @SETTINGS
-@given(effect=st.builds(TransactionStopped, refs, st.none() | transaction_ids, evses,
+@given(effect=st.builds(fx.TransactionStopped, refs, st.none() | transaction_ids, evses,
                         st.none() | tokens, numbers.map(abs), instants,
                         st.sampled_from(StopReason),
                         st.lists(samples(list(ReadingContext)), max_size=4).map(tuple)),
@@ -201,19 +189,19 @@ def test_ended(effect, transaction_id, seq_no, offline, sampled, aligned) -> Non
     gone = effect.reason in (StopReason.EV_DISCONNECTED, StopReason.TIMEOUT)
     info = datatypes.TransactionType(transaction_id=transaction_id,
                                      charging_state="Idle" if gone else "EVConnected",
-                                     stopped_reason=stopped_reason(effect.reason))
-    expected = dataclass_event("Ended", effect.timestamp, stop_trigger_reason(effect.reason),
+                                     stopped_reason=words.stopped_reason(effect.reason))
+    expected = dataclass_event("Ended", effect.timestamp, words.stop_trigger_reason(effect.reason),
                                seq_no, info, offline, values,
                                id_token=dataclass_token(effect.id_token))
     assert sent(wire) == on_the_wire(expected)
 
 
 @SETTINGS
-@given(authorized=st.builds(TransactionAuthorized, refs, evses, tokens, instants, optional_ids),
-       deauthorized=st.builds(TransactionDeauthorized, refs, evses, st.sampled_from(StopReason),
+@given(authorized=st.builds(fx.TransactionAuthorized, refs, evses, tokens, instants, optional_ids),
+       deauthorized=st.builds(fx.TransactionDeauthorized, refs, evses, st.sampled_from(StopReason),
                               st.none() | tokens, instants),
-       connection=st.builds(EVConnectionChanged, refs, evses, st.booleans(), instants),
-       status=st.builds(StatusChanged, evses, st.sampled_from(ConnectorStatus),
+       connection=st.builds(fx.EVConnectionChanged, refs, evses, st.booleans(), instants),
+       status=st.builds(fx.StatusChanged, evses, st.sampled_from(ConnectorStatus),
                         st.sampled_from(ErrorCode), st.none(), instants),
        transaction_id=transaction_ids, seq_no=seq_nos, offline=st.booleans())
 def test_updated_by_a_change_of_state(authorized, deauthorized, connection, status,
@@ -231,13 +219,13 @@ def test_updated_by_a_change_of_state(authorized, deauthorized, connection, stat
         remote_start_id=authorized.remote_start_id,
         id_token=dataclass_token(authorized.id_token))
     assert sent(events.deauthorized(deauthorized, transaction_id, seq_no, **made)) == expected(
-        deauthorized, stop_trigger_reason(deauthorized.reason), "EVConnected",
+        deauthorized, words.stop_trigger_reason(deauthorized.reason), "EVConnected",
         id_token=dataclass_token(deauthorized.id_token))
     assert sent(events.ev_connection(connection, transaction_id, seq_no, **made)) == expected(
         connection, "CablePluggedIn" if connection.connected else "EVCommunicationLost",
         "EVConnected" if connection.connected else "Idle")
     wire = events.charging_state_changed(status, transaction_id, seq_no, **made)
-    state = charging_state(status.status)
+    state = words.charging_state(status.status)
     if state is None:
         assert wire is None
     else:
@@ -262,7 +250,7 @@ def test_a_periodic_sample_on_the_wire(offline: bool) -> None:
     """One event spelled out, so that a reader sees the shape the properties above compare."""
     reading = MeterReading(1234.5, 1_767_225_600.0, 7360.0, (16.0, 16.0, 16.0),
                            (230.0, 230.1, 229.9))
-    sample = MeterSample(2, 7, ReadingContext.SAMPLE_PERIODIC, reading, 16.0, 1_767_225_600.25)
+    sample = fx.MeterSample(2, 7, ReadingContext.SAMPLE_PERIODIC, reading, 16.0, 1_767_225_600.25)
     wire = events.updated(sample, "tx-1", 3, offline=offline,
                           measurands=(ENERGY, "Power.Active.Import"))
     expected = {
