@@ -21,6 +21,7 @@ with the others as a change of the transaction's state.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -68,6 +69,13 @@ def _tx_points(value: str) -> frozenset[TxPoint]:
 def _measurands(component: str, name: str, default: str, key: str | None = None) -> Variable:
     return Variable(component, name, MEMBERS, default, values_list=SUPPORTED_MEASURANDS,
                     key=key)
+
+
+@functools.lru_cache(maxsize=64)
+def _members(value: str) -> tuple[str, ...]:
+    """The items of a MemberList. (Cached by its text: a fleet's stations read their measurands
+    for every sample, and they change only when the CSMS sets them.)"""
+    return tuple(item for item in value.split(",") if item)
 
 
 class TransactionsBlock:
@@ -131,9 +139,9 @@ class TransactionsBlock:
             Variable(aligned, "TxEndedInterval", INTEGER, 0, RO, unit="s"),
         ]
 
-    def _list(self, name: str) -> list[str]:
+    def _list(self, name: str) -> tuple[str, ...]:
         value = self.context.device_model[name]
-        return [item for item in value.split(",") if item] if value else []
+        return _members(value) if value else ()
 
     # --- into the outbox -------------------------------------------------------------------------
 
@@ -243,6 +251,13 @@ class TransactionsBlock:
         seq_no = outbox.events_sent(entry.transaction_ref)
         offline = entry.offline
         tid = str(transaction_id)
+        if entry.kind == "meter":  # the most of them by far
+            clock = entry.data.context is ReadingContext.SAMPLE_CLOCK
+            return events.updated(
+                entry.data, tid, seq_no, offline=offline,
+                measurands=self._list("MeterValuesAlignedData" if clock
+                                      else "MeterValuesSampledData"),
+                charging_state=self._charging_states.get(entry.transaction_ref))
         if entry.kind == "start":
             return events.started(
                 entry.data, tid, seq_no, offline=offline,
@@ -255,15 +270,10 @@ class TransactionsBlock:
             return events.ev_connection(entry.data, tid, seq_no, offline=offline)
         if entry.kind == "state":
             return events.charging_state_changed(entry.data, tid, seq_no, offline=offline)
-        if entry.kind == "stop":
-            return events.ended(entry.data, tid, seq_no, offline=offline,
-                                sampled_measurands=self._list("StopTxnSampledData"),
-                                aligned_measurands=self._list("StopTxnAlignedData"))
-        clock = entry.data.context is ReadingContext.SAMPLE_CLOCK
-        return events.updated(
-            entry.data, tid, seq_no, offline=offline,
-            measurands=self._list("MeterValuesAlignedData" if clock else "MeterValuesSampledData"),
-            charging_state=self._charging_states.get(entry.transaction_ref))
+        # The one kind left: "stop".
+        return events.ended(entry.data, tid, seq_no, offline=offline,
+                            sampled_measurands=self._list("StopTxnSampledData"),
+                            aligned_measurands=self._list("StopTxnAlignedData"))
 
     def _delivered(self, entry: OutboxEntry, response: Any) -> None:
         context = self.context
