@@ -60,7 +60,7 @@ remote_wait = 3
 valid_pattern = "CARD-{{n:03}}"
 valid_count = 20
 invalid = ["NOBODY-1", "NOBODY-2"]
-bad_share = 0.1
+bad_share = {bad_share}
 
 [meter_values]
 interval = 1
@@ -80,10 +80,10 @@ MIX = '{ "1.6" = 0.7, "2.0.1" = 0.3 }'
 
 def scenario(*, seed: int = 11, duration: float = 10, count: int = 50, boot: str = "storm",
              remote_share: float = 0.0, drops: float = 0.0, faults: float = 0.0,
-             ocpp: str = MIX):
+             ocpp: str = MIX, bad_share: float = 0.1):
     return parse_scenario(SCENARIO.format(seed=seed, duration=duration, count=count, boot=boot,
                                           remote_share=remote_share, drops=drops, faults=faults,
-                                          ocpp=ocpp))
+                                          ocpp=ocpp, bad_share=bad_share))
 
 
 def free_port() -> int:
@@ -173,7 +173,10 @@ async def test_a_seeded_fleet_of_50_stations_of_both_versions_is_what_the_csms_l
     await central.start()
     starter = asyncio.create_task(remote_starts(central))
     try:
-        fleet = Fleet(scenario(count=50, remote_share=0.3), central.url, validate_outbound=True)
+        # A bad card in three: the first arrivals at the 2.0.1 stations hold one even when a
+        # loaded machine gets through few of them.
+        fleet = Fleet(scenario(count=50, remote_share=0.3, bad_share=0.3), central.url,
+                      validate_outbound=True)
         fleet.build()
         asking = asyncio.create_task(ask_a_201_station(central, fleet))
         await fleet.run()
