@@ -358,3 +358,26 @@ async def test_tc_f_13_14_trigger_message_transactionevent(csms, start_station, 
     assert event["meterValue"][0]["sampledValue"][0]["context"] == "Trigger"
     assert not [m for m in sent(csms, "MeterValues")], "a TransactionEvent, not MeterValues"
     numbered_without_gaps(events(csms))
+
+
+async def test_e05_an_id_token_refused_after_the_start_takes_max_energy_then_energy_limit_reached(
+        csms, start_station):
+    """E05 (StopTxOnInvalidId false): the transaction goes on until it has taken
+    MaxEnergyOnInvalidId, then the station suspends it and says why (EnergyLimitReached)."""
+    async def refused(cp_id, action, payload):
+        if action == "TransactionEvent" and payload["eventType"] == "Started":
+            return {"idTokenInfo": {"status": "Invalid"}}
+        return None
+
+    station = await start_station(ocpp=OCPP201)
+    assert await set_variable(csms, "TxCtrlr", "StopTxOnInvalidId", "false") == "Accepted"
+    assert await set_variable(csms, "TxCtrlr", "MaxEnergyOnInvalidId", "1") == "Accepted"
+    csms.on_call = refused
+    await charging(csms, station)
+    await eventually(lambda: any(e["triggerReason"] == "EnergyLimitReached"
+                                 for e in events(csms, "Updated")),
+                     timeout=30, what="EnergyLimitReached")
+    [limit] = [e for e in events(csms, "Updated") if e["triggerReason"] == "EnergyLimitReached"]
+    assert limit["transactionInfo"]["chargingState"] == "SuspendedEVSE"
+    assert not station.hardware.simulated.boards[1].contactor_closed
+    assert not events(csms, "Ended"), "suspended, not ended: the driver ends it"

@@ -32,6 +32,7 @@ from pievse.core.authorization import (
 )
 from pievse.core.clock import ManualClock
 from pievse.core.effects import (
+    StatusChanged,
     AuthorizeRequest,
     LocalAuthListChanged,
     ReservationEnded,
@@ -45,6 +46,7 @@ from pievse.core.reservations import (
     ReservationEnd,
     ReservationStatus,
 )
+from pievse.core.connector_status import ENERGY_LIMIT_INFO
 from pievse.core.station import Station
 from pievse.core.vocabulary import ConnectorStatus
 from pievse.persistence.store import MIGRATIONS, Store
@@ -306,6 +308,8 @@ def test_a_refused_transaction_takes_max_energy_on_invalid_id_then_suspends() ->
     assert bench.offered_a() == 32.0
     bench.deliver(60, seconds=120)  # 510 Wh since the start: the allowance is used up
     assert bench.offered_a() == 0.0 and bench.status() is S.SUSPENDED_EVSE
+    # Said as the status's info (1.6), and as 2.0.1's EnergyLimitReached.
+    assert only(bench.log, StatusChanged)[-1].info == ENERGY_LIMIT_INFO
     bench.pilot("B")
     assert not bench.contactor_closed()
     assert bench.stopped() == [], "suspended, not stopped: the driver ends it"

@@ -414,10 +414,12 @@ class Connector:
 
     # --- the decisions -------------------------------------------------------------------------
 
-    def _allowance_used_up(self, tx: Transaction) -> bool:
+    @property
+    def energy_allowance_used_up(self) -> bool:
         """A transaction whose id tag the CSMS refused after the start (with
         StopTransactionOnInvalidId false) may take MaxEnergyOnInvalidId Wh in all, then no more."""
-        return tx.deauthorized and (
+        tx = self.transaction
+        return tx is not None and tx.deauthorized and (
             tx.energy_wh >= self._settings().max_energy_on_invalid_id_wh)
 
     def _target_offer(self) -> float:
@@ -433,7 +435,7 @@ class Connector:
             or tx.stop is not None
             or tx.id_token is None
             or tx.authorization_ended
-            or self._allowance_used_up(tx)
+            or self.energy_allowance_used_up
             or self.faults
             or self.ventilation_fault
             or not self.pilot.vehicle_connected

@@ -24,7 +24,11 @@ if TYPE_CHECKING:
     from pievse.core.meter_plausibility import MeterPlausibility
     from pievse.core.transactions import Transaction
 
-__all__ = ["StatusFacts", "status_of"]
+__all__ = ["ENERGY_LIMIT_INFO", "StatusFacts", "status_of"]
+
+#: Why a transaction is SuspendedEVSE once its id tag was refused after the start and it took
+#: the MaxEnergyOnInvalidId it was allowed (the info field of 1.6; 2.0.1's EnergyLimitReached).
+ENERGY_LIMIT_INFO = "MaxEnergyOnInvalidId reached"
 
 
 class StatusFacts(Protocol):
@@ -49,6 +53,9 @@ class StatusFacts(Protocol):
     @property
     def held_for_update(self) -> bool: ...
 
+    @property
+    def energy_allowance_used_up(self) -> bool: ...
+
 
 def status_of(c: StatusFacts, reserved: Callable[[], bool]
               ) -> tuple[ConnectorStatus, ErrorCode, str | None]:
@@ -69,6 +76,8 @@ def status_of(c: StatusFacts, reserved: Callable[[], bool]
         return status, ErrorCode.POWER_METER_FAILURE, METER_FAILURE_INFO
     if c.meter_check.failed:
         return status, ErrorCode.POWER_METER_FAILURE, IMPLAUSIBLE_METER_INFO
+    if status is ConnectorStatus.SUSPENDED_EVSE and c.energy_allowance_used_up:
+        return status, ErrorCode.NO_ERROR, ENERGY_LIMIT_INFO
     return status, ErrorCode.NO_ERROR, None
 
 

@@ -27,6 +27,7 @@ from pievse.core.effects import (
     TransactionStopped,
 )
 from pievse.core.authorization import IdToken
+from pievse.core.connector_status import ENERGY_LIMIT_INFO
 from pievse.core.tx_points import StartCause
 from pievse.core.vocabulary import ReadingContext, StopReason
 from pievse.protocol.common.datetimes import format_datetime
@@ -184,11 +185,14 @@ def updated(sample: MeterSample, transaction_id: str, seq_no: int, *, offline: b
 
 def charging_state_changed(effect: StatusChanged, transaction_id: str, seq_no: int, *,
                            offline: bool) -> WireRequest | None:
-    """The Updated event of a change of what the car does (None: not a state of a transaction)."""
+    """The Updated event of a change of what the car does (None: not a state of a transaction);
+    EnergyLimitReached when the station suspended it for MaxEnergyOnInvalidId (E05)."""
     state = charging_state(effect.status)
     if state is None:
         return None
-    return _event("Updated", format_datetime(effect.timestamp), "ChargingStateChanged", seq_no,
+    trigger = ("EnergyLimitReached" if effect.info == ENERGY_LIMIT_INFO
+               else "ChargingStateChanged")
+    return _event("Updated", format_datetime(effect.timestamp), trigger, seq_no,
                   {"transactionId": transaction_id, "chargingState": state}, offline, [])
 
 
