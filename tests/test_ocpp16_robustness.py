@@ -304,3 +304,32 @@ async def test_an_authorize_waiting_its_turn_when_the_link_drops_is_decided_offl
     await csms.drop_connection("CP1", abrupt=True)
     await eventually(lambda: daemon.station.connector(2).transaction is not None,
                      what="the second session started on the offline rules")
+
+
+async def test_a_start_transaction_in_flight_when_the_link_drops_is_sent_again_and_delivered(
+        csms, start_station):
+    """The outbox's head goes out as the session's CALL; lost with the link before its answer,
+    it stays the head and is the first transaction message of the next connection."""
+    daemon = await start_station()
+    held: list[str] = []
+
+    async def hold_the_first_start(cp_id: str, action: str, payload: dict) -> None:
+        if action == "StartTransaction" and not held:
+            held.append(action)
+            await asyncio.sleep(60)
+
+    csms.on_call = hold_the_first_start
+    sim = daemon.hardware.simulated
+    sim.evs[1].set_state("B")
+    sim.reader.present(TAG)
+    await csms.wait_for_message("CP1", "StartTransaction")
+    assert len(daemon.protocol.outbox) == 1
+    await csms.drop_connection("CP1", abrupt=True)
+
+    await eventually(lambda: len(received(csms, "StartTransaction")) == 2, timeout=30,
+                     what="the StartTransaction sent again after reconnecting")
+    await eventually(lambda: len(daemon.protocol.outbox) == 0, what="outbox empty")
+    await eventually(lambda: daemon.station.connector(1).transaction.transaction_id,
+                     what="transactionId known")
+    first, again = received(csms, "StartTransaction")
+    assert first == again
