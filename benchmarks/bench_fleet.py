@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -175,6 +176,15 @@ def run_fleet(count: int, url: str, rate: float, interval: int, window: float,
 
             profiler = cProfile.Profile(time.process_time)
             profiler.enable()
+        sampler = None
+        if os.environ.get("BENCH_FLEET_PYSPY"):
+            # py-spy samples from outside, over the window only (a flame graph's raw lines).
+            sampler = subprocess.Popen(
+                [shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")),
+                 "record", "--pid", str(os.getpid()), "--duration",
+                 str(int(window)), "--rate", "100", "--format", "raw", "--output",
+                 os.environ["BENCH_FLEET_PYSPY"]],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         use0 = resource.getrusage(resource.RUSAGE_SELF)
         cpu0, sent0, t0 = time.process_time(), fleet.metrics.frames_sent, time.monotonic()
         await asyncio.sleep(window)
@@ -182,6 +192,8 @@ def run_fleet(count: int, url: str, rate: float, interval: int, window: float,
         use1 = resource.getrusage(resource.RUSAGE_SELF)
         figures["system_share"] = round((use1.ru_stime - use0.ru_stime) / max(
             1e-9, cpu1 - cpu0), 2)
+        if sampler is not None:
+            sampler.wait()
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(os.environ["BENCH_FLEET_PROFILE"])
