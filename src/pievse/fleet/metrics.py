@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pievse.protocol.common.direct_writes import direct_writer
+from pievse.protocol.common.direct_frames import TakeNow, direct_writer, take_at_once
 
 __all__ = ["ActionStats", "FleetMetrics", "LatencyHistogram", "ObservedConnection"]
 
@@ -148,7 +148,7 @@ class ObservedConnection:
 
     def write_now(self, message: str) -> bool:
         """Write ``message`` at once where the inner connection allows (see
-        :mod:`pievse.protocol.common.direct_writes`); False, nothing written, otherwise."""
+        :mod:`pievse.protocol.common.direct_frames`); False, nothing written, otherwise."""
         if self._write_now is None or not self._write_now(message):
             return False
         self._observe(message)
@@ -165,24 +165,41 @@ class ObservedConnection:
 
     async def recv(self) -> str | bytes:
         message = await self._inner.recv()
+        self._observe_received(message, self._metrics.clock())
+        return message
+
+    def take_at_once(self, take: TakeNow) -> bool:
+        """Offer ``take`` the inner connection's messages as they arrive (see
+        :mod:`pievse.protocol.common.direct_frames`); those it takes are timed here."""
+        clock = self._metrics.clock
+
+        def observed(message: str) -> bool:
+            arrived = clock()
+            if not take(message):
+                return False
+            self._observe_received(message, arrived)
+            return True
+
+        return take_at_once(self._inner, observed)
+
+    def _observe_received(self, message: str | bytes, arrived: float) -> None:
         metrics = self._metrics
         metrics.frames_received += 1
         head = _HEAD.match(message if isinstance(message, str) else message[:200].decode(
             "utf-8", "replace"))
         if head is None:
-            return message
+            return
         kind, unique_id = head.group(1), head.group(2)
         if kind == "2":
             metrics.received[head.group(3) or "?"] += 1
-            return message
+            return
         sent = self._pending.pop(unique_id, None)
         if sent is not None:
             action, at = sent
             error = (head.group(3) or "?") if kind == "4" else None
             if action == "BootNotification" and error is None and '"Accepted"' not in message:
                 metrics.rejected_boots += 1
-            metrics.answered(action, metrics.clock() - at, error)
-        return message
+            metrics.answered(action, arrived - at, error)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

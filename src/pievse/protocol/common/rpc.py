@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import is_dataclass
 from typing import Any, Literal, Protocol
@@ -32,6 +33,7 @@ from ocpp.routing import create_route_map
 from websockets.exceptions import ConnectionClosed
 
 from pievse.aio import AsyncClock, SystemClock
+from pievse.protocol.common.direct_frames import direct_taker
 from pievse.protocol.common.frames import (
     CALL,
     CALLERROR,
@@ -84,6 +86,9 @@ Routes = dict[str, dict[str, Any]]
 
 #: What a receive raises when the websocket is gone (websockets raises ConnectionClosed).
 _CLOSED = (ConnectionClosed, ConnectionError, EOFError)
+
+#: How a CALLRESULT or CALLERROR begins (a guess, settled by reading the frame).
+_ANSWER_HEAD = re.compile(r"\s*\[\s*[34]\b")
 
 #: Frames quoted in log lines are cut to this many characters.
 _QUOTE = 200
@@ -213,6 +218,8 @@ class RpcSession:
     async def run(self) -> None:
         """Read and handle frames until the connection closes (then return, clean close or not)."""
         self._reader = asyncio.current_task()
+        # Answers to our CALLs are taken as they arrive, without waking this task for each.
+        direct_taker(self.connection)(self._take_answer)
         try:
             while True:
                 try:
@@ -224,14 +231,29 @@ class RpcSession:
         finally:
             self.close()
 
+    def _take_answer(self, text: str) -> bool:
+        """Take ``text`` in as it arrives if it answers a CALL (ours or not: a stray answer is
+        only logged); False, left to the reader, if it is anything else."""
+        if _ANSWER_HEAD.match(text) is None:
+            return False
+        frame = read_frame(text)
+        if frame.message_type not in (CALLRESULT, CALLERROR):
+            return False
+        try:
+            self.log.debug("recv %s", text)
+            self._answer_received(frame)
+        except Exception:
+            # As a failure in the reader would: the session ends, and the link reconnects.
+            self.log.exception("taking in an answer failed: closing the session")
+            if self._reader is not None:
+                self._reader.cancel()
+        return True
+
     async def _receive(self, data: str | bytes) -> None:
         self.log.debug("recv %s", data)
         frame = read_frame(data)
         if frame.message_type in (CALLRESULT, CALLERROR):
-            if self.on_frame is not None:
-                label = self._called.pop(frame.unique_id, None) if frame.unique_id else None
-                self.on_frame("in", frame.answering(label))
-            self._receive_answer(frame)
+            self._answer_received(frame)
             return
         if self.on_frame is not None:
             self.on_frame("in", frame)
@@ -381,7 +403,10 @@ class RpcSession:
             return payload_of(result)
         raise TypeError(f"a handler returned {type(result).__name__}, not a dataclass or dict")
 
-    def _receive_answer(self, frame: Frame) -> None:
+    def _answer_received(self, frame: Frame) -> None:
+        if self.on_frame is not None:
+            label = self._called.pop(frame.unique_id, None) if frame.unique_id else None
+            self.on_frame("in", frame.answering(label))
         if not self._calls.answer(frame):
             if self._give_to_raw_sender(frame):
                 return

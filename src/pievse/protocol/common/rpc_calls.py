@@ -3,7 +3,7 @@ ends (see :mod:`pievse.protocol.common.rpc_waiting` for the turns and the timer)
 
 A CALL is written the moment its turn comes, from whatever gives it that turn: the sender
 handing it over while nothing is in flight, or the answer (timeout, loss) of the CALL before it.
-Where the connection allows (:mod:`pievse.protocol.common.direct_writes`) it is written there and
+Where the connection allows (:mod:`pievse.protocol.common.direct_frames`) it is written there and
 then, without a task; otherwise a task awaits the connection's ``send()``. A sender either awaits
 the answer (:meth:`OwnCalls.call_payload`) or is called back with it (:meth:`OwnCalls.start`).
 """
@@ -18,7 +18,7 @@ from typing import Any
 from ocpp.exceptions import OCPPError
 
 from pievse.aio import AsyncClock
-from pievse.protocol.common.direct_writes import direct_writer
+from pievse.protocol.common.direct_frames import direct_writer
 from pievse.protocol.common.frames import Call, Frame
 from pievse.protocol.common.rpc_errors import InvalidRequest, RpcError
 from pievse.protocol.common.rpc_results import ResultClasses, answer_of, payload_of_answer
