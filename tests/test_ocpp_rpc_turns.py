@@ -52,12 +52,19 @@ async def not_sent_yet(wire: Wire) -> None:
     assert answer == [3, "probe", {"status": "Accepted"}]
 
 
-async def test_a_call_started_while_another_is_in_flight_goes_out_once_that_one_is_answered(wire):
+async def status_behind_a_heartbeat(wire: Wire) -> tuple[Any, asyncio.Task, list, Answers]:
+    """A session whose awaited Heartbeat is in flight and a StatusNotification, started with a
+    callback, waits its turn: (session, the Heartbeat's task, its frame, the callback)."""
     session = wire.charge_point_session()
     heartbeat = asyncio.create_task(session.call(call.Heartbeat()))
     first = await wire.csms_receives()
     answers = Answers()
     session.start_call(STATUS, answers)
+    return session, heartbeat, first, answers
+
+
+async def test_a_call_started_while_another_is_in_flight_goes_out_once_that_one_is_answered(wire):
+    session, heartbeat, first, answers = await status_behind_a_heartbeat(wire)
     later = asyncio.create_task(session.call(call.Heartbeat()))
 
     await not_sent_yet(wire)
@@ -111,11 +118,7 @@ async def test_an_answer_after_the_timeout_is_dropped_and_the_callback_hears_onl
 
 
 async def test_a_sender_that_stops_waiting_gives_the_turn_to_the_next_call(wire):
-    session = wire.charge_point_session()
-    given_up = asyncio.create_task(session.call(call.Heartbeat()))
-    first = await wire.csms_receives()
-    answers = Answers()
-    session.start_call(STATUS, answers)
+    _, given_up, first, answers = await status_behind_a_heartbeat(wire)
 
     given_up.cancel()
     second = await wire.csms_receives()
