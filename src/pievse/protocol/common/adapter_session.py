@@ -30,7 +30,6 @@ from pievse.protocol.common.rpc import (
     OnAnswer,
     ResponseTimeout,
     Routes,
-    RpcError,
     RpcSession,
 )
 
@@ -172,7 +171,7 @@ class SessionCalls:
         ``on_answer(None, error)`` once its wait is over (at once if the session has closed)."""
         context = self._context
 
-        def answered(response: Any, error: RpcError | None) -> None:
+        def answered(response: Any, error: Exception | None) -> None:
             if error is None:
                 context.last_sent = context.clock.monotonic()
             on_answer(response, error)

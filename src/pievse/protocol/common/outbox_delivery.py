@@ -113,7 +113,7 @@ class OutboxDelivery:
             return
 
     def _answered(self, calls: SessionCalls, entry: OutboxEntry, response: Any,
-                  error: RpcError | None) -> None:
+                  error: Exception | None) -> None:
         if calls is not self._calls or entry is not self._in_flight:
             return  # a session that has ended
         self._in_flight = None
@@ -123,8 +123,10 @@ class OutboxDelivery:
             elif isinstance(error, ConnectionLost):
                 self._end(None)
                 return
-            else:
+            elif isinstance(error, RpcError):
                 self._retry_later(entry, error)
+            else:
+                raise error
         except Exception as failure:  # noqa: BLE001 - it ends the session, as a task's failure
             self._end(failure)
             return

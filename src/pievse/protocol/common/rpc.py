@@ -487,10 +487,10 @@ class RpcSession:
     def start_call(self, request: Any, on_answer: OnAnswer, *,
                    timeout: float | None = None) -> Pending:
         """Send ``request`` as :meth:`call` does, without waiting: ``on_answer(response, None)``
-        or ``on_answer(None, error)`` (an RpcError) is called once its wait is over, by whatever
-        ends it (the answer read, the timer, the connection closing; at once if the session is
-        closed already). It goes out now if no CALL of ours is in flight, else in its turn.
-        Raises :class:`InvalidRequest` (nothing sent)."""
+        or ``on_answer(None, error)`` (an RpcError, or what the send raised) is called once its
+        wait is over, by whatever ends it (the answer read, the timer, the connection closing;
+        at once if the session is closed already). It goes out now if no CALL of ours is in
+        flight, else in its turn. Raises :class:`InvalidRequest` (nothing sent)."""
         action, payload = _wire(request)
         return self._calls.start(action, payload, on_answer, timeout=timeout)
 

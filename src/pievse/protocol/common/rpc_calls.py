@@ -20,15 +20,16 @@ from ocpp.exceptions import OCPPError
 from pievse.aio import AsyncClock
 from pievse.protocol.common.direct_frames import direct_writer
 from pievse.protocol.common.frames import Call, Frame
-from pievse.protocol.common.rpc_errors import InvalidRequest, RpcError
+from pievse.protocol.common.rpc_errors import InvalidRequest
 from pievse.protocol.common.rpc_results import ResultClasses, answer_of, payload_of_answer
 from pievse.protocol.common.rpc_waiting import Answer, CallIds, Pending, ResponseTimer, Turns
 from pievse.protocol.common.schemas import SchemaValidator
 
 __all__ = ["OnAnswer", "OwnCalls"]
 
-#: Told how one of our CALLs ended: (the response, None) or (None, the RpcError).
-OnAnswer = Callable[[Any, RpcError | None], None]
+#: Told how one of our CALLs ended: (the response, None) or (None, the RpcError; or whatever
+#: else its send raised, which an awaiting caller would have had raised).
+OnAnswer = Callable[[Any, Exception | None], None]
 
 
 class OwnCalls:
@@ -72,7 +73,7 @@ class OwnCalls:
         def answered(answer: Answer) -> None:
             try:
                 response = results.response(action, payload_of_answer(pending, answer, validator))
-            except RpcError as error:
+            except Exception as error:  # noqa: BLE001 - the sender hears of it
                 on_answer(None, error)
                 return
             on_answer(response, None)
@@ -157,8 +158,7 @@ class OwnCalls:
             self._finish(pending, ("lost", f"could not send {pending.action}: {closed}"))
             return
         except Exception as error:  # noqa: BLE001 - its sender hears of it, not the loop
-            self.log.exception("sending %s failed", pending.action)
-            self._finish(pending, ("lost", f"could not send {pending.action}: {error}"))
+            self._finish(pending, ("failed", error))
             return
         if not pending.done:
             self._timer.watch(pending)

@@ -54,7 +54,7 @@ def payload_of_answer(pending: Pending, answer: Answer, validator: SchemaValidat
                 raise InvalidResponse(f"{action} answer: {error.description}", error.code,
                                       value) from None
         return value
-    if kind == "error":
+    if kind in ("error", "failed"):
         raise value
     if kind == "timeout":
         raise ResponseTimeout(f"no answer to {action} within {pending.timeout:g} s")

@@ -36,8 +36,8 @@ __all__ = ["Answer", "CallIds", "Pending", "ResponseTimer", "Turns"]
 _EARLY_S = 0.001
 
 #: ("result", payload), ("error", CallErrorReceived), ("invalid", (reason, code, payload)),
-#: ("timeout", None) or ("lost", why or None): values rather than exceptions, so an abandoned
-#: wait logs nothing.
+#: ("timeout", None), ("lost", why or None) or ("failed", what the send raised besides the
+#: connection's loss): values rather than exceptions, so an abandoned wait logs nothing.
 Answer = tuple[str, Any]
 
 
