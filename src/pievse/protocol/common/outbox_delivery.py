@@ -81,7 +81,9 @@ class OutboxDelivery:
                 self._cancel_retry()
 
     def _look_soon(self) -> None:
-        if not self._looking and self._calls is not None:
+        # Nothing to look at while an entry is in flight (its answer looks next) or none waits.
+        if (not self._looking and self._calls is not None and self._in_flight is None
+                and len(self.context.outbox)):
             self._looking = True
             asyncio.get_running_loop().call_soon(self._look)
 
