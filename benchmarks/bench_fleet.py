@@ -18,6 +18,9 @@ process) on loopback:
 
 ``--ocpp`` sets the stations' OCPP version or mix (default 1.6); under 2.0.1 the samples travel
 as TransactionEvent (Updated), whose round trip is shown in place of MeterValues'.
+
+Profiles of the measuring window: ``BENCH_FLEET_PROFILE=file`` (cProfile, CPU time, slows the
+fleet down) or ``BENCH_FLEET_PYSPY=file`` (py-spy's raw samples, from outside the process).
 """
 
 from __future__ import annotations
