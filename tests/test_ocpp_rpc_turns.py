@@ -17,6 +17,7 @@ import pytest
 from ocpp.v16 import call, call_result
 
 from pievse.aio import FakeClock
+from pievse.protocol.common.payloads import WireRequest
 from pievse.protocol.common.rpc import (
     CallErrorReceived,
     ConnectionLost,
@@ -146,3 +147,19 @@ async def test_the_connection_lost_ends_the_call_in_flight_and_those_waiting_the
     late = Answers()
     session.start_call(call.Heartbeat(), late)  # on a closed session: told at once
     assert [type(error) for _, error in late.heard] == [ConnectionLost]
+
+
+async def test_a_call_that_cannot_be_written_fails_alone_and_the_next_goes_out(wire):
+    session = wire.charge_point_session(validate_outbound=False)
+    unwritable, answers = Answers(), Answers()
+    session.start_call(WireRequest("DataTransfer", {"vendorId": "x", "data": {1, 2}}),
+                       unwritable)  # a set is no JSON: nothing is sent
+    session.start_call(call.Heartbeat(), answers)
+    request = await wire.csms_receives()
+    await wire.csms_sends([3, request[1], {"currentTime": NOW}])
+
+    assert request[2] == "Heartbeat"
+    await eventually(lambda: answers.heard, what="the Heartbeat answered")
+    assert answers.heard == [(call_result.Heartbeat(current_time=NOW), None)]
+    [(response, error)] = unwritable.heard
+    assert response is None and isinstance(error, TypeError)

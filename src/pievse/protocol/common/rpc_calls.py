@@ -139,12 +139,16 @@ class OwnCalls:
         pending.unique_id = unique_id = self._ids.next()
         action, payload = pending.action, pending.payload
         pending.payload = None
-        frame = Call(unique_id, action, payload or {}).to_json()
-        if self.log.isEnabledFor(logging.DEBUG):
-            self.log.debug("send %s", frame, extra={"OCPP_ACTION": action})
-        self._show_sent(frame)
-        if self.write_now is not None and self.write_now(frame):
-            self._timer.watch(pending)
+        try:
+            frame = Call(unique_id, action, payload or {}).to_json()
+            if self.log.isEnabledFor(logging.DEBUG):
+                self.log.debug("send %s", frame, extra={"OCPP_ACTION": action})
+            self._show_sent(frame)
+            if self.write_now is not None and self.write_now(frame):
+                self._timer.watch(pending)
+                return
+        except Exception as error:  # noqa: BLE001 - its sender hears of it; the turn passes on
+            self._finish(pending, ("failed", error))
             return
         task = asyncio.get_running_loop().create_task(self._send_later(pending, frame),
                                                       name=f"ocpp-send-{action}")
