@@ -40,6 +40,10 @@ class OwnCalls:
     ``closed_errors`` are what a connection's ``send()`` raises once it is gone.
     """
 
+    __slots__ = ("_called", "_closed_errors", "_codes", "_ids", "_sending", "_show_sent",
+                 "_timer", "_turns", "closed", "connection", "log", "response_timeout",
+                 "results", "validate_outbound", "validator", "write_now")
+
     def __init__(self, connection: Any, *, version: str, clock: AsyncClock,
                  log: logging.Logger, validator: SchemaValidator, response_timeout: float,
                  validate_outbound: bool, show_sent: Callable[[str], None],
@@ -61,7 +65,8 @@ class OwnCalls:
         self._timer = ResponseTimer(clock, self._timed_out)
         #: Writes a frame at once where the connection allows (else a task awaits its send()).
         self.write_now = direct_writer(connection)
-        self._sending: set[asyncio.Task] = set()
+        #: Sends that await the connection's send() (made when first needed).
+        self._sending: set[asyncio.Task] | None = None
 
     def start(self, action: str, payload: dict[str, Any], on_answer: OnAnswer, *,
               timeout: float | None = None) -> Pending:
@@ -152,6 +157,8 @@ class OwnCalls:
             return
         task = asyncio.get_running_loop().create_task(self._send_later(pending, frame),
                                                       name=f"ocpp-send-{action}")
+        if self._sending is None:
+            self._sending = set()
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
