@@ -18,6 +18,9 @@ process) on loopback:
 
 ``--ocpp`` sets the stations' OCPP version or mix (default 1.6); under 2.0.1 the samples travel
 as TransactionEvent (Updated), whose round trip is shown in place of MeterValues'.
+
+Profiles of the measuring window: ``BENCH_FLEET_PROFILE=file`` (cProfile, CPU time, slows the
+fleet down) or ``BENCH_FLEET_PYSPY=file`` (py-spy's raw samples, from outside the process).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import json
 import logging
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -175,6 +179,15 @@ def run_fleet(count: int, url: str, rate: float, interval: int, window: float,
 
             profiler = cProfile.Profile(time.process_time)
             profiler.enable()
+        sampler = None
+        if os.environ.get("BENCH_FLEET_PYSPY"):
+            # py-spy samples from outside, over the window only (a flame graph's raw lines).
+            sampler = subprocess.Popen(
+                [shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")),
+                 "record", "--pid", str(os.getpid()), "--duration",
+                 str(int(window)), "--rate", "100", "--format", "raw", "--output",
+                 os.environ["BENCH_FLEET_PYSPY"]],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         use0 = resource.getrusage(resource.RUSAGE_SELF)
         cpu0, sent0, t0 = time.process_time(), fleet.metrics.frames_sent, time.monotonic()
         await asyncio.sleep(window)
@@ -182,6 +195,8 @@ def run_fleet(count: int, url: str, rate: float, interval: int, window: float,
         use1 = resource.getrusage(resource.RUSAGE_SELF)
         figures["system_share"] = round((use1.ru_stime - use0.ru_stime) / max(
             1e-9, cpu1 - cpu0), 2)
+        if sampler is not None:
+            sampler.wait()
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(os.environ["BENCH_FLEET_PROFILE"])

@@ -1,11 +1,12 @@
 """The fleet's shared station timers: due callbacks run in deadline order, a cancelled one never
-runs, one that fails stops no other, and a callback may arm a deadline again while they run."""
+runs, one that fails stops no other, and a callback may arm a deadline again while they run; the
+stations' clock runs its timers (response timeouts, retries) there, never early."""
 
 from __future__ import annotations
 
 import asyncio
 
-from pievse.fleet.timers import Deadlines
+from pievse.fleet.timers import Deadlines, SlotClock
 
 
 def test_deadlines_run_in_order_without_the_cancelled_and_past_a_failure() -> None:
@@ -57,3 +58,23 @@ def test_a_new_loop_starts_afresh() -> None:
     asyncio.run(once(1))
     asyncio.run(once(2))
     assert ran == [1, 2]
+
+
+def test_the_slot_clock_runs_its_timers_in_the_slots_never_early_and_cancels_them() -> None:
+    timers = Deadlines()
+    clock = SlotClock(timers)
+    ran: list[tuple[str, float]] = []
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+        start = loop.time()
+        clock.call_later(0.12, lambda: (ran.append(("due", loop.time())), done.set()))
+        clock.call_later(0.05, lambda: ran.append(("cancelled", loop.time()))).cancel()
+        await asyncio.wait_for(done.wait(), 10)
+        return start
+
+    start = asyncio.run(main())
+    [(what, when)] = ran
+    assert what == "due" and when >= start + 0.12 - 0.001  # the loop's own resolution
+    assert len(timers) == 0

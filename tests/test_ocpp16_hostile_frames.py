@@ -245,9 +245,10 @@ async def test_an_answer_holding_a_string_that_is_not_text_is_not_taken_and_sent
         return None
 
     daemon = await card_presented(csms, start_station, lone_surrogate_once, "StartTransaction")
+    # Sent again after TransactionMessageRetryInterval (30 s): a bound of 30 s raced it.
     await eventually(lambda: daemon.station.connector(1).transaction is not None
                      and daemon.station.connector(1).transaction.transaction_id not in (None, 5),
-                     timeout=30, what="the StartTransaction sent again and answered")
+                     timeout=60, what="the StartTransaction sent again and answered")
     starts = received(csms, "StartTransaction")
     assert len(starts) >= 2 and starts[0] == starts[1]
     await still_answering(csms, daemon)

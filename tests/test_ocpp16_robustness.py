@@ -278,6 +278,23 @@ async def test_csms_that_never_answers_does_not_block_the_station(csms, start_st
     assert status_now(csms) == "Preparing"
 
 
+async def start_transaction_held(csms, daemon, *, only_the_first: bool = False) -> None:
+    """A card session on connector 1 whose StartTransaction the CSMS holds unanswered (every
+    one, or only the first); returns once the first has reached the CSMS."""
+    held: list[str] = []
+
+    async def hold(cp_id: str, action: str, payload: dict) -> None:
+        if action == "StartTransaction" and not (only_the_first and held):
+            held.append(action)
+            await asyncio.sleep(60)
+
+    csms.on_call = hold
+    sim = daemon.hardware.simulated
+    sim.evs[1].set_state("B")
+    sim.reader.present(TAG)
+    await csms.wait_for_message("CP1", "StartTransaction")
+
+
 async def test_an_authorize_waiting_its_turn_when_the_link_drops_is_decided_offline(
         csms, start_station):
     """OCPP-J allows one CALL at a time, so an Authorize waits while a StartTransaction is
@@ -286,16 +303,8 @@ async def test_an_authorize_waiting_its_turn_when_the_link_drops_is_decided_offl
     is never left waiting for an answer that cannot come."""
     daemon = await start_station(charge_point={"connectors": 2})
     await csms.change_configuration("CP1", "AllowOfflineTxForUnknownId", "true")
-
-    async def hold_start_transaction(cp_id: str, action: str, payload: dict) -> None:
-        if action == "StartTransaction":
-            await asyncio.sleep(60)
-
-    csms.on_call = hold_start_transaction
+    await start_transaction_held(csms, daemon)
     sim = daemon.hardware.simulated
-    sim.evs[1].set_state("B")
-    sim.reader.present(TAG)
-    await csms.wait_for_message("CP1", "StartTransaction")
     sim.evs[2].set_state("B")
     sim.reader.present("04C0FFEE")
     await eventually(lambda: daemon.station.connector(2).status[0].value == "Preparing")
@@ -304,3 +313,21 @@ async def test_an_authorize_waiting_its_turn_when_the_link_drops_is_decided_offl
     await csms.drop_connection("CP1", abrupt=True)
     await eventually(lambda: daemon.station.connector(2).transaction is not None,
                      what="the second session started on the offline rules")
+
+
+async def test_a_start_transaction_in_flight_when_the_link_drops_is_sent_again_and_delivered(
+        csms, start_station):
+    """The outbox's head goes out as the session's CALL; lost with the link before its answer,
+    it stays the head and is the first transaction message of the next connection."""
+    daemon = await start_station()
+    await start_transaction_held(csms, daemon, only_the_first=True)
+    assert len(daemon.protocol.outbox) == 1
+    await csms.drop_connection("CP1", abrupt=True)
+
+    await eventually(lambda: len(received(csms, "StartTransaction")) == 2, timeout=30,
+                     what="the StartTransaction sent again after reconnecting")
+    await eventually(lambda: len(daemon.protocol.outbox) == 0, what="outbox empty")
+    await eventually(lambda: daemon.station.connector(1).transaction.transaction_id,
+                     what="transactionId known")
+    first, again = received(csms, "StartTransaction")
+    assert first == again

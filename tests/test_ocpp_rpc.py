@@ -8,6 +8,7 @@ ours, both are RpcSessions.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -150,6 +151,13 @@ class Wire:
 
 @pytest.fixture
 async def wire() -> AsyncIterator[Wire]:
+    async with open_wire() as link:
+        yield link
+
+
+@contextlib.asynccontextmanager
+async def open_wire() -> AsyncIterator[Wire]:
+    """Both ends of a websocket on 127.0.0.1, the sessions' tasks cancelled at the end."""
     accepted: asyncio.Queue[Any] = asyncio.Queue()
 
     async def keep(connection: Any) -> None:

@@ -18,12 +18,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pievse.aio import AsyncClock, SystemClock
+from pievse.aio import AsyncClock
 from pievse.fleet.drivers import DriverCounts, StationDrivers
 from pievse.fleet.metrics import FleetMetrics
 from pievse.fleet.scenario import Scenario
 from pievse.fleet.station import FleetStation
-from pievse.fleet.timers import Deadlines
+from pievse.fleet.timers import Deadlines, SlotClock
 
 __all__ = ["Fleet", "FleetProgress", "StoppedTransaction"]
 
@@ -73,7 +73,9 @@ class Fleet:
                  ssl_context: ssl.SSLContext | None = None) -> None:
         self.scenario = scenario if count is None else scenario.with_count(count)
         self.csms_url = csms_url
-        self.clock = clock or SystemClock()
+        #: Every station's timer, in one heap under one timer of the loop.
+        self.timers = Deadlines()
+        self.clock = clock or SlotClock(self.timers)
         self.metrics = metrics or FleetMetrics()
         self.counts = DriverCounts()
         self.stations: list[FleetStation] = []
@@ -89,8 +91,6 @@ class Fleet:
         self.ssl_context = ssl_context
         self._window = _Window()
         self._built = False
-        #: Every station's timer, in one heap under one timer of the loop.
-        self.timers = Deadlines()
 
     def build(self) -> None:
         """Make every station (nothing connects yet)."""

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from websockets.protocol import State
+from pievse.protocol.common.direct_frames import TakeNow, direct_writer, take_at_once
 
 __all__ = ["ActionStats", "FleetMetrics", "LatencyHistogram", "ObservedConnection"]
 
@@ -124,31 +124,37 @@ class FleetMetrics:
             self.on_round_trip(action, seconds, error_code)
 
 
-_OPEN = State.OPEN
-#: What the direct write of a frame uses of a websockets connection.
-_DIRECT = ("protocol", "send_in_progress", "send_data", "drain")
-
-
 class ObservedConnection:
     """A websocket connection whose frames are timed for :class:`FleetMetrics`; the rest of the
     connection is the real one's."""
 
-    __slots__ = ("_direct", "_inner", "_metrics", "_pending")
+    __slots__ = ("_inner", "_metrics", "_pending", "_write_now")
 
     def __init__(self, inner: Any, metrics: FleetMetrics) -> None:
         self._inner = inner
         self._metrics = metrics
         #: Our CALLs waiting for their answer: unique id -> (action, sent at).
         self._pending: dict[str, tuple[str, float]] = {}
-        #: A websockets (asyncio) connection, whose frames can be written without send()'s
-        #: context manager per message (see :meth:`_send_open`).
-        self._direct = all(hasattr(inner, name) for name in _DIRECT)
+        #: Writes a frame at once on the inner connection, where it is simply open.
+        self._write_now = direct_writer(inner)
 
     @property
     def inner(self) -> Any:
         return self._inner
 
     async def send(self, message: str) -> None:
+        self._observe(message)
+        await self._inner.send(message)
+
+    def write_now(self, message: str) -> bool:
+        """Write ``message`` at once where the inner connection allows (see
+        :mod:`pievse.protocol.common.direct_frames`); False, nothing written, otherwise."""
+        if self._write_now is None or not self._write_now(message):
+            return False
+        self._observe(message)
+        return True
+
+    def _observe(self, message: str) -> None:
         metrics = self._metrics
         metrics.frames_sent += 1
         head = _HEAD.match(message)
@@ -156,42 +162,44 @@ class ObservedConnection:
             action = head.group(3)
             metrics.sent_call(action)
             self._pending[head.group(2)] = (action, metrics.clock())
-        if not (self._direct and await self._send_open(message)):
-            await self._inner.send(message)
-
-    async def _send_open(self, message: str) -> bool:
-        """Write a text frame on an open connection as websockets' ``send()`` does, without
-        the async context manager it enters per message (a fleet sends thousands a second);
-        False, nothing written, when the connection is not simply open: ``send()`` then deals
-        with it (a closing connection, a fragmented message being sent)."""
-        inner = self._inner
-        if inner.protocol.state is not _OPEN or inner.send_in_progress is not None:
-            return False
-        inner.protocol.send_text(message.encode())
-        inner.send_data()
-        await inner.drain()  # flow control: waits only while the socket's buffer is full
-        return True
 
     async def recv(self) -> str | bytes:
         message = await self._inner.recv()
+        self._observe_received(message, self._metrics.clock())
+        return message
+
+    def take_at_once(self, take: TakeNow) -> bool:
+        """Offer ``take`` the inner connection's messages as they arrive (see
+        :mod:`pievse.protocol.common.direct_frames`); those it takes are timed here."""
+        clock = self._metrics.clock
+
+        def observed(message: str) -> bool:
+            arrived = clock()
+            if not take(message):
+                return False
+            self._observe_received(message, arrived)
+            return True
+
+        return take_at_once(self._inner, observed)
+
+    def _observe_received(self, message: str | bytes, arrived: float) -> None:
         metrics = self._metrics
         metrics.frames_received += 1
         head = _HEAD.match(message if isinstance(message, str) else message[:200].decode(
             "utf-8", "replace"))
         if head is None:
-            return message
+            return
         kind, unique_id = head.group(1), head.group(2)
         if kind == "2":
             metrics.received[head.group(3) or "?"] += 1
-            return message
+            return
         sent = self._pending.pop(unique_id, None)
         if sent is not None:
             action, at = sent
             error = (head.group(3) or "?") if kind == "4" else None
             if action == "BootNotification" and error is None and '"Accepted"' not in message:
                 metrics.rejected_boots += 1
-            metrics.answered(action, metrics.clock() - at, error)
-        return message
+            metrics.answered(action, arrived - at, error)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

@@ -14,6 +14,11 @@ sleep and woken, on a cold cache: 50-150 us of CPU on a small VM, measured), so 
 samples are spread over the interval paid one or two wake-ups per message; in slots of 50 ms,
 a thousand stations sending every 10 s share a wake-up five at a time, and their answers come
 back together too.
+
+The stations' other timers (their sessions' response timeouts, the outbox's retries) run here
+too, through :class:`SlotClock`: a response timer is armed about once every three MeterValues,
+and each arm and each firing of an asyncio timer among ten thousand others walks asyncio's
+heap in Python.
 """
 
 from __future__ import annotations
@@ -25,15 +30,25 @@ import math
 import time
 from collections.abc import Callable
 
-__all__ = ["Deadline", "Deadlines"]
+from pievse.aio import SystemClock
+
+__all__ = ["Deadline", "Deadlines", "SlotClock"]
 
 #: Deadlines this close are due together, as the loop's own timers are.
 _RESOLUTION = time.get_clock_info("monotonic").resolution
 #: The deadlines of one slot this long run together, at its end (seconds).
 BATCH_S = 0.05
 
-#: [loop time, sequence (ties never compare callbacks), callback or None once cancelled]
-Deadline = list
+
+class Deadline(list):
+    """[loop time, sequence (ties never compare callbacks), callback or None once cancelled]:
+    compared in C as a list, cancelled as a loop's timer handle."""
+
+    __slots__ = ()
+
+    def cancel(self) -> None:
+        self[2] = None
+
 
 
 class Deadlines:
@@ -59,7 +74,7 @@ class Deadlines:
             self._loop = loop
             self._heap.clear()
             self._timer = self._timer_at = None
-        deadline = [loop.time() + delay, next(self._sequence), callback]
+        deadline = Deadline((loop.time() + delay, next(self._sequence), callback))
         heapq.heappush(self._heap, deadline)
         # While the due ones run (and re-arm theirs), the timer is set once, at the end.
         if not self._firing and (self._timer_at is None
@@ -69,7 +84,7 @@ class Deadlines:
 
     @staticmethod
     def cancel(deadline: Deadline) -> None:
-        deadline[2] = None
+        deadline.cancel()
 
     def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._timer is not None:
@@ -106,3 +121,15 @@ class Deadlines:
         finally:
             self._firing = False
             self._arm(loop)
+
+
+class SlotClock(SystemClock):
+    """The real clock, its timers (``call_later``) run by ``deadlines``: at most one slot late,
+    never early."""
+
+    def __init__(self, deadlines: Deadlines) -> None:
+        super().__init__()
+        self.deadlines = deadlines
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> Deadline:
+        return self.deadlines.call_later(delay, callback)

@@ -15,7 +15,6 @@ goes out from the start of the session, while registering too.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -28,12 +27,13 @@ from pievse.protocol.common.rpc import (
     CallErrorReceived,
     ConnectionLost,
     InvalidResponse,
+    OnAnswer,
     ResponseTimeout,
     Routes,
     RpcSession,
 )
 
-__all__ = ["AdapterSession", "BlockAdapter", "Register"]
+__all__ = ["AdapterSession", "BlockAdapter", "Register", "SessionCalls"]
 
 #: Registers the charge point over a session's call(): True once the CSMS accepted it, False if
 #: the connection closed first.
@@ -79,7 +79,8 @@ class AdapterSession:
         context.registered = False
         self._link_changed()
         context.drop_unsent()
-        tasks = [asyncio.create_task(self._send_messages(session, context.next_reply),
+        call_csms = SessionCalls(session, context)
+        tasks = [asyncio.create_task(self._send_messages(call_csms, context.next_reply),
                                      name="ocpp-replies")]
         try:
             booting = asyncio.create_task(self._register(session.call))
@@ -87,9 +88,8 @@ class AdapterSession:
             if booting in done and booting.result():
                 context.registered = True
                 self._link_changed()
-                call_csms = functools.partial(self._call, session)
                 tasks += [
-                    asyncio.create_task(self._send_messages(session, context.next_message),
+                    asyncio.create_task(self._send_messages(call_csms, context.next_message),
                                         name="ocpp-messages"),
                     *(asyncio.create_task(task(call_csms), name=name)
                       for name, task in context.session_tasks()),
@@ -122,20 +122,14 @@ class AdapterSession:
                 hook()
         self._on_connection_change()
 
-    async def _call(self, session: RpcSession, request: Any) -> Any:
-        response = await session.call(request)
-        # An answered message stands for a Heartbeat.
-        self.context.last_sent = self.context.clock.monotonic()
-        return response
-
     async def _send_messages(
-            self, session: RpcSession,
+            self, call_csms: SessionCalls,
             next_message: Callable[[], Awaitable[tuple[Any, OnResponse | None]]]) -> None:
         while True:
             request, on_response = await next_message()
             response = None
             try:
-                response = await self._call(session, request)
+                response = await call_csms(request)
             except (CallErrorReceived, ResponseTimeout, InvalidResponse) as error:
                 self.log.warning("%s failed: %s", action_of(request), error)
             except ConnectionLost:
@@ -155,6 +149,35 @@ class AdapterSession:
                     # Whoever waited for this answer failed on it; the next message still goes.
                     self.log.exception("handling the answer to %s failed",
                                        action_of(request))
+
+
+class SessionCalls:
+    """A registered session's CALLs to the CSMS, as the blocks' session tasks send them: awaited
+    (``await calls(request)``: the answer, or the RpcError raised) or called back
+    (:meth:`start`). An answered message stands for a Heartbeat (``context.last_sent``)."""
+
+    __slots__ = ("_context", "_session")
+
+    def __init__(self, session: RpcSession, context: AdapterContext) -> None:
+        self._session = session
+        self._context = context
+
+    async def __call__(self, request: Any) -> Any:
+        response = await self._session.call(request)
+        self._context.last_sent = self._context.clock.monotonic()
+        return response
+
+    def start(self, request: Any, on_answer: OnAnswer) -> None:
+        """Send ``request`` in its turn, without waiting: ``on_answer(response, None)`` or
+        ``on_answer(None, error)`` once its wait is over (at once if the session has closed)."""
+        context = self._context
+
+        def answered(response: Any, error: Exception | None) -> None:
+            if error is None:
+                context.last_sent = context.clock.monotonic()
+            on_answer(response, error)
+
+        self._session.start_call(request, answered)
 
 
 class BlockAdapter:

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -84,6 +85,8 @@ class Outbox:
         self._seq = max((e.seq for e in self._entries), default=0)
         self._meter_values = sum(1 for e in self._entries if e.kind == "meter")
         self._changed = asyncio.Event()
+        #: Told of each change (an entry put or removed): the delivery, while it runs.
+        self.on_change: Callable[[], None] | None = None
         #: MeterValues dropped to keep the backlog within max_meter_values.
         self.dropped_meter_values = 0
 
@@ -105,7 +108,7 @@ class Outbox:
             if self._journal is not None:
                 self._journal.added(entry)
             self._entries.append(entry)
-        self._changed.set()
+        self._changed_now()
         return entry
 
     def head(self) -> OutboxEntry | None:
@@ -120,7 +123,7 @@ class Outbox:
                 self._events_sent.pop(entry.transaction_ref, None)
                 if self._journal is not None:
                     self._journal.transaction_done(entry.transaction_ref)
-        self._changed.set()
+        self._changed_now()
 
     def start_answered(self, entry: OutboxEntry, transaction_id: int) -> None:
         """The CSMS answered a StartTransaction: its transactionId is kept and the entry removed
@@ -185,22 +188,13 @@ class Outbox:
                         "room; Start and StopTransaction are kept (%d dropped so far)",
                         self.max_meter_values, self.dropped_meter_values)
 
+    def _changed_now(self) -> None:
+        self._changed.set()
+        if self.on_change is not None:
+            self.on_change()
+
     def _batch(self) -> contextlib.AbstractContextManager[None]:
         return self._journal.batch() if self._journal is not None else _NO_BATCH
-
-    async def next_ready(self) -> OutboxEntry:
-        """Wait for the head entry and for its retry time."""
-        while True:
-            entry = self.head()
-            if entry is None:
-                self._changed.clear()
-                await self._changed.wait()
-                continue
-            delay = entry.not_before - self.clock.monotonic()
-            if delay <= 0:
-                return entry
-            self._changed.clear()
-            await self.clock.wait(self._changed, delay)
 
     async def wait_empty(self, timeout: float) -> bool:
         """Wait until everything was delivered (before a reset); False on timeout."""

@@ -21,9 +21,9 @@ first, each CALL answered in a task of its own, and raw frames sent as they are.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import inspect
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import is_dataclass
 from typing import Any, Literal, Protocol
@@ -33,11 +33,11 @@ from ocpp.routing import create_route_map
 from websockets.exceptions import ConnectionClosed
 
 from pievse.aio import AsyncClock, SystemClock
+from pievse.protocol.common.direct_frames import direct_taker
 from pievse.protocol.common.frames import (
     CALL,
     CALLERROR,
     CALLRESULT,
-    Call,
     CallError,
     CallResult,
     Frame,
@@ -52,7 +52,8 @@ from pievse.protocol.common.rpc_errors import (
     ResponseTimeout,
     RpcError,
 )
-from pievse.protocol.common.rpc_waiting import CallIds, Pending, ResponseTimer
+from pievse.protocol.common.rpc_calls import OnAnswer, OwnCalls
+from pievse.protocol.common.rpc_waiting import Pending
 from pievse.protocol.common.schemas import SchemaValidator, validator_for
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "Direction",
     "InvalidRequest",
     "InvalidResponse",
+    "OnAnswer",
     "OnCall",
     "OnFrame",
     "ResponseTimeout",
@@ -84,6 +86,9 @@ Routes = dict[str, dict[str, Any]]
 
 #: What a receive raises when the websocket is gone (websockets raises ConnectionClosed).
 _CLOSED = (ConnectionClosed, ConnectionError, EOFError)
+
+#: How a CALLRESULT or CALLERROR begins (a guess, settled by reading the frame).
+_ANSWER_HEAD = re.compile(r"\s*\[\s*[34]\b")
 
 #: Frames quoted in log lines are cut to this many characters.
 _QUOTE = 200
@@ -150,9 +155,6 @@ class RpcSession:
         validate_outbound: bool = True,
     ) -> None:
         self.connection = connection
-        #: False: our own CALLs go unchecked (a fleet checks them in its tests, not per send);
-        #: what the peer sends is validated whatever this says.
-        self.validate_outbound = validate_outbound
         self.handler = handler
         self.version = version
         self.response_timeout = response_timeout
@@ -169,19 +171,29 @@ class RpcSession:
             routes if routes is not None else route_map(handler) if handler is not None else {}
         )
         self._wants_unique_id: dict[Any, bool] = {}
-        self._call_lock = asyncio.Lock()
-        self._pending: Pending | None = None
-        self._ids = CallIds()
-        self._timer = ResponseTimer(self.clock)
         self._closed = False
         self._reader: asyncio.Task | None = None
         self._after_tasks: set[asyncio.Task] = set()
         self._answering: set[asyncio.Task] = set()
-        self._result_module: Any = None
         # Raw frames sent, each waiting for the frame that answers it, oldest first.
         self._raw_waiters: list[tuple[str | None, asyncio.Future[str | None]]] = []
         # The actions of our CALLs by unique id, to label their answers for ``on_frame``.
         self._called: dict[str, str] = {}
+        self._calls = OwnCalls(
+            connection, version=version, clock=self.clock, log=self.log,
+            validator=self.validator, response_timeout=response_timeout,
+            validate_outbound=validate_outbound, show_sent=self._show_sent,
+            called=self._called, closed_errors=_CLOSED)
+
+    @property
+    def validate_outbound(self) -> bool:
+        """False: our own CALLs go unchecked (a fleet checks them in its tests, not per send);
+        what the peer sends is validated whatever this says."""
+        return self._calls.validate_outbound
+
+    @validate_outbound.setter
+    def validate_outbound(self, validate: bool) -> None:
+        self._calls.validate_outbound = validate
 
     @property
     def closed(self) -> bool:
@@ -193,8 +205,7 @@ class RpcSession:
         """Give up on this connection now, without waiting for it to close: the CALL waiting for
         an answer raises ConnectionLost, raw sends get None, CALLs being answered are dropped."""
         self._closed = True
-        self._timer.stop()
-        self._answer_pending(("lost", None))
+        self._calls.close()
         for _, waiter in self._raw_waiters:
             if not waiter.done():
                 waiter.set_result(None)
@@ -207,6 +218,8 @@ class RpcSession:
     async def run(self) -> None:
         """Read and handle frames until the connection closes (then return, clean close or not)."""
         self._reader = asyncio.current_task()
+        # Answers to our CALLs are taken as they arrive, without waking this task for each.
+        direct_taker(self.connection)(self._take_answer)
         try:
             while True:
                 try:
@@ -218,14 +231,29 @@ class RpcSession:
         finally:
             self.close()
 
+    def _take_answer(self, text: str) -> bool:
+        """Take ``text`` in as it arrives if it answers a CALL (ours or not: a stray answer is
+        only logged); False, left to the reader, if it is anything else."""
+        if _ANSWER_HEAD.match(text) is None:
+            return False
+        frame = read_frame(text)
+        if frame.message_type not in (CALLRESULT, CALLERROR):
+            return False
+        try:
+            self.log.debug("recv %s", text)
+            self._answer_received(frame)
+        except Exception:
+            # As a failure in the reader would: the session ends, and the link reconnects.
+            self.log.exception("taking in an answer failed: closing the session")
+            if self._reader is not None:
+                self._reader.cancel()
+        return True
+
     async def _receive(self, data: str | bytes) -> None:
         self.log.debug("recv %s", data)
         frame = read_frame(data)
         if frame.message_type in (CALLRESULT, CALLERROR):
-            if self.on_frame is not None:
-                label = self._called.pop(frame.unique_id, None) if frame.unique_id else None
-                self.on_frame("in", frame.answering(label))
-            self._receive_answer(frame)
+            self._answer_received(frame)
             return
         if self.on_frame is not None:
             self.on_frame("in", frame)
@@ -375,9 +403,11 @@ class RpcSession:
             return payload_of(result)
         raise TypeError(f"a handler returned {type(result).__name__}, not a dataclass or dict")
 
-    def _receive_answer(self, frame: Frame) -> None:
-        pending = self._pending
-        if pending is None or frame.unique_id != pending.unique_id or pending.answer.done():
+    def _answer_received(self, frame: Frame) -> None:
+        if self.on_frame is not None:
+            label = self._called.pop(frame.unique_id, None) if frame.unique_id else None
+            self.on_frame("in", frame.answering(label))
+        if not self._calls.answer(frame):
             if self._give_to_raw_sender(frame):
                 return
             # A late answer to a CALL that timed out, or a peer confused about ids. Answering it
@@ -385,22 +415,6 @@ class RpcSession:
             kind = "CALLRESULT" if frame.message_type == CALLRESULT else "CALLERROR"
             self.log.warning("dropped a %s for unique id %r: no CALL of ours waits for it: %s",
                              kind, frame.unique_id, _quote(frame.text))
-            return
-        answer: tuple[str, Any]
-        if frame.message_type == CALLRESULT:
-            if frame.fault is not None:
-                kind, reason = frame.fault
-                answer = ("invalid", (reason, getattr(self._codes, kind).code, frame.payload))
-            else:
-                answer = ("result", frame.payload)
-        else:
-            error = frame.payload
-            code = error["errorCode"] if isinstance(error["errorCode"], str) else ""
-            description = error["errorDescription"]
-            answer = ("error", CallErrorReceived(
-                code or "GenericError", description if isinstance(description, str) else "",
-                error["errorDetails"]))
-        pending.answer.set_result(answer)
 
     def _give_to_raw_sender(self, frame: Frame) -> bool:
         """Hand ``frame`` to the raw send it answers: the one with its unique id, or for a
@@ -436,6 +450,9 @@ class RpcSession:
         meanwhile is noticed by the receive loop."""
         self.log.debug("send %s", frame)
         self._show_sent(frame, action)
+        write_now = self._calls.write_now
+        if write_now is not None and write_now(frame):
+            return
         try:
             await self.connection.send(frame)
         except _CLOSED as closed:
@@ -463,19 +480,19 @@ class RpcSession:
         :class:`InvalidRequest` (nothing sent), :class:`CallErrorReceived`,
         :class:`ResponseTimeout`, :class:`InvalidResponse` or :class:`ConnectionLost`.
         """
-        if type(request) is WireRequest:
-            action, payload = request
-        elif not is_dataclass(request) or isinstance(request, type):
-            raise TypeError(f"call() takes a request dataclass, not {request!r}")
-        else:
-            action, payload = action_of(request), payload_of(request)
+        action, payload = _wire(request)
         answer = await self.call_payload(action, payload, timeout=timeout)
-        result_class = self._result_class(action)
-        try:
-            return result_class(**camel_to_snake_case(answer))
-        except TypeError as error:
-            raise InvalidResponse(f"{action} answer does not fit {result_class.__name__}: "
-                                  f"{error}", payload=answer) from None
+        return self._calls.results.response(action, answer)
+
+    def start_call(self, request: Any, on_answer: OnAnswer, *,
+                   timeout: float | None = None) -> Pending:
+        """Send ``request`` as :meth:`call` does, without waiting: ``on_answer(response, None)``
+        or ``on_answer(None, error)`` (an RpcError, or what the send raised) is called once its
+        wait is over, by whatever ends it (the answer read, the timer, the connection closing;
+        at once if the session is closed already). It goes out now if no CALL of ours is in
+        flight, else in its turn. Raises :class:`InvalidRequest` (nothing sent)."""
+        action, payload = _wire(request)
+        return self._calls.start(action, payload, on_answer, timeout=timeout)
 
     async def call_payload(self, action: str, payload: dict[str, Any], *,
                            timeout: float | None = None, validate: bool = True,
@@ -491,65 +508,9 @@ class RpcSession:
                 "call() from an @on handler would wait for an answer nobody reads: "
                 "send follow-up CALLs from an @after handler"
             )
-        if validate and self.validate_outbound:
-            try:
-                self.validator.validate_call(action, payload)
-            except OCPPError as error:
-                raise InvalidRequest(f"refusing to send {action}: {error.description}") from error
-
-        # Not ``async with``: its two coroutines per CALL cost a fleet more than the lock itself.
-        await self._call_lock.acquire()
-        unique_id = ""
-        try:
-            if self._closed:
-                raise ConnectionLost(f"cannot send {action}: the connection is closed")
-            unique_id = self._ids.next()
-            pending = Pending(unique_id, action, asyncio.get_running_loop().create_future())
-            self._pending = pending
-            wait = self.response_timeout if timeout is None else timeout
-            frame = Call(unique_id, action, payload).to_json()
-            self.log.debug("send %s", frame, extra={"OCPP_ACTION": action})
-            self._show_sent(frame)
-            try:
-                await self.connection.send(frame)
-            except _CLOSED as closed:
-                raise ConnectionLost(f"could not send {action}: {closed}") from None
-            self._timer.watch(pending, wait)
-            kind, value = await pending.answer
-        finally:
-            self._pending = None
-            self._called.pop(unique_id, None)
-            self._call_lock.release()
-        if kind == "timeout":
-            raise ResponseTimeout(f"no answer to {action} within {wait:g} s")
-        return self._result(action, kind, value, validate_response)
-
-    def _result(self, action: str, kind: str, value: Any, validate: bool) -> dict[str, Any]:
-        if kind == "error":
-            raise value
-        if kind == "lost":
-            raise ConnectionLost(f"the connection closed before {action} was answered")
-        if kind == "invalid":
-            reason, code, payload = value
-            raise InvalidResponse(f"{action} answer: {reason}", code, payload)
-        if validate:
-            try:
-                self.validator.validate_result(action, value)
-            except OCPPError as error:
-                raise InvalidResponse(f"{action} answer: {error.description}", error.code,
-                                      value) from None
-        return value
-
-    def _result_class(self, action: str) -> type:
-        if self._result_module is None:
-            package = "v16" if self.version == "1.6" else "v201"
-            self._result_module = importlib.import_module(f"ocpp.{package}.call_result")
-        found = getattr(self._result_module, action, None) or getattr(
-            self._result_module, f"{action}Payload", None
-        )
-        if found is None:
-            raise InvalidResponse(f"no response class for {action} in OCPP {self.version}")
-        return found
+        return await self._calls.call_payload(action, payload, timeout=timeout,
+                                              validate=validate,
+                                              validate_response=validate_response)
 
     async def send_raw(self, text: str, timeout: float) -> str | None:
         """Send ``text`` as one frame, whatever it is, beside the CALLs of :meth:`call` (a test
@@ -579,10 +540,14 @@ class RpcSession:
         finally:
             self._raw_waiters.remove(entry)
 
-    def _answer_pending(self, answer: tuple[str, Any]) -> None:
-        pending = self._pending
-        if pending is not None and not pending.answer.done():
-            pending.answer.set_result(answer)
+
+def _wire(request: Any) -> tuple[str, dict[str, Any]]:
+    """The action and camelCase payload of a request dataclass or a ``WireRequest``."""
+    if type(request) is WireRequest:
+        return request
+    if not is_dataclass(request) or isinstance(request, type):
+        raise TypeError(f"call() takes a request dataclass, not {request!r}")
+    return action_of(request), payload_of(request)
 
 
 def _quote(frame: Any) -> str:
