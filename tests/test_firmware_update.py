@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import posixpath
+import shutil
 import socket
 import socketserver
 import base64
@@ -247,7 +248,7 @@ class TargetVenv:
         return done.stdout.strip() or f"(fails: {done.stderr.strip().splitlines()[-1:]})"
 
 
-def make_target(folder: Path) -> TargetVenv:
+def build_template(folder: Path) -> TargetVenv:
     """A fresh venv with pievse OLD installed from a wheel, as on a charge point."""
     # Without pip of its own when the base interpreter lends one (fast), else with ensurepip.
     venv.EnvBuilder(system_site_packages=True, with_pip=False).create(folder / "venv")
@@ -264,6 +265,49 @@ def make_target(folder: Path) -> TargetVenv:
     return target
 
 
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    import fcntl
+
+    with path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
+@pytest.fixture(scope="session")
+def venv_template(request: pytest.FixtureRequest,
+                  tmp_path_factory: pytest.TempPathFactory) -> TargetVenv:
+    """The venv with OLD installed, built once per run: creating a venv and pip-installing into
+    it takes seconds, copying it a few milliseconds. Under pytest-xdist the workers' temporary
+    folders share a parent that belongs to this run only, and the first worker builds it there."""
+    root = tmp_path_factory.getbasetemp()
+    if hasattr(request.config, "workerinput"):
+        root = root.parent
+    folder = root / "firmware-target-template"
+    with file_lock(root / "firmware-target-template.lock"):
+        if not (folder / "built").exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a worker that died half-way
+            folder.mkdir()
+            build_template(folder)
+            (folder / "built").touch()
+    return TargetVenv(folder / "venv")
+
+
+def make_target(folder: Path, template: TargetVenv) -> TargetVenv:
+    """A venv of its own with pievse OLD installed: a copy of ``template``. A venv finds itself
+    from where its bin/python is (pyvenv.cfg next to bin/), so the copy runs its own
+    site-packages; only the scripts pip wrote name the template's python in their shebang."""
+    copy = folder / "venv"
+    shutil.copytree(template.folder, copy, symlinks=True)
+    old, new = str(template.folder).encode(), str(copy).encode()
+    for file in [copy / "pyvenv.cfg", *(copy / "bin").iterdir()]:
+        if file.is_file() and not file.is_symlink():
+            file.write_bytes(file.read_bytes().replace(old, new))
+    assert list(copy.glob(f"lib/python*/site-packages/pievse-{OLD}.dist-info")), \
+        f"pievse {OLD} is installed in the copy"
+    return TargetVenv(copy)
+
+
 @pytest.fixture(autouse=True)
 def _no_pythonpath(monkeypatch: pytest.MonkeyPatch) -> None:
     """The updater's subprocesses must see the target venv's pievse, not a checkout's."""
@@ -271,15 +315,16 @@ def _no_pythonpath(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def target(tmp_path: Path) -> TargetVenv:
+def target(tmp_path: Path, venv_template: TargetVenv) -> TargetVenv:
     """A venv of its own, for a test whose update changes it."""
-    return make_target(tmp_path)
+    return make_target(tmp_path, venv_template)
 
 
 @pytest.fixture(scope="module")
-def untouched_target(tmp_path_factory: pytest.TempPathFactory) -> TargetVenv:
+def untouched_target(tmp_path_factory: pytest.TempPathFactory,
+                     venv_template: TargetVenv) -> TargetVenv:
     """One venv shared by the tests in which nothing may be installed (each checks it wasn't)."""
-    return make_target(tmp_path_factory.mktemp("untouched"))
+    return make_target(tmp_path_factory.mktemp("untouched"), venv_template)
 
 
 def updater_for(state: Path, target: TargetVenv, clock: FakeClock | None = None

@@ -63,7 +63,9 @@ class Grid:
             await eventually(lambda: site.last_reading_at is not None
                              and site.last_reading_at >= now or site.blind is not None,
                              what="the site meter's poll")
-            await asyncio.sleep(0.01)  # the station meters' polls of this instant
+            # The station meters' polls of this instant, and all that follows from them:
+            # the loop runs until nothing is left to do (a fixed sleep waited longer).
+            await clock.settle()
             offers.append(offer(self.daemon))
         return offers
 

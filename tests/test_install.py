@@ -27,7 +27,10 @@ import pytest
 from tests.conftest import standin_missing
 from tests.debian_chroot import DebianRoot, Entry, manifest_changes, missing_tools, reachable_mirror
 
-pytestmark = pytest.mark.timeout(900)
+# One root goes through the whole life, so its tests share one pytest-xdist worker: a worker of
+# its own would bootstrap a root of its own and run the installer up to the phase its tests read
+# (four debootstraps and four first installs at once under -n 4).
+pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("debian_root")]
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 SUITE = "bookworm"

@@ -38,12 +38,13 @@ from tests.test_firmware_update import (
     FileServer,
     TargetVenv,
     build_wheel,
-    make_target,
     now_iso,
     restarted,
     server,  # noqa: F401 - the fixture, shared
     target,  # noqa: F401 - the fixture, shared
+    untouched_target,  # noqa: F401 - the fixture, shared
     updater_for,
+    venv_template,  # noqa: F401 - the fixture, shared
 )
 from tests.test_signed_firmware import ManufacturerPki, Signer, pki, trust  # noqa: F401
 
@@ -54,12 +55,6 @@ pytestmark = pytest.mark.asyncio
 def _no_pythonpath(monkeypatch: pytest.MonkeyPatch) -> None:
     """The updater's subprocesses must see the target venv's pievse, not a checkout's."""
     monkeypatch.delenv("PYTHONPATH", raising=False)
-
-
-@pytest.fixture(scope="module")
-def untouched_target(tmp_path_factory: pytest.TempPathFactory) -> TargetVenv:
-    """One venv shared by the tests in which nothing may be installed (each checks it wasn't)."""
-    return make_target(tmp_path_factory.mktemp("untouched"))
 
 
 class Bench201(Bench):

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - tests take the shared fixtures imported from the 1.6 firmware tests
 """SignedUpdateFirmware of the OCPP 1.6 security extension, end to end, with real crypto.
 
 A manufacturer PKI is made here with ``cryptography``: a root CA, which the CSMS installs on the
@@ -38,9 +39,11 @@ from tests.test_firmware_update import (
     FileServer,
     TargetVenv,
     build_wheel,
-    make_target,
     now_iso,
+    target,  # noqa: F401 - the fixture, shared
+    untouched_target,  # noqa: F401 - the fixture, shared
     updater_for,
+    venv_template,  # noqa: F401 - the fixture, shared
 )
 from tests.test_get_log import SecureBench, sent
 
@@ -158,12 +161,6 @@ def server() -> Iterator[FileServer]:
     files.close()
 
 
-@pytest.fixture(scope="module")
-def untouched_target(tmp_path_factory: pytest.TempPathFactory) -> TargetVenv:
-    """One venv shared by the tests in which nothing may be installed (each checks it wasn't)."""
-    return make_target(tmp_path_factory.mktemp("untouched"))
-
-
 @pytest.fixture(autouse=True)
 def _no_pythonpath(monkeypatch: pytest.MonkeyPatch) -> None:
     """The updater's subprocesses must see the target venv's pievse, not a checkout's."""
@@ -201,8 +198,7 @@ def security_events(csms: CentralSystem) -> list[str]:
 
 async def test_a_signed_update_is_verified_installed_at_its_time_and_reported_with_its_request_id(
         csms: CentralSystem, secure_bench, server: FileServer, pki: ManufacturerPki,
-        tmp_path: Path) -> None:
-    target = make_target(tmp_path / "venv")
+        target: TargetVenv, tmp_path: Path) -> None:
     state = tmp_path / "state"
     cp = await secure_bench(firmware=updater_for(state, target))
     await trust(csms, pki.root)
