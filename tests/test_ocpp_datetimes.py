@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pievse.protocol.common.datetimes import format_datetime, is_datetime, parse_datetime
 
@@ -34,9 +36,12 @@ def test_an_instant_in_milliseconds_survives_a_round_trip(seconds):
 def test_the_one_format_is_utc_with_z_and_milliseconds_only_when_there_are_any():
     assert format_datetime(NEW_YEAR) == "2025-01-01T12:00:00Z"
     assert format_datetime(NEW_YEAR + 0.5) == "2025-01-01T12:00:00.500Z"
-    # A fraction below the millisecond is still a fraction: it is written, cut to milliseconds.
-    assert format_datetime(NEW_YEAR + 0.0004) == "2025-01-01T12:00:00.000Z"
-    assert format_datetime(NEW_YEAR + 0.9999) == "2025-01-01T12:00:00.999Z"
+    # To the nearest millisecond: ".000" would read back as a whole second, written without it.
+    assert format_datetime(NEW_YEAR + 0.0004) == "2025-01-01T12:00:00Z"
+    assert format_datetime(NEW_YEAR + 0.0006) == "2025-01-01T12:00:00.001Z"
+    assert format_datetime(NEW_YEAR + 0.9996) == "2025-01-01T12:00:01Z"
+    assert format_datetime(datetime(9999, 12, 31, 23, 59, 59, 999_900)) == \
+        "9999-12-31T23:59:59.999Z", "as close as can be written"
 
 
 def test_datetimes_are_written_in_utc_whatever_their_zone():
@@ -138,3 +143,15 @@ def test_what_is_read_can_always_be_written_back_or_is_refused(text):
 @pytest.mark.parametrize("text", ["9999-12-31T23:59:59.9999999Z", "9999-12-31T23:59:59.999999Z"])
 def test_the_last_microsecond_of_9999_is_refused_since_it_cannot_be_written_back(text):
     assert not is_datetime(text)
+
+
+@given(st.one_of(st.floats(-62_135_596_800, 253_402_300_798, allow_nan=False),
+                 st.integers(-62_135_596_800, 253_402_300_798),
+                 st.floats(1.7e9, 1.8e9), st.sampled_from([0.0, -0.0, 0.0005, -0.0005,
+                                                           1e-7, 999_999.9999995])))
+def test_epoch_seconds_are_written_as_their_datetime_is_and_read_back_to_the_same_text(
+        seconds):
+    # The epoch path skips the datetime per instant; it must write the very same text.
+    text = format_datetime(seconds)
+    assert text == format_datetime(datetime.fromtimestamp(seconds, UTC))
+    assert format_datetime(parse_datetime(text)) == text

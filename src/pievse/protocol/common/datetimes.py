@@ -1,8 +1,9 @@
 """OCPP date-times, read and written in one place for every protocol version and the bench CSMS.
 
 OCPP sends instants as RFC 3339 text (1.6 says ISO 8601, 2.0.1 RFC 3339), and both versions ask
-for UTC. What we **write** is one format: UTC with a ``Z``, with milliseconds when the instant has
-a fraction of a second and without when it is a whole second::
+for UTC. What we **write** is one format: UTC with a ``Z``, to the nearest millisecond, written
+when it is not 0 (what we write reads back to an instant that is written the same, even where a
+float of epoch seconds holds a millisecond only to a few microseconds)::
 
     2025-01-01T12:00:00Z        2025-01-01T12:00:00.250Z
 
@@ -20,6 +21,7 @@ back (the schemas' ``format: date-time`` refuses the rest before a handler sees 
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -72,9 +74,32 @@ def is_datetime(text: str) -> bool:
     return True
 
 
+#: The epoch seconds of 0001-01-01 and of 10000-01-01: the instants a datetime holds.
+_FIRST, _END = -62_135_596_800, 253_402_300_800
+# The last whole second written, and its text, swapped as one tuple (threads write too): a
+# station (and a fleet, thousands of times a second) writes many instants of the same second.
+_last_second: tuple[float, str] = (math.nan, "")
+
+
 def format_datetime(moment: float | datetime) -> str:
     """An instant (epoch seconds, or a datetime: a naive one is taken as UTC) as OCPP writes it:
-    UTC, ``Z``, milliseconds when it has a fraction of a second."""
+    UTC, ``Z``, to the nearest millisecond, written only when it is not 0."""
+    global _last_second
+    kind = type(moment)
+    if (kind is float or kind is int) and _FIRST < moment < _END - 1:
+        # As datetime.fromtimestamp reads it (rounded half to even to the microsecond), then
+        # to the millisecond, without building a datetime per instant.
+        fraction, whole = math.modf(moment)
+        millis = (round(fraction * 1e6) + 500) // 1000
+        if millis >= 1000:
+            whole, millis = whole + 1, millis - 1000
+        elif millis < 0:
+            whole, millis = whole - 1, millis + 1000
+        second, text = _last_second
+        if second != whole:
+            text = datetime.fromtimestamp(whole, UTC).replace(tzinfo=None).isoformat()
+            _last_second = (whole, text)
+        return f"{text}.{millis:03d}Z" if millis else text + "Z"
     try:
         if isinstance(moment, datetime):
             when = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
@@ -83,5 +108,11 @@ def format_datetime(moment: float | datetime) -> str:
     except (ValueError, OverflowError, OSError) as error:
         raise ValueError(f"{moment!r} is not an instant between the years 1 and 9999: "
                          f"{error}") from None
-    spec = "milliseconds" if when.microsecond else "seconds"
-    return when.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+    millis = (when.microsecond + 500) // 1000
+    when = when.replace(microsecond=0, tzinfo=None)
+    if millis == 1000:
+        try:
+            when, millis = when + timedelta(seconds=1), 0
+        except OverflowError:  # the last half millisecond of 9999: as close as can be written
+            millis = 999
+    return f"{when.isoformat()}.{millis:03d}Z" if millis else when.isoformat() + "Z"
