@@ -1,11 +1,12 @@
 """A contactless card for vsmartcard's virtual reader (vpcd), held by the test.
 
 pcscd loads vpcd like the driver of any serial reader; instead of a serial port, each slot of the
-virtual reader listens on a TCP port (127.0.0.1:35963 for slot 0, the next port for slot 1) and a
-*card* is whatever connects there. This card speaks vpcd's small protocol: every message, either
-way, is a 2-byte big-endian length followed by that many bytes. From the reader come one-byte
-control messages (power off, power on, reset: no answer; "send your ATR": the ATR) and command
-APDUs, each answered with a response APDU. Closing the socket is pulling the card off the reader.
+virtual reader listens on a TCP port (127.0.0.1:31355 for slot 0 of the pcscd the tests start,
+35963 for the system's; the next port for slot 1) and a *card* is whatever connects there. This
+card speaks vpcd's small protocol: every message, either way, is a 2-byte big-endian length
+followed by that many bytes. From the reader come one-byte control messages (power off, power
+on, reset: no answer; "send your ATR": the ATR) and command APDUs, each answered with a response
+APDU. Closing the socket is pulling the card off the reader.
 
 It plays a contactless card behind a PC/SC part 3 reader: the ATR is the one such readers build
 for a storage card, and the reader's GET DATA pseudo-APDU (``FF CA 00 00 00``) returns the UID.
@@ -36,8 +37,15 @@ __all__ = [
 ]
 
 VPCD_HOST = "127.0.0.1"
-#: Port of slot 0 of the first virtual reader (0x8C7B, the CHANNELID of /etc/reader.conf.d/vpcd).
+#: Port of slot 0 of the system's virtual reader (0x8C7B, the CHANNELID of
+#: /etc/reader.conf.d/vpcd).
 VPCD_PORT = 0x8C7B
+#: Port of slot 0 of the virtual reader of a pcscd the tests start: below Linux's ephemeral
+#: ports (32768 on), where the system's 35963 lies, so that no outgoing connection of a busy run
+#: (a fleet of thousands on the loopback) holds it when pcscd starts.
+OWN_VPCD_PORT = 0x7A7B
+#: The port of slot 0 of the pcscd in use in this process (set when it is started or adopted).
+_vpcd_port = VPCD_PORT
 
 # vpcd's one-byte control messages.
 POWER_OFF, POWER_ON, RESET, GET_ATR = 0x00, 0x01, 0x02, 0x04
@@ -98,14 +106,16 @@ class VirtualCard:
         return self._thread is not None and self._thread.is_alive()
 
     def insert(self, uid: str | bytes, slot: int = 0, *, atr: bytes = MIFARE_CLASSIC_1K_ATR,
-               uid_status: bytes = SW_OK, port: int = VPCD_PORT, timeout: float = 10.0) -> None:
+               uid_status: bytes = SW_OK, port: int | None = None, timeout: float = 10.0
+               ) -> None:
         """Put the card on ``slot`` of the virtual reader at ``port`` (slot n listens on
-        ``port + n``). Waits up to ``timeout`` for the reader to listen (pcscd just started)."""
+        ``port + n``; by default the reader of the pcscd in use). Waits up to ``timeout`` for
+        the reader to listen (pcscd just started)."""
         if self.inserted:
             raise RuntimeError("the card is already on a reader: remove() it first")
         self.uid = bytes.fromhex(uid) if isinstance(uid, str) else bytes(uid)
         self.atr, self.uid_status = atr, uid_status
-        address = (VPCD_HOST, port + slot)
+        address = (VPCD_HOST, (_vpcd_port if port is None else port) + slot)
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -122,7 +132,7 @@ class VirtualCard:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._socket = sock
         self._thread = threading.Thread(target=self._serve, args=(sock,),
-                                        name=f"vpcd-card-{port + slot}", daemon=True)
+                                        name=f"vpcd-card-{address[1]}", daemon=True)
         self._thread.start()
 
     def remove(self) -> None:
@@ -269,6 +279,7 @@ class PcscDaemon:
         if pid is None:
             self.start()
         else:
+            _use_port(VPCD_PORT)  # the system's pcscd, with the system's configuration
             self.wait_ready()
 
     def start(self, reader_name: str = READER_NAME) -> None:
@@ -282,6 +293,10 @@ class PcscDaemon:
         for line in self.SYSTEM_CONFIG.read_text().splitlines():
             if line.strip().startswith("FRIENDLYNAME"):
                 line = f'FRIENDLYNAME "{reader_name}"'
+            elif line.strip().startswith("CHANNELID"):
+                line = f"CHANNELID    {OWN_VPCD_PORT:#06x}"
+            elif line.strip().startswith("DEVICENAME"):
+                line = f"DEVICENAME   /dev/null:{OWN_VPCD_PORT:#06x}"
             lines.append(line)
         (config_dir / "vpcd").write_text("\n".join(lines) + "\n")
         with open(self.workdir / "pcscd.log", "ab") as log:
@@ -289,6 +304,7 @@ class PcscDaemon:
             subprocess.Popen(["pcscd", "--foreground", "-c", str(config_dir)],
                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.owned, self.reader_name = True, reader_name
+        _use_port(OWN_VPCD_PORT)
         self.wait_ready()
 
     def stop(self) -> None:
@@ -383,3 +399,8 @@ class PcscDaemon:
                 raise RuntimeError(f"pcscd offers no {sorted(expected)} after {timeout} s "
                                    f"(readers: {self.readers()}); see {self.workdir}/pcscd.log")
             time.sleep(0.05)
+
+
+def _use_port(port: int) -> None:
+    global _vpcd_port
+    _vpcd_port = port
