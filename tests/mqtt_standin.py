@@ -22,16 +22,11 @@ from typing import Any
 import aiomqtt
 
 from tests.conftest import eventually
+from tests.ports import free_port
 
 __all__ = ["Mosquitto", "Recorder"]
 
 BINARY = "/usr/sbin/mosquitto"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Mosquitto:
@@ -40,7 +35,7 @@ class Mosquitto:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.port = _free_port()
+        self.port = free_port()
         self.tls_port: int | None = None
         self._tls_lines = ""
         #: (user, password) every client must log in with, once require_login() has set it.
@@ -62,7 +57,7 @@ class Mosquitto:
     def use_tls(self, cafile: Path, certfile: Path, keyfile: Path) -> None:
         """A TLS listener too (from the next start), which asks clients for a certificate
         signed by ``cafile``."""
-        self.tls_port = _free_port()
+        self.tls_port = free_port()
         self._tls_lines = (f"listener {self.tls_port} 127.0.0.1\ncafile {cafile}\n"
                            f"certfile {certfile}\nkeyfile {keyfile}\n"
                            "require_certificate true\n")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,14 +17,9 @@ from typing import Any
 
 from pievse.local_api.client import call_api
 from tests.conftest import config_text, eventually
+from tests.ports import free_port
 
 PIEVSE = [sys.executable, "-m", "pievse"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class StationProcess:

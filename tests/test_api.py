@@ -21,6 +21,7 @@ import pytest
 from pievse.local_api.server import ApiServer, Simulation, SimulationUnavailable
 from pievse.app.api_commands import add_api_commands, api_address
 from pievse.local_api.client import format_status
+from tests.ports import free_port
 
 STATUS: dict[str, Any] = {
     "charge_point_id": "CP1",
@@ -517,13 +518,6 @@ async def run_command(*argv: str) -> int:
     """Run a `pievse` API command as the shell would; a thread, as it blocks on the HTTP call."""
     args = parse(*argv)
     return await asyncio.to_thread(args.func, args)
-
-
-def free_port() -> int:
-    """A loopback port that nothing listens on (it was free a moment ago)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def test_pievse_status_prints_a_line_per_connector(server, capsys):

@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -16,16 +15,11 @@ import pytest
 
 from tests.conftest import config_text, eventually
 from tests.test_ocpp16_sessions import received, status_now
+from tests.ports import free_port
 
 pytestmark = pytest.mark.asyncio
 
 PIEVSE = [sys.executable, "-m", "pievse"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_config(tmp_path, url: str, api_port: int, **extra) -> str:

@@ -15,7 +15,6 @@ import json
 import logging
 import re
 import signal
-import socket
 import sys
 import urllib.error
 import urllib.request
@@ -37,6 +36,7 @@ from pievse.csms.server import (
     InvalidResponse,
 )
 from tests.conftest import eventually
+from tests.ports import free_port
 
 TAG = "04A1B2C3"
 BOOT = {"chargePointVendor": "pievse-tests", "chargePointModel": "bare-bones"}
@@ -673,9 +673,7 @@ async def test_cli_client_commands_go_through_the_http_endpoint(capsys):
 
 
 def test_cli_client_says_when_the_csms_is_unreachable(capsys):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     assert run_csms(parse("status", "--http", f"127.0.0.1:{port}")) == 1
     assert "cannot reach the CSMS" in capsys.readouterr().err
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import subprocess
 import sys
 from collections import Counter
@@ -19,6 +18,7 @@ from pievse.csms import CentralSystem
 from pievse.fleet.engine import Fleet
 from pievse.fleet.report import report, summary, write_actions_csv
 from pievse.fleet.scenario import parse_scenario
+from tests.ports import free_port
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -84,12 +84,6 @@ def scenario(*, seed: int = 11, duration: float = 10, count: int = 50, boot: str
     return parse_scenario(SCENARIO.format(seed=seed, duration=duration, count=count, boot=boot,
                                           remote_share=remote_share, drops=drops, faults=faults,
                                           ocpp=ocpp, bad_share=bad_share))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def ledger_sessions(central: CentralSystem) -> Counter:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import socket
 import sys
 
 import pytest
 
 from pievse.csms import CentralSystem
 from pievse.fleet.scenario import parse_scenario
+from tests.ports import free_port
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -40,12 +40,6 @@ STRIDE = 100_000
 RUN_TIME = "20s"
 
 LOCUSTFILE = "from pievse.fleet.locust import ChargePointUser  # noqa: F401\n"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def test_master_and_two_workers_report_ocpp_round_trips(tmp_path) -> None:

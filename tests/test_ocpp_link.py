@@ -23,6 +23,7 @@ from websockets.asyncio.server import serve
 from pievse.aio import FakeClock
 from pievse.protocol.common.link import OcppLink, charge_point_url, describe_connect_failure
 from tests.conftest import eventually
+from tests.ports import free_port
 
 WAIT = 10.0
 QUICK = {"backoff_initial": 0.01, "backoff_max": 0.05}
@@ -217,9 +218,7 @@ async def test_a_failing_session_is_logged_and_the_link_reconnects(running, capl
 async def test_the_link_backs_off_while_connections_are_refused_and_connects_once_possible(
     running, caplog
 ):
-    with socket.socket() as probe:  # a port that nothing listens on (for now)
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nothing listens on it (for now)
     clock = FakeClock()
     attempts: list[float] = []
     sessions = Sessions()
@@ -311,9 +310,7 @@ async def test_cancelling_run_cancels_it():
 
 async def test_refused_attempts_log_one_line_each_naming_the_cause(running, caplog):
     caplog.set_level(logging.INFO, logger="pievse.ocpp.link")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     link = OcppLink(f"ws://127.0.0.1:{port}/ocpp", "CP1", session_factory=Sessions(), **QUICK)
     running(link)
 

@@ -22,6 +22,7 @@ import pytest
 
 from pievse.app.systemd import Notifier, setup_logging, under_journald
 from tests.conftest import config_text, eventually
+from tests.ports import free_port
 
 
 class NotifySocket:
@@ -64,12 +65,6 @@ def notify_socket(tmp_path):
     sock = NotifySocket(tmp_path / "notify")
     yield sock
     sock.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def test_pievse_run_under_systemd_reports_ready_status_watchdog_and_stopping(
